@@ -1,0 +1,309 @@
+//! Callback parameters, the outcomes a provider can report, and callback errors.
+
+use std::borrow::Cow;
+
+use crate::secret::Secret;
+use crate::state::StateError;
+
+/// Largest callback query accepted, in bytes.
+pub const MAX_CALLBACK_BYTES: usize = 8 * 1024;
+
+/// The parameters of a provider's redirect back, percent-decoded. Unknown
+/// parameters are ignored; a known one given twice is refused.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct CallbackParams<'a> {
+    /// `state`.
+    pub state: Option<Cow<'a, str>>,
+    /// `code`.
+    pub code: Option<Cow<'a, str>>,
+    /// `error`.
+    pub error: Option<Cow<'a, str>>,
+    /// `error_description`.
+    pub error_description: Option<Cow<'a, str>>,
+    /// `admin_consent` (Microsoft).
+    pub admin_consent: Option<Cow<'a, str>>,
+    /// `tenant` (Microsoft).
+    pub tenant: Option<Cow<'a, str>>,
+    /// `scope`.
+    pub scope: Option<Cow<'a, str>>,
+}
+
+impl std::fmt::Debug for CallbackParams<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The code is a credential until it is exchanged.
+        f.debug_struct("CallbackParams")
+            .field("state", &self.state)
+            .field("code", &self.code.as_ref().map(|_| "[redacted]"))
+            .field("error", &self.error)
+            .field("error_description", &self.error_description)
+            .field("admin_consent", &self.admin_consent)
+            .field("tenant", &self.tenant)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+impl<'a> CallbackParams<'a> {
+    /// Parses a full callback URL, a path with a query, or a raw query string
+    /// (with or without the leading `?`). A fragment is dropped.
+    pub fn parse(input: &'a str) -> Result<Self, CallbackError> {
+        if input.len() > MAX_CALLBACK_BYTES {
+            return Err(CallbackError::TooLarge);
+        }
+        let query = match input.find('?') {
+            Some(i) => &input[i + 1..],
+            // No `?`: a raw query, unless it looks like a URL or a path.
+            None if input.contains("://") || input.starts_with('/') => "",
+            None => input,
+        };
+        let query = query.split_once('#').map_or(query, |(q, _)| q);
+        let mut p = CallbackParams::default();
+        for pair in query.split('&') {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let slot = match name {
+                "state" => &mut p.state,
+                "code" => &mut p.code,
+                "error" => &mut p.error,
+                "error_description" => &mut p.error_description,
+                "admin_consent" => &mut p.admin_consent,
+                "tenant" => &mut p.tenant,
+                "scope" => &mut p.scope,
+                _ => continue,
+            };
+            let name: &'static str = known_name(name);
+            if slot.is_some() {
+                return Err(CallbackError::DuplicateParameter(name));
+            }
+            *slot = Some(form_decode(value).ok_or(CallbackError::Encoding(name))?);
+        }
+        Ok(p)
+    }
+}
+
+fn known_name(name: &str) -> &'static str {
+    [
+        "state",
+        "code",
+        "error",
+        "error_description",
+        "admin_consent",
+        "tenant",
+        "scope",
+    ]
+    .into_iter()
+    .find(|k| *k == name)
+    .unwrap_or("parameter")
+}
+
+/// `application/x-www-form-urlencoded` value decoding: `+` is a space, `%XX`
+/// a byte; a `%` not followed by two hex digits stays as it is. `None` when
+/// the bytes are not UTF-8.
+fn form_decode(v: &str) -> Option<Cow<'_, str>> {
+    if !v.bytes().any(|b| b == b'%' || b == b'+') {
+        return Some(Cow::Borrowed(v));
+    }
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() && hex(b[i + 1]).is_some() && hex(b[i + 2]).is_some() => {
+                out.push(hex(b[i + 1])? << 4 | hex(b[i + 2])?);
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok().map(Cow::Owned)
+}
+
+fn hex(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// An authorization code to exchange. `Debug` hides it.
+pub type AuthorizationCode = Secret;
+
+/// A tenant id as the admin-consent callback reported it. Microsoft: anyone
+/// can send this value; confirm it (see `exchange::microsoft`) before trusting it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct UnverifiedTenant(String);
+
+impl UnverifiedTenant {
+    /// Accepts a tenant GUID (the only shape Microsoft sends here).
+    pub fn new(value: &str) -> Option<Self> {
+        is_guid(value).then(|| UnverifiedTenant(value.to_ascii_lowercase()))
+    }
+
+    /// The claimed tenant id (lowercase GUID). Not proof of anything.
+    pub fn claimed(&self) -> &str {
+        &self.0
+    }
+}
+
+/// True for `8-4-4-4-12` hex digits.
+pub(crate) fn is_guid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// What a provider's successful callback says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProviderOutcome {
+    /// A code to exchange (Slack install or sign-in, Microsoft delegated sign-in).
+    Code {
+        /// The code (single-use, short-lived).
+        code: AuthorizationCode,
+    },
+    /// Microsoft admin consent was granted for a tenant.
+    AdminConsent {
+        /// The tenant as claimed by the callback.
+        tenant: UnverifiedTenant,
+        /// The `scope` parameter, when sent.
+        scope: Option<String>,
+    },
+}
+
+/// Why a callback gives nothing to act on. Every variant is a refusal.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallbackError {
+    /// The state is missing, forged, expired or otherwise refused.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The query is larger than [`MAX_CALLBACK_BYTES`].
+    #[error("callback query is larger than 8 KiB")]
+    TooLarge,
+    /// A known parameter appears twice (an attack, not a choice).
+    #[error("callback parameter `{0}` appears more than once")]
+    DuplicateParameter(&'static str),
+    /// A parameter is not UTF-8 once decoded.
+    #[error("callback parameter `{0}` is not valid UTF-8")]
+    Encoding(&'static str),
+    /// A parameter has a shape the provider never sends.
+    #[error("callback parameter `{0}` is malformed")]
+    Malformed(&'static str),
+    /// No state: an install started outside this service (Slack App
+    /// Directory, org-wide install) or a state-less error callback. Never a success.
+    #[error("callback carries no state: the flow did not start here")]
+    Unsolicited {
+        /// The callback carried a code.
+        has_code: bool,
+        /// The provider's `error`, when any.
+        error: Option<String>,
+    },
+    /// The user (or admin) declined.
+    #[error("the authorization was declined ({error})")]
+    Denied {
+        /// The provider's `error` (`access_denied`, ...).
+        error: String,
+        /// Its `error_description`.
+        description: Option<String>,
+    },
+    /// Any other provider error.
+    #[error("the provider answered with an error ({error})")]
+    Provider {
+        /// The provider's `error`.
+        error: String,
+        /// Its `error_description`.
+        description: Option<String>,
+    },
+    /// Neither a code nor an admin-consent pair.
+    #[error("Missing required OAuth parameters: code or tenant")]
+    MissingParameters,
+    /// Parameters of two different flows together (an admin-consent callback
+    /// with a code, a sign-in callback with `admin_consent`).
+    #[error("callback mixes parameters of two flows: {0}")]
+    Conflicting(&'static str),
+}
+
+impl CallbackError {
+    /// HTTP status to answer the browser with (400 for all).
+    pub fn status(&self) -> u16 {
+        400
+    }
+
+    /// Builds `Denied` for `access_denied`, else `Provider`.
+    pub(crate) fn from_provider(error: &str, description: Option<&str>) -> Self {
+        let (error, description) = (error.to_owned(), description.map(str::to_owned));
+        if error == "access_denied" {
+            CallbackError::Denied { error, description }
+        } else {
+            CallbackError::Provider { error, description }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_urls_paths_and_queries() {
+        for input in [
+            "https://api.example.com/cb?code=a%2Bb+c&state=xyz&foo=1#frag",
+            "/cb?code=a%2Bb+c&state=xyz&foo=1",
+            "?code=a%2Bb+c&state=xyz",
+            "code=a%2Bb+c&state=xyz",
+        ] {
+            let p = CallbackParams::parse(input).unwrap();
+            assert_eq!(p.code.as_deref(), Some("a+b c"), "{input}");
+            assert_eq!(p.state.as_deref(), Some("xyz"));
+            assert!(matches!(p.state, Some(Cow::Borrowed(_))));
+        }
+        assert_eq!(
+            CallbackParams::parse("https://x.test/cb").unwrap(),
+            CallbackParams::default()
+        );
+    }
+
+    #[test]
+    fn duplicates_size_and_encoding() {
+        assert_eq!(
+            CallbackParams::parse("state=a&state=b").unwrap_err(),
+            CallbackError::DuplicateParameter("state")
+        );
+        assert!(CallbackParams::parse("x=1&x=2").is_ok());
+        assert_eq!(
+            CallbackParams::parse(&"a".repeat(MAX_CALLBACK_BYTES + 1)).unwrap_err(),
+            CallbackError::TooLarge
+        );
+        assert_eq!(
+            CallbackParams::parse("code=%ff").unwrap_err(),
+            CallbackError::Encoding("code")
+        );
+        assert_eq!(
+            CallbackParams::parse("code=%zz%4").unwrap().code.as_deref(),
+            Some("%zz%4")
+        );
+    }
+
+    #[test]
+    fn debug_hides_the_code() {
+        let p = CallbackParams::parse("code=xoxcode-secret").unwrap();
+        assert!(!format!("{p:?}").contains("xoxcode-secret"));
+    }
+
+    #[test]
+    fn tenant_must_be_a_guid() {
+        assert_eq!(
+            UnverifiedTenant::new("9188040D-6C67-4C5B-B112-36A304B66DAD")
+                .unwrap()
+                .claimed(),
+            "9188040d-6c67-4c5b-b112-36a304b66dad"
+        );
+        assert!(UnverifiedTenant::new("contoso.com").is_none());
+    }
+}

@@ -1,0 +1,160 @@
+//! Provider configuration, validated once at construction.
+
+use std::fmt;
+
+use crate::keys::KeyError;
+
+/// Why a configuration value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The client id is empty, longer than 255 bytes, or not visible ASCII.
+    #[error("client id must be 1 to 255 visible ASCII characters")]
+    ClientId,
+    /// The redirect URI breaks a rule; the text says which.
+    #[error("redirect URI {0}")]
+    RedirectUri(&'static str),
+    /// The tenant is `common` or `consumers`, which admin consent refuses.
+    #[error("tenant `{0}` cannot grant admin consent; use `organizations`, a tenant id or a verified domain")]
+    TenantNotAllowed(String),
+    /// The tenant is neither `organizations`, a GUID nor a domain name.
+    #[error("tenant must be `organizations`, a tenant GUID or a domain name")]
+    Tenant,
+    /// The Slack team restriction is not a team id.
+    #[error("Slack team must be a team id such as T0123ABCD")]
+    SlackTeam,
+    /// An environment or organization id is empty, too long or has control characters.
+    #[error("{0} must be 1 to 255 bytes without control characters")]
+    Id(&'static str),
+    /// The state lifetime is outside 1 to 3600 seconds.
+    #[error("state lifetime must be 1 to 3600 seconds")]
+    Lifetime,
+    /// The clock skew allowance is above 300 seconds.
+    #[error("clock skew allowance must be at most 300 seconds")]
+    Skew,
+    /// Two integrations share an identifier, or one is invalid.
+    #[error("integration identifier `{0}` is duplicated or invalid")]
+    Integration(String),
+    /// A provider id is not 1 to 32 bytes of `[a-z0-9_-]`.
+    #[error("provider id `{0}` must be 1 to 32 characters of a-z, 0-9, '_' or '-'")]
+    ProviderId(String),
+    /// A signing key problem.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+/// An OAuth client id (Slack app client id, Microsoft application id).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientId(String);
+
+impl ClientId {
+    /// Checks the client id: 1 to 255 visible ASCII characters.
+    pub fn new(value: impl Into<String>) -> Result<Self, ConfigError> {
+        let v = value.into();
+        if v.is_empty() || v.len() > 255 || !v.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ConfigError::ClientId);
+        }
+        Ok(ClientId(v))
+    }
+
+    /// The client id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ClientId").field(&self.0).finish()
+    }
+}
+
+/// Longest redirect URI Microsoft accepts.
+pub const MAX_REDIRECT_URI_LEN: usize = 256;
+
+/// A redirect URI: absolute, `https` (or `http` on a loopback host only), no
+/// fragment, no userinfo, at most 256 characters. Kept byte for byte, since
+/// the code exchange must repeat it exactly.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedirectUri(String);
+
+impl RedirectUri {
+    /// Checks the URI.
+    pub fn new(value: impl Into<String>) -> Result<Self, ConfigError> {
+        let v = value.into();
+        if v.len() > MAX_REDIRECT_URI_LEN {
+            return Err(ConfigError::RedirectUri("must be at most 256 characters"));
+        }
+        let parsed = url::Url::parse(&v).map_err(|_| ConfigError::RedirectUri("must be an absolute URL"))?;
+        if v.contains('#') {
+            return Err(ConfigError::RedirectUri("must not have a fragment"));
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(ConfigError::RedirectUri("must not carry credentials"));
+        }
+        let loopback = match parsed.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => return Err(ConfigError::RedirectUri("must have a host")),
+        };
+        match parsed.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            "http" => {
+                return Err(ConfigError::RedirectUri(
+                    "must use https unless the host is loopback",
+                ));
+            }
+            _ => return Err(ConfigError::RedirectUri("must use https (or http on loopback)")),
+        }
+        // Byte for byte: the value as given, not url's normalization of it.
+        Ok(RedirectUri(v))
+    }
+
+    /// The URI exactly as configured.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RedirectUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RedirectUri").field(&self.0).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uri_rules() {
+        for ok in [
+            "https://api.example.com/v1/integrations/chat/oauth/callback",
+            "http://localhost:3000/v1/integrations/chat/oauth/callback",
+            "http://127.0.0.1/cb",
+            "http://[::1]:8080/cb",
+        ] {
+            assert_eq!(RedirectUri::new(ok).unwrap().as_str(), ok);
+        }
+        for bad in [
+            "http://example.com/cb",
+            "https://example.com/cb#frag",
+            "ftp://example.com/cb",
+            "/relative",
+            "https://user:pw@example.com/cb",
+        ] {
+            assert!(RedirectUri::new(bad).is_err(), "{bad}");
+        }
+        let long = format!("https://example.com/{}", "a".repeat(240));
+        assert!(RedirectUri::new(long).is_err());
+    }
+
+    #[test]
+    fn client_id_rules() {
+        assert!(ClientId::new("123.456").is_ok());
+        assert!(ClientId::new("").is_err());
+        assert!(ClientId::new("a b").is_err());
+    }
+}

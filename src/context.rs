@@ -1,0 +1,168 @@
+//! The `context` of a request: 1 to 5 named entities, each an id with
+//! optional JSON `data`, validated and borrowed from the request body.
+
+use serde_json::{Map, Value};
+
+use crate::ids::is_context_token;
+use crate::request::ValidationError;
+
+/// Most keys a context may have.
+pub const MAX_CONTEXT_KEYS: usize = 5;
+
+/// Largest `data` object, in bytes of compact JSON.
+pub const MAX_CONTEXT_DATA_BYTES: usize = 64 * 1024;
+
+/// One context entry: `key: "id"` or `key: {"id": "...", "data": {...}}`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ContextEntry<'a> {
+    /// The context key (for example `tenant`).
+    pub key: &'a str,
+    /// The entity id.
+    pub id: &'a str,
+    /// The entity's data object, when given.
+    pub data: Option<&'a Map<String, Value>>,
+}
+
+/// A validated context: at most five entries, in key order. Empty when the
+/// request had no context.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Context<'a> {
+    entries: [Option<ContextEntry<'a>>; MAX_CONTEXT_KEYS],
+    source: Option<&'a Map<String, Value>>,
+}
+
+impl<'a> Context<'a> {
+    /// Validates a context object as the API receives it.
+    pub fn new(object: &'a Map<String, Value>) -> Result<Self, ValidationError> {
+        if object.is_empty() || object.len() > MAX_CONTEXT_KEYS {
+            return Err(ValidationError::ContextKeyCount);
+        }
+        let mut ctx = Context {
+            entries: [None; MAX_CONTEXT_KEYS],
+            source: Some(object),
+        };
+        // serde_json's Map (without `preserve_order`) iterates in key order,
+        // so the state encodes entries in a deterministic order.
+        for (slot, (key, value)) in ctx.entries.iter_mut().zip(object) {
+            if !is_context_token(key) {
+                return Err(ValidationError::ContextKeyInvalid);
+            }
+            let (id, data) = match value {
+                Value::String(id) => (id.as_str(), None),
+                Value::Object(entity) => entity_parts(entity)?,
+                _ => return Err(ValidationError::ContextValueInvalid),
+            };
+            if !is_context_token(id) {
+                return Err(ValidationError::ContextIdInvalid);
+            }
+            if let Some(data) = data {
+                if compact_json_len(data) > MAX_CONTEXT_DATA_BYTES {
+                    return Err(ValidationError::ContextDataTooLarge);
+                }
+            }
+            *slot = Some(ContextEntry { key, id, data });
+        }
+        Ok(ctx)
+    }
+
+    /// The entries, in key order.
+    pub fn entries(&self) -> impl ExactSizeIterator<Item = &ContextEntry<'a>> + '_ {
+        let n = self.len();
+        self.entries[..n]
+            .iter()
+            .map(|e| e.as_ref().expect("filled prefix"))
+    }
+
+    /// How many entries.
+    pub fn len(&self) -> usize {
+        self.entries.iter().take_while(|e| e.is_some()).count()
+    }
+
+    /// True when the request had no context.
+    pub fn is_empty(&self) -> bool {
+        self.entries[0].is_none()
+    }
+
+    /// The context object exactly as the request sent it (for `contextHash`).
+    pub fn source(&self) -> Option<&'a Map<String, Value>> {
+        self.source
+    }
+}
+
+fn entity_parts(entity: &Map<String, Value>) -> Result<(&str, Option<&Map<String, Value>>), ValidationError> {
+    let id = match entity.get("id") {
+        Some(Value::String(id)) => id.as_str(),
+        _ => return Err(ValidationError::ContextIdInvalid),
+    };
+    let data = match entity.get("data") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(data)) => Some(data),
+        Some(_) => return Err(ValidationError::ContextDataInvalid),
+    };
+    Ok((id, data))
+}
+
+/// Length of the compact JSON serialization, without building it.
+pub(crate) fn compact_json_len(data: &Map<String, Value>) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Counter(0);
+    serde_json::to_writer(&mut c, data).expect("a JSON map always serializes");
+    c.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn both_shapes_and_key_order() {
+        let m = obj(json!({"tenant": "org-acme", "app": {"id": "a1", "data": {"plan": "pro"}}}));
+        let c = Context::new(&m).unwrap();
+        let e: Vec<_> = c.entries().collect();
+        assert_eq!(e.len(), 2);
+        assert_eq!((e[0].key, e[0].id), ("app", "a1"));
+        assert_eq!(e[0].data.unwrap()["plan"], "pro");
+        assert_eq!((e[1].key, e[1].id, e[1].data), ("tenant", "org-acme", None));
+    }
+
+    #[test]
+    fn rules() {
+        let cases = [
+            (json!({}), ValidationError::ContextKeyCount),
+            (
+                json!({"a":"1","b":"1","c":"1","d":"1","e":"1","f":"1"}),
+                ValidationError::ContextKeyCount,
+            ),
+            (json!({"a b": "1"}), ValidationError::ContextKeyInvalid),
+            (json!({"a": ""}), ValidationError::ContextIdInvalid),
+            (json!({"a": "x".repeat(101)}), ValidationError::ContextIdInvalid),
+            (json!({"a": 5}), ValidationError::ContextValueInvalid),
+            (json!({"a": {"data": {}}}), ValidationError::ContextIdInvalid),
+            (
+                json!({"a": {"id": "x", "data": [1]}}),
+                ValidationError::ContextDataInvalid,
+            ),
+            (
+                json!({"a": {"id": "x", "data": {"k": "v".repeat(65536)}}}),
+                ValidationError::ContextDataTooLarge,
+            ),
+        ];
+        for (v, want) in cases {
+            assert_eq!(Context::new(&obj(v.clone())).unwrap_err(), want, "{v}");
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! # channel-connect
+//!
+//! The sans-IO core of "connect your Slack workspace / Microsoft Teams tenant"
+//! through OAuth, modelled on Novu's
+//! `POST /v1/integrations/channel-connections/oauth`.
+//!
+//! * [`ChannelConnect::connect_url`] validates a request body and answers the
+//!   provider authorize URL carrying a signed, expiring `state`.
+//! * [`ChannelConnect::verify_callback`] opens that state when the provider
+//!   redirects back and returns what to do next: a code to exchange, an
+//!   admin consent to confirm, a second sign-in to link the user.
+//!
+//! No I/O: the clock (`now`) and randomness ([`Entropy`]) are arguments; HTTP
+//! exchanges are values for the host to send.
+//!
+//! ```
+//! use channel_connect::*;
+//! use time::OffsetDateTime;
+//!
+//! let keys = KeyRing::new(SigningKey::new(KeyId(1), &[7u8; 32])?);
+//! let slack = Slack::new(
+//!     ClientId::new("1234.5678")?,
+//!     Secret::new("slack-client-secret"),
+//!     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+//! );
+//! let core = ChannelConnect::builder("env-1", "org-1", keys)
+//!     .integration(Integration::new("slack", slack))
+//!     .build()?;
+//!
+//! // 1. The API call: a body in, a URL out.
+//! let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#)?;
+//! let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+//! let issued = core.connect_url(&body, now, &Entropy([42; 32]), None)?;
+//! assert!(issued.url.starts_with("https://slack.com/oauth/v2/authorize?state="));
+//!
+//! // 2. Slack redirects back with a code and the same state.
+//! let state = issued.url.split("state=").nth(1).unwrap().split('&').next().unwrap();
+//! let query = format!("code=4724.abc&state={state}");
+//! let params = CallbackParams::parse(&query)?;
+//! let verified = core.verify_callback(&params, &VerifyParams::at(now + time::Duration::seconds(20)))?;
+//! assert_eq!(verified.state.subscriber_id(), Some("subscriber-123"));
+//! assert!(matches!(verified.outcome, ProviderOutcome::Code { .. }));
+//!
+//! // 3. Five minutes later the same state is refused.
+//! let late = core.verify_callback(&params, &VerifyParams::at(now + time::Duration::seconds(300)));
+//! assert_eq!(late.unwrap_err().to_string(), "Invalid OAuth state parameter");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod callback;
+pub mod config;
+pub mod context;
+pub mod context_hash;
+mod encode;
+pub mod ids;
+pub mod keys;
+pub mod pkce;
+pub mod provider;
+pub mod request;
+pub mod secret;
+mod service;
+pub mod state;
+
+pub use callback::{CallbackError, CallbackParams, ProviderOutcome, UnverifiedTenant};
+pub use config::{ClientId, ConfigError, RedirectUri};
+pub use keys::{KeyError, KeyId, KeyRing, SigningKey};
+pub use pkce::PkceVerifier;
+pub use provider::{AuthorizeRequest, MsTeams, Provider, Slack, Tenant};
+pub use request::{
+    ConnectRequest, ConnectRequestBody, ConnectResponse, ConnectionMode, LinkUserRequestBody, RequestError,
+    ValidationError,
+};
+pub use secret::Secret;
+pub use service::{
+    ChannelConnect, ChannelConnectBuilder, DEFAULT_LIFETIME_SECS, DEFAULT_SKEW_SECS, Entropy, Integration,
+    IssuedUrl, MAX_URL_LEN, VerifiedCallback, VerifyParams,
+};
+pub use state::{Purpose, ReplayId, StateError, StateErrorKind, VerifiedState};

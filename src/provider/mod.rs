@@ -1,0 +1,91 @@
+//! One trait for every chat provider. The core seals states and checks them;
+//! a provider only writes its authorize URL and reads its own callback.
+//! A third provider implements [`Provider`] and plugs into
+//! [`crate::Integration::new`] without any change to the core.
+
+use std::fmt;
+
+use crate::callback::{CallbackError, CallbackParams, ProviderOutcome};
+use crate::config::{ClientId, ConfigError, RedirectUri};
+use crate::request::{ConnectRequest, RequestError, Scopes};
+use crate::state::{Purpose, VerifiedState};
+
+pub mod msteams;
+pub mod slack;
+
+pub use msteams::{MsTeams, Tenant};
+pub use slack::Slack;
+
+/// What the core hands a provider to write an authorize URL.
+#[derive(Clone, Copy, Debug)]
+pub struct AuthorizeRequest<'a> {
+    /// Connect (install, admin consent) or link-user (personal sign-in).
+    pub purpose: Purpose,
+    /// The sealed state, base64url (needs no encoding).
+    pub state: &'a str,
+    /// Connect: the requested bot scopes (`None`: the provider's default).
+    pub scopes: Option<Scopes<'a>>,
+    /// Link-user: the requested user scopes (`None`: the provider's default).
+    pub user_scopes: Option<Scopes<'a>>,
+    /// The S256 challenge, when [`Provider::uses_pkce`] asked for one.
+    pub pkce_challenge: Option<&'a str>,
+}
+
+/// A chat provider (Slack, Microsoft Teams, ...).
+pub trait Provider: fmt::Debug + Send + Sync {
+    /// The id written in states: 1 to 32 characters of `[a-z0-9_-]`, stable forever.
+    fn id(&self) -> &str;
+
+    /// Name used in messages ("Slack", "MS Teams").
+    fn display_name(&self) -> &str;
+
+    /// The OAuth client id.
+    fn client_id(&self) -> &ClientId;
+
+    /// The redirect URI, reused byte for byte at the code exchange.
+    fn redirect_uri(&self) -> &RedirectUri;
+
+    /// Provider-specific request rules (Slack: `incoming-webhook` needs a subscriber).
+    fn check_connect(&self, request: &ConnectRequest<'_>) -> Result<(), RequestError> {
+        let _ = request;
+        Ok(())
+    }
+
+    /// Whether the authorize URL for `purpose` carries a PKCE challenge.
+    fn uses_pkce(&self, purpose: Purpose) -> bool {
+        let _ = purpose;
+        false
+    }
+
+    /// Appends the authorize URL to `out` (which is empty).
+    fn authorize_url(&self, request: &AuthorizeRequest<'_>, out: &mut String);
+
+    /// Reads the callback of a verified state of `purpose`. Called only after
+    /// the state opened; errors are checked before success parameters.
+    fn interpret(
+        &self,
+        purpose: Purpose,
+        params: &CallbackParams<'_>,
+    ) -> Result<ProviderOutcome, CallbackError>;
+
+    /// Whether a successful connect callback must be followed by a link-user
+    /// sign-in (Teams with autoLinkUser and a subscriber).
+    fn follows_with_link_user(&self, state: &VerifiedState, outcome: &ProviderOutcome) -> bool {
+        let _ = (state, outcome);
+        false
+    }
+}
+
+/// Checks a provider id: 1 to 32 characters of `[a-z0-9_-]`.
+pub(crate) fn check_provider_id(id: &str) -> Result<(), ConfigError> {
+    let ok = !id.is_empty()
+        && id.len() <= 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::ProviderId(id.to_owned()))
+    }
+}

@@ -1,0 +1,512 @@
+//! The API's request bodies, their validation, and the errors Novu answers with.
+//!
+//! Bodies deserialize exactly as the API takes them (camelCase, unknown fields
+//! ignored). Validation borrows from the body: no string is copied.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::context::Context;
+use crate::ids::{ConnectionIdentifier, IntegrationIdentifier, SubscriberId};
+
+/// How a connection is scoped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectionMode {
+    /// The connection belongs to a subscriber.
+    Subscriber,
+    /// The connection belongs to the context, shared by its subscribers.
+    Shared,
+}
+
+impl ConnectionMode {
+    /// `"subscriber"` or `"shared"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionMode::Subscriber => "subscriber",
+            ConnectionMode::Shared => "shared",
+        }
+    }
+}
+
+/// Body of `POST /v1/integrations/channel-connections/oauth`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectRequestBody {
+    /// Required: which integration (Slack or MS Teams) to connect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration_identifier: Option<String>,
+    /// The subscriber who clicked "Connect".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscriber_id: Option<String>,
+    /// The connection to create; generated when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_identifier: Option<String>,
+    /// 1 to 5 entities: `key: "id"` or `key: {"id", "data"}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Map<String, Value>>,
+    /// Hex HMAC-SHA256 of the canonical `context`, when the integration asks for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_hash: Option<String>,
+    /// Slack bot scopes; ignored for MS Teams.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Vec<String>>,
+    /// `subscriber` or `shared`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_mode: Option<ConnectionMode>,
+    /// Also link the subscriber's own user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_link_user: Option<bool>,
+}
+
+/// Body of `POST /v1/integrations/channel-endpoints/oauth` (link one user).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkUserRequestBody {
+    /// Required: the integration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration_identifier: Option<String>,
+    /// Required: the subscriber whose user is linked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscriber_id: Option<String>,
+    /// The existing connection the user belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_identifier: Option<String>,
+    /// Context, as for connect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Map<String, Value>>,
+    /// contextHash, as for connect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_hash: Option<String>,
+    /// Slack user scopes; default `identity.basic`. Ignored for MS Teams.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_scope: Option<Vec<String>>,
+}
+
+/// The API's answer: `{"url": "..."}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectResponse {
+    /// The provider authorize URL to send the user to.
+    pub url: String,
+}
+
+/// Largest request body accepted by [`ConnectRequestBody::from_json`] (data
+/// is at most 64 KiB per entity, five entities, plus the rest).
+pub const MAX_BODY_BYTES: usize = 400 * 1024;
+
+macro_rules! from_json {
+    ($t:ty) => {
+        impl $t {
+            /// Parses a JSON body; anything but a JSON object is a validation error.
+            pub fn from_json(bytes: &[u8]) -> Result<Self, RequestError> {
+                parse_body(bytes)
+            }
+        }
+    };
+}
+from_json!(ConnectRequestBody);
+from_json!(LinkUserRequestBody);
+
+fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, RequestError> {
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ValidationError::BodyTooLarge.into());
+    }
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(ValidationError::BodyNotObject.into());
+    }
+    // serde's messages quote input values; ours name only the position.
+    serde_json::from_slice(bytes).map_err(|e| {
+        ValidationError::Body {
+            line: e.line(),
+            column: e.column(),
+        }
+        .into()
+    })
+}
+
+/// Bot scopes Slack gets when the request names none.
+pub const DEFAULT_SLACK_SCOPES: &[&str] = &[
+    "chat:write",
+    "chat:write.public",
+    "channels:read",
+    "groups:read",
+    "users:read",
+    "users:read.email",
+];
+
+/// User scopes a Slack link-user request gets when it names none.
+pub const DEFAULT_SLACK_USER_SCOPES: &[&str] = &["identity.basic"];
+
+/// Most scopes in one request.
+pub const MAX_SCOPES: usize = 50;
+
+/// A validated scope list: given by the request, or a default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scopes<'a>(ScopeList<'a>);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ScopeList<'a> {
+    Given(&'a [String]),
+    Default(&'static [&'static str]),
+}
+
+impl<'a> Scopes<'a> {
+    /// Checks a scope list: 1 to 50 scopes, each 1 to 100 visible ASCII
+    /// characters without commas.
+    pub fn new(list: &'a [String]) -> Result<Self, ValidationError> {
+        let ok_scope = |s: &String| {
+            !s.is_empty() && s.len() <= 100 && s.bytes().all(|b| b.is_ascii_graphic() && b != b',')
+        };
+        if list.is_empty() || list.len() > MAX_SCOPES || !list.iter().all(ok_scope) {
+            return Err(ValidationError::ScopeInvalid);
+        }
+        Ok(Scopes(ScopeList::Given(list)))
+    }
+
+    /// A fixed default list.
+    pub const fn default_list(list: &'static [&'static str]) -> Scopes<'static> {
+        Scopes(ScopeList::Default(list))
+    }
+
+    /// The scopes, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        let (given, default): (&[String], &[&str]) = match self.0 {
+            ScopeList::Given(g) => (g, &[]),
+            ScopeList::Default(d) => (&[], d),
+        };
+        given.iter().map(String::as_str).chain(default.iter().copied())
+    }
+
+    /// True when `scope` is in the list.
+    pub fn contains(&self, scope: &str) -> bool {
+        self.iter().any(|s| s == scope)
+    }
+}
+
+/// A validated connect request, borrowed from its body.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectRequest<'a> {
+    /// The integration.
+    pub integration: IntegrationIdentifier<'a>,
+    /// The subscriber, when given (kept in shared mode too, for auto-link and webhooks).
+    pub subscriber: Option<SubscriberId<'a>>,
+    /// The caller's connection identifier; `None` means generate one.
+    pub connection: Option<ConnectionIdentifier<'a>>,
+    /// The context (may be empty).
+    pub context: Context<'a>,
+    /// The presented contextHash.
+    pub context_hash: Option<&'a str>,
+    /// Requested scopes (`None`: the provider's default).
+    pub scopes: Option<Scopes<'a>>,
+    /// The effective connection mode.
+    pub mode: ConnectionMode,
+    /// The effective autoLinkUser.
+    pub auto_link_user: bool,
+}
+
+impl<'a> ConnectRequest<'a> {
+    /// Applies every body rule of the API, in Novu's order: field validation
+    /// (422) first, then the connection-mode rules (400).
+    pub fn validate(body: &'a ConnectRequestBody) -> Result<Self, RequestError> {
+        let integration = IntegrationIdentifier::new(body.integration_identifier.as_deref().unwrap_or(""))?;
+        let subscriber = body.subscriber_id.as_deref().map(SubscriberId::new).transpose()?;
+        let connection = body
+            .connection_identifier
+            .as_deref()
+            .map(ConnectionIdentifier::new)
+            .transpose()?;
+        let context = body
+            .context
+            .as_ref()
+            .map(Context::new)
+            .transpose()?
+            .unwrap_or_default();
+        let scopes = body.scope.as_deref().map(Scopes::new).transpose()?;
+
+        let mode = match (body.connection_mode, subscriber.is_some(), context.is_empty()) {
+            (Some(ConnectionMode::Shared), _, true) => return Err(RequestError::SharedWithoutContext),
+            (Some(ConnectionMode::Subscriber), false, _) => {
+                return Err(RequestError::SubscriberModeWithoutSubscriber);
+            }
+            (None, false, true) => return Err(RequestError::NeitherSubscriberNorContext),
+            (Some(mode), _, _) => mode,
+            (None, true, _) => ConnectionMode::Subscriber,
+            (None, false, false) => ConnectionMode::Shared,
+        };
+        let auto_link_user = body.auto_link_user.unwrap_or(mode == ConnectionMode::Subscriber);
+        Ok(ConnectRequest {
+            integration,
+            subscriber,
+            connection,
+            context,
+            context_hash: body.context_hash.as_deref(),
+            scopes,
+            mode,
+            auto_link_user,
+        })
+    }
+}
+
+/// A validated link-user request, borrowed from its body.
+#[derive(Clone, Copy, Debug)]
+pub struct LinkUserRequest<'a> {
+    /// The integration.
+    pub integration: IntegrationIdentifier<'a>,
+    /// The subscriber whose user is linked.
+    pub subscriber: SubscriberId<'a>,
+    /// The existing connection, when named.
+    pub connection: Option<ConnectionIdentifier<'a>>,
+    /// The context (may be empty).
+    pub context: Context<'a>,
+    /// The presented contextHash.
+    pub context_hash: Option<&'a str>,
+    /// Slack user scopes (`None`: `identity.basic`).
+    pub user_scopes: Option<Scopes<'a>>,
+}
+
+impl<'a> LinkUserRequest<'a> {
+    /// Applies the body rules: integration and subscriber required.
+    pub fn validate(body: &'a LinkUserRequestBody) -> Result<Self, RequestError> {
+        let integration = IntegrationIdentifier::new(body.integration_identifier.as_deref().unwrap_or(""))?;
+        let subscriber = match body.subscriber_id.as_deref() {
+            Some(s) => SubscriberId::new(s)?,
+            None => return Err(ValidationError::SubscriberIdRequired.into()),
+        };
+        let connection = body
+            .connection_identifier
+            .as_deref()
+            .map(ConnectionIdentifier::new)
+            .transpose()?;
+        let context = body
+            .context
+            .as_ref()
+            .map(Context::new)
+            .transpose()?
+            .unwrap_or_default();
+        let user_scopes = body.user_scope.as_deref().map(Scopes::new).transpose()?;
+        Ok(LinkUserRequest {
+            integration,
+            subscriber,
+            connection,
+            context,
+            context_hash: body.context_hash.as_deref(),
+            user_scopes,
+        })
+    }
+}
+
+/// One field-level problem in a request body (HTTP 422, "Validation Error").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValidationError {
+    /// The body is not JSON of the expected shape.
+    #[error("request body is not valid JSON of the expected shape (line {line}, column {column})")]
+    Body {
+        /// 1-based line of the problem.
+        line: usize,
+        /// 1-based column of the problem.
+        column: usize,
+    },
+    /// The body is not a JSON object.
+    #[error("request body must be a JSON object")]
+    BodyNotObject,
+    /// The body is larger than [`MAX_BODY_BYTES`].
+    #[error("request body is too large")]
+    BodyTooLarge,
+    /// `integrationIdentifier` is missing or blank.
+    #[error("Integration identifier is required")]
+    IntegrationIdentifierRequired,
+    /// `integrationIdentifier` is too long or has control characters.
+    #[error("integrationIdentifier must be 1 to 255 bytes without control characters")]
+    IntegrationIdentifierInvalid,
+    /// `subscriberId` is missing where required.
+    #[error("subscriberId is required")]
+    SubscriberIdRequired,
+    /// `subscriberId` is empty, too long or has control characters.
+    #[error("subscriberId must be 1 to 255 bytes without control characters")]
+    SubscriberIdInvalid,
+    /// `connectionIdentifier` breaks its rule.
+    #[error("connectionIdentifier must be 1 to 100 characters of A-Z, a-z, 0-9, '.', '_' or '-'")]
+    ConnectionIdentifierInvalid,
+    /// `context` has no keys or more than five.
+    #[error("context must have 1 to 5 keys")]
+    ContextKeyCount,
+    /// A context key breaks its rule.
+    #[error("context keys must be 1 to 100 characters of A-Z, a-z, 0-9, '_' or '-'")]
+    ContextKeyInvalid,
+    /// A context value is neither a string nor an object.
+    #[error("context values must be an id string or an object with an id")]
+    ContextValueInvalid,
+    /// A context id breaks its rule.
+    #[error("context ids must be 1 to 100 characters of A-Z, a-z, 0-9, '_' or '-'")]
+    ContextIdInvalid,
+    /// A context `data` is not an object.
+    #[error("context data must be an object")]
+    ContextDataInvalid,
+    /// A context `data` is larger than 64 KiB.
+    #[error("context data must be at most 64 KiB")]
+    ContextDataTooLarge,
+    /// `scope` breaks its rule.
+    #[error("scope must be 1 to 50 scopes of 1 to 100 visible characters without commas")]
+    ScopeInvalid,
+}
+
+/// Why a connect or link-user request was refused, with the HTTP status and
+/// the message Novu answers with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// A field-level problem (422).
+    #[error("Validation Error: {0}")]
+    Validation(#[from] ValidationError),
+    /// No such chat integration in this environment (404).
+    #[error("Integration not found: {identifier} in environment {environment}")]
+    IntegrationNotFound {
+        /// The identifier asked for.
+        identifier: String,
+        /// The environment id.
+        environment: String,
+    },
+    /// The integration has no client id (404).
+    #[error("{provider} integration missing required OAuth credentials (clientId)")]
+    MissingClientId {
+        /// The provider's display name.
+        provider: String,
+    },
+    /// Slack `incoming-webhook` without a subscriber (400).
+    #[error("subscriberId is required for incoming webhook")]
+    IncomingWebhookWithoutSubscriber,
+    /// Shared mode without context (400).
+    #[error("context is required when connectionMode is \"shared\"")]
+    SharedWithoutContext,
+    /// Subscriber mode without subscriber (400).
+    #[error("subscriberId is required when connectionMode is \"subscriber\"")]
+    SubscriberModeWithoutSubscriber,
+    /// No mode, no subscriber, no context (400).
+    #[error("Either subscriberId or context must be provided")]
+    NeitherSubscriberNorContext,
+    /// HMAC validation on, no context (400).
+    #[error("A context is required when HMAC validation is enabled.")]
+    ContextRequiredForHmac,
+    /// HMAC validation on, no contextHash (400).
+    #[error("A valid contextHash is required when HMAC validation is enabled.")]
+    ContextHashRequired,
+    /// HMAC validation on, wrong contextHash (400).
+    #[error("Please provide a valid context HMAC hash")]
+    ContextHashInvalid,
+    /// The authorize URL (or the Teams sign-in URL that would follow it) would
+    /// be 1,800 characters or longer, which Microsoft refuses (400).
+    #[error("the authorize URL would be {length} characters; the limit is 1799")]
+    UrlTooLong {
+        /// The length it would have had.
+        length: usize,
+    },
+    /// The caller's clock is before 1970 or past the format's range (400).
+    #[error("the current time is outside the state format's range")]
+    ClockOutOfRange,
+}
+
+impl RequestError {
+    /// The HTTP status Novu answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            RequestError::Validation(_) => 422,
+            RequestError::IntegrationNotFound { .. } | RequestError::MissingClientId { .. } => 404,
+            _ => 400,
+        }
+    }
+
+    /// The response body: `{"statusCode": N, "message": "..."}`, and for 422
+    /// Novu's `"message": "Validation Error"` with the detail in `errors`.
+    pub fn to_json(&self) -> Value {
+        match self {
+            RequestError::Validation(v) => serde_json::json!({
+                "statusCode": 422,
+                "message": "Validation Error",
+                "errors": [v.to_string()],
+            }),
+            other => serde_json::json!({"statusCode": other.status(), "message": other.to_string()}),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body(v: Value) -> ConnectRequestBody {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn mode_defaults_follow_the_protocol() {
+        let b = body(json!({"integrationIdentifier": "s", "subscriberId": "u"}));
+        let r = ConnectRequest::validate(&b).unwrap();
+        assert_eq!((r.mode, r.auto_link_user), (ConnectionMode::Subscriber, true));
+
+        let b = body(json!({"integrationIdentifier": "s", "context": {"t": "a"}}));
+        let r = ConnectRequest::validate(&b).unwrap();
+        assert_eq!((r.mode, r.auto_link_user), (ConnectionMode::Shared, false));
+
+        let b = body(
+            json!({"integrationIdentifier": "s", "subscriberId": "u", "context": {"t": "a"}, "connectionMode": "shared"}),
+        );
+        let r = ConnectRequest::validate(&b).unwrap();
+        assert_eq!((r.mode, r.auto_link_user), (ConnectionMode::Shared, false));
+        assert_eq!(r.subscriber.unwrap().as_str(), "u");
+    }
+
+    #[test]
+    fn mode_rules_and_statuses() {
+        let cases = [
+            (
+                json!({"subscriberId": "u"}),
+                422,
+                "Validation Error: Integration identifier is required",
+            ),
+            (
+                json!({"integrationIdentifier": "s", "connectionMode": "shared", "subscriberId": "u"}),
+                400,
+                "context is required when connectionMode is \"shared\"",
+            ),
+            (
+                json!({"integrationIdentifier": "s", "connectionMode": "subscriber", "context": {"a": "b"}}),
+                400,
+                "subscriberId is required when connectionMode is \"subscriber\"",
+            ),
+            (
+                json!({"integrationIdentifier": "s"}),
+                400,
+                "Either subscriberId or context must be provided",
+            ),
+        ];
+        for (v, status, msg) in cases {
+            let b = body(v);
+            let e = ConnectRequest::validate(&b).unwrap_err();
+            assert_eq!((e.status(), e.to_string().as_str()), (status, msg));
+        }
+    }
+
+    #[test]
+    fn json_errors_name_no_values() {
+        let e = ConnectRequestBody::from_json(br#"{"autoLinkUser": "secret-value"}"#).unwrap_err();
+        assert_eq!(e.status(), 422);
+        assert!(!e.to_string().contains("secret-value"), "{e}");
+        let e = ConnectRequestBody::from_json(b"[1]").unwrap_err();
+        assert_eq!(e, RequestError::Validation(ValidationError::BodyNotObject));
+        assert_eq!(e.to_json()["message"], "Validation Error");
+    }
+
+    #[test]
+    fn scopes() {
+        let s = vec!["chat:write".to_string(), "incoming-webhook".to_string()];
+        let sc = Scopes::new(&s).unwrap();
+        assert!(sc.contains("incoming-webhook"));
+        assert_eq!(sc.iter().collect::<Vec<_>>(), ["chat:write", "incoming-webhook"]);
+        assert!(Scopes::new(&[]).is_err());
+        assert!(Scopes::new(&["a,b".to_string()]).is_err());
+        assert!(Scopes::new(&["a b".to_string()]).is_err());
+    }
+}

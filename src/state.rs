@@ -1,0 +1,729 @@
+//! State format v1: a compact binary payload, MACed with HMAC-SHA256 over a
+//! domain-separated input, base64url without padding. `SPEC.md` describes it
+//! byte by byte.
+//!
+//! Sealing writes into a stack buffer (no heap); opening checks size, base64,
+//! version, key id and the MAC (constant time) before it reads any field, and
+//! reveals only a [`StateErrorKind`] for logs.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::Mac;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::context::Context;
+use crate::keys::{KeyId, KeyRing, SigningKey};
+use crate::request::ConnectionMode;
+
+/// The version byte of this format.
+pub const STATE_VERSION: u8 = 1;
+/// What the MAC input starts with (followed by one 0x00 byte).
+pub const STATE_MAC_LABEL: &[u8] = b"channel-connect/state/v1";
+/// Label of the follow-up nonce: HMAC(key, label 0x00 previous nonce)[0..16].
+pub const FOLLOW_UP_NONCE_LABEL: &[u8] = b"channel-connect/follow-up-nonce/v1";
+/// Bytes of the truncated HMAC-SHA256 tag at the end of a state.
+pub const TAG_LEN: usize = 16;
+/// Bytes of the nonce.
+pub const NONCE_LEN: usize = 16;
+/// Bytes of the browser-binding tag.
+pub const BINDING_LEN: usize = 16;
+/// Largest decoded state, in bytes. Its base64url form (1,792 characters)
+/// already cannot fit in an authorize URL under 1,800 characters.
+pub const MAX_STATE_BYTES: usize = 1344;
+/// Longest state string accepted by [`open`]; longer is refused unread.
+pub const MAX_STATE_CHARS: usize = 1792;
+/// Bytes before the variable part: version, key id, flags, issued-at, lifetime, nonce.
+const FIXED_LEN: usize = 1 + 1 + 1 + 8 + 2 + NONCE_LEN;
+
+const FLAG_LINK_USER: u8 = 1 << 0;
+const FLAG_SHARED: u8 = 1 << 1;
+const FLAG_AUTO_LINK: u8 = 1 << 2;
+const FLAG_SUBSCRIBER: u8 = 1 << 3;
+const FLAG_CONNECTION: u8 = 1 << 4;
+const FLAG_BINDING: u8 = 1 << 5;
+const FLAGS_KNOWN: u8 = (1 << 6) - 1;
+
+/// What a state authorizes at the callback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Purpose {
+    /// Install into a workspace or tenant, creating the connection.
+    Connect,
+    /// Link one subscriber's own user.
+    LinkUser,
+}
+
+/// Everything a state carries, borrowed, for sealing.
+#[derive(Clone, Copy, Debug)]
+pub struct StateClaims<'a> {
+    /// Provider id (`slack`, `msteams`, ...), 1 to 32 bytes.
+    pub provider: &'a str,
+    /// Connect or link-user.
+    pub purpose: Purpose,
+    /// Integration identifier.
+    pub integration: &'a str,
+    /// Environment id.
+    pub environment: &'a str,
+    /// Organization id.
+    pub organization: &'a str,
+    /// Subscriber id, when any.
+    pub subscriber: Option<&'a str>,
+    /// Connection identifier, when any.
+    pub connection: Option<&'a str>,
+    /// Connection mode.
+    pub mode: ConnectionMode,
+    /// autoLinkUser.
+    pub auto_link_user: bool,
+    /// Context entries.
+    pub context: Context<'a>,
+}
+
+/// Issue-time inputs that are not claims: time, lifetime, entropy, binding.
+#[derive(Clone, Copy, Debug)]
+pub struct SealParams {
+    /// Unix seconds at issue.
+    pub issued_at: u64,
+    /// Seconds the state stays valid (at least 1).
+    pub lifetime: u16,
+    /// 128 bits from the caller's randomness.
+    pub nonce: [u8; NONCE_LEN],
+    /// Browser binding tag, see [`binding_tag`].
+    pub binding: Option<[u8; BINDING_LEN]>,
+}
+
+/// The binding tag a state stores for a binding value:
+/// the first 16 bytes of SHA-256(`channel-connect/binding/v1` 0x00 value).
+pub fn binding_tag(value: &[u8]) -> [u8; BINDING_LEN] {
+    let mut h = Sha256::new();
+    h.update(b"channel-connect/binding/v1\0");
+    h.update(value);
+    let d = h.finalize();
+    let mut t = [0; BINDING_LEN];
+    t.copy_from_slice(&d[..BINDING_LEN]);
+    t
+}
+
+/// The state would not fit in [`MAX_STATE_BYTES`] (so neither in a URL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateTooLarge;
+
+/// A sealed state in a stack buffer; [`SealedState::as_str`] is the token.
+pub struct SealedState {
+    buf: [u8; MAX_STATE_CHARS],
+    len: usize,
+}
+
+impl SealedState {
+    /// The base64url token.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).expect("base64url is ASCII")
+    }
+}
+
+impl fmt::Debug for SealedState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SealedState").field(&self.as_str()).finish()
+    }
+}
+
+/// Seals `claims` with `key`.
+pub fn seal(
+    claims: &StateClaims<'_>,
+    params: &SealParams,
+    key: &SigningKey,
+) -> Result<SealedState, StateTooLarge> {
+    let mut raw = [0u8; MAX_STATE_BYTES];
+    let mut w = Writer {
+        buf: &mut raw,
+        pos: 0,
+    };
+    let mut flags = 0;
+    flags |= if claims.purpose == Purpose::LinkUser {
+        FLAG_LINK_USER
+    } else {
+        0
+    };
+    flags |= if claims.mode == ConnectionMode::Shared {
+        FLAG_SHARED
+    } else {
+        0
+    };
+    flags |= if claims.auto_link_user { FLAG_AUTO_LINK } else { 0 };
+    flags |= if claims.subscriber.is_some() {
+        FLAG_SUBSCRIBER
+    } else {
+        0
+    };
+    flags |= if claims.connection.is_some() {
+        FLAG_CONNECTION
+    } else {
+        0
+    };
+    flags |= if params.binding.is_some() { FLAG_BINDING } else { 0 };
+    w.put(&[STATE_VERSION, key.id().0, flags])?;
+    w.put(&params.issued_at.to_be_bytes())?;
+    w.put(&params.lifetime.to_be_bytes())?;
+    w.put(&params.nonce)?;
+    if let Some(b) = &params.binding {
+        w.put(b)?;
+    }
+    for s in [
+        claims.provider,
+        claims.integration,
+        claims.environment,
+        claims.organization,
+    ] {
+        w.str8(s)?;
+    }
+    if let Some(s) = claims.subscriber {
+        w.str8(s)?;
+    }
+    if let Some(s) = claims.connection {
+        w.str8(s)?;
+    }
+    w.put(&[claims.context.len() as u8])?;
+    for e in claims.context.entries() {
+        w.str8(e.key)?;
+        w.str8(e.id)?;
+        match e.data {
+            None => w.put(&[0])?,
+            Some(data) => {
+                w.put(&[1, 0, 0])?;
+                let start = w.pos;
+                let mut rest = &mut w.buf[start..];
+                let before = rest.len();
+                serde_json::to_writer(&mut rest, data).map_err(|_| StateTooLarge)?;
+                let n = before - rest.len();
+                let n16 = u16::try_from(n).map_err(|_| StateTooLarge)?;
+                w.buf[start - 2..start].copy_from_slice(&n16.to_be_bytes());
+                w.pos += n;
+            }
+        }
+    }
+    let body_len = w.pos;
+    let tag = mac_tag(key, &raw[..body_len]);
+    let mut w = Writer {
+        buf: &mut raw,
+        pos: body_len,
+    };
+    w.put(&tag)?;
+    let total = w.pos;
+    Ok(encode(&raw[..total]))
+}
+
+fn encode(raw: &[u8]) -> SealedState {
+    let mut out = SealedState {
+        buf: [0; MAX_STATE_CHARS],
+        len: 0,
+    };
+    out.len = URL_SAFE_NO_PAD
+        .encode_slice(raw, &mut out.buf)
+        .expect("MAX_STATE_CHARS holds the base64 of MAX_STATE_BYTES");
+    out
+}
+
+fn mac_tag(key: &SigningKey, body: &[u8]) -> [u8; TAG_LEN] {
+    let mut mac = key.mac();
+    mac.update(STATE_MAC_LABEL);
+    mac.update(&[0]);
+    mac.update(body);
+    let full = mac.finalize().into_bytes();
+    let mut tag = [0; TAG_LEN];
+    tag.copy_from_slice(&full[..TAG_LEN]);
+    tag
+}
+
+struct Writer<'b> {
+    buf: &'b mut [u8],
+    pos: usize,
+}
+
+impl Writer<'_> {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), StateTooLarge> {
+        let end = self
+            .pos
+            .checked_add(bytes.len())
+            .filter(|&e| e <= self.buf.len())
+            .ok_or(StateTooLarge)?;
+        self.buf[self.pos..end].copy_from_slice(bytes);
+        self.pos = end;
+        Ok(())
+    }
+
+    fn str8(&mut self, s: &str) -> Result<(), StateTooLarge> {
+        let n = u8::try_from(s.len()).map_err(|_| StateTooLarge)?;
+        self.put(&[n])?;
+        self.put(s.as_bytes())
+    }
+}
+
+/// Why a state was refused. Shown to users only as
+/// "Invalid OAuth state parameter"; the kind is for logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StateErrorKind {
+    /// No state, or an empty one.
+    Missing,
+    /// Longer than [`MAX_STATE_CHARS`].
+    Oversized,
+    /// Not base64url, too short, or not laid out as the format says.
+    Malformed,
+    /// A version byte other than 1.
+    UnknownVersion,
+    /// A key id not in the ring.
+    UnknownKey,
+    /// The MAC does not match.
+    BadMac,
+    /// Now is at or past issued-at + lifetime.
+    Expired,
+    /// Issued further in the future than the allowed skew.
+    NotYetValid,
+    /// Issued for another provider than the one interpreting it.
+    WrongProvider,
+    /// Issued for another purpose than the one expected.
+    WrongPurpose,
+    /// Issued for an integration this service no longer has.
+    UnknownIntegration,
+    /// Issued for another environment.
+    WrongEnvironment,
+    /// Bound to a browser, and the callback presented no binding.
+    BindingMissing,
+    /// Bound to another browser.
+    BindingMismatch,
+}
+
+/// A refused state: `Display` is Novu's message, [`StateError::kind`] the cause.
+#[derive(Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("Invalid OAuth state parameter")]
+pub struct StateError {
+    kind: StateErrorKind,
+}
+
+impl StateError {
+    pub(crate) fn new(kind: StateErrorKind) -> Self {
+        StateError { kind }
+    }
+
+    /// The precise cause, for logs.
+    pub fn kind(&self) -> StateErrorKind {
+        self.kind
+    }
+
+    /// HTTP 400.
+    pub fn status(&self) -> u16 {
+        400
+    }
+}
+
+impl fmt::Debug for StateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StateError({:?})", self.kind)
+    }
+}
+
+impl From<StateErrorKind> for StateError {
+    fn from(kind: StateErrorKind) -> Self {
+        StateError { kind }
+    }
+}
+
+/// Clock rules for opening.
+#[derive(Clone, Copy, Debug)]
+pub struct OpenParams<'a> {
+    /// Unix seconds now.
+    pub now: i64,
+    /// Seconds a state may claim to be issued in the future (clock skew).
+    pub skew: u16,
+    /// The binding value the callback presents (for example the cookie hash).
+    pub binding: Option<&'a [u8]>,
+}
+
+/// Opens a state: size, base64, version, key, MAC, then layout, time and binding.
+pub fn open(token: &str, keys: &KeyRing, params: &OpenParams<'_>) -> Result<VerifiedState, StateError> {
+    use StateErrorKind::*;
+    if token.is_empty() {
+        return Err(Missing.into());
+    }
+    if token.len() > MAX_STATE_CHARS {
+        return Err(Oversized.into());
+    }
+    let mut raw = [0u8; MAX_STATE_BYTES];
+    let n = URL_SAFE_NO_PAD
+        .decode_slice(token.as_bytes(), &mut raw)
+        .map_err(|_| StateError::new(Malformed))?;
+    let raw = &raw[..n];
+    if n < FIXED_LEN + TAG_LEN {
+        return Err(Malformed.into());
+    }
+    if raw[0] != STATE_VERSION {
+        return Err(UnknownVersion.into());
+    }
+    let key = keys.find(KeyId(raw[1])).ok_or(StateError::new(UnknownKey))?;
+    let (body, tag) = raw.split_at(n - TAG_LEN);
+    let mut mac = key.mac();
+    mac.update(STATE_MAC_LABEL);
+    mac.update(&[0]);
+    mac.update(body);
+    mac.verify_truncated_left(tag)
+        .map_err(|_| StateError::new(BadMac))?;
+
+    let layout = Layout::parse(body).ok_or(StateError::new(Malformed))?;
+    let state = VerifiedState {
+        bytes: body.to_vec(),
+        layout,
+    };
+    let issued = i128::from(state.issued_at_unix());
+    let now = i128::from(params.now);
+    if issued > now + i128::from(params.skew) {
+        return Err(NotYetValid.into());
+    }
+    if now >= issued + i128::from(state.lifetime_secs()) {
+        return Err(Expired.into());
+    }
+    if let Some(stored) = state.binding_tag() {
+        let presented = params.binding.ok_or(StateError::new(BindingMissing))?;
+        if !ct_eq(stored, &binding_tag(presented)) {
+            return Err(BindingMismatch.into());
+        }
+    }
+    Ok(state)
+}
+
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Byte ranges of the variable fields, found once after the MAC is checked.
+#[derive(Clone, Debug)]
+struct Layout {
+    binding: Option<usize>,
+    provider: (u16, u16),
+    integration: (u16, u16),
+    environment: (u16, u16),
+    organization: (u16, u16),
+    subscriber: Option<(u16, u16)>,
+    connection: Option<(u16, u16)>,
+    context: [Option<RawEntry>; crate::context::MAX_CONTEXT_KEYS],
+}
+
+#[derive(Clone, Copy, Debug)]
+struct RawEntry {
+    key: (u16, u16),
+    id: (u16, u16),
+    data: Option<(u16, u16)>,
+}
+
+struct Reader<'b> {
+    buf: &'b [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Option<(u16, u16)> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len())?;
+        let r = (self.pos as u16, end as u16);
+        self.pos = end;
+        Some(r)
+    }
+
+    fn byte(&mut self) -> Option<u8> {
+        let (s, _) = self.take(1)?;
+        Some(self.buf[s as usize])
+    }
+
+    /// A length-prefixed UTF-8 string; `min` is the shortest allowed.
+    fn str8(&mut self, min: usize) -> Option<(u16, u16)> {
+        let n = usize::from(self.byte()?);
+        if n < min {
+            return None;
+        }
+        let r = self.take(n)?;
+        std::str::from_utf8(&self.buf[r.0 as usize..r.1 as usize]).ok()?;
+        Some(r)
+    }
+}
+
+impl Layout {
+    fn parse(body: &[u8]) -> Option<Layout> {
+        let flags = body[2];
+        if flags & !FLAGS_KNOWN != 0 {
+            return None;
+        }
+        let lifetime = u16::from_be_bytes([body[11], body[12]]);
+        if lifetime == 0 {
+            return None;
+        }
+        let mut r = Reader {
+            buf: body,
+            pos: FIXED_LEN,
+        };
+        let binding = if flags & FLAG_BINDING != 0 {
+            Some(r.take(BINDING_LEN)?.0 as usize)
+        } else {
+            None
+        };
+        let provider = r.str8(1)?;
+        let integration = r.str8(1)?;
+        let environment = r.str8(1)?;
+        let organization = r.str8(1)?;
+        let subscriber = if flags & FLAG_SUBSCRIBER != 0 {
+            Some(r.str8(1)?)
+        } else {
+            None
+        };
+        let connection = if flags & FLAG_CONNECTION != 0 {
+            Some(r.str8(1)?)
+        } else {
+            None
+        };
+        let count = usize::from(r.byte()?);
+        if count > crate::context::MAX_CONTEXT_KEYS {
+            return None;
+        }
+        let mut context = [None; crate::context::MAX_CONTEXT_KEYS];
+        for slot in context.iter_mut().take(count) {
+            let key = r.str8(1)?;
+            let id = r.str8(1)?;
+            let data = match r.byte()? {
+                0 => None,
+                1 => {
+                    let (s, _) = r.take(2)?;
+                    let len = u16::from_be_bytes([body[s as usize], body[s as usize + 1]]);
+                    let d = r.take(usize::from(len))?;
+                    std::str::from_utf8(&body[d.0 as usize..d.1 as usize]).ok()?;
+                    Some(d)
+                }
+                _ => return None,
+            };
+            *slot = Some(RawEntry { key, id, data });
+        }
+        if r.pos != body.len() {
+            return None;
+        }
+        Some(Layout {
+            binding,
+            provider,
+            integration,
+            environment,
+            organization,
+            subscriber,
+            connection,
+            context,
+        })
+    }
+}
+
+/// A state whose MAC, time window and binding checked out. Every accessor
+/// reads the authenticated bytes.
+#[derive(Clone)]
+pub struct VerifiedState {
+    bytes: Vec<u8>,
+    layout: Layout,
+}
+
+/// A context entry read from a verified state; `data` is its compact JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateContextEntry<'a> {
+    /// Context key.
+    pub key: &'a str,
+    /// Entity id.
+    pub id: &'a str,
+    /// The data object as compact JSON, when given.
+    pub data: Option<&'a str>,
+}
+
+/// The stable id of one state (its nonce), for replay refusal.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReplayId(pub [u8; NONCE_LEN]);
+
+impl fmt::Display for ReplayId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for ReplayId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ReplayId({self})")
+    }
+}
+
+impl VerifiedState {
+    fn str_at(&self, (s, e): (u16, u16)) -> &str {
+        std::str::from_utf8(&self.bytes[s as usize..e as usize]).expect("checked at parse")
+    }
+
+    fn flag(&self, f: u8) -> bool {
+        self.bytes[2] & f != 0
+    }
+
+    /// The key id that sealed this state.
+    pub fn key_id(&self) -> KeyId {
+        KeyId(self.bytes[1])
+    }
+
+    /// Provider id.
+    pub fn provider(&self) -> &str {
+        self.str_at(self.layout.provider)
+    }
+
+    /// Connect or link-user.
+    pub fn purpose(&self) -> Purpose {
+        if self.flag(FLAG_LINK_USER) {
+            Purpose::LinkUser
+        } else {
+            Purpose::Connect
+        }
+    }
+
+    /// Integration identifier.
+    pub fn integration_identifier(&self) -> &str {
+        self.str_at(self.layout.integration)
+    }
+
+    /// Environment id.
+    pub fn environment_id(&self) -> &str {
+        self.str_at(self.layout.environment)
+    }
+
+    /// Organization id.
+    pub fn organization_id(&self) -> &str {
+        self.str_at(self.layout.organization)
+    }
+
+    /// Subscriber id, when any.
+    pub fn subscriber_id(&self) -> Option<&str> {
+        self.layout.subscriber.map(|r| self.str_at(r))
+    }
+
+    /// Connection identifier, when any.
+    pub fn connection_identifier(&self) -> Option<&str> {
+        self.layout.connection.map(|r| self.str_at(r))
+    }
+
+    /// Connection mode.
+    pub fn connection_mode(&self) -> ConnectionMode {
+        if self.flag(FLAG_SHARED) {
+            ConnectionMode::Shared
+        } else {
+            ConnectionMode::Subscriber
+        }
+    }
+
+    /// autoLinkUser as issued.
+    pub fn auto_link_user(&self) -> bool {
+        self.flag(FLAG_AUTO_LINK)
+    }
+
+    /// Context entries, in key order.
+    pub fn context(&self) -> impl Iterator<Item = StateContextEntry<'_>> + '_ {
+        self.layout
+            .context
+            .iter()
+            .map_while(|e| e.as_ref())
+            .map(|e| StateContextEntry {
+                key: self.str_at(e.key),
+                id: self.str_at(e.id),
+                data: e.data.map(|d| self.str_at(d)),
+            })
+    }
+
+    fn issued_at_unix(&self) -> u64 {
+        u64::from_be_bytes(self.bytes[3..11].try_into().expect("fixed header"))
+    }
+
+    fn lifetime_secs(&self) -> u16 {
+        u16::from_be_bytes([self.bytes[11], self.bytes[12]])
+    }
+
+    /// When it was issued.
+    pub fn issued_at(&self) -> OffsetDateTime {
+        unix_to_datetime(self.issued_at_unix())
+    }
+
+    /// When it stops opening (exclusive).
+    pub fn expires_at(&self) -> OffsetDateTime {
+        unix_to_datetime(
+            self.issued_at_unix()
+                .saturating_add(u64::from(self.lifetime_secs())),
+        )
+    }
+
+    /// The nonce: refuse a second callback with the same id until [`Self::expires_at`].
+    pub fn replay_id(&self) -> ReplayId {
+        let mut n = [0; NONCE_LEN];
+        n.copy_from_slice(self.nonce());
+        ReplayId(n)
+    }
+
+    pub(crate) fn nonce(&self) -> &[u8] {
+        &self.bytes[13..13 + NONCE_LEN]
+    }
+
+    /// True when the state is bound to a browser.
+    pub fn is_bound(&self) -> bool {
+        self.layout.binding.is_some()
+    }
+
+    fn binding_tag(&self) -> Option<&[u8]> {
+        self.layout.binding.map(|s| &self.bytes[s..s + BINDING_LEN])
+    }
+
+    /// The same claims as a new state of another purpose, issued now with a
+    /// nonce derived from this one (so no entropy is needed) under `key`.
+    pub(crate) fn reseal(
+        &self,
+        purpose: Purpose,
+        issued_at: u64,
+        key: &SigningKey,
+    ) -> Result<(SealedState, [u8; NONCE_LEN]), StateTooLarge> {
+        let mut raw = [0u8; MAX_STATE_BYTES];
+        let body_len = self.bytes.len();
+        if body_len + TAG_LEN > MAX_STATE_BYTES {
+            return Err(StateTooLarge);
+        }
+        raw[..body_len].copy_from_slice(&self.bytes);
+        raw[1] = key.id().0;
+        raw[2] = match purpose {
+            Purpose::LinkUser => raw[2] | FLAG_LINK_USER,
+            Purpose::Connect => raw[2] & !FLAG_LINK_USER,
+        };
+        raw[3..11].copy_from_slice(&issued_at.to_be_bytes());
+        let derived = key.derive(FOLLOW_UP_NONCE_LABEL, &[self.nonce()]);
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce.copy_from_slice(&derived[..NONCE_LEN]);
+        raw[13..13 + NONCE_LEN].copy_from_slice(&nonce);
+        let tag = mac_tag(key, &raw[..body_len]);
+        raw[body_len..body_len + TAG_LEN].copy_from_slice(&tag);
+        Ok((encode(&raw[..body_len + TAG_LEN]), nonce))
+    }
+}
+
+fn unix_to_datetime(secs: u64) -> OffsetDateTime {
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+impl fmt::Debug for VerifiedState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedState")
+            .field("provider", &self.provider())
+            .field("purpose", &self.purpose())
+            .field("integration", &self.integration_identifier())
+            .field("environment", &self.environment_id())
+            .field("organization", &self.organization_id())
+            .field("subscriber", &self.subscriber_id())
+            .field("connection", &self.connection_identifier())
+            .field("mode", &self.connection_mode())
+            .field("auto_link_user", &self.auto_link_user())
+            .field("context", &self.context().collect::<Vec<_>>())
+            .field("issued_at", &self.issued_at_unix())
+            .field("replay_id", &self.replay_id())
+            .finish()
+    }
+}
