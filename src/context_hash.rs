@@ -86,9 +86,10 @@ fn write_integer(n: &Number, out: &mut String) -> Result<(), CanonicalJsonError>
     } else if let Some(u) = n.as_u64() {
         let _ = write!(out, "{u}");
     } else {
-        // `1.0` is an integer to JavaScript, which prints it as `1`.
+        // `1.0` is an integer to JavaScript, which prints it as `1`; so is
+        // `9007199254740992.0` (2^53 itself, printed `9007199254740992`).
         let f = n.as_f64().ok_or(CanonicalJsonError::NonInteger)?;
-        if f.fract() != 0.0 || !f.is_finite() || f.abs() >= 9_007_199_254_740_992.0 {
+        if f.fract() != 0.0 || !f.is_finite() || f.abs() > 9_007_199_254_740_992.0 {
             return Err(CanonicalJsonError::NonInteger);
         }
         let _ = write!(out, "{}", f as i64);
