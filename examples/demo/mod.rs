@@ -1,3 +1,5 @@
+#![allow(dead_code)] // each example uses part of this module
+
 //! The demo configuration shared by the examples, and their small helpers.
 //! (A module directory without `main.rs`, so cargo does not take it for an example.)
 

@@ -1,0 +1,115 @@
+//! The second half: verify a provider's redirect back to the callback URL.
+//!
+//! ```text
+//! cargo run --example callback -- [--config FILE] [--now UNIX_SECONDS] [--binding VALUE]
+//!     [--token-response FILE] CALLBACK_URL_OR_QUERY
+//! ```
+//!
+//! Uses the same embedded demo configuration as `examples/connect`. Prints the
+//! verified outcome as JSON (exit 0), or `{"statusCode": N, "message": ...}`
+//! on stderr (exit 2); a refused state also says why under `reason`, as a
+//! server would log it.
+
+#[path = "demo/mod.rs"]
+mod demo;
+
+use std::process::ExitCode;
+
+use channel_connect::{CallbackError, CallbackParams, ProviderOutcome, VerifiedCallback, VerifyParams};
+use serde_json::{Map, Value, json};
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(out) => {
+            println!("{}", serde_json::to_string_pretty(&out).expect("serializes"));
+            ExitCode::SUCCESS
+        }
+        Err(Failure::Callback(e)) => {
+            let reason = match &e {
+                CallbackError::State(s) => Some(json!({ "reason": format!("{:?}", s.kind()) })),
+                CallbackError::Denied { error, description } | CallbackError::Provider { error, description } => {
+                    Some(json!({ "error": error, "errorDescription": description }))
+                }
+                _ => None,
+            };
+            demo::fail(e.status(), &e.to_string(), reason)
+        }
+        Err(Failure::Usage(msg)) => demo::fail(400, &msg, None),
+    }
+}
+
+enum Failure {
+    Callback(CallbackError),
+    Usage(String),
+}
+
+impl From<CallbackError> for Failure {
+    fn from(e: CallbackError) -> Self {
+        Failure::Callback(e)
+    }
+}
+
+impl From<String> for Failure {
+    fn from(e: String) -> Self {
+        Failure::Usage(e)
+    }
+}
+
+fn run() -> Result<Value, Failure> {
+    let args = demo::Args::parse(&["config", "now", "binding", "token-response"])?;
+    let [input] = args.positional.as_slice() else {
+        return Err("usage: callback [--config FILE] [--now UNIX_SECONDS] [--binding VALUE] \
+                    [--token-response FILE] CALLBACK_URL_OR_QUERY"
+            .to_owned()
+            .into());
+    };
+    let core = demo::load(args.get("config"))?;
+    let mut verify = VerifyParams::at(demo::now(args.get("now"))?);
+    verify.binding = args.get("binding").map(str::as_bytes);
+    let params = CallbackParams::parse(input)?;
+    let verified = core.verify_callback(&params, &verify)?;
+    Ok(describe(&verified))
+}
+
+/// The verified facts as camelCase JSON.
+fn describe(v: &VerifiedCallback) -> Value {
+    let s = &v.state;
+    let context: Map<String, Value> = s
+        .context()
+        .map(|e| {
+            let value = match e.data {
+                None => Value::String(e.id.to_owned()),
+                Some(data) => json!({ "id": e.id, "data": serde_json::from_str::<Value>(data).unwrap_or(Value::Null) }),
+            };
+            (e.key.to_owned(), value)
+        })
+        .collect();
+    let outcome = match &v.outcome {
+        ProviderOutcome::Code { .. } => json!({ "type": "code", "code": "[redacted]" }),
+        ProviderOutcome::AdminConsent { tenant, scope } => json!({
+            "type": "adminConsent",
+            "unverifiedTenant": tenant.claimed(),
+            "scope": scope,
+        }),
+        _ => json!({ "type": "other" }),
+    };
+    let mut out = json!({
+        "provider": s.provider(),
+        "integrationIdentifier": s.integration_identifier(),
+        "environmentId": s.environment_id(),
+        "organizationId": s.organization_id(),
+        "subscriberId": s.subscriber_id(),
+        "connectionIdentifier": s.connection_identifier(),
+        "context": context,
+        "connectionMode": s.connection_mode(),
+        "autoLinkUser": s.auto_link_user(),
+        "purpose": s.purpose(),
+        "replayId": s.replay_id().to_string(),
+        "expiresAt": s.expires_at().unix_timestamp(),
+        "outcome": outcome,
+    });
+    if let Some(next) = &v.next {
+        out["nextUrl"] = Value::String(next.url.clone());
+    }
+    out
+}

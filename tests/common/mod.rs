@@ -1,0 +1,120 @@
+//! Fixtures shared by the integration tests.
+#![allow(dead_code)]
+
+use channel_connect::*;
+use time::OffsetDateTime;
+
+pub const ENV: &str = "6615c4b2e0f3a1b2c3d4e5f6";
+pub const ORG: &str = "6615c4b2e0f3a1b2c3d4e5f7";
+pub const REDIRECT: &str = "http://localhost:3000/v1/integrations/chat/oauth/callback";
+pub const SLACK_CLIENT_ID: &str = "1234567890.1234567890";
+pub const TEAMS_CLIENT_ID: &str = "00000000-0000-0000-0000-000000000abc";
+pub const SLACK_SECRET: &str = "slack-client-secret-value";
+pub const TEAMS_SECRET: &str = "teams-client-secret-value";
+pub const ENV_SECRET_KEY: &str = "demo-secret-key";
+pub const TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+pub const T0: i64 = 1_767_225_600;
+
+/// The body of Novu's PHP SDK example, for integration `slack`.
+pub const SEED_PHP: &str = r#"{"subscriberId":"subscriber-123","integrationIdentifier":"slack","connectionIdentifier":"slack-connection-abc123","context":{"key":"org-acme"},"scope":["chat:write","chat:write.public","channels:read"],"connectionMode":"shared","autoLinkUser":true}"#;
+
+/// The body of Novu's curl example (integrationIdentifier "string" renamed to `slack`).
+pub const SEED_CURL: &str = r#"{
+    "subscriberId": "subscriber-123",
+    "integrationIdentifier": "slack",
+    "connectionIdentifier": "slack-connection-abc123",
+    "context": {
+      "property1": "org-acme",
+      "property2": "org-acme"
+    },
+    "scope": [
+      "chat:write",
+      "chat:write.public",
+      "channels:read"
+    ],
+    "connectionMode": "shared",
+    "autoLinkUser": true
+  }"#;
+
+pub fn key(id: u8, fill: u8) -> SigningKey {
+    SigningKey::new(KeyId(id), &[fill; 32]).unwrap()
+}
+
+pub fn slack() -> Slack {
+    Slack::new(
+        ClientId::new(SLACK_CLIENT_ID).unwrap(),
+        Secret::new(SLACK_SECRET),
+        RedirectUri::new(REDIRECT).unwrap(),
+    )
+}
+
+pub fn teams() -> MsTeams {
+    MsTeams::new(
+        ClientId::new(TEAMS_CLIENT_ID).unwrap(),
+        Secret::new(TEAMS_SECRET),
+        RedirectUri::new(REDIRECT).unwrap(),
+    )
+}
+
+pub fn builder(ring: KeyRing) -> ChannelConnectBuilder {
+    ChannelConnect::builder(ENV, ORG, ring)
+        .integration(Integration::new("slack", slack()))
+        .integration(Integration::new("slack-hmac", slack()).with_context_hmac(true))
+        .integration(Integration::new("msteams", teams()))
+        .integration(Integration::missing_client_id("slack-no-credentials", "Slack"))
+        .integration(Integration::not_chat("sendgrid"))
+        .environment_secret_key(Secret::new(ENV_SECRET_KEY))
+}
+
+/// The standard core: key 1 active.
+pub fn core() -> ChannelConnect {
+    builder(KeyRing::new(key(1, 7))).build().unwrap()
+}
+
+pub fn at(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(secs).unwrap()
+}
+
+pub fn entropy() -> Entropy {
+    let mut e = [0u8; 32];
+    e.iter_mut().enumerate().for_each(|(i, b)| *b = 0x40 + i as u8);
+    Entropy(e)
+}
+
+pub fn body(json: &str) -> ConnectRequestBody {
+    ConnectRequestBody::from_json(json.as_bytes()).unwrap()
+}
+
+pub fn issue(core: &ChannelConnect, json: &str) -> String {
+    core.connect_url(&body(json), at(T0), &entropy(), None).unwrap().url
+}
+
+/// A query parameter of a URL, percent-decoded.
+pub fn param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The names of a URL's query parameters, in order.
+pub fn param_names(url: &str) -> Vec<String> {
+    let query = url.split_once('?').map_or("", |q| q.1);
+    url::form_urlencoded::parse(query.as_bytes()).map(|(k, _)| k.into_owned()).collect()
+}
+
+pub fn state_of(url: &str) -> String {
+    param(url, "state").expect("a state")
+}
+
+pub fn verify(core: &ChannelConnect, query: &str, now: i64) -> Result<VerifiedCallback, CallbackError> {
+    let params = CallbackParams::parse(query)?;
+    core.verify_callback(&params, &VerifyParams::at(at(now)))
+}
+
+pub fn state_kind(r: Result<VerifiedCallback, CallbackError>) -> StateErrorKind {
+    match r {
+        Err(CallbackError::State(e)) => e.kind(),
+        other => panic!("expected a state error, got {other:?}"),
+    }
+}
