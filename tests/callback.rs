@@ -1,0 +1,403 @@
+//! Callbacks end to end through the public API: every flow of PROTOCOL.md 2
+//! and 3, every error shape, the Teams second redirect, binding and replay ids.
+
+mod common;
+
+use channel_connect::*;
+use common::*;
+use proptest::prelude::*;
+
+const TEAMS_AUTOLINK: &str =
+    r#"{"integrationIdentifier":"msteams","subscriberId":"subscriber-123","context":{"tenant":"acme"}}"#;
+
+#[test]
+fn slack_code() {
+    let core = core();
+    let state = state_of(&issue(&core, SEED_PHP));
+    let v = verify(
+        &core,
+        &format!("{REDIRECT}?code=4724.1.abc&state={state}"),
+        T0 + 10,
+    )
+    .unwrap();
+    match &v.outcome {
+        ProviderOutcome::Code { code } => assert_eq!(code.expose(), "4724.1.abc"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(v.state.purpose(), Purpose::Connect);
+    assert!(
+        v.next.is_none(),
+        "Slack links the user from authed_user: no second redirect"
+    );
+}
+
+#[test]
+fn slack_denied_and_other_errors_keep_the_provider_words() {
+    let core = core();
+    let state = state_of(&issue(&core, SEED_PHP));
+    let e = verify(&core, &format!("error=access_denied&state={state}"), T0 + 10).unwrap_err();
+    assert_eq!(
+        e,
+        CallbackError::Denied {
+            error: "access_denied".into(),
+            description: None
+        }
+    );
+    let e = verify(
+        &core,
+        &format!("error=invalid_scope&error_description=bad+scope&state={state}"),
+        T0 + 10,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        CallbackError::Provider {
+            error: "invalid_scope".into(),
+            description: Some("bad scope".into())
+        }
+    );
+    // The error wins even with a code.
+    let e = verify(
+        &core,
+        &format!("code=x&error=access_denied&state={state}"),
+        T0 + 10,
+    )
+    .unwrap_err();
+    assert!(matches!(e, CallbackError::Denied { .. }));
+}
+
+#[test]
+fn state_less_callbacks_are_their_own_outcome_never_success() {
+    let core = core();
+    for (q, has_code, error) in [
+        ("code=4724.1.abc", true, None),
+        ("code=4724.1.abc&state=", true, None),
+        ("", false, None),
+        (
+            "error=access_denied&error_description=x",
+            false,
+            Some("access_denied".to_string()),
+        ),
+    ] {
+        let e = verify(&core, q, T0).unwrap_err();
+        assert_eq!(e, CallbackError::Unsolicited { has_code, error }, "{q}");
+        assert_eq!(e.status(), 400);
+    }
+}
+
+#[test]
+fn a_callback_with_neither_code_nor_consent_is_novus_error() {
+    let core = core();
+    let slack_state = state_of(&issue(&core, SEED_PHP));
+    let teams_state = state_of(&issue(&core, TEAMS_AUTOLINK));
+    for q in [
+        format!("state={slack_state}"),
+        format!("state={teams_state}"),
+        format!("state={teams_state}&tenant={TENANT}"),
+    ] {
+        let e = verify(&core, &q, T0 + 1).unwrap_err();
+        assert_eq!(e, CallbackError::MissingParameters);
+        assert_eq!(e.to_string(), "Missing required OAuth parameters: code or tenant");
+    }
+}
+
+#[test]
+fn teams_admin_consent_without_autolink_has_no_second_redirect() {
+    let core = core();
+    let state = state_of(&issue(
+        &core,
+        r#"{"integrationIdentifier":"msteams","context":{"tenant":"acme"}}"#,
+    ));
+    let q = format!(
+        "admin_consent=True&tenant={TENANT}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default&state={state}"
+    );
+    let v = verify(&core, &q, T0 + 30).unwrap();
+    match &v.outcome {
+        ProviderOutcome::AdminConsent { tenant, scope } => {
+            assert_eq!(tenant.claimed(), TENANT);
+            assert_eq!(scope.as_deref(), Some("https://graph.microsoft.com/.default"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(v.next.is_none());
+    assert!(core.pkce_verifier(&v.state).is_none(), "no PKCE on admin consent");
+}
+
+/// Admin consent with autoLinkUser: the second URL, its state, its PKCE, and
+/// the link-user callback that follows.
+#[test]
+fn teams_admin_consent_with_autolink_then_delegated_code() {
+    let core = core();
+    let first = state_of(&issue(&core, TEAMS_AUTOLINK));
+    let v = verify(
+        &core,
+        &format!("admin_consent=True&tenant={TENANT}&state={first}"),
+        T0 + 40,
+    )
+    .unwrap();
+    let next = v.next.expect("a second redirect");
+    let url = &next.url;
+    assert!(
+        url.starts_with("https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize?"),
+        "{url}"
+    );
+    assert_eq!(
+        param_names(url),
+        [
+            "client_id",
+            "response_type",
+            "redirect_uri",
+            "response_mode",
+            "scope",
+            "state",
+            "code_challenge",
+            "code_challenge_method"
+        ]
+    );
+    assert_eq!(param(url, "response_type").unwrap(), "code");
+    assert_eq!(param(url, "response_mode").unwrap(), "query");
+    assert_eq!(param(url, "scope").unwrap(), "openid profile User.Read");
+    assert_eq!(param(url, "code_challenge_method").unwrap(), "S256");
+    assert_eq!(
+        next.expires_at,
+        at(T0 + 40 + 300),
+        "a fresh lifetime from the consent"
+    );
+
+    let second = state_of(url);
+    assert_ne!(second, first);
+    assert_eq!(second.len(), first.len());
+    let (s2, _) = core.open_state(&second, &VerifyParams::at(at(T0 + 41))).unwrap();
+    assert_eq!(s2.purpose(), Purpose::LinkUser);
+    assert_eq!(s2.subscriber_id(), Some("subscriber-123"));
+    assert_eq!(s2.connection_identifier(), v.state.connection_identifier());
+    assert_eq!(
+        s2.context().collect::<Vec<_>>(),
+        v.state.context().collect::<Vec<_>>()
+    );
+    assert_ne!(s2.replay_id(), v.state.replay_id());
+
+    // The link-user callback: a code, and the verifier re-derived without storage.
+    let v2 = verify(&core, &format!("code=0.AXoA-delegated&state={second}"), T0 + 90).unwrap();
+    assert!(matches!(v2.outcome, ProviderOutcome::Code { .. }));
+    assert!(v2.next.is_none());
+    let verifier = core.pkce_verifier(&v2.state).expect("PKCE for Teams sign-in");
+    assert_eq!(verifier.expose().len(), 43);
+    assert_eq!(
+        verifier.challenge().as_str(),
+        param(url, "code_challenge").unwrap()
+    );
+}
+
+#[test]
+fn teams_error_is_checked_before_admin_consent() {
+    let core = core();
+    let state = state_of(&issue(&core, TEAMS_AUTOLINK));
+    let q = format!(
+        "admin_consent=True&error=consent_required&error_description=AADSTS65004%3A+User+declined&tenant={TENANT}&state={state}"
+    );
+    let e = verify(&core, &q, T0 + 1).unwrap_err();
+    assert_eq!(
+        e,
+        CallbackError::Provider {
+            error: "consent_required".into(),
+            description: Some("AADSTS65004: User declined".into())
+        }
+    );
+    let e = verify(&core, &format!("error=access_denied&state={state}"), T0 + 1).unwrap_err();
+    assert!(matches!(e, CallbackError::Denied { .. }));
+}
+
+#[test]
+fn teams_flows_refuse_each_others_parameters() {
+    let core = core();
+    let connect = state_of(&issue(&core, TEAMS_AUTOLINK));
+    let e = verify(
+        &core,
+        &format!("admin_consent=True&tenant={TENANT}&code=x&state={connect}"),
+        T0 + 1,
+    )
+    .unwrap_err();
+    assert!(matches!(e, CallbackError::Conflicting(_)), "{e:?}");
+    let e = verify(&core, &format!("code=x&state={connect}"), T0 + 1).unwrap_err();
+    assert!(matches!(e, CallbackError::Conflicting(_)), "{e:?}");
+
+    let link = core
+        .link_user_url(
+            &LinkUserRequestBody::from_json(br#"{"integrationIdentifier":"msteams","subscriberId":"u"}"#)
+                .unwrap(),
+            at(T0),
+            &entropy(),
+            None,
+        )
+        .unwrap();
+    let link = state_of(&link.url);
+    let e = verify(&core, &format!("code=x&admin_consent=True&state={link}"), T0 + 1).unwrap_err();
+    assert!(matches!(e, CallbackError::Conflicting(_)), "{e:?}");
+    let e = verify(
+        &core,
+        &format!("admin_consent=True&tenant={TENANT}&state={link}"),
+        T0 + 1,
+    )
+    .unwrap_err();
+    assert!(matches!(e, CallbackError::Conflicting(_)), "{e:?}");
+    let e = verify(
+        &core,
+        &format!("admin_consent=True&tenant=not-a-guid&state={connect}"),
+        T0 + 1,
+    )
+    .unwrap_err();
+    assert_eq!(e, CallbackError::Malformed("tenant"));
+    // A Slack state never takes Microsoft's parameters.
+    let slack = state_of(&issue(&core, SEED_PHP));
+    let e = verify(
+        &core,
+        &format!("admin_consent=True&tenant={TENANT}&state={slack}"),
+        T0 + 1,
+    )
+    .unwrap_err();
+    assert!(matches!(e, CallbackError::Conflicting(_)), "{e:?}");
+}
+
+#[test]
+fn duplicated_state_is_an_attack() {
+    let core = core();
+    let state = state_of(&issue(&core, SEED_PHP));
+    let e = verify(&core, &format!("code=a&state={state}&state={state}"), T0).unwrap_err();
+    assert_eq!(e, CallbackError::DuplicateParameter("state"));
+    let e = verify(&core, &format!("code=a&code=b&state={state}"), T0).unwrap_err();
+    assert_eq!(e, CallbackError::DuplicateParameter("code"));
+}
+
+#[test]
+fn browser_binding() {
+    let core = core();
+    let cookie = b"sha256-of-a-random-cookie-0123456789abcdef";
+    let issued = core
+        .connect_url(&body(SEED_PHP), at(T0), &entropy(), Some(cookie))
+        .unwrap();
+    let state = state_of(&issued.url);
+    let params_owned = format!("code=a&state={state}");
+    let params = CallbackParams::parse(&params_owned).unwrap();
+    let with = |binding: Option<&[u8]>| {
+        let mut vp = VerifyParams::at(at(T0 + 5));
+        vp.binding = binding;
+        core.verify_callback(&params, &vp)
+    };
+    assert!(with(Some(cookie)).unwrap().state.is_bound());
+    assert_eq!(state_kind(with(None)), StateErrorKind::BindingMissing);
+    assert_eq!(
+        state_kind(with(Some(b"another-browser"))),
+        StateErrorKind::BindingMismatch
+    );
+    // The Teams follow-up stays bound to the same browser.
+    let issued = core
+        .connect_url(&body(TEAMS_AUTOLINK), at(T0), &entropy(), Some(cookie))
+        .unwrap();
+    let q = format!(
+        "admin_consent=True&tenant={TENANT}&state={}",
+        state_of(&issued.url)
+    );
+    let p = CallbackParams::parse(&q).unwrap();
+    let mut vp = VerifyParams::at(at(T0 + 5));
+    vp.binding = Some(cookie);
+    let next = core.verify_callback(&p, &vp).unwrap().next.unwrap();
+    let (s2, _) = core.open_state(&state_of(&next.url), &vp).unwrap();
+    assert!(s2.is_bound());
+    assert_eq!(
+        core.open_state(&state_of(&next.url), &VerifyParams::at(at(T0 + 5)))
+            .unwrap_err()
+            .kind(),
+        StateErrorKind::BindingMissing
+    );
+}
+
+#[test]
+fn replay_id_is_stable_and_expiry_is_exposed() {
+    let core = core();
+    let state = state_of(&issue(&core, SEED_PHP));
+    let a = verify(&core, &format!("code=a&state={state}"), T0 + 1).unwrap();
+    let b = verify(&core, &format!("code=a&state={state}"), T0 + 2).unwrap();
+    assert_eq!(
+        a.state.replay_id(),
+        b.state.replay_id(),
+        "the host refuses the second by this id"
+    );
+    assert_eq!(a.state.expires_at(), at(T0 + 300));
+    let mut other = entropy();
+    other.0[0] ^= 1;
+    let s2 = state_of(
+        &core
+            .connect_url(&body(SEED_PHP), at(T0), &other, None)
+            .unwrap()
+            .url,
+    );
+    let c = verify(&core, &format!("code=a&state={s2}"), T0 + 1).unwrap();
+    assert_ne!(a.state.replay_id(), c.state.replay_id());
+}
+
+#[test]
+fn route_expectations_refuse_other_providers_and_purposes() {
+    let core = core();
+    let state = state_of(&issue(&core, SEED_PHP));
+    let q = format!("code=a&state={state}");
+    let p = CallbackParams::parse(&q).unwrap();
+    let mut vp = VerifyParams::at(at(T0 + 1));
+    vp.expect_provider = Some("msteams");
+    assert_eq!(
+        state_kind(core.verify_callback(&p, &vp)),
+        StateErrorKind::WrongProvider
+    );
+    vp.expect_provider = Some("slack");
+    vp.expect_purpose = Some(Purpose::LinkUser);
+    assert_eq!(
+        state_kind(core.verify_callback(&p, &vp)),
+        StateErrorKind::WrongPurpose
+    );
+    vp.expect_purpose = Some(Purpose::Connect);
+    assert!(core.verify_callback(&p, &vp).is_ok());
+}
+
+#[test]
+fn every_state_failure_is_novus_message_with_status_400() {
+    let core = core();
+    let e = verify(&core, "code=a&state=AAAA", T0).unwrap_err();
+    assert_eq!(e.to_string(), "Invalid OAuth state parameter");
+    assert_eq!(e.status(), 400);
+    assert_eq!(state_kind(Err(e)), StateErrorKind::Malformed);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// No panic on arbitrary query strings, and nothing without a valid state succeeds.
+    #[test]
+    fn arbitrary_queries_never_panic_or_succeed(q in "[a-z_=&%+A-Z0-9.~-]{0,300}") {
+        let core = core();
+        if let Ok(p) = CallbackParams::parse(&q) {
+            prop_assert!(core.verify_callback(&p, &VerifyParams::at(at(T0))).is_err());
+        }
+    }
+
+    #[test]
+    fn arbitrary_strings_never_panic(q in any::<String>()) {
+        let core = core();
+        if let Ok(p) = CallbackParams::parse(&q) {
+            prop_assert!(core.verify_callback(&p, &VerifyParams::at(at(T0))).is_err());
+        }
+    }
+
+    /// A real state with arbitrary extra parameters is never confused.
+    #[test]
+    fn a_real_state_with_noise(noise in "[a-z_]{1,12}=[a-zA-Z0-9%+]{0,20}") {
+        let core = core();
+        let state = state_of(&issue(&core, SEED_PHP));
+        let q = format!("{noise}&state={state}&code=c");
+        if let Ok(p) = CallbackParams::parse(&q) {
+            if let Ok(v) = core.verify_callback(&p, &VerifyParams::at(at(T0 + 1))) {
+                let is_code = matches!(v.outcome, ProviderOutcome::Code { .. });
+                prop_assert!(is_code);
+            }
+        }
+    }
+}
