@@ -27,7 +27,8 @@ fn main() -> ExitCode {
         Err(Failure::Callback(e)) => {
             let reason = match &e {
                 CallbackError::State(s) => Some(json!({ "reason": format!("{:?}", s.kind()) })),
-                CallbackError::Denied { error, description } | CallbackError::Provider { error, description } => {
+                CallbackError::Denied { error, description }
+                | CallbackError::Provider { error, description } => {
                     Some(json!({ "error": error, "errorDescription": description }))
                 }
                 _ => None,
@@ -58,10 +59,12 @@ impl From<String> for Failure {
 fn run() -> Result<Value, Failure> {
     let args = demo::Args::parse(&["config", "now", "binding", "token-response"])?;
     let [input] = args.positional.as_slice() else {
-        return Err("usage: callback [--config FILE] [--now UNIX_SECONDS] [--binding VALUE] \
+        return Err(
+            "usage: callback [--config FILE] [--now UNIX_SECONDS] [--binding VALUE] \
                     [--token-response FILE] CALLBACK_URL_OR_QUERY"
-            .to_owned()
-            .into());
+                .to_owned()
+                .into(),
+        );
     };
     let core = demo::load(args.get("config"))?;
     let mut verify = VerifyParams::at(demo::now(args.get("now"))?);
@@ -79,7 +82,9 @@ fn describe(v: &VerifiedCallback) -> Value {
         .map(|e| {
             let value = match e.data {
                 None => Value::String(e.id.to_owned()),
-                Some(data) => json!({ "id": e.id, "data": serde_json::from_str::<Value>(data).unwrap_or(Value::Null) }),
+                Some(data) => {
+                    json!({ "id": e.id, "data": serde_json::from_str::<Value>(data).unwrap_or(Value::Null) })
+                }
             };
             (e.key.to_owned(), value)
         })

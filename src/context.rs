@@ -55,10 +55,8 @@ impl<'a> Context<'a> {
             if !is_context_token(id) {
                 return Err(ValidationError::ContextIdInvalid);
             }
-            if let Some(data) = data {
-                if compact_json_len(data) > MAX_CONTEXT_DATA_BYTES {
-                    return Err(ValidationError::ContextDataTooLarge);
-                }
+            if data.is_some_and(|d| compact_json_len(d) > MAX_CONTEXT_DATA_BYTES) {
+                return Err(ValidationError::ContextDataTooLarge);
             }
             *slot = Some(ContextEntry { key, id, data });
         }
@@ -89,7 +87,9 @@ impl<'a> Context<'a> {
     }
 }
 
-fn entity_parts(entity: &Map<String, Value>) -> Result<(&str, Option<&Map<String, Value>>), ValidationError> {
+type JsonObject = Map<String, Value>;
+
+fn entity_parts(entity: &JsonObject) -> Result<(&str, Option<&JsonObject>), ValidationError> {
     let id = match entity.get("id") {
         Some(Value::String(id)) => id.as_str(),
         _ => return Err(ValidationError::ContextIdInvalid),

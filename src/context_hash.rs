@@ -18,10 +18,17 @@ use crate::keys::HmacSha256;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CanonicalJsonError {
-    /// A number that is not an integer (or beyond 2^53 as a float).
+    /// A number that is not an integer.
     #[error("canonical JSON has no form for non-integer numbers")]
     NonInteger,
+    /// An integer beyond ±2^53, which JavaScript (and so the customer's
+    /// hash) cannot represent exactly: refused rather than silently mismatched.
+    #[error("canonical JSON here refuses integers beyond 2^53")]
+    OutOfRange,
 }
+
+/// 2^53: JavaScript numbers are exact integers up to here.
+const MAX_SAFE: u64 = 1 << 53;
 
 /// Canonical JSON of any JSON value, appended to `out`.
 pub fn canonical_json_into(value: &Value, out: &mut String) -> Result<(), CanonicalJsonError> {
@@ -82,15 +89,21 @@ fn write_string(s: &str, out: &mut String) {
 
 fn write_integer(n: &Number, out: &mut String) -> Result<(), CanonicalJsonError> {
     if let Some(i) = n.as_i64() {
+        if i.unsigned_abs() > MAX_SAFE {
+            return Err(CanonicalJsonError::OutOfRange);
+        }
         let _ = write!(out, "{i}");
-    } else if let Some(u) = n.as_u64() {
-        let _ = write!(out, "{u}");
+    } else if n.is_u64() {
+        return Err(CanonicalJsonError::OutOfRange); // above i64::MAX
     } else {
         // `1.0` is an integer to JavaScript, which prints it as `1`; so is
         // `9007199254740992.0` (2^53 itself, printed `9007199254740992`).
         let f = n.as_f64().ok_or(CanonicalJsonError::NonInteger)?;
-        if f.fract() != 0.0 || !f.is_finite() || f.abs() > 9_007_199_254_740_992.0 {
+        if f.fract() != 0.0 || !f.is_finite() {
             return Err(CanonicalJsonError::NonInteger);
+        }
+        if f.abs() > MAX_SAFE as f64 {
+            return Err(CanonicalJsonError::OutOfRange);
         }
         let _ = write!(out, "{}", f as i64);
     }

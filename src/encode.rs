@@ -66,7 +66,7 @@ pub(crate) fn hex_lower(bytes: &[u8]) -> String {
 
 /// Decodes hex (either case); `None` on odd length or a non-hex digit.
 pub(crate) fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     fn nibble(c: u8) -> Option<u8> {

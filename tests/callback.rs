@@ -393,11 +393,11 @@ proptest! {
         let core = core();
         let state = state_of(&issue(&core, SEED_PHP));
         let q = format!("{noise}&state={state}&code=c");
-        if let Ok(p) = CallbackParams::parse(&q) {
-            if let Ok(v) = core.verify_callback(&p, &VerifyParams::at(at(T0 + 1))) {
-                let is_code = matches!(v.outcome, ProviderOutcome::Code { .. });
-                prop_assert!(is_code);
-            }
+        if let Ok(p) = CallbackParams::parse(&q)
+            && let Ok(v) = core.verify_callback(&p, &VerifyParams::at(at(T0 + 1)))
+        {
+            let is_code = matches!(v.outcome, ProviderOutcome::Code { .. });
+            prop_assert!(is_code);
         }
     }
 }

@@ -156,7 +156,7 @@ fn integration(i: IntegrationConfig) -> Result<Integration, String> {
 
 /// Decodes hex.
 pub fn hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
