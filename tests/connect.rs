@@ -12,13 +12,21 @@ fn both_seed_bodies_deserialize_and_give_slack_urls() {
     let core = core();
     for seed in [SEED_PHP, SEED_CURL] {
         let url = issue(&core, seed);
-        assert!(url.starts_with("https://slack.com/oauth/v2/authorize?state="), "{url}");
+        assert!(
+            url.starts_with("https://slack.com/oauth/v2/authorize?state="),
+            "{url}"
+        );
         assert_eq!(param_names(&url), ["state", "client_id", "redirect_uri", "scope"]);
         assert_eq!(param(&url, "client_id").unwrap(), SLACK_CLIENT_ID);
         assert_eq!(param(&url, "redirect_uri").unwrap(), REDIRECT);
-        assert_eq!(param(&url, "scope").unwrap(), "chat:write,chat:write.public,channels:read");
+        assert_eq!(
+            param(&url, "scope").unwrap(),
+            "chat:write,chat:write.public,channels:read"
+        );
         assert!(url.contains("&scope=chat%3Awrite%2Cchat%3Awrite.public%2Cchannels%3Aread"));
-        assert!(url.contains("&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fv1%2Fintegrations%2Fchat%2Foauth%2Fcallback"));
+        assert!(url.contains(
+            "&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fv1%2Fintegrations%2Fchat%2Foauth%2Fcallback"
+        ));
     }
 }
 
@@ -46,7 +54,9 @@ fn seed_state_is_at_most_256_characters_and_opens_to_the_request() {
 
 #[test]
 fn response_serializes_to_url_object() {
-    let r = ConnectResponse { url: "https://x".into() };
+    let r = ConnectResponse {
+        url: "https://x".into(),
+    };
     assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"url":"https://x"}"#);
 }
 
@@ -62,7 +72,10 @@ fn teams_gets_the_admin_consent_url_and_ignores_scope() {
         "{url}"
     );
     assert_eq!(param_names(&url), ["client_id", "redirect_uri", "scope", "state"]);
-    assert_eq!(param(&url, "scope").unwrap(), "https://graph.microsoft.com/.default");
+    assert_eq!(
+        param(&url, "scope").unwrap(),
+        "https://graph.microsoft.com/.default"
+    );
     assert_eq!(param(&url, "client_id").unwrap(), TEAMS_CLIENT_ID);
 }
 
@@ -77,7 +90,10 @@ fn teams_tenant_segment_is_configurable() {
         .unwrap();
     let url = issue(&core, r#"{"integrationIdentifier":"t","subscriberId":"u"}"#);
     assert!(url.starts_with("https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/adminconsent?"));
-    assert!(matches!(Tenant::new("common"), Err(ConfigError::TenantNotAllowed(_))));
+    assert!(matches!(
+        Tenant::new("common"),
+        Err(ConfigError::TenantNotAllowed(_))
+    ));
 }
 
 #[test]
@@ -99,7 +115,9 @@ fn slack_default_scopes_and_team_restriction() {
 fn defaults_mode_autolink_and_generated_connection_identifier() {
     let core = core();
     let url = issue(&core, r#"{"integrationIdentifier":"slack","subscriberId":"u"}"#);
-    let (s, _) = core.open_state(&state_of(&url), &VerifyParams::at(at(T0))).unwrap();
+    let (s, _) = core
+        .open_state(&state_of(&url), &VerifyParams::at(at(T0)))
+        .unwrap();
     assert_eq!(s.connection_mode(), ConnectionMode::Subscriber);
     assert!(s.auto_link_user());
     // entropy bytes 16..25 are 0x50..0x58.
@@ -107,8 +125,13 @@ fn defaults_mode_autolink_and_generated_connection_identifier() {
     assert_eq!(id, "chconn_UFFSU1RVVldY");
     assert_eq!(id.len(), 19);
 
-    let url = issue(&core, r#"{"integrationIdentifier":"slack","context":{"tenant":"t1"}}"#);
-    let (s, _) = core.open_state(&state_of(&url), &VerifyParams::at(at(T0))).unwrap();
+    let url = issue(
+        &core,
+        r#"{"integrationIdentifier":"slack","context":{"tenant":"t1"}}"#,
+    );
+    let (s, _) = core
+        .open_state(&state_of(&url), &VerifyParams::at(at(T0)))
+        .unwrap();
     assert_eq!(s.connection_mode(), ConnectionMode::Shared);
     assert!(!s.auto_link_user());
     assert_eq!(s.subscriber_id(), None);
@@ -117,7 +140,9 @@ fn defaults_mode_autolink_and_generated_connection_identifier() {
         &core,
         r#"{"integrationIdentifier":"slack","context":{"tenant":"t1"},"autoLinkUser":true,"subscriberId":"u","connectionMode":"shared"}"#,
     );
-    let (s, _) = core.open_state(&state_of(&url), &VerifyParams::at(at(T0))).unwrap();
+    let (s, _) = core
+        .open_state(&state_of(&url), &VerifyParams::at(at(T0)))
+        .unwrap();
     assert!(s.auto_link_user());
     assert_eq!(s.subscriber_id(), Some("u"));
 }
@@ -129,9 +154,17 @@ fn context_entity_with_data_round_trips() {
         &core,
         r#"{"integrationIdentifier":"slack","context":{"tenant":{"id":"acme","data":{"plan":"pro","seats":5}},"app":"a1"}}"#,
     );
-    let (s, _) = core.open_state(&state_of(&url), &VerifyParams::at(at(T0))).unwrap();
+    let (s, _) = core
+        .open_state(&state_of(&url), &VerifyParams::at(at(T0)))
+        .unwrap();
     let ctx: Vec<_> = s.context().map(|e| (e.key, e.id, e.data)).collect();
-    assert_eq!(ctx, [("app", "a1", None), ("tenant", "acme", Some(r#"{"plan":"pro","seats":5}"#))]);
+    assert_eq!(
+        ctx,
+        [
+            ("app", "a1", None),
+            ("tenant", "acme", Some(r#"{"plan":"pro","seats":5}"#))
+        ]
+    );
 }
 
 /// Every rule of PROTOCOL.md 1 with its status and Novu's message.
@@ -139,22 +172,86 @@ fn context_entity_with_data_round_trips() {
 fn every_error_rule_has_its_status_and_message() {
     let core = core();
     let cases: &[(&str, u16, &str)] = &[
-        (r#"{"subscriberId":"u"}"#, 422, "Validation Error: Integration identifier is required"),
-        (r#"{"integrationIdentifier":"","subscriberId":"u"}"#, 422, "Validation Error: Integration identifier is required"),
-        (r#"{"integrationIdentifier":"nope","subscriberId":"u"}"#, 404, "Integration not found: nope in environment 6615c4b2e0f3a1b2c3d4e5f6"),
-        (r#"{"integrationIdentifier":"sendgrid","subscriberId":"u"}"#, 404, "Integration not found: sendgrid in environment 6615c4b2e0f3a1b2c3d4e5f6"),
-        (r#"{"integrationIdentifier":"slack-no-credentials","subscriberId":"u"}"#, 404, "Slack integration missing required OAuth credentials (clientId)"),
-        (r#"{"integrationIdentifier":"slack","context":{"a":"b"},"scope":["incoming-webhook"]}"#, 400, "subscriberId is required for incoming webhook"),
-        (r#"{"integrationIdentifier":"slack","subscriberId":"u","connectionMode":"shared"}"#, 400, "context is required when connectionMode is \"shared\""),
-        (r#"{"integrationIdentifier":"slack","context":{"a":"b"},"connectionMode":"subscriber"}"#, 400, "subscriberId is required when connectionMode is \"subscriber\""),
-        (r#"{"integrationIdentifier":"slack"}"#, 400, "Either subscriberId or context must be provided"),
-        (r#"{"integrationIdentifier":"slack-hmac","subscriberId":"u"}"#, 400, "A context is required when HMAC validation is enabled."),
-        (r#"{"integrationIdentifier":"slack-hmac","context":{"a":"b"}}"#, 400, "A valid contextHash is required when HMAC validation is enabled."),
-        (r#"{"integrationIdentifier":"slack-hmac","context":{"a":"b"},"contextHash":"00"}"#, 400, "Please provide a valid context HMAC hash"),
-        (r#"{"integrationIdentifier":"slack","subscriberId":"u","connectionMode":"both"}"#, 422, ""),
-        (r#"{"integrationIdentifier":"slack","subscriberId":"u","context":{}}"#, 422, "Validation Error: context must have 1 to 5 keys"),
-        (r#"{"integrationIdentifier":"slack","subscriberId":"u","connectionIdentifier":"no spaces"}"#, 422, ""),
-        (r#"{"integrationIdentifier":"slack","subscriberId":"u","scope":[]}"#, 422, ""),
+        (
+            r#"{"subscriberId":"u"}"#,
+            422,
+            "Validation Error: Integration identifier is required",
+        ),
+        (
+            r#"{"integrationIdentifier":"","subscriberId":"u"}"#,
+            422,
+            "Validation Error: Integration identifier is required",
+        ),
+        (
+            r#"{"integrationIdentifier":"nope","subscriberId":"u"}"#,
+            404,
+            "Integration not found: nope in environment 6615c4b2e0f3a1b2c3d4e5f6",
+        ),
+        (
+            r#"{"integrationIdentifier":"sendgrid","subscriberId":"u"}"#,
+            404,
+            "Integration not found: sendgrid in environment 6615c4b2e0f3a1b2c3d4e5f6",
+        ),
+        (
+            r#"{"integrationIdentifier":"slack-no-credentials","subscriberId":"u"}"#,
+            404,
+            "Slack integration missing required OAuth credentials (clientId)",
+        ),
+        (
+            r#"{"integrationIdentifier":"slack","context":{"a":"b"},"scope":["incoming-webhook"]}"#,
+            400,
+            "subscriberId is required for incoming webhook",
+        ),
+        (
+            r#"{"integrationIdentifier":"slack","subscriberId":"u","connectionMode":"shared"}"#,
+            400,
+            "context is required when connectionMode is \"shared\"",
+        ),
+        (
+            r#"{"integrationIdentifier":"slack","context":{"a":"b"},"connectionMode":"subscriber"}"#,
+            400,
+            "subscriberId is required when connectionMode is \"subscriber\"",
+        ),
+        (
+            r#"{"integrationIdentifier":"slack"}"#,
+            400,
+            "Either subscriberId or context must be provided",
+        ),
+        (
+            r#"{"integrationIdentifier":"slack-hmac","subscriberId":"u"}"#,
+            400,
+            "A context is required when HMAC validation is enabled.",
+        ),
+        (
+            r#"{"integrationIdentifier":"slack-hmac","context":{"a":"b"}}"#,
+            400,
+            "A valid contextHash is required when HMAC validation is enabled.",
+        ),
+        (
+            r#"{"integrationIdentifier":"slack-hmac","context":{"a":"b"},"contextHash":"00"}"#,
+            400,
+            "Please provide a valid context HMAC hash",
+        ),
+        (
+            r#"{"integrationIdentifier":"slack","subscriberId":"u","connectionMode":"both"}"#,
+            422,
+            "",
+        ),
+        (
+            r#"{"integrationIdentifier":"slack","subscriberId":"u","context":{}}"#,
+            422,
+            "Validation Error: context must have 1 to 5 keys",
+        ),
+        (
+            r#"{"integrationIdentifier":"slack","subscriberId":"u","connectionIdentifier":"no spaces"}"#,
+            422,
+            "",
+        ),
+        (
+            r#"{"integrationIdentifier":"slack","subscriberId":"u","scope":[]}"#,
+            422,
+            "",
+        ),
     ];
     for (json, status, message) in cases {
         let err = match ConnectRequestBody::from_json(json.as_bytes()) {
@@ -180,7 +277,8 @@ fn a_correct_context_hash_is_accepted() {
     let core = core();
     let ctx = serde_json::json!({"tenant": {"id": "acme", "data": {"b": 1, "a": "x"}}});
     let hash = context_hash::context_hash(ENV_SECRET_KEY.as_bytes(), ctx.as_object().unwrap()).unwrap();
-    let json = serde_json::json!({"integrationIdentifier":"slack-hmac","context": ctx, "contextHash": hash}).to_string();
+    let json = serde_json::json!({"integrationIdentifier":"slack-hmac","context": ctx, "contextHash": hash})
+        .to_string();
     assert!(issue(&core, &json).starts_with("https://slack.com/"));
 }
 
@@ -191,7 +289,9 @@ fn urls_of_1800_characters_or_more_are_refused() {
     let json = format!(
         r#"{{"integrationIdentifier":"slack","context":{{"t":{{"id":"a","data":{{"k":"{big}"}}}}}}}}"#
     );
-    let err = core.connect_url(&body(&json), at(T0), &entropy(), None).unwrap_err();
+    let err = core
+        .connect_url(&body(&json), at(T0), &entropy(), None)
+        .unwrap_err();
     assert!(matches!(err, RequestError::UrlTooLong { .. }), "{err:?}");
     assert_eq!(err.status(), 400);
 
@@ -204,12 +304,22 @@ fn urls_of_1800_characters_or_more_are_refused() {
         );
         let r = core.connect_url(&body(&json), at(T0), &entropy(), None);
         if let Err(RequestError::UrlTooLong { .. }) = r {
-            let no_link = json.replace(r#""subscriberId":"u","#, r#""subscriberId":"u","autoLinkUser":false,"#);
-            fits = Some(core.connect_url(&body(&no_link), at(T0), &entropy(), None).is_ok());
+            let no_link = json.replace(
+                r#""subscriberId":"u","#,
+                r#""subscriberId":"u","autoLinkUser":false,"#,
+            );
+            fits = Some(
+                core.connect_url(&body(&no_link), at(T0), &entropy(), None)
+                    .is_ok(),
+            );
             break;
         }
     }
-    assert_eq!(fits, Some(true), "the follow-up length check should refuse before the connect URL itself");
+    assert_eq!(
+        fits,
+        Some(true),
+        "the follow-up length check should refuse before the connect URL itself"
+    );
 }
 
 #[test]
@@ -218,9 +328,24 @@ fn configuration_is_validated_once() {
     assert!(RedirectUri::new("https://example.com/cb#x").is_err());
     assert!(ClientId::new("").is_err());
     let ring = || KeyRing::new(key(1, 7));
-    assert_eq!(ChannelConnect::builder("", ORG, ring()).build().unwrap_err(), ConfigError::Id("environment id"));
-    assert_eq!(ChannelConnect::builder(ENV, ORG, ring()).lifetime_secs(0).build().unwrap_err(), ConfigError::Lifetime);
-    assert_eq!(ChannelConnect::builder(ENV, ORG, ring()).skew_secs(301).build().unwrap_err(), ConfigError::Skew);
+    assert_eq!(
+        ChannelConnect::builder("", ORG, ring()).build().unwrap_err(),
+        ConfigError::Id("environment id")
+    );
+    assert_eq!(
+        ChannelConnect::builder(ENV, ORG, ring())
+            .lifetime_secs(0)
+            .build()
+            .unwrap_err(),
+        ConfigError::Lifetime
+    );
+    assert_eq!(
+        ChannelConnect::builder(ENV, ORG, ring())
+            .skew_secs(301)
+            .build()
+            .unwrap_err(),
+        ConfigError::Skew
+    );
     let dup = ChannelConnect::builder(ENV, ORG, ring())
         .integration(Integration::new("s", slack()))
         .integration(Integration::new("s", teams()))
@@ -231,8 +356,13 @@ fn configuration_is_validated_once() {
 
 #[test]
 fn lifetime_is_configurable() {
-    let core = builder(KeyRing::new(key(1, 7))).lifetime_secs(60).build().unwrap();
-    let issued = core.connect_url(&body(SEED_PHP), at(T0), &entropy(), None).unwrap();
+    let core = builder(KeyRing::new(key(1, 7)))
+        .lifetime_secs(60)
+        .build()
+        .unwrap();
+    let issued = core
+        .connect_url(&body(SEED_PHP), at(T0), &entropy(), None)
+        .unwrap();
     assert_eq!(issued.expires_at, at(T0 + 60));
     let state = state_of(&issued.url);
     assert!(core.open_state(&state, &VerifyParams::at(at(T0 + 59))).is_ok());
@@ -271,8 +401,13 @@ impl Provider for Discord {
         params: &CallbackParams<'_>,
     ) -> Result<ProviderOutcome, CallbackError> {
         match (&params.error, &params.code) {
-            (Some(e), _) => Err(CallbackError::Provider { error: e.to_string(), description: None }),
-            (None, Some(code)) => Ok(ProviderOutcome::Code { code: Secret::new(code.as_ref()) }),
+            (Some(e), _) => Err(CallbackError::Provider {
+                error: e.to_string(),
+                description: None,
+            }),
+            (None, Some(code)) => Ok(ProviderOutcome::Code {
+                code: Secret::new(code.as_ref()),
+            }),
             (None, None) => Err(CallbackError::MissingParameters),
         }
     }

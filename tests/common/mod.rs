@@ -86,7 +86,9 @@ pub fn body(json: &str) -> ConnectRequestBody {
 }
 
 pub fn issue(core: &ChannelConnect, json: &str) -> String {
-    core.connect_url(&body(json), at(T0), &entropy(), None).unwrap().url
+    core.connect_url(&body(json), at(T0), &entropy(), None)
+        .unwrap()
+        .url
 }
 
 /// A query parameter of a URL, percent-decoded.
@@ -100,7 +102,9 @@ pub fn param(url: &str, name: &str) -> Option<String> {
 /// The names of a URL's query parameters, in order.
 pub fn param_names(url: &str) -> Vec<String> {
     let query = url.split_once('?').map_or("", |q| q.1);
-    url::form_urlencoded::parse(query.as_bytes()).map(|(k, _)| k.into_owned()).collect()
+    url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, _)| k.into_owned())
+        .collect()
 }
 
 pub fn state_of(url: &str) -> String {
