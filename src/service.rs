@@ -497,9 +497,10 @@ impl ChannelConnect {
             pkce_challenge: Some(challenge.as_str()),
         };
         let url = write_url(provider, &request).map_err(|_| StateError::new(StateErrorKind::Oversized))?;
+        // The resealed state keeps the lifetime it was issued with.
         Ok(IssuedUrl {
             url,
-            expires_at: expiry(issued_at, self.lifetime),
+            expires_at: expiry(issued_at, state.lifetime_secs()),
         })
     }
 

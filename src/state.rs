@@ -466,6 +466,13 @@ impl Layout {
             None
         };
         let provider = r.str8(1)?;
+        let provider_ok = provider.1 - provider.0 <= 32
+            && body[provider.0 as usize..provider.1 as usize]
+                .iter()
+                .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if !provider_ok {
+            return None;
+        }
         let integration = r.str8(1)?;
         let environment = r.str8(1)?;
         let organization = r.str8(1)?;
@@ -479,6 +486,9 @@ impl Layout {
         } else {
             None
         };
+        if connection.is_some_and(|(s, e)| usize::from(e - s) > crate::ids::MAX_ID_CHARS) {
+            return None;
+        }
         let count = usize::from(r.byte()?);
         if count > crate::context::MAX_CONTEXT_KEYS {
             return None;
@@ -635,7 +645,7 @@ impl VerifiedState {
         u64::from_be_bytes(self.bytes[3..11].try_into().expect("fixed header"))
     }
 
-    fn lifetime_secs(&self) -> u16 {
+    pub(crate) fn lifetime_secs(&self) -> u16 {
         u16::from_be_bytes([self.bytes[11], self.bytes[12]])
     }
 

@@ -1,0 +1,382 @@
+//! The crate's state format against vectors produced outside it by an
+//! independent Python implementation written from SPEC.md alone
+//! (tests/vectors/state_v1.gen.py; the JSON shape is in its `format` field).
+
+use channel_connect::state::{OpenParams, StateErrorKind, VerifiedState, binding_tag, open};
+use channel_connect::*;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+const VECTORS: &str = include_str!("vectors/state_v1.json");
+
+fn file() -> Value {
+    serde_json::from_str(VECTORS).expect("state_v1.json is JSON")
+}
+
+fn entries<'a>(f: &'a Value, name: &str) -> &'a Vec<Value> {
+    f[name].as_array().unwrap_or_else(|| panic!("{name} is an array"))
+}
+
+fn s<'a>(v: &'a Value, field: &str) -> &'a str {
+    v[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("{field} is a string in {v}"))
+}
+
+fn int(v: &Value, field: &str) -> i64 {
+    v[field]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{field} is an integer in {v}"))
+}
+
+fn opt_str<'a>(v: &'a Value, field: &str) -> Option<&'a str> {
+    match &v[field] {
+        Value::Null => None,
+        Value::String(x) => Some(x),
+        other => panic!("{field} is a string or null, not {other}"),
+    }
+}
+
+fn unhex(h: &str) -> Vec<u8> {
+    assert!(h.len().is_multiple_of(2), "odd hex {h}");
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap_or_else(|_| panic!("bad hex {h}")))
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn at(unix: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(unix).expect("in range")
+}
+
+fn key(id: i64, hex_key: &str) -> SigningKey {
+    SigningKey::new(KeyId(u8::try_from(id).unwrap()), &unhex(hex_key)).expect("32-byte key")
+}
+
+/// `keys: [{id, key, active}]`: the active key first, the others verify-only.
+fn ring_of(keys: &Value) -> KeyRing {
+    let keys = keys.as_array().expect("keys is an array");
+    let active: Vec<&Value> = keys.iter().filter(|k| k["active"] == json!(true)).collect();
+    assert_eq!(active.len(), 1, "exactly one active key in {keys:?}");
+    let mut ring = KeyRing::new(key(int(active[0], "id"), s(active[0], "key")));
+    for k in keys.iter().filter(|k| k["active"] != json!(true)) {
+        ring = ring
+            .with_verify_only(key(int(k, "id"), s(k, "key")))
+            .expect("unique ids");
+    }
+    ring
+}
+
+fn integration_of(i: &Value) -> Integration {
+    let client_id = ClientId::new(s(i, "client_id")).expect("client id");
+    let redirect = RedirectUri::new(s(i, "redirect_uri")).expect("redirect URI");
+    let secret = Secret::new("client-secret");
+    match s(i, "provider") {
+        "slack" => Integration::new(s(i, "identifier"), Slack::new(client_id, secret, redirect)),
+        "msteams" => {
+            let tenant = Tenant::new(opt_str(i, "tenant").unwrap_or("organizations")).expect("tenant");
+            let teams = MsTeams::new(client_id, secret, redirect).with_tenant(tenant);
+            Integration::new(s(i, "identifier"), teams)
+        }
+        other => panic!("unknown provider {other}"),
+    }
+}
+
+fn core_of(v: &Value, ring: KeyRing) -> ChannelConnect {
+    let lifetime = v.get("lifetime").map_or(300, |l| l.as_u64().unwrap());
+    ChannelConnect::builder(s(v, "environment_id"), s(v, "organization_id"), ring)
+        .lifetime_secs(u16::try_from(lifetime).unwrap())
+        .integration(integration_of(&v["integration"]))
+        .build()
+        .expect("valid configuration")
+}
+
+/// The state parameter of an authorize URL (base64url: never percent-encoded).
+fn state_param(url: &str) -> &str {
+    let (_, query) = url.split_once('?').expect("URL has a query");
+    query
+        .split('&')
+        .find_map(|p| p.strip_prefix("state="))
+        .unwrap_or_else(|| panic!("no state in {url}"))
+}
+
+/// A verified state in the vectors' `fields` shape. `binding_value` is the
+/// value the state was bound with, when known: the crate exposes only whether
+/// a state is bound, so the 16-byte field is recomputed from that value.
+fn fields_of(st: &VerifiedState, binding_value: Option<&str>) -> Value {
+    let purpose_link = st.purpose() == Purpose::LinkUser;
+    let shared = st.connection_mode() == ConnectionMode::Shared;
+    let flags = u8::from(purpose_link)
+        | u8::from(shared) << 1
+        | u8::from(st.auto_link_user()) << 2
+        | u8::from(st.subscriber_id().is_some()) << 3
+        | u8::from(st.connection_identifier().is_some()) << 4
+        | u8::from(st.is_bound()) << 5;
+    let issued_at = st.issued_at().unix_timestamp();
+    let expires_at = st.expires_at().unix_timestamp();
+    let binding = if st.is_bound() {
+        let value = binding_value.expect("a bound state opened only with a binding value");
+        json!(hex(&binding_tag(value.as_bytes())))
+    } else {
+        Value::Null
+    };
+    let context: Vec<Value> = st
+        .context()
+        .map(|e| json!({"key": e.key, "id": e.id, "data": e.data}))
+        .collect();
+    json!({
+        "version": 1,
+        "key_id": st.key_id().0,
+        "flags": flags,
+        "purpose": if purpose_link { "link-user" } else { "connect" },
+        "mode": if shared { "shared" } else { "subscriber" },
+        "auto_link_user": st.auto_link_user(),
+        "issued_at": issued_at,
+        "lifetime": expires_at - issued_at,
+        "expires_at": expires_at,
+        "nonce": st.replay_id().to_string(),
+        "binding": binding,
+        "provider": st.provider(),
+        "integration": st.integration_identifier(),
+        "environment": st.environment_id(),
+        "organization": st.organization_id(),
+        "subscriber": st.subscriber_id(),
+        "connection": st.connection_identifier(),
+        "context": context,
+    })
+}
+
+fn kind_name(k: StateErrorKind) -> String {
+    format!("{k:?}")
+}
+
+#[test]
+fn file_has_the_promised_coverage() {
+    let f = file();
+    assert!(s(&f, "format").contains("SPEC.md"));
+    assert!(entries(&f, "issue").len() >= 12);
+    assert!(!entries(&f, "follow_up").is_empty());
+    let opens = entries(&f, "open");
+    assert!(opens.len() >= 20);
+    let mut kinds: Vec<&str> = opens
+        .iter()
+        .filter_map(|o| o["expected"]["error"].as_str())
+        .collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    assert_eq!(
+        kinds,
+        [
+            "BadMac",
+            "BindingMismatch",
+            "BindingMissing",
+            "Expired",
+            "Malformed",
+            "Missing",
+            "NotYetValid",
+            "Oversized",
+            "UnknownKey",
+            "UnknownVersion"
+        ]
+    );
+}
+
+#[test]
+fn issue_vectors_give_the_same_states_and_urls() {
+    let f = file();
+    let mut failures = Vec::new();
+    for v in entries(&f, "issue") {
+        let name = s(v, "name");
+        let ring = KeyRing::new(key(int(v, "key_id"), s(v, "key")));
+        let core = core_of(v, ring.clone());
+        let mut entropy = [0u8; 32];
+        entropy.copy_from_slice(&unhex(s(v, "entropy")));
+        let entropy = Entropy(entropy);
+        let now = at(int(v, "now"));
+        let binding = opt_str(v, "binding");
+        let body = serde_json::to_vec(&v["request"]).unwrap();
+        let issued = match s(v, "purpose") {
+            "connect" => {
+                let body = ConnectRequestBody::from_json(&body).expect("request parses");
+                core.connect_url(&body, now, &entropy, binding.map(str::as_bytes))
+            }
+            "link-user" => {
+                let body = LinkUserRequestBody::from_json(&body).expect("request parses");
+                core.link_user_url(&body, now, &entropy, binding.map(str::as_bytes))
+            }
+            other => panic!("unknown purpose {other}"),
+        };
+        let issued = match issued {
+            Ok(i) => i,
+            Err(e) => {
+                failures.push(format!("{name}: refused: {e}"));
+                continue;
+            }
+        };
+        let want = &v["expected"];
+        if issued.url != s(want, "url") {
+            failures.push(format!(
+                "{name}: url\n  crate:  {}\n  python: {}",
+                issued.url,
+                s(want, "url")
+            ));
+        }
+        let state = state_param(&issued.url);
+        if state != s(want, "state") {
+            failures.push(format!(
+                "{name}: state\n  crate:  {state}\n  python: {}",
+                s(want, "state")
+            ));
+        }
+        let params = OpenParams {
+            now: int(v, "now"),
+            skew: 30,
+            binding: binding.map(str::as_bytes),
+        };
+        let opened = open(state, &ring, &params).expect("a freshly issued state opens");
+        let got = fields_of(&opened, binding);
+        if got != want["fields"] {
+            failures.push(format!(
+                "{name}: fields\n  crate:  {got}\n  python: {}",
+                want["fields"]
+            ));
+        }
+        assert_eq!(
+            issued.expires_at.unix_timestamp(),
+            want["fields"]["expires_at"].as_i64().unwrap(),
+            "{name}"
+        );
+        let verifier = core.pkce_verifier(&opened);
+        match (want.get("pkce_verifier"), verifier) {
+            (Some(w), Some(got)) => {
+                if got.expose() != w.as_str().unwrap() {
+                    failures.push(format!("{name}: pkce_verifier {} != {w}", got.expose()));
+                }
+                let challenge = s(want, "code_challenge");
+                if !issued
+                    .url
+                    .contains(&format!("&code_challenge={challenge}&code_challenge_method=S256"))
+                {
+                    failures.push(format!("{name}: code_challenge {challenge} not in the URL"));
+                }
+            }
+            (None, None) => {}
+            (w, got) => failures.push(format!(
+                "{name}: pkce verifier expected {w:?}, crate has one: {}",
+                got.is_some()
+            )),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} disagreements:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn follow_up_vectors_give_the_same_second_redirect() {
+    let f = file();
+    let mut failures = Vec::new();
+    for v in entries(&f, "follow_up") {
+        let name = s(v, "name");
+        let ring = ring_of(&v["keys"]);
+        let core = core_of(v, ring.clone());
+        let query = s(v, "callback_query");
+        assert!(
+            query.ends_with(&format!("state={}", s(v, "connect_state"))),
+            "{name}"
+        );
+        let params = CallbackParams::parse(query).expect("callback query parses");
+        let verified = core
+            .verify_callback(&params, &VerifyParams::at(at(int(v, "now"))))
+            .unwrap_or_else(|e| panic!("{name}: callback refused: {e:?}"));
+        assert!(
+            matches!(verified.outcome, ProviderOutcome::AdminConsent { .. }),
+            "{name}"
+        );
+        let next = verified.next.unwrap_or_else(|| panic!("{name}: no follow-up"));
+        let want = &v["expected"];
+        if next.url != s(want, "url") {
+            failures.push(format!(
+                "{name}: url\n  crate:  {}\n  python: {}",
+                next.url,
+                s(want, "url")
+            ));
+        }
+        let state = state_param(&next.url);
+        if state != s(want, "state") {
+            failures.push(format!(
+                "{name}: state\n  crate:  {state}\n  python: {}",
+                s(want, "state")
+            ));
+        }
+        let opened = open(
+            state,
+            &ring,
+            &OpenParams {
+                now: int(v, "now"),
+                skew: 30,
+                binding: None,
+            },
+        )
+        .expect("the follow-up state opens");
+        let got = fields_of(&opened, None);
+        if got != want["fields"] {
+            failures.push(format!(
+                "{name}: fields\n  crate:  {got}\n  python: {}",
+                want["fields"]
+            ));
+        }
+        let verifier = core.pkce_verifier(&opened).expect("Teams link-user uses PKCE");
+        if verifier.expose() != s(want, "pkce_verifier") {
+            failures.push(format!("{name}: pkce_verifier {}", verifier.expose()));
+        }
+        if !next.url.contains(&format!(
+            "&code_challenge={}&code_challenge_method=S256",
+            s(want, "code_challenge")
+        )) {
+            failures.push(format!("{name}: code_challenge not in the URL"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} disagreements:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn open_vectors_give_the_same_fields_or_refusals() {
+    let f = file();
+    let mut failures = Vec::new();
+    for v in entries(&f, "open") {
+        let name = s(v, "name");
+        let ring = ring_of(&v["keys"]);
+        let binding = opt_str(v, "binding");
+        let params = OpenParams {
+            now: int(v, "now"),
+            skew: u16::try_from(int(v, "skew")).unwrap(),
+            binding: binding.map(str::as_bytes),
+        };
+        let got = match open(s(v, "state"), &ring, &params) {
+            Ok(st) => json!({ "ok": fields_of(&st, binding) }),
+            Err(e) => json!({ "error": kind_name(e.kind()) }),
+        };
+        if got != v["expected"] {
+            failures.push(format!("{name}:\n  crate:  {got}\n  python: {}", v["expected"]));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} disagreements:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
