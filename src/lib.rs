@@ -54,10 +54,12 @@ pub mod config;
 pub mod context;
 pub mod context_hash;
 mod encode;
+pub mod exchange;
 pub mod ids;
 pub mod keys;
 pub mod pkce;
 pub mod provider;
+pub mod records;
 pub mod request;
 pub mod secret;
 mod service;
@@ -65,6 +67,7 @@ pub mod state;
 
 pub use callback::{CallbackError, CallbackParams, ProviderOutcome, UnverifiedTenant};
 pub use config::{ClientId, ConfigError, RedirectUri};
+pub use exchange::{ExchangeError, HttpRequest};
 pub use keys::{KeyError, KeyId, KeyRing, SigningKey};
 pub use pkce::PkceVerifier;
 pub use provider::{AuthorizeRequest, MsTeams, Provider, Slack, Tenant};
@@ -78,3 +81,8 @@ pub use service::{
     IssuedUrl, MAX_URL_LEN, VerifiedCallback, VerifyParams,
 };
 pub use state::{Purpose, ReplayId, StateError, StateErrorKind, VerifiedState};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

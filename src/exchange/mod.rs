@@ -30,7 +30,9 @@ pub mod slack;
 pub use microsoft::{
     ConfirmedTenant, DelegatedSignIn, IdTokenError, MicrosoftError, MicrosoftErrorKind, TokenEndpointClaims,
 };
-pub use slack::{SlackAuthedUser, SlackErrorCode, SlackIncomingWebhook, SlackInstall, SlackTeam, SlackUserSignIn};
+pub use slack::{
+    SlackAuthedUser, SlackErrorCode, SlackIncomingWebhook, SlackInstall, SlackTeam, SlackUserSignIn,
+};
 
 /// Largest response body the parsers read: token responses are a few KiB.
 pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
@@ -104,7 +106,12 @@ impl HttpRequest {
         .with_header("Accept", "application/json", false)
     }
 
-    pub(crate) fn with_header(mut self, name: &'static str, value: impl Into<String>, sensitive: bool) -> Self {
+    pub(crate) fn with_header(
+        mut self,
+        name: &'static str,
+        value: impl Into<String>,
+        sensitive: bool,
+    ) -> Self {
         self.headers.push(Header {
             name,
             value: value.into(),
@@ -334,7 +341,11 @@ pub(crate) fn resolve<'a>(
         (TokenEndpoint::Microsoft { tenant, .. }, Purpose::LinkUser, ProviderOutcome::Code { code }) => {
             Flow::TeamsSignIn { code, tenant }
         }
-        _ => return Err(ExchangeError::WrongFlow("the callback outcome does not fit the provider")),
+        _ => {
+            return Err(ExchangeError::WrongFlow(
+                "the callback outcome does not fit the provider",
+            ));
+        }
     };
     Ok((flow, app))
 }
@@ -368,12 +379,14 @@ pub(crate) fn parse_json<'de, T: Deserialize<'de>>(body: &'de [u8]) -> Result<T,
 }
 
 /// A provider error code kept for messages: 1 to 64 characters of
-/// `[A-Za-z0-9_.-]`, else `unrecognized` (never arbitrary input).
+/// `[a-z0-9_]` (the shape of OAuth, Slack and Microsoft error codes), else
+/// `unrecognized`, so no arbitrary input (a token, markup) reaches a message.
 pub(crate) fn error_code(raw: Option<&str>) -> String {
     match raw {
         Some(s)
             if (1..=64).contains(&s.len())
-                && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')) =>
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') =>
         {
             s.to_owned()
         }
@@ -425,9 +438,15 @@ mod tests {
             .with_field("scope", "openid profile")
             .with_field("code", "c0de/+")
             .with_field("client_secret", "s3cret");
-        assert_eq!(req.body(), "scope=openid%20profile&code=c0de%2F%2B&client_secret=s3cret");
+        assert_eq!(
+            req.body(),
+            "scope=openid%20profile&code=c0de%2F%2B&client_secret=s3cret"
+        );
         assert_eq!(req.form_field("code"), Some("c0de/+"));
-        assert_eq!(req.header("content-type"), Some("application/x-www-form-urlencoded"));
+        assert_eq!(
+            req.header("content-type"),
+            Some("application/x-www-form-urlencoded")
+        );
         assert_eq!(req.header("ACCEPT"), Some("application/json"));
         let dbg = format!("{req:?}");
         for secret in ["c2VjcmV0", "c0de", "s3cret"] {
@@ -441,6 +460,7 @@ mod tests {
         assert_eq!(error_code(Some("invalid_code")), "invalid_code");
         assert_eq!(error_code(Some("<script>")), "unrecognized");
         assert_eq!(error_code(Some(&"a".repeat(65))), "unrecognized");
+        assert_eq!(error_code(Some("xoxb-1-Token")), "unrecognized");
         assert_eq!(error_code(None), "unrecognized");
     }
 

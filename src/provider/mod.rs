@@ -74,6 +74,14 @@ pub trait Provider: fmt::Debug + Send + Sync {
         let _ = (state, outcome);
         false
     }
+
+    /// The token endpoint this provider's callbacks lead to, with the client
+    /// secret (and tenant) the exchange needs; read by
+    /// [`crate::exchange::request_for`]. `None` (the default): the host
+    /// exchanges codes itself.
+    fn token_endpoint(&self) -> Option<crate::exchange::TokenEndpoint<'_>> {
+        None
+    }
 }
 
 /// Checks a provider id: 1 to 32 characters of `[a-z0-9_-]`.

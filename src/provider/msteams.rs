@@ -201,6 +201,13 @@ impl Provider for MsTeams {
             && state.auto_link_user()
             && state.subscriber_id().is_some()
     }
+
+    fn token_endpoint(&self) -> Option<crate::exchange::TokenEndpoint<'_>> {
+        Some(crate::exchange::TokenEndpoint::Microsoft {
+            client_secret: &self.client_secret,
+            tenant: &self.tenant,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -117,4 +117,10 @@ impl Provider for Slack {
             _ => Err(CallbackError::MissingParameters),
         }
     }
+
+    fn token_endpoint(&self) -> Option<crate::exchange::TokenEndpoint<'_>> {
+        Some(crate::exchange::TokenEndpoint::Slack {
+            client_secret: &self.client_secret,
+        })
+    }
 }
