@@ -15,7 +15,10 @@ mod demo;
 
 use std::process::ExitCode;
 
-use channel_connect::{CallbackError, CallbackParams, ProviderOutcome, VerifiedCallback, VerifyParams};
+use channel_connect::{
+    CallbackError, CallbackParams, ChannelConnect, HttpRequest, ProviderOutcome, VerifiedCallback,
+    VerifyParams, exchange, records,
+};
 use serde_json::{Map, Value, json};
 
 fn main() -> ExitCode {
@@ -71,7 +74,51 @@ fn run() -> Result<Value, Failure> {
     verify.binding = args.get("binding").map(str::as_bytes);
     let params = CallbackParams::parse(input)?;
     let verified = core.verify_callback(&params, &verify)?;
-    Ok(describe(&verified))
+    let mut out = describe(&verified);
+    if let Some(req) = exchange::request_for(&core, &verified) {
+        out["exchange"] = describe_request(&req);
+    }
+    if let Some(path) = args.get("token-response") {
+        out["records"] = token_records(&core, &verified, path, verify.now)?;
+    }
+    Ok(out)
+}
+
+/// Parses the provider's answer to the exchange and returns the records to store.
+fn token_records(
+    core: &ChannelConnect,
+    verified: &VerifiedCallback,
+    path: &str,
+    now: time::OffsetDateTime,
+) -> Result<Value, Failure> {
+    let body = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let stored = records::from_token_response(core, verified, &body, now)
+        .map_err(|e| format!("token response refused: {e}"))?;
+    Ok(serde_json::to_value(&stored).expect("records serialize"))
+}
+
+/// The HTTP request the host sends next, secrets shown as `[redacted]`.
+fn describe_request(req: &HttpRequest) -> Value {
+    const SECRET_FIELDS: &[&str] = &["client_secret", "code", "code_verifier", "refresh_token"];
+    let headers: Map<String, Value> = req
+        .headers()
+        .iter()
+        .map(|h| {
+            let v = if h.is_sensitive() { "[redacted]" } else { h.value() };
+            (h.name().to_owned(), Value::String(v.to_owned()))
+        })
+        .collect();
+    let form: Map<String, Value> = url::form_urlencoded::parse(req.body().as_bytes())
+        .map(|(k, v)| {
+            let v = if SECRET_FIELDS.contains(&k.as_ref()) {
+                "[redacted]".into()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), Value::String(v))
+        })
+        .collect();
+    json!({ "method": req.method(), "url": req.url(), "headers": headers, "form": form })
 }
 
 /// The verified facts as camelCase JSON.
