@@ -53,6 +53,20 @@ fn seed_state_is_at_most_256_characters_and_opens_to_the_request() {
 }
 
 #[test]
+fn unknown_fields_are_ignored_and_both_context_shapes_parse() {
+    let b = body(
+        r#"{"integrationIdentifier":"slack","subscriberId":"u","idempotencyKey":"x","extra":{"a":[1]},
+            "context":{"tenant":"acme","app":{"id":"a1","data":{"plan":"pro"}},"team":{"id":"t1","data":null}}}"#,
+    );
+    let ctx = b.context.as_ref().unwrap();
+    assert_eq!(ctx.len(), 3);
+    assert!(ConnectRequest::validate(&b).is_ok());
+    let e =
+        ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","context":["a"]}"#).unwrap_err();
+    assert_eq!(e.status(), 422);
+}
+
+#[test]
 fn response_serializes_to_url_object() {
     let r = ConnectResponse {
         url: "https://x".into(),
