@@ -1,0 +1,115 @@
+//! No public parsing function panics, whatever it is given: property tests
+//! over arbitrary strings and bytes, and over structured near-misses (JSON
+//! token responses and id_tokens with extreme values) that random bytes
+//! would rarely reach.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use channel_connect::exchange::{microsoft, slack};
+use channel_connect::state::{self, OpenParams};
+use channel_connect::*;
+use proptest::prelude::*;
+use time::OffsetDateTime;
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_767_225_600).unwrap()
+}
+
+fn all_parsers(bytes: &[u8]) {
+    let client = ClientId::new("00000000-0000-0000-0000-000000000abc").unwrap();
+    let tenant = Tenant::organizations();
+    let claimed = UnverifiedTenant::new("9188040d-6c67-4c5b-b112-36a304b66dad").unwrap();
+    let _ = slack::parse_install(bytes);
+    let _ = slack::parse_user_sign_in(bytes);
+    let _ = microsoft::parse_delegated_response(bytes, &client, &tenant, now());
+    let _ = microsoft::parse_tenant_confirmation(&claimed, bytes);
+    let _ = ConnectRequestBody::from_json(bytes);
+    let _ = LinkUserRequestBody::from_json(bytes);
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        let _ = CallbackParams::parse(s);
+        let ring = KeyRing::new(SigningKey::new(KeyId(1), &[7; 32]).unwrap());
+        let _ = state::open(
+            s,
+            &ring,
+            &OpenParams {
+                now: 0,
+                skew: 30,
+                binding: Some(bytes),
+            },
+        );
+        let _ = Tenant::new(s);
+        let _ = RedirectUri::new(s);
+        let _ = ClientId::new(s);
+        let _ = UnverifiedTenant::new(s);
+    }
+}
+
+fn number() -> impl Strategy<Value = serde_json::Value> {
+    prop_oneof![
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<u64>().prop_map(serde_json::Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, Into::into)),
+        Just(serde_json::json!("1767225600")),
+        Just(serde_json::Value::Null),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+        all_parsers(&bytes);
+    }
+
+    #[test]
+    fn arbitrary_strings(s in any::<String>()) {
+        all_parsers(s.as_bytes());
+    }
+
+    /// Token responses whose id_token claims hold extreme or mistyped values.
+    #[test]
+    fn id_tokens_with_extreme_claims(
+        exp in number(), nbf in number(), iat in number(),
+        aud in "[a-z0-9-]{0,40}", tid in "[a-f0-9-]{0,40}", oid in proptest::option::of("[a-f0-9-]{0,40}"),
+        sig in "[A-Za-z0-9_-]{0,10}",
+        expires_in in number(),
+    ) {
+        let claims = serde_json::json!({
+            "aud": aud, "iss": format!("https://login.microsoftonline.com/{tid}/v2.0"), "tid": tid,
+            "oid": oid, "exp": exp, "nbf": nbf, "iat": iat,
+        });
+        let jwt = format!(
+            "{}.{}.{sig}",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#),
+            URL_SAFE_NO_PAD.encode(claims.to_string()),
+        );
+        let body = serde_json::json!({
+            "token_type": "Bearer", "access_token": "eyJ0", "expires_in": expires_in,
+            "scope": "openid profile User.Read", "id_token": jwt, "refresh_token": "0.AX",
+        });
+        all_parsers(body.to_string().as_bytes());
+    }
+
+    /// Slack responses with fields of the wrong types and extreme numbers.
+    #[test]
+    fn slack_responses_with_odd_fields(ok in any::<bool>(), expires_in in number(), team_null in any::<bool>()) {
+        let body = serde_json::json!({
+            "ok": ok, "app_id": "A1", "access_token": "xoxb-1", "token_type": "bot", "scope": "chat:write",
+            "bot_user_id": "U1", "team": if team_null { serde_json::Value::Null } else { serde_json::json!({"id": "T1"}) },
+            "expires_in": expires_in, "refresh_token": "xoxe-1", "error": "invalid_code",
+            "authed_user": {"id": "U2", "expires_in": expires_in},
+        });
+        all_parsers(body.to_string().as_bytes());
+    }
+
+    /// Canonical JSON over arbitrary JSON values never panics.
+    #[test]
+    fn canonical_json_over_arbitrary_values(s in any::<String>(), n in number(), k in any::<String>()) {
+        let mut m = serde_json::Map::new();
+        m.insert(k, serde_json::json!({"id": s, "data": {"n": n, "list": [n, s]}}));
+        let _ = context_hash::canonical_json(&m);
+        let _ = context_hash::verify_context_hash(&[b"key"], &m, "00");
+    }
+}
