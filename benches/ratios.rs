@@ -1,1 +1,167 @@
-fn main() {}
+//! Cost of each operation as a ratio to its floor: one pre-keyed
+//! HMAC-SHA256 (clone, update, finalize) over as many bytes as the seed
+//! state's MAC input. Issuing and verifying must stay within 2x of it.
+//!
+//! `cargo bench --bench ratios` prints the medians and ratios at the end and
+//! writes them to `target/criterion/ratios.md`. The configuration, seed body,
+//! time and entropy are the fuzz harness's (`fuzz/fuzz_targets/harness.rs`).
+
+#[path = "../fuzz/fuzz_targets/harness.rs"]
+mod harness;
+
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use channel_connect::state::{self, OpenParams, STATE_MAC_LABEL, TAG_LEN};
+use channel_connect::{CallbackParams, ConnectRequestBody, DEFAULT_SKEW_SECS, VerifyParams};
+use criterion::Criterion;
+use harness::{ENTROPY, ISSUED_AT, KEY, SEED_PHP, VERIFY_AT, at, demo, state_in_url};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+const GROUP: &str = "ratios";
+
+/// (bench id, what it measures, its floor); in the order of the table.
+const ROWS: &[(&str, &str)] = &[
+    (
+        "floor_hmac",
+        "floor: pre-keyed HMAC-SHA256 over the seed state's MAC input",
+    ),
+    (
+        "issue_slack",
+        "issue Slack URL (validate + seal + URL), seed body",
+    ),
+    (
+        "issue_teams",
+        "issue Teams URL (validate + seal + URL), seed body on msteams",
+    ),
+    ("open_state", "open state (`state::open`)"),
+    ("parse_callback", "parse callback query (`CallbackParams::parse`)"),
+    (
+        "verify_slack",
+        "verify Slack callback (parse + `verify_callback`)",
+    ),
+];
+
+fn bench(c: &mut Criterion) {
+    let core = demo();
+    let slack_body = ConnectRequestBody::from_json(SEED_PHP.as_bytes()).unwrap();
+    let mut teams_body = slack_body.clone();
+    teams_body.integration_identifier = Some("msteams".into());
+    let now = at(ISSUED_AT);
+
+    let issued = core.connect_url(&slack_body, now, &ENTROPY, None).unwrap();
+    let token = state_in_url(&issued.url).unwrap().to_owned();
+    let query = format!("code=4724369.8123.abc123def&state={token}");
+    let decoded = URL_SAFE_NO_PAD.decode(&token).unwrap();
+
+    // The floor's input: label || 0x00 || body, as long as the seed state's.
+    let mut mac_input = STATE_MAC_LABEL.to_vec();
+    mac_input.push(0);
+    mac_input.extend_from_slice(&decoded[..decoded.len() - TAG_LEN]);
+    let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(&KEY).unwrap();
+
+    let open = OpenParams {
+        now: VERIFY_AT,
+        skew: DEFAULT_SKEW_SECS,
+        binding: None,
+    };
+    let verify = VerifyParams::at(at(VERIFY_AT));
+    // Sanity: every measured call succeeds.
+    assert!(core.connect_url(&teams_body, now, &ENTROPY, None).is_ok());
+    assert!(state::open(&token, core.keys(), &open).is_ok());
+    let params = CallbackParams::parse(&query).unwrap();
+    assert!(core.verify_callback(&params, &verify).is_ok());
+
+    let mut g = c.benchmark_group(GROUP);
+    g.bench_function("floor_hmac", |b| {
+        b.iter(|| {
+            let mut m = keyed.clone();
+            m.update(black_box(&mac_input));
+            black_box(m.finalize().into_bytes())
+        })
+    });
+    g.bench_function("issue_slack", |b| {
+        b.iter(|| core.connect_url(black_box(&slack_body), now, &ENTROPY, None))
+    });
+    g.bench_function("issue_teams", |b| {
+        b.iter(|| core.connect_url(black_box(&teams_body), now, &ENTROPY, None))
+    });
+    g.bench_function("open_state", |b| {
+        b.iter(|| state::open(black_box(&token), core.keys(), &open))
+    });
+    g.bench_function("parse_callback", |b| {
+        b.iter(|| CallbackParams::parse(black_box(&query)))
+    });
+    g.bench_function("verify_slack", |b| {
+        b.iter(|| {
+            let params = CallbackParams::parse(black_box(&query)).unwrap();
+            core.verify_callback(&params, &verify)
+        })
+    });
+    g.finish();
+    eprintln!(
+        "seed state: {} characters, {} bytes decoded, MAC input {} bytes",
+        token.len(),
+        decoded.len(),
+        mac_input.len()
+    );
+}
+
+/// Where criterion writes its estimates (as criterion finds it).
+fn criterion_dir() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return home.into();
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let out = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .args(["metadata", "--format-version", "1", "--no-deps"])
+                .output()
+                .ok()?;
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+            v["target_directory"].as_str().map(PathBuf::from)
+        })
+        .unwrap_or_else(|| PathBuf::from("target"));
+    target.join("criterion")
+}
+
+/// The median (ns) of a bench measured by this process, if it ran.
+fn median_ns(dir: &Path, id: &str, since: SystemTime) -> Option<f64> {
+    let path = dir.join(GROUP).join(id).join("new/estimates.json");
+    let fresh = std::fs::metadata(&path).ok()?.modified().ok()? >= since;
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+    fresh.then(|| v["median"]["point_estimate"].as_f64())?
+}
+
+fn summary(since: SystemTime) {
+    let dir = criterion_dir();
+    let Some(floor) = median_ns(&dir, "floor_hmac", since) else {
+        return; // test mode, or filtered out: no table
+    };
+    let mut t = String::from("| operation | median | ratio to floor |\n|---|---:|---:|\n");
+    for (id, what) in ROWS {
+        if let Some(m) = median_ns(&dir, id, since) {
+            let _ = writeln!(t, "| {what} | {m:.0} ns | {:.2}x |", m / floor);
+        }
+    }
+    println!("\n{t}");
+    let _ = std::fs::write(dir.join("ratios.md"), &t);
+}
+
+fn main() {
+    let since = SystemTime::now();
+    // Long samples: this runs on shared VMs whose speed drifts over seconds.
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(10))
+        .configure_from_args();
+    bench(&mut c);
+    c.final_summary();
+    summary(since);
+}
