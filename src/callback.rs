@@ -56,28 +56,74 @@ impl<'a> CallbackParams<'a> {
             None if input.contains("://") || input.starts_with('/') => "",
             None => input,
         };
-        let query = query.split_once('#').map_or(query, |(q, _)| q);
+        // One pass from delimiter to delimiter; every index it slices at is
+        // an ASCII byte, so every slice is a `&str` without re-validation.
+        let b = query.as_bytes();
         let mut p = CallbackParams::default();
-        for pair in query.split('&') {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let slot = match name {
-                "state" => &mut p.state,
-                "code" => &mut p.code,
-                "error" => &mut p.error,
-                "error_description" => &mut p.error_description,
-                "admin_consent" => &mut p.admin_consent,
-                "tenant" => &mut p.tenant,
-                "scope" => &mut p.scope,
-                _ => continue,
-            };
-            let name: &'static str = known_name(name);
-            if slot.is_some() {
-                return Err(CallbackError::DuplicateParameter(name));
+        let (mut start, mut eq, mut encoded) = (0, None, false);
+        let mut i = next_delimiter(b, 0);
+        loop {
+            let c = b.get(i).copied().unwrap_or(b'&');
+            match c {
+                b'=' if eq.is_none() => eq = Some(i),
+                b'%' | b'+' => encoded = true,
+                b'&' | b'#' => {
+                    let (name, value) = match eq {
+                        Some(e) => (&query[start..e], &query[e + 1..i]),
+                        None => (&query[start..i], ""),
+                    };
+                    p.set(name, value, encoded)?;
+                    if c == b'#' || i >= b.len() {
+                        return Ok(p);
+                    }
+                    (start, eq, encoded) = (i + 1, None, false);
+                }
+                _ => {}
             }
-            *slot = Some(form_decode(value).ok_or(CallbackError::Encoding(name))?);
+            i = next_delimiter(b, i + 1);
         }
-        Ok(p)
     }
+
+    fn set(&mut self, name: &str, value: &'a str, encoded: bool) -> Result<(), CallbackError> {
+        let slot = match name {
+            "state" => &mut self.state,
+            "code" => &mut self.code,
+            "error" => &mut self.error,
+            "error_description" => &mut self.error_description,
+            "admin_consent" => &mut self.admin_consent,
+            "tenant" => &mut self.tenant,
+            "scope" => &mut self.scope,
+            _ => return Ok(()),
+        };
+        let name: &'static str = known_name(name);
+        if slot.is_some() {
+            return Err(CallbackError::DuplicateParameter(name));
+        }
+        let value = if encoded {
+            form_decode(value)
+        } else {
+            Some(Cow::Borrowed(value))
+        };
+        *slot = Some(value.ok_or(CallbackError::Encoding(name))?);
+        Ok(())
+    }
+}
+
+/// Index of the first `&`, `=`, `%`, `+` or `#` at or after `from` (or the
+/// length). Whole 16-byte blocks are tested without an early exit, which the
+/// compiler vectorizes: a 200-character state is a dozen compares.
+fn next_delimiter(b: &[u8], from: usize) -> usize {
+    let special = |c: u8| (c == b'&') | (c == b'=') | (c == b'%') | (c == b'+') | (c == b'#');
+    let mut i = from;
+    while let Some(block) = b.get(i..i + 16) {
+        if block.iter().fold(false, |acc, &c| acc | special(c)) {
+            break;
+        }
+        i += 16;
+    }
+    b.get(i..)
+        .and_then(|rest| rest.iter().position(|&c| special(c)))
+        .map_or(b.len(), |p| i + p)
 }
 
 fn known_name(name: &str) -> &'static str {
@@ -99,9 +145,6 @@ fn known_name(name: &str) -> &'static str {
 /// a byte; a `%` not followed by two hex digits stays as it is. `None` when
 /// the bytes are not UTF-8.
 fn form_decode(v: &str) -> Option<Cow<'_, str>> {
-    if !v.bytes().any(|b| b == b'%' || b == b'+') {
-        return Some(Cow::Borrowed(v));
-    }
     let b = v.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

@@ -4,28 +4,58 @@ use std::fmt::Write as _;
 
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
+/// `%00%01...%FF`: the escape of byte `b` is `PERCENT_ESCAPES[3 * b..3 * b + 3]`.
+const PERCENT_ESCAPES: &str = match std::str::from_utf8(&PERCENT_ESCAPE_BYTES) {
+    Ok(s) => s,
+    Err(_) => panic!("ASCII"),
+};
+
+const PERCENT_ESCAPE_BYTES: [u8; 768] = {
+    let mut t = [0u8; 768];
+    let mut b = 0;
+    while b < 256 {
+        t[3 * b] = b'%';
+        t[3 * b + 1] = HEX_UPPER[b >> 4];
+        t[3 * b + 2] = HEX_UPPER[b & 0x0f];
+        b += 1;
+    }
+    t
+};
+
+/// RFC 3986 unreserved bytes: `A-Z a-z 0-9 - . _ ~`.
+const UNRESERVED: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~');
+        b += 1;
+    }
+    t
+};
+
 /// Appends `value` percent-encoded: RFC 3986 unreserved characters pass, every
 /// other byte becomes `%XX`. Spaces become `%20`, as JavaScript's
 /// `encodeURIComponent` (and so Novu) writes them.
 pub(crate) fn percent_encode_into(out: &mut String, value: &str) {
-    let bytes = value.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if is_unreserved(b) {
+    for (i, &b) in value.as_bytes().iter().enumerate() {
+        if UNRESERVED[usize::from(b)] {
             continue;
         }
-        out.push_str(ascii_run(&bytes[start..i]));
-        out.push('%');
-        out.push(HEX_UPPER[(b >> 4) as usize] as char);
-        out.push(HEX_UPPER[(b & 0x0f) as usize] as char);
+        // A non-empty run of unreserved bytes is ASCII, so it starts and ends
+        // on character boundaries; `get` only returns `None` for an empty
+        // range that starts inside a multi-byte character.
+        if let Some(run) = value.get(start..i) {
+            out.push_str(run);
+        }
+        let e = 3 * usize::from(b);
+        out.push_str(&PERCENT_ESCAPES[e..e + 3]);
         start = i + 1;
     }
-    out.push_str(ascii_run(&bytes[start..]));
-}
-
-/// A run of unreserved bytes: ASCII, so valid UTF-8 whatever surrounds it.
-fn ascii_run(run: &[u8]) -> &str {
-    std::str::from_utf8(run).expect("unreserved bytes are ASCII")
+    if let Some(run) = value.get(start..) {
+        out.push_str(run);
+    }
 }
 
 /// Appends the values joined by `sep`, each percent-encoded, the separator too.
@@ -51,8 +81,12 @@ pub(crate) fn push_param(out: &mut String, sep: char, name: &str, value: &str) {
     percent_encode_into(out, value);
 }
 
-fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+/// `{sep}name=value`, percent-encoded, as a new string (for prefixes built
+/// once at configuration time).
+pub(crate) fn param(sep: char, name: &str, value: &str) -> String {
+    let mut s = String::with_capacity(name.len() + 2 + 3 * value.len());
+    push_param(&mut s, sep, name, value);
+    s
 }
 
 /// Lowercase hex of `bytes`.
@@ -92,6 +126,9 @@ mod tests {
         let mut s = String::new();
         percent_encode_into(&mut s, "chat:write,a b/é~._-");
         assert_eq!(s, "chat%3Awrite%2Ca%20b%2F%C3%A9~._-");
+        let mut s = String::new();
+        percent_encode_into(&mut s, "éa€😀b");
+        assert_eq!(s, "%C3%A9a%E2%82%AC%F0%9F%98%80b");
     }
 
     #[test]

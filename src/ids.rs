@@ -11,6 +11,18 @@ pub const MAX_STR8: usize = 255;
 /// Longest context id, context key and connection identifier.
 pub const MAX_ID_CHARS: usize = 100;
 
+/// True when `s` has a control character (Unicode Cc: U+0000 to U+001F,
+/// U+007F to U+009F). The common case, no byte below 0x20 and no 0x7F or
+/// 0xC2 (the lead byte of U+0080 to U+00BF), is decided by one scan without
+/// early exit, which vectorizes; only the rest decodes characters.
+pub(crate) fn has_control(s: &str) -> bool {
+    let suspicious = s
+        .as_bytes()
+        .iter()
+        .fold(false, |acc, &c| acc | (c < 0x20) | (c == 0x7f) | (c == 0xc2));
+    suspicious && s.chars().any(char::is_control)
+}
+
 /// The integration identifier: 1 to 255 bytes, no control characters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IntegrationIdentifier<'a>(&'a str);
@@ -21,7 +33,7 @@ impl<'a> IntegrationIdentifier<'a> {
         if value.trim().is_empty() {
             return Err(ValidationError::IntegrationIdentifierRequired);
         }
-        if value.len() > MAX_STR8 || value.chars().any(char::is_control) {
+        if value.len() > MAX_STR8 || has_control(value) {
             return Err(ValidationError::IntegrationIdentifierInvalid);
         }
         Ok(IntegrationIdentifier(value))
@@ -40,7 +52,7 @@ pub struct SubscriberId<'a>(&'a str);
 impl<'a> SubscriberId<'a> {
     /// Checks the id.
     pub fn new(value: &'a str) -> Result<Self, ValidationError> {
-        if value.is_empty() || value.len() > MAX_STR8 || value.chars().any(char::is_control) {
+        if value.is_empty() || value.len() > MAX_STR8 || has_control(value) {
             return Err(ValidationError::SubscriberIdInvalid);
         }
         Ok(SubscriberId(value))
@@ -73,9 +85,9 @@ impl<'a> ConnectionIdentifier<'a> {
     pub fn new(value: &'a str) -> Result<Self, ValidationError> {
         let ok = !value.is_empty()
             && value.len() <= MAX_ID_CHARS
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+            && all_bytes(value, |b| {
+                b.is_ascii_alphanumeric() | (b == b'.') | (b == b'_') | (b == b'-')
+            });
         if !ok {
             return Err(ValidationError::ConnectionIdentifierInvalid);
         }
@@ -117,9 +129,13 @@ impl fmt::Debug for ConnectionIdentifier<'_> {
 pub(crate) fn is_context_token(value: &str) -> bool {
     !value.is_empty()
         && value.len() <= MAX_ID_CHARS
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+        && all_bytes(value, |b| b.is_ascii_alphanumeric() | (b == b'_') | (b == b'-'))
+}
+
+/// True when every byte is in the class. No early exit, so the compiler
+/// vectorizes it: identifiers are short and almost always valid.
+pub(crate) fn all_bytes(value: &str, class: impl Fn(u8) -> bool) -> bool {
+    value.as_bytes().iter().fold(true, |ok, &b| ok & class(b))
 }
 
 /// An owned identifier from configuration (environment id, organization id):
@@ -131,7 +147,7 @@ impl ConfigId {
     /// Checks the id; `None` when empty, too long or with control characters.
     pub fn new(value: impl Into<String>) -> Option<Self> {
         let value = value.into();
-        let ok = !value.is_empty() && value.len() <= MAX_STR8 && !value.chars().any(char::is_control);
+        let ok = !value.is_empty() && value.len() <= MAX_STR8 && !has_control(&value);
         ok.then_some(ConfigId(value))
     }
 
@@ -168,6 +184,16 @@ mod tests {
         assert!(ConnectionIdentifier::new("a.b_c-D9").is_ok());
         for bad in ["", "has space", "slash/", "é", &"x".repeat(101)] {
             assert!(ConnectionIdentifier::new(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn control_characters() {
+        for bad in ["a\u{0}", "\u{1f}", "x\u{7f}", "\u{80}", "y\u{9f}z"] {
+            assert!(has_control(bad), "{bad:?}");
+        }
+        for good in ["subscriber-123", "é", "\u{a0}", "ÿ", "日本", "😀"] {
+            assert!(!has_control(good), "{good:?}");
         }
     }
 

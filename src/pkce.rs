@@ -12,6 +12,9 @@ use crate::keys::SigningKey;
 /// Label of the verifier derivation: HMAC(key, label 0x00 nonce).
 pub const PKCE_LABEL: &[u8] = b"channel-connect/pkce/v1";
 
+/// Length of a code challenge: base64url of 32 bytes, no padding.
+pub const PKCE_CHALLENGE_LEN: usize = 43;
+
 /// A PKCE code verifier: 43 base64url characters. `Debug` hides it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PkceVerifier([u8; 43]);

@@ -156,7 +156,9 @@ impl<'a> Scopes<'a> {
     /// characters without commas.
     pub fn new(list: &'a [String]) -> Result<Self, ValidationError> {
         let ok_scope = |s: &String| {
-            !s.is_empty() && s.len() <= 100 && s.bytes().all(|b| b.is_ascii_graphic() && b != b',')
+            !s.is_empty()
+                && s.len() <= 100
+                && crate::ids::all_bytes(s, |b| b.is_ascii_graphic() & (b != b','))
         };
         if list.is_empty() || list.len() > MAX_SCOPES || !list.iter().all(ok_scope) {
             return Err(ValidationError::ScopeInvalid);

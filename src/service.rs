@@ -366,7 +366,9 @@ impl ChannelConnect {
             binding: binding.map(binding_tag),
         };
         let key = self.keys.active();
-        let sealed = state::seal(claims, &params, key)
+        let mut sealed = SealedState::default();
+        // A state too large for its buffer could never fit in a URL either.
+        state::seal(claims, &params, key, &mut sealed)
             .map_err(|_| RequestError::UrlTooLong { length: MAX_URL_LEN })?;
         let pkce = provider
             .uses_pkce(claims.purpose)
@@ -386,7 +388,7 @@ impl ChannelConnect {
             && claims.subscriber.is_some()
             && provider.uses_pkce(Purpose::LinkUser)
         {
-            check_follow_up_len(provider, sealed.as_str().len())?;
+            check_follow_up_len(provider, sealed.as_str())?;
         }
         Ok(IssuedUrl {
             url,
@@ -485,8 +487,9 @@ impl ChannelConnect {
         let issued_at =
             u64::try_from(now.unix_timestamp()).map_err(|_| StateError::new(StateErrorKind::Malformed))?;
         let key = self.keys.active();
-        let (sealed, follow_nonce): (SealedState, _) = state
-            .reseal(Purpose::LinkUser, issued_at, key)
+        let mut sealed = SealedState::default();
+        let follow_nonce = state
+            .reseal(Purpose::LinkUser, issued_at, key, &mut sealed)
             .map_err(|_| StateError::new(StateErrorKind::Oversized))?;
         let challenge = PkceVerifier::derive(key, &follow_nonce).challenge();
         let request = AuthorizeRequest {
@@ -538,17 +541,21 @@ fn write_url(provider: &dyn Provider, request: &AuthorizeRequest<'_>) -> Result<
 }
 
 /// The follow-up state is the connect state with other flags, time and
-/// nonce: the same length. Writes the follow-up URL with a stand-in state.
-fn check_follow_up_len(provider: &dyn Provider, state_len: usize) -> Result<(), RequestError> {
-    let stand_in = "A".repeat(state_len);
+/// nonce: the same length. Asks the provider how long that URL would be.
+fn check_follow_up_len(provider: &dyn Provider, state: &str) -> Result<(), RequestError> {
+    const STAND_IN_CHALLENGE: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
     let request = AuthorizeRequest {
         purpose: Purpose::LinkUser,
-        state: &stand_in,
+        state,
         scopes: None,
         user_scopes: None,
-        pkce_challenge: Some("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        pkce_challenge: Some(STAND_IN_CHALLENGE),
     };
-    write_url(provider, &request).map(|_| ())
+    let length = provider.authorize_url_len(&request);
+    if length >= MAX_URL_LEN {
+        return Err(RequestError::UrlTooLong { length });
+    }
+    Ok(())
 }
 
 fn expiry(issued_at: u64, lifetime: u16) -> OffsetDateTime {

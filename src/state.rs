@@ -111,9 +111,19 @@ pub fn binding_tag(value: &[u8]) -> [u8; BINDING_LEN] {
 pub struct StateTooLarge;
 
 /// A sealed state in a stack buffer; [`SealedState::as_str`] is the token.
+/// Filled in place by [`seal`] (it is large: no moves on the hot path).
 pub struct SealedState {
     buf: [u8; MAX_STATE_CHARS],
     len: usize,
+}
+
+impl Default for SealedState {
+    fn default() -> Self {
+        SealedState {
+            buf: [0; MAX_STATE_CHARS],
+            len: 0,
+        }
+    }
 }
 
 impl SealedState {
@@ -129,12 +139,13 @@ impl fmt::Debug for SealedState {
     }
 }
 
-/// Seals `claims` with `key`.
+/// Seals `claims` with `key` into `out`.
 pub fn seal(
     claims: &StateClaims<'_>,
     params: &SealParams,
     key: &SigningKey,
-) -> Result<SealedState, StateTooLarge> {
+    out: &mut SealedState,
+) -> Result<(), StateTooLarge> {
     let mut raw = [0u8; MAX_STATE_BYTES];
     let mut w = Writer {
         buf: &mut raw,
@@ -211,18 +222,14 @@ pub fn seal(
     };
     w.put(&tag)?;
     let total = w.pos;
-    Ok(encode(&raw[..total]))
+    encode(&raw[..total], out);
+    Ok(())
 }
 
-fn encode(raw: &[u8]) -> SealedState {
-    let mut out = SealedState {
-        buf: [0; MAX_STATE_CHARS],
-        len: 0,
-    };
+fn encode(raw: &[u8], out: &mut SealedState) {
     out.len = URL_SAFE_NO_PAD
         .encode_slice(raw, &mut out.buf)
         .expect("MAX_STATE_CHARS holds the base64 of MAX_STATE_BYTES");
-    out
 }
 
 fn mac_tag(key: &SigningKey, body: &[u8]) -> [u8; TAG_LEN] {
@@ -689,7 +696,8 @@ impl VerifiedState {
         purpose: Purpose,
         issued_at: u64,
         key: &SigningKey,
-    ) -> Result<(SealedState, [u8; NONCE_LEN]), StateTooLarge> {
+        out: &mut SealedState,
+    ) -> Result<[u8; NONCE_LEN], StateTooLarge> {
         let mut raw = [0u8; MAX_STATE_BYTES];
         let body_len = self.bytes.len();
         if body_len + TAG_LEN > MAX_STATE_BYTES {
@@ -708,7 +716,8 @@ impl VerifiedState {
         raw[13..13 + NONCE_LEN].copy_from_slice(&nonce);
         let tag = mac_tag(key, &raw[..body_len]);
         raw[body_len..body_len + TAG_LEN].copy_from_slice(&tag);
-        Ok((encode(&raw[..body_len + TAG_LEN]), nonce))
+        encode(&raw[..body_len + TAG_LEN], out);
+        Ok(nonce)
     }
 }
 

@@ -401,3 +401,38 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// The hand-written query parser agrees with the `url` crate's
+    /// `application/x-www-form-urlencoded` parser wherever both succeed.
+    #[test]
+    fn query_parser_agrees_with_url_crate(
+        pairs in proptest::collection::vec(
+            (prop_oneof![Just("state"), Just("code"), Just("error"), Just("x"), Just("")],
+             "[a-zA-Z0-9%+=._~-]{0,30}"),
+            0..6,
+        )
+    ) {
+        let q = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+        let ours = CallbackParams::parse(&q);
+        let theirs: Vec<(String, String)> = url::form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+        let count = |n: &str| theirs.iter().filter(|(k, _)| k == n).count();
+        let value = |n: &str| theirs.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+        match ours {
+            Ok(p) => {
+                for (name, got) in [("state", &p.state), ("code", &p.code), ("error", &p.error)] {
+                    prop_assert!(count(name) <= 1);
+                    prop_assert_eq!(got.as_deref().map(str::to_owned), value(name));
+                }
+            }
+            Err(CallbackError::DuplicateParameter(name)) => prop_assert!(count(name) > 1),
+            Err(CallbackError::Encoding(name)) => {
+                let lossy = value(name).is_some_and(|v| v.contains(char::REPLACEMENT_CHARACTER));
+                prop_assert!(lossy);
+            }
+            Err(e) => prop_assert!(false, "unexpected {e:?}"),
+        }
+    }
+}

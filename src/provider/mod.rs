@@ -60,6 +60,14 @@ pub trait Provider: fmt::Debug + Send + Sync {
     /// Appends the authorize URL to `out` (which is empty).
     fn authorize_url(&self, request: &AuthorizeRequest<'_>, out: &mut String);
 
+    /// The length [`Provider::authorize_url`] would write. The default writes
+    /// the URL to measure it; a provider may answer without writing.
+    fn authorize_url_len(&self, request: &AuthorizeRequest<'_>) -> usize {
+        let mut scratch = String::new();
+        self.authorize_url(request, &mut scratch);
+        scratch.len()
+    }
+
     /// Reads the callback of a verified state of `purpose`. Called only after
     /// the state opened; errors are checked before success parameters.
     fn interpret(

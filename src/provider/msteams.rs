@@ -69,24 +69,57 @@ pub struct MsTeams {
     client_secret: Secret,
     redirect_uri: RedirectUri,
     tenant: Tenant,
+    // Both URLs up to `state=`, encoded once here rather than on every request.
+    consent_prefix: String,
+    sign_in_prefix: String,
 }
+
+/// What follows the state in a sign-in URL with PKCE, around the challenge.
+const CHALLENGE_PARAM: &str = "&code_challenge=";
+const CHALLENGE_METHOD_PARAM: &str = "&code_challenge_method=S256";
 
 impl MsTeams {
     /// An application with its client id, client secret and redirect URI;
     /// the tenant segment is `organizations`.
     pub fn new(client_id: ClientId, client_secret: Secret, redirect_uri: RedirectUri) -> Self {
-        MsTeams {
+        let mut app = MsTeams {
             client_id,
             client_secret,
             redirect_uri,
             tenant: Tenant::organizations(),
-        }
+            consent_prefix: String::new(),
+            sign_in_prefix: String::new(),
+        };
+        app.write_prefixes();
+        app
     }
 
     /// Uses another tenant segment.
     pub fn with_tenant(mut self, tenant: Tenant) -> Self {
         self.tenant = tenant;
+        self.write_prefixes();
         self
+    }
+
+    fn write_prefixes(&mut self) {
+        let base = format!("{MICROSOFT_LOGIN}/{}", self.tenant.as_str());
+        let (client_id, redirect_uri) = (self.client_id.as_str(), self.redirect_uri.as_str());
+
+        let mut c = base.clone() + "/v2.0/adminconsent";
+        push_param(&mut c, '?', "client_id", client_id);
+        push_param(&mut c, '&', "redirect_uri", redirect_uri);
+        push_param(&mut c, '&', "scope", GRAPH_DEFAULT_SCOPE);
+        c.push_str("&state=");
+        self.consent_prefix = c;
+
+        let mut s = base + "/oauth2/v2.0/authorize";
+        push_param(&mut s, '?', "client_id", client_id);
+        push_param(&mut s, '&', "response_type", "code");
+        push_param(&mut s, '&', "redirect_uri", redirect_uri);
+        push_param(&mut s, '&', "response_mode", "query");
+        push_param(&mut s, '&', "scope", SIGN_IN_SCOPE);
+        s.push_str("&state=");
+        self.sign_in_prefix = s;
     }
 
     /// The tenant segment.
@@ -122,29 +155,32 @@ impl Provider for MsTeams {
     }
 
     fn authorize_url(&self, request: &AuthorizeRequest<'_>, out: &mut String) {
-        out.push_str(MICROSOFT_LOGIN);
-        out.push('/');
-        out.push_str(self.tenant.as_str());
+        // The state and the challenge are base64url: nothing to encode.
         match request.purpose {
             Purpose::Connect => {
-                out.push_str("/v2.0/adminconsent");
-                push_param(out, '?', "client_id", self.client_id.as_str());
-                push_param(out, '&', "redirect_uri", self.redirect_uri.as_str());
-                push_param(out, '&', "scope", GRAPH_DEFAULT_SCOPE);
-                push_param(out, '&', "state", request.state);
+                out.push_str(&self.consent_prefix);
+                out.push_str(request.state);
             }
             Purpose::LinkUser => {
-                out.push_str("/oauth2/v2.0/authorize");
-                push_param(out, '?', "client_id", self.client_id.as_str());
-                push_param(out, '&', "response_type", "code");
-                push_param(out, '&', "redirect_uri", self.redirect_uri.as_str());
-                push_param(out, '&', "response_mode", "query");
-                push_param(out, '&', "scope", SIGN_IN_SCOPE);
-                push_param(out, '&', "state", request.state);
+                out.push_str(&self.sign_in_prefix);
+                out.push_str(request.state);
                 if let Some(challenge) = request.pkce_challenge {
-                    push_param(out, '&', "code_challenge", challenge);
-                    push_param(out, '&', "code_challenge_method", "S256");
+                    out.push_str(CHALLENGE_PARAM);
+                    out.push_str(challenge);
+                    out.push_str(CHALLENGE_METHOD_PARAM);
                 }
+            }
+        }
+    }
+
+    fn authorize_url_len(&self, request: &AuthorizeRequest<'_>) -> usize {
+        match request.purpose {
+            Purpose::Connect => self.consent_prefix.len() + request.state.len(),
+            Purpose::LinkUser => {
+                let pkce = request.pkce_challenge.map_or(0, |c| {
+                    CHALLENGE_PARAM.len() + c.len() + CHALLENGE_METHOD_PARAM.len()
+                });
+                self.sign_in_prefix.len() + request.state.len() + pkce
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use crate::callback::{CallbackError, CallbackParams, ProviderOutcome};
 use crate::config::{ClientId, ConfigError, RedirectUri};
-use crate::encode::{percent_encode_joined, push_param};
+use crate::encode::{param, percent_encode_joined};
 use crate::provider::{AuthorizeRequest, Provider};
 use crate::request::{ConnectRequest, DEFAULT_SLACK_SCOPES, DEFAULT_SLACK_USER_SCOPES, RequestError, Scopes};
 use crate::secret::Secret;
@@ -17,17 +17,22 @@ pub struct Slack {
     client_id: ClientId,
     client_secret: Secret,
     redirect_uri: RedirectUri,
-    team: Option<String>,
+    // URL parts encoded once here rather than on every request.
+    client_part: String,
+    team_part: String,
 }
 
 impl Slack {
     /// A Slack app with its client id, client secret and redirect URI.
     pub fn new(client_id: ClientId, client_secret: Secret, redirect_uri: RedirectUri) -> Self {
+        let client_part =
+            param('&', "client_id", client_id.as_str()) + &param('&', "redirect_uri", redirect_uri.as_str());
         Slack {
             client_id,
             client_secret,
             redirect_uri,
-            team: None,
+            client_part,
+            team_part: String::new(),
         }
     }
 
@@ -40,7 +45,7 @@ impl Slack {
         if !ok {
             return Err(ConfigError::SlackTeam);
         }
-        self.team = Some(team.to_owned());
+        self.team_part = param('&', "team", team);
         Ok(self)
     }
 
@@ -78,20 +83,17 @@ impl Provider for Slack {
     /// Novu's order: `state, client_id, redirect_uri, scope` (then `user_scope`, `team`).
     fn authorize_url(&self, request: &AuthorizeRequest<'_>, out: &mut String) {
         out.push_str(SLACK_AUTHORIZE_URL);
-        push_param(out, '?', "state", request.state);
-        push_param(out, '&', "client_id", self.client_id.as_str());
-        push_param(out, '&', "redirect_uri", self.redirect_uri.as_str());
+        // The state is base64url: unreserved characters, nothing to encode.
+        out.push_str("?state=");
+        out.push_str(request.state);
+        out.push_str(&self.client_part);
         let (name, scopes, default) = match request.purpose {
-            Purpose::Connect => ("scope", request.scopes, DEFAULT_SLACK_SCOPES),
-            Purpose::LinkUser => ("user_scope", request.user_scopes, DEFAULT_SLACK_USER_SCOPES),
+            Purpose::Connect => ("&scope=", request.scopes, DEFAULT_SLACK_SCOPES),
+            Purpose::LinkUser => ("&user_scope=", request.user_scopes, DEFAULT_SLACK_USER_SCOPES),
         };
-        out.push('&');
         out.push_str(name);
-        out.push('=');
         percent_encode_joined(out, scopes.unwrap_or(Scopes::default_list(default)).iter(), ",");
-        if let Some(team) = &self.team {
-            push_param(out, '&', "team", team);
-        }
+        out.push_str(&self.team_part);
     }
 
     fn interpret(
