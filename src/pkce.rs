@@ -12,21 +12,22 @@ use crate::keys::SigningKey;
 /// Label of the verifier derivation: HMAC(key, label 0x00 nonce).
 pub const PKCE_LABEL: &[u8] = b"channel-connect/pkce/v1";
 
-/// Length of a code challenge: base64url of 32 bytes, no padding.
-pub const PKCE_CHALLENGE_LEN: usize = 43;
+/// Length of a code verifier and of a code challenge: base64url of 32
+/// bytes, no padding (the shortest RFC 7636 allows).
+pub const PKCE_LEN: usize = 43;
 
 /// A PKCE code verifier: 43 base64url characters. `Debug` hides it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct PkceVerifier([u8; 43]);
+pub struct PkceVerifier([u8; PKCE_LEN]);
 
 impl PkceVerifier {
     pub(crate) fn derive(key: &SigningKey, nonce: &[u8]) -> Self {
         let mac = key.derive(PKCE_LABEL, &[nonce]);
-        let mut out = [0u8; 43];
+        let mut out = [0u8; PKCE_LEN];
         let n = URL_SAFE_NO_PAD
             .encode_slice(mac, &mut out)
             .expect("32 bytes encode to 43");
-        debug_assert_eq!(n, 43);
+        debug_assert_eq!(n, PKCE_LEN);
         PkceVerifier(out)
     }
 
@@ -37,7 +38,7 @@ impl PkceVerifier {
 
     /// The S256 challenge: base64url(SHA-256(verifier)).
     pub fn challenge(&self) -> PkceChallenge {
-        let mut out = [0u8; 43];
+        let mut out = [0u8; PKCE_LEN];
         URL_SAFE_NO_PAD
             .encode_slice(Sha256::digest(self.0), &mut out)
             .expect("32 bytes encode to 43");
@@ -53,7 +54,7 @@ impl fmt::Debug for PkceVerifier {
 
 /// An S256 code challenge (public).
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct PkceChallenge([u8; 43]);
+pub struct PkceChallenge([u8; PKCE_LEN]);
 
 impl PkceChallenge {
     /// The challenge string.
