@@ -8,6 +8,8 @@
 
 #[path = "../fuzz/fuzz_targets/harness.rs"]
 mod harness;
+#[path = "support/paired.rs"]
+mod paired;
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -47,7 +49,8 @@ const ROWS: &[(&str, &str)] = &[
     ),
 ];
 
-fn bench(c: &mut Criterion) {
+/// Criterion medians for the table, then paired ratios (see `support/paired.rs`).
+fn bench(c: &mut Criterion) -> Vec<(&'static str, paired::PairedRatio)> {
     let core = demo();
     let slack_body = ConnectRequestBody::from_json(SEED_PHP.as_bytes()).unwrap();
     let mut teams_body = slack_body.clone();
@@ -104,12 +107,58 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    let mut paired_rows = Vec::new();
+    if paired_wanted() {
+        let floor = || {
+            let mut m = keyed.clone();
+            m.update(black_box(&mac_input));
+            m.finalize().into_bytes()
+        };
+        use paired::paired_ratio as pr;
+        paired_rows.push((
+            "issue_slack",
+            pr(floor, || {
+                core.connect_url(black_box(&slack_body), now, &ENTROPY, None)
+            }),
+        ));
+        paired_rows.push((
+            "issue_teams",
+            pr(floor, || {
+                core.connect_url(black_box(&teams_body), now, &ENTROPY, None)
+            }),
+        ));
+        paired_rows.push((
+            "open_state",
+            pr(floor, || state::open(black_box(&token), core.keys(), &open)),
+        ));
+        paired_rows.push((
+            "parse_callback",
+            pr(floor, || CallbackParams::parse(black_box(&query))),
+        ));
+        paired_rows.push((
+            "verify_slack",
+            pr(floor, || {
+                let params = CallbackParams::parse(black_box(&query)).unwrap();
+                core.verify_callback(&params, &verify).is_ok()
+            }),
+        ));
+    }
     eprintln!(
         "seed state: {} characters, {} bytes decoded, MAC input {} bytes",
         token.len(),
         decoded.len(),
         mac_input.len()
     );
+    paired_rows
+}
+
+/// Paired rounds run in a real benchmark run only: not under `--test`,
+/// `--list`, or a name filter.
+fn paired_wanted() -> bool {
+    std::env::args()
+        .skip(1)
+        .all(|a| a.starts_with("--") && a != "--test" && a != "--list")
 }
 
 /// Where criterion writes its estimates (as criterion finds it).
@@ -139,7 +188,7 @@ fn median_ns(dir: &Path, id: &str, since: SystemTime) -> Option<f64> {
     fresh.then(|| v["median"]["point_estimate"].as_f64())?
 }
 
-fn summary(since: SystemTime) {
+fn summary(since: SystemTime, paired_rows: &[(&str, paired::PairedRatio)]) {
     let dir = criterion_dir();
     let Some(floor) = median_ns(&dir, "floor_hmac", since) else {
         return; // test mode, or filtered out: no table
@@ -148,6 +197,18 @@ fn summary(since: SystemTime) {
     for (id, what) in ROWS {
         if let Some(m) = median_ns(&dir, id, since) {
             let _ = writeln!(t, "| {what} | {m:.0} ns | {:.2}x |", m / floor);
+        }
+    }
+    if !paired_rows.is_empty() {
+        t.push_str(
+            "\nPaired (each round times a batch of the floor and a batch of the operation back to back):\n\n",
+        );
+        t.push_str(
+            "| operation | ratio to floor, median of 101 rounds | 10th–90th percentile |\n|---|---:|---:|\n",
+        );
+        for (id, r) in paired_rows {
+            let what = ROWS.iter().find(|(i, _)| i == id).map_or(*id, |(_, w)| *w);
+            let _ = writeln!(t, "| {what} | {:.2}x | {:.2}x–{:.2}x |", r.median, r.p10, r.p90);
         }
     }
     println!("\n{t}");
@@ -161,7 +222,7 @@ fn main() {
         .warm_up_time(Duration::from_secs(2))
         .measurement_time(Duration::from_secs(10))
         .configure_from_args();
-    bench(&mut c);
+    let paired_rows = bench(&mut c);
     c.final_summary();
-    summary(since);
+    summary(since, &paired_rows);
 }

@@ -50,10 +50,17 @@ impl<'a> CallbackParams<'a> {
         if input.len() > MAX_CALLBACK_BYTES {
             return Err(CallbackError::TooLarge);
         }
-        let query = match input.find('?') {
+        // A URL's `?` comes before the first `=`, `&` or `#`; looking only
+        // there keeps a `?` inside a value (and the long state) out of it.
+        let head_len = input
+            .bytes()
+            .position(|c| matches!(c, b'=' | b'&' | b'#'))
+            .unwrap_or(input.len());
+        let head = &input[..head_len];
+        let query = match head.find('?') {
             Some(i) => &input[i + 1..],
             // No `?`: a raw query, unless it looks like a URL or a path.
-            None if input.contains("://") || input.starts_with('/') => "",
+            None if head.contains("://") || head.starts_with('/') => "",
             None => input,
         };
         // One pass from delimiter to delimiter; every index it slices at is
@@ -110,13 +117,14 @@ impl<'a> CallbackParams<'a> {
 }
 
 /// Index of the first `&`, `=`, `%`, `+` or `#` at or after `from` (or the
-/// length). Whole 16-byte blocks are tested without an early exit, which the
-/// compiler vectorizes: a 200-character state is a dozen compares.
+/// length). Whole 16-byte blocks are tested with a byte accumulator and no
+/// early exit, which the compiler vectorizes: a 200-character state takes a
+/// dozen block tests instead of 200 branches.
 fn next_delimiter(b: &[u8], from: usize) -> usize {
     let special = |c: u8| (c == b'&') | (c == b'=') | (c == b'%') | (c == b'+') | (c == b'#');
     let mut i = from;
     while let Some(block) = b.get(i..i + 16) {
-        if block.iter().fold(false, |acc, &c| acc | special(c)) {
+        if block.iter().fold(0u8, |acc, &c| acc | u8::from(special(c))) != 0 {
             break;
         }
         i += 16;

@@ -436,15 +436,20 @@ impl ChannelConnect {
             binding: params.binding,
         };
         let state = state::open(token, &self.keys, &open)?;
-        if state.environment_id() != self.environment.as_str() {
+        let (provider_id, integration, environment) = state.route_bytes();
+        if environment != self.environment.as_str().as_bytes() {
             return Err(StateErrorKind::WrongEnvironment.into());
         }
-        let provider = match self.find(state.integration_identifier()).map(|i| &i.kind) {
+        let found = self
+            .integrations
+            .iter()
+            .find(|i| i.identifier.as_bytes() == integration);
+        let provider = match found.map(|i| &i.kind) {
             Some(IntegrationKind::Chat(p)) => p.as_ref(),
             _ => return Err(StateErrorKind::UnknownIntegration.into()),
         };
-        if provider.id() != state.provider() || params.expect_provider.is_some_and(|p| p != state.provider())
-        {
+        let expected = params.expect_provider.map(str::as_bytes);
+        if provider.id().as_bytes() != provider_id || expected.is_some_and(|p| p != provider_id) {
             return Err(StateErrorKind::WrongProvider.into());
         }
         if params.expect_purpose.is_some_and(|p| p != state.purpose()) {

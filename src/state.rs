@@ -426,6 +426,8 @@ struct RawEntry {
 struct Reader<'b> {
     buf: &'b [u8],
     pos: usize,
+    /// Everything from `pos` on is ASCII, so no string needs UTF-8 checks.
+    ascii: bool,
 }
 
 impl Reader<'_> {
@@ -448,7 +450,13 @@ impl Reader<'_> {
             return None;
         }
         let r = self.take(n)?;
-        std::str::from_utf8(&self.buf[r.0 as usize..r.1 as usize]).ok()?;
+        self.utf8(r)
+    }
+
+    fn utf8(&self, r: (u16, u16)) -> Option<(u16, u16)> {
+        if !self.ascii {
+            std::str::from_utf8(&self.buf[r.0 as usize..r.1 as usize]).ok()?;
+        }
         Some(r)
     }
 }
@@ -466,12 +474,16 @@ impl Layout {
         let mut r = Reader {
             buf: body,
             pos: FIXED_LEN,
+            ascii: false,
         };
         let binding = if flags & FLAG_BINDING != 0 {
             Some(r.take(BINDING_LEN)?.0 as usize)
         } else {
             None
         };
+        // Lengths under 128 and ASCII strings (the usual case) make the rest
+        // ASCII: one vectorized check instead of one UTF-8 check per string.
+        r.ascii = body[r.pos..].is_ascii();
         let provider = r.str8(1)?;
         let provider_ok = provider.1 - provider.0 <= 32
             && body[provider.0 as usize..provider.1 as usize]
@@ -510,8 +522,7 @@ impl Layout {
                     let (s, _) = r.take(2)?;
                     let len = u16::from_be_bytes([body[s as usize], body[s as usize + 1]]);
                     let d = r.take(usize::from(len))?;
-                    std::str::from_utf8(&body[d.0 as usize..d.1 as usize]).ok()?;
-                    Some(d)
+                    Some(r.utf8(d)?)
                 }
                 _ => return None,
             };
@@ -569,8 +580,23 @@ impl fmt::Debug for ReplayId {
 }
 
 impl VerifiedState {
-    fn str_at(&self, (s, e): (u16, u16)) -> &str {
-        std::str::from_utf8(&self.bytes[s as usize..e as usize]).expect("checked at parse")
+    fn str_at(&self, r: (u16, u16)) -> &str {
+        std::str::from_utf8(self.bytes_at(r)).expect("checked at parse")
+    }
+
+    fn bytes_at(&self, (s, e): (u16, u16)) -> &[u8] {
+        &self.bytes[s as usize..e as usize]
+    }
+
+    /// The provider, integration and environment as bytes, for the
+    /// comparisons of the hot path (no UTF-8 check needed to compare).
+    pub(crate) fn route_bytes(&self) -> (&[u8], &[u8], &[u8]) {
+        let l = &self.layout;
+        (
+            self.bytes_at(l.provider),
+            self.bytes_at(l.integration),
+            self.bytes_at(l.environment),
+        )
     }
 
     fn flag(&self, f: u8) -> bool {

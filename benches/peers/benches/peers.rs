@@ -7,6 +7,9 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+#[path = "../../support/paired.rs"]
+mod paired;
+
 use channel_connect::ConnectRequestBody;
 use channel_connect::state::{self, OpenParams};
 use channel_connect_peers::*;
@@ -15,7 +18,8 @@ use time::OffsetDateTime;
 
 const GROUP: &str = "peers";
 
-fn bench(c: &mut Criterion) {
+/// Criterion medians, then paired speed-ups (see `benches/support/paired.rs`).
+fn bench(c: &mut Criterion) -> Vec<(&'static str, paired::PairedRatio)> {
     let body = ConnectRequestBody::from_json(SEED_PHP.as_bytes()).unwrap();
     let peer = Peer::new();
     let core = ours();
@@ -55,6 +59,32 @@ fn bench(c: &mut Criterion) {
         b.iter(|| state::open(black_box(&our_state), core.keys(), &open))
     });
     g.finish();
+
+    let mut paired_rows = Vec::new();
+    if paired_wanted() {
+        // Reference: ours; subject: the peer. The ratio is the speed-up.
+        paired_rows.push((
+            "issue (state + authorize URL)",
+            paired::paired_ratio(
+                || ours_issue(&core, black_box(&body), now),
+                || peer.issue(black_box(&body), unix, nonce),
+            ),
+        ));
+        paired_rows.push((
+            "verify (JWT decode+validate / parse + verify_callback)",
+            paired::paired_ratio(
+                || ours_verify(&core, black_box(&query), later),
+                || peer.verify(black_box(&jwt)),
+            ),
+        ));
+        paired_rows.push((
+            "verify, state only (JWT decode+validate / `state::open`)",
+            paired::paired_ratio(
+                || state::open(black_box(&our_state), core.keys(), &open),
+                || peer.verify(black_box(&jwt)),
+            ),
+        ));
+    }
     eprintln!(
         "state: ours {} characters, JWT {}; URL: ours {} characters, oauth2 {}",
         our_state.len(),
@@ -62,6 +92,15 @@ fn bench(c: &mut Criterion) {
         our_url.len(),
         peer_url.len()
     );
+    paired_rows
+}
+
+/// Paired rounds run in a real benchmark run only: not under `--test`,
+/// `--list`, or a name filter.
+fn paired_wanted() -> bool {
+    std::env::args()
+        .skip(1)
+        .all(|a| a.starts_with("--") && a != "--test" && a != "--list")
 }
 
 fn criterion_dir() -> PathBuf {
@@ -81,7 +120,7 @@ fn median_ns(dir: &Path, id: &str, since: SystemTime) -> Option<f64> {
     fresh.then(|| v["median"]["point_estimate"].as_f64())?
 }
 
-fn summary(since: SystemTime) {
+fn summary(since: SystemTime, paired_rows: &[(&str, paired::PairedRatio)]) {
     let dir = criterion_dir();
     let m = |id| median_ns(&dir, id, since);
     let (Some(pi), Some(oi), Some(pv), Some(ov), Some(oo)) = (
@@ -110,6 +149,15 @@ fn summary(since: SystemTime) {
         "| verify, state only (JWT decode+validate / `state::open`) | {pv:.0} ns | {oo:.0} ns | {:.1}x |",
         pv / oo
     );
+    if !paired_rows.is_empty() {
+        t.push_str("\nPaired (each round times a batch of ours and a batch of the peer back to back):\n\n");
+        t.push_str(
+            "| operation | ours faster by, median of 101 rounds | 10th–90th percentile |\n|---|---:|---:|\n",
+        );
+        for (what, r) in paired_rows {
+            let _ = writeln!(t, "| {what} | {:.1}x | {:.1}x–{:.1}x |", r.median, r.p10, r.p90);
+        }
+    }
     println!("\n{t}");
     let _ = std::fs::write(dir.join("peers.md"), &t);
 }
@@ -121,7 +169,7 @@ fn main() {
         .warm_up_time(Duration::from_secs(2))
         .measurement_time(Duration::from_secs(10))
         .configure_from_args();
-    bench(&mut c);
+    let paired_rows = bench(&mut c);
     c.final_summary();
-    summary(since);
+    summary(since, &paired_rows);
 }
