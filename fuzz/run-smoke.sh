@@ -17,7 +17,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 export RUSTC_BOOTSTRAP=1
-targets=(open_state verify_callback request_body)
+targets=(open_state verify_callback request_body token_response)
 
 # One build of all targets, then the runs.
 cargo fuzz build

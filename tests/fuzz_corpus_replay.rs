@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use channel_connect::{ConnectRequestBody, LinkUserRequestBody};
 use harness::*;
 
-const TARGETS: [&str; 3] = ["open_state", "verify_callback", "request_body"];
+const TARGETS: [&str; 4] = ["open_state", "verify_callback", "request_body", "token_response"];
 const MAX_SEED_BYTES: usize = 4096;
 const MAX_SEEDS: usize = 16;
 
@@ -110,6 +110,18 @@ fn replay_request_body() {
                 issued.connect.is_err(),
                 "{name} issued a connect URL but is not named ok-*"
             );
+        }
+    }
+}
+
+#[test]
+fn replay_token_response() {
+    for (name, bytes) in seeds("token_response") {
+        let accepted = token_response(&bytes);
+        if name.starts_with("ok-") {
+            assert!(accepted >= 1, "{name} was accepted by no flow");
+        } else {
+            assert_eq!(accepted, 0, "{name} was accepted but is not named ok-*");
         }
     }
 }
@@ -288,5 +300,50 @@ fn regenerate_seed_corpus() {
     );
     s.add("not-an-object", "[1]");
     s.add("truncated-json", &SEED_PHP[..60]);
+    s.write();
+
+    // token_response: the providers' answers (ok-* are accepted by some flow).
+    let mut s = Seeds::new("token_response");
+    s.add(
+        "ok-slack-install",
+        r##"{"ok":true,"app_id":"A0KRD7HC3","authed_user":{"id":"U1234","scope":"identity.basic","access_token":"xoxp-1","token_type":"user"},"scope":"chat:write,channels:read","token_type":"bot","access_token":"xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy","bot_user_id":"U0KRQLJ9H","team":{"name":"Acme","id":"T9TK3CUKW"},"enterprise":null,"is_enterprise_install":false,"incoming_webhook":{"channel":"#general","channel_id":"C1","configuration_url":"https://acme.slack.com/services/B1","url":"https://hooks.slack.com/services/T1/B1/x"}}"##,
+    );
+    s.add(
+        "ok-slack-org-wide-install",
+        r#"{"ok":true,"app_id":"A1","access_token":"xoxb-1","token_type":"bot","scope":"chat:write","bot_user_id":"U1","team":null,"enterprise":{"id":"E12345","name":"Org"},"is_enterprise_install":true,"authed_user":{"id":"U2"},"refresh_token":"xoxe-1-abc","expires_in":43200}"#,
+    );
+    s.add("slack-invalid-code", r#"{"ok":false,"error":"invalid_code"}"#);
+    s.add(
+        "slack-bad-redirect",
+        r#"{"ok":false,"error":"bad_redirect_uri","warning":"superfluous_charset"}"#,
+    );
+    let claims = format!(
+        r#"{{"aud":"{TEAMS_CLIENT_ID}","iss":"https://login.microsoftonline.com/{TENANT}/v2.0","tid":"{TENANT}","oid":"00000000-0000-0000-66f3-3332eca7ea81","iat":{ISSUED_AT},"nbf":{ISSUED_AT},"exp":{},"name":"Ada"}}"#,
+        ISSUED_AT + 3600
+    );
+    let jwt = {
+        use base64::Engine as _;
+        let e = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        format!("{}.{}.c2ln", e(r#"{"alg":"RS256","typ":"JWT"}"#), e(&claims))
+    };
+    s.add(
+        "ok-microsoft-delegated",
+        format!(
+            r#"{{"token_type":"Bearer","scope":"openid profile User.Read","expires_in":3599,"access_token":"eyJ0.access","refresh_token":"0.AX.refresh","id_token":"{jwt}"}}"#
+        ),
+    );
+    s.add(
+        "ok-microsoft-client-credentials",
+        r#"{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"eyJ0.app-token"}"#,
+    );
+    s.add(
+        "microsoft-code-expired",
+        r#"{"error":"invalid_grant","error_description":"AADSTS70008: The provided authorization code or refresh token has expired.","error_codes":[70008]}"#,
+    );
+    s.add(
+        "microsoft-app-not-in-tenant",
+        r#"{"error":"unauthorized_client","error_description":"AADSTS700016: Application not found in the directory.","error_codes":[700016]}"#,
+    );
+    s.add("not-json", "<html>502 Bad Gateway</html>");
     s.write();
 }

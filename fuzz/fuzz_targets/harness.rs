@@ -326,3 +326,68 @@ fn param_in_url<'u>(url: &'u str, name: &str) -> Option<&'u str> {
         .split('&')
         .find_map(|pair| pair.split_once('=').filter(|(n, _)| *n == name).map(|(_, v)| v))
 }
+
+// ------------------------------------------------------------ token_response
+
+/// One verified callback of each flow that leads to a token exchange: Slack
+/// install code, Slack sign-in code, Teams admin consent, Teams sign-in code.
+pub fn exchange_flows() -> &'static [VerifiedCallback] {
+    static FLOWS: OnceLock<Vec<VerifiedCallback>> = OnceLock::new();
+    FLOWS.get_or_init(|| {
+        let core = demo();
+        let verify = |url: &str, query: &str| {
+            let q = format!("{query}&state={}", state_in_url(url).expect("a state"));
+            let params = CallbackParams::parse(&q).expect("parses");
+            core.verify_callback(&params, &verify_params(None))
+                .expect("verifies")
+        };
+        let connect = |body: &str| {
+            let body = ConnectRequestBody::from_json(body.as_bytes()).expect("body");
+            core.connect_url(&body, at(ISSUED_AT), &ENTROPY, None)
+                .expect("issues")
+                .url
+        };
+        let link = |body: &str| {
+            let body = LinkUserRequestBody::from_json(body.as_bytes()).expect("body");
+            core.link_user_url(&body, at(ISSUED_AT), &ENTROPY, None)
+                .expect("issues")
+                .url
+        };
+        let teams_connect = r#"{"integrationIdentifier":"msteams","subscriberId":"subscriber-123"}"#;
+        let teams_link = r#"{"integrationIdentifier":"msteams","subscriberId":"subscriber-123"}"#;
+        let slack_link = r#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#;
+        vec![
+            verify(&connect(SEED_PHP), "code=4724369.8123.abc"),
+            verify(&link(slack_link), "code=4724369.8123.user"),
+            verify(
+                &connect(teams_connect),
+                &format!("admin_consent=True&tenant={TENANT}"),
+            ),
+            verify(&link(teams_link), "code=0.AXoA-delegated"),
+        ]
+    })
+}
+
+/// Target `token_response`: the bytes as the provider's answer to the token
+/// request of each flow, turned into the records to store. Returns how many
+/// flows accepted them. Errors must never quote the response.
+pub fn token_response(data: &[u8]) -> usize {
+    let mut accepted = 0;
+    for flow in exchange_flows() {
+        match channel_connect::records::from_token_response(demo(), flow, data, at(VERIFY_AT)) {
+            Ok(records) => {
+                let _ = format!("{records:?}");
+                accepted += 1;
+            }
+            Err(e) => {
+                let shown = format!("{e} {e:?}");
+                if data.len() >= 24 {
+                    if let Ok(text) = std::str::from_utf8(data) {
+                        assert!(!shown.contains(text), "an error quotes the whole response");
+                    }
+                }
+            }
+        }
+    }
+    accepted
+}
