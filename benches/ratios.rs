@@ -13,7 +13,7 @@ mod paired;
 
 use std::fmt::Write as _;
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
@@ -109,7 +109,7 @@ fn bench(c: &mut Criterion) -> Vec<(&'static str, paired::PairedRatio)> {
     g.finish();
 
     let mut paired_rows = Vec::new();
-    if paired_wanted() {
+    if paired::paired_wanted() {
         let floor = || {
             let mut m = keyed.clone();
             m.update(black_box(&mac_input));
@@ -153,14 +153,6 @@ fn bench(c: &mut Criterion) -> Vec<(&'static str, paired::PairedRatio)> {
     paired_rows
 }
 
-/// Paired rounds run in a real benchmark run only: not under `--test`,
-/// `--list`, or a name filter.
-fn paired_wanted() -> bool {
-    std::env::args()
-        .skip(1)
-        .all(|a| a.starts_with("--") && a != "--test" && a != "--list")
-}
-
 /// Where criterion writes its estimates (as criterion finds it).
 fn criterion_dir() -> PathBuf {
     if let Some(home) = std::env::var_os("CRITERION_HOME") {
@@ -180,22 +172,14 @@ fn criterion_dir() -> PathBuf {
     target.join("criterion")
 }
 
-/// The median (ns) of a bench measured by this process, if it ran.
-fn median_ns(dir: &Path, id: &str, since: SystemTime) -> Option<f64> {
-    let path = dir.join(GROUP).join(id).join("new/estimates.json");
-    let fresh = std::fs::metadata(&path).ok()?.modified().ok()? >= since;
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
-    fresh.then(|| v["median"]["point_estimate"].as_f64())?
-}
-
 fn summary(since: SystemTime, paired_rows: &[(&str, paired::PairedRatio)]) {
     let dir = criterion_dir();
-    let Some(floor) = median_ns(&dir, "floor_hmac", since) else {
+    let Some(floor) = paired::median_ns(&dir, GROUP, "floor_hmac", since) else {
         return; // test mode, or filtered out: no table
     };
     let mut t = String::from("| operation | median | ratio to floor |\n|---|---:|---:|\n");
     for (id, what) in ROWS {
-        if let Some(m) = median_ns(&dir, id, since) {
+        if let Some(m) = paired::median_ns(&dir, GROUP, id, since) {
             let _ = writeln!(t, "| {what} | {m:.0} ns | {:.2}x |", m / floor);
         }
     }

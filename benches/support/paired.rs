@@ -4,7 +4,8 @@
 //! alternating order); the median of the per-round ratios stays steady.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
 
 /// Median and 10th–90th percentile of `subject time / reference time`.
 pub struct PairedRatio {
@@ -47,4 +48,20 @@ pub fn paired_ratio<A, B>(mut reference: impl FnMut() -> A, mut subject: impl Fn
         p10: ratios[ROUNDS / 10],
         p90: ratios[ROUNDS * 9 / 10],
     }
+}
+
+/// Paired rounds run in a real benchmark run only: not under `--test`,
+/// `--list`, or a name filter.
+pub fn paired_wanted() -> bool {
+    std::env::args()
+        .skip(1)
+        .all(|a| a.starts_with("--") && a != "--test" && a != "--list")
+}
+
+/// The Criterion median (ns) of `group/id` under `dir`, if this run measured it.
+pub fn median_ns(dir: &Path, group: &str, id: &str, since: SystemTime) -> Option<f64> {
+    let path = dir.join(group).join(id).join("new/estimates.json");
+    let fresh = std::fs::metadata(&path).ok()?.modified().ok()? >= since;
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+    fresh.then(|| v["median"]["point_estimate"].as_f64())?
 }

@@ -15,26 +15,10 @@ pub const ENV_SECRET_KEY: &str = "demo-secret-key";
 pub const TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
 pub const T0: i64 = 1_767_225_600;
 
-/// The body of Novu's PHP SDK example, for integration `slack`.
-pub const SEED_PHP: &str = r#"{"subscriberId":"subscriber-123","integrationIdentifier":"slack","connectionIdentifier":"slack-connection-abc123","context":{"key":"org-acme"},"scope":["chat:write","chat:write.public","channels:read"],"connectionMode":"shared","autoLinkUser":true}"#;
-
-/// The body of Novu's curl example (integrationIdentifier "string" renamed to `slack`).
-pub const SEED_CURL: &str = r#"{
-    "subscriberId": "subscriber-123",
-    "integrationIdentifier": "slack",
-    "connectionIdentifier": "slack-connection-abc123",
-    "context": {
-      "property1": "org-acme",
-      "property2": "org-acme"
-    },
-    "scope": [
-      "chat:write",
-      "chat:write.public",
-      "channels:read"
-    ],
-    "connectionMode": "shared",
-    "autoLinkUser": true
-  }"#;
+// Novu's two example bodies, shared with the fuzz harness and the benches.
+#[path = "../../fuzz/fuzz_targets/harness.rs"]
+mod harness;
+pub use harness::{SEED_CURL, SEED_PHP};
 
 pub fn key(id: u8, fill: u8) -> SigningKey {
     SigningKey::new(KeyId(id), &[fill; 32]).unwrap()

@@ -61,7 +61,7 @@ fn bench(c: &mut Criterion) -> Vec<(&'static str, paired::PairedRatio)> {
     g.finish();
 
     let mut paired_rows = Vec::new();
-    if paired_wanted() {
+    if paired::paired_wanted() {
         // Reference: ours; subject: the peer. The ratio is the speed-up.
         paired_rows.push((
             "issue (state + authorize URL)",
@@ -95,14 +95,6 @@ fn bench(c: &mut Criterion) -> Vec<(&'static str, paired::PairedRatio)> {
     paired_rows
 }
 
-/// Paired rounds run in a real benchmark run only: not under `--test`,
-/// `--list`, or a name filter.
-fn paired_wanted() -> bool {
-    std::env::args()
-        .skip(1)
-        .all(|a| a.starts_with("--") && a != "--test" && a != "--list")
-}
-
 fn criterion_dir() -> PathBuf {
     if let Some(home) = std::env::var_os("CRITERION_HOME") {
         return home.into();
@@ -113,16 +105,9 @@ fn criterion_dir() -> PathBuf {
         .join("criterion")
 }
 
-fn median_ns(dir: &Path, id: &str, since: SystemTime) -> Option<f64> {
-    let path = dir.join(GROUP).join(id).join("new/estimates.json");
-    let fresh = std::fs::metadata(&path).ok()?.modified().ok()? >= since;
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
-    fresh.then(|| v["median"]["point_estimate"].as_f64())?
-}
-
 fn summary(since: SystemTime, paired_rows: &[(&str, paired::PairedRatio)]) {
     let dir = criterion_dir();
-    let m = |id| median_ns(&dir, id, since);
+    let m = |id| paired::median_ns(&dir, GROUP, id, since);
     let (Some(pi), Some(oi), Some(pv), Some(ov), Some(oo)) = (
         m("peer_issue"),
         m("ours_issue"),
