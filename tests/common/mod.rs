@@ -18,6 +18,7 @@ pub const T0: i64 = 1_767_225_600;
 // Novu's two example bodies, shared with the fuzz harness and the benches.
 #[path = "../../fuzz/fuzz_targets/harness.rs"]
 mod harness;
+#[allow(unused_imports)] // each test file uses a part
 pub use harness::{SEED_CURL, SEED_PHP};
 
 pub fn key(id: u8, fill: u8) -> SigningKey {
