@@ -54,7 +54,7 @@ pub const SEED_BODY: &str = r#"{
 struct Config {
     environment_id: String,
     organization_id: String,
-    #[serde(default)]
+    #[serde(default, alias = "ttl")]
     lifetime_secs: Option<u16>,
     #[serde(default)]
     skew_secs: Option<u16>,
