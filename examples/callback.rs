@@ -24,7 +24,7 @@ use serde_json::{Map, Value, json};
 fn main() -> ExitCode {
     match run() {
         Ok(out) => {
-            println!("{}", serde_json::to_string_pretty(&out).expect("serializes"));
+            demo::print_out(&serde_json::to_string_pretty(&out).expect("serializes"));
             ExitCode::SUCCESS
         }
         Err(Failure::Callback(e)) => {

@@ -23,15 +23,11 @@ use serde_json::Value;
 fn main() -> ExitCode {
     match run() {
         Ok(url) => {
-            println!(
-                "{}",
-                serde_json::to_string(&ConnectResponse { url }).expect("serializes")
-            );
+            demo::print_out(&serde_json::to_string(&ConnectResponse { url }).expect("serializes"));
             ExitCode::SUCCESS
         }
         Err(Failure::Request(e)) => {
-            let body = e.to_json();
-            eprintln!("{body}");
+            demo::print_err(&e.to_json().to_string());
             ExitCode::from(2)
         }
         Err(Failure::Usage(msg)) => demo::fail(400, &msg, None),

@@ -263,12 +263,24 @@ impl Args {
     }
 }
 
+/// Writes a line to stdout; a closed pipe (`| head`) is not an error worth a panic.
+pub fn print_out(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
+/// Writes a line to stderr, ignoring a closed pipe.
+pub fn print_err(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 /// Prints `{"statusCode": N, "message": ...}` (plus any extra fields) on stderr; exit 2.
 pub fn fail(status: u16, message: &str, extra: Option<Value>) -> ExitCode {
     let mut body = json!({ "statusCode": status, "message": message });
     if let (Some(Value::Object(extra)), Value::Object(b)) = (extra, &mut body) {
         b.extend(extra);
     }
-    eprintln!("{body}");
+    print_err(&body.to_string());
     ExitCode::from(2)
 }
