@@ -373,9 +373,10 @@ impl ChannelConnect {
         let pkce = provider
             .uses_pkce(claims.purpose)
             .then(|| PkceVerifier::derive(key, &nonce).challenge());
+        let token = sealed.as_str();
         let request = AuthorizeRequest {
             purpose: claims.purpose,
-            state: sealed.as_str(),
+            state: token,
             scopes,
             user_scopes,
             pkce_challenge: pkce.as_ref().map(|c| c.as_str()),
@@ -388,7 +389,7 @@ impl ChannelConnect {
             && claims.subscriber.is_some()
             && provider.uses_pkce(Purpose::LinkUser)
         {
-            check_follow_up_len(provider, sealed.as_str())?;
+            check_follow_up_len(provider, token)?;
         }
         Ok(IssuedUrl {
             url,

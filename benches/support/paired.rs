@@ -65,3 +65,11 @@ pub fn median_ns(dir: &Path, group: &str, id: &str, since: SystemTime) -> Option
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
     fresh.then(|| v["median"]["point_estimate"].as_f64())?
 }
+
+/// Criterion with long samples: this runs on shared VMs whose speed drifts over seconds.
+pub fn long_samples() -> criterion::Criterion {
+    criterion::Criterion::default()
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(10))
+        .configure_from_args()
+}

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 #[path = "../../support/paired.rs"]
 mod paired;
@@ -149,11 +149,7 @@ fn summary(since: SystemTime, paired_rows: &[(&str, paired::PairedRatio)]) {
 
 fn main() {
     let since = SystemTime::now();
-    // Long samples: this runs on shared VMs whose speed drifts over seconds.
-    let mut c = Criterion::default()
-        .warm_up_time(Duration::from_secs(2))
-        .measurement_time(Duration::from_secs(10))
-        .configure_from_args();
+    let mut c = paired::long_samples();
     let paired_rows = bench(&mut c);
     c.final_summary();
     summary(since, &paired_rows);
