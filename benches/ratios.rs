@@ -19,7 +19,7 @@ use std::time::SystemTime;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use channel_connect::state::{self, OpenParams, STATE_MAC_LABEL, TAG_LEN};
-use channel_connect::{CallbackParams, ConnectRequestBody, DEFAULT_SKEW_SECS, VerifyParams};
+use channel_connect::{CallbackParams, ConnectRequestBody, DEFAULT_SKEW_SECS, IssueParams, VerifyParams};
 use criterion::Criterion;
 use harness::{ENTROPY, ISSUED_AT, KEY, SEED_PHP, VERIFY_AT, at, demo, state_in_url};
 use hmac::{Hmac, KeyInit, Mac};
@@ -57,7 +57,9 @@ fn bench(c: &mut Criterion) -> Vec<(&'static str, paired::PairedRatio)> {
     teams_body.integration_identifier = Some("msteams".into());
     let now = at(ISSUED_AT);
 
-    let issued = core.connect_url(&slack_body, now, &ENTROPY, None).unwrap();
+    let issued = core
+        .connect_url(&slack_body, &IssueParams::new(now, &ENTROPY))
+        .unwrap();
     let token = state_in_url(&issued.url).unwrap().to_owned();
     let query = format!("code=4724369.8123.abc123def&state={token}");
     let decoded = URL_SAFE_NO_PAD.decode(&token).unwrap();
@@ -75,7 +77,10 @@ fn bench(c: &mut Criterion) -> Vec<(&'static str, paired::PairedRatio)> {
     };
     let verify = VerifyParams::at(at(VERIFY_AT));
     // Sanity: every measured call succeeds.
-    assert!(core.connect_url(&teams_body, now, &ENTROPY, None).is_ok());
+    assert!(
+        core.connect_url(&teams_body, &IssueParams::new(now, &ENTROPY))
+            .is_ok()
+    );
     assert!(state::open(&token, core.keys(), &open).is_ok());
     let params = CallbackParams::parse(&query).unwrap();
     assert!(core.verify_callback(&params, &verify).is_ok());
@@ -89,10 +94,10 @@ fn bench(c: &mut Criterion) -> Vec<(&'static str, paired::PairedRatio)> {
         })
     });
     g.bench_function("issue_slack", |b| {
-        b.iter(|| core.connect_url(black_box(&slack_body), now, &ENTROPY, None))
+        b.iter(|| core.connect_url(black_box(&slack_body), &IssueParams::new(now, &ENTROPY)))
     });
     g.bench_function("issue_teams", |b| {
-        b.iter(|| core.connect_url(black_box(&teams_body), now, &ENTROPY, None))
+        b.iter(|| core.connect_url(black_box(&teams_body), &IssueParams::new(now, &ENTROPY)))
     });
     g.bench_function("open_state", |b| {
         b.iter(|| state::open(black_box(&token), core.keys(), &open))
@@ -119,13 +124,13 @@ fn bench(c: &mut Criterion) -> Vec<(&'static str, paired::PairedRatio)> {
         paired_rows.push((
             "issue_slack",
             pr(floor, || {
-                core.connect_url(black_box(&slack_body), now, &ENTROPY, None)
+                core.connect_url(black_box(&slack_body), &IssueParams::new(now, &ENTROPY))
             }),
         ));
         paired_rows.push((
             "issue_teams",
             pr(floor, || {
-                core.connect_url(black_box(&teams_body), now, &ENTROPY, None)
+                core.connect_url(black_box(&teams_body), &IssueParams::new(now, &ENTROPY))
             }),
         ));
         paired_rows.push((

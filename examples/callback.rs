@@ -9,6 +9,12 @@
 //! verified outcome as JSON (exit 0), or `{"statusCode": N, "message": ...}`
 //! on stderr (exit 2); a refused state also says why under `reason`, as a
 //! server would log it.
+//!
+//! A Teams admin consent prints `nextUrl`, the sign-in in the claimed tenant
+//! that proves it, and no `exchange`: the consent alone proves nothing, so
+//! `--token-response` on it prints `"records": null`. The sign-in's own
+//! callback prints the delegated token request, and with `--token-response`
+//! the connection (and user link) when the `id_token` names that tenant.
 
 #[path = "demo/mod.rs"]
 mod demo;
@@ -75,11 +81,21 @@ fn run() -> Result<Value, Failure> {
     let params = CallbackParams::parse(input)?;
     let verified = core.verify_callback(&params, &verify)?;
     let mut out = describe(&verified);
-    if let Some(req) = exchange::request_for(&core, &verified) {
-        out["exchange"] = describe_request(&req);
+    let request = exchange::request_for(&core, &verified);
+    if let Some(req) = &request {
+        out["exchange"] = describe_request(req);
     }
     if let Some(path) = args.get("token-response") {
-        out["records"] = token_records(&core, &verified, path, verify.now)?;
+        out["records"] = match (&request, &verified.next) {
+            // Nothing was exchanged, so no answer can be about this flow.
+            (None, Some(_)) => {
+                out["recordsNote"] = Value::String(
+                    "an admin consent proves no tenant and yields no records: follow nextUrl".into(),
+                );
+                Value::Null
+            }
+            _ => token_records(&core, &verified, path, verify.now)?,
+        };
     }
     Ok(out)
 }
@@ -153,6 +169,7 @@ fn describe(v: &VerifiedCallback) -> Value {
         "subscriberId": s.subscriber_id(),
         "connectionIdentifier": s.connection_identifier(),
         "context": context,
+        "workspace": s.workspace(),
         "connectionMode": s.connection_mode(),
         "autoLinkUser": s.auto_link_user(),
         "purpose": s.purpose(),

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --example connect -- [--config FILE] [--now UNIX_SECONDS] [--entropy HEX64]
-//!     [--binding VALUE] [--link-user] [--sign-context SECRET_KEY] [REQUEST_FILE|-]
+//!     [--binding VALUE] [--workspace ID] [--link-user] [--sign-context SECRET_KEY] [REQUEST_FILE|-]
 //! ```
 //!
 //! Reads a request body (a file, stdin, or Novu's documented example body when
@@ -10,14 +10,18 @@
 //! request it prints Novu's `{"statusCode": N, "message": ...}` on stderr and
 //! exits 2. `--link-user` answers `POST /v1/integrations/channel-endpoints/oauth`
 //! instead; `--sign-context KEY` adds the `contextHash` a customer backend
-//! would compute with the environment secret key `KEY`.
+//! would compute with the environment secret key `KEY`; `--workspace ID`
+//! restricts the flow to a Slack team or Teams tenant (the workspace of the
+//! connection a user is being linked to).
 
 #[path = "demo/mod.rs"]
 mod demo;
 
 use std::process::ExitCode;
 
-use channel_connect::{ConnectRequestBody, ConnectResponse, Entropy, LinkUserRequestBody, RequestError};
+use channel_connect::{
+    ConnectRequestBody, ConnectResponse, Entropy, IssueParams, LinkUserRequestBody, RequestError,
+};
 use serde_json::Value;
 
 fn main() -> ExitCode {
@@ -52,7 +56,7 @@ impl From<String> for Failure {
 }
 
 fn run() -> Result<String, Failure> {
-    let args = demo::Args::parse(&["config", "now", "entropy", "binding", "sign-context"])?;
+    let args = demo::Args::parse(&["config", "now", "entropy", "binding", "sign-context", "workspace"])?;
     let core = demo::load(args.get("config"))?;
     let now = demo::now(args.get("now"))?;
     let entropy = Entropy(demo::entropy(args.get("entropy"))?);
@@ -60,13 +64,15 @@ fn run() -> Result<String, Failure> {
     if let Some(key) = args.get("sign-context") {
         body = sign_context(&body, key)?;
     }
-    let binding = args.get("binding").map(str::as_bytes);
+    let params = IssueParams {
+        binding: args.get("binding").map(str::as_bytes),
+        workspace: args.get("workspace"),
+        ..IssueParams::new(now, &entropy)
+    };
     let issued = if args.flag("link-user") {
-        let body = LinkUserRequestBody::from_json(&body)?;
-        core.link_user_url(&body, now, &entropy, binding)?
+        core.link_user_url(&LinkUserRequestBody::from_json(&body)?, &params)?
     } else {
-        let body = ConnectRequestBody::from_json(&body)?;
-        core.connect_url(&body, now, &entropy, binding)?
+        core.connect_url(&ConnectRequestBody::from_json(&body)?, &params)?
     };
     Ok(issued.url)
 }

@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use crate::secret::Secret;
 use crate::state::StateError;
+use crate::text;
 
 /// Largest callback query accepted, in bytes.
 pub const MAX_CALLBACK_BYTES: usize = 8 * 1024;
@@ -92,6 +93,20 @@ impl<'a> CallbackParams<'a> {
     }
 
     fn set(&mut self, name: &str, value: &'a str, encoded: bool) -> Result<(), CallbackError> {
+        // Names are form-encoded like values: `%73tate` is `state`, so a
+        // second state spelled that way is a duplicate, not an unknown name.
+        let decoded;
+        let name = if encoded && name.bytes().any(|b| b == b'%' || b == b'+') {
+            match form_decode(name) {
+                Some(n) => {
+                    decoded = n;
+                    decoded.as_ref()
+                }
+                None => return Ok(()),
+            }
+        } else {
+            name
+        };
         let slot = match name {
             "state" => &mut self.state,
             "code" => &mut self.code,
@@ -183,20 +198,32 @@ fn hex(c: u8) -> Option<u8> {
 pub type AuthorizationCode = Secret;
 
 /// A tenant id as the admin-consent callback reported it. Microsoft: anyone
-/// can send this value; confirm it (see `exchange::microsoft`) before trusting it.
+/// can send this value, so it is never trusted: it only names the tenant in
+/// which the proof sign-in (a connect-proof state) must then succeed.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct UnverifiedTenant(String);
 
 impl UnverifiedTenant {
-    /// Accepts a tenant GUID (the only shape Microsoft sends here).
+    /// Accepts a tenant GUID (the only shape Microsoft sends here), except
+    /// the consumer tenant, which has no organization to consent for.
     pub fn new(value: &str) -> Option<Self> {
-        is_guid(value).then(|| UnverifiedTenant(value.to_ascii_lowercase()))
+        (is_guid(value) && !is_consumer_tenant(value)).then(|| UnverifiedTenant(value.to_ascii_lowercase()))
     }
 
     /// The claimed tenant id (lowercase GUID). Not proof of anything.
     pub fn claimed(&self) -> &str {
         &self.0
     }
+}
+
+/// The Microsoft consumer tenant (personal accounts): it can grant no admin
+/// consent and has no Teams organization, so it is refused wherever a tenant
+/// is expected.
+pub const CONSUMER_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+
+/// True for the consumer tenant, in any case.
+pub(crate) fn is_consumer_tenant(s: &str) -> bool {
+    s.eq_ignore_ascii_case(CONSUMER_TENANT)
 }
 
 /// True for `8-4-4-4-12` hex digits.
@@ -246,29 +273,39 @@ pub enum CallbackError {
     /// A parameter has a shape the provider never sends.
     #[error("callback parameter `{0}` is malformed")]
     Malformed(&'static str),
+    /// The callback names the Microsoft consumer tenant, which can grant no
+    /// admin consent.
+    #[error("the consumer tenant cannot connect Teams")]
+    TenantNotAllowed,
+    /// The callback names another workspace than the one the state is
+    /// restricted to.
+    #[error("the callback names another workspace than the state expects")]
+    WorkspaceMismatch,
     /// No state: an install started outside this service (Slack App
     /// Directory, org-wide install) or a state-less error callback. Never a success.
     #[error("callback carries no state: the flow did not start here")]
     Unsolicited {
         /// The callback carried a code.
         has_code: bool,
-        /// The provider's `error`, when any.
+        /// The provider's `error`, when any (bounded as in [`CallbackError::Provider`]).
         error: Option<String>,
     },
     /// The user (or admin) declined.
     #[error("the authorization was declined ({error})")]
     Denied {
-        /// The provider's `error` (`access_denied`, ...).
+        /// The provider's `error` (`access_denied`).
         error: String,
-        /// Its `error_description`.
+        /// Its `error_description` as plain text (see [`CallbackError::Provider`]).
         description: Option<String>,
     },
     /// Any other provider error.
     #[error("the provider answered with an error ({error})")]
     Provider {
-        /// The provider's `error`.
+        /// The provider's `error`: 1 to 64 characters of `[a-z0-9_]`, else
+        /// `unrecognized` (it came from the query string).
         error: String,
-        /// Its `error_description`.
+        /// Its `error_description` as plain text: markup and control
+        /// characters removed, at most 256 bytes. For logs.
         description: Option<String>,
     },
     /// Neither a code nor an admin-consent pair.
@@ -286,9 +323,11 @@ impl CallbackError {
         400
     }
 
-    /// Builds `Denied` for `access_denied`, else `Provider`.
+    /// Builds `Denied` for `access_denied`, else `Provider`, from the
+    /// query's text made safe to show.
     pub(crate) fn from_provider(error: &str, description: Option<&str>) -> Self {
-        let (error, description) = (error.to_owned(), description.map(str::to_owned));
+        let error = text::error_code(Some(error));
+        let description = description.and_then(text::description);
         if error == "access_denied" {
             CallbackError::Denied { error, description }
         } else {
@@ -348,13 +387,38 @@ mod tests {
     }
 
     #[test]
-    fn tenant_must_be_a_guid() {
+    fn tenant_must_be_an_organization_guid() {
         assert_eq!(
-            UnverifiedTenant::new("9188040D-6C67-4C5B-B112-36A304B66DAD")
+            UnverifiedTenant::new("72F988BF-86F1-41AF-91AB-2D7CD011DB47")
                 .unwrap()
                 .claimed(),
-            "9188040d-6c67-4c5b-b112-36a304b66dad"
+            "72f988bf-86f1-41af-91ab-2d7cd011db47"
         );
         assert!(UnverifiedTenant::new("contoso.com").is_none());
+        assert!(UnverifiedTenant::new("9188040D-6C67-4C5B-B112-36A304B66DAD").is_none());
+    }
+
+    #[test]
+    fn encoded_names_are_matched_decoded() {
+        let p = CallbackParams::parse("%73tate=a&c%6Fde=b").unwrap();
+        assert_eq!((p.state.as_deref(), p.code.as_deref()), (Some("a"), Some("b")));
+        for q in ["state=a&%73tate=b", "code=x&%63ode=y", "%73tate=a&st%61te=b"] {
+            assert!(matches!(
+                CallbackParams::parse(q),
+                Err(CallbackError::DuplicateParameter(_))
+            ));
+        }
+        assert_eq!(CallbackParams::parse("%ff=1").unwrap(), CallbackParams::default());
+    }
+
+    #[test]
+    fn provider_text_is_made_safe() {
+        let e = CallbackError::from_provider("<img src=x>", Some("<script>x</script>\r\nbad"));
+        let CallbackError::Provider { error, description } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(error, "unrecognized");
+        assert!(!description.as_deref().unwrap().contains('<'));
+        assert!(!e.to_string().contains('<'));
     }
 }

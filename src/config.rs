@@ -38,6 +38,9 @@ pub enum ConfigError {
     /// A provider id is not 1 to 32 bytes of `[a-z0-9_-]`.
     #[error("provider id `{0}` must be 1 to 32 characters of a-z, 0-9, '_' or '-'")]
     ProviderId(String),
+    /// An environment secret key (for `contextHash`) is shorter than 16 bytes.
+    #[error("environment secret keys must be at least 16 bytes")]
+    EnvironmentSecretKey,
     /// A signing key problem.
     #[error(transparent)]
     Key(#[from] KeyError),

@@ -64,6 +64,7 @@ pub mod request;
 pub mod secret;
 mod service;
 pub mod state;
+mod text;
 
 pub use callback::{CallbackError, CallbackParams, ProviderOutcome, UnverifiedTenant};
 pub use config::{ClientId, ConfigError, RedirectUri};
@@ -78,7 +79,7 @@ pub use request::{
 pub use secret::Secret;
 pub use service::{
     ChannelConnect, ChannelConnectBuilder, DEFAULT_LIFETIME_SECS, DEFAULT_SKEW_SECS, Entropy, Integration,
-    IssuedUrl, MAX_URL_LEN, VerifiedCallback, VerifyParams,
+    IssueParams, IssuedUrl, MAX_URL_LEN, MIN_ENVIRONMENT_SECRET_KEY_LEN, VerifiedCallback, VerifyParams,
 };
 pub use state::{Purpose, ReplayId, StateError, StateErrorKind, VerifiedState};
 

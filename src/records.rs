@@ -2,7 +2,7 @@
 //! (camelCase JSON, the shape of Novu's channel connections and endpoints):
 //!
 //! * a [`ChannelConnectionRecord`]: the workspace (Slack) or tenant (Teams)
-//!   and the token to reach it;
+//!   and, for Slack, the token to reach it;
 //! * [`ChannelEndpointRecord`]s: where one subscriber is reached (`slack_user`,
 //!   `webhook`, `ms_teams_user`).
 //!
@@ -19,8 +19,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::exchange::{
-    self, ConfirmedTenant, DelegatedSignIn, ExchangeError, Flow, SlackInstall, SlackUserSignIn, microsoft,
-    slack,
+    self, DelegatedSignIn, ExchangeError, Flow, SlackInstall, SlackTeam, SlackUserSignIn, microsoft, slack,
 };
 use crate::request::ConnectionMode;
 use crate::secret::Secret;
@@ -60,7 +59,7 @@ pub struct SlackWorkspace {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TeamsWorkspace {
-    /// The confirmed tenant id.
+    /// The tenant id, proven by the connect-proof sign-in's `id_token`.
     pub tenant_id: String,
 }
 
@@ -110,8 +109,11 @@ pub struct ChannelConnectionRecord {
     pub context: ContextRecords,
     /// The workspace or tenant.
     pub workspace: WorkspaceRecord,
-    /// The token.
-    pub auth: AuthRecord,
+    /// The token: Slack's bot token. A Teams connection has none: the app
+    /// takes app-only tokens for the tenant when it needs them
+    /// (`exchange::microsoft::app_only_token_request`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthRecord>,
 }
 
 /// Where a subscriber is reached: the endpoint's `type` and `endpoint`.
@@ -205,11 +207,15 @@ pub struct StoredRecords {
 ///
 /// * Slack connect code → [`slack_install`];
 /// * Slack link-user code → [`slack_user`];
-/// * Teams admin consent → [`teams_connection`] (the body answers the
-///   tenant confirmation request);
-/// * Teams link-user code → [`teams_user`].
+/// * Teams connect-proof code → [`teams_connection`], plus [`teams_user`]
+///   when the flow links the user;
+/// * Teams link-user code → [`teams_user`];
+/// * Teams admin consent → refused ([`ExchangeError::WrongFlow`]): it proves
+///   nothing; its [`VerifiedCallback::next`] sign-in does.
 ///
-/// `now` checks the Microsoft `id_token` and turns `expires_in` into `expiresAt`.
+/// Every record checks the workspace the state is restricted to against
+/// the one the provider answered for. `now` checks the Microsoft `id_token`
+/// and turns `expires_in` into `expiresAt`.
 pub fn from_token_response(
     core: &ChannelConnect,
     verified: &VerifiedCallback,
@@ -224,20 +230,29 @@ pub fn from_token_response(
             connection: None,
             endpoints: vec![slack_user(state, &slack::parse_user_sign_in(response_body)?)?],
         },
-        Flow::TeamsConsent { tenant } => StoredRecords {
-            connection: Some(teams_connection(
-                state,
-                &microsoft::parse_tenant_confirmation(tenant, response_body)?,
-                now,
-            )?),
-            endpoints: Vec::new(),
-        },
-        Flow::TeamsSignIn { tenant, .. } => {
-            let sign_in = microsoft::parse_delegated_response(response_body, app.client_id, tenant, now)?;
-            StoredRecords {
-                connection: None,
-                endpoints: vec![teams_user(state, &sign_in)?],
+        Flow::TeamsConsent => {
+            return Err(ExchangeError::WrongFlow(
+                "an admin consent proves no tenant: follow its sign-in",
+            ));
+        }
+        Flow::TeamsSignIn {
+            tenant,
+            proof,
+            require_admin_role,
+            ..
+        } => {
+            let sign_in = microsoft::parse_delegated_response(response_body, app.client_id, &tenant, now)?;
+            if require_admin_role {
+                microsoft::check_admin_role(&sign_in.claims)?;
             }
+            let mut records = StoredRecords::default();
+            if proof {
+                records.connection = Some(teams_connection(state, &sign_in)?);
+            }
+            if state.links_user() {
+                records.endpoints.push(teams_user(state, &sign_in)?);
+            }
+            records
         }
     })
 }
@@ -247,12 +262,21 @@ pub fn from_token_response(
 /// a `webhook` endpoint when `incoming_webhook` came and the state has a
 /// subscriber. (Without a subscriber the webhook has no owner and is not
 /// recorded; the connect request refuses `incoming-webhook` without one.)
+///
+/// When the state is restricted to a workspace, the install must be there:
+/// its `team.id`, or `enterprise.id` for an org-wide install, must equal it
+/// ([`ExchangeError::WrongWorkspace`]). Slack's `team=` URL parameter is only
+/// a hint the user can remove; this is the check.
 pub fn slack_install(
     state: &VerifiedState,
     install: &SlackInstall,
     now: OffsetDateTime,
 ) -> Result<StoredRecords, ExchangeError> {
+    if state.purpose() != Purpose::Connect {
+        return Err(ExchangeError::WrongFlow("a Slack install needs a connect state"));
+    }
     let place = install.workspace().ok_or(ExchangeError::MissingField("team"))?;
+    same_slack_workspace(state, Some(place))?;
     let workspace = WorkspaceRecord::Slack(SlackWorkspace {
         id: place.id.clone(),
         name: place.name.clone(),
@@ -265,7 +289,7 @@ pub fn slack_install(
         refresh_token: install.refresh_token.clone(),
         expires_at: expires_at(now, install.expires_in, "expires_in")?,
     };
-    let connection = connection(state, workspace, auth)?;
+    let connection = connection(state, workspace, Some(auth))?;
     let mut endpoints = Vec::new();
     if state.subscriber_id().is_some() {
         if let (true, Some(user)) = (state.auto_link_user(), &install.authed_user) {
@@ -294,11 +318,14 @@ pub fn slack_install(
 }
 
 /// A Slack personal sign-in (link-user state): the `slack_user` endpoint.
+/// When the state is restricted to a workspace (the linked connection's
+/// team), the sign-in's `team.id` (or `enterprise.id`) must equal it.
 pub fn slack_user(
     state: &VerifiedState,
     sign_in: &SlackUserSignIn,
 ) -> Result<ChannelEndpointRecord, ExchangeError> {
     link_user(state)?;
+    same_slack_workspace(state, sign_in.team.as_ref().or(sign_in.enterprise.as_ref()))?;
     endpoint(
         state,
         Endpoint::SlackUser {
@@ -307,37 +334,60 @@ pub fn slack_user(
     )
 }
 
-/// A Teams connection for a confirmed tenant (connect state), with the
-/// app-only token of the confirmation as `auth`.
-pub fn teams_connection(
-    state: &VerifiedState,
-    tenant: &ConfirmedTenant,
-    now: OffsetDateTime,
-) -> Result<ChannelConnectionRecord, ExchangeError> {
-    let workspace = WorkspaceRecord::MsTeams(TeamsWorkspace {
-        tenant_id: tenant.tenant_id().to_owned(),
-    });
-    let auth = AuthRecord {
-        access_token: tenant.access_token().clone(),
-        token_type: Some(tenant.token_type().to_owned()),
-        refresh_token: None,
-        expires_at: expires_at(now, tenant.expires_in(), "expires_in")?,
-    };
-    connection(state, workspace, auth)
+/// The Slack workspace the provider answered for must be the sealed one.
+fn same_slack_workspace(state: &VerifiedState, answered: Option<&SlackTeam>) -> Result<(), ExchangeError> {
+    match (state.workspace(), answered) {
+        (None, _) => Ok(()),
+        (Some(expected), Some(team)) if team.id == expected => Ok(()),
+        (Some(_), _) => Err(ExchangeError::WrongWorkspace),
+    }
 }
 
-/// A Teams delegated sign-in (link-user state): the `ms_teams_user`
-/// endpoint `{userId: oid, tenantId: tid}`.
+/// A Teams connection (connect-proof state) for the tenant its sign-in
+/// proved: the `id_token`'s `tid` (checked by the token response's parser
+/// against the tenant the sign-in ran in) must be the tenant the state
+/// sealed. No token: the connection's app-only tokens are taken on demand.
+pub fn teams_connection(
+    state: &VerifiedState,
+    sign_in: &DelegatedSignIn,
+) -> Result<ChannelConnectionRecord, ExchangeError> {
+    if state.purpose() != Purpose::ConnectProof {
+        return Err(ExchangeError::WrongFlow(
+            "a Teams connection needs a connect-proof state",
+        ));
+    }
+    let tenant = sign_in.claims.tenant_id();
+    if !state.workspace().is_some_and(|w| w.eq_ignore_ascii_case(tenant)) {
+        return Err(ExchangeError::WrongWorkspace);
+    }
+    let workspace = WorkspaceRecord::MsTeams(TeamsWorkspace {
+        tenant_id: tenant.to_ascii_lowercase(),
+    });
+    connection(state, workspace, None)
+}
+
+/// A Teams delegated sign-in that links the user (a link-user state, or a
+/// connect-proof with autoLinkUser and a subscriber): the `ms_teams_user`
+/// endpoint `{userId: oid, tenantId: tid}`. When the state is restricted to
+/// a tenant, `tid` must equal it.
 pub fn teams_user(
     state: &VerifiedState,
     sign_in: &DelegatedSignIn,
 ) -> Result<ChannelEndpointRecord, ExchangeError> {
-    link_user(state)?;
+    if !state.links_user() || state.purpose() == Purpose::Connect {
+        return Err(ExchangeError::WrongFlow(
+            "a user link needs a link-user or linking proof state",
+        ));
+    }
+    let tenant = sign_in.claims.tenant_id();
+    if state.workspace().is_some_and(|w| !w.eq_ignore_ascii_case(tenant)) {
+        return Err(ExchangeError::WrongWorkspace);
+    }
     endpoint(
         state,
         Endpoint::MsTeamsUser {
             user_id: sign_in.claims.object_id().to_owned(),
-            tenant_id: sign_in.claims.tenant_id().to_owned(),
+            tenant_id: tenant.to_owned(),
         },
     )
 }
@@ -353,9 +403,9 @@ fn link_user(state: &VerifiedState) -> Result<(), ExchangeError> {
 fn connection(
     state: &VerifiedState,
     workspace: WorkspaceRecord,
-    auth: AuthRecord,
+    auth: Option<AuthRecord>,
 ) -> Result<ChannelConnectionRecord, ExchangeError> {
-    if state.purpose() != Purpose::Connect {
+    if state.purpose() == Purpose::LinkUser {
         return Err(ExchangeError::WrongFlow("a connection needs a connect state"));
     }
     let identifier = state.connection_identifier().ok_or(ExchangeError::WrongFlow(

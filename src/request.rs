@@ -404,6 +404,10 @@ pub enum RequestError {
         /// The length it would have had.
         length: usize,
     },
+    /// The host's expected workspace is not one this provider and
+    /// integration allow; the text says why (400).
+    #[error("the expected workspace is refused: {0}")]
+    InvalidWorkspace(&'static str),
     /// The caller's clock is before 1970 or past the format's range (400).
     #[error("the current time is outside the state format's range")]
     ClockOutOfRange,

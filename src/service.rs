@@ -23,6 +23,7 @@ use crate::state::{
     self, OpenParams, Purpose, SealParams, SealedState, StateClaims, StateError, StateErrorKind,
     VerifiedState, binding_tag,
 };
+use crate::text;
 
 /// Default state lifetime: 5 minutes, as the API documents.
 pub const DEFAULT_LIFETIME_SECS: u16 = 300;
@@ -30,6 +31,8 @@ pub const DEFAULT_LIFETIME_SECS: u16 = 300;
 pub const DEFAULT_SKEW_SECS: u16 = 30;
 /// An authorize URL must be shorter than this (Microsoft: AADSTS90015).
 pub const MAX_URL_LEN: usize = 1800;
+/// Shortest environment secret key accepted for `contextHash`, in bytes.
+pub const MIN_ENVIRONMENT_SECRET_KEY_LEN: usize = 16;
 
 /// 32 bytes from the caller's CSPRNG: bytes 0..16 become the state nonce,
 /// bytes 16..25 a generated connection identifier; 25..32 are reserved.
@@ -147,6 +150,14 @@ impl ChannelConnectBuilder {
         if self.skew > 300 {
             return Err(ConfigError::Skew);
         }
+        // A short key makes contextHash forgeable by guessing the key.
+        if self
+            .environment_secret_keys
+            .iter()
+            .any(|k| k.expose().len() < MIN_ENVIRONMENT_SECRET_KEY_LEN)
+        {
+            return Err(ConfigError::EnvironmentSecretKey);
+        }
         for (i, integ) in self.integrations.iter().enumerate() {
             let dup = self.integrations[..i]
                 .iter()
@@ -177,6 +188,49 @@ pub struct IssuedUrl {
     pub url: String,
     /// When its state stops opening.
     pub expires_at: OffsetDateTime,
+}
+
+/// What issuing a URL takes beyond the request body: the clock, randomness,
+/// and optionally a browser binding and the workspace the flow must stay in.
+#[derive(Clone, Copy, Debug)]
+pub struct IssueParams<'a> {
+    /// The caller's clock.
+    pub now: OffsetDateTime,
+    /// 32 bytes from the caller's CSPRNG.
+    pub entropy: &'a Entropy,
+    /// A value the browser will present again at the callback (for example
+    /// the hash of an install cookie), when the host binds states.
+    pub binding: Option<&'a [u8]>,
+    /// The workspace the flow must end in, when the host knows it: the
+    /// Teams tenant GUID or Slack team id of the connection a user is being
+    /// linked to. Sealed in the state; the provider's answer must name it.
+    /// Without it, the integration's own restriction (a configured Slack
+    /// team or Teams tenant GUID) is sealed, if any.
+    pub workspace: Option<&'a str>,
+}
+
+impl<'a> IssueParams<'a> {
+    /// Just the clock and the entropy.
+    pub fn new(now: OffsetDateTime, entropy: &'a Entropy) -> Self {
+        IssueParams {
+            now,
+            entropy,
+            binding: None,
+            workspace: None,
+        }
+    }
+
+    /// Binds the state to a browser (see [`IssueParams::binding`]).
+    pub fn with_binding(mut self, binding: &'a [u8]) -> Self {
+        self.binding = Some(binding);
+        self
+    }
+
+    /// Restricts the flow to a workspace (see [`IssueParams::workspace`]).
+    pub fn with_workspace(mut self, workspace: &'a str) -> Self {
+        self.workspace = Some(workspace);
+        self
+    }
 }
 
 /// Time and browser binding for a verification.
@@ -213,7 +267,9 @@ pub struct VerifiedCallback {
     pub state: VerifiedState,
     /// The provider's answer.
     pub outcome: ProviderOutcome,
-    /// A second redirect (Teams sign-in to link the user), when one follows.
+    /// The next redirect, when the flow continues: after a Teams admin
+    /// consent, the sign-in that proves the tenant (and may link the user).
+    /// Such a callback yields nothing to store; send the browser here.
     pub next: Option<IssuedUrl>,
 }
 
@@ -280,20 +336,19 @@ impl ChannelConnect {
     pub fn connect_url(
         &self,
         body: &ConnectRequestBody,
-        now: OffsetDateTime,
-        entropy: &Entropy,
-        binding: Option<&[u8]>,
+        issue: &IssueParams<'_>,
     ) -> Result<IssuedUrl, RequestError> {
         let req = ConnectRequest::validate(body)?;
         let (integ, provider) = self.chat_integration(req.integration.as_str())?;
         provider.check_connect(&req)?;
         self.check_context_hash(integ, &req.context, req.context_hash)?;
+        let workspace = restrict_workspace(provider, issue.workspace)?;
         let generated;
         let connection = match req.connection {
             Some(c) => c,
             None => {
                 let mut seed = [0u8; 9];
-                seed.copy_from_slice(&entropy.0[16..25]);
+                seed.copy_from_slice(&issue.entropy.0[16..25]);
                 generated = ConnectionIdentifier::generate(&seed);
                 generated
             }
@@ -309,22 +364,27 @@ impl ChannelConnect {
             mode: req.mode,
             auto_link_user: req.auto_link_user,
             context: req.context,
+            workspace: workspace.as_deref(),
         };
-        self.issue(provider, &claims, now, entropy, binding, req.scopes, None)
+        self.issue(provider, &claims, issue, req.scopes, None)
     }
 
     /// Answers `POST /v1/integrations/channel-endpoints/oauth`: a personal
     /// sign-in (Slack `user_scope`, Teams delegated sign-in with PKCE).
+    ///
+    /// When the host knows the connection the user is being linked to, it
+    /// passes that connection's workspace in [`IssueParams::workspace`]: the
+    /// Teams sign-in then happens in that tenant and the Slack sign-in is
+    /// pointed at that team, and a token response naming another is refused.
     pub fn link_user_url(
         &self,
         body: &LinkUserRequestBody,
-        now: OffsetDateTime,
-        entropy: &Entropy,
-        binding: Option<&[u8]>,
+        issue: &IssueParams<'_>,
     ) -> Result<IssuedUrl, RequestError> {
         let req = LinkUserRequest::validate(body)?;
         let (integ, provider) = self.chat_integration(req.integration.as_str())?;
         self.check_context_hash(integ, &req.context, req.context_hash)?;
+        let workspace = restrict_workspace(provider, issue.workspace)?;
         let mode = if req.context.is_empty() {
             ConnectionMode::Subscriber
         } else {
@@ -341,29 +401,28 @@ impl ChannelConnect {
             mode,
             auto_link_user: true,
             context: req.context,
+            workspace: workspace.as_deref(),
         };
-        self.issue(provider, &claims, now, entropy, binding, None, req.user_scopes)
+        self.issue(provider, &claims, issue, None, req.user_scopes)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn issue(
         &self,
         provider: &dyn Provider,
         claims: &StateClaims<'_>,
-        now: OffsetDateTime,
-        entropy: &Entropy,
-        binding: Option<&[u8]>,
+        issue: &IssueParams<'_>,
         scopes: Option<Scopes<'_>>,
         user_scopes: Option<Scopes<'_>>,
     ) -> Result<IssuedUrl, RequestError> {
-        let issued_at = u64::try_from(now.unix_timestamp()).map_err(|_| RequestError::ClockOutOfRange)?;
+        let issued_at =
+            u64::try_from(issue.now.unix_timestamp()).map_err(|_| RequestError::ClockOutOfRange)?;
         let mut nonce = [0u8; state::NONCE_LEN];
-        nonce.copy_from_slice(&entropy.0[..state::NONCE_LEN]);
+        nonce.copy_from_slice(&issue.entropy.0[..state::NONCE_LEN]);
         let params = SealParams {
             issued_at,
             lifetime: self.lifetime,
             nonce,
-            binding: binding.map(binding_tag),
+            binding: issue.binding.map(binding_tag),
         };
         let key = self.keys.active();
         let mut sealed = SealedState::default();
@@ -374,22 +433,22 @@ impl ChannelConnect {
             .uses_pkce(claims.purpose)
             .then(|| PkceVerifier::derive(key, &nonce).challenge());
         let token = sealed.as_str();
+        let links_user =
+            claims.purpose == Purpose::LinkUser || (claims.auto_link_user && claims.subscriber.is_some());
         let request = AuthorizeRequest {
             purpose: claims.purpose,
             state: token,
             scopes,
             user_scopes,
             pkce_challenge: pkce.as_ref().map(|c| c.as_str()),
+            workspace: claims.workspace,
+            links_user,
         };
         let url = write_url(provider, &request)?;
-        // A connect that will continue with a PKCE sign-in (Teams autoLinkUser)
+        // A connect that continues with a proof sign-in (every Teams connect)
         // must leave room for that URL too.
-        if claims.purpose == Purpose::Connect
-            && claims.auto_link_user
-            && claims.subscriber.is_some()
-            && provider.uses_pkce(Purpose::LinkUser)
-        {
-            check_follow_up_len(provider, token)?;
+        if let (Purpose::Connect, Some(n)) = (claims.purpose, provider.proof_workspace_len()) {
+            check_proof_len(provider, &request, sealed.decoded_len(), n)?;
         }
         Ok(IssuedUrl {
             url,
@@ -437,9 +496,12 @@ impl ChannelConnect {
             binding: params.binding,
         };
         let state = state::open(token, &self.keys, &open)?;
-        let (provider_id, integration, environment) = state.route_bytes();
+        let [provider_id, integration, environment, organization] = state.route_bytes();
         if environment != self.environment.as_str().as_bytes() {
             return Err(StateErrorKind::WrongEnvironment.into());
+        }
+        if organization != self.organization.as_str().as_bytes() {
+            return Err(StateErrorKind::WrongOrganization.into());
         }
         let found = self
             .integrations
@@ -460,8 +522,9 @@ impl ChannelConnect {
     }
 
     /// Verifies a callback: the state first (nothing unverified is acted on),
-    /// then the state's provider reads the rest. A Teams admin consent with
-    /// autoLinkUser and a subscriber comes back with the sign-in URL to follow.
+    /// then the state's provider reads the rest. A Teams admin consent comes
+    /// back with [`VerifiedCallback::next`], the sign-in that proves the
+    /// claimed tenant: it yields nothing to store by itself.
     pub fn verify_callback(
         &self,
         params: &CallbackParams<'_>,
@@ -471,45 +534,53 @@ impl ChannelConnect {
         if token.is_empty() {
             return Err(CallbackError::Unsolicited {
                 has_code: params.code.is_some(),
-                error: params.error.as_deref().map(str::to_owned),
+                error: params.error.as_deref().map(|e| text::error_code(Some(e))),
             });
         }
         let (state, provider) = self.open_state(token, verify)?;
-        let outcome = provider.interpret(state.purpose(), params)?;
-        let next = if provider.follows_with_link_user(&state, &outcome) {
-            Some(self.follow_up(provider, &state, verify.now)?)
-        } else {
-            None
+        let outcome = provider.interpret(&state, params)?;
+        let next = match provider.proof_workspace(&state, &outcome) {
+            Some(workspace) => Some(self.proof_follow_up(provider, &state, workspace, verify.now)?),
+            None => None,
         };
         Ok(VerifiedCallback { state, outcome, next })
     }
 
-    fn follow_up(
+    /// The connect-proof sign-in after a callback that claims a workspace
+    /// (SPEC.md section 7): same claims, the workspace sealed, expiring with
+    /// the state it continues.
+    fn proof_follow_up(
         &self,
         provider: &dyn Provider,
         state: &VerifiedState,
+        workspace: &str,
         now: OffsetDateTime,
     ) -> Result<IssuedUrl, CallbackError> {
-        let issued_at =
-            u64::try_from(now.unix_timestamp()).map_err(|_| StateError::new(StateErrorKind::Malformed))?;
+        if state
+            .workspace()
+            .is_some_and(|w| !w.eq_ignore_ascii_case(workspace))
+        {
+            return Err(CallbackError::WorkspaceMismatch);
+        }
         let key = self.keys.active();
         let mut sealed = SealedState::default();
-        let follow_nonce = state
-            .reseal(Purpose::LinkUser, issued_at, key, &mut sealed)
+        let proof_nonce = state
+            .reseal_proof(now.unix_timestamp(), workspace, key, &mut sealed)
             .map_err(|_| StateError::new(StateErrorKind::Oversized))?;
-        let challenge = PkceVerifier::derive(key, &follow_nonce).challenge();
+        let challenge = PkceVerifier::derive(key, &proof_nonce).challenge();
         let request = AuthorizeRequest {
-            purpose: Purpose::LinkUser,
+            purpose: Purpose::ConnectProof,
             state: sealed.as_str(),
             scopes: None,
             user_scopes: None,
             pkce_challenge: Some(challenge.as_str()),
+            workspace: Some(state.workspace().unwrap_or(workspace)),
+            links_user: state.links_user(),
         };
         let url = write_url(provider, &request).map_err(|_| StateError::new(StateErrorKind::Oversized))?;
-        // The resealed state keeps the lifetime it was issued with.
         Ok(IssuedUrl {
             url,
-            expires_at: expiry(issued_at, state.lifetime_secs()),
+            expires_at: state.expires_at(),
         })
     }
 
@@ -546,27 +617,56 @@ fn write_url(provider: &dyn Provider, request: &AuthorizeRequest<'_>) -> Result<
     Ok(url)
 }
 
-/// The follow-up state is the connect state with other flags, time and
-/// nonce: the same length. Asks the provider how long that URL would be.
-fn check_follow_up_len(provider: &dyn Provider, state: &str) -> Result<(), RequestError> {
+/// The proof state is the connect state with the workspace field added
+/// (when it has none) and other flags, times and nonce. Asks the provider
+/// how long its URL would be, with stand-ins of the right lengths.
+fn check_proof_len(
+    provider: &dyn Provider,
+    connect: &AuthorizeRequest<'_>,
+    decoded_len: usize,
+    workspace_len: usize,
+) -> Result<(), RequestError> {
     const STAND_IN_CHALLENGE: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    static STAND_IN: [u8; state::MAX_STATE_CHARS] = [b'A'; state::MAX_STATE_CHARS];
+    let stand_in = |n: usize| std::str::from_utf8(&STAND_IN[..n.min(STAND_IN.len())]).unwrap_or("");
+    let proof_len = match connect.workspace {
+        Some(_) => decoded_len,
+        None => decoded_len + 1 + workspace_len,
+    };
     let request = AuthorizeRequest {
-        purpose: Purpose::LinkUser,
-        state,
+        purpose: Purpose::ConnectProof,
+        state: stand_in((proof_len * 4).div_ceil(3)),
         scopes: None,
         user_scopes: None,
         pkce_challenge: Some(STAND_IN_CHALLENGE),
+        workspace: Some(connect.workspace.unwrap_or(stand_in(workspace_len))),
+        links_user: connect.links_user,
     };
     let length = provider.authorize_url_len(&request);
-    if length >= MAX_URL_LEN {
+    if proof_len > state::MAX_STATE_BYTES || length >= MAX_URL_LEN {
         return Err(RequestError::UrlTooLong { length });
     }
     Ok(())
 }
 
+/// The host's expected workspace, as the provider restricts it, in the
+/// state's charset.
+fn restrict_workspace<'a>(
+    provider: &'a dyn Provider,
+    expected: Option<&'a str>,
+) -> Result<Option<std::borrow::Cow<'a, str>>, RequestError> {
+    let workspace = provider.restrict_workspace(expected)?;
+    if workspace
+        .as_deref()
+        .is_some_and(|w| !state::is_workspace(w.as_bytes()))
+    {
+        return Err(RequestError::InvalidWorkspace(
+            "a workspace id is 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' or '-'",
+        ));
+    }
+    Ok(workspace)
+}
+
 fn expiry(issued_at: u64, lifetime: u16) -> OffsetDateTime {
-    i64::try_from(issued_at + u64::from(lifetime))
-        .ok()
-        .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    state::unix_to_datetime(issued_at.saturating_add(u64::from(lifetime)))
 }

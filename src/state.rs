@@ -44,7 +44,10 @@ const FLAG_AUTO_LINK: u8 = 1 << 2;
 const FLAG_SUBSCRIBER: u8 = 1 << 3;
 const FLAG_CONNECTION: u8 = 1 << 4;
 const FLAG_BINDING: u8 = 1 << 5;
-const FLAGS_KNOWN: u8 = (1 << 6) - 1;
+const FLAG_PROOF: u8 = 1 << 6;
+const FLAG_WORKSPACE: u8 = 1 << 7;
+/// Longest workspace id a state carries.
+pub const MAX_WORKSPACE_LEN: usize = 64;
 
 /// What a state authorizes at the callback.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -54,6 +57,10 @@ pub enum Purpose {
     Connect,
     /// Link one subscriber's own user.
     LinkUser,
+    /// The sign-in that proves the workspace a connect claimed (Teams: the
+    /// tenant of an admin consent). Only its token response yields the
+    /// connection; it may link the user too.
+    ConnectProof,
 }
 
 /// Everything a state carries, borrowed, for sealing.
@@ -79,6 +86,9 @@ pub struct StateClaims<'a> {
     pub auto_link_user: bool,
     /// Context entries.
     pub context: Context<'a>,
+    /// The workspace the flow is restricted to (a Slack team, a Teams
+    /// tenant), when any: 1 to 64 bytes of `[A-Za-z0-9._-]`.
+    pub workspace: Option<&'a str>,
 }
 
 /// Issue-time inputs that are not claims: time, lifetime, entropy, binding.
@@ -106,7 +116,9 @@ pub fn binding_tag(value: &[u8]) -> [u8; BINDING_LEN] {
     t
 }
 
-/// The state would not fit in [`MAX_STATE_BYTES`] (so neither in a URL).
+/// The state would not fit in [`MAX_STATE_BYTES`] (so neither in a URL), or
+/// its claims break the layout's rules (a proof without a workspace, a
+/// workspace outside `[A-Za-z0-9._-]{1,64}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StateTooLarge;
 
@@ -131,6 +143,11 @@ impl SealedState {
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.buf[..self.len]).expect("base64url is ASCII")
     }
+
+    /// Bytes the token decodes to (unpadded base64url: 3 bytes per 4 characters).
+    pub fn decoded_len(&self) -> usize {
+        self.len * 3 / 4
+    }
 }
 
 impl fmt::Debug for SealedState {
@@ -151,11 +168,16 @@ pub fn seal(
         buf: &mut raw,
         pos: 0,
     };
-    let mut flags = 0;
-    flags |= if claims.purpose == Purpose::LinkUser {
-        FLAG_LINK_USER
-    } else {
-        0
+    if claims.purpose == Purpose::ConnectProof && claims.workspace.is_none() {
+        return Err(StateTooLarge);
+    }
+    if claims.workspace.is_some_and(|w| !is_workspace(w.as_bytes())) {
+        return Err(StateTooLarge);
+    }
+    let mut flags = match claims.purpose {
+        Purpose::Connect => 0,
+        Purpose::LinkUser => FLAG_LINK_USER,
+        Purpose::ConnectProof => FLAG_PROOF,
     };
     flags |= if claims.mode == ConnectionMode::Shared {
         FLAG_SHARED
@@ -174,6 +196,11 @@ pub fn seal(
         0
     };
     flags |= if params.binding.is_some() { FLAG_BINDING } else { 0 };
+    flags |= if claims.workspace.is_some() {
+        FLAG_WORKSPACE
+    } else {
+        0
+    };
     w.put(&[STATE_VERSION, key.id().0, flags])?;
     w.put(&params.issued_at.to_be_bytes())?;
     w.put(&params.lifetime.to_be_bytes())?;
@@ -193,6 +220,9 @@ pub fn seal(
         w.str8(s)?;
     }
     if let Some(s) = claims.connection {
+        w.str8(s)?;
+    }
+    if let Some(s) = claims.workspace {
         w.str8(s)?;
     }
     w.put(&[claims.context.len() as u8])?;
@@ -296,6 +326,8 @@ pub enum StateErrorKind {
     UnknownIntegration,
     /// Issued for another environment.
     WrongEnvironment,
+    /// Issued for another organization.
+    WrongOrganization,
     /// Bound to a browser, and the callback presented no binding.
     BindingMissing,
     /// Bound to another browser.
@@ -399,6 +431,13 @@ pub fn open(token: &str, keys: &KeyRing, params: &OpenParams<'_>) -> Result<Veri
     Ok(state)
 }
 
+/// A workspace id: 1 to 64 bytes of `[A-Za-z0-9._-]`.
+pub(crate) fn is_workspace(w: &[u8]) -> bool {
+    (1..=MAX_WORKSPACE_LEN).contains(&w.len())
+        && w.iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+}
+
 fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -413,6 +452,7 @@ struct Layout {
     organization: (u16, u16),
     subscriber: Option<(u16, u16)>,
     connection: Option<(u16, u16)>,
+    workspace: Option<(u16, u16)>,
     context: [Option<RawEntry>; crate::context::MAX_CONTEXT_KEYS],
 }
 
@@ -464,7 +504,8 @@ impl Reader<'_> {
 impl Layout {
     fn parse(body: &[u8]) -> Option<Layout> {
         let flags = body[2];
-        if flags & !FLAGS_KNOWN != 0 {
+        let proof = flags & FLAG_PROOF != 0;
+        if proof && flags & (FLAG_LINK_USER | FLAG_WORKSPACE) != FLAG_WORKSPACE {
             return None;
         }
         let lifetime = u16::from_be_bytes([body[11], body[12]]);
@@ -508,6 +549,13 @@ impl Layout {
         if connection.is_some_and(|(s, e)| usize::from(e - s) > crate::ids::MAX_ID_CHARS) {
             return None;
         }
+        let workspace = if flags & FLAG_WORKSPACE != 0 {
+            let w = r.str8(1)?;
+            is_workspace(&body[w.0 as usize..w.1 as usize]).then_some(w)?;
+            Some(w)
+        } else {
+            None
+        };
         let count = usize::from(r.byte()?);
         if count > crate::context::MAX_CONTEXT_KEYS {
             return None;
@@ -539,6 +587,7 @@ impl Layout {
             organization,
             subscriber,
             connection,
+            workspace,
             context,
         })
     }
@@ -588,15 +637,16 @@ impl VerifiedState {
         &self.bytes[s as usize..e as usize]
     }
 
-    /// The provider, integration and environment as bytes, for the
-    /// comparisons of the hot path (no UTF-8 check needed to compare).
-    pub(crate) fn route_bytes(&self) -> (&[u8], &[u8], &[u8]) {
+    /// The provider, integration, environment and organization as bytes,
+    /// for the comparisons of the hot path (no UTF-8 check needed to compare).
+    pub(crate) fn route_bytes(&self) -> [&[u8]; 4] {
         let l = &self.layout;
-        (
+        [
             self.bytes_at(l.provider),
             self.bytes_at(l.integration),
             self.bytes_at(l.environment),
-        )
+            self.bytes_at(l.organization),
+        ]
     }
 
     fn flag(&self, f: u8) -> bool {
@@ -613,10 +663,12 @@ impl VerifiedState {
         self.str_at(self.layout.provider)
     }
 
-    /// Connect or link-user.
+    /// Connect, link-user or connect-proof.
     pub fn purpose(&self) -> Purpose {
         if self.flag(FLAG_LINK_USER) {
             Purpose::LinkUser
+        } else if self.flag(FLAG_PROOF) {
+            Purpose::ConnectProof
         } else {
             Purpose::Connect
         }
@@ -645,6 +697,19 @@ impl VerifiedState {
     /// Connection identifier, when any.
     pub fn connection_identifier(&self) -> Option<&str> {
         self.layout.connection.map(|r| self.str_at(r))
+    }
+
+    /// The workspace the flow is restricted to, sealed at issue (a Slack
+    /// team, a Teams tenant) or, in a connect-proof state, the tenant the
+    /// admin consent claimed. The provider's answer must name this one.
+    pub fn workspace(&self) -> Option<&str> {
+        self.layout.workspace.map(|r| self.str_at(r))
+    }
+
+    /// True when the flow also links the subscriber's own user: a link-user
+    /// state, or a state with autoLinkUser and a subscriber.
+    pub fn links_user(&self) -> bool {
+        self.purpose() == Purpose::LinkUser || (self.auto_link_user() && self.subscriber_id().is_some())
     }
 
     /// Connection mode.
@@ -715,27 +780,53 @@ impl VerifiedState {
         self.layout.binding.map(|s| &self.bytes[s..s + BINDING_LEN])
     }
 
-    /// The same claims as a new state of another purpose, issued now with a
-    /// nonce derived from this one (so no entropy is needed) under `key`.
-    pub(crate) fn reseal(
+    /// The connect-proof state that continues this connect state (SPEC.md
+    /// section 7): the same claims, flags `PROOF` and `WORKSPACE`, issued at
+    /// `max(now, issued_at)` and expiring when this state does, with a nonce
+    /// derived from this one (so no entropy is needed), sealed under `key`.
+    /// `workspace` is inserted unless the state already carries one.
+    pub(crate) fn reseal_proof(
         &self,
-        purpose: Purpose,
-        issued_at: u64,
+        now: i64,
+        workspace: &str,
         key: &SigningKey,
         out: &mut SealedState,
     ) -> Result<[u8; NONCE_LEN], StateTooLarge> {
-        let mut raw = [0u8; MAX_STATE_BYTES];
-        let body_len = self.bytes.len();
+        if self.purpose() != Purpose::Connect || !is_workspace(workspace.as_bytes()) {
+            return Err(StateTooLarge);
+        }
+        let parent_issued = self.issued_at_unix();
+        let expires = parent_issued.saturating_add(u64::from(self.lifetime_secs()));
+        let issued_at = u64::try_from(now).unwrap_or(0).max(parent_issued);
+        // `now` is before the parent's expiry (it opened), so this is 1 or more.
+        let lifetime = u16::try_from(expires.saturating_sub(issued_at)).map_err(|_| StateTooLarge)?;
+        if lifetime == 0 {
+            return Err(StateTooLarge);
+        }
+        let (insert_at, insert) = match self.layout.workspace {
+            Some(_) => (self.bytes.len(), &[][..]),
+            None => {
+                let l = &self.layout;
+                let end = l.connection.or(l.subscriber).unwrap_or(l.organization).1;
+                (usize::from(end), workspace.as_bytes())
+            }
+        };
+        let extra = if insert.is_empty() { 0 } else { 1 + insert.len() };
+        let body_len = self.bytes.len() + extra;
         if body_len + TAG_LEN > MAX_STATE_BYTES {
             return Err(StateTooLarge);
         }
-        raw[..body_len].copy_from_slice(&self.bytes);
+        let mut raw = [0u8; MAX_STATE_BYTES];
+        raw[..insert_at].copy_from_slice(&self.bytes[..insert_at]);
+        if extra > 0 {
+            raw[insert_at] = insert.len() as u8;
+            raw[insert_at + 1..insert_at + extra].copy_from_slice(insert);
+        }
+        raw[insert_at + extra..body_len].copy_from_slice(&self.bytes[insert_at..]);
         raw[1] = key.id().0;
-        raw[2] = match purpose {
-            Purpose::LinkUser => raw[2] | FLAG_LINK_USER,
-            Purpose::Connect => raw[2] & !FLAG_LINK_USER,
-        };
+        raw[2] |= FLAG_PROOF | FLAG_WORKSPACE;
         raw[3..11].copy_from_slice(&issued_at.to_be_bytes());
+        raw[11..13].copy_from_slice(&lifetime.to_be_bytes());
         let derived = key.derive(FOLLOW_UP_NONCE_LABEL, &[self.nonce()]);
         let mut nonce = [0u8; NONCE_LEN];
         nonce.copy_from_slice(&derived[..NONCE_LEN]);
@@ -747,11 +838,13 @@ impl VerifiedState {
     }
 }
 
-fn unix_to_datetime(secs: u64) -> OffsetDateTime {
+/// Unix seconds as a time, saturating at the largest time `time` represents
+/// (a verified state is never that far out: it would not have opened).
+pub(crate) fn unix_to_datetime(secs: u64) -> OffsetDateTime {
     i64::try_from(secs)
         .ok()
         .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        .unwrap_or_else(|| time::PrimitiveDateTime::MAX.assume_utc())
 }
 
 impl fmt::Debug for VerifiedState {
@@ -764,6 +857,7 @@ impl fmt::Debug for VerifiedState {
             .field("organization", &self.organization_id())
             .field("subscriber", &self.subscriber_id())
             .field("connection", &self.connection_identifier())
+            .field("workspace", &self.workspace())
             .field("mode", &self.connection_mode())
             .field("auto_link_user", &self.auto_link_user())
             .field("context", &self.context().collect::<Vec<_>>())

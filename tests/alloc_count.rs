@@ -10,8 +10,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use channel_connect::{
-    CallbackParams, ChannelConnect, ClientId, ConnectRequestBody, Entropy, Integration, KeyId, KeyRing,
-    MsTeams, RedirectUri, Secret, SigningKey, Slack, VerifyParams,
+    CallbackParams, ChannelConnect, ClientId, ConnectRequestBody, Entropy, Integration, IssueParams, KeyId,
+    KeyRing, MsTeams, RedirectUri, Secret, SigningKey, Slack, VerifyParams,
 };
 use time::OffsetDateTime;
 
@@ -101,8 +101,10 @@ fn hot_paths_stay_within_their_allocation_budget() {
     let entropy = Entropy([42; 32]);
 
     // Warm up once outside the count (lazy statics, CPU feature detection).
-    let issued = core.connect_url(&body, at(T0), &entropy, None).unwrap();
-    let (issue_allocs, again) = count(|| core.connect_url(&body, at(T0), &entropy, None));
+    let issued = core
+        .connect_url(&body, &IssueParams::new(at(T0), &entropy))
+        .unwrap();
+    let (issue_allocs, again) = count(|| core.connect_url(&body, &IssueParams::new(at(T0), &entropy)));
     assert_eq!(again.unwrap(), issued);
 
     let state = issued

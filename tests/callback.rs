@@ -101,8 +101,10 @@ fn a_callback_with_neither_code_nor_consent_is_novus_error() {
     }
 }
 
+/// Without autoLinkUser (shared mode) the admin consent still yields no
+/// connection: it continues with a sign-in that only proves the tenant.
 #[test]
-fn teams_admin_consent_without_autolink_has_no_second_redirect() {
+fn teams_admin_consent_without_autolink_continues_with_a_proof_sign_in() {
     let core = core();
     let state = state_of(&issue(
         &core,
@@ -119,12 +121,22 @@ fn teams_admin_consent_without_autolink_has_no_second_redirect() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(v.next.is_none());
     assert!(core.pkce_verifier(&v.state).is_none(), "no PKCE on admin consent");
+    let next = v.next.expect("every admin consent continues with the proof");
+    let prefix = format!("https://login.microsoftonline.com/{TENANT}/oauth2/v2.0/authorize?");
+    assert!(next.url.starts_with(&prefix), "{}", next.url);
+    // It links no user: no User.Read.
+    assert_eq!(param(&next.url, "scope").unwrap(), "openid profile");
+    let (proof, _) = core
+        .open_state(&state_of(&next.url), &VerifyParams::at(at(T0 + 31)))
+        .unwrap();
+    assert_eq!(proof.purpose(), Purpose::ConnectProof);
+    assert_eq!(proof.workspace(), Some(TENANT));
+    assert!(!proof.links_user());
 }
 
-/// Admin consent with autoLinkUser: the second URL, its state, its PKCE, and
-/// the link-user callback that follows.
+/// Admin consent with autoLinkUser: the proof URL in the claimed tenant, its
+/// state, its PKCE, and the sign-in callback that follows.
 #[test]
 fn teams_admin_consent_with_autolink_then_delegated_code() {
     let core = core();
@@ -137,10 +149,8 @@ fn teams_admin_consent_with_autolink_then_delegated_code() {
     .unwrap();
     let next = v.next.expect("a second redirect");
     let url = &next.url;
-    assert!(
-        url.starts_with("https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize?"),
-        "{url}"
-    );
+    let prefix = format!("https://login.microsoftonline.com/{TENANT}/oauth2/v2.0/authorize?");
+    assert!(url.starts_with(&prefix), "{url}");
     assert_eq!(
         param_names(url),
         [
@@ -160,15 +170,16 @@ fn teams_admin_consent_with_autolink_then_delegated_code() {
     assert_eq!(param(url, "code_challenge_method").unwrap(), "S256");
     assert_eq!(
         next.expires_at,
-        at(T0 + 40 + 300),
-        "a fresh lifetime from the consent"
+        at(T0 + 300),
+        "the proof expires with the state it continues"
     );
 
     let second = state_of(url);
     assert_ne!(second, first);
-    assert_eq!(second.len(), first.len());
     let (s2, _) = core.open_state(&second, &VerifyParams::at(at(T0 + 41))).unwrap();
-    assert_eq!(s2.purpose(), Purpose::LinkUser);
+    assert_eq!(s2.purpose(), Purpose::ConnectProof);
+    assert_eq!(s2.workspace(), Some(TENANT));
+    assert!(s2.links_user());
     assert_eq!(s2.subscriber_id(), Some("subscriber-123"));
     assert_eq!(s2.connection_identifier(), v.state.connection_identifier());
     assert_eq!(
@@ -177,7 +188,7 @@ fn teams_admin_consent_with_autolink_then_delegated_code() {
     );
     assert_ne!(s2.replay_id(), v.state.replay_id());
 
-    // The link-user callback: a code, and the verifier re-derived without storage.
+    // The sign-in callback: a code, and the verifier re-derived without storage.
     let v2 = verify(&core, &format!("code=0.AXoA-delegated&state={second}"), T0 + 90).unwrap();
     assert!(matches!(v2.outcome, ProviderOutcome::Code { .. }));
     assert!(v2.next.is_none());
@@ -187,6 +198,38 @@ fn teams_admin_consent_with_autolink_then_delegated_code() {
         verifier.challenge().as_str(),
         param(url, "code_challenge").unwrap()
     );
+}
+
+/// A proof state lives no longer than the state it continues: issued at its
+/// parent's last second, it is refused one second after the parent expired.
+#[test]
+fn a_proof_state_never_outlives_its_parent() {
+    let core = core();
+    let first = state_of(&issue(&core, TEAMS_AUTOLINK));
+    let last_second = T0 + 299;
+    let v = verify(
+        &core,
+        &format!("admin_consent=True&tenant={TENANT}&state={first}"),
+        last_second,
+    )
+    .unwrap();
+    let next = v.next.unwrap();
+    assert_eq!(next.expires_at, at(T0 + 300));
+    let proof = state_of(&next.url);
+    let q = format!("code=c&state={proof}");
+    assert!(verify(&core, &q, last_second).is_ok());
+    for late in [T0 + 300, T0 + 301] {
+        let e = verify(&core, &q, late).unwrap_err();
+        assert_eq!(state_kind(Err(e)), StateErrorKind::Expired, "at {late}");
+    }
+    // And a parent already expired gives no proof at all.
+    let e = verify(
+        &core,
+        &format!("admin_consent=True&tenant={TENANT}&state={first}"),
+        T0 + 300,
+    )
+    .unwrap_err();
+    assert_eq!(state_kind(Err(e)), StateErrorKind::Expired);
 }
 
 #[test]
@@ -226,9 +269,7 @@ fn teams_flows_refuse_each_others_parameters() {
         .link_user_url(
             &LinkUserRequestBody::from_json(br#"{"integrationIdentifier":"msteams","subscriberId":"u"}"#)
                 .unwrap(),
-            at(T0),
-            &entropy(),
-            None,
+            &IssueParams::new(at(T0), &entropy()),
         )
         .unwrap();
     let link = state_of(&link.url);
@@ -274,7 +315,10 @@ fn browser_binding() {
     let core = core();
     let cookie = b"sha256-of-a-random-cookie-0123456789abcdef";
     let issued = core
-        .connect_url(&body(SEED_PHP), at(T0), &entropy(), Some(cookie))
+        .connect_url(
+            &body(SEED_PHP),
+            &IssueParams::new(at(T0), &entropy()).with_binding(cookie),
+        )
         .unwrap();
     let state = state_of(&issued.url);
     let params_owned = format!("code=a&state={state}");
@@ -292,7 +336,10 @@ fn browser_binding() {
     );
     // The Teams follow-up stays bound to the same browser.
     let issued = core
-        .connect_url(&body(TEAMS_AUTOLINK), at(T0), &entropy(), Some(cookie))
+        .connect_url(
+            &body(TEAMS_AUTOLINK),
+            &IssueParams::new(at(T0), &entropy()).with_binding(cookie),
+        )
         .unwrap();
     let q = format!(
         "admin_consent=True&tenant={TENANT}&state={}",
@@ -328,7 +375,7 @@ fn replay_id_is_stable_and_expiry_is_exposed() {
     other.0[0] ^= 1;
     let s2 = state_of(
         &core
-            .connect_url(&body(SEED_PHP), at(T0), &other, None)
+            .connect_url(&body(SEED_PHP), &IssueParams::new(at(T0), &other))
             .unwrap()
             .url,
     );

@@ -269,7 +269,9 @@ fn every_error_rule_has_its_status_and_message() {
     ];
     for (json, status, message) in cases {
         let err = match ConnectRequestBody::from_json(json.as_bytes()) {
-            Ok(b) => core.connect_url(&b, at(T0), &entropy(), None).unwrap_err(),
+            Ok(b) => core
+                .connect_url(&b, &IssueParams::new(at(T0), &entropy()))
+                .unwrap_err(),
             Err(e) => e,
         };
         assert_eq!(err.status(), *status, "{json}: {err}");
@@ -304,7 +306,7 @@ fn urls_of_1800_characters_or_more_are_refused() {
         r#"{{"integrationIdentifier":"slack","context":{{"t":{{"id":"a","data":{{"k":"{big}"}}}}}}}}"#
     );
     let err = core
-        .connect_url(&body(&json), at(T0), &entropy(), None)
+        .connect_url(&body(&json), &IssueParams::new(at(T0), &entropy()))
         .unwrap_err();
     assert!(matches!(err, RequestError::UrlTooLong { .. }), "{err:?}");
     assert_eq!(err.status(), 400);
@@ -316,14 +318,14 @@ fn urls_of_1800_characters_or_more_are_refused() {
         let json = format!(
             r#"{{"integrationIdentifier":"msteams","subscriberId":"u","context":{{"t":{{"id":"a","data":{{"k":"{d}"}}}}}}}}"#
         );
-        let r = core.connect_url(&body(&json), at(T0), &entropy(), None);
+        let r = core.connect_url(&body(&json), &IssueParams::new(at(T0), &entropy()));
         if let Err(RequestError::UrlTooLong { .. }) = r {
             let no_link = json.replace(
                 r#""subscriberId":"u","#,
                 r#""subscriberId":"u","autoLinkUser":false,"#,
             );
             fits = Some(
-                core.connect_url(&body(&no_link), at(T0), &entropy(), None)
+                core.connect_url(&body(&no_link), &IssueParams::new(at(T0), &entropy()))
                     .is_ok(),
             );
             break;
@@ -375,7 +377,7 @@ fn lifetime_is_configurable() {
         .build()
         .unwrap();
     let issued = core
-        .connect_url(&body(SEED_PHP), at(T0), &entropy(), None)
+        .connect_url(&body(SEED_PHP), &IssueParams::new(at(T0), &entropy()))
         .unwrap();
     assert_eq!(issued.expires_at, at(T0 + 60));
     let state = state_of(&issued.url);
@@ -411,7 +413,7 @@ impl Provider for Discord {
     }
     fn interpret(
         &self,
-        _purpose: Purpose,
+        _state: &channel_connect::state::VerifiedState,
         params: &CallbackParams<'_>,
     ) -> Result<ProviderOutcome, CallbackError> {
         match (&params.error, &params.code) {
@@ -482,7 +484,7 @@ proptest! {
             auto_link_user: auto,
             ..Default::default()
         };
-        let result = core.connect_url(&body, at(now), &Entropy(nonce), None);
+        let result = core.connect_url(&body, &IssueParams::new(at(now), &Entropy(nonce)));
         if !shared && subscriber.is_none() {
             prop_assert_eq!(result.unwrap_err(), RequestError::SubscriberModeWithoutSubscriber);
             return Ok(());

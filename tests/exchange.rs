@@ -63,7 +63,7 @@ fn core() -> ChannelConnect {
 
 fn connect(core: &ChannelConnect, json: &str) -> String {
     let body = ConnectRequestBody::from_json(json.as_bytes()).unwrap();
-    core.connect_url(&body, at(T0), &Entropy([0x42; 32]), None)
+    core.connect_url(&body, &IssueParams::new(at(T0), &Entropy([0x42; 32])))
         .unwrap()
         .url
 }
@@ -242,7 +242,7 @@ fn slack_link_user_code_uses_the_same_endpoint() {
     )
     .unwrap();
     let url = core
-        .link_user_url(&body, at(T0), &Entropy([9; 32]), None)
+        .link_user_url(&body, &IssueParams::new(at(T0), &Entropy([9; 32])))
         .unwrap()
         .url;
     let state = param(&url, "state").unwrap();
@@ -492,7 +492,7 @@ fn slack_user_sign_in() {
 
 // ---------------------------------------------------------------- Microsoft
 
-/// Connect (admin consent) → second redirect → sign-in callback.
+/// Connect (admin consent) → proof sign-in in the claimed tenant → its callback.
 fn teams_sign_in(core: &ChannelConnect) -> (VerifiedCallback, VerifiedCallback) {
     let url = connect(
         core,
@@ -509,7 +509,7 @@ fn teams_sign_in(core: &ChannelConnect) -> (VerifiedCallback, VerifiedCallback) 
     let next = consent
         .next
         .as_ref()
-        .expect("autoLinkUser with a subscriber asks for a sign-in");
+        .expect("an admin consent continues with the proof sign-in");
     let state = param(&next.url, "state").unwrap();
     let sign_in = verify(core, &format!("code={TEAMS_CODE}&state={state}"), T0 + 60);
     (consent, sign_in)
@@ -522,13 +522,15 @@ fn microsoft_code_verifier_matches_the_challenge_sent() {
     let next = consent.next.unwrap();
     let challenge = param(&next.url, "code_challenge").unwrap();
     assert_eq!(param(&next.url, "code_challenge_method").as_deref(), Some("S256"));
-    assert_eq!(sign_in.state.purpose(), Purpose::LinkUser);
+    assert_eq!(sign_in.state.purpose(), Purpose::ConnectProof);
+    assert_eq!(sign_in.state.workspace(), Some(TENANT));
 
     let req = exchange::request_for(&core, &sign_in).expect("a sign-in code is exchanged");
     assert_eq!(req.method(), "POST");
+    // The code is redeemed in the tenant the sign-in ran in: the claimed one.
     assert_eq!(
         req.url(),
-        "https://login.microsoftonline.com/organizations/oauth2/v2.0/token"
+        format!("https://login.microsoftonline.com/{TENANT}/oauth2/v2.0/token")
     );
     assert_eq!(
         req.header("Content-Type"),
@@ -566,10 +568,17 @@ fn microsoft_code_verifier_matches_the_challenge_sent() {
 }
 
 #[test]
-fn microsoft_tenant_confirmation_request() {
+fn an_admin_consent_leads_to_no_exchange() {
     let core = core();
     let (consent, _) = teams_sign_in(&core);
-    let req = exchange::request_for(&core, &consent).expect("an admin consent is confirmed");
+    assert!(exchange::request_for(&core, &consent).is_none());
+}
+
+#[test]
+fn microsoft_app_only_token_request() {
+    let app = teams_app();
+    let tenant = Tenant::new(TENANT).unwrap();
+    let req = microsoft::app_only_token_request(&exchange::AppCredentials::msteams(&app), &tenant);
     assert_eq!(
         req.url(),
         format!("https://login.microsoftonline.com/{TENANT}/oauth2/v2.0/token")
@@ -660,7 +669,7 @@ fn microsoft_id_token_audience() {
 #[test]
 fn microsoft_id_token_issuer() {
     let now = T0;
-    let other_tenant = "9188040d-6c67-4c5b-b112-36a304b66dad";
+    let other_tenant = "f8cdef31-a31e-4b4a-93e4-5f571e91255a";
     for iss in [
         format!("https://login.microsoftonline.com/{other_tenant}/v2.0"),
         format!("https://sts.windows.net/{TENANT}/"),
@@ -737,8 +746,17 @@ fn microsoft_id_token_identity_claims() {
     );
     assert_eq!(id_token_error(&not_guid, now), IdTokenError::TenantId);
 
+    // The consumer tenant (personal accounts) is never a Teams organization.
+    let consumer = "9188040d-6c67-4c5b-b112-36a304b66dad";
+    let personal = with(
+        with(claims(now), "tid", json!(consumer)),
+        "iss",
+        json!(format!("https://login.microsoftonline.com/{consumer}/v2.0")),
+    );
+    assert_eq!(id_token_error(&personal, now), IdTokenError::ConsumerTenant);
+
     // A GUID tenant segment admits that tenant only.
-    let other = "9188040d-6c67-4c5b-b112-36a304b66dad";
+    let other = "f8cdef31-a31e-4b4a-93e4-5f571e91255a";
     let parse_for = |tenant: &str| {
         microsoft::parse_delegated_response(
             &delegated_body(&jwt(&claims(now))),
@@ -865,33 +883,27 @@ fn microsoft_delegated_errors() {
     );
 }
 
-fn tenant() -> UnverifiedTenant {
-    UnverifiedTenant::new(TENANT).unwrap()
-}
-
 #[test]
-fn microsoft_tenant_confirmation() {
+fn microsoft_app_only_token() {
     let body = bytes(&json!({
         "token_type": "Bearer",
         "expires_in": 3599,
         "ext_expires_in": 3599,
         "access_token": MS_APP_TOKEN
     }));
-    let confirmed = microsoft::parse_tenant_confirmation(&tenant(), &body).unwrap();
-    assert_eq!(confirmed.tenant_id(), TENANT);
-    assert_eq!(confirmed.access_token().expose(), MS_APP_TOKEN);
-    assert_eq!(confirmed.token_type(), "Bearer");
-    assert_eq!(confirmed.expires_in(), Some(3599));
+    let token = microsoft::parse_app_only_token(&body, at(T0)).unwrap();
+    assert_eq!(token.access_token().expose(), MS_APP_TOKEN);
+    assert_eq!(token.token_type(), "Bearer");
+    assert_eq!(token.expires_at(), Some(at(T0 + 3599)));
 
     assert_eq!(
-        microsoft::parse_tenant_confirmation(&tenant(), br#"{"token_type":"Bearer","expires_in":3599}"#)
-            .unwrap_err(),
+        microsoft::parse_app_only_token(br#"{"token_type":"Bearer","expires_in":3599}"#, at(T0)).unwrap_err(),
         ExchangeError::MissingField("access_token")
     );
 }
 
 #[test]
-fn microsoft_tenant_confirmation_errors() {
+fn microsoft_app_only_token_errors() {
     let cases = [
         (
             ms_error(
@@ -943,8 +955,7 @@ fn microsoft_tenant_confirmation_errors() {
         ),
     ];
     for (body, kind, error, aadsts) in cases {
-        let ExchangeError::Microsoft(e) = microsoft::parse_tenant_confirmation(&tenant(), &body).unwrap_err()
-        else {
+        let ExchangeError::Microsoft(e) = microsoft::parse_app_only_token(&body, at(T0)).unwrap_err() else {
             panic!("a Microsoft error")
         };
         assert_eq!((e.kind(), e.error(), e.aadsts()), (kind, error, aadsts));
@@ -966,7 +977,11 @@ fn no_secret_in_debug_or_display() {
     let slack_cb = verify(&core, &format!("code={SLACK_CODE}&state={slack_state}"), T0 + 20);
     let slack_req = exchange::request_for(&core, &slack_cb).unwrap();
     let (consent, sign_in_cb) = teams_sign_in(&core);
-    let consent_req = exchange::request_for(&core, &consent).unwrap();
+    assert!(exchange::request_for(&core, &consent).is_none());
+    let app_only_req = microsoft::app_only_token_request(
+        &exchange::AppCredentials::msteams(&teams_app()),
+        &Tenant::new(TENANT).unwrap(),
+    );
     let sign_in_req = exchange::request_for(&core, &sign_in_cb).unwrap();
     let verifier = sign_in_req.form_field("code_verifier").unwrap().to_owned();
     let basic = STANDARD.encode(format!("{SLACK_CLIENT_ID}:{SLACK_SECRET}"));
@@ -980,9 +995,9 @@ fn no_secret_in_debug_or_display() {
     let install = slack::parse_install(&bytes(&rotated)).unwrap();
     let id_token = jwt(&claims(now));
     let sign_in = parse_delegated(&delegated_body(&id_token), now).unwrap();
-    let confirmed = microsoft::parse_tenant_confirmation(
-        &tenant(),
+    let app_only = microsoft::parse_app_only_token(
         &bytes(&json!({"token_type": "Bearer", "expires_in": 3599, "access_token": MS_APP_TOKEN})),
+        at(now),
     )
     .unwrap();
 
@@ -1016,12 +1031,12 @@ fn no_secret_in_debug_or_display() {
         format!("{slack_cb:?}"),
         format!("{sign_in_cb:?}"),
         format!("{slack_req:?}"),
-        format!("{consent_req:?}"),
+        format!("{app_only_req:?}"),
         format!("{sign_in_req:?}"),
         format!("{:?}", slack_req.headers()),
         format!("{install:?}"),
         format!("{sign_in:?}"),
-        format!("{confirmed:?}"),
+        format!("{app_only:?}"),
         format!("{:?}", core.pkce_verifier(&sign_in_cb.state)),
     ];
     for e in &errors {

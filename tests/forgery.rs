@@ -178,9 +178,7 @@ fn another_purpose_is_refused() {
         .link_user_url(
             &LinkUserRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"u"}"#)
                 .unwrap(),
-            at(T0),
-            &entropy(),
-            None,
+            &IssueParams::new(at(T0), &entropy()),
         )
         .unwrap();
     let link = state_of(&link.url);
@@ -223,9 +221,7 @@ fn missing_and_other_bindings_are_refused() {
     let issued = core
         .connect_url(
             &body(SEED_PHP),
-            at(T0),
-            &entropy(),
-            Some(b"cookie-a-0123456789abcdef"),
+            &IssueParams::new(at(T0), &entropy()).with_binding(b"cookie-a-0123456789abcdef"),
         )
         .unwrap();
     let s = state_of(&issued.url);
@@ -353,7 +349,7 @@ proptest! {
     ) {
         let core = core();
         let json = format!(r#"{{"integrationIdentifier":"slack","subscriberId":"{subscriber}","context":{{"k":"{ctx_id}"}}}}"#);
-        let url = core.connect_url(&body(&json), at(T0), &Entropy(nonce), None).unwrap().url;
+        let url = core.connect_url(&body(&json), &IssueParams::new(at(T0), &Entropy(nonce))).unwrap().url;
         let s = state_of(&url);
         let raw = URL_SAFE_NO_PAD.decode(&s).unwrap();
         let b = bit.index(raw.len() * 8);
@@ -379,10 +375,10 @@ proptest! {
         let core = core();
         for bytes in [b.as_slice(), s.as_bytes()] {
             if let Ok(body) = ConnectRequestBody::from_json(bytes) {
-                let _ = core.connect_url(&body, at(T0), &entropy(), None);
+                let _ = core.connect_url(&body, &IssueParams::new(at(T0), &entropy()));
             }
             if let Ok(body) = LinkUserRequestBody::from_json(bytes) {
-                let _ = core.link_user_url(&body, at(T0), &entropy(), None);
+                let _ = core.link_user_url(&body, &IssueParams::new(at(T0), &entropy()));
             }
         }
     }

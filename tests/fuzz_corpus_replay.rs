@@ -15,7 +15,7 @@ mod harness;
 use std::fs;
 use std::path::PathBuf;
 
-use channel_connect::{ConnectRequestBody, LinkUserRequestBody};
+use channel_connect::{CallbackParams, ConnectRequestBody, IssueParams, LinkUserRequestBody, VerifyParams};
 use harness::*;
 
 const TARGETS: [&str; 4] = ["open_state", "verify_callback", "request_body", "token_response"];
@@ -159,14 +159,22 @@ impl Seeds {
 
 fn connect_state(body: &str, issued_at: i64) -> String {
     let body = ConnectRequestBody::from_json(body.as_bytes()).unwrap();
-    let issued = demo().connect_url(&body, at(issued_at), &ENTROPY, None).unwrap();
+    let issued = demo()
+        .connect_url(&body, &IssueParams::new(at(issued_at), &ENTROPY))
+        .unwrap();
     state_in_url(&issued.url).unwrap().to_owned()
 }
 
 fn link_user_state(body: &str, binding: Option<&[u8]>) -> String {
     let body = LinkUserRequestBody::from_json(body.as_bytes()).unwrap();
     let issued = demo()
-        .link_user_url(&body, at(ISSUED_AT), &ENTROPY, binding)
+        .link_user_url(
+            &body,
+            &IssueParams {
+                binding,
+                ..IssueParams::new(at(ISSUED_AT), &ENTROPY)
+            },
+        )
         .unwrap();
     state_in_url(&issued.url).unwrap().to_owned()
 }
@@ -256,6 +264,22 @@ fn regenerate_seed_corpus() {
             "code=0.AXoA8nMd-abc_def&state={teams_link}&session_state=5f2a1c3e-0000-4000-8000-000000000000"
         ),
     );
+    let consent = format!("admin_consent=True&tenant={TENANT}&state={teams}");
+    let consent = CallbackParams::parse(&consent).unwrap();
+    let proof = demo()
+        .verify_callback(&consent, &VerifyParams::at(at(ISSUED_AT + 10)))
+        .unwrap()
+        .next
+        .unwrap();
+    let proof = state_in_url(&proof.url).unwrap();
+    s.add(
+        "ok-msteams-proof-code",
+        format!("code=0.AXoA-proof&state={proof}"),
+    );
+    s.add(
+        "msteams-consumer-tenant",
+        format!("admin_consent=True&tenant=9188040d-6c67-4c5b-b112-36a304b66dad&state={teams}"),
+    );
     s.add(
         "msteams-tenant-malformed",
         format!("admin_consent=True&tenant=contoso.com&state={teams}"),
@@ -333,7 +357,7 @@ fn regenerate_seed_corpus() {
         ),
     );
     s.add(
-        "ok-microsoft-client-credentials",
+        "microsoft-client-credentials-proves-nothing",
         r#"{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"eyJ0.app-token"}"#,
     );
     s.add(

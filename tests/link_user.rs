@@ -8,7 +8,7 @@ use common::*;
 
 fn link(core: &ChannelConnect, json: &str) -> Result<IssuedUrl, RequestError> {
     let body = LinkUserRequestBody::from_json(json.as_bytes())?;
-    core.link_user_url(&body, at(T0), &entropy(), None)
+    core.link_user_url(&body, &IssueParams::new(at(T0), &entropy()))
 }
 
 #[test]

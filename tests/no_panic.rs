@@ -18,11 +18,12 @@ fn now() -> OffsetDateTime {
 fn all_parsers(bytes: &[u8]) {
     let client = ClientId::new("00000000-0000-0000-0000-000000000abc").unwrap();
     let tenant = Tenant::organizations();
-    let claimed = UnverifiedTenant::new("9188040d-6c67-4c5b-b112-36a304b66dad").unwrap();
     let _ = slack::parse_install(bytes);
     let _ = slack::parse_user_sign_in(bytes);
     let _ = microsoft::parse_delegated_response(bytes, &client, &tenant, now());
-    let _ = microsoft::parse_tenant_confirmation(&claimed, bytes);
+    let pinned = Tenant::new("72f988bf-86f1-41af-91ab-2d7cd011db47").unwrap();
+    let _ = microsoft::parse_delegated_response(bytes, &client, &pinned, now());
+    let _ = microsoft::parse_app_only_token(bytes, now());
     let _ = ConnectRequestBody::from_json(bytes);
     let _ = LinkUserRequestBody::from_json(bytes);
     if let Ok(s) = std::str::from_utf8(bytes) {

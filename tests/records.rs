@@ -59,7 +59,7 @@ fn state_of(url: &str) -> String {
 fn connect(core: &ChannelConnect, json: &str) -> String {
     let body = ConnectRequestBody::from_json(json.as_bytes()).unwrap();
     let url = core
-        .connect_url(&body, at(T0), &Entropy([0x42; 32]), None)
+        .connect_url(&body, &IssueParams::new(at(T0), &Entropy([0x42; 32])))
         .unwrap()
         .url;
     state_of(&url)
@@ -68,7 +68,7 @@ fn connect(core: &ChannelConnect, json: &str) -> String {
 fn link_user(core: &ChannelConnect, json: &str) -> String {
     let body = LinkUserRequestBody::from_json(json.as_bytes()).unwrap();
     let url = core
-        .link_user_url(&body, at(T0), &Entropy([0x24; 32]), None)
+        .link_user_url(&body, &IssueParams::new(at(T0), &Entropy([0x24; 32])))
         .unwrap()
         .url;
     state_of(&url)
@@ -342,7 +342,7 @@ fn delegated_body(now: i64) -> Vec<u8> {
 }
 
 #[test]
-fn teams_connection_then_user_link() {
+fn teams_connection_and_user_link_come_from_the_proof_sign_in() {
     let core = core();
     let state = connect(
         &core,
@@ -353,13 +353,31 @@ fn teams_connection_then_user_link() {
         &format!("admin_consent=True&tenant={TENANT}&state={state}"),
         T0 + 30,
     );
-    let request = exchange::request_for(&core, &consent).unwrap();
-    assert!(request.url().contains(TENANT));
-    let confirmation = bytes(&json!({
+    // The consent proves nothing: nothing to exchange, nothing to store,
+    // whatever answer a host feeds it.
+    assert!(exchange::request_for(&core, &consent).is_none());
+    let app_token = bytes(&json!({
         "token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": APP_TOKEN
     }));
-    let stored = records::from_token_response(&core, &consent, &confirmation, at(T0 + 31)).unwrap();
-    assert!(stored.endpoints.is_empty());
+    for body in [app_token, delegated_body(T0 + 31)] {
+        assert!(matches!(
+            records::from_token_response(&core, &consent, &body, at(T0 + 31)),
+            Err(ExchangeError::WrongFlow(_))
+        ));
+    }
+
+    // The proof sign-in in the claimed tenant yields the connection and,
+    // with autoLinkUser and a subscriber, the user link.
+    let next = consent.next.as_ref().unwrap();
+    let sign_in = verify(
+        &core,
+        &format!("code=0.AXkA-code&state={}", state_of(&next.url)),
+        T0 + 90,
+    );
+    let request = exchange::request_for(&core, &sign_in).unwrap();
+    assert!(request.url().contains(TENANT), "{}", request.url());
+    let stored =
+        records::from_token_response(&core, &sign_in, &delegated_body(T0 + 91), at(T0 + 91)).unwrap();
     assert_eq!(
         to_json(&stored.connection),
         json!({
@@ -368,21 +386,9 @@ fn teams_connection_then_user_link() {
             "providerId": "msteams",
             "subscriberId": "subscriber-123",
             "context": {"tenant": {"id": "acme"}},
-            "workspace": {"tenantId": TENANT},
-            "auth": {"accessToken": APP_TOKEN, "tokenType": "Bearer", "expiresAt": "2026-01-01T01:00:30Z"}
+            "workspace": {"tenantId": TENANT}
         })
     );
-
-    // The second redirect signs the user in; its id_token names the user.
-    let next = consent.next.as_ref().unwrap();
-    let sign_in = verify(
-        &core,
-        &format!("code=0.AXkA-code&state={}", state_of(&next.url)),
-        T0 + 90,
-    );
-    let stored =
-        records::from_token_response(&core, &sign_in, &delegated_body(T0 + 91), at(T0 + 91)).unwrap();
-    assert!(stored.connection.is_none());
     assert_eq!(
         to_json(&stored.endpoints),
         json!([{
@@ -399,6 +405,34 @@ fn teams_connection_then_user_link() {
 }
 
 #[test]
+fn teams_shared_proof_yields_the_connection_only() {
+    let core = core();
+    let state = connect(
+        &core,
+        r#"{"integrationIdentifier":"msteams","context":{"tenant":"acme"}}"#,
+    );
+    let consent = verify(
+        &core,
+        &format!("admin_consent=True&tenant={TENANT}&state={state}"),
+        T0 + 30,
+    );
+    let next = consent.next.as_ref().expect("shared mode is proven too");
+    let sign_in = verify(
+        &core,
+        &format!("code=0.AXkA-code&state={}", state_of(&next.url)),
+        T0 + 60,
+    );
+    let request = exchange::request_for(&core, &sign_in).unwrap();
+    assert_eq!(request.form_field("scope"), Some("openid profile"));
+    let stored =
+        records::from_token_response(&core, &sign_in, &delegated_body(T0 + 61), at(T0 + 61)).unwrap();
+    assert!(stored.endpoints.is_empty());
+    let connection = stored.connection.unwrap();
+    assert_eq!(connection.subscriber_id, None);
+    assert!(connection.auth.is_none());
+}
+
+#[test]
 fn teams_errors_pass_through() {
     let core = core();
     let state = connect(
@@ -410,11 +444,16 @@ fn teams_errors_pass_through() {
         &format!("admin_consent=True&tenant={TENANT}&state={state}"),
         T0 + 30,
     );
-    assert!(consent.next.is_none(), "no subscriber: no sign-in follows");
-    let body = br#"{"error":"unauthorized_client","error_description":"AADSTS700016: Application with identifier '6731de76-14a6-49ae-97bc-6eba6914391e' was not found in the directory 'Contoso'.","error_codes":[700016]}"#;
-    match records::from_token_response(&core, &consent, body, at(T0 + 31)) {
+    let next = consent.next.as_ref().unwrap();
+    let sign_in = verify(
+        &core,
+        &format!("code=0.AXkA-code&state={}", state_of(&next.url)),
+        T0 + 60,
+    );
+    let body = br#"{"error":"invalid_grant","error_description":"AADSTS70008: The provided authorization code or refresh token has expired due to it has exceeded the maximum lifetime.","error_codes":[70008]}"#;
+    match records::from_token_response(&core, &sign_in, body, at(T0 + 61)) {
         Err(ExchangeError::Microsoft(e)) => {
-            assert_eq!(e.kind(), exchange::MicrosoftErrorKind::AppNotFoundInTenant)
+            assert_eq!(e.kind(), exchange::MicrosoftErrorKind::CodeExpired)
         }
         other => panic!("{other:?}"),
     }

@@ -76,7 +76,13 @@ fn integration_of(i: &Value) -> Integration {
     let redirect = RedirectUri::new(s(i, "redirect_uri")).expect("redirect URI");
     let secret = Secret::new("client-secret");
     match s(i, "provider") {
-        "slack" => Integration::new(s(i, "identifier"), Slack::new(client_id, secret, redirect)),
+        "slack" => {
+            let mut slack = Slack::new(client_id, secret, redirect);
+            if let Some(team) = opt_str(i, "team") {
+                slack = slack.with_team(team).expect("team");
+            }
+            Integration::new(s(i, "identifier"), slack)
+        }
         "msteams" => {
             let tenant = Tenant::new(opt_str(i, "tenant").unwrap_or("organizations")).expect("tenant");
             let teams = MsTeams::new(client_id, secret, redirect).with_tenant(tenant);
@@ -109,13 +115,16 @@ fn state_param(url: &str) -> &str {
 /// a state is bound, so the 16-byte field is recomputed from that value.
 fn fields_of(st: &VerifiedState, binding_value: Option<&str>) -> Value {
     let purpose_link = st.purpose() == Purpose::LinkUser;
+    let proof = st.purpose() == Purpose::ConnectProof;
     let shared = st.connection_mode() == ConnectionMode::Shared;
     let flags = u8::from(purpose_link)
         | u8::from(shared) << 1
         | u8::from(st.auto_link_user()) << 2
         | u8::from(st.subscriber_id().is_some()) << 3
         | u8::from(st.connection_identifier().is_some()) << 4
-        | u8::from(st.is_bound()) << 5;
+        | u8::from(st.is_bound()) << 5
+        | u8::from(proof) << 6
+        | u8::from(st.workspace().is_some()) << 7;
     let issued_at = st.issued_at().unix_timestamp();
     let expires_at = st.expires_at().unix_timestamp();
     let binding = if st.is_bound() {
@@ -132,7 +141,11 @@ fn fields_of(st: &VerifiedState, binding_value: Option<&str>) -> Value {
         "version": 1,
         "key_id": st.key_id().0,
         "flags": flags,
-        "purpose": if purpose_link { "link-user" } else { "connect" },
+        "purpose": match st.purpose() {
+            Purpose::Connect => "connect",
+            Purpose::LinkUser => "link-user",
+            _ => "connect-proof",
+        },
         "mode": if shared { "shared" } else { "subscriber" },
         "auto_link_user": st.auto_link_user(),
         "issued_at": issued_at,
@@ -146,6 +159,7 @@ fn fields_of(st: &VerifiedState, binding_value: Option<&str>) -> Value {
         "organization": st.organization_id(),
         "subscriber": st.subscriber_id(),
         "connection": st.connection_identifier(),
+        "workspace": st.workspace(),
         "context": context,
     })
 }
@@ -199,25 +213,45 @@ fn issue_vectors_give_the_same_states_and_urls() {
         let now = at(int(v, "now"));
         let binding = opt_str(v, "binding");
         let body = serde_json::to_vec(&v["request"]).unwrap();
+        let params = IssueParams {
+            binding: binding.map(str::as_bytes),
+            workspace: v.get("workspace").and_then(Value::as_str),
+            ..IssueParams::new(now, &entropy)
+        };
         let issued = match s(v, "purpose") {
             "connect" => {
                 let body = ConnectRequestBody::from_json(&body).expect("request parses");
-                core.connect_url(&body, now, &entropy, binding.map(str::as_bytes))
+                core.connect_url(&body, &params)
             }
             "link-user" => {
                 let body = LinkUserRequestBody::from_json(&body).expect("request parses");
-                core.link_user_url(&body, now, &entropy, binding.map(str::as_bytes))
+                core.link_user_url(&body, &params)
             }
             other => panic!("unknown purpose {other}"),
         };
-        let issued = match issued {
-            Ok(i) => i,
-            Err(e) => {
+        let want = &v["expected"];
+        let issued = match (issued, want["error"].as_str()) {
+            (Ok(i), None) => i,
+            (Err(e), Some(kind)) => {
+                let got = match e {
+                    RequestError::InvalidWorkspace(_) => "InvalidWorkspace",
+                    RequestError::UrlTooLong { .. } => "UrlTooLong",
+                    _ => "other",
+                };
+                if got != kind {
+                    failures.push(format!("{name}: refused as {got} ({e}), python: {kind}"));
+                }
+                continue;
+            }
+            (Ok(i), Some(kind)) => {
+                failures.push(format!("{name}: issued {}, python refuses: {kind}", i.url));
+                continue;
+            }
+            (Err(e), None) => {
                 failures.push(format!("{name}: refused: {e}"));
                 continue;
             }
         };
-        let want = &v["expected"];
         if issued.url != s(want, "url") {
             failures.push(format!(
                 "{name}: url\n  crate:  {}\n  python: {}",
@@ -293,15 +327,37 @@ fn follow_up_vectors_give_the_same_second_redirect() {
             "{name}"
         );
         let params = CallbackParams::parse(query).expect("callback query parses");
-        let verified = core
-            .verify_callback(&params, &VerifyParams::at(at(int(v, "now"))))
-            .unwrap_or_else(|e| panic!("{name}: callback refused: {e:?}"));
+        let binding = opt_str(v, "binding");
+        let verify = VerifyParams {
+            binding: binding.map(str::as_bytes),
+            ..VerifyParams::at(at(int(v, "now")))
+        };
+        let want = &v["expected"];
+        let verified = match (core.verify_callback(&params, &verify), want["error"].as_str()) {
+            (Ok(verified), None) => verified,
+            (Err(e), Some(kind)) => {
+                let got = match &e {
+                    CallbackError::State(s) => format!("{:?}", s.kind()),
+                    CallbackError::WorkspaceMismatch => "WorkspaceMismatch".into(),
+                    CallbackError::TenantNotAllowed => "TenantNotAllowed".into(),
+                    CallbackError::Malformed("tenant") => "MalformedTenant".into(),
+                    other => format!("{other:?}"),
+                };
+                if got != kind {
+                    failures.push(format!("{name}: refused as {got}, python: {kind}"));
+                }
+                continue;
+            }
+            (r, want) => {
+                failures.push(format!("{name}: crate {r:?}, python {want:?}"));
+                continue;
+            }
+        };
         assert!(
             matches!(verified.outcome, ProviderOutcome::AdminConsent { .. }),
             "{name}"
         );
         let next = verified.next.unwrap_or_else(|| panic!("{name}: no follow-up"));
-        let want = &v["expected"];
         if next.url != s(want, "url") {
             failures.push(format!(
                 "{name}: url\n  crate:  {}\n  python: {}",
@@ -322,18 +378,18 @@ fn follow_up_vectors_give_the_same_second_redirect() {
             &OpenParams {
                 now: int(v, "now"),
                 skew: 30,
-                binding: None,
+                binding: binding.map(str::as_bytes),
             },
         )
         .expect("the follow-up state opens");
-        let got = fields_of(&opened, None);
+        let got = fields_of(&opened, binding);
         if got != want["fields"] {
             failures.push(format!(
                 "{name}: fields\n  crate:  {got}\n  python: {}",
                 want["fields"]
             ));
         }
-        let verifier = core.pkce_verifier(&opened).expect("Teams link-user uses PKCE");
+        let verifier = core.pkce_verifier(&opened).expect("a Teams proof uses PKCE");
         if verifier.expose() != s(want, "pkce_verifier") {
             failures.push(format!("{name}: pkce_verifier {}", verifier.expose()));
         }

@@ -22,7 +22,7 @@ pub const DEMO_CONFIG: &str = r#"{
   "keys": [
     { "id": 1, "secretHex": "64656d6f2d7369676e696e672d6b65792d6e6f742d666f722d70726f64756374", "active": true }
   ],
-  "environmentSecretKeys": ["demo-secret-key"],
+  "environmentSecretKeys": ["demo-environment-secret-key"],
   "integrations": [
     { "identifier": "slack", "provider": "slack",
       "clientId": "1234567890.1234567890", "clientSecret": "demo-slack-client-secret",
@@ -83,6 +83,8 @@ struct IntegrationConfig {
     redirect_uri: Option<String>,
     tenant: Option<String>,
     team: Option<String>,
+    #[serde(default)]
+    require_admin_role: bool,
     #[serde(default)]
     context_hmac: bool,
 }
@@ -148,6 +150,9 @@ fn integration(i: IntegrationConfig) -> Result<Integration, String> {
         let mut teams = MsTeams::new(client_id, secret, redirect);
         if let Some(t) = &i.tenant {
             teams = teams.with_tenant(Tenant::new(t).map_err(err)?);
+        }
+        if i.require_admin_role {
+            teams = teams.require_admin_role();
         }
         Integration::new(i.identifier, teams)
     };
@@ -228,14 +233,23 @@ pub struct Args {
 }
 
 impl Args {
-    /// Parses `std::env::args`; `with_value` names the options that take a value.
+    /// Parses the command line; `with_value` names the options that take a
+    /// value. An argument that is not UTF-8 is an error, not a panic.
     pub fn parse(with_value: &[&str]) -> Result<Args, String> {
         let mut a = Args {
             options: vec![],
             flags: vec![],
             positional: vec![],
         };
-        let mut it = std::env::args().skip(1);
+        let args: Vec<String> = std::env::args_os()
+            .skip(1)
+            .enumerate()
+            .map(|(i, arg)| {
+                arg.into_string()
+                    .map_err(|_| format!("argument {} is not valid UTF-8", i + 1))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut it = args.into_iter();
         while let Some(arg) = it.next() {
             match arg.strip_prefix("--") {
                 Some(name) if with_value.contains(&name) => {

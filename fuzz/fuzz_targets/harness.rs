@@ -5,7 +5,9 @@
 //! Each entry point takes arbitrary bytes, must never panic, and checks the
 //! properties that must hold whatever the input: an issued URL's state opens
 //! with the facts of the request, a verified follow-up state opens as a
-//! link-user state, a PKCE challenge in a URL matches the re-derived verifier.
+//! connect-proof state for the claimed tenant and expires with its parent,
+//! a PKCE challenge in a URL matches the re-derived verifier, and an admin
+//! consent never yields records.
 #![allow(dead_code)] // each fuzz target uses one entry point
 
 use std::sync::OnceLock;
@@ -15,9 +17,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use channel_connect::state::{self, OpenParams, STATE_MAC_LABEL, TAG_LEN};
 use channel_connect::{
     CallbackError, CallbackParams, ChannelConnect, ClientId, ConnectRequestBody, DEFAULT_LIFETIME_SECS,
-    DEFAULT_SKEW_SECS, Entropy, Integration, IssuedUrl, KeyId, KeyRing, LinkUserRequestBody, MAX_URL_LEN,
-    MsTeams, Purpose, RedirectUri, RequestError, Secret, SigningKey, Slack, StateError, VerifiedCallback,
-    VerifiedState, VerifyParams,
+    DEFAULT_SKEW_SECS, Entropy, Integration, IssueParams, IssuedUrl, KeyId, KeyRing, LinkUserRequestBody,
+    MAX_URL_LEN, MsTeams, Purpose, RedirectUri, RequestError, Secret, SigningKey, Slack, StateError,
+    VerifiedCallback, VerifiedState, VerifyParams,
 };
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -31,8 +33,8 @@ pub const ORGANIZATION_ID: &str = "6615c4b2e0f3a1b2c3d4e5f7";
 pub const REDIRECT_URI: &str = "http://localhost:3000/v1/integrations/chat/oauth/callback";
 pub const SLACK_CLIENT_ID: &str = "1234567890.1234567890";
 pub const TEAMS_CLIENT_ID: &str = "00000000-0000-0000-0000-000000000abc";
-pub const ENV_SECRET_KEY: &str = "demo-secret-key";
-pub const TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+pub const ENV_SECRET_KEY: &str = "demo-environment-secret-key";
+pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 
 /// Seeds are issued at this time with this entropy; everything is opened and
 /// verified 20 seconds later.
@@ -180,7 +182,11 @@ pub fn exercise_state(s: &VerifiedState) {
         s.connection_mode(),
         s.auto_link_user(),
         s.is_bound(),
+        s.links_user(),
     );
+    if s.purpose() == Purpose::ConnectProof {
+        assert!(s.workspace().is_some(), "{s:?}");
+    }
     let fields = [
         s.provider(),
         s.integration_identifier(),
@@ -220,14 +226,21 @@ fn check_verified(v: &VerifiedCallback) {
     exercise_state(&v.state);
     let _ = format!("{:?}", v.outcome);
     if let Some(next) = &v.next {
-        // The follow-up sign-in: its state opens as link-user, same facts,
-        // and its PKCE challenge is the one the callback will re-derive.
-        let followed = round_trip(next, Purpose::LinkUser);
+        // The proof sign-in: its state opens as connect-proof for the
+        // claimed tenant, same facts, expiring with its parent, and its PKCE
+        // challenge is the one the callback will re-derive.
+        let followed = round_trip(next, Purpose::ConnectProof);
         assert_eq!(followed.subscriber_id(), v.state.subscriber_id());
         assert_eq!(followed.connection_identifier(), v.state.connection_identifier());
         assert_ne!(followed.replay_id(), v.state.replay_id());
+        assert_eq!(followed.expires_at(), v.state.expires_at());
+        let channel_connect::ProviderOutcome::AdminConsent { tenant, .. } = &v.outcome else {
+            panic!("only an admin consent continues: {v:?}");
+        };
+        assert_eq!(followed.workspace(), Some(tenant.claimed()));
+        assert!(channel_connect::exchange::request_for(demo(), v).is_none());
     }
-    if v.state.purpose() == Purpose::LinkUser {
+    if v.state.purpose() != Purpose::Connect {
         let _ = demo().pkce_verifier(&v.state);
     }
 }
@@ -249,7 +262,7 @@ pub fn request_body(data: &[u8]) -> Issued {
     let core = demo();
     let connect = ConnectRequestBody::from_json(data)
         .and_then(|body| {
-            let issued = core.connect_url(&body, at(ISSUED_AT), &ENTROPY, None)?;
+            let issued = core.connect_url(&body, &IssueParams::new(at(ISSUED_AT), &ENTROPY))?;
             let s = round_trip(&issued, Purpose::Connect);
             assert_eq!(s.subscriber_id(), body.subscriber_id.as_deref());
             assert_eq!(
@@ -270,7 +283,10 @@ pub fn request_body(data: &[u8]) -> Issued {
         .inspect_err(check_request_error);
     let link_user = LinkUserRequestBody::from_json(data)
         .and_then(|body| {
-            let issued = core.link_user_url(&body, at(ISSUED_AT), &ENTROPY, Some(BINDING))?;
+            let issued = core.link_user_url(
+                &body,
+                &IssueParams::new(at(ISSUED_AT), &ENTROPY).with_binding(BINDING),
+            )?;
             let s = round_trip(&issued, Purpose::LinkUser);
             assert_eq!(s.subscriber_id(), body.subscriber_id.as_deref());
             assert_eq!(s.connection_identifier(), body.connection_identifier.as_deref());
@@ -298,10 +314,12 @@ pub fn round_trip(issued: &IssuedUrl, purpose: Purpose) -> VerifiedState {
         .unwrap_or_else(|e| panic!("issued state does not open: {e:?} in {}", issued.url));
     assert_eq!(provider.id(), s.provider());
     assert_eq!(issued.expires_at, s.expires_at());
-    assert_eq!(
-        s.expires_at() - s.issued_at(),
-        time::Duration::seconds(DEFAULT_LIFETIME_SECS.into())
-    );
+    if purpose != Purpose::ConnectProof {
+        assert_eq!(
+            s.expires_at() - s.issued_at(),
+            time::Duration::seconds(DEFAULT_LIFETIME_SECS.into())
+        );
+    }
     assert_eq!(
         (s.environment_id(), s.organization_id()),
         (ENVIRONMENT_ID, ORGANIZATION_ID)
@@ -329,8 +347,9 @@ fn param_in_url<'u>(url: &'u str, name: &str) -> Option<&'u str> {
 
 // ------------------------------------------------------------ token_response
 
-/// One verified callback of each flow that leads to a token exchange: Slack
-/// install code, Slack sign-in code, Teams admin consent, Teams sign-in code.
+/// One verified callback of each flow: Slack install code, Slack sign-in
+/// code, Teams admin consent (which must never yield records), the Teams
+/// proof sign-in that follows it, Teams link-user sign-in code.
 pub fn exchange_flows() -> &'static [VerifiedCallback] {
     static FLOWS: OnceLock<Vec<VerifiedCallback>> = OnceLock::new();
     FLOWS.get_or_init(|| {
@@ -343,26 +362,30 @@ pub fn exchange_flows() -> &'static [VerifiedCallback] {
         };
         let connect = |body: &str| {
             let body = ConnectRequestBody::from_json(body.as_bytes()).expect("body");
-            core.connect_url(&body, at(ISSUED_AT), &ENTROPY, None)
+            core.connect_url(&body, &IssueParams::new(at(ISSUED_AT), &ENTROPY))
                 .expect("issues")
                 .url
         };
         let link = |body: &str| {
             let body = LinkUserRequestBody::from_json(body.as_bytes()).expect("body");
-            core.link_user_url(&body, at(ISSUED_AT), &ENTROPY, None)
+            core.link_user_url(&body, &IssueParams::new(at(ISSUED_AT), &ENTROPY))
                 .expect("issues")
                 .url
         };
         let teams_connect = r#"{"integrationIdentifier":"msteams","subscriberId":"subscriber-123"}"#;
         let teams_link = r#"{"integrationIdentifier":"msteams","subscriberId":"subscriber-123"}"#;
         let slack_link = r#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#;
+        let consent = verify(
+            &connect(teams_connect),
+            &format!("admin_consent=True&tenant={TENANT}"),
+        );
+        let proof_url = &consent.next.as_ref().expect("a proof sign-in follows").url;
+        let proof = verify(proof_url, "code=0.AXoA-proof");
         vec![
             verify(&connect(SEED_PHP), "code=4724369.8123.abc"),
             verify(&link(slack_link), "code=4724369.8123.user"),
-            verify(
-                &connect(teams_connect),
-                &format!("admin_consent=True&tenant={TENANT}"),
-            ),
+            consent,
+            proof,
             verify(&link(teams_link), "code=0.AXoA-delegated"),
         ]
     })
@@ -376,6 +399,12 @@ pub fn token_response(data: &[u8]) -> usize {
     for flow in exchange_flows() {
         match channel_connect::records::from_token_response(demo(), flow, data, at(VERIFY_AT)) {
             Ok(records) => {
+                assert!(flow.next.is_none(), "an admin consent yielded records");
+                if let Some(channel_connect::records::WorkspaceRecord::MsTeams(t)) =
+                    records.connection.as_ref().map(|c| &c.workspace)
+                {
+                    assert_eq!(Some(t.tenant_id.as_str()), flow.state.workspace());
+                }
                 let _ = format!("{records:?}");
                 accepted += 1;
             }

@@ -1,6 +1,16 @@
 //! The Microsoft identity platform v2.0 token endpoint: the delegated code
-//! exchange of the Teams sign-in (with PKCE), the client-credentials request
-//! that confirms an admin-consent tenant, and parsers of both answers.
+//! exchange of the Teams sign-ins (with PKCE), whose `id_token` proves the
+//! tenant and identifies the user; the client-credentials request for an
+//! app-only token; and parsers of both answers.
+//!
+//! What proves what:
+//! * the admin-consent callback's `tenant`: nothing (anyone can write it);
+//! * an app-only token ([`app_only_token_request`]): that the tenant has
+//!   consented to this application at some time, so the app can act there;
+//!   not who is in this flow;
+//! * the delegated sign-in's `id_token` from the token endpoint over TLS
+//!   ([`TokenEndpointClaims`]): that the person who signed in belongs to
+//!   `tid` (and, with `wids`, holds an admin role there).
 
 use std::fmt;
 
@@ -9,13 +19,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD_INDIFFERENT;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use crate::callback::{UnverifiedTenant, is_guid};
+use crate::callback::{is_consumer_tenant, is_guid};
 use crate::config::ClientId;
-use crate::exchange::{AppCredentials, ExchangeError, HttpRequest, error_code, lenient_seconds, parse_json};
+use crate::exchange::{AppCredentials, ExchangeError, HttpRequest, lenient_seconds, parse_json};
 use crate::pkce::PkceVerifier;
 use crate::provider::Tenant;
-use crate::provider::msteams::{GRAPH_DEFAULT_SCOPE, MICROSOFT_LOGIN, SIGN_IN_SCOPE};
+use crate::provider::msteams::{ADMIN_ROLE_TEMPLATE_IDS, GRAPH_DEFAULT_SCOPE, MICROSOFT_LOGIN};
 use crate::secret::Secret;
+use crate::text::{description as safe_description, error_code};
 
 /// Clock skew allowed on the `id_token`'s `exp` and `nbf`: 300 seconds, the
 /// default of Microsoft's own token validation libraries.
@@ -28,21 +39,22 @@ fn token_url(tenant: &str) -> String {
     format!("{MICROSOFT_LOGIN}/{tenant}/oauth2/v2.0/token")
 }
 
-/// The delegated code exchange of the Teams sign-in:
+/// The delegated code exchange of a Teams sign-in:
 /// `POST https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token` with
-/// `client_id, scope=openid profile User.Read, code, redirect_uri,
-/// grant_type=authorization_code, client_secret, code_verifier`. `tenant` is
-/// the configured segment the authorize URL used; `verifier` comes from
-/// [`crate::ChannelConnect::pkce_verifier`].
+/// `client_id, scope, code, redirect_uri, grant_type=authorization_code,
+/// client_secret, code_verifier`. `tenant` and `scope` are those of the
+/// authorize URL (for a connect-proof, the claimed tenant's GUID);
+/// `verifier` comes from [`crate::ChannelConnect::pkce_verifier`].
 pub fn delegated_token_request(
     app: &AppCredentials<'_>,
     tenant: &Tenant,
+    scope: &str,
     code: &Secret,
     verifier: &PkceVerifier,
 ) -> HttpRequest {
     HttpRequest::form_post(token_url(tenant.as_str()))
         .with_field("client_id", app.client_id.as_str())
-        .with_field("scope", SIGN_IN_SCOPE)
+        .with_field("scope", scope)
         .with_field("code", code.expose())
         .with_field("redirect_uri", app.redirect_uri.as_str())
         .with_field("grant_type", "authorization_code")
@@ -50,13 +62,17 @@ pub fn delegated_token_request(
         .with_field("code_verifier", verifier.expose())
 }
 
-/// The tenant confirmation after admin consent: a client-credentials token
-/// request to the claimed tenant,
-/// `POST https://login.microsoftonline.com/{tenant-guid}/oauth2/v2.0/token`
-/// with `client_id, scope=https://graph.microsoft.com/.default,
-/// client_secret, grant_type=client_credentials`.
-pub fn tenant_confirmation_request(app: &AppCredentials<'_>, tenant: &UnverifiedTenant) -> HttpRequest {
-    HttpRequest::form_post(token_url(tenant.claimed()))
+/// An app-only Graph token for a tenant: a client-credentials request,
+/// `POST https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token` with
+/// `client_id, scope=https://graph.microsoft.com/.default, client_secret,
+/// grant_type=client_credentials`.
+///
+/// Its success proves only that the tenant has consented to this
+/// application (the app can act there), not who sent any callback: never
+/// use it to decide which tenant a connection belongs to. The proof of that
+/// is the connect-proof sign-in's `id_token`.
+pub fn app_only_token_request(app: &AppCredentials<'_>, tenant: &Tenant) -> HttpRequest {
+    HttpRequest::form_post(token_url(tenant.as_str()))
         .with_field("client_id", app.client_id.as_str())
         .with_field("scope", GRAPH_DEFAULT_SCOPE)
         .with_field("client_secret", app.client_secret.expose())
@@ -105,6 +121,7 @@ impl MicrosoftError {
             .first()
             .copied()
             .or_else(|| description.as_deref().and_then(aadsts_in));
+        let description = description.as_deref().and_then(safe_description);
         let error = error_code(Some(error));
         let kind = match aadsts {
             Some(70008) => MicrosoftErrorKind::CodeExpired,
@@ -149,8 +166,9 @@ impl MicrosoftError {
         &self.error_codes
     }
 
-    /// `error_description` as sent (Microsoft's text, with trace ids): for
-    /// logs, never for end users.
+    /// `error_description` as plain text (Microsoft's text with trace ids;
+    /// markup and control characters removed, at most 256 bytes): for logs,
+    /// never for end users.
     pub fn description(&self) -> Option<&str> {
         self.description.as_deref()
     }
@@ -199,14 +217,23 @@ pub enum IdTokenError {
     /// `iss` is not `https://login.microsoftonline.com/{tid}/v2.0`.
     #[error("the id_token issuer does not match its tenant")]
     Issuer,
+    /// `tid` is the consumer tenant (a personal Microsoft account), which
+    /// has no Teams organization.
+    #[error("the id_token belongs to a personal Microsoft account")]
+    ConsumerTenant,
+    /// An admin role was required and `wids` names none.
+    #[error("the signer holds no role that can grant admin consent")]
+    NotAdmin,
     /// `exp` is past (beyond the leeway).
     #[error("the id_token has expired")]
     Expired,
     /// `nbf` is in the future (beyond the leeway).
     #[error("the id_token is not valid yet")]
     NotYetValid,
-    /// The configured tenant segment is a GUID and `tid` is another tenant.
-    #[error("the id_token belongs to another tenant than the configured one")]
+    /// The sign-in was restricted to a tenant (the tenant a connect claimed,
+    /// the tenant of the connection a user is linked to, or a configured
+    /// tenant GUID) and `tid` is another.
+    #[error("the id_token belongs to another tenant than the expected one")]
     WrongTenant,
 }
 
@@ -214,8 +241,8 @@ pub enum IdTokenError {
 /// checked: `aud` is the client id, `iss` is
 /// `https://login.microsoftonline.com/{tid}/v2.0`, `exp` is not past and
 /// `nbf` not in the future (each with [`ID_TOKEN_LEEWAY_SECS`] of leeway),
-/// `oid` is present and `tid` is a GUID (and the configured tenant, when
-/// that is a GUID).
+/// `oid` is present and `tid` is a GUID, not the consumer tenant, and the
+/// tenant the request was sent to when that is a GUID.
 ///
 /// The signature is **not** checked, on purpose: OpenID Connect Core 1.0
 /// §3.1.3.7 item 6 lets a client that receives the ID token directly from
@@ -223,9 +250,8 @@ pub enum IdTokenError {
 /// token signature. That is the only way this type is made: just the
 /// parser of the token response ([`parse_delegated_response`]) can
 /// construct it, so claims taken from anywhere else (a browser, a query
-/// string) can never pose as these. `PROTOCOL.md` §3 asks for a signature
-/// check or an "unverified" mark; the primary source above is followed
-/// instead, which also keeps the library free of key fetching (I/O).
+/// string) can never pose as these. This also keeps the library free of
+/// key fetching (I/O).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenEndpointClaims {
     oid: String,
@@ -237,9 +263,24 @@ pub struct TokenEndpointClaims {
     iat: Option<OffsetDateTime>,
     name: Option<String>,
     preferred_username: Option<String>,
+    wids: Vec<String>,
 }
 
 impl TokenEndpointClaims {
+    /// `wids`: the directory role template ids of the signer (sent only
+    /// when the app registration asks for them).
+    pub fn directory_roles(&self) -> &[String] {
+        &self.wids
+    }
+
+    /// True when `wids` holds a role that can grant admin consent
+    /// ([`ADMIN_ROLE_TEMPLATE_IDS`]).
+    pub fn holds_admin_role(&self) -> bool {
+        self.wids
+            .iter()
+            .any(|w| ADMIN_ROLE_TEMPLATE_IDS.iter().any(|a| a.eq_ignore_ascii_case(w)))
+    }
+
     /// `oid`: the user's object id, stable across applications of the tenant.
     pub fn object_id(&self) -> &str {
         &self.oid
@@ -306,29 +347,19 @@ pub struct DelegatedSignIn {
     pub claims: TokenEndpointClaims,
 }
 
-/// A tenant whose token endpoint issued this application an app-only token:
-/// the application is consented there (a service principal exists).
-///
-/// Only [`parse_tenant_confirmation`] constructs it. It proves the
-/// application's standing in the tenant, not who delivered the admin-consent
-/// callback; the delegated sign-in's `tid` ([`TokenEndpointClaims`]) is the
-/// evidence about the person.
+/// An app-only Graph token for a tenant, the answer to
+/// [`app_only_token_request`]. It shows that the tenant has consented to
+/// this application; it says nothing about who sent a callback.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfirmedTenant {
-    tenant_id: String,
+pub struct AppOnlyToken {
     access_token: Secret,
     token_type: String,
-    expires_in: Option<u64>,
+    expires_at: Option<OffsetDateTime>,
 }
 
-impl ConfirmedTenant {
-    /// The tenant id (lowercase GUID).
-    pub fn tenant_id(&self) -> &str {
-        &self.tenant_id
-    }
-
-    /// The app-only Graph token (about an hour; renewed by client
-    /// credentials, there is no refresh token).
+impl AppOnlyToken {
+    /// The token (about an hour; renewed by asking again, there is no
+    /// refresh token).
     pub fn access_token(&self) -> &Secret {
         &self.access_token
     }
@@ -338,9 +369,9 @@ impl ConfirmedTenant {
         &self.token_type
     }
 
-    /// Seconds the token lives.
-    pub fn expires_in(&self) -> Option<u64> {
-        self.expires_in
+    /// When it expires (`now + expires_in`), when Microsoft said.
+    pub fn expires_at(&self) -> Option<OffsetDateTime> {
+        self.expires_at
     }
 }
 
@@ -413,23 +444,38 @@ pub fn parse_delegated_response(
     })
 }
 
-/// Parses the answer to [`tenant_confirmation_request`] for `tenant`: an
-/// access token confirms it; an error answer is [`ExchangeError::Microsoft`]
-/// (see [`MicrosoftErrorKind::AppNotFoundInTenant`],
-/// [`MicrosoftErrorKind::InvalidClient`],
-/// [`MicrosoftErrorKind::ConsentNotGranted`]).
-pub fn parse_tenant_confirmation(
-    tenant: &UnverifiedTenant,
-    body: &[u8],
-) -> Result<ConfirmedTenant, ExchangeError> {
+/// Parses the answer to [`app_only_token_request`] received at `now`. An
+/// error answer is [`ExchangeError::Microsoft`] (see
+/// [`MicrosoftErrorKind::AppNotFoundInTenant`]: never consented there;
+/// [`MicrosoftErrorKind::InvalidClient`]; [`MicrosoftErrorKind::ConsentNotGranted`]).
+pub fn parse_app_only_token(body: &[u8], now: OffsetDateTime) -> Result<AppOnlyToken, ExchangeError> {
     let mut raw = parse_raw(body)?;
     let (access_token, token_type) = bearer(&mut raw)?;
-    Ok(ConfirmedTenant {
-        tenant_id: tenant.claimed().to_owned(),
+    let expires_at = raw
+        .expires_in
+        .map(|secs| {
+            i64::try_from(secs)
+                .ok()
+                .and_then(|s| now.unix_timestamp().checked_add(s))
+                .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+                .ok_or(ExchangeError::InvalidField("expires_in"))
+        })
+        .transpose()?;
+    Ok(AppOnlyToken {
         access_token,
         token_type,
-        expires_in: raw.expires_in,
+        expires_at,
     })
+}
+
+/// Refuses claims whose signer holds no role that can grant admin consent
+/// (see [`crate::MsTeams::require_admin_role`]).
+pub fn check_admin_role(claims: &TokenEndpointClaims) -> Result<(), IdTokenError> {
+    if claims.holds_admin_role() {
+        Ok(())
+    } else {
+        Err(IdTokenError::NotAdmin)
+    }
 }
 
 #[derive(Deserialize)]
@@ -444,6 +490,7 @@ struct RawClaims {
     tid: Option<String>,
     name: Option<String>,
     preferred_username: Option<String>,
+    wids: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -508,6 +555,9 @@ fn check_id_token(
     if !is_guid(&tid) {
         return Err(IdTokenError::TenantId);
     }
+    if is_consumer_tenant(&tid) {
+        return Err(IdTokenError::ConsumerTenant);
+    }
     if iss != format!("{MICROSOFT_LOGIN}/{tid}/v2.0") {
         return Err(IdTokenError::Issuer);
     }
@@ -532,7 +582,8 @@ fn check_id_token(
     if nbf.is_some_and(|nbf| nbf > now.saturating_add(ID_TOKEN_LEEWAY_SECS)) {
         return Err(IdTokenError::NotYetValid);
     }
-    // A GUID tenant segment names the one tenant allowed to sign in.
+    // A GUID tenant segment names the one tenant allowed to sign in: the
+    // tenant a connect claimed, the linked connection's, or a configured one.
     if is_guid(tenant.as_str()) && !tenant.as_str().eq_ignore_ascii_case(&tid) {
         return Err(IdTokenError::WrongTenant);
     }
@@ -546,6 +597,7 @@ fn check_id_token(
         iat: iat.map(to_time),
         name: c.name,
         preferred_username: c.preferred_username,
+        wids: c.wids.unwrap_or_default(),
     })
 }
 

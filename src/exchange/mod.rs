@@ -2,9 +2,9 @@
 //! as values any HTTP client can send, and parsers of the providers' answers.
 //!
 //! * [`request_for`] picks the request for a [`VerifiedCallback`]: Slack
-//!   `oauth.v2.access` for a Slack code, the client-credentials tenant
-//!   confirmation for a Teams admin consent, the delegated PKCE token request
-//!   for a Teams sign-in code.
+//!   `oauth.v2.access` for a Slack code, the delegated PKCE token request for
+//!   a Teams sign-in code (link-user or connect-proof), and nothing for a
+//!   Teams admin consent (it continues with the proof sign-in).
 //! * [`slack`] and [`microsoft`] build each request and parse each response
 //!   body into typed values; [`crate::records`] turns those into what the
 //!   host stores.
@@ -16,9 +16,10 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use crate::callback::{ProviderOutcome, UnverifiedTenant};
+use crate::callback::ProviderOutcome;
 use crate::config::{ClientId, RedirectUri};
 use crate::encode::percent_encode_into;
+use crate::provider::msteams::{PROOF_SCOPE, SIGN_IN_SCOPE};
 use crate::provider::{MsTeams, Provider, Slack, Tenant};
 use crate::secret::Secret;
 use crate::service::{ChannelConnect, VerifiedCallback};
@@ -28,7 +29,7 @@ pub mod microsoft;
 pub mod slack;
 
 pub use microsoft::{
-    ConfirmedTenant, DelegatedSignIn, IdTokenError, MicrosoftError, MicrosoftErrorKind, TokenEndpointClaims,
+    AppOnlyToken, DelegatedSignIn, IdTokenError, MicrosoftError, MicrosoftErrorKind, TokenEndpointClaims,
 };
 pub use slack::{
     SlackAuthedUser, SlackErrorCode, SlackIncomingWebhook, SlackInstall, SlackTeam, SlackUserSignIn,
@@ -247,6 +248,8 @@ pub enum TokenEndpoint<'a> {
         client_secret: &'a Secret,
         /// The configured tenant segment (for the delegated code exchange).
         tenant: &'a Tenant,
+        /// The signer of a connect-proof must hold an admin role.
+        require_admin_role: bool,
     },
 }
 
@@ -284,6 +287,10 @@ pub enum ExchangeError {
     /// A field has a value this library cannot use (out of range, wrong shape).
     #[error("the token response field `{0}` has an unusable value")]
     InvalidField(&'static str),
+    /// The provider answered for another workspace than the one the state
+    /// is restricted to (another Slack team, another tenant).
+    #[error("the provider answered for another workspace than the state expects")]
+    WrongWorkspace,
     /// Slack answered `ok: false`.
     #[error("Slack refused the code exchange: {0}")]
     Slack(SlackErrorCode),
@@ -302,10 +309,22 @@ pub enum ExchangeError {
 
 /// The exchange a verified callback leads to.
 pub(crate) enum Flow<'a> {
-    SlackInstall { code: &'a Secret },
-    SlackSignIn { code: &'a Secret },
-    TeamsConsent { tenant: &'a UnverifiedTenant },
-    TeamsSignIn { code: &'a Secret, tenant: &'a Tenant },
+    SlackInstall {
+        code: &'a Secret,
+    },
+    SlackSignIn {
+        code: &'a Secret,
+    },
+    /// Teams admin consent: nothing to exchange; the proof sign-in follows.
+    TeamsConsent,
+    /// A Teams delegated sign-in: link-user, or the connect-proof.
+    TeamsSignIn {
+        code: &'a Secret,
+        tenant: Tenant,
+        scope: &'static str,
+        proof: bool,
+        require_admin_role: bool,
+    },
 }
 
 /// Finds the provider of a verified callback and the exchange it leads to.
@@ -335,11 +354,39 @@ pub(crate) fn resolve<'a>(
         (TokenEndpoint::Slack { .. }, Purpose::LinkUser, ProviderOutcome::Code { code }) => {
             Flow::SlackSignIn { code }
         }
-        (TokenEndpoint::Microsoft { .. }, Purpose::Connect, ProviderOutcome::AdminConsent { tenant, .. }) => {
-            Flow::TeamsConsent { tenant }
+        (TokenEndpoint::Microsoft { .. }, Purpose::Connect, ProviderOutcome::AdminConsent { .. }) => {
+            Flow::TeamsConsent
         }
-        (TokenEndpoint::Microsoft { tenant, .. }, Purpose::LinkUser, ProviderOutcome::Code { code }) => {
-            Flow::TeamsSignIn { code, tenant }
+        (
+            TokenEndpoint::Microsoft {
+                tenant,
+                require_admin_role,
+                ..
+            },
+            purpose @ (Purpose::LinkUser | Purpose::ConnectProof),
+            ProviderOutcome::Code { code },
+        ) => {
+            let proof = purpose == Purpose::ConnectProof;
+            // The sign-in ran in the sealed tenant when there is one.
+            let tenant = match state.workspace() {
+                Some(w) => {
+                    Tenant::new(w).map_err(|_| ExchangeError::WrongFlow("the state's tenant is unusable"))?
+                }
+                None if proof => return Err(ExchangeError::WrongFlow("a connect-proof state has no tenant")),
+                None => tenant.clone(),
+            };
+            let scope = if !proof || state.links_user() {
+                SIGN_IN_SCOPE
+            } else {
+                PROOF_SCOPE
+            };
+            Flow::TeamsSignIn {
+                code,
+                tenant,
+                scope,
+                proof,
+                require_admin_role: proof && require_admin_role,
+            }
         }
         _ => {
             return Err(ExchangeError::WrongFlow(
@@ -351,18 +398,23 @@ pub(crate) fn resolve<'a>(
 }
 
 /// The token request a verified callback leads to: Slack code →
-/// `oauth.v2.access`; Teams admin consent → the client-credentials tenant
-/// confirmation; Teams sign-in code → the delegated token request with the
-/// PKCE verifier. `None` when no exchange applies (a provider without a
-/// token endpoint, or a PKCE verifier whose key left the ring).
+/// `oauth.v2.access`; Teams sign-in code (link-user or connect-proof) → the
+/// delegated token request with the PKCE verifier, in the sign-in's tenant.
+///
+/// `None` when there is nothing to exchange: a Teams admin consent (its
+/// [`VerifiedCallback::next`] sign-in proves the tenant; the consent itself
+/// proves nothing), a provider without a token endpoint, or a PKCE verifier
+/// whose key left the ring.
 pub fn request_for(core: &ChannelConnect, verified: &VerifiedCallback) -> Option<HttpRequest> {
     let (flow, app) = resolve(core, verified).ok()?;
     Some(match flow {
         Flow::SlackInstall { code } | Flow::SlackSignIn { code } => slack::access_request(&app, code),
-        Flow::TeamsConsent { tenant } => microsoft::tenant_confirmation_request(&app, tenant),
-        Flow::TeamsSignIn { code, tenant } => {
+        Flow::TeamsConsent => return None,
+        Flow::TeamsSignIn {
+            code, tenant, scope, ..
+        } => {
             let verifier = core.pkce_verifier(&verified.state)?;
-            microsoft::delegated_token_request(&app, tenant, code, &verifier)
+            microsoft::delegated_token_request(&app, &tenant, scope, code, &verifier)
         }
     })
 }
@@ -376,22 +428,6 @@ pub(crate) fn parse_json<'de, T: Deserialize<'de>>(body: &'de [u8]) -> Result<T,
         line: e.line(),
         column: e.column(),
     })
-}
-
-/// A provider error code kept for messages: 1 to 64 characters of
-/// `[a-z0-9_]` (the shape of OAuth, Slack and Microsoft error codes), else
-/// `unrecognized`, so no arbitrary input (a token, markup) reaches a message.
-pub(crate) fn error_code(raw: Option<&str>) -> String {
-    match raw {
-        Some(s)
-            if (1..=64).contains(&s.len())
-                && s.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') =>
-        {
-            s.to_owned()
-        }
-        _ => "unrecognized".to_owned(),
-    }
 }
 
 /// A required string: absent, null and empty are all "missing".
@@ -453,15 +489,6 @@ mod tests {
             assert!(!dbg.contains(secret), "{dbg}");
         }
         assert!(dbg.contains("openid profile"), "{dbg}");
-    }
-
-    #[test]
-    fn error_codes_are_sanitized() {
-        assert_eq!(error_code(Some("invalid_code")), "invalid_code");
-        assert_eq!(error_code(Some("<script>")), "unrecognized");
-        assert_eq!(error_code(Some(&"a".repeat(65))), "unrecognized");
-        assert_eq!(error_code(Some("xoxb-1-Token")), "unrecognized");
-        assert_eq!(error_code(None), "unrecognized");
     }
 
     #[test]

@@ -9,10 +9,10 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
 use crate::exchange::{
-    AppCredentials, ExchangeError, HttpRequest, error_code, lenient_seconds, parse_json, required,
-    required_secret,
+    AppCredentials, ExchangeError, HttpRequest, lenient_seconds, parse_json, required, required_secret,
 };
 use crate::secret::Secret;
+use crate::text::error_code;
 
 /// Slack's code exchange endpoint.
 pub const SLACK_ACCESS_URL: &str = "https://slack.com/api/oauth.v2.access";

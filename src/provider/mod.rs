@@ -3,6 +3,7 @@
 //! A third provider implements [`Provider`] and plugs into
 //! [`crate::Integration::new`] without any change to the core.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::callback::{CallbackError, CallbackParams, ProviderOutcome};
@@ -19,7 +20,8 @@ pub use slack::Slack;
 /// What the core hands a provider to write an authorize URL.
 #[derive(Clone, Copy, Debug)]
 pub struct AuthorizeRequest<'a> {
-    /// Connect (install, admin consent) or link-user (personal sign-in).
+    /// Connect (install, admin consent), link-user (personal sign-in) or
+    /// connect-proof (the sign-in that proves a connect's workspace).
     pub purpose: Purpose,
     /// The sealed state, base64url (needs no encoding).
     pub state: &'a str,
@@ -29,6 +31,12 @@ pub struct AuthorizeRequest<'a> {
     pub user_scopes: Option<Scopes<'a>>,
     /// The S256 challenge, when [`Provider::uses_pkce`] asked for one.
     pub pkce_challenge: Option<&'a str>,
+    /// The workspace the state is restricted to (a Slack team, a Teams
+    /// tenant): the URL should send the user there.
+    pub workspace: Option<&'a str>,
+    /// The flow also links the subscriber's own user (a connect-proof
+    /// sign-in then asks for the user's profile too).
+    pub links_user: bool,
 }
 
 /// A chat provider (Slack, Microsoft Teams, ...).
@@ -51,6 +59,18 @@ pub trait Provider: fmt::Debug + Send + Sync {
         Ok(())
     }
 
+    /// The workspace a new state is restricted to: `expected`, the host's
+    /// (it knows the connection a user is being linked to), checked for this
+    /// provider's shape and against the integration's own restriction; else
+    /// that restriction (a configured Slack team or Teams tenant); else none.
+    /// The default passes `expected` through.
+    fn restrict_workspace<'a>(
+        &'a self,
+        expected: Option<&'a str>,
+    ) -> Result<Option<Cow<'a, str>>, RequestError> {
+        Ok(expected.map(Cow::Borrowed))
+    }
+
     /// Whether the authorize URL for `purpose` carries a PKCE challenge.
     fn uses_pkce(&self, purpose: Purpose) -> bool {
         let _ = purpose;
@@ -68,19 +88,28 @@ pub trait Provider: fmt::Debug + Send + Sync {
         scratch.len()
     }
 
-    /// Reads the callback of a verified state of `purpose`. Called only after
-    /// the state opened; errors are checked before success parameters.
+    /// Reads the callback of a verified state. Called only after the state
+    /// opened; errors are checked before success parameters.
     fn interpret(
         &self,
-        purpose: Purpose,
+        state: &VerifiedState,
         params: &CallbackParams<'_>,
     ) -> Result<ProviderOutcome, CallbackError>;
 
-    /// Whether a successful connect callback must be followed by a link-user
-    /// sign-in (Teams with autoLinkUser and a subscriber).
-    fn follows_with_link_user(&self, state: &VerifiedState, outcome: &ProviderOutcome) -> bool {
+    /// For a provider whose connect callback proves nothing by itself
+    /// (Teams admin consent): the workspace the callback claims, which a
+    /// connect-proof sign-in must then confirm. The core answers such a
+    /// callback with that sign-in's URL, never with a connection.
+    fn proof_workspace<'o>(&self, state: &VerifiedState, outcome: &'o ProviderOutcome) -> Option<&'o str> {
         let _ = (state, outcome);
-        false
+        None
+    }
+
+    /// `Some(n)` when [`Provider::proof_workspace`] can answer, `n` the
+    /// length of the workspace ids it gives (a tenant GUID: 36), so that a
+    /// connect whose proof URL would be too long is refused at issue.
+    fn proof_workspace_len(&self) -> Option<usize> {
+        None
     }
 
     /// The token endpoint this provider's callbacks lead to, with the client

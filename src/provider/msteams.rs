@@ -1,10 +1,15 @@
 //! Microsoft Teams through the Microsoft identity platform: tenant-wide
 //! admin consent, then (for autoLinkUser) a delegated sign-in with PKCE.
 
-use crate::callback::{CallbackError, CallbackParams, ProviderOutcome, UnverifiedTenant, is_guid};
+use std::borrow::Cow;
+
+use crate::callback::{
+    CallbackError, CallbackParams, ProviderOutcome, UnverifiedTenant, is_consumer_tenant, is_guid,
+};
 use crate::config::{ClientId, ConfigError, RedirectUri};
 use crate::encode::push_param;
 use crate::provider::{AuthorizeRequest, Provider};
+use crate::request::RequestError;
 use crate::secret::Secret;
 use crate::state::{Purpose, VerifiedState};
 
@@ -16,8 +21,8 @@ pub const GRAPH_DEFAULT_SCOPE: &str = "https://graph.microsoft.com/.default";
 pub const SIGN_IN_SCOPE: &str = "openid profile User.Read";
 
 /// The tenant segment of Microsoft URLs: `organizations`, a tenant GUID or a
-/// verified domain. `common` and `consumers` are refused (admin consent needs
-/// a work or school tenant).
+/// verified domain. `common`, `consumers` and the consumer tenant's GUID are
+/// refused (admin consent needs a work or school tenant).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tenant(String);
 
@@ -33,6 +38,7 @@ impl Tenant {
         match lower.as_str() {
             "organizations" => return Ok(Tenant(lower)),
             "common" | "consumers" => return Err(ConfigError::TenantNotAllowed(value.to_owned())),
+            _ if is_consumer_tenant(&lower) => return Err(ConfigError::TenantNotAllowed(value.to_owned())),
             _ => {}
         }
         if is_guid(&lower) || is_domain(&lower) {
@@ -62,16 +68,47 @@ pub(crate) fn is_domain(s: &str) -> bool {
         })
 }
 
+/// Directory role template ids of the roles that can grant tenant-wide
+/// admin consent (Microsoft Entra built-in roles): Global Administrator,
+/// Privileged Role Administrator, Cloud Application Administrator,
+/// Application Administrator. An `id_token` lists the signer's roles in
+/// `wids` when the app registration asks for them.
+pub const ADMIN_ROLE_TEMPLATE_IDS: [&str; 4] = [
+    "62e90394-69f5-4237-9190-012177145e10",
+    "e8611ab8-c189-46e8-94e1-60213ab1f814",
+    "158c047a-c907-4556-b7ef-446551a6b5f7",
+    "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
+];
+
+/// Scope of the connect-proof sign-in when it links no user.
+pub const PROOF_SCOPE: &str = "openid profile";
+
 /// A Microsoft Entra application used for Teams.
+///
+/// A Teams connect takes two redirects:
+///
+/// 1. the admin consent (`/{tenant}/v2.0/adminconsent`); its callback names a
+///    tenant that anyone could have written, so it yields no connection;
+/// 2. a delegated OpenID Connect sign-in with PKCE in that tenant
+///    (`/{tenant-guid}/oauth2/v2.0/authorize`, `openid profile`, plus
+///    `User.Read` when the subscriber is linked too), whose state seals the
+///    claimed tenant. Its token response yields the connection only when the
+///    `id_token`'s `tid` is that tenant.
+///
+/// [`MsTeams::require_admin_role`] also asks that the signer holds a role
+/// that can grant admin consent.
 #[derive(Clone, Debug)]
 pub struct MsTeams {
     client_id: ClientId,
     client_secret: Secret,
     redirect_uri: RedirectUri,
     tenant: Tenant,
-    // Both URLs up to `state=`, encoded once here rather than on every request.
-    consent_prefix: String,
-    sign_in_prefix: String,
+    require_admin_role: bool,
+    // What follows `/{tenant}` up to `state=`, encoded once here rather than
+    // on every request.
+    consent_suffix: String,
+    sign_in_suffix: String,
+    proof_suffix: String,
 }
 
 /// What follows the state in a sign-in URL with PKCE, around the challenge.
@@ -82,44 +119,60 @@ impl MsTeams {
     /// An application with its client id, client secret and redirect URI;
     /// the tenant segment is `organizations`.
     pub fn new(client_id: ClientId, client_secret: Secret, redirect_uri: RedirectUri) -> Self {
-        let mut app = MsTeams {
+        let (client, redirect) = (client_id.as_str(), redirect_uri.as_str());
+        let mut consent_suffix = "/v2.0/adminconsent".to_owned();
+        push_param(&mut consent_suffix, '?', "client_id", client);
+        push_param(&mut consent_suffix, '&', "redirect_uri", redirect);
+        push_param(&mut consent_suffix, '&', "scope", GRAPH_DEFAULT_SCOPE);
+        consent_suffix.push_str("&state=");
+        let sign_in = |scope: &str| {
+            let mut s = "/oauth2/v2.0/authorize".to_owned();
+            push_param(&mut s, '?', "client_id", client);
+            push_param(&mut s, '&', "response_type", "code");
+            push_param(&mut s, '&', "redirect_uri", redirect);
+            push_param(&mut s, '&', "response_mode", "query");
+            push_param(&mut s, '&', "scope", scope);
+            s.push_str("&state=");
+            s
+        };
+        let (sign_in_suffix, proof_suffix) = (sign_in(SIGN_IN_SCOPE), sign_in(PROOF_SCOPE));
+        MsTeams {
             client_id,
             client_secret,
             redirect_uri,
             tenant: Tenant::organizations(),
-            consent_prefix: String::new(),
-            sign_in_prefix: String::new(),
-        };
-        app.write_prefixes();
-        app
+            require_admin_role: false,
+            consent_suffix,
+            sign_in_suffix,
+            proof_suffix,
+        }
     }
 
-    /// Uses another tenant segment.
+    /// Uses another tenant segment. A tenant GUID also restricts every
+    /// state to that tenant (it is sealed as the workspace).
     pub fn with_tenant(mut self, tenant: Tenant) -> Self {
         self.tenant = tenant;
-        self.write_prefixes();
         self
     }
 
-    fn write_prefixes(&mut self) {
-        let base = format!("{MICROSOFT_LOGIN}/{}", self.tenant.as_str());
-        let (client_id, redirect_uri) = (self.client_id.as_str(), self.redirect_uri.as_str());
+    /// Requires that whoever signs in to prove a connect's tenant holds a
+    /// role that can grant admin consent ([`ADMIN_ROLE_TEMPLATE_IDS`] in the
+    /// `id_token`'s `wids`).
+    ///
+    /// Without it, any member of the tenant, a guest account included, can
+    /// complete the proof and so attach the tenant to the context they
+    /// started the flow with. With it, only an administrator can; but
+    /// Microsoft sends `wids` only when the app registration's manifest asks
+    /// for it (`groupMembershipClaims` `DirectoryRole` or `All`), and a
+    /// proof without `wids` is then refused.
+    pub fn require_admin_role(mut self) -> Self {
+        self.require_admin_role = true;
+        self
+    }
 
-        let mut c = base.clone() + "/v2.0/adminconsent";
-        push_param(&mut c, '?', "client_id", client_id);
-        push_param(&mut c, '&', "redirect_uri", redirect_uri);
-        push_param(&mut c, '&', "scope", GRAPH_DEFAULT_SCOPE);
-        c.push_str("&state=");
-        self.consent_prefix = c;
-
-        let mut s = base + "/oauth2/v2.0/authorize";
-        push_param(&mut s, '?', "client_id", client_id);
-        push_param(&mut s, '&', "response_type", "code");
-        push_param(&mut s, '&', "redirect_uri", redirect_uri);
-        push_param(&mut s, '&', "response_mode", "query");
-        push_param(&mut s, '&', "scope", SIGN_IN_SCOPE);
-        s.push_str("&state=");
-        self.sign_in_prefix = s;
+    /// True when [`MsTeams::require_admin_role`] is on.
+    pub fn requires_admin_role(&self) -> bool {
+        self.require_admin_role
     }
 
     /// The tenant segment.
@@ -130,6 +183,23 @@ impl MsTeams {
     /// The client secret, for token requests.
     pub fn client_secret(&self) -> &Secret {
         &self.client_secret
+    }
+
+    /// The configured tenant when it names one tenant (a GUID).
+    fn configured_tenant_id(&self) -> Option<&str> {
+        is_guid(self.tenant.as_str()).then_some(self.tenant.as_str())
+    }
+
+    /// The suffix after `/{tenant}` and the tenant segment of a request.
+    fn url_parts<'r>(&'r self, request: &AuthorizeRequest<'r>) -> (&'r str, &'r str) {
+        let tenant = request.workspace.unwrap_or(self.tenant.as_str());
+        let suffix = match request.purpose {
+            Purpose::Connect => &self.consent_suffix,
+            Purpose::LinkUser => &self.sign_in_suffix,
+            Purpose::ConnectProof if request.links_user => &self.sign_in_suffix,
+            Purpose::ConnectProof => &self.proof_suffix,
+        };
+        (tenant, suffix)
     }
 }
 
@@ -150,44 +220,59 @@ impl Provider for MsTeams {
         &self.redirect_uri
     }
 
+    fn restrict_workspace<'a>(
+        &'a self,
+        expected: Option<&'a str>,
+    ) -> Result<Option<Cow<'a, str>>, RequestError> {
+        let configured = self.configured_tenant_id();
+        let Some(expected) = expected else {
+            return Ok(configured.map(Cow::Borrowed));
+        };
+        if !is_guid(expected) || is_consumer_tenant(expected) {
+            return Err(RequestError::InvalidWorkspace(
+                "a Teams workspace is a tenant GUID other than the consumer tenant",
+            ));
+        }
+        if configured.is_some_and(|c| !c.eq_ignore_ascii_case(expected)) {
+            return Err(RequestError::InvalidWorkspace(
+                "it differs from the tenant the integration is restricted to",
+            ));
+        }
+        Ok(Some(Cow::Owned(expected.to_ascii_lowercase())))
+    }
+
     fn uses_pkce(&self, purpose: Purpose) -> bool {
-        purpose == Purpose::LinkUser
+        purpose != Purpose::Connect
     }
 
     fn authorize_url(&self, request: &AuthorizeRequest<'_>, out: &mut String) {
-        // The state and the challenge are base64url: nothing to encode.
-        match request.purpose {
-            Purpose::Connect => {
-                out.push_str(&self.consent_prefix);
-                out.push_str(request.state);
-            }
-            Purpose::LinkUser => {
-                out.push_str(&self.sign_in_prefix);
-                out.push_str(request.state);
-                if let Some(challenge) = request.pkce_challenge {
-                    out.push_str(CHALLENGE_PARAM);
-                    out.push_str(challenge);
-                    out.push_str(CHALLENGE_METHOD_PARAM);
-                }
-            }
+        // Tenant segments (GUIDs, domains, `organizations`), the state and
+        // the challenge are all unreserved characters: nothing to encode.
+        let (tenant, suffix) = self.url_parts(request);
+        out.push_str(MICROSOFT_LOGIN);
+        out.push('/');
+        out.push_str(tenant);
+        out.push_str(suffix);
+        out.push_str(request.state);
+        if let (true, Some(challenge)) = (request.purpose != Purpose::Connect, request.pkce_challenge) {
+            out.push_str(CHALLENGE_PARAM);
+            out.push_str(challenge);
+            out.push_str(CHALLENGE_METHOD_PARAM);
         }
     }
 
     fn authorize_url_len(&self, request: &AuthorizeRequest<'_>) -> usize {
-        match request.purpose {
-            Purpose::Connect => self.consent_prefix.len() + request.state.len(),
-            Purpose::LinkUser => {
-                let pkce = request.pkce_challenge.map_or(0, |c| {
-                    CHALLENGE_PARAM.len() + c.len() + CHALLENGE_METHOD_PARAM.len()
-                });
-                self.sign_in_prefix.len() + request.state.len() + pkce
-            }
-        }
+        let (tenant, suffix) = self.url_parts(request);
+        let pkce = match (request.purpose, request.pkce_challenge) {
+            (Purpose::Connect, _) | (_, None) => 0,
+            (_, Some(c)) => CHALLENGE_PARAM.len() + c.len() + CHALLENGE_METHOD_PARAM.len(),
+        };
+        MICROSOFT_LOGIN.len() + 1 + tenant.len() + suffix.len() + request.state.len() + pkce
     }
 
     fn interpret(
         &self,
-        purpose: Purpose,
+        state: &VerifiedState,
         params: &CallbackParams<'_>,
     ) -> Result<ProviderOutcome, CallbackError> {
         // `admin_consent=True` may come with an error: the error wins.
@@ -197,51 +282,62 @@ impl Provider for MsTeams {
                 params.error_description.as_deref(),
             ));
         }
-        match purpose {
-            Purpose::Connect => {
-                if params.code.is_some() {
-                    return Err(CallbackError::Conflicting("a code on an admin-consent callback"));
-                }
-                match (params.admin_consent.as_deref(), params.tenant.as_deref()) {
-                    (Some(consent), Some(tenant)) if consent.eq_ignore_ascii_case("true") => {
-                        let tenant =
-                            UnverifiedTenant::new(tenant).ok_or(CallbackError::Malformed("tenant"))?;
-                        Ok(ProviderOutcome::AdminConsent {
-                            tenant,
-                            scope: params.scope.as_deref().map(str::to_owned),
-                        })
-                    }
-                    (Some(consent), Some(_)) if !consent.eq_ignore_ascii_case("false") => {
-                        Err(CallbackError::Malformed("admin_consent"))
-                    }
-                    _ => Err(CallbackError::MissingParameters),
-                }
+        if state.purpose() != Purpose::Connect {
+            if params.admin_consent.is_some() || params.tenant.is_some() {
+                return Err(CallbackError::Conflicting("admin_consent on a sign-in callback"));
             }
-            Purpose::LinkUser => {
-                if params.admin_consent.is_some() {
-                    return Err(CallbackError::Conflicting("admin_consent on a sign-in callback"));
+            return match &params.code {
+                Some(code) if !code.is_empty() => Ok(ProviderOutcome::Code {
+                    code: Secret::new(code.as_ref()),
+                }),
+                _ => Err(CallbackError::MissingParameters),
+            };
+        }
+        if params.code.is_some() {
+            return Err(CallbackError::Conflicting("a code on an admin-consent callback"));
+        }
+        match (params.admin_consent.as_deref(), params.tenant.as_deref()) {
+            (Some(consent), Some(tenant)) if consent.eq_ignore_ascii_case("true") => {
+                if is_consumer_tenant(tenant) {
+                    return Err(CallbackError::TenantNotAllowed);
                 }
-                match &params.code {
-                    Some(code) if !code.is_empty() => Ok(ProviderOutcome::Code {
-                        code: Secret::new(code.as_ref()),
-                    }),
-                    _ => Err(CallbackError::MissingParameters),
+                let tenant = UnverifiedTenant::new(tenant).ok_or(CallbackError::Malformed("tenant"))?;
+                if state
+                    .workspace()
+                    .is_some_and(|w| !w.eq_ignore_ascii_case(tenant.claimed()))
+                {
+                    return Err(CallbackError::WorkspaceMismatch);
                 }
+                Ok(ProviderOutcome::AdminConsent {
+                    tenant,
+                    scope: params.scope.as_deref().map(str::to_owned),
+                })
             }
+            (Some(consent), Some(_)) if !consent.eq_ignore_ascii_case("false") => {
+                Err(CallbackError::Malformed("admin_consent"))
+            }
+            _ => Err(CallbackError::MissingParameters),
         }
     }
 
-    fn follows_with_link_user(&self, state: &VerifiedState, outcome: &ProviderOutcome) -> bool {
-        matches!(outcome, ProviderOutcome::AdminConsent { .. })
-            && state.purpose() == Purpose::Connect
-            && state.auto_link_user()
-            && state.subscriber_id().is_some()
+    fn proof_workspace<'o>(&self, state: &VerifiedState, outcome: &'o ProviderOutcome) -> Option<&'o str> {
+        match outcome {
+            ProviderOutcome::AdminConsent { tenant, .. } if state.purpose() == Purpose::Connect => {
+                Some(tenant.claimed())
+            }
+            _ => None,
+        }
+    }
+
+    fn proof_workspace_len(&self) -> Option<usize> {
+        Some(36)
     }
 
     fn token_endpoint(&self) -> Option<crate::exchange::TokenEndpoint<'_>> {
         Some(crate::exchange::TokenEndpoint::Microsoft {
             client_secret: &self.client_secret,
             tenant: &self.tenant,
+            require_admin_role: self.require_admin_role,
         })
     }
 }
@@ -254,7 +350,11 @@ mod tests {
     fn tenants() {
         assert_eq!(Tenant::new("Organizations").unwrap().as_str(), "organizations");
         assert!(Tenant::new("contoso.onmicrosoft.com").is_ok());
-        assert!(Tenant::new("9188040d-6c67-4c5b-b112-36a304b66dad").is_ok());
+        assert!(Tenant::new("72f988bf-86f1-41af-91ab-2d7cd011db47").is_ok());
+        assert!(matches!(
+            Tenant::new("9188040D-6c67-4c5b-b112-36a304b66dad"),
+            Err(ConfigError::TenantNotAllowed(_))
+        ));
         assert!(matches!(
             Tenant::new("common"),
             Err(ConfigError::TenantNotAllowed(_))

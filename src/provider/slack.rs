@@ -2,11 +2,13 @@
 
 use crate::callback::{CallbackError, CallbackParams, ProviderOutcome};
 use crate::config::{ClientId, ConfigError, RedirectUri};
+use std::borrow::Cow;
+
 use crate::encode::{param, percent_encode_joined};
 use crate::provider::{AuthorizeRequest, Provider};
 use crate::request::{ConnectRequest, DEFAULT_SLACK_SCOPES, DEFAULT_SLACK_USER_SCOPES, RequestError, Scopes};
 use crate::secret::Secret;
-use crate::state::Purpose;
+use crate::state::{Purpose, StateError, StateErrorKind, VerifiedState};
 
 /// Slack's authorize endpoint.
 pub const SLACK_AUTHORIZE_URL: &str = "https://slack.com/oauth/v2/authorize";
@@ -17,9 +19,9 @@ pub struct Slack {
     client_id: ClientId,
     client_secret: Secret,
     redirect_uri: RedirectUri,
-    // URL parts encoded once here rather than on every request.
+    // URL part encoded once here rather than on every request.
     client_part: String,
-    team_part: String,
+    team: Option<String>,
 }
 
 impl Slack {
@@ -32,27 +34,41 @@ impl Slack {
             client_secret,
             redirect_uri,
             client_part,
-            team_part: String::new(),
+            team: None,
         }
     }
 
-    /// Restricts installs to one workspace (`team=T...`).
+    /// Restricts installs and sign-ins to one workspace: a team id
+    /// (`T...`), or an Enterprise Grid organization (`E...`) for org-wide
+    /// installs. The authorize URL gets `team=`, which is only a hint the
+    /// user can remove; the restriction itself is sealed in every state and
+    /// the token response must name that team (`team.id`, or
+    /// `enterprise.id` for an org-wide install), or it yields nothing.
     pub fn with_team(mut self, team: &str) -> Result<Self, ConfigError> {
-        let ok = team.len() >= 2
-            && team.len() <= 32
-            && team.starts_with(['T', 'E'])
-            && team.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-        if !ok {
+        if !is_team_id(team) {
             return Err(ConfigError::SlackTeam);
         }
-        self.team_part = param('&', "team", team);
+        self.team = Some(team.to_owned());
         Ok(self)
+    }
+
+    /// The workspace installs are restricted to, when configured.
+    pub fn team(&self) -> Option<&str> {
+        self.team.as_deref()
     }
 
     /// The client secret, for the code exchange.
     pub fn client_secret(&self) -> &Secret {
         &self.client_secret
     }
+}
+
+/// A Slack team or Enterprise Grid id: `T` or `E`, then upper-case letters
+/// and digits, 2 to 32 characters.
+fn is_team_id(team: &str) -> bool {
+    (2..=32).contains(&team.len())
+        && team.starts_with(['T', 'E'])
+        && team.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 impl Provider for Slack {
@@ -72,6 +88,26 @@ impl Provider for Slack {
         &self.redirect_uri
     }
 
+    fn restrict_workspace<'a>(
+        &'a self,
+        expected: Option<&'a str>,
+    ) -> Result<Option<Cow<'a, str>>, RequestError> {
+        let Some(expected) = expected else {
+            return Ok(self.team.as_deref().map(Cow::Borrowed));
+        };
+        if !is_team_id(expected) {
+            return Err(RequestError::InvalidWorkspace(
+                "a Slack workspace is a team id (T...) or an Enterprise Grid id (E...)",
+            ));
+        }
+        if self.team.as_deref().is_some_and(|t| t != expected) {
+            return Err(RequestError::InvalidWorkspace(
+                "it differs from the team the integration is restricted to",
+            ));
+        }
+        Ok(Some(Cow::Borrowed(expected)))
+    }
+
     fn check_connect(&self, request: &ConnectRequest<'_>) -> Result<(), RequestError> {
         let webhook = request.scopes.is_some_and(|s| s.contains("incoming-webhook"));
         if webhook && request.subscriber.is_none() {
@@ -88,19 +124,27 @@ impl Provider for Slack {
         out.push_str(request.state);
         out.push_str(&self.client_part);
         let (name, scopes, default) = match request.purpose {
-            Purpose::Connect => ("&scope=", request.scopes, DEFAULT_SLACK_SCOPES),
             Purpose::LinkUser => ("&user_scope=", request.user_scopes, DEFAULT_SLACK_USER_SCOPES),
+            _ => ("&scope=", request.scopes, DEFAULT_SLACK_SCOPES),
         };
         out.push_str(name);
         percent_encode_joined(out, scopes.unwrap_or(Scopes::default_list(default)).iter(), ",");
-        out.push_str(&self.team_part);
+        if let Some(team) = request.workspace {
+            // A team id is upper-case letters and digits: nothing to encode.
+            out.push_str("&team=");
+            out.push_str(team);
+        }
     }
 
     fn interpret(
         &self,
-        _purpose: Purpose,
+        state: &VerifiedState,
         params: &CallbackParams<'_>,
     ) -> Result<ProviderOutcome, CallbackError> {
+        // Slack proves an install by its token response: it has no proof sign-in.
+        if state.purpose() == Purpose::ConnectProof {
+            return Err(StateError::from(StateErrorKind::WrongPurpose).into());
+        }
         if let Some(error) = &params.error {
             return Err(CallbackError::from_provider(
                 error,

@@ -11,8 +11,8 @@ pub const SLACK_CLIENT_ID: &str = "1234567890.1234567890";
 pub const TEAMS_CLIENT_ID: &str = "00000000-0000-0000-0000-000000000abc";
 pub const SLACK_SECRET: &str = "slack-client-secret-value";
 pub const TEAMS_SECRET: &str = "teams-client-secret-value";
-pub const ENV_SECRET_KEY: &str = "demo-secret-key";
-pub const TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+pub const ENV_SECRET_KEY: &str = "demo-environment-secret-key";
+pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 pub const T0: i64 = 1_767_225_600;
 
 // Novu's two example bodies, shared with the fuzz harness and the benches.
@@ -71,7 +71,7 @@ pub fn body(json: &str) -> ConnectRequestBody {
 }
 
 pub fn issue(core: &ChannelConnect, json: &str) -> String {
-    core.connect_url(&body(json), at(T0), &entropy(), None)
+    core.connect_url(&body(json), &IssueParams::new(at(T0), &entropy()))
         .unwrap()
         .url
 }

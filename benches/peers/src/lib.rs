@@ -10,8 +10,8 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use channel_connect::{
-    CallbackParams, ChannelConnect, ConnectRequestBody, Entropy, Integration, IssuedUrl, KeyId, KeyRing,
-    RedirectUri, Secret, SigningKey, Slack, VerifiedCallback, VerifyParams,
+    CallbackParams, ChannelConnect, ConnectRequestBody, Entropy, Integration, IssueParams, IssuedUrl, KeyId,
+    KeyRing, RedirectUri, Secret, SigningKey, Slack, VerifiedCallback, VerifyParams,
 };
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use oauth2::basic::BasicClient;
@@ -154,7 +154,8 @@ pub fn ours() -> ChannelConnect {
 }
 
 pub fn ours_issue(core: &ChannelConnect, body: &ConnectRequestBody, now: OffsetDateTime) -> IssuedUrl {
-    core.connect_url(body, now, &Entropy([42; 32]), None).unwrap()
+    core.connect_url(body, &IssueParams::new(now, &Entropy([42; 32])))
+        .unwrap()
 }
 
 pub fn ours_verify(core: &ChannelConnect, query: &str, now: OffsetDateTime) -> Option<VerifiedCallback> {
