@@ -7,8 +7,27 @@
 //! * [`ChannelConnect::connect_url`] validates a request body and answers the
 //!   provider authorize URL carrying a signed, expiring `state`.
 //! * [`ChannelConnect::verify_callback`] opens that state when the provider
-//!   redirects back and returns what to do next: a code to exchange, an
-//!   admin consent to confirm, a second sign-in to link the user.
+//!   redirects back and returns what to do next: a code to exchange
+//!   ([`exchange::request_for`], then [`records::from_token_response`]), or
+//!   a next redirect.
+//!
+//! Nothing a callback claims is trusted until the provider proves it. A Teams
+//! connect takes two redirects, because Microsoft's admin-consent callback
+//! names a tenant anyone could have written:
+//!
+//! 1. the admin consent; its callback yields no connection, only
+//!    [`VerifiedCallback::next`]:
+//! 2. a delegated OpenID Connect sign-in with PKCE in the claimed tenant,
+//!    whose state ([`Purpose::ConnectProof`]) seals that tenant and expires
+//!    with the first;
+//! 3. its code is redeemed in that tenant ([`exchange::request_for`]);
+//! 4. [`records::from_token_response`] answers the connection only when the
+//!    `id_token`'s `tid` is the sealed tenant (and links the user when asked).
+//!
+//! A Slack install, or a user link to a known connection, is likewise bound
+//! to its workspace: the state seals the expected team or tenant
+//! ([`IssueParams::workspace`], [`Slack::with_team`]) and the token response
+//! must name it.
 //!
 //! No I/O: the clock (`now`) and randomness ([`Entropy`]) are arguments; HTTP
 //! exchanges are values for the host to send.
@@ -30,7 +49,7 @@
 //! // 1. The API call: a body in, a URL out.
 //! let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#)?;
 //! let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
-//! let issued = core.connect_url(&body, now, &Entropy([42; 32]), None)?;
+//! let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([42; 32])))?;
 //! assert!(issued.url.starts_with("https://slack.com/oauth/v2/authorize?state="));
 //!
 //! // 2. Slack redirects back with a code and the same state.
