@@ -174,6 +174,30 @@ fn file_has_the_promised_coverage() {
     assert!(s(&f, "format").contains("SPEC.md"));
     assert!(entries(&f, "issue").len() >= 12);
     assert!(!entries(&f, "follow_up").is_empty());
+    let refusals = |name| {
+        let mut kinds: Vec<String> = entries(&f, name)
+            .iter()
+            .filter_map(|v| v["expected"]["error"].as_str().map(str::to_owned))
+            .collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        kinds
+    };
+    assert_eq!(refusals("issue"), ["InvalidWorkspace", "UrlTooLong"]);
+    assert_eq!(
+        refusals("follow_up"),
+        [
+            "Expired",
+            "MalformedTenant",
+            "TenantNotAllowed",
+            "WorkspaceMismatch"
+        ]
+    );
+    let proofs = entries(&f, "open")
+        .iter()
+        .filter(|v| v["expected"]["ok"]["purpose"] == "connect-proof")
+        .count();
+    assert!(proofs >= 2, "{proofs} connect-proof open vectors");
     let opens = entries(&f, "open");
     assert!(opens.len() >= 20);
     let mut kinds: Vec<&str> = opens

@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
 """Independent generator of channel-connect state v1 test vectors.
 
-Written from SPEC.md alone (no look at the Rust sources).
-Python 3.11, standard library only.
+Written from SPEC.md alone (no look at the Rust sources), first from its first
+edition, then updated for the revision that defines flag bits 6 (PROOF) and 7
+(WORKSPACE): the workspace field, connect-proof states and the Teams proof
+follow-up (SPEC.md sections 2, 4, 7 and 9). Python 3.11, standard library only.
+
+Where SPEC.md is silent or ambiguous, the reading taken is the most literal one
+and is recorded in a comment marked "SPEC reading:".
 
     python3 tests/vectors/state_v1.gen.py > tests/vectors/state_v1.json
 
@@ -13,6 +18,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import struct
 import sys
 
@@ -40,7 +46,21 @@ F_AUTO_LINK = 1 << 2
 F_SUBSCRIBER = 1 << 3
 F_CONNECTION = 1 << 4
 F_BINDING = 1 << 5
-F_KNOWN = 0x3F
+F_PROOF = 1 << 6
+F_WORKSPACE = 1 << 7
+# All eight flag bits are defined (section 2): there are no unknown bits.
+
+WORKSPACE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
+MAX_WORKSPACE = 64
+CONSUMER_TENANT = "9188040d-6c67-4c5b-b112-36a304b66dad"
+# Section 9: the stand-in for the workspace of a Teams connect state that has
+# none, when checking the length of its proof follow-up URL (any 36 characters).
+TENANT_STAND_IN = "00000000-0000-0000-0000-000000000000"
+
+GUID_RE = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
+# Section 4: Slack workspaces match [TE][A-Z0-9]{1,31} (a team id "T..." or an
+# Enterprise Grid id "E..."), written and compared exactly as given.
+SLACK_TEAM_RE = re.compile(r"[TE][A-Z0-9]{1,31}")
 
 SLACK_DEFAULT_SCOPES = [
     "chat:write",
@@ -131,6 +151,8 @@ def encode_body(f: dict) -> bytes:
         out += str8(f["subscriber"])
     if flags & F_CONNECTION:
         out += str8(f["connection"])
+    if flags & F_WORKSPACE:
+        out += str8(f["workspace"])
     ctx = f["context"]
     out += bytes([len(ctx)])
     for key, ident, data in ctx:
@@ -189,7 +211,11 @@ def parse_body(body: bytes) -> dict:
     version = r.u8()
     key_id = r.u8()
     flags = r.u8()
-    if flags & ~F_KNOWN:
+    # Section 2: PROOF together with LINK_USER, and PROOF without WORKSPACE,
+    # are refused (purpose is read from the two bits).
+    if flags & F_PROOF and flags & F_LINK_USER:
+        raise Refused("Malformed")
+    if flags & F_PROOF and not flags & F_WORKSPACE:
         raise Refused("Malformed")
     issued_at = struct.unpack(">Q", r.take(8))[0]
     lifetime = struct.unpack(">H", r.take(2))[0]
@@ -205,15 +231,23 @@ def parse_body(body: bytes) -> dict:
     organization = r.str8(1, 255)
     subscriber = r.str8(1, 255) if flags & F_SUBSCRIBER else None
     connection = r.str8(1, 100) if flags & F_CONNECTION else None
+    workspace = None
+    if flags & F_WORKSPACE:
+        # 1 to 64 bytes of [A-Za-z0-9._-]. SPEC reading: the decoder checks
+        # only length and alphabet, not the GUID / team-id shape of section 4
+        # ("the other ranges of the table ... bind the issuer").
+        workspace = r.str8(1, MAX_WORKSPACE)
+        if any(c not in WORKSPACE_CHARS for c in workspace):
+            raise Refused("Malformed")
     count = r.u8()
     if count > MAX_CONTEXT:
         raise Refused("Malformed")
     context = []
     for _ in range(count):
-        # SPEC.md section 2 does not say whether a context key or id is a
-        # "required string" (refused when empty); no vector depends on it.
-        key = r.str8(0, 255)
-        ident = r.str8(0, 255)
+        # Section 2: every string field, context keys and ids included, is at
+        # least 1 byte.
+        key = r.str8(1, 255)
+        ident = r.str8(1, 255)
         kind = r.u8()
         if kind == 0:
             data = None
@@ -242,6 +276,7 @@ def parse_body(body: bytes) -> dict:
         "organization": organization,
         "subscriber": subscriber,
         "connection": connection,
+        "workspace": workspace,
         "context": context,
     }
 
@@ -280,6 +315,16 @@ def open_state(token, ring: dict, now: int, skew: int, binding_value):
     return f
 
 
+def purpose_of(flags: int) -> str:
+    """Section 2: purpose from LINK_USER and PROOF (both together never decode)."""
+    assert not (flags & F_PROOF and flags & F_LINK_USER)
+    if flags & F_PROOF:
+        return "connect-proof"
+    if flags & F_LINK_USER:
+        return "link-user"
+    return "connect"
+
+
 def fields_json(f: dict) -> dict:
     """The decoded fields as recorded in the vectors."""
     flags = f["flags"]
@@ -287,7 +332,7 @@ def fields_json(f: dict) -> dict:
         "version": f["version"],
         "key_id": f["key_id"],
         "flags": flags,
-        "purpose": "link-user" if flags & F_LINK_USER else "connect",
+        "purpose": purpose_of(flags),
         "mode": "shared" if flags & F_SHARED else "subscriber",
         "auto_link_user": bool(flags & F_AUTO_LINK),
         "issued_at": f["issued_at"],
@@ -301,6 +346,7 @@ def fields_json(f: dict) -> dict:
         "organization": f["organization"],
         "subscriber": f["subscriber"],
         "connection": f["connection"],
+        "workspace": f.get("workspace"),
         "context": [{"key": k, "id": i, "data": d} for (k, i, d) in f["context"]],
     }
 
@@ -332,7 +378,49 @@ def generated_connection(entropy: bytes) -> str:
     return out
 
 
-def connect_fields(req, integ, env, org, key_id, now, entropy, binding_value, lifetime):
+def workspace_at_issue(integ, expected):
+    """Section 4: the workspace the flow is restricted to, or None.
+
+    Raises Refused("InvalidWorkspace") for an expected workspace of the wrong
+    shape (consumer tenant included) or one that differs from the
+    integration's own restriction.
+    """
+    if integ["provider"] == "slack":
+        restriction = integ.get("team")
+        # SPEC reading: a configured team is integration configuration; it is
+        # only used here when well formed (all vectors configure valid ones).
+        assert restriction is None or SLACK_TEAM_RE.fullmatch(restriction)
+        if expected is None:
+            return restriction
+        if not SLACK_TEAM_RE.fullmatch(expected):
+            raise Refused("InvalidWorkspace")
+        # "written as given": compared byte for byte.
+        if restriction is not None and expected != restriction:
+            raise Refused("InvalidWorkspace")
+        return expected
+    # msteams
+    tenant = integ.get("tenant") or "organizations"
+    # SPEC reading: the configured tenant segment is a restriction when it is
+    # a GUID (either case), lower-cased. No vector configures the consumer
+    # tenant (section 4 does not say what that does at issue).
+    restriction = tenant.lower() if GUID_RE.fullmatch(tenant) else None
+    assert restriction != CONSUMER_TENANT
+    if expected is None:
+        return restriction
+    if not GUID_RE.fullmatch(expected):
+        raise Refused("InvalidWorkspace")
+    w = expected.lower()
+    # SPEC reading: the consumer tenant is recognised in either case.
+    if w == CONSUMER_TENANT:
+        raise Refused("InvalidWorkspace")
+    # SPEC reading: Teams workspaces are "written in lower case", so the
+    # comparison with the restriction is made on the lower-cased forms.
+    if restriction is not None and w != restriction:
+        raise Refused("InvalidWorkspace")
+    return w
+
+
+def connect_fields(req, integ, env, org, key_id, now, entropy, binding_value, lifetime, workspace):
     subscriber = req.get("subscriberId")
     mode = req.get("connectionMode") or ("subscriber" if subscriber is not None else "shared")
     auto = req.get("autoLinkUser")
@@ -350,6 +438,8 @@ def connect_fields(req, integ, env, org, key_id, now, entropy, binding_value, li
         flags |= F_SUBSCRIBER
     if binding_value is not None:
         flags |= F_BINDING
+    if workspace is not None:
+        flags |= F_WORKSPACE
     return {
         "key_id": key_id,
         "flags": flags,
@@ -363,11 +453,12 @@ def connect_fields(req, integ, env, org, key_id, now, entropy, binding_value, li
         "organization": org,
         "subscriber": subscriber,
         "connection": connection,
+        "workspace": workspace,
         "context": context_entries(req.get("context")),
     }
 
 
-def link_user_fields(req, integ, env, org, key_id, now, entropy, binding_value, lifetime):
+def link_user_fields(req, integ, env, org, key_id, now, entropy, binding_value, lifetime, workspace):
     subscriber = req["subscriberId"]  # required
     connection = req.get("connectionIdentifier")
     ctx = context_entries(req.get("context"))
@@ -378,6 +469,8 @@ def link_user_fields(req, integ, env, org, key_id, now, entropy, binding_value, 
         flags |= F_CONNECTION
     if binding_value is not None:
         flags |= F_BINDING
+    if workspace is not None:
+        flags |= F_WORKSPACE
     return {
         "key_id": key_id,
         "flags": flags,
@@ -391,8 +484,119 @@ def link_user_fields(req, integ, env, org, key_id, now, entropy, binding_value, 
         "organization": org,
         "subscriber": subscriber,
         "connection": connection,
+        "workspace": workspace,
         "context": ctx,
     }
+
+
+# --------------------------------------------------------------------------
+# Inputs the vectors may use: a valid integration configuration (section 9)
+# and a valid request (section 4). The generator asserts on its own inputs, so
+# that no vector is built from a configuration or request the crate would
+# refuse before issuing anything.
+
+MAX_REDIRECT_URI = 256
+LOOPBACK_V4_RE = re.compile(r"127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})")
+REDIRECT_RE = re.compile(r"(https|http)://([^/?#]*)([^#]*)")
+AUTHORITY_RE = re.compile(r"(\[[^\]]*\]|[^:\[\]]*)(?::(\d*))?")
+
+
+def is_loopback_host(host: str) -> bool:
+    """Section 9: `localhost`, 127.0.0.0/8 or [::1]."""
+    if host == "localhost" or host == "[::1]":
+        return True
+    m = LOOPBACK_V4_RE.fullmatch(host)
+    return m is not None and all(int(o) <= 255 for o in m.groups())
+
+
+def check_integration(integ: dict) -> None:
+    """Section 9: the configuration checks of the redirect URI and client id.
+
+    SPEC reading: "at most 256 characters" counts the characters of R as
+    configured (before percent-encoding). The generator keeps to a narrower
+    envelope than section 9 needs (printable ASCII, lower-case scheme and
+    host, no '@' anywhere), so no vector depends on how a parser reads the
+    edges of these rules."""
+    r = integ["redirect_uri"]
+    assert isinstance(r, str) and len(r) <= MAX_REDIRECT_URI, ("redirect URI over 256 characters", len(r))
+    assert all("\x21" <= c <= "\x7e" for c in r), "redirect URI: printable ASCII only"
+    assert "#" not in r, "redirect URI: no fragment"
+    assert "@" not in r, "redirect URI: no userinfo"
+    m = REDIRECT_RE.fullmatch(r)
+    assert m is not None, "redirect URI: absolute https or http"
+    scheme, authority = m.group(1), m.group(2)
+    a = AUTHORITY_RE.fullmatch(authority)
+    assert a is not None and a.group(1) != "", "redirect URI: a host"
+    host = a.group(1)
+    assert host == host.lower()
+    if scheme == "http":
+        assert is_loopback_host(host), "redirect URI: http only on a loopback host"
+    c = integ["client_id"]
+    assert isinstance(c, str) and 1 <= len(c) <= 255 and all("\x21" <= ch <= "\x7e" for ch in c)
+    if integ["provider"] == "slack":
+        assert integ.get("tenant") is None
+        assert integ.get("team") is None or SLACK_TEAM_RE.fullmatch(integ["team"])
+    else:
+        assert integ["provider"] == "msteams" and integ.get("team") is None
+        assert (integ.get("tenant") or "organizations").lower() != CONSUMER_TENANT
+
+
+CONNECT_FIELDS = {
+    "subscriberId",
+    "integrationIdentifier",
+    "connectionIdentifier",
+    "context",
+    "scope",
+    "connectionMode",
+    "autoLinkUser",
+}
+LINK_USER_FIELDS = {"integrationIdentifier", "subscriberId", "connectionIdentifier", "context", "contextHash", "userScope"}
+CONTEXT_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,100}")
+
+
+def check_request(purpose: str, req: dict, integ: dict) -> None:
+    """Section 4: the request is a valid one, so the crate gets as far as issuing.
+
+    SPEC reading: section 4 defers the request rules to Novu's API contract as
+    the crate's `request` module implements it, and spells out only that a
+    connect request needs a `subscriberId` or a `context`, that a link-user
+    request needs `integrationIdentifier` and `subscriberId`, and (through the
+    layout) the byte ranges of the fields. The vectors keep within a narrower
+    envelope: context ids of 1 to 100 characters of [A-Za-z0-9_-], 1 to 5
+    context keys, a connection identifier of at most 100 bytes, `data` an
+    object (or null, which section 4 names), and shared mode only with a
+    context."""
+    fields = CONNECT_FIELDS if purpose == "connect" else LINK_USER_FIELDS
+    assert set(req) <= fields, sorted(set(req) - fields)
+    assert req.get("integrationIdentifier") == integ["identifier"]
+    sub = req.get("subscriberId")
+    if purpose == "link-user":
+        assert sub is not None
+    if sub is not None:
+        assert isinstance(sub, str) and 1 <= len(sub.encode("utf-8")) <= 255
+    conn = req.get("connectionIdentifier")
+    if conn is not None:
+        assert isinstance(conn, str) and 1 <= len(conn.encode("utf-8")) <= 100
+    ctx = req.get("context")
+    if ctx is not None:
+        assert isinstance(ctx, dict) and 1 <= len(ctx) <= MAX_CONTEXT
+        for key, v in ctx.items():
+            assert 1 <= len(key.encode("utf-8")) <= 255
+            if isinstance(v, str):
+                assert CONTEXT_ID_RE.fullmatch(v), v
+            else:
+                assert set(v) <= {"id", "data"} and CONTEXT_ID_RE.fullmatch(v["id"]), v
+                assert v.get("data") is None or isinstance(v["data"], dict)
+    for name in ("scope", "userScope"):
+        if name in req:
+            assert isinstance(req[name], list) and all(isinstance(x, str) and x for x in req[name])
+    if purpose == "connect":
+        assert sub is not None or ctx is not None, "a connect request needs a subscriberId or a context"
+        mode = req.get("connectionMode")
+        assert mode in (None, "subscriber", "shared")
+        assert req.get("autoLinkUser") in (None, True, False)
+        if (mode or ("subscriber" if sub is not None else "shared")) == "shared":
+            assert ctx is not None
 
 
 def pkce(key: bytes, nonce: bytes) -> tuple[str, str]:
@@ -403,43 +607,81 @@ def pkce(key: bytes, nonce: bytes) -> tuple[str, str]:
     return verifier, challenge
 
 
-def authorize_url(integ, purpose: str, state: str, scopes, challenge=None) -> str:
-    """Section 9."""
+SCOPE_SIGN_IN_LINK = "openid%20profile%20User.Read"
+SCOPE_SIGN_IN_PROOF_ONLY = "openid%20profile"
+
+
+def proof_scope(flags: int) -> str:
+    """Section 7: User.Read when the state has both AUTO_LINK and a subscriber."""
+    if flags & F_AUTO_LINK and flags & F_SUBSCRIBER:
+        return SCOPE_SIGN_IN_LINK
+    return SCOPE_SIGN_IN_PROOF_ONLY
+
+
+def authorize_url(integ, f: dict, state: str, scopes, challenge=None) -> str:
+    """Section 9, for the state whose fields are f. Length is checked by callers."""
+    purpose = purpose_of(f["flags"])
+    workspace = f.get("workspace")
     c = pct(integ["client_id"])
     r = pct(integ["redirect_uri"])
     if integ["provider"] == "slack":
+        assert purpose != "connect-proof"
         if purpose == "connect":
             x = pct(",".join(scopes or SLACK_DEFAULT_SCOPES))
             url = f"https://slack.com/oauth/v2/authorize?state={state}&client_id={c}&redirect_uri={r}&scope={x}"
         else:
             x = pct(",".join(scopes or SLACK_DEFAULT_USER_SCOPES))
             url = f"https://slack.com/oauth/v2/authorize?state={state}&client_id={c}&redirect_uri={r}&user_scope={x}"
+        # SPEC reading: "&team=W follows" the whole Slack URL, link-user
+        # ("the same with user_scope") included; W percent-encoded like any
+        # value (its alphabet is unreserved, so it stays as it is).
+        if workspace is not None:
+            url += f"&team={pct(workspace)}"
     else:
-        t = integ.get("tenant") or "organizations"
+        t = workspace if workspace is not None else (integ.get("tenant") or "organizations")
         if purpose == "connect":
             url = (
                 f"https://login.microsoftonline.com/{t}/v2.0/adminconsent?client_id={c}"
                 f"&redirect_uri={r}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default&state={state}"
             )
         else:
+            scope = SCOPE_SIGN_IN_LINK if purpose == "link-user" else proof_scope(f["flags"])
             url = (
                 f"https://login.microsoftonline.com/{t}/oauth2/v2.0/authorize?client_id={c}"
                 f"&response_type=code&redirect_uri={r}&response_mode=query"
-                f"&scope=openid%20profile%20User.Read&state={state}"
+                f"&scope={scope}&state={state}"
                 f"&code_challenge={challenge}&code_challenge_method=S256"
             )
-    assert len(url) < MAX_URL_CHARS
     return url
 
 
-def follow_up_fields(connect: dict, active_id: int, active_key: bytes, now: int) -> dict:
-    """Section 7."""
-    assert connect["flags"] & F_AUTO_LINK and connect["flags"] & F_SUBSCRIBER
-    f = dict(connect)
+def follow_up_fields(parent: dict, active_id: int, active_key: bytes, now: int, tenant: str) -> dict:
+    """Section 7: the connect-proof state for an admin-consent callback.
+
+    parent: the opened connect state (already checked by section 8 at now).
+    Raises Refused(MalformedTenant | TenantNotAllowed | WorkspaceMismatch).
+    SPEC reading: the order of these three checks is not given; no vector
+    depends on it (each refusal vector breaks exactly one rule).
+    """
+    assert purpose_of(parent["flags"]) == "connect" and parent["provider"] == "msteams"
+    if not GUID_RE.fullmatch(tenant):
+        raise Refused("MalformedTenant")
+    if tenant.lower() == CONSUMER_TENANT:
+        raise Refused("TenantNotAllowed")
+    if parent.get("workspace") is not None:
+        if tenant.lower() != parent["workspace"].lower():
+            raise Refused("WorkspaceMismatch")
+        workspace = parent["workspace"]
+    else:
+        workspace = tenant.lower()
+    f = dict(parent)
     f["key_id"] = active_id
-    f["flags"] = connect["flags"] | F_LINK_USER
-    f["issued_at"] = now
-    f["nonce"] = derive(active_key, LABEL_FOLLOW_UP, connect["nonce"])[:16]
+    f["flags"] = parent["flags"] | F_PROOF | F_WORKSPACE
+    f["issued_at"] = max(now, parent["issued_at"])
+    f["lifetime"] = parent["issued_at"] + parent["lifetime"] - f["issued_at"]
+    assert 1 <= f["lifetime"] <= parent["lifetime"]
+    f["nonce"] = derive(active_key, LABEL_FOLLOW_UP, parent["nonce"])[:16]
+    f["workspace"] = workspace
     return f
 
 
@@ -457,6 +699,7 @@ SLACK = {
     "client_id": "1234567890.1234567890",
     "redirect_uri": REDIRECT,
     "tenant": None,
+    "team": None,
 }
 TEAMS = {
     "identifier": "msteams",
@@ -464,6 +707,7 @@ TEAMS = {
     "client_id": "00000000-0000-0000-0000-000000000abc",
     "redirect_uri": REDIRECT,
     "tenant": "organizations",
+    "team": None,
 }
 NOW = 1767225600
 ENTROPY = bytes(range(0x40, 0x60))
@@ -491,33 +735,82 @@ def ring_json(ring: dict, active: int) -> list:
 
 
 issue_vectors = []
-issued = {}  # name -> (fields, state)
+issued = {}  # name -> (fields, state, integration)
 
 
-def add_issue(name, purpose, integ, request, *, entropy=ENTROPY, binding=None, now=NOW, note=None):
-    key_id, key = 1, KEY1
-    args = (request, integ, ENV, ORG, key_id, now, entropy, binding, DEFAULT_LIFETIME)
+def url_lengths(purpose, integ, request, workspace=None, entropy=ENTROPY, binding=None, now=NOW):
+    """(length of the authorize URL, length of the proof follow-up URL or None),
+    as section 9 computes them at issue; used to pick boundary inputs."""
+    lengths = []
+    issue(purpose, integ, request, 1, KEY1, now, entropy, binding, workspace, lengths)
+    return lengths[0], lengths[1] if len(lengths) > 1 else None
+
+
+def issue(purpose, integ, request, key_id, key, now, entropy, binding, workspace, lengths=None):
+    """Sections 4, 6 and 9. Returns the expected success object or raises Refused.
+
+    With a list as lengths, the URL lengths are appended to it and nothing is
+    refused for length."""
+    check_integration(integ)
+    check_request(purpose, request, integ)
+    ws = workspace_at_issue(integ, workspace)
+    args = (request, integ, ENV, ORG, key_id, now, entropy, binding, DEFAULT_LIFETIME, ws)
     f = connect_fields(*args) if purpose == "connect" else link_user_fields(*args)
     body = encode_body(f)
     state = seal(key, body)
-    assert len(state) <= MAX_STATE_CHARS and len(body) + TAG_LEN <= MAX_STATE_BYTES
     expected = {"state": state}
     challenge = None
     if purpose == "link-user" and integ["provider"] == "msteams":
         verifier, challenge = pkce(key, f["nonce"])
         expected["pkce_verifier"] = verifier
         expected["code_challenge"] = challenge
-    expected["url"] = authorize_url(integ, purpose, state, request.get("scope"), challenge)
-    if purpose == "connect" and integ["provider"] == "msteams" and f["flags"] & F_AUTO_LINK and f["flags"] & F_SUBSCRIBER:
-        # section 9: the follow-up URL must fit too (checked, not recorded here)
-        fu = follow_up_fields(f, key_id, key, now)
-        fs = seal(key, encode_body(fu))
-        authorize_url(integ, "link-user", fs, None, pkce(key, fu["nonce"])[1])
+    # Section 4: a link-user request names its (Slack user) scopes userScope.
+    scopes = request.get("scope") if purpose == "connect" else request.get("userScope")
+    url = authorize_url(integ, f, state, scopes, challenge)
+    if lengths is not None:
+        lengths.append(len(url))
+    elif len(url) >= MAX_URL_CHARS:
+        raise Refused("UrlTooLong")
+    # A URL under 1,800 characters implies a state under 1,792 characters
+    # (and so at most 1,344 decoded bytes): the state limits cannot refuse
+    # anything here.
+    assert len(state) <= MAX_STATE_CHARS and len(body) + TAG_LEN <= MAX_STATE_BYTES
+    expected["url"] = url
+    if purpose == "connect" and integ["provider"] == "msteams":
+        # Section 9: every Teams connect whose proof follow-up URL would be
+        # 1,800 characters or more is refused too. That URL is computed with
+        # the proof state (the workspace, or a 36-character stand-in) and the
+        # scope section 7 picks.
+        proof = follow_up_fields(f, key_id, key, now, ws if ws is not None else TENANT_STAND_IN)
+        proof_state = seal(key, encode_body(proof))
+        assert len(b64url_decode_strict(proof_state)) == len(body) + TAG_LEN + (0 if ws is not None else 37)
+        proof_url = authorize_url(integ, proof, proof_state, None, pkce(key, proof["nonce"])[1])
+        if lengths is not None:
+            lengths.append(len(proof_url))
+        elif len(proof_url) >= MAX_URL_CHARS:
+            raise Refused("UrlTooLong")
+    if lengths is not None:
+        return None
     # self-check: it opens
     assert fields_json(open_state(state, {key_id: key}, now, DEFAULT_SKEW, binding)) == fields_json(
         {**f, "version": VERSION}
     )
     expected["fields"] = fields_json({**f, "version": VERSION})
+    return f, state, expected
+
+
+def add_issue(
+    name, purpose, integ, request, *, entropy=ENTROPY, binding=None, now=NOW, note=None, workspace=None, expect_error=None
+):
+    key_id, key = 1, KEY1
+    try:
+        f, state, expected = issue(purpose, integ, request, key_id, key, now, entropy, binding, workspace)
+    except Refused as e:
+        assert e.kind == expect_error, (name, e.kind)
+        f = state = None
+        expected = {"error": e.kind}
+    else:
+        assert expect_error is None, (name, "issued, expected", expect_error)
     v = {
         "name": name,
         "purpose": purpose,
@@ -530,14 +823,16 @@ def add_issue(name, purpose, integ, request, *, entropy=ENTROPY, binding=None, n
         "lifetime": DEFAULT_LIFETIME,
         "entropy": entropy.hex(),
         "binding": binding,
+        "workspace": workspace,
         "request": request,
         "expected": expected,
     }
     if note:
         v["note"] = note
     issue_vectors.append(v)
-    issued[name] = ({**f, "version": VERSION}, state)
-    return f, state
+    if state is not None:
+        issued[name] = ({**f, "version": VERSION}, state, integ)
+    return expected
 
 
 # ---- issue vectors -------------------------------------------------------
@@ -723,40 +1018,411 @@ add_issue(
     binding=BINDING_VALUE,
 )
 
-# ---- Teams follow-up (section 7) ------------------------------------------
+# ---- workspace (section 4) and URL length (section 9) ----------------------
+
+SLACK_TEAM_ID = "T0123ABCD"
+SLACK_TEAM = {
+    "identifier": "slack-acme",
+    "provider": "slack",
+    "client_id": "1234567890.1234567890",
+    "redirect_uri": REDIRECT,
+    "tenant": None,
+    "team": SLACK_TEAM_ID,
+}
+TEAMS_TENANT_GUID = "3f1c2a9e-5b7d-4e8f-9a0b-1c2d3e4f5a6b"  # a configured tenant
+TEAMS_GUID = {
+    "identifier": "msteams-contoso",
+    "provider": "msteams",
+    "client_id": "00000000-0000-0000-0000-000000000abc",
+    "redirect_uri": REDIRECT,
+    "tenant": TEAMS_TENANT_GUID,
+    "team": None,
+}
+TEAMS_SUBSCRIBER_AUTO = {
+    "subscriberId": "subscriber-123",
+    "integrationIdentifier": "msteams",
+    "connectionIdentifier": "teams-connection-abc123",
+    "context": {"key": "org-acme"},
+    "connectionMode": "subscriber",
+    "autoLinkUser": True,
+}
+
+add_issue(
+    "slack connect, configured team (state carries the workspace, URL gets &team=)",
+    "connect",
+    SLACK_TEAM,
+    {**SEED_BODY, "integrationIdentifier": "slack-acme"},
+)
+add_issue(
+    "slack connect, host-expected team equal to the configured team",
+    "connect",
+    SLACK_TEAM,
+    {"subscriberId": "subscriber-123", "integrationIdentifier": "slack-acme"},
+    workspace=SLACK_TEAM_ID,
+)
+add_issue(
+    "slack link-user, host-expected team (no configured team)",
+    "link-user",
+    SLACK,
+    {
+        "subscriberId": "subscriber-123",
+        "integrationIdentifier": "slack",
+        "connectionIdentifier": "slack-connection-abc123",
+        "context": {"key": "org-acme"},
+    },
+    workspace=SLACK_TEAM_ID,
+)
+add_issue(
+    "slack link-user, configured team, host-expected team equal, userScope given (user_scope then &team=)",
+    "link-user",
+    SLACK_TEAM,
+    {"subscriberId": "subscriber-123", "integrationIdentifier": "slack-acme", "userScope": ["identity.basic", "identity.email"]},
+    workspace=SLACK_TEAM_ID,
+)
+add_issue(
+    "slack connect, host-expected Enterprise Grid id (E...)",
+    "connect",
+    SLACK,
+    {"subscriberId": "subscriber-123", "integrationIdentifier": "slack", "connectionIdentifier": "slack-connection-abc123"},
+    workspace="E0456WXYZ",
+)
+add_issue(
+    "slack connect, host-expected team of 32 characters (longest)",
+    "connect",
+    SLACK,
+    {"subscriberId": "subscriber-123", "integrationIdentifier": "slack", "connectionIdentifier": "slack-connection-abc123"},
+    workspace="T" + "0123456789ABCDEFGHIJKLMNOPQRSTU",
+)
+add_issue(
+    "slack connect, host-expected team differs from the configured team",
+    "connect",
+    SLACK_TEAM,
+    {"subscriberId": "subscriber-123", "integrationIdentifier": "slack-acme"},
+    workspace="T9999ZZZZ",
+    expect_error="InvalidWorkspace",
+)
+add_issue(
+    "slack link-user, host-expected team in lower case (wrong shape)",
+    "link-user",
+    SLACK,
+    {"subscriberId": "subscriber-123", "integrationIdentifier": "slack"},
+    workspace="t0123abcd",
+    expect_error="InvalidWorkspace",
+)
+add_issue(
+    "slack connect, host-expected team of 1 character (wrong shape)",
+    "connect",
+    SLACK,
+    {"subscriberId": "subscriber-123", "integrationIdentifier": "slack"},
+    workspace="T",
+    expect_error="InvalidWorkspace",
+)
+add_issue(
+    "slack connect, host-expected team of 33 characters (wrong shape)",
+    "connect",
+    SLACK,
+    {"subscriberId": "subscriber-123", "integrationIdentifier": "slack"},
+    workspace="T" + "0123456789ABCDEFGHIJKLMNOPQRSTUV",
+    expect_error="InvalidWorkspace",
+)
+add_issue(
+    "slack connect, host-expected workspace is a Teams tenant GUID (wrong shape for Slack)",
+    "connect",
+    SLACK,
+    {"subscriberId": "subscriber-123", "integrationIdentifier": "slack"},
+    workspace=TENANT_GUID,
+    expect_error="InvalidWorkspace",
+)
+add_issue(
+    "teams link-user, host-expected tenant in upper case (sealed lower case, URL path uses it)",
+    "link-user",
+    TEAMS,
+    {
+        "subscriberId": "subscriber-123",
+        "integrationIdentifier": "msteams",
+        "connectionIdentifier": "teams-connection-abc123",
+        "context": {"key": "org-acme"},
+    },
+    workspace=TENANT_GUID.upper(),
+)
+add_issue(
+    "teams connect, integration configured with a GUID tenant (connect state carries the workspace)",
+    "connect",
+    TEAMS_GUID,
+    {**TEAMS_SUBSCRIBER_AUTO, "integrationIdentifier": "msteams-contoso"},
+)
+add_issue(
+    "teams link-user, integration configured with a GUID tenant, host-expected tenant equal in upper case",
+    "link-user",
+    TEAMS_GUID,
+    {"subscriberId": "subscriber-123", "integrationIdentifier": "msteams-contoso"},
+    workspace=TEAMS_TENANT_GUID.upper(),
+)
+add_issue(
+    "teams connect, host-expected tenant (integration tenant 'organizations'; adminconsent URL uses it)",
+    "connect",
+    TEAMS,
+    {
+        "integrationIdentifier": "msteams",
+        "connectionIdentifier": "teams-connection-abc123",
+        "context": {"key": "org-acme"},
+    },
+    workspace=TENANT_GUID,
+)
+add_issue(
+    "teams connect, host-expected tenant is the consumer tenant",
+    "connect",
+    TEAMS,
+    TEAMS_SUBSCRIBER_AUTO,
+    workspace=CONSUMER_TENANT,
+    expect_error="InvalidWorkspace",
+)
+add_issue(
+    "teams link-user, host-expected tenant is the consumer tenant in upper case",
+    "link-user",
+    TEAMS,
+    {"subscriberId": "subscriber-123", "integrationIdentifier": "msteams"},
+    workspace=CONSUMER_TENANT.upper(),
+    expect_error="InvalidWorkspace",
+)
+add_issue(
+    "teams connect, host-expected tenant is not a GUID (domain name)",
+    "connect",
+    TEAMS,
+    TEAMS_SUBSCRIBER_AUTO,
+    workspace="contoso.onmicrosoft.com",
+    expect_error="InvalidWorkspace",
+)
+add_issue(
+    "teams link-user, host-expected tenant is not a GUID (braces)",
+    "link-user",
+    TEAMS,
+    {"subscriberId": "subscriber-123", "integrationIdentifier": "msteams"},
+    workspace="{" + TENANT_GUID + "}",
+    expect_error="InvalidWorkspace",
+)
+add_issue(
+    "teams connect, host-expected tenant differs from the configured GUID tenant",
+    "connect",
+    TEAMS_GUID,
+    {**TEAMS_SUBSCRIBER_AUTO, "integrationIdentifier": "msteams-contoso"},
+    workspace=TENANT_GUID,
+    expect_error="InvalidWorkspace",
+)
+add_issue(
+    "teams connect, bound to a browser (follow-up source)",
+    "connect",
+    TEAMS,
+    TEAMS_SUBSCRIBER_AUTO,
+    entropy=ENTROPY_B,
+    binding=BINDING_VALUE,
+)
+add_issue(
+    "teams connect, subscriber mode without autoLinkUser",
+    "connect",
+    TEAMS,
+    {
+        "subscriberId": "subscriber-123",
+        "integrationIdentifier": "msteams",
+        "connectionIdentifier": "teams-connection-abc123",
+        "connectionMode": "subscriber",
+        "autoLinkUser": False,
+    },
+)
+add_issue(
+    "teams connect, shared mode with a subscriber and autoLinkUser",
+    "connect",
+    TEAMS,
+    {
+        "subscriberId": "subscriber-123",
+        "integrationIdentifier": "msteams",
+        "connectionIdentifier": "teams-connection-abc123",
+        "context": {"key": "org-acme"},
+        "connectionMode": "shared",
+        "autoLinkUser": True,
+    },
+)
+
+
+# URL length boundaries (section 9). The configuration stays an ordinary,
+# valid one (check_integration: the redirect URI is at most 256 characters);
+# the length is made up inside the request, which stays a valid one too
+# (check_request): a connection identifier of 64 characters and five context
+# keys, four of them entities with ids of 64 characters and a `data` object
+# whose "notes" string is lengthened one byte at a time.
+#
+# A state of n bytes is ceil(4n/3) base64url characters, so one more byte adds
+# one character when n is not a multiple of 3 and two when it is; no state is
+# 4k+1 characters long. For the "1799 accepted" and "1800 refused" vectors to
+# differ by one byte of request, the rest of the URL must have the right length
+# modulo 4. EDGE_REDIRECT is an ordinary https redirect URI picked for that: with
+# the 57-character loopback REDIRECT the URL goes from 1799 straight to 1801.
+
+EDGE_REDIRECT = "https://novu.example.com/v1/integrations/chat/oauth/callback"
+SLACK_EDGE = {**SLACK, "redirect_uri": EDGE_REDIRECT}
+TEAMS_EDGE = {**TEAMS, "redirect_uri": EDGE_REDIRECT}
+EDGE_NOTES = "abcdefghijklmnopqrstuvwxyz" * 20
+EDGE_ENTITIES = ["project", "team", "tenant", "workspace"]
+
+
+def edge_id(prefix: str, n: int = 64) -> str:
+    out = (prefix + "-" + "0123456789abcdefghijklmnopqrstuvwxyz" * 3)[:n]
+    assert len(out) == n and CONTEXT_ID_RE.fullmatch(out)
+    return out
+
+
+def edge_context(k: int) -> dict:
+    """Five context keys; k bytes of notes spread over the four entities'
+    data, so that k + 1 is the same context with one more byte in one of them."""
+    ctx = {"key": "org-acme"}
+    for i, name in enumerate(EDGE_ENTITIES):
+        share = k // 4 + (1 if i < k % 4 else 0)
+        assert share <= len(EDGE_NOTES)
+        ctx[name] = {"id": edge_id(name), "data": {"name": name.title() + " of Acme", "notes": EDGE_NOTES[:share]}}
+    return ctx
+
+
+def edge_request(base: dict, k: int, connection: str) -> dict:
+    return {**base, "connectionIdentifier": edge_id(connection), "context": edge_context(k)}
+
+
+def edge_pair(integ: dict, base: dict, connection: str, which: int) -> int:
+    """The k for which URL `which` (0: authorize, 1: proof follow-up) is
+    1799 characters and, with k + 1, 1800."""
+    k = 0
+    while url_lengths("connect", integ, edge_request(base, k, connection))[which] < MAX_URL_CHARS - 1:
+        k += 1
+    assert url_lengths("connect", integ, edge_request(base, k, connection))[which] == MAX_URL_CHARS - 1
+    assert url_lengths("connect", integ, edge_request(base, k + 1, connection))[which] == MAX_URL_CHARS
+    return k
+
+
+SLACK_SHORT = {"subscriberId": "subscriber-123", "integrationIdentifier": "slack"}
+k = edge_pair(SLACK_EDGE, SLACK_SHORT, "slack-connection", 0)
+add_issue(
+    "slack connect, URL of 1799 characters (longest accepted)",
+    "connect",
+    SLACK_EDGE,
+    edge_request(SLACK_SHORT, k, "slack-connection"),
+    note="a 60-character redirect URI; the request's connection identifier and five context keys "
+    "(four entities with data) make the authorize URL 1799 characters",
+)
+add_issue(
+    "slack connect, URL of 1800 characters",
+    "connect",
+    SLACK_EDGE,
+    edge_request(SLACK_SHORT, k + 1, "slack-connection"),
+    note="the request of the 1799-character vector with one more byte in a context entity's data: "
+    "the authorize URL would be 1800 characters",
+    expect_error="UrlTooLong",
+)
+k = edge_pair(TEAMS_EDGE, TEAMS_SUBSCRIBER_AUTO, "teams-connection", 1)
+assert url_lengths("connect", TEAMS_EDGE, edge_request(TEAMS_SUBSCRIBER_AUTO, k + 1, "teams-connection"))[0] < MAX_URL_CHARS
+add_issue(
+    "teams connect, proof follow-up URL would be 1799 characters (longest accepted)",
+    "connect",
+    TEAMS_EDGE,
+    edge_request(TEAMS_SUBSCRIBER_AUTO, k, "teams-connection"),
+    note="a 60-character redirect URI; the request's connection identifier and five context keys "
+    "(four entities with data) make the proof follow-up URL (36-character stand-in workspace, "
+    "37 more state bytes, scope openid profile User.Read) 1799 characters",
+)
+add_issue(
+    "teams connect, proof follow-up URL would be 1800 characters (the adminconsent URL itself is shorter)",
+    "connect",
+    TEAMS_EDGE,
+    edge_request(TEAMS_SUBSCRIBER_AUTO, k + 1, "teams-connection"),
+    note="the request of the 1799-character vector with one more byte in a context entity's data: "
+    "the proof follow-up URL would be 1800 characters; the adminconsent URL is well under 1800",
+    expect_error="UrlTooLong",
+)
+TEAMS_SHARED_NO_LINK = {
+    "integrationIdentifier": "msteams",
+    "connectionMode": "shared",
+    "autoLinkUser": False,
+}
+k = edge_pair(TEAMS_EDGE, TEAMS_SHARED_NO_LINK, "teams-connection", 1)
+req = edge_request(TEAMS_SHARED_NO_LINK, k, "teams-connection")
+_, proof_len = url_lengths("connect", TEAMS_EDGE, req)
+link_scope_len = proof_len + len(SCOPE_SIGN_IN_LINK) - len(SCOPE_SIGN_IN_PROOF_ONLY)
+add_issue(
+    "teams connect, shared without autoLinkUser, proof follow-up URL would be 1799 characters (scope openid profile)",
+    "connect",
+    TEAMS_EDGE,
+    req,
+    note="a 60-character redirect URI; the request's connection identifier and five context keys "
+    "(four entities with data) make the proof follow-up URL with scope openid%20profile 1799 characters "
+    f"(with openid%20profile%20User.Read it would be {link_scope_len})",
+)
+add_issue(
+    "teams connect, shared without autoLinkUser, proof follow-up URL would be 1800 characters",
+    "connect",
+    TEAMS_EDGE,
+    edge_request(TEAMS_SHARED_NO_LINK, k + 1, "teams-connection"),
+    note="the request of the 1799-character vector with one more byte in a context entity's data",
+    expect_error="UrlTooLong",
+)
+
+
+# ---- Teams proof follow-up (section 7) -------------------------------------
 
 follow_up_vectors = []
 
 
-def add_follow_up(name, source_name, ring, active_id, now):
-    connect_f, connect_state = issued[source_name]
+def follow_up(connect_state, integ, ring, active_id, now, tenant, binding):
+    """The verifier at the admin-consent callback: open the connect state
+    (section 8, default skew, the presented binding value), then issue the
+    connect-proof state (section 7) and its sign-in URL (sections 6, 9)."""
+    check_integration(integ)
+    parent = open_state(connect_state, ring, now, DEFAULT_SKEW, binding)
     active_key = ring[active_id]
-    fu = follow_up_fields(connect_f, active_id, active_key, now)
+    fu = follow_up_fields(parent, active_id, active_key, now, tenant)
     state = seal(active_key, encode_body(fu))
-    assert len(state) == len(connect_state)
+    # Section 9: the proof state is the connect state plus 37 bytes when a
+    # workspace field was inserted.
+    grown = 0 if parent["workspace"] is not None else 37
+    assert len(b64url_decode_strict(state)) == len(b64url_decode_strict(connect_state)) + grown
     verifier, challenge = pkce(active_key, fu["nonce"])
-    url = authorize_url(TEAMS, "link-user", state, None, challenge)
-    assert fields_json(open_state(state, ring, now, DEFAULT_SKEW, None)) == fields_json(fu)
+    url = authorize_url(integ, fu, state, None, challenge)
+    assert len(url) < MAX_URL_CHARS
+    # self-check: the proof state opens at now, to the same fields
+    assert fields_json(open_state(state, ring, now, DEFAULT_SKEW, binding)) == fields_json(fu)
+    return fu, state, {
+        "state": state,
+        "url": url,
+        "pkce_verifier": verifier,
+        "code_challenge": challenge,
+        "fields": fields_json(fu),
+    }
+
+
+def add_follow_up(name, source_name, ring, active_id, now, *, tenant=TENANT_GUID, binding=None, expect_error=None):
+    _, connect_state, integ = issued[source_name]
+    try:
+        fu, state, expected = follow_up(connect_state, integ, ring, active_id, now, tenant, binding)
+    except Refused as e:
+        assert e.kind == expect_error, (name, e.kind)
+        fu = state = None
+        expected = {"error": e.kind}
+    else:
+        assert expect_error is None, (name, "issued, expected", expect_error)
     follow_up_vectors.append(
         {
             "name": name,
             "keys": ring_json(ring, active_id),
             "environment_id": ENV,
             "organization_id": ORG,
-            "integration": TEAMS,
+            "integration": integ,
             "now": now,
+            "binding": binding,
             "connect_state": connect_state,
-            "callback_query": f"?admin_consent=True&tenant={TENANT_GUID}&state={connect_state}",
-            "expected": {
-                "state": state,
-                "url": url,
-                "pkce_verifier": verifier,
-                "code_challenge": challenge,
-                "fields": fields_json(fu),
-            },
+            "callback_query": f"?admin_consent=True&tenant={tenant}&state={connect_state}",
+            "expected": expected,
         }
     )
-    issued[name] = (fu, state)
+    if state is not None:
+        issued[name] = (fu, state, integ)
+    return expected
 
 
 add_follow_up(
@@ -772,6 +1438,144 @@ add_follow_up(
     RING_ROTATED,
     2,
     NOW + 60,
+)
+SRC = "teams connect, subscriber with autoLinkUser (follow-up source)"
+add_follow_up(
+    "teams follow-up, shared mode without autoLinkUser (scope openid profile)",
+    "teams connect, shared without autoLinkUser",
+    RING1,
+    1,
+    NOW + 60,
+)
+add_follow_up(
+    "teams follow-up, subscriber mode without autoLinkUser (scope openid profile)",
+    "teams connect, subscriber mode without autoLinkUser",
+    RING1,
+    1,
+    NOW + 60,
+)
+add_follow_up(
+    "teams follow-up, subscriber mode with autoLinkUser (scope openid profile User.Read)",
+    SRC,
+    RING1,
+    1,
+    NOW + 5,
+)
+add_follow_up(
+    "teams follow-up, shared mode with a subscriber and autoLinkUser (scope openid profile User.Read)",
+    "teams connect, shared mode with a subscriber and autoLinkUser",
+    RING1,
+    1,
+    NOW + 60,
+)
+add_follow_up(
+    "teams follow-up of a bound connect state (binding carries over)",
+    "teams connect, bound to a browser (follow-up source)",
+    RING1,
+    1,
+    NOW + 60,
+    binding=BINDING_VALUE,
+)
+e = add_follow_up(
+    "teams follow-up at the parent's last second (now = issued_at + lifetime - 1, proof lifetime 1)",
+    SRC,
+    RING1,
+    1,
+    NOW + DEFAULT_LIFETIME - 1,
+)
+assert e["fields"]["lifetime"] == 1 and e["fields"]["issued_at"] == NOW + DEFAULT_LIFETIME - 1
+e = add_follow_up(
+    "teams follow-up at now = issued_at - 20, within the skew (issued_at stays the parent's, lifetime 300)",
+    SRC,
+    RING1,
+    1,
+    NOW - 20,
+)
+assert e["fields"]["issued_at"] == NOW and e["fields"]["lifetime"] == DEFAULT_LIFETIME
+e = add_follow_up(
+    "teams follow-up, parent with a workspace (configured GUID tenant), callback tenant equal in upper case",
+    "teams connect, integration configured with a GUID tenant (connect state carries the workspace)",
+    RING1,
+    1,
+    NOW + 60,
+    tenant=TEAMS_TENANT_GUID.upper(),
+)
+assert e["fields"]["workspace"] == TEAMS_TENANT_GUID
+e = add_follow_up(
+    "teams follow-up, parent with a host-expected workspace, callback tenant equal",
+    "teams connect, host-expected tenant (integration tenant 'organizations'; adminconsent URL uses it)",
+    RING1,
+    1,
+    NOW + 60,
+)
+e = add_follow_up(
+    "teams follow-up, parent without a workspace, callback tenant in upper case (inserted lower case)",
+    SRC,
+    RING1,
+    1,
+    NOW + 60,
+    tenant=TENANT_GUID.upper(),
+)
+assert e["fields"]["workspace"] == TENANT_GUID
+e = add_follow_up(
+    "teams follow-up whose URL is 1799 characters (source padded to the longest accepted)",
+    "teams connect, proof follow-up URL would be 1799 characters (longest accepted)",
+    RING1,
+    1,
+    NOW + 60,
+)
+assert len(e["url"]) == MAX_URL_CHARS - 1
+e = add_follow_up(
+    "teams follow-up, shared without autoLinkUser, URL 1799 characters",
+    "teams connect, shared without autoLinkUser, proof follow-up URL would be 1799 characters (scope openid profile)",
+    RING1,
+    1,
+    NOW + 60,
+)
+assert len(e["url"]) == MAX_URL_CHARS - 1
+add_follow_up(
+    "teams follow-up refused: parent expired at now (now = issued_at + lifetime)",
+    SRC,
+    RING1,
+    1,
+    NOW + DEFAULT_LIFETIME,
+    expect_error="Expired",
+)
+add_follow_up(
+    "teams follow-up refused: callback tenant differs from the parent's workspace",
+    "teams connect, integration configured with a GUID tenant (connect state carries the workspace)",
+    RING1,
+    1,
+    NOW + 60,
+    tenant=TENANT_GUID,
+    expect_error="WorkspaceMismatch",
+)
+add_follow_up(
+    "teams follow-up refused: callback tenant is the consumer tenant",
+    SRC,
+    RING1,
+    1,
+    NOW + 60,
+    tenant=CONSUMER_TENANT,
+    expect_error="TenantNotAllowed",
+)
+add_follow_up(
+    "teams follow-up refused: callback tenant is not a GUID",
+    SRC,
+    RING1,
+    1,
+    NOW + 60,
+    tenant="contoso.onmicrosoft.com",
+    expect_error="MalformedTenant",
+)
+add_follow_up(
+    "teams follow-up refused: callback tenant 'organizations' is not a GUID",
+    "teams connect, shared without autoLinkUser",
+    RING1,
+    1,
+    NOW + 60,
+    tenant="organizations",
+    expect_error="MalformedTenant",
 )
 
 # ---- open vectors ----------------------------------------------------------
@@ -817,9 +1621,9 @@ def remac(body: bytes, key: bytes = KEY1) -> str:
     return seal(key, body)
 
 
-seed_f, seed = issued["slack connect, seed body"]
+seed_f, seed, _ = issued["slack connect, seed body"]
 seed_body = raw_of(seed)[:-TAG_LEN]
-bound_f, bound = issued["slack connect, bound to a browser"]
+bound_f, bound, _ = issued["slack connect, bound to a browser"]
 L = DEFAULT_LIFETIME
 
 add_open("valid seed state", seed, RING1, 1, NOW)
@@ -892,7 +1696,9 @@ add_open(
     expect_error="UnknownVersion",
 )
 add_open(
-    "unknown flag bit 6 (re-MACed)",
+    # Bits 6 and 7 were unknown in the first edition; now defined, these two
+    # bodies are still refused, by the PROOF and WORKSPACE layout rules.
+    "flag bit 6 (PROOF) set on the seed, no WORKSPACE (re-MACed)",
     remac(seed_body[:2] + bytes([seed_body[2] | 0x40]) + seed_body[3:]),
     RING1,
     1,
@@ -900,7 +1706,7 @@ add_open(
     expect_error="Malformed",
 )
 add_open(
-    "unknown flag bit 7 (re-MACed)",
+    "flag bit 7 (WORKSPACE) set on the seed with no workspace field: the context count 0x01 and 0x03 read as a workspace (re-MACed)",
     remac(seed_body[:2] + bytes([seed_body[2] | 0x80]) + seed_body[3:]),
     RING1,
     1,
@@ -908,7 +1714,7 @@ add_open(
     expect_error="Malformed",
 )
 add_open(
-    "unknown flag bit, not re-MACed (MAC checked before layout)",
+    "flag bit 6 flipped, not re-MACed (MAC checked before layout)",
     flip(seed, 2, 6),
     RING1,
     1,
@@ -969,7 +1775,7 @@ def with_padding(state: str) -> str:
 
 
 # a state whose decoded length is not a multiple of 3 (so there are unused bits)
-nc_source_name = next(n for n, (_, s) in issued.items() if len(raw_of(s)) % 3 != 0)
+nc_source_name = next(n for n, (_, s, _) in issued.items() if len(raw_of(s)) % 3 != 0)
 nc_source = issued[nc_source_name][1]
 add_open(
     "non-canonical base64: unused low bits of the last character set (" + nc_source_name + ")",
@@ -1066,6 +1872,154 @@ add_open(
     NOW,
     expect_error="Malformed",
 )
+add_open(
+    "empty context key (re-MACed)",
+    remac(body_with(context=[("", "org-acme", None)])),
+    RING1,
+    1,
+    NOW,
+    expect_error="Malformed",
+)
+add_open(
+    "empty context id (re-MACed)",
+    remac(body_with(context=[("key", "", None)])),
+    RING1,
+    1,
+    NOW,
+    expect_error="Malformed",
+)
+
+# ---- workspace field and connect-proof states (flag bits 6 and 7) ----------
+
+for nm in [
+    "slack connect, configured team (state carries the workspace, URL gets &team=)",
+    "slack link-user, host-expected team (no configured team)",
+    "teams link-user, host-expected tenant in upper case (sealed lower case, URL path uses it)",
+    "teams connect, integration configured with a GUID tenant (connect state carries the workspace)",
+    "teams follow-up, shared mode without autoLinkUser (scope openid profile)",
+    "teams follow-up, subscriber mode without autoLinkUser (scope openid profile)",
+]:
+    add_open("valid: " + nm, issued[nm][1], RING1, 1, NOW + 61)
+
+proof_f, proof, _ = issued["teams follow-up at now+60"]
+proof_body = raw_of(proof)[:-TAG_LEN]
+assert proof_f["flags"] & F_PROOF and proof_f["issued_at"] + proof_f["lifetime"] == NOW + L
+add_open("proof state at its last second (parent's expiry - 1)", proof, RING1, 1, NOW + L - 1)
+add_open("proof state at exactly its expiry (the parent's)", proof, RING1, 1, NOW + L, expect_error="Expired")
+add_open(
+    "proof state under key 2 opens in the rotated ring",
+    issued["teams follow-up at now+60 after rotation (key 2 active, connect state under verify-only key 1)"][1],
+    RING_ROTATED,
+    2,
+    NOW + 61,
+)
+last_f, last, _ = issued["teams follow-up at the parent's last second (now = issued_at + lifetime - 1, proof lifetime 1)"]
+add_open("proof state of lifetime 1 at its issued_at", last, RING1, 1, NOW + L - 1)
+add_open("proof state of lifetime 1 one second later", last, RING1, 1, NOW + L, expect_error="Expired")
+bound_proof = issued["teams follow-up of a bound connect state (binding carries over)"][1]
+add_open("bound proof state: binding ok", bound_proof, RING1, 1, NOW + 61, binding=BINDING_VALUE)
+add_open("bound proof state: binding missing", bound_proof, RING1, 1, NOW + 61, expect_error="BindingMissing")
+
+
+def proof_with(**changes) -> bytes:
+    f = dict(proof_f)
+    f.update(changes)
+    return encode_body(f)
+
+
+add_open(
+    "PROOF together with LINK_USER (re-MACed)",
+    remac(proof_with(flags=proof_f["flags"] | F_LINK_USER)),
+    RING1,
+    1,
+    NOW + 61,
+    expect_error="Malformed",
+)
+add_open(
+    "PROOF without WORKSPACE, workspace field removed (re-MACed)",
+    remac(proof_with(flags=proof_f["flags"] & ~F_WORKSPACE)),
+    RING1,
+    1,
+    NOW + 61,
+    expect_error="Malformed",
+)
+add_open(
+    "WORKSPACE without PROOF on the proof body (a connect state with a workspace) opens",
+    remac(proof_with(flags=proof_f["flags"] & ~F_PROOF)),
+    RING1,
+    1,
+    NOW + 61,
+)
+add_open(
+    "workspace of 65 bytes (re-MACed)",
+    remac(proof_with(workspace="w" * 65)),
+    RING1,
+    1,
+    NOW + 61,
+    expect_error="Malformed",
+)
+add_open(
+    "workspace of 64 bytes of the whole alphabet, not a GUID, opens (the decoder checks only length and bytes)",
+    remac(proof_with(workspace=("AZaz09._-" * 8)[:64])),
+    RING1,
+    1,
+    NOW + 61,
+)
+add_open(
+    "workspace of 1 byte opens",
+    remac(proof_with(workspace="T")),
+    RING1,
+    1,
+    NOW + 61,
+)
+add_open(
+    "empty workspace (re-MACed)",
+    remac(proof_with(workspace="")),
+    RING1,
+    1,
+    NOW + 61,
+    expect_error="Malformed",
+)
+add_open(
+    "workspace with '~' (unreserved in URLs, outside [A-Za-z0-9._-]) (re-MACed)",
+    remac(proof_with(workspace=TENANT_GUID[:8] + "~" + TENANT_GUID[9:])),
+    RING1,
+    1,
+    NOW + 61,
+    expect_error="Malformed",
+)
+add_open(
+    "workspace with '/' (re-MACed)",
+    remac(proof_with(workspace="organizations/" + TENANT_GUID)),
+    RING1,
+    1,
+    NOW + 61,
+    expect_error="Malformed",
+)
+add_open(
+    "workspace with a non-ASCII character (valid UTF-8 'é') (re-MACed)",
+    remac(proof_with(workspace="T0123ABCé")),
+    RING1,
+    1,
+    NOW + 61,
+    expect_error="Malformed",
+)
+add_open(
+    "workspace of a connect state with a space (re-MACed)",
+    remac(body_with(flags=seed_f["flags"] | F_WORKSPACE, workspace="T0123 ABCD")),
+    RING1,
+    1,
+    NOW,
+    expect_error="Malformed",
+)
+add_open(
+    "PROOF|LINK_USER, not re-MACed (MAC checked before layout)",
+    flip(proof, 2, 0),
+    RING1,
+    1,
+    NOW + 61,
+    expect_error="BadMac",
+)
 
 # ---------------------------------------------------------------------------
 
@@ -1074,21 +2028,33 @@ FORMAT = (
     "Top level: {format, issue, follow_up, open}. Hex strings are lower-case. "
     "issue[i]: {name, purpose: 'connect'|'link-user', key_id, key (hex, the active and only key), "
     "environment_id, organization_id, integration: {identifier, provider: 'slack'|'msteams', client_id, "
-    "redirect_uri, tenant (string for msteams, null for slack)}, now (Unix s), lifetime (s, always the default 300), "
-    "entropy (hex, 32 bytes), binding (UTF-8 value or null), request (the JSON request body as an object), "
-    "note?, expected: {state, url, pkce_verifier? and code_challenge? (Teams link-user only), fields (as in open ok)}}. "
-    "follow_up[i]: {name, keys (ring, see open), environment_id, organization_id, integration, now (the verifier's now), "
-    "connect_state (a Teams connect state from issue[]), callback_query (query string of the admin-consent callback, "
-    "starting with '?'), expected: {state, url, pkce_verifier, code_challenge, fields}}. "
+    "redirect_uri, tenant (the configured tenant segment: string for msteams, null for slack), "
+    "team (Slack's configured team, string or null; null for msteams)}, now (Unix s), "
+    "lifetime (s, always the default 300), entropy (hex, 32 bytes), binding (UTF-8 value or null), "
+    "workspace (the host's expected workspace given at issue, string as given, or null), "
+    "request (the JSON request body as an object), note?, "
+    "expected: {state, url, pkce_verifier? and code_challenge? (Teams link-user only), fields (as in open ok)} "
+    "| {error: kind} with kind InvalidWorkspace (expected workspace of the wrong shape, the consumer tenant, "
+    "or differing from the integration's restriction; SPEC.md section 4) or UrlTooLong (the authorize URL, "
+    "or for a Teams connect its proof follow-up URL, would be 1800 characters or more; SPEC.md section 9)}. "
+    "follow_up[i]: {name, keys (ring, see open), environment_id, organization_id, integration (as in issue), "
+    "now (the verifier's now; the skew is the default 30 s), binding (the value the browser presents at the "
+    "callback, or null), connect_state (a Teams connect state from issue[]), callback_query (query string of the "
+    "admin-consent callback, starting with '?'; its tenant is the claimed tenant), "
+    "expected: {state, url, pkce_verifier, code_challenge, fields} (the connect-proof state of SPEC.md section 7 "
+    "and its sign-in URL) | {error: kind} with kind one of Expired (the connect state had expired at now), "
+    "WorkspaceMismatch (callback tenant differs from the connect state's workspace), TenantNotAllowed (the "
+    "consumer tenant), MalformedTenant (the tenant is not a GUID)}. "
     "open[i]: {name, keys: [{id, key (hex), active (exactly one true; others verify-only)}], state (string, "
     "possibly empty), now, skew (s), binding (presented value or null), expected: {ok: fields} | {error: kind}} "
     "with kind one of Missing, Oversized, Malformed, UnknownVersion, UnknownKey, BadMac, NotYetValid, Expired, "
     "BindingMissing, BindingMismatch (SPEC.md section 8). "
-    "fields: {version, key_id, flags (the raw byte), purpose: 'connect'|'link-user' (LINK_USER), "
-    "mode: 'shared'|'subscriber' (SHARED), auto_link_user (AUTO_LINK), issued_at, lifetime, "
-    "expires_at (issued_at + lifetime), nonce (hex, 16 bytes), binding (hex of the 16-byte binding field or null), "
-    "provider, integration, environment, organization, subscriber (or null), connection (or null), "
-    "context: [{key, id, data (the exact JSON text of the data, or null for kind 0)}] in stored order}."
+    "fields: {version, key_id, flags (the raw byte), purpose: 'connect'|'link-user'|'connect-proof' "
+    "(from LINK_USER and PROOF), mode: 'shared'|'subscriber' (SHARED), auto_link_user (AUTO_LINK), issued_at, "
+    "lifetime, expires_at (issued_at + lifetime), nonce (hex, 16 bytes), binding (hex of the 16-byte binding "
+    "field or null), provider, integration, environment, organization, subscriber (or null), connection (or null), "
+    "workspace (or null), context: [{key, id, data (the exact JSON text of the data, or null for kind 0)}] "
+    "in stored order}."
 )
 
 out = {
