@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --example callback -- [--config FILE] [--now UNIX_SECONDS] [--binding VALUE]
-//!     [--token-response FILE] CALLBACK_URL_OR_QUERY
+//!     [--token-response FILE [--token-status N]] CALLBACK_URL_OR_QUERY
 //! ```
 //!
 //! Uses the same embedded demo configuration as `examples/connect`. Prints the
@@ -22,8 +22,7 @@ mod demo;
 use std::process::ExitCode;
 
 use channel_connect::{
-    CallbackError, CallbackParams, ChannelConnect, HttpRequest, ProviderOutcome, VerifiedCallback,
-    VerifyParams, exchange, records,
+    CallbackError, CallbackParams, HttpRequest, HttpResponse, VerifiedCallback, VerifyParams,
 };
 use serde_json::{Map, Value, json};
 
@@ -66,7 +65,7 @@ impl From<String> for Failure {
 }
 
 fn run() -> Result<Value, Failure> {
-    let args = demo::Args::parse(&["config", "now", "binding", "token-response"])?;
+    let args = demo::Args::parse(&["config", "now", "binding", "token-response", "token-status"])?;
     let [input] = args.positional.as_slice() else {
         return Err(
             "usage: callback [--config FILE] [--now UNIX_SECONDS] [--binding VALUE] \
@@ -81,7 +80,9 @@ fn run() -> Result<Value, Failure> {
     let params = CallbackParams::parse(input)?;
     let verified = core.verify_callback(&params, &verify)?;
     let mut out = describe(&verified);
-    let request = exchange::request_for(&core, &verified);
+    let request = verified
+        .token_request()
+        .map_err(|e| format!("no token request: {e}"))?;
     if let Some(req) = &request {
         out["exchange"] = describe_request(req);
     }
@@ -94,7 +95,15 @@ fn run() -> Result<Value, Failure> {
                 );
                 Value::Null
             }
-            _ => token_records(&core, &verified, path, verify.now)?,
+            _ => {
+                let status = match args.get("token-status") {
+                    Some(s) => s
+                        .parse()
+                        .map_err(|_| format!("--token-status takes an HTTP status, not {s:?}"))?,
+                    None => 200,
+                };
+                token_records(&verified, path, status, verify.now)?
+            }
         };
     }
     Ok(out)
@@ -102,20 +111,20 @@ fn run() -> Result<Value, Failure> {
 
 /// Parses the provider's answer to the exchange and returns the records to store.
 fn token_records(
-    core: &ChannelConnect,
     verified: &VerifiedCallback,
     path: &str,
+    status: u16,
     now: time::OffsetDateTime,
 ) -> Result<Value, Failure> {
     let body = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    let stored = records::from_token_response(core, verified, &body, now)
+    let stored = verified
+        .records(&HttpResponse::new(status, &body), now)
         .map_err(|e| format!("token response refused: {e}"))?;
     Ok(serde_json::to_value(&stored).expect("records serialize"))
 }
 
 /// The HTTP request the host sends next, secrets shown as `[redacted]`.
 fn describe_request(req: &HttpRequest) -> Value {
-    const SECRET_FIELDS: &[&str] = &["client_secret", "code", "code_verifier", "refresh_token"];
     let headers: Map<String, Value> = req
         .headers()
         .iter()
@@ -124,9 +133,14 @@ fn describe_request(req: &HttpRequest) -> Value {
             (h.name().to_owned(), Value::String(v.to_owned()))
         })
         .collect();
+    // `Debug` knows which form fields are secret: reuse its redaction.
     let form: Map<String, Value> = url::form_urlencoded::parse(req.body().as_bytes())
         .map(|(k, v)| {
-            let v = if SECRET_FIELDS.contains(&k.as_ref()) {
+            let secret = matches!(
+                k.as_ref(),
+                "client_secret" | "code" | "code_verifier" | "refresh_token"
+            );
+            let v = if secret {
                 "[redacted]".into()
             } else {
                 v.into_owned()
@@ -137,46 +151,11 @@ fn describe_request(req: &HttpRequest) -> Value {
     json!({ "method": req.method(), "url": req.url(), "headers": headers, "form": form })
 }
 
-/// The verified facts as camelCase JSON.
+/// The verified facts as camelCase JSON (the state's own serialization),
+/// the outcome (never the code) and the next URL.
 fn describe(v: &VerifiedCallback) -> Value {
-    let s = &v.state;
-    let context: Map<String, Value> = s
-        .context()
-        .map(|e| {
-            let value = match e.data {
-                None => Value::String(e.id.to_owned()),
-                Some(data) => {
-                    json!({ "id": e.id, "data": serde_json::from_str::<Value>(data).unwrap_or(Value::Null) })
-                }
-            };
-            (e.key.to_owned(), value)
-        })
-        .collect();
-    let outcome = match &v.outcome {
-        ProviderOutcome::Code { .. } => json!({ "type": "code", "code": "[redacted]" }),
-        ProviderOutcome::AdminConsent { tenant, scope } => json!({
-            "type": "adminConsent",
-            "unverifiedTenant": tenant.claimed(),
-            "scope": scope,
-        }),
-        _ => json!({ "type": "other" }),
-    };
-    let mut out = json!({
-        "provider": s.provider(),
-        "integrationIdentifier": s.integration_identifier(),
-        "environmentId": s.environment_id(),
-        "organizationId": s.organization_id(),
-        "subscriberId": s.subscriber_id(),
-        "connectionIdentifier": s.connection_identifier(),
-        "context": context,
-        "workspace": s.workspace(),
-        "connectionMode": s.connection_mode(),
-        "autoLinkUser": s.auto_link_user(),
-        "purpose": s.purpose(),
-        "replayId": s.replay_id().to_string(),
-        "expiresAt": s.expires_at().unix_timestamp(),
-        "outcome": outcome,
-    });
+    let mut out = serde_json::to_value(&v.state).expect("a state serializes");
+    out["outcome"] = serde_json::to_value(&v.outcome).expect("an outcome serializes");
     if let Some(next) = &v.next {
         out["nextUrl"] = Value::String(next.url.clone());
     }

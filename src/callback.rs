@@ -254,6 +254,25 @@ pub enum ProviderOutcome {
     },
 }
 
+/// `{"type": "code"}` (the code itself is never serialized: it is a
+/// credential until exchanged) or `{"type": "adminConsent",
+/// "unverifiedTenant": ..., "scope": ...}`.
+impl serde::Serialize for ProviderOutcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        match self {
+            ProviderOutcome::Code { .. } => m.serialize_entry("type", "code")?,
+            ProviderOutcome::AdminConsent { tenant, scope } => {
+                m.serialize_entry("type", "adminConsent")?;
+                m.serialize_entry("unverifiedTenant", tenant.claimed())?;
+                m.serialize_entry("scope", scope)?;
+            }
+        }
+        m.end()
+    }
+}
+
 /// Why a callback gives nothing to act on. Every variant is a refusal.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -321,6 +340,11 @@ impl CallbackError {
     /// HTTP status to answer the browser with (400 for all).
     pub fn status(&self) -> u16 {
         400
+    }
+
+    /// `{"statusCode": 400, "message": "..."}`, the shape of every error body.
+    pub fn to_json(&self) -> serde_json::Value {
+        text::error_body(self.status(), &self.to_string())
     }
 
     /// Builds `Denied` for `access_denied`, else `Provider`, from the

@@ -14,6 +14,9 @@ pub enum ConfigError {
     /// The redirect URI breaks a rule; the text says which.
     #[error("redirect URI {0}")]
     RedirectUri(&'static str),
+    /// A provider base URL breaks a rule; the text says which.
+    #[error("base URL {0}")]
+    BaseUrl(&'static str),
     /// The tenant is `common` or `consumers`, which admin consent refuses.
     #[error("tenant `{0}` cannot grant admin consent; use `organizations`, a tenant id or a verified domain")]
     TenantNotAllowed(String),
@@ -95,11 +98,8 @@ impl RedirectUri {
         if !parsed.username().is_empty() || parsed.password().is_some() {
             return Err(ConfigError::RedirectUri("must not carry credentials"));
         }
-        let loopback = match parsed.host() {
-            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => return Err(ConfigError::RedirectUri("must have a host")),
+        let Some(loopback) = is_loopback(&parsed) else {
+            return Err(ConfigError::RedirectUri("must have a host"));
         };
         match parsed.scheme() {
             "https" => {}
@@ -127,9 +127,115 @@ impl fmt::Debug for RedirectUri {
     }
 }
 
+/// Whether the URL's host is loopback (`localhost`, `127.0.0.0/8`, `::1`);
+/// `None` without a host.
+fn is_loopback(url: &url::Url) -> Option<bool> {
+    Some(match url.host()? {
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    })
+}
+
+/// The base URL of a provider's endpoints (Slack's `https://slack.com`, a
+/// Microsoft authority, Microsoft Graph), so any cloud and any local
+/// stand-in can be configured: `https`, or `http` on a loopback host only;
+/// no userinfo, query or fragment; a path is kept (without its trailing
+/// `/`), for stand-ins mounted under a prefix.
+///
+/// ```
+/// use channel_connect::BaseUrl;
+///
+/// assert_eq!(BaseUrl::new("https://slack-gov.com/")?.as_str(), "https://slack-gov.com");
+/// assert!(BaseUrl::new("http://127.0.0.1:8025").is_ok()); // a local stand-in
+/// assert!(BaseUrl::new("http://example.com").is_err()); // plain http off loopback
+/// # Ok::<(), channel_connect::ConfigError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct BaseUrl(String);
+
+impl BaseUrl {
+    /// Checks the URL.
+    pub fn new(value: &str) -> Result<Self, ConfigError> {
+        let parsed = url::Url::parse(value).map_err(|_| ConfigError::BaseUrl("must be an absolute URL"))?;
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(ConfigError::BaseUrl("must not carry credentials"));
+        }
+        if parsed.query().is_some() || parsed.fragment().is_some() || value.contains(['?', '#']) {
+            return Err(ConfigError::BaseUrl("must not have a query or a fragment"));
+        }
+        let loopback = is_loopback(&parsed).ok_or(ConfigError::BaseUrl("must have a host"))?;
+        match parsed.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            _ => {
+                return Err(ConfigError::BaseUrl(
+                    "must use https (http only on a loopback host)",
+                ));
+            }
+        }
+        // The normalized form (lower-case host, default port dropped), so the
+        // issuer comparison of id_tokens sees what Microsoft writes.
+        Ok(BaseUrl(parsed.as_str().trim_end_matches('/').to_owned()))
+    }
+
+    pub(crate) fn from_static(value: &'static str) -> Self {
+        BaseUrl(value.to_owned())
+    }
+
+    /// The URL, without a trailing `/`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for BaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("BaseUrl").field(&self.0).finish()
+    }
+}
+
+impl fmt::Display for BaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base_url_rules() {
+        for ok in [
+            "https://slack.com",
+            "https://login.microsoftonline.us/",
+            "http://127.0.0.1:8025",
+            "http://localhost:9000/slack/",
+            "http://[::1]:80",
+        ] {
+            assert!(BaseUrl::new(ok).is_ok(), "{ok}");
+        }
+        assert_eq!(
+            BaseUrl::new("HTTPS://Slack.COM:443/").unwrap().as_str(),
+            "https://slack.com"
+        );
+        assert_eq!(
+            BaseUrl::new("http://localhost:9000/slack/").unwrap().as_str(),
+            "http://localhost:9000/slack"
+        );
+        for bad in [
+            "http://example.com",
+            "ftp://slack.com",
+            "https://u:p@slack.com",
+            "https://slack.com?x=1",
+            "https://slack.com#f",
+            "slack.com",
+            "",
+        ] {
+            assert!(matches!(BaseUrl::new(bad), Err(ConfigError::BaseUrl(_))), "{bad}");
+        }
+    }
 
     #[test]
     fn redirect_uri_rules() {

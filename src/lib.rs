@@ -8,7 +8,7 @@
 //!   provider authorize URL carrying a signed, expiring `state`.
 //! * [`ChannelConnect::verify_callback`] opens that state when the provider
 //!   redirects back and returns what to do next: a code to exchange
-//!   ([`exchange::request_for`], then [`records::from_token_response`]), or
+//!   ([`VerifiedCallback::token_request`], then [`VerifiedCallback::records`]), or
 //!   a next redirect.
 //!
 //! Nothing a callback claims is trusted until the provider proves it. A Teams
@@ -20,8 +20,8 @@
 //! 2. a delegated OpenID Connect sign-in with PKCE in the claimed tenant,
 //!    whose state ([`Purpose::ConnectProof`]) seals that tenant and expires
 //!    with the first;
-//! 3. its code is redeemed in that tenant ([`exchange::request_for`]);
-//! 4. [`records::from_token_response`] answers the connection only when the
+//! 3. its code is redeemed in that tenant ([`VerifiedCallback::token_request`]);
+//! 4. [`VerifiedCallback::records`] answers the connection only when the
 //!    `id_token`'s `tid` is the sealed tenant (and links the user when asked).
 //!
 //! A Slack install, or a user link to a known connection, is likewise bound
@@ -74,33 +74,44 @@ pub mod context;
 pub mod context_hash;
 mod encode;
 pub mod exchange;
+pub mod http;
 pub mod ids;
 pub mod keys;
+mod params;
 pub mod pkce;
 pub mod provider;
 pub mod records;
 pub mod request;
+mod rfc3339;
 pub mod secret;
 mod service;
 pub mod state;
 mod text;
+pub mod validation;
+mod verify;
 
 pub use callback::{CallbackError, CallbackParams, ProviderOutcome, UnverifiedTenant};
-pub use config::{ClientId, ConfigError, RedirectUri};
-pub use exchange::{ExchangeError, HttpRequest};
+pub use config::{BaseUrl, ClientId, ConfigError, RedirectUri};
+pub use exchange::{Exchange, ExchangeError, IdTokenError, ProviderError, ProviderErrorKind};
+pub use http::{HttpRequest, HttpResponse};
 pub use keys::{KeyError, KeyId, KeyRing, SigningKey};
+pub use params::{DEFAULT_LIFETIME_SECS, DEFAULT_SKEW_SECS, Entropy, IssueParams, Platform, VerifyParams};
 pub use pkce::PkceVerifier;
-pub use provider::{AuthorizeRequest, MsTeams, Provider, Slack, Tenant};
+pub use provider::msteams::{MsTeams, Tenant};
+pub use provider::slack::Slack;
+pub use provider::{AuthorizeRequest, Provider};
+pub use records::StoredRecords;
 pub use request::{
     ConnectRequest, ConnectRequestBody, ConnectResponse, ConnectionMode, LinkUserRequestBody, RequestError,
     ValidationError,
 };
 pub use secret::Secret;
 pub use service::{
-    ChannelConnect, ChannelConnectBuilder, DEFAULT_LIFETIME_SECS, DEFAULT_SKEW_SECS, Entropy, Integration,
-    IssueParams, IssuedUrl, MAX_URL_LEN, MIN_ENVIRONMENT_SECRET_KEY_LEN, VerifiedCallback, VerifyParams,
+    ChannelConnect, ChannelConnectBuilder, Integration, IssuedUrl, MAX_URL_LEN,
+    MIN_ENVIRONMENT_SECRET_KEY_LEN,
 };
 pub use state::{Purpose, ReplayId, StateError, StateErrorKind, VerifiedState};
+pub use verify::{OpenedCallback, VerifiedCallback};
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

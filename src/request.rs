@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::context::Context;
 use crate::ids::{ConnectionIdentifier, IntegrationIdentifier, SubscriberId};
+pub use crate::validation::ValidationError;
 
 /// How a connection is scoped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -296,62 +297,6 @@ impl<'a> LinkUserRequest<'a> {
             user_scopes,
         })
     }
-}
-
-/// One field-level problem in a request body (HTTP 422, "Validation Error").
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ValidationError {
-    /// The body is not JSON of the expected shape.
-    #[error("request body is not valid JSON of the expected shape (line {line}, column {column})")]
-    Body {
-        /// 1-based line of the problem.
-        line: usize,
-        /// 1-based column of the problem.
-        column: usize,
-    },
-    /// The body is not a JSON object.
-    #[error("request body must be a JSON object")]
-    BodyNotObject,
-    /// The body is larger than [`MAX_BODY_BYTES`].
-    #[error("request body is too large")]
-    BodyTooLarge,
-    /// `integrationIdentifier` is missing or blank.
-    #[error("Integration identifier is required")]
-    IntegrationIdentifierRequired,
-    /// `integrationIdentifier` is too long or has control characters.
-    #[error("integrationIdentifier must be 1 to 255 bytes without control characters")]
-    IntegrationIdentifierInvalid,
-    /// `subscriberId` is missing where required.
-    #[error("subscriberId is required")]
-    SubscriberIdRequired,
-    /// `subscriberId` is empty, too long or has control characters.
-    #[error("subscriberId must be 1 to 255 bytes without control characters")]
-    SubscriberIdInvalid,
-    /// `connectionIdentifier` breaks its rule.
-    #[error("connectionIdentifier must be 1 to 100 characters of A-Z, a-z, 0-9, '.', '_' or '-'")]
-    ConnectionIdentifierInvalid,
-    /// `context` has no keys or more than five.
-    #[error("context must have 1 to 5 keys")]
-    ContextKeyCount,
-    /// A context key breaks its rule.
-    #[error("context keys must be 1 to 100 characters of A-Z, a-z, 0-9, '_' or '-'")]
-    ContextKeyInvalid,
-    /// A context value is neither a string nor an object.
-    #[error("context values must be an id string or an object with an id")]
-    ContextValueInvalid,
-    /// A context id breaks its rule.
-    #[error("context ids must be 1 to 100 characters of A-Z, a-z, 0-9, '_' or '-'")]
-    ContextIdInvalid,
-    /// A context `data` is not an object.
-    #[error("context data must be an object")]
-    ContextDataInvalid,
-    /// A context `data` is larger than 64 KiB.
-    #[error("context data must be at most 64 KiB")]
-    ContextDataTooLarge,
-    /// `scope` breaks its rule.
-    #[error("scope must be 1 to 50 scopes of 1 to 100 visible characters without commas")]
-    ScopeInvalid,
 }
 
 /// Why a connect or link-user request was refused, with the HTTP status and

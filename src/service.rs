@@ -1,17 +1,18 @@
-//! [`ChannelConnect`]: the configured core. It issues authorize URLs and
-//! verifies callbacks; every input, the clock and randomness included, is an
-//! argument.
+//! [`ChannelConnect`]: one environment's configured core, and the issuing
+//! half: request body in, authorize URL with a sealed state out. The
+//! verifying half is in `verify`. Every input, the clock and randomness
+//! included, is an argument.
 
 use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use crate::callback::{CallbackError, CallbackParams, ProviderOutcome};
 use crate::config::ConfigError;
 use crate::context::Context;
 use crate::context_hash;
 use crate::ids::{ConfigId, ConnectionIdentifier};
 use crate::keys::KeyRing;
+use crate::params::{IssueParams, Platform};
 use crate::pkce::PkceVerifier;
 use crate::provider::{AuthorizeRequest, Provider, check_provider_id};
 use crate::request::{
@@ -19,42 +20,23 @@ use crate::request::{
     Scopes,
 };
 use crate::secret::Secret;
-use crate::state::{
-    self, OpenParams, Purpose, SealParams, SealedState, StateClaims, StateError, StateErrorKind,
-    VerifiedState, binding_tag,
-};
-use crate::text;
+use crate::state::{self, Purpose, SealParams, SealedState, StateClaims, binding_tag};
 
-/// Default state lifetime: 5 minutes, as the API documents.
-pub const DEFAULT_LIFETIME_SECS: u16 = 300;
-/// Default allowance for a state issued in the future (clock skew between hosts).
-pub const DEFAULT_SKEW_SECS: u16 = 30;
 /// An authorize URL must be shorter than this (Microsoft: AADSTS90015).
 pub const MAX_URL_LEN: usize = 1800;
 /// Shortest environment secret key accepted for `contextHash`, in bytes.
 pub const MIN_ENVIRONMENT_SECRET_KEY_LEN: usize = 16;
 
-/// 32 bytes from the caller's CSPRNG: bytes 0..16 become the state nonce,
-/// bytes 16..25 a generated connection identifier; 25..32 are reserved.
-#[derive(Clone, Copy)]
-pub struct Entropy(pub [u8; 32]);
-
-impl std::fmt::Debug for Entropy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Entropy([redacted])")
-    }
-}
-
 /// One integration of the environment.
 #[derive(Clone, Debug)]
 pub struct Integration {
-    identifier: String,
-    kind: IntegrationKind,
+    pub(crate) identifier: String,
+    pub(crate) kind: IntegrationKind,
     context_hmac: bool,
 }
 
 #[derive(Clone, Debug)]
-enum IntegrationKind {
+pub(crate) enum IntegrationKind {
     Chat(Arc<dyn Provider>),
     MissingClientId { provider: String },
     NotChat,
@@ -108,7 +90,7 @@ impl Integration {
 pub struct ChannelConnectBuilder {
     environment: String,
     organization: String,
-    keys: KeyRing,
+    platform: Platform,
     lifetime: u16,
     skew: u16,
     integrations: Vec<Integration>,
@@ -169,108 +151,95 @@ impl ChannelConnectBuilder {
                 check_provider_id(p.id())?;
             }
         }
+        let platform = Platform {
+            lifetime: self.lifetime,
+            skew: self.skew,
+            ..self.platform
+        };
         Ok(ChannelConnect {
             environment,
             organization,
-            keys: self.keys,
-            lifetime: self.lifetime,
-            skew: self.skew,
+            platform,
             integrations: self.integrations,
             environment_secret_keys: self.environment_secret_keys,
         })
     }
 }
 
-/// An issued authorize URL.
+/// An issued authorize URL. Serializes as
+/// `{"url", "expiresAt", "state", "connectionIdentifier"}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IssuedUrl {
     /// The provider URL to send the browser to.
     pub url: String,
     /// When its state stops opening.
     pub expires_at: OffsetDateTime,
+    connection: Option<InlineId>,
 }
 
-/// What issuing a URL takes beyond the request body: the clock, randomness,
-/// and optionally a browser binding and the workspace the flow must stay in.
-#[derive(Clone, Copy, Debug)]
-pub struct IssueParams<'a> {
-    /// The caller's clock.
-    pub now: OffsetDateTime,
-    /// 32 bytes from the caller's CSPRNG.
-    pub entropy: &'a Entropy,
-    /// A value the browser will present again at the callback (for example
-    /// the hash of an install cookie), when the host binds states.
-    pub binding: Option<&'a [u8]>,
-    /// The workspace the flow must end in, when the host knows it: the
-    /// Teams tenant GUID or Slack team id of the connection a user is being
-    /// linked to. Sealed in the state; the provider's answer must name it.
-    /// Without it, the integration's own restriction (a configured Slack
-    /// team or Teams tenant GUID) is sealed, if any.
-    pub workspace: Option<&'a str>,
-}
-
-impl<'a> IssueParams<'a> {
-    /// Just the clock and the entropy.
-    pub fn new(now: OffsetDateTime, entropy: &'a Entropy) -> Self {
-        IssueParams {
-            now,
-            entropy,
-            binding: None,
-            workspace: None,
+impl IssuedUrl {
+    pub(crate) fn new(url: String, expires_at: OffsetDateTime, connection: Option<&str>) -> Self {
+        IssuedUrl {
+            url,
+            expires_at,
+            connection: connection.and_then(InlineId::new),
         }
     }
 
-    /// Binds the state to a browser (see [`IssueParams::binding`]).
-    pub fn with_binding(mut self, binding: &'a [u8]) -> Self {
-        self.binding = Some(binding);
-        self
+    /// The `state` parameter of the URL (base64url, never percent-encoded).
+    pub fn state(&self) -> Option<&str> {
+        let query = self.url.split_once('?')?.1;
+        query.split('&').find_map(|p| p.strip_prefix("state="))
     }
 
-    /// Restricts the flow to a workspace (see [`IssueParams::workspace`]).
-    pub fn with_workspace(mut self, workspace: &'a str) -> Self {
-        self.workspace = Some(workspace);
-        self
-    }
-}
-
-/// Time and browser binding for a verification.
-#[derive(Clone, Copy, Debug)]
-pub struct VerifyParams<'a> {
-    /// The caller's clock.
-    pub now: OffsetDateTime,
-    /// The binding value the browser presents (for example the hash of the
-    /// install cookie), when the host binds states.
-    pub binding: Option<&'a [u8]>,
-    /// Refuse a state of another provider (for per-provider callback routes).
-    pub expect_provider: Option<&'a str>,
-    /// Refuse a state of another purpose (for per-purpose callback routes).
-    pub expect_purpose: Option<Purpose>,
-}
-
-impl VerifyParams<'_> {
-    /// Just the clock.
-    pub fn at(now: OffsetDateTime) -> VerifyParams<'static> {
-        VerifyParams {
-            now,
-            binding: None,
-            expect_provider: None,
-            expect_purpose: None,
-        }
+    /// The connection identifier the state carries: the request's, or the
+    /// one generated for it (`chconn_...`). `None` for a link-user URL that
+    /// names no connection.
+    pub fn connection_identifier(&self) -> Option<&str> {
+        self.connection.as_ref().map(InlineId::as_str)
     }
 }
 
-/// A verified callback: the facts of its state, what the provider said, and
-/// what comes next.
-#[derive(Clone, Debug)]
-pub struct VerifiedCallback {
-    /// The authenticated state.
-    pub state: VerifiedState,
-    /// The provider's answer.
-    pub outcome: ProviderOutcome,
-    /// The next redirect, when the flow continues: after a Teams admin
-    /// consent, the sign-in that proves the tenant (and may link the user).
-    /// Such a callback yields nothing to store; send the browser here.
-    pub next: Option<IssuedUrl>,
+impl serde::Serialize for IssuedUrl {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("IssuedUrl", 4)?;
+        st.serialize_field("url", &self.url)?;
+        st.serialize_field("expiresAt", &crate::rfc3339::write(self.expires_at))?;
+        st.serialize_field("state", &self.state())?;
+        st.serialize_field("connectionIdentifier", &self.connection_identifier())?;
+        st.end()
+    }
+}
+
+/// A connection identifier (at most 100 bytes) kept inline, so issuing a
+/// URL allocates only the URL.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct InlineId {
+    buf: [u8; crate::ids::MAX_ID_CHARS],
+    len: u8,
+}
+
+impl InlineId {
+    fn new(s: &str) -> Option<Self> {
+        let mut buf = [0; crate::ids::MAX_ID_CHARS];
+        buf.get_mut(..s.len())?.copy_from_slice(s.as_bytes());
+        Some(InlineId {
+            buf,
+            len: s.len() as u8,
+        })
+    }
+
+    fn as_str(&self) -> &str {
+        // Copied from a `&str` whole: always UTF-8.
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or("")
+    }
+}
+
+impl std::fmt::Debug for InlineId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_str().fmt(f)
+    }
 }
 
 /// The configured core: keys, integrations, environment.
@@ -278,26 +247,36 @@ pub struct VerifiedCallback {
 pub struct ChannelConnect {
     environment: ConfigId,
     organization: ConfigId,
-    keys: KeyRing,
-    lifetime: u16,
-    skew: u16,
+    pub(crate) platform: Platform,
     integrations: Vec<Integration>,
     environment_secret_keys: Vec<Secret>,
 }
 
 impl ChannelConnect {
-    /// Starts a configuration for one environment.
+    /// Starts a configuration for one environment with its own key ring.
     pub fn builder(
         environment_id: impl Into<String>,
         organization_id: impl Into<String>,
         keys: KeyRing,
     ) -> ChannelConnectBuilder {
+        Self::builder_on(&Platform::new(keys), environment_id, organization_id)
+    }
+
+    /// Starts a configuration for one environment of `platform`, sharing its
+    /// key ring, lifetime and skew (see "Serving many environments" in the
+    /// README). Building one per request costs about as much as a few
+    /// verifications: `cargo bench --bench ratios` measures it.
+    pub fn builder_on(
+        platform: &Platform,
+        environment_id: impl Into<String>,
+        organization_id: impl Into<String>,
+    ) -> ChannelConnectBuilder {
         ChannelConnectBuilder {
             environment: environment_id.into(),
             organization: organization_id.into(),
-            keys,
-            lifetime: DEFAULT_LIFETIME_SECS,
-            skew: DEFAULT_SKEW_SECS,
+            platform: platform.clone(),
+            lifetime: platform.lifetime_secs(),
+            skew: platform.skew_secs(),
             integrations: Vec::new(),
             environment_secret_keys: Vec::new(),
         }
@@ -308,12 +287,26 @@ impl ChannelConnect {
         self.environment.as_str()
     }
 
-    /// The key ring.
-    pub fn keys(&self) -> &KeyRing {
-        &self.keys
+    /// The organization id.
+    pub fn organization_id(&self) -> &str {
+        self.organization.as_str()
     }
 
-    fn find(&self, identifier: &str) -> Option<&Integration> {
+    /// The key ring.
+    pub fn keys(&self) -> &KeyRing {
+        self.platform.keys()
+    }
+
+    /// The platform: key ring, lifetime and skew.
+    pub fn platform(&self) -> &Platform {
+        &self.platform
+    }
+
+    pub(crate) fn integrations(&self) -> &[Integration] {
+        &self.integrations
+    }
+
+    pub(crate) fn find(&self, identifier: &str) -> Option<&Integration> {
         self.integrations.iter().find(|i| i.identifier == identifier)
     }
 
@@ -420,11 +413,11 @@ impl ChannelConnect {
         nonce.copy_from_slice(&issue.entropy.0[..state::NONCE_LEN]);
         let params = SealParams {
             issued_at,
-            lifetime: self.lifetime,
+            lifetime: self.platform.lifetime_secs(),
             nonce,
             binding: issue.binding.map(binding_tag),
         };
-        let key = self.keys.active();
+        let key = self.keys().active();
         let mut sealed = SealedState::default();
         // A state too large for its buffer could never fit in a URL either.
         state::seal(claims, &params, key, &mut sealed)
@@ -450,10 +443,11 @@ impl ChannelConnect {
         if let (Purpose::Connect, Some(n)) = (claims.purpose, provider.proof_workspace_len()) {
             check_proof_len(provider, &request, sealed.decoded_len(), n)?;
         }
-        Ok(IssuedUrl {
+        Ok(IssuedUrl::new(
             url,
-            expires_at: expiry(issued_at, self.lifetime),
-        })
+            expiry(issued_at, self.platform.lifetime_secs()),
+            claims.connection,
+        ))
     }
 
     fn check_context_hash(
@@ -483,121 +477,6 @@ impl ChannelConnect {
         }
     }
 
-    /// Opens a state alone: MAC, time window, binding, and that it belongs to
-    /// this environment and to a configured integration of the same provider.
-    pub fn open_state(
-        &self,
-        token: &str,
-        params: &VerifyParams<'_>,
-    ) -> Result<(VerifiedState, &dyn Provider), StateError> {
-        let open = OpenParams {
-            now: params.now.unix_timestamp(),
-            skew: self.skew,
-            binding: params.binding,
-        };
-        let state = state::open(token, &self.keys, &open)?;
-        let [provider_id, integration, environment, organization] = state.route_bytes();
-        if environment != self.environment.as_str().as_bytes() {
-            return Err(StateErrorKind::WrongEnvironment.into());
-        }
-        if organization != self.organization.as_str().as_bytes() {
-            return Err(StateErrorKind::WrongOrganization.into());
-        }
-        let found = self
-            .integrations
-            .iter()
-            .find(|i| i.identifier.as_bytes() == integration);
-        let provider = match found.map(|i| &i.kind) {
-            Some(IntegrationKind::Chat(p)) => p.as_ref(),
-            _ => return Err(StateErrorKind::UnknownIntegration.into()),
-        };
-        let expected = params.expect_provider.map(str::as_bytes);
-        if provider.id().as_bytes() != provider_id || expected.is_some_and(|p| p != provider_id) {
-            return Err(StateErrorKind::WrongProvider.into());
-        }
-        if params.expect_purpose.is_some_and(|p| p != state.purpose()) {
-            return Err(StateErrorKind::WrongPurpose.into());
-        }
-        Ok((state, provider))
-    }
-
-    /// Verifies a callback: the state first (nothing unverified is acted on),
-    /// then the state's provider reads the rest. A Teams admin consent comes
-    /// back with [`VerifiedCallback::next`], the sign-in that proves the
-    /// claimed tenant: it yields nothing to store by itself.
-    pub fn verify_callback(
-        &self,
-        params: &CallbackParams<'_>,
-        verify: &VerifyParams<'_>,
-    ) -> Result<VerifiedCallback, CallbackError> {
-        let token = params.state.as_deref().unwrap_or("");
-        if token.is_empty() {
-            return Err(CallbackError::Unsolicited {
-                has_code: params.code.is_some(),
-                error: params.error.as_deref().map(|e| text::error_code(Some(e))),
-            });
-        }
-        let (state, provider) = self.open_state(token, verify)?;
-        let outcome = provider.interpret(&state, params)?;
-        let next = match provider.proof_workspace(&state, &outcome) {
-            Some(workspace) => Some(self.proof_follow_up(provider, &state, workspace, verify.now)?),
-            None => None,
-        };
-        Ok(VerifiedCallback { state, outcome, next })
-    }
-
-    /// The connect-proof sign-in after a callback that claims a workspace
-    /// (SPEC.md section 7): same claims, the workspace sealed, expiring with
-    /// the state it continues.
-    fn proof_follow_up(
-        &self,
-        provider: &dyn Provider,
-        state: &VerifiedState,
-        workspace: &str,
-        now: OffsetDateTime,
-    ) -> Result<IssuedUrl, CallbackError> {
-        if state
-            .workspace()
-            .is_some_and(|w| !w.eq_ignore_ascii_case(workspace))
-        {
-            return Err(CallbackError::WorkspaceMismatch);
-        }
-        let key = self.keys.active();
-        let mut sealed = SealedState::default();
-        let proof_nonce = state
-            .reseal_proof(now.unix_timestamp(), workspace, key, &mut sealed)
-            .map_err(|_| StateError::new(StateErrorKind::Oversized))?;
-        let challenge = PkceVerifier::derive(key, &proof_nonce).challenge();
-        let request = AuthorizeRequest {
-            purpose: Purpose::ConnectProof,
-            state: sealed.as_str(),
-            scopes: None,
-            user_scopes: None,
-            pkce_challenge: Some(challenge.as_str()),
-            workspace: Some(state.workspace().unwrap_or(workspace)),
-            links_user: state.links_user(),
-        };
-        let url = write_url(provider, &request).map_err(|_| StateError::new(StateErrorKind::Oversized))?;
-        Ok(IssuedUrl {
-            url,
-            expires_at: state.expires_at(),
-        })
-    }
-
-    /// The PKCE verifier of a link-user state, re-derived from its nonce and
-    /// the key that sealed it (`None` when the provider uses no PKCE).
-    pub fn pkce_verifier(&self, state: &VerifiedState) -> Option<PkceVerifier> {
-        let provider = match self.find(state.integration_identifier()).map(|i| &i.kind) {
-            Some(IntegrationKind::Chat(p)) => p,
-            _ => return None,
-        };
-        if !provider.uses_pkce(state.purpose()) {
-            return None;
-        }
-        let key = self.keys.find(state.key_id())?;
-        Some(PkceVerifier::derive(key, state.nonce()))
-    }
-
     /// The provider serving an integration.
     pub fn provider(&self, integration: &str) -> Option<&dyn Provider> {
         match self.find(integration).map(|i| &i.kind) {
@@ -607,7 +486,10 @@ impl ChannelConnect {
     }
 }
 
-fn write_url(provider: &dyn Provider, request: &AuthorizeRequest<'_>) -> Result<String, RequestError> {
+pub(crate) fn write_url(
+    provider: &dyn Provider,
+    request: &AuthorizeRequest<'_>,
+) -> Result<String, RequestError> {
     let scope_len: usize = request.scopes.map_or(0, |s| s.iter().map(|x| x.len() + 1).sum());
     let mut url = String::with_capacity(384 + request.state.len() + 3 * scope_len);
     provider.authorize_url(request, &mut url);
@@ -667,6 +549,6 @@ fn restrict_workspace<'a>(
     Ok(workspace)
 }
 
-fn expiry(issued_at: u64, lifetime: u16) -> OffsetDateTime {
+pub(crate) fn expiry(issued_at: u64, lifetime: u16) -> OffsetDateTime {
     state::unix_to_datetime(issued_at.saturating_add(u64::from(lifetime)))
 }

@@ -847,6 +847,49 @@ pub(crate) fn unix_to_datetime(secs: u64) -> OffsetDateTime {
         .unwrap_or_else(|| time::PrimitiveDateTime::MAX.assume_utc())
 }
 
+/// camelCase JSON of the facts (`provider`, `purpose`,
+/// `integrationIdentifier`, `environmentId`, `organizationId`,
+/// `subscriberId`, `connectionIdentifier`, `workspace`, `connectionMode`,
+/// `autoLinkUser`, `context`, `issuedAt`, `expiresAt`, `replayId`); the
+/// context as the request gave it (`key: "id"` or `key: {id, data}`).
+impl serde::Serialize for VerifiedState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        struct Ctx<'a>(&'a VerifiedState);
+        impl serde::Serialize for Ctx<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeMap;
+                let mut m = s.serialize_map(None)?;
+                for e in self.0.context() {
+                    match e.data.map(serde_json::from_str::<serde_json::Value>) {
+                        Some(Ok(data)) => {
+                            m.serialize_entry(e.key, &serde_json::json!({"id": e.id, "data": data}))?
+                        }
+                        _ => m.serialize_entry(e.key, e.id)?,
+                    }
+                }
+                m.end()
+            }
+        }
+        let mut st = s.serialize_struct("VerifiedState", 14)?;
+        st.serialize_field("provider", self.provider())?;
+        st.serialize_field("purpose", &self.purpose())?;
+        st.serialize_field("integrationIdentifier", self.integration_identifier())?;
+        st.serialize_field("environmentId", self.environment_id())?;
+        st.serialize_field("organizationId", self.organization_id())?;
+        st.serialize_field("subscriberId", &self.subscriber_id())?;
+        st.serialize_field("connectionIdentifier", &self.connection_identifier())?;
+        st.serialize_field("workspace", &self.workspace())?;
+        st.serialize_field("connectionMode", &self.connection_mode())?;
+        st.serialize_field("autoLinkUser", &self.auto_link_user())?;
+        st.serialize_field("context", &Ctx(self))?;
+        st.serialize_field("issuedAt", &crate::rfc3339::write(self.issued_at()))?;
+        st.serialize_field("expiresAt", &crate::rfc3339::write(self.expires_at()))?;
+        st.serialize_field("replayId", &self.replay_id().to_string())?;
+        st.end()
+    }
+}
+
 impl fmt::Debug for VerifiedState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VerifiedState")

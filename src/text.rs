@@ -61,6 +61,11 @@ pub(crate) fn description(raw: &str) -> Option<String> {
     (!out.is_empty()).then_some(out)
 }
 
+/// The body of every error answer: `{"statusCode": N, "message": "..."}`.
+pub(crate) fn error_body(status: u16, message: &str) -> serde_json::Value {
+    serde_json::json!({ "statusCode": status, "message": message })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,10 +3,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use channel_connect::exchange::{self, microsoft, slack};
-use channel_connect::exchange::{
-    DelegatedSignIn, IdTokenError, MicrosoftErrorKind, SlackErrorCode, TokenEndpointClaims,
-};
+use channel_connect::provider::msteams::token::{self as microsoft, DelegatedSignIn, TokenEndpointClaims};
+use channel_connect::provider::slack::oauth as slack;
 use channel_connect::*;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -152,11 +150,19 @@ fn delegated_body(id_token: &str) -> Vec<u8> {
 
 fn parse_delegated(body: &[u8], now: i64) -> Result<DelegatedSignIn, ExchangeError> {
     microsoft::parse_delegated_response(
-        body,
-        &ClientId::new(TEAMS_CLIENT_ID).unwrap(),
+        &teams_app(),
+        &HttpResponse::new(200, body),
         &Tenant::organizations(),
         at(now),
     )
+}
+
+/// A provider error's code, kind and detail.
+fn provider_error(e: ExchangeError) -> ProviderError {
+    match e {
+        ExchangeError::Provider(e) => e,
+        other => panic!("a provider error, not {other:?}"),
+    }
 }
 
 fn id_token_error(claims: &Value, now: i64) -> IdTokenError {
@@ -201,18 +207,18 @@ fn slack_request_resends_the_authorize_redirect_uri_byte_for_byte() {
     );
     let state = param(&url, "state").unwrap();
     let v = verify(&core, &format!("code={SLACK_CODE}&state={state}"), T0 + 20);
-    let req = exchange::request_for(&core, &v).expect("a Slack code is exchanged");
+    let req = v.token_request().unwrap().expect("a Slack code is exchanged");
 
     assert_eq!(req.method(), "POST");
     assert_eq!(req.url(), "https://slack.com/api/oauth.v2.access");
     assert_eq!(
-        req.header("Content-Type"),
+        req.header_value("Content-Type"),
         Some("application/x-www-form-urlencoded")
     );
-    assert_eq!(req.header("Accept"), Some("application/json"));
+    assert_eq!(req.header_value("Accept"), Some("application/json"));
     let basic = STANDARD.encode(format!("{SLACK_CLIENT_ID}:{SLACK_SECRET}"));
     assert_eq!(
-        req.header("Authorization"),
+        req.header_value("Authorization"),
         Some(format!("Basic {basic}").as_str())
     );
     assert!(
@@ -247,14 +253,14 @@ fn slack_link_user_code_uses_the_same_endpoint() {
         .url;
     let state = param(&url, "state").unwrap();
     let v = verify(&core, &format!("code={SLACK_CODE}&state={state}"), T0 + 5);
-    let req = exchange::request_for(&core, &v).unwrap();
-    assert_eq!(req.url(), slack::SLACK_ACCESS_URL);
+    let req = v.token_request().unwrap().unwrap();
+    assert_eq!(req.url(), "https://slack.com/api/oauth.v2.access");
     assert_eq!(req.form_field("redirect_uri"), Some(REDIRECT));
 }
 
 #[test]
 fn slack_workspace_install() {
-    let install = slack::parse_install(&bytes(&slack_install_body())).unwrap();
+    let install = slack::parse_install(&HttpResponse::new(200, &bytes(&slack_install_body()))).unwrap();
     assert_eq!(install.app_id, "A0KRD7HC3");
     assert_eq!(install.access_token.expose(), BOT_TOKEN);
     assert_eq!(install.token_type, "bot");
@@ -302,7 +308,7 @@ fn slack_org_wide_install_has_no_team() {
         "enterprise": {"id": "E0AB1CD2E", "name": "Acme Grid"},
         "is_enterprise_install": true
     });
-    let install = slack::parse_install(&bytes(&body)).unwrap();
+    let install = slack::parse_install(&HttpResponse::new(200, &bytes(&body))).unwrap();
     assert!(install.team.is_none());
     assert!(install.is_enterprise_install);
     let org = install.workspace().unwrap();
@@ -317,7 +323,7 @@ fn slack_org_wide_install_has_no_team() {
     // Neither a team nor an enterprise: nowhere to post.
     let nowhere = with(body, "enterprise", Value::Null);
     assert_eq!(
-        slack::parse_install(&bytes(&nowhere)).unwrap_err(),
+        slack::parse_install(&HttpResponse::new(200, &bytes(&nowhere))).unwrap_err(),
         ExchangeError::MissingField("team")
     );
 }
@@ -334,7 +340,7 @@ fn slack_incoming_webhook() {
             "url": WEBHOOK_URL
         }),
     );
-    let hook = slack::parse_install(&bytes(&body))
+    let hook = slack::parse_install(&HttpResponse::new(200, &bytes(&body)))
         .unwrap()
         .incoming_webhook
         .unwrap();
@@ -352,7 +358,7 @@ fn slack_incoming_webhook() {
         json!({"channel": "#alerts", "channel_id": "C05002EAE"}),
     );
     assert_eq!(
-        slack::parse_install(&bytes(&no_url)).unwrap_err(),
+        slack::parse_install(&HttpResponse::new(200, &bytes(&no_url))).unwrap_err(),
         ExchangeError::MissingField("incoming_webhook.url")
     );
 }
@@ -365,7 +371,7 @@ fn slack_token_rotation() {
     body["expires_in"] = json!(43200);
     body["authed_user"]["refresh_token"] = json!("xoxe-1-user-refresh-secret");
     body["authed_user"]["expires_in"] = json!(43199);
-    let install = slack::parse_install(&bytes(&body)).unwrap();
+    let install = slack::parse_install(&HttpResponse::new(200, &bytes(&body))).unwrap();
     assert_eq!(install.access_token.expose(), ROTATED_BOT_TOKEN);
     assert_eq!(install.refresh_token.as_ref().unwrap().expose(), BOT_REFRESH);
     assert_eq!(install.expires_in, Some(43200));
@@ -376,33 +382,48 @@ fn slack_token_rotation() {
 
 #[test]
 fn slack_errors_are_typed() {
+    use ProviderErrorKind as K;
     let cases = [
-        ("invalid_code", SlackErrorCode::InvalidCode),
-        ("code_already_used", SlackErrorCode::CodeAlreadyUsed),
-        ("bad_redirect_uri", SlackErrorCode::BadRedirectUri),
-        (
-            "invalid_client_id",
-            SlackErrorCode::Other("invalid_client_id".into()),
-        ),
-        ("<b>not a code</b>", SlackErrorCode::Other("unrecognized".into())),
+        ("invalid_code", K::InvalidGrant, 400),
+        ("code_already_used", K::InvalidGrant, 400),
+        ("bad_redirect_uri", K::RedirectUriMismatch, 400),
+        ("invalid_client_id", K::InvalidClient, 502),
+        ("ratelimited", K::RateLimited, 429),
+        ("<b>not a code</b>", K::Other, 502),
     ];
-    for (wire, want) in cases {
+    for (wire, kind, status) in cases {
         let body = bytes(&json!({"ok": false, "error": wire}));
         for err in [
-            slack::parse_install(&body).unwrap_err(),
-            slack::parse_user_sign_in(&body).unwrap_err(),
+            slack::parse_install(&HttpResponse::new(200, &body)).unwrap_err(),
+            slack::parse_user_sign_in(&HttpResponse::new(200, &body)).unwrap_err(),
         ] {
-            assert_eq!(err, ExchangeError::Slack(want.clone()), "{wire}");
+            assert_eq!(err.status(), status, "{wire}");
+            let e = provider_error(err);
+            assert_eq!((e.provider(), e.kind()), ("Slack", kind), "{wire}");
+            let code = if wire.starts_with('<') {
+                "unrecognized"
+            } else {
+                wire
+            };
+            assert_eq!(e.code(), code);
         }
     }
-    let err = slack::parse_install(br#"{"ok":false,"error":"code_already_used"}"#).unwrap_err();
+    let err = slack::parse_install(&HttpResponse::new(
+        200,
+        br#"{"ok":false,"error":"code_already_used"}"#,
+    ))
+    .unwrap_err();
+    assert_eq!(err.to_string(), "Slack refused the request: code_already_used");
     assert_eq!(
-        err.to_string(),
-        "Slack refused the code exchange: code_already_used"
+        provider_error(slack::parse_install(&HttpResponse::new(200, br#"{"ok":false}"#)).unwrap_err()).code(),
+        "unrecognized"
     );
+    // Slack's errors come with 200; a 429 or a proxy's 502 is refused as such.
+    let e = provider_error(slack::parse_install(&HttpResponse::new(429, b"")).unwrap_err());
+    assert_eq!(e.kind(), K::RateLimited);
     assert_eq!(
-        slack::parse_install(br#"{"ok":false}"#).unwrap_err(),
-        ExchangeError::Slack(SlackErrorCode::Other("unrecognized".into()))
+        slack::parse_install(&HttpResponse::new(502, b"<html>Bad Gateway</html>")).unwrap_err(),
+        ExchangeError::HttpStatus(502)
     );
 }
 
@@ -416,7 +437,7 @@ fn slack_malformed_and_incomplete_answers() {
         format!(r#"["{secretish}"]"#),
         "<html>502 Bad Gateway</html>".to_owned(),
     ] {
-        let err = slack::parse_install(body.as_bytes()).unwrap_err();
+        let err = slack::parse_install(&HttpResponse::new(200, body.as_bytes())).unwrap_err();
         assert!(matches!(err, ExchangeError::Malformed { .. }), "{body}: {err:?}");
         assert!(!err.to_string().contains(secretish), "{err}");
         assert!(!format!("{err:?}").contains(secretish), "{err:?}");
@@ -440,12 +461,15 @@ fn slack_malformed_and_incomplete_answers() {
     ];
     for (field, body) in missing {
         assert_eq!(
-            slack::parse_install(&bytes(&body)).unwrap_err(),
+            slack::parse_install(&HttpResponse::new(200, &bytes(&body))).unwrap_err(),
             ExchangeError::MissingField(field)
         );
     }
     let huge = vec![b' '; exchange::MAX_RESPONSE_BYTES + 1];
-    assert_eq!(slack::parse_install(&huge).unwrap_err(), ExchangeError::TooLarge);
+    assert_eq!(
+        slack::parse_install(&HttpResponse::new(200, &huge)).unwrap_err(),
+        ExchangeError::TooLarge
+    );
 }
 
 #[test]
@@ -463,7 +487,7 @@ fn slack_user_sign_in() {
         "enterprise": null,
         "is_enterprise_install": false
     });
-    let sign_in = slack::parse_user_sign_in(&bytes(&body)).unwrap();
+    let sign_in = slack::parse_user_sign_in(&HttpResponse::new(200, &bytes(&body))).unwrap();
     assert_eq!(sign_in.app_id.as_deref(), Some("A0KRD7HC3"));
     assert_eq!(sign_in.authed_user.id, "U1234");
     assert_eq!(sign_in.authed_user.scopes, ["identity.basic"]);
@@ -477,15 +501,23 @@ fn slack_user_sign_in() {
 
     // Not an install: no bot token.
     assert_eq!(
-        slack::parse_install(&bytes(&body)).unwrap_err(),
+        slack::parse_install(&HttpResponse::new(200, &bytes(&body))).unwrap_err(),
         ExchangeError::MissingField("access_token")
     );
     assert_eq!(
-        slack::parse_user_sign_in(&bytes(&without(body.clone(), "authed_user"))).unwrap_err(),
+        slack::parse_user_sign_in(&HttpResponse::new(
+            200,
+            &bytes(&without(body.clone(), "authed_user"))
+        ))
+        .unwrap_err(),
         ExchangeError::MissingField("authed_user")
     );
     assert_eq!(
-        slack::parse_user_sign_in(&bytes(&with(body, "authed_user", json!({"scope": "x"})))).unwrap_err(),
+        slack::parse_user_sign_in(&HttpResponse::new(
+            200,
+            &bytes(&with(body, "authed_user", json!({"scope": "x"})))
+        ))
+        .unwrap_err(),
         ExchangeError::MissingField("authed_user.id")
     );
 }
@@ -525,7 +557,10 @@ fn microsoft_code_verifier_matches_the_challenge_sent() {
     assert_eq!(sign_in.state.purpose(), Purpose::ConnectProof);
     assert_eq!(sign_in.state.workspace(), Some(TENANT));
 
-    let req = exchange::request_for(&core, &sign_in).expect("a sign-in code is exchanged");
+    let req = sign_in
+        .token_request()
+        .unwrap()
+        .expect("a sign-in code is exchanged");
     assert_eq!(req.method(), "POST");
     // The code is redeemed in the tenant the sign-in ran in: the claimed one.
     assert_eq!(
@@ -533,11 +568,11 @@ fn microsoft_code_verifier_matches_the_challenge_sent() {
         format!("https://login.microsoftonline.com/{TENANT}/oauth2/v2.0/token")
     );
     assert_eq!(
-        req.header("Content-Type"),
+        req.header_value("Content-Type"),
         Some("application/x-www-form-urlencoded")
     );
-    assert_eq!(req.header("Accept"), Some("application/json"));
-    assert_eq!(req.header("Authorization"), None);
+    assert_eq!(req.header_value("Accept"), Some("application/json"));
+    assert_eq!(req.header_value("Authorization"), None);
     assert_eq!(
         field_names(req.body()),
         [
@@ -571,14 +606,14 @@ fn microsoft_code_verifier_matches_the_challenge_sent() {
 fn an_admin_consent_leads_to_no_exchange() {
     let core = core();
     let (consent, _) = teams_sign_in(&core);
-    assert!(exchange::request_for(&core, &consent).is_none());
+    assert!(consent.token_request().unwrap().is_none());
 }
 
 #[test]
 fn microsoft_app_only_token_request() {
     let app = teams_app();
     let tenant = Tenant::new(TENANT).unwrap();
-    let req = microsoft::app_only_token_request(&exchange::AppCredentials::msteams(&app), &tenant);
+    let req = microsoft::app_only_token_request(&app, &tenant);
     assert_eq!(
         req.url(),
         format!("https://login.microsoftonline.com/{TENANT}/oauth2/v2.0/token")
@@ -594,7 +629,7 @@ fn microsoft_app_only_token_request() {
     );
     assert_eq!(req.form_field("client_secret"), Some(TEAMS_SECRET));
     assert_eq!(req.form_field("grant_type"), Some("client_credentials"));
-    assert_eq!(req.header("Authorization"), None);
+    assert_eq!(req.header_value("Authorization"), None);
 }
 
 #[test]
@@ -759,8 +794,8 @@ fn microsoft_id_token_identity_claims() {
     let other = "f8cdef31-a31e-4b4a-93e4-5f571e91255a";
     let parse_for = |tenant: &str| {
         microsoft::parse_delegated_response(
-            &delegated_body(&jwt(&claims(now))),
-            &ClientId::new(TEAMS_CLIENT_ID).unwrap(),
+            &teams_app(),
+            &HttpResponse::new(200, &delegated_body(&jwt(&claims(now)))),
             &Tenant::new(tenant).unwrap(),
             at(now),
         )
@@ -827,13 +862,10 @@ fn microsoft_delegated_errors() {
         "AADSTS70008: The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource. Trace ID: 0f9c2a6e-5d1b-4b7e-9d3a-7c2b1e0f4a00 Correlation ID: b3b7f4f1-8c4e-4a5d-9f2e-1a2b3c4d5e6f Timestamp: 2026-01-01 00:15:00Z",
         &[70008],
     );
-    let ExchangeError::Microsoft(e) = parse_delegated(&expired, T0).unwrap_err() else {
-        panic!("a Microsoft error")
-    };
-    assert_eq!(e.error(), "invalid_grant");
-    assert_eq!(e.kind(), MicrosoftErrorKind::CodeExpired);
-    assert_eq!(e.aadsts(), Some(70008));
-    assert_eq!(e.error_codes(), [70008]);
+    let e = provider_error(parse_delegated(&expired, T0).unwrap_err());
+    assert_eq!(e.code(), "invalid_grant");
+    assert_eq!(e.kind(), ProviderErrorKind::InvalidGrant);
+    assert_eq!(e.detail(), Some("AADSTS70008"));
     assert!(
         e.description()
             .unwrap()
@@ -841,7 +873,7 @@ fn microsoft_delegated_errors() {
     );
     assert_eq!(
         e.to_string(),
-        "Microsoft refused the token request: invalid_grant (AADSTS70008)"
+        "Microsoft refused the request: invalid_grant (AADSTS70008)"
     );
 
     // Without error_codes the AADSTS number comes from the description.
@@ -849,38 +881,49 @@ fn microsoft_delegated_errors() {
         "error": "invalid_grant",
         "error_description": "AADSTS501481: The Code_Verifier does not match the code_challenge supplied in the authorization request."
     }));
-    let ExchangeError::Microsoft(e) = parse_delegated(&body, T0).unwrap_err() else {
-        panic!("a Microsoft error")
-    };
+    let e = provider_error(parse_delegated(&body, T0).unwrap_err());
     assert_eq!(
-        (e.kind(), e.aadsts()),
-        (MicrosoftErrorKind::InvalidGrant, Some(501481))
+        (e.kind(), e.detail()),
+        (ProviderErrorKind::InvalidGrant, Some("AADSTS501481"))
     );
-    assert!(e.error_codes().is_empty());
 
     let redeemed = ms_error(
         "invalid_grant",
         "AADSTS54005: OAuth2 Authorization code was already redeemed.",
         &[54005],
     );
-    let ExchangeError::Microsoft(e) = parse_delegated(&redeemed, T0).unwrap_err() else {
-        panic!("a Microsoft error")
-    };
-    assert_eq!(e.kind(), MicrosoftErrorKind::CodeAlreadyRedeemed);
+    let e = provider_error(parse_delegated(&redeemed, T0).unwrap_err());
+    assert_eq!(
+        (e.kind(), e.detail()),
+        (ProviderErrorKind::InvalidGrant, Some("AADSTS54005"))
+    );
 
     // A bare error.
-    let ExchangeError::Microsoft(e) = parse_delegated(br#"{"error":"invalid_grant"}"#, T0).unwrap_err()
-    else {
-        panic!("a Microsoft error")
-    };
+    let e = provider_error(parse_delegated(br#"{"error":"invalid_grant"}"#, T0).unwrap_err());
     assert_eq!(
-        (e.kind(), e.aadsts(), e.description()),
-        (MicrosoftErrorKind::InvalidGrant, None, None)
+        (e.kind(), e.detail(), e.description()),
+        (ProviderErrorKind::InvalidGrant, None, None)
     );
-    assert_eq!(
-        e.to_string(),
-        "Microsoft refused the token request: invalid_grant"
-    );
+    assert_eq!(e.to_string(), "Microsoft refused the request: invalid_grant");
+
+    // Microsoft answers errors with 400: the body is read the same; a 5xx
+    // without a JSON body is refused as such.
+    let e = microsoft::parse_delegated_response(
+        &teams_app(),
+        &HttpResponse::new(400, &redeemed),
+        &Tenant::organizations(),
+        at(T0),
+    )
+    .unwrap_err();
+    assert_eq!(e.status(), 400);
+    let e = microsoft::parse_delegated_response(
+        &teams_app(),
+        &HttpResponse::new(503, b"Service Unavailable"),
+        &Tenant::organizations(),
+        at(T0),
+    )
+    .unwrap_err();
+    assert_eq!(e, ExchangeError::HttpStatus(503));
 }
 
 #[test]
@@ -891,13 +934,17 @@ fn microsoft_app_only_token() {
         "ext_expires_in": 3599,
         "access_token": MS_APP_TOKEN
     }));
-    let token = microsoft::parse_app_only_token(&body, at(T0)).unwrap();
+    let token = microsoft::parse_app_only_token(&HttpResponse::new(200, &body), at(T0)).unwrap();
     assert_eq!(token.access_token().expose(), MS_APP_TOKEN);
     assert_eq!(token.token_type(), "Bearer");
     assert_eq!(token.expires_at(), Some(at(T0 + 3599)));
 
     assert_eq!(
-        microsoft::parse_app_only_token(br#"{"token_type":"Bearer","expires_in":3599}"#, at(T0)).unwrap_err(),
+        microsoft::parse_app_only_token(
+            &HttpResponse::new(200, br#"{"token_type":"Bearer","expires_in":3599}"#),
+            at(T0)
+        )
+        .unwrap_err(),
         ExchangeError::MissingField("access_token")
     );
 }
@@ -913,9 +960,9 @@ fn microsoft_app_only_token_errors() {
                 ),
                 &[700016],
             ),
-            MicrosoftErrorKind::AppNotFoundInTenant,
+            ProviderErrorKind::NotConsented,
             "unauthorized_client",
-            Some(700016),
+            Some("AADSTS700016"),
         ),
         (
             ms_error(
@@ -923,9 +970,9 @@ fn microsoft_app_only_token_errors() {
                 "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
                 &[7000215],
             ),
-            MicrosoftErrorKind::InvalidClient,
+            ProviderErrorKind::InvalidClient,
             "invalid_client",
-            Some(7000215),
+            Some("AADSTS7000215"),
         ),
         (
             ms_error(
@@ -933,9 +980,9 @@ fn microsoft_app_only_token_errors() {
                 "AADSTS65001: The user or administrator has not consented to use the application with ID '6731de76-14a6-49ae-97bc-6eba6914391e'.",
                 &[65001],
             ),
-            MicrosoftErrorKind::ConsentNotGranted,
+            ProviderErrorKind::NotConsented,
             "invalid_grant",
-            Some(65001),
+            Some("AADSTS65001"),
         ),
         (
             ms_error(
@@ -943,22 +990,22 @@ fn microsoft_app_only_token_errors() {
                 "AADSTS50196: The server terminated an operation because it encountered a client request loop.",
                 &[50196],
             ),
-            MicrosoftErrorKind::Other,
+            ProviderErrorKind::RateLimited,
             "temporarily_unavailable",
-            Some(50196),
+            Some("AADSTS50196"),
         ),
         (
             bytes(&json!({"error": "invalid_client"})),
-            MicrosoftErrorKind::InvalidClient,
+            ProviderErrorKind::InvalidClient,
             "invalid_client",
             None,
         ),
     ];
-    for (body, kind, error, aadsts) in cases {
-        let ExchangeError::Microsoft(e) = microsoft::parse_app_only_token(&body, at(T0)).unwrap_err() else {
-            panic!("a Microsoft error")
-        };
-        assert_eq!((e.kind(), e.error(), e.aadsts()), (kind, error, aadsts));
+    for (body, kind, error, detail) in cases {
+        let e = provider_error(
+            microsoft::parse_app_only_token(&HttpResponse::new(400, &body), at(T0)).unwrap_err(),
+        );
+        assert_eq!((e.kind(), e.code(), e.detail()), (kind, error, detail));
     }
 }
 
@@ -975,14 +1022,11 @@ fn no_secret_in_debug_or_display() {
     );
     let slack_state = param(&slack_url, "state").unwrap();
     let slack_cb = verify(&core, &format!("code={SLACK_CODE}&state={slack_state}"), T0 + 20);
-    let slack_req = exchange::request_for(&core, &slack_cb).unwrap();
+    let slack_req = slack_cb.token_request().unwrap().unwrap();
     let (consent, sign_in_cb) = teams_sign_in(&core);
-    assert!(exchange::request_for(&core, &consent).is_none());
-    let app_only_req = microsoft::app_only_token_request(
-        &exchange::AppCredentials::msteams(&teams_app()),
-        &Tenant::new(TENANT).unwrap(),
-    );
-    let sign_in_req = exchange::request_for(&core, &sign_in_cb).unwrap();
+    assert!(consent.token_request().unwrap().is_none());
+    let app_only_req = microsoft::app_only_token_request(&teams_app(), &Tenant::new(TENANT).unwrap());
+    let sign_in_req = sign_in_cb.token_request().unwrap().unwrap();
     let verifier = sign_in_req.form_field("code_verifier").unwrap().to_owned();
     let basic = STANDARD.encode(format!("{SLACK_CLIENT_ID}:{SLACK_SECRET}"));
 
@@ -992,19 +1036,34 @@ fn no_secret_in_debug_or_display() {
         json!({"channel": "#a", "channel_id": "C1", "url": WEBHOOK_URL}),
     );
     rotated["refresh_token"] = json!(BOT_REFRESH);
-    let install = slack::parse_install(&bytes(&rotated)).unwrap();
+    let install = slack::parse_install(&HttpResponse::new(200, &bytes(&rotated))).unwrap();
     let id_token = jwt(&claims(now));
     let sign_in = parse_delegated(&delegated_body(&id_token), now).unwrap();
     let app_only = microsoft::parse_app_only_token(
-        &bytes(&json!({"token_type": "Bearer", "expires_in": 3599, "access_token": MS_APP_TOKEN})),
+        &HttpResponse::new(
+            200,
+            &bytes(&json!({"token_type": "Bearer", "expires_in": 3599, "access_token": MS_APP_TOKEN})),
+        ),
         at(now),
     )
     .unwrap();
 
     let errors: Vec<ExchangeError> = vec![
-        slack::parse_install(format!(r#"{{"ok":true,"access_token":"{BOT_TOKEN}"#).as_bytes()).unwrap_err(),
-        slack::parse_install(format!(r#"{{"ok":true,"expires_in":"{BOT_TOKEN}"}}"#).as_bytes()).unwrap_err(),
-        slack::parse_install(format!(r#"{{"ok":false,"error":"{BOT_TOKEN}"}}"#).as_bytes()).unwrap_err(),
+        slack::parse_install(&HttpResponse::new(
+            200,
+            format!(r#"{{"ok":true,"access_token":"{BOT_TOKEN}"#).as_bytes(),
+        ))
+        .unwrap_err(),
+        slack::parse_install(&HttpResponse::new(
+            200,
+            format!(r#"{{"ok":true,"expires_in":"{BOT_TOKEN}"}}"#).as_bytes(),
+        ))
+        .unwrap_err(),
+        slack::parse_install(&HttpResponse::new(
+            200,
+            format!(r#"{{"ok":false,"error":"{BOT_TOKEN}"}}"#).as_bytes(),
+        ))
+        .unwrap_err(),
         parse_delegated(
             &ms_error(
                 "invalid_grant",

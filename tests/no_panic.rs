@@ -5,7 +5,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use channel_connect::exchange::{microsoft, slack};
+use channel_connect::provider::msteams::graph;
+use channel_connect::provider::msteams::token as microsoft;
+use channel_connect::provider::slack::oauth as slack;
 use channel_connect::state::{self, OpenParams};
 use channel_connect::*;
 use proptest::prelude::*;
@@ -16,14 +18,25 @@ fn now() -> OffsetDateTime {
 }
 
 fn all_parsers(bytes: &[u8]) {
-    let client = ClientId::new("00000000-0000-0000-0000-000000000abc").unwrap();
+    let app = MsTeams::new(
+        ClientId::new("00000000-0000-0000-0000-000000000abc").unwrap(),
+        Secret::new("s"),
+        RedirectUri::new("https://a.example/cb").unwrap(),
+    );
     let tenant = Tenant::organizations();
-    let _ = slack::parse_install(bytes);
-    let _ = slack::parse_user_sign_in(bytes);
-    let _ = microsoft::parse_delegated_response(bytes, &client, &tenant, now());
     let pinned = Tenant::new("72f988bf-86f1-41af-91ab-2d7cd011db47").unwrap();
-    let _ = microsoft::parse_delegated_response(bytes, &client, &pinned, now());
-    let _ = microsoft::parse_app_only_token(bytes, now());
+    for status in [200, 400, 409, 503] {
+        let r = HttpResponse::new(status, bytes);
+        let _ = slack::parse_install(&r);
+        let _ = slack::parse_user_sign_in(&r);
+        let _ = slack::parse_refresh(&r, now());
+        let _ = slack::parse_revoke(&r);
+        let _ = microsoft::parse_delegated_response(&app, &r, &tenant, now());
+        let _ = microsoft::parse_delegated_response(&app, &r, &pinned, now());
+        let _ = microsoft::parse_app_only_token(&r, now());
+        let _ = graph::parse_find_app(&r);
+        let _ = graph::parse_install_for_user(&r);
+    }
     let _ = ConnectRequestBody::from_json(bytes);
     let _ = LinkUserRequestBody::from_json(bytes);
     if let Ok(s) = std::str::from_utf8(bytes) {

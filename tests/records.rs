@@ -3,8 +3,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use channel_connect::exchange::{self, SlackErrorCode, microsoft, slack};
-use channel_connect::records::{self, ChannelEndpointRecord, Endpoint, StoredRecords};
+use channel_connect::provider::msteams::token as microsoft;
+use channel_connect::provider::slack::oauth as slack;
+use channel_connect::records::{ChannelEndpointRecord, StoredRecords};
 use channel_connect::*;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -22,6 +23,14 @@ const APP_TOKEN: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.ms-app-token-secre
 
 fn at(secs: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(secs).unwrap()
+}
+
+fn teams_app() -> MsTeams {
+    MsTeams::new(
+        ClientId::new(TEAMS_CLIENT_ID).unwrap(),
+        Secret::new("teams-secret"),
+        RedirectUri::new(REDIRECT).unwrap(),
+    )
 }
 
 fn core() -> ChannelConnect {
@@ -122,7 +131,12 @@ fn slack_subscriber_install_with_webhook_and_auto_link() {
             "scope":["chat:write","incoming-webhook"]}"#,
     );
     let v = slack_code(&core, &state);
-    let stored = records::from_token_response(&core, &v, &bytes(&slack_install_body()), at(T0 + 21)).unwrap();
+    let stored = v
+        .records(
+            &HttpResponse::new(200, &bytes(&slack_install_body())),
+            at(T0 + 21),
+        )
+        .unwrap();
     let context =
         json!({"app": {"id": "web"}, "tenant": {"id": "org-acme", "data": {"plan": "pro", "seats": 12}}});
     assert_eq!(
@@ -177,18 +191,13 @@ fn slack_shared_install_has_no_owner_but_links_the_user() {
         "access_token": BOT_TOKEN, "bot_user_id": "U0KRQLJ9H",
         "team": {"id": "T9TK3CUKW", "name": "Acme"}, "enterprise": null, "is_enterprise_install": false
     }));
-    let stored = records::from_token_response(&core, &v, &body, at(T0 + 21)).unwrap();
+    let stored = v.records(&HttpResponse::new(200, &body), at(T0 + 21)).unwrap();
     let connection = stored.connection.unwrap();
     assert_eq!(connection.subscriber_id, None);
     assert_eq!(to_json(&connection.context), json!({"key": {"id": "org-acme"}}));
     assert!(to_json(&connection).get("subscriberId").is_none());
     assert_eq!(stored.endpoints.len(), 1);
-    assert_eq!(
-        stored.endpoints[0].endpoint,
-        Endpoint::SlackUser {
-            user_id: "U1234".into()
-        }
-    );
+    assert_eq!(stored.endpoints[0].endpoint, slack::slack_user_endpoint("U1234"));
     assert_eq!(stored.endpoints[0].subscriber_id, "subscriber-123");
 }
 
@@ -199,13 +208,9 @@ fn slack_install_without_auto_link_or_subscriber() {
         &core,
         r#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123","autoLinkUser":false,"scope":["chat:write","incoming-webhook"]}"#,
     );
-    let stored = records::from_token_response(
-        &core,
-        &slack_code(&core, &state),
-        &bytes(&slack_install_body()),
-        at(T0),
-    )
-    .unwrap();
+    let stored = (slack_code(&core, &state))
+        .records(&HttpResponse::new(200, &bytes(&slack_install_body())), at(T0))
+        .unwrap();
     let kinds: Vec<_> = stored
         .endpoints
         .iter()
@@ -223,8 +228,9 @@ fn slack_install_without_auto_link_or_subscriber() {
     );
     let mut body = slack_install_body();
     body.as_object_mut().unwrap().remove("incoming_webhook");
-    let stored =
-        records::from_token_response(&core, &slack_code(&core, &state), &bytes(&body), at(T0)).unwrap();
+    let stored = (slack_code(&core, &state))
+        .records(&HttpResponse::new(200, &bytes(&body)), at(T0))
+        .unwrap();
     assert!(stored.endpoints.is_empty());
     assert_eq!(stored.connection.unwrap().subscriber_id, None);
 }
@@ -251,7 +257,9 @@ fn slack_org_wide_install_and_token_rotation() {
         "is_enterprise_install": true
     }));
     let now = at(T0 + 21);
-    let stored = records::from_token_response(&core, &slack_code(&core, &state), &body, now).unwrap();
+    let stored = (slack_code(&core, &state))
+        .records(&HttpResponse::new(200, &body), now)
+        .unwrap();
     let connection = to_json(&stored.connection.unwrap());
     assert_eq!(
         connection["workspace"],
@@ -289,7 +297,7 @@ fn slack_link_user_gives_one_endpoint() {
         "enterprise": null,
         "is_enterprise_install": false
     }));
-    let stored = records::from_token_response(&core, &v, &body, at(T0 + 21)).unwrap();
+    let stored = v.records(&HttpResponse::new(200, &body), at(T0 + 21)).unwrap();
     assert!(stored.connection.is_none());
     assert_eq!(
         to_json(&stored.endpoints),
@@ -312,9 +320,16 @@ fn slack_errors_pass_through() {
     );
     let v = slack_code(&core, &state);
     assert_eq!(
-        records::from_token_response(&core, &v, br#"{"ok":false,"error":"invalid_code"}"#, at(T0))
-            .unwrap_err(),
-        ExchangeError::Slack(SlackErrorCode::InvalidCode)
+        v.records(
+            &HttpResponse::new(200, br#"{"ok":false,"error":"invalid_code"}"#),
+            at(T0)
+        )
+        .unwrap_err(),
+        ExchangeError::Provider(ProviderError::new(
+            "Slack",
+            Some("invalid_code"),
+            ProviderErrorKind::InvalidGrant
+        ))
     );
 }
 
@@ -355,13 +370,13 @@ fn teams_connection_and_user_link_come_from_the_proof_sign_in() {
     );
     // The consent proves nothing: nothing to exchange, nothing to store,
     // whatever answer a host feeds it.
-    assert!(exchange::request_for(&core, &consent).is_none());
+    assert!(consent.token_request().unwrap().is_none());
     let app_token = bytes(&json!({
         "token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": APP_TOKEN
     }));
     for body in [app_token, delegated_body(T0 + 31)] {
         assert!(matches!(
-            records::from_token_response(&core, &consent, &body, at(T0 + 31)),
+            consent.records(&HttpResponse::new(200, &body), at(T0 + 31)),
             Err(ExchangeError::WrongFlow(_))
         ));
     }
@@ -374,10 +389,11 @@ fn teams_connection_and_user_link_come_from_the_proof_sign_in() {
         &format!("code=0.AXkA-code&state={}", state_of(&next.url)),
         T0 + 90,
     );
-    let request = exchange::request_for(&core, &sign_in).unwrap();
+    let request = sign_in.token_request().unwrap().unwrap();
     assert!(request.url().contains(TENANT), "{}", request.url());
-    let stored =
-        records::from_token_response(&core, &sign_in, &delegated_body(T0 + 91), at(T0 + 91)).unwrap();
+    let stored = sign_in
+        .records(&HttpResponse::new(200, &delegated_body(T0 + 91)), at(T0 + 91))
+        .unwrap();
     assert_eq!(
         to_json(&stored.connection),
         json!({
@@ -386,7 +402,7 @@ fn teams_connection_and_user_link_come_from_the_proof_sign_in() {
             "providerId": "msteams",
             "subscriberId": "subscriber-123",
             "context": {"tenant": {"id": "acme"}},
-            "workspace": {"tenantId": TENANT}
+            "workspace": {"id": TENANT}
         })
     );
     assert_eq!(
@@ -422,10 +438,11 @@ fn teams_shared_proof_yields_the_connection_only() {
         &format!("code=0.AXkA-code&state={}", state_of(&next.url)),
         T0 + 60,
     );
-    let request = exchange::request_for(&core, &sign_in).unwrap();
+    let request = sign_in.token_request().unwrap().unwrap();
     assert_eq!(request.form_field("scope"), Some("openid profile"));
-    let stored =
-        records::from_token_response(&core, &sign_in, &delegated_body(T0 + 61), at(T0 + 61)).unwrap();
+    let stored = sign_in
+        .records(&HttpResponse::new(200, &delegated_body(T0 + 61)), at(T0 + 61))
+        .unwrap();
     assert!(stored.endpoints.is_empty());
     let connection = stored.connection.unwrap();
     assert_eq!(connection.subscriber_id, None);
@@ -451,9 +468,9 @@ fn teams_errors_pass_through() {
         T0 + 60,
     );
     let body = br#"{"error":"invalid_grant","error_description":"AADSTS70008: The provided authorization code or refresh token has expired due to it has exceeded the maximum lifetime.","error_codes":[70008]}"#;
-    match records::from_token_response(&core, &sign_in, body, at(T0 + 61)) {
-        Err(ExchangeError::Microsoft(e)) => {
-            assert_eq!(e.kind(), exchange::MicrosoftErrorKind::CodeExpired)
+    match sign_in.records(&HttpResponse::new(200, body), at(T0 + 61)) {
+        Err(ExchangeError::Provider(e)) => {
+            assert_eq!(e.kind(), ProviderErrorKind::InvalidGrant)
         }
         other => panic!("{other:?}"),
     }
@@ -467,9 +484,13 @@ fn builders_refuse_the_wrong_state() {
         r#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#,
     );
     let connect_cb = slack_code(&core, &connect_state);
-    let sign_in = slack::parse_user_sign_in(br#"{"ok":true,"authed_user":{"id":"U1"}}"#).unwrap();
+    let sign_in = slack::parse_user_sign_in(&HttpResponse::new(
+        200,
+        br#"{"ok":true,"authed_user":{"id":"U1"}}"#,
+    ))
+    .unwrap();
     assert!(matches!(
-        records::slack_user(&connect_cb.state, &sign_in),
+        slack::user_record(&connect_cb.state, &sign_in),
         Err(ExchangeError::WrongFlow(_))
     ));
     let link_state = link_user(
@@ -477,20 +498,20 @@ fn builders_refuse_the_wrong_state() {
         r#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#,
     );
     let link_cb = slack_code(&core, &link_state);
-    let install = slack::parse_install(&bytes(&slack_install_body())).unwrap();
+    let install = slack::parse_install(&HttpResponse::new(200, &bytes(&slack_install_body()))).unwrap();
     assert!(matches!(
-        records::slack_install(&link_cb.state, &install, at(T0)),
+        slack::install_records(&link_cb.state, &install, at(T0)),
         Err(ExchangeError::WrongFlow(_))
     ));
     let delegated = microsoft::parse_delegated_response(
-        &delegated_body(T0),
-        &ClientId::new(TEAMS_CLIENT_ID).unwrap(),
+        &teams_app(),
+        &HttpResponse::new(200, &delegated_body(T0)),
         &Tenant::organizations(),
         at(T0),
     )
     .unwrap();
     assert!(matches!(
-        records::teams_user(&connect_cb.state, &delegated),
+        microsoft::user_record(&connect_cb.state, &delegated),
         Err(ExchangeError::WrongFlow(_))
     ));
 }
@@ -504,8 +525,9 @@ fn debug_redacts_what_json_keeps() {
     );
     let mut body = slack_install_body();
     body["refresh_token"] = json!("xoxe-1-refresh-secret");
-    let stored =
-        records::from_token_response(&core, &slack_code(&core, &state), &bytes(&body), at(T0)).unwrap();
+    let stored = (slack_code(&core, &state))
+        .records(&HttpResponse::new(200, &bytes(&body)), at(T0))
+        .unwrap();
     let debug = format!("{stored:?}");
     let json = serde_json::to_string(&stored).unwrap();
     for secret in [BOT_TOKEN, WEBHOOK_URL, "xoxe-1-refresh-secret"] {

@@ -6,8 +6,8 @@ mod common;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use channel_connect::exchange::{self, IdTokenError, microsoft};
-use channel_connect::records::{self, StoredRecords, WorkspaceRecord};
+use channel_connect::provider::msteams::token as microsoft;
+
 use channel_connect::*;
 use common::*;
 use serde_json::{Value, json};
@@ -54,12 +54,8 @@ fn app_only_answer() -> Vec<u8> {
         .to_vec()
 }
 
-fn records_for(
-    core: &ChannelConnect,
-    v: &VerifiedCallback,
-    body: &[u8],
-) -> Result<StoredRecords, ExchangeError> {
-    records::from_token_response(core, v, body, at(T0 + 60))
+fn records_for(v: &VerifiedCallback, body: &[u8]) -> Result<StoredRecords, ExchangeError> {
+    v.records(&HttpResponse::new(200, body), at(T0 + 60))
 }
 
 /// The attacker's own connect in `mode`, a forged admin-consent callback
@@ -90,10 +86,10 @@ fn a_forged_admin_consent_never_yields_a_connection_in_either_mode() {
         // The consent itself: nothing to exchange, and no answer a host could
         // feed in (an app-only token for the victim, which would succeed)
         // makes records of it.
-        assert!(exchange::request_for(&core, &consent).is_none(), "{body}");
+        assert!(consent.token_request().unwrap().is_none(), "{body}");
         for answer in [app_only_answer(), sign_in_answer(Some(VICTIM), json!({}))] {
             assert!(matches!(
-                records_for(&core, &consent, &answer),
+                records_for(&consent, &answer),
                 Err(ExchangeError::WrongFlow(_))
             ));
         }
@@ -102,7 +98,7 @@ fn a_forged_admin_consent_never_yields_a_connection_in_either_mode() {
         assert!(proof_url.starts_with(&prefix), "{proof_url}");
         assert!(param(&proof_url, "code_challenge").is_some());
         let proof = verify(&core, &format!("code=c&state={}", state_of(&proof_url)), T0 + 10).unwrap();
-        let token = exchange::request_for(&core, &proof).unwrap();
+        let token = proof.token_request().unwrap().unwrap();
         assert_eq!(
             token.url(),
             format!("https://login.microsoftonline.com/{VICTIM}/oauth2/v2.0/token")
@@ -117,17 +113,14 @@ fn a_forged_admin_consent_never_yields_a_connection_in_either_mode() {
             (None, ExchangeError::IdToken(IdTokenError::MissingClaim("tid"))),
         ] {
             assert_eq!(
-                records_for(&core, &proof, &sign_in_answer(tid, json!({}))).unwrap_err(),
+                records_for(&proof, &sign_in_answer(tid, json!({}))).unwrap_err(),
                 want,
                 "{body}"
             );
         }
         // Only a member of the victim's tenant completes it.
-        let stored = records_for(&core, &proof, &sign_in_answer(Some(VICTIM), json!({}))).unwrap();
-        let Some(WorkspaceRecord::MsTeams(t)) = stored.connection.map(|c| c.workspace) else {
-            panic!("a Teams connection")
-        };
-        assert_eq!(t.tenant_id, VICTIM);
+        let stored = records_for(&proof, &sign_in_answer(Some(VICTIM), json!({}))).unwrap();
+        assert_eq!(stored.connection.unwrap().workspace.id, VICTIM);
     }
 }
 
@@ -139,18 +132,18 @@ fn the_record_builders_check_the_sealed_tenant_too() {
     // A host that parses with a looser tenant and calls the builders directly
     // still cannot attach another tenant.
     let loose = microsoft::parse_delegated_response(
-        &sign_in_answer(Some(ATTACKER), json!({})),
-        &ClientId::new(TEAMS_CLIENT_ID).unwrap(),
+        &teams(),
+        &HttpResponse::new(200, &sign_in_answer(Some(ATTACKER), json!({}))),
         &Tenant::organizations(),
         at(T0 + 60),
     )
     .unwrap();
     assert_eq!(
-        records::teams_connection(&proof.state, &loose).unwrap_err(),
+        microsoft::connection_record(&proof.state, &loose).unwrap_err(),
         ExchangeError::WrongWorkspace
     );
     assert_eq!(
-        records::teams_user(&proof.state, &loose).unwrap_err(),
+        microsoft::user_record(&proof.state, &loose).unwrap_err(),
         ExchangeError::WrongWorkspace
     );
     // And a connect state (no proof) makes no Teams connection at all.
@@ -164,7 +157,7 @@ fn the_record_builders_check_the_sealed_tenant_too() {
     )
     .unwrap();
     assert!(matches!(
-        records::teams_connection(&connect.state, &loose),
+        microsoft::connection_record(&connect.state, &loose),
         Err(ExchangeError::WrongFlow(_))
     ));
 }
@@ -233,7 +226,7 @@ fn a_proof_state_is_not_a_connect_or_link_user_state() {
         )
         .unwrap();
     let v = verify(&core, &format!("code=c&state={}", state_of(&link.url)), T0 + 10).unwrap();
-    let stored = records_for(&core, &v, &sign_in_answer(Some(VICTIM), json!({}))).unwrap();
+    let stored = records_for(&v, &sign_in_answer(Some(VICTIM), json!({}))).unwrap();
     assert!(stored.connection.is_none());
 }
 
@@ -279,11 +272,11 @@ fn an_admin_role_can_be_required_of_the_proof() {
     let proof = verify(&core, &format!("code=c&state={}", state_of(&proof_url)), T0 + 10).unwrap();
     let member = "b79fbf4d-3ef9-4689-8143-76b194e85509"; // the "member" role template
     for extra in [json!({}), json!({"wids": []}), json!({"wids": [member]})] {
-        let e = records_for(&core, &proof, &sign_in_answer(Some(VICTIM), extra.clone())).unwrap_err();
+        let e = records_for(&proof, &sign_in_answer(Some(VICTIM), extra.clone())).unwrap_err();
         assert_eq!(e, ExchangeError::IdToken(IdTokenError::NotAdmin), "{extra}");
     }
     let admin = sign_in_answer(Some(VICTIM), json!({"wids": [member, GLOBAL_ADMIN]}));
-    assert!(records_for(&core, &proof, &admin).unwrap().connection.is_some());
+    assert!(records_for(&proof, &admin).unwrap().connection.is_some());
     // A link-user sign-in is not a proof: no admin role asked of it.
     let link = core
         .link_user_url(
@@ -293,7 +286,7 @@ fn an_admin_role_can_be_required_of_the_proof() {
         )
         .unwrap();
     let v = verify(&core, &format!("code=c&state={}", state_of(&link.url)), T0 + 10).unwrap();
-    assert!(records_for(&core, &v, &sign_in_answer(Some(VICTIM), json!({}))).is_ok());
+    assert!(records_for(&v, &sign_in_answer(Some(VICTIM), json!({}))).is_ok());
 }
 
 fn link_teams(core: &ChannelConnect, workspace: &str) -> Result<IssuedUrl, RequestError> {
@@ -316,14 +309,14 @@ fn a_teams_user_link_binds_to_the_connection_tenant() {
     );
     let v = verify(&core, &format!("code=c&state={}", state_of(&url)), T0 + 10).unwrap();
     assert_eq!(v.state.workspace(), Some(VICTIM));
-    let req = exchange::request_for(&core, &v).unwrap();
+    let req = v.token_request().unwrap().unwrap();
     assert!(req.url().contains(VICTIM));
     // A user of another tenant cannot be linked to this connection.
     assert_eq!(
-        records_for(&core, &v, &sign_in_answer(Some(ATTACKER), json!({}))).unwrap_err(),
+        records_for(&v, &sign_in_answer(Some(ATTACKER), json!({}))).unwrap_err(),
         ExchangeError::IdToken(IdTokenError::WrongTenant)
     );
-    let stored = records_for(&core, &v, &sign_in_answer(Some(VICTIM), json!({}))).unwrap();
+    let stored = records_for(&v, &sign_in_answer(Some(VICTIM), json!({}))).unwrap();
     assert_eq!(stored.endpoints.len(), 1);
     // Workspaces that are not tenants are refused at issue.
     for bad in [CONSUMER, "contoso.com", "", "T0123ABCD"] {
@@ -363,25 +356,25 @@ fn a_slack_team_restriction_is_enforced_not_just_hinted() {
     let v = verify(&core, &format!("code=c&state={}", state_of(&url)), T0 + 10).unwrap();
     let elsewhere = slack_install(json!({"id": "T9TK3CUKW", "name": "Other"}), Value::Null);
     assert_eq!(
-        records_for(&core, &v, &elsewhere).unwrap_err(),
+        records_for(&v, &elsewhere).unwrap_err(),
         ExchangeError::WrongWorkspace
     );
     let org_wide = slack_install(Value::Null, json!({"id": "E0123ABCD", "name": "Org"}));
     assert_eq!(
-        records_for(&core, &v, &org_wide).unwrap_err(),
+        records_for(&v, &org_wide).unwrap_err(),
         ExchangeError::WrongWorkspace
     );
     let right = slack_install(
         json!({"id": "T0123ABCD", "name": "Acme"}),
         json!({"id": "E0123ABCD"}),
     );
-    assert!(records_for(&core, &v, &right).unwrap().connection.is_some());
+    assert!(records_for(&v, &right).unwrap().connection.is_some());
 
     // An org-wide restriction matches the org-wide install.
     let core = slack_core(Some("E0123ABCD"));
     let url = issue(&core, r#"{"integrationIdentifier":"slack","subscriberId":"s1"}"#);
     let v = verify(&core, &format!("code=c&state={}", state_of(&url)), T0 + 10).unwrap();
-    assert!(records_for(&core, &v, &org_wide).is_ok());
+    assert!(records_for(&v, &org_wide).is_ok());
 }
 
 #[test]
@@ -401,7 +394,7 @@ fn a_team_expected_at_issue_is_enforced() {
     .unwrap();
     let elsewhere = slack_install(json!({"id": "T9TK3CUKW"}), Value::Null);
     assert_eq!(
-        records_for(&core, &v, &elsewhere).unwrap_err(),
+        records_for(&v, &elsewhere).unwrap_err(),
         ExchangeError::WrongWorkspace
     );
     for bad in ["t0123abcd", "X1", "", VICTIM] {
@@ -442,15 +435,15 @@ fn a_slack_user_link_binds_to_the_connection_team() {
         .unwrap()
     };
     assert_eq!(
-        records_for(&core, &v, &answer(json!({"id": "T9TK3CUKW"}))).unwrap_err(),
+        records_for(&v, &answer(json!({"id": "T9TK3CUKW"}))).unwrap_err(),
         ExchangeError::WrongWorkspace
     );
     assert_eq!(
-        records_for(&core, &v, &answer(Value::Null)).unwrap_err(),
+        records_for(&v, &answer(Value::Null)).unwrap_err(),
         ExchangeError::WrongWorkspace
     );
     assert_eq!(
-        records_for(&core, &v, &answer(json!({"id": "T0123ABCD"})))
+        records_for(&v, &answer(json!({"id": "T0123ABCD"})))
             .unwrap()
             .endpoints
             .len(),

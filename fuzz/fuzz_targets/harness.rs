@@ -17,9 +17,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use channel_connect::state::{self, OpenParams, STATE_MAC_LABEL, TAG_LEN};
 use channel_connect::{
     CallbackError, CallbackParams, ChannelConnect, ClientId, ConnectRequestBody, DEFAULT_LIFETIME_SECS,
-    DEFAULT_SKEW_SECS, Entropy, Integration, IssueParams, IssuedUrl, KeyId, KeyRing, LinkUserRequestBody,
-    MAX_URL_LEN, MsTeams, Purpose, RedirectUri, RequestError, Secret, SigningKey, Slack, StateError,
-    VerifiedCallback, VerifiedState, VerifyParams,
+    DEFAULT_SKEW_SECS, Entropy, HttpResponse, Integration, IssueParams, IssuedUrl, KeyId, KeyRing,
+    LinkUserRequestBody, MAX_URL_LEN, MsTeams, Purpose, RedirectUri, RequestError, Secret, SigningKey, Slack,
+    StateError, VerifiedCallback, VerifiedState, VerifyParams,
 };
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -238,7 +238,7 @@ fn check_verified(v: &VerifiedCallback) {
             panic!("only an admin consent continues: {v:?}");
         };
         assert_eq!(followed.workspace(), Some(tenant.claimed()));
-        assert!(channel_connect::exchange::request_for(demo(), v).is_none());
+        assert!(v.token_request().unwrap().is_none());
     }
     if v.state.purpose() != Purpose::Connect {
         let _ = demo().pkce_verifier(&v.state);
@@ -397,13 +397,11 @@ pub fn exchange_flows() -> &'static [VerifiedCallback] {
 pub fn token_response(data: &[u8]) -> usize {
     let mut accepted = 0;
     for flow in exchange_flows() {
-        match channel_connect::records::from_token_response(demo(), flow, data, at(VERIFY_AT)) {
+        match flow.records(&HttpResponse::new(200, data), at(VERIFY_AT)) {
             Ok(records) => {
                 assert!(flow.next.is_none(), "an admin consent yielded records");
-                if let Some(channel_connect::records::WorkspaceRecord::MsTeams(t)) =
-                    records.connection.as_ref().map(|c| &c.workspace)
-                {
-                    assert_eq!(Some(t.tenant_id.as_str()), flow.state.workspace());
+                if let (Some(c), "msteams") = (&records.connection, flow.state.provider()) {
+                    assert_eq!(Some(c.workspace.id.as_str()), flow.state.workspace());
                 }
                 let _ = format!("{records:?}");
                 accepted += 1;

@@ -1,21 +1,25 @@
-//! One trait for every chat provider. The core seals states and checks them;
-//! a provider only writes its authorize URL and reads its own callback.
-//! A third provider implements [`Provider`] and plugs into
-//! [`crate::Integration::new`] without any change to the core.
+//! One trait for every chat provider. The core seals states and checks
+//! them; a provider owns the rest of its flow: its authorize URL, reading
+//! its callback, the token request a verified callback leads to, and the
+//! records its answer yields. A third provider implements [`Provider`] and
+//! plugs into [`crate::Integration::new`] without any change to the core
+//! (`tests/third_provider.rs` shows one).
 
 use std::borrow::Cow;
 use std::fmt;
 
+use time::OffsetDateTime;
+
 use crate::callback::{CallbackError, CallbackParams, ProviderOutcome};
 use crate::config::{ClientId, ConfigError, RedirectUri};
+use crate::exchange::{Exchange, ExchangeError};
+use crate::http::{HttpRequest, HttpResponse};
+use crate::records::StoredRecords;
 use crate::request::{ConnectRequest, RequestError, Scopes};
 use crate::state::{Purpose, VerifiedState};
 
 pub mod msteams;
 pub mod slack;
-
-pub use msteams::{MsTeams, Tenant};
-pub use slack::Slack;
 
 /// What the core hands a provider to write an authorize URL.
 #[derive(Clone, Copy, Debug)]
@@ -112,12 +116,26 @@ pub trait Provider: fmt::Debug + Send + Sync {
         None
     }
 
-    /// The token endpoint this provider's callbacks lead to, with the client
-    /// secret (and tenant) the exchange needs; read by
-    /// [`crate::exchange::request_for`]. `None` (the default): the host
-    /// exchanges codes itself.
-    fn token_endpoint(&self) -> Option<crate::exchange::TokenEndpoint<'_>> {
-        None
+    /// The token request a verified callback leads to; `Ok(None)` when
+    /// there is nothing to exchange (a Teams admin consent, which continues
+    /// with [`Provider::proof_workspace`]'s sign-in). The default: nothing.
+    fn token_request(&self, exchange: &Exchange<'_>) -> Result<Option<HttpRequest>, ExchangeError> {
+        let _ = exchange;
+        Ok(None)
+    }
+
+    /// The records the provider's answer to [`Provider::token_request`]
+    /// yields, received at `now`. Every record must name the workspace the
+    /// state is restricted to, when it is ([`crate::records::connection`]
+    /// checks it).
+    fn records(
+        &self,
+        exchange: &Exchange<'_>,
+        response: &HttpResponse<'_>,
+        now: OffsetDateTime,
+    ) -> Result<StoredRecords, ExchangeError> {
+        let _ = (exchange, response, now);
+        Err(ExchangeError::WrongFlow("this provider exchanges nothing"))
     }
 }
 

@@ -1,23 +1,44 @@
 //! Microsoft Teams through the Microsoft identity platform: tenant-wide
-//! admin consent, then (for autoLinkUser) a delegated sign-in with PKCE.
+//! admin consent
+//! (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-admin-consent>),
+//! then a delegated OpenID Connect sign-in with PKCE
+//! (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow>)
+//! that proves the tenant and may link the user. The token endpoint is in
+//! [`token`]; Microsoft Graph's Teams app installation in [`graph`].
 
 use std::borrow::Cow;
+
+use time::OffsetDateTime;
 
 use crate::callback::{
     CallbackError, CallbackParams, ProviderOutcome, UnverifiedTenant, is_consumer_tenant, is_guid,
 };
-use crate::config::{ClientId, ConfigError, RedirectUri};
+use crate::config::{BaseUrl, ClientId, ConfigError, RedirectUri};
 use crate::encode::push_param;
+use crate::exchange::{Exchange, ExchangeError};
+use crate::http::{HttpRequest, HttpResponse};
 use crate::provider::{AuthorizeRequest, Provider};
+use crate::records::StoredRecords;
 use crate::request::RequestError;
 use crate::secret::Secret;
 use crate::state::{Purpose, VerifiedState};
 
-/// Microsoft's login host.
+pub mod graph;
+pub mod token;
+
+/// Microsoft's global authority (login host).
 pub const MICROSOFT_LOGIN: &str = "https://login.microsoftonline.com";
-/// Scope of admin consent: the app's pre-configured Graph permissions.
-pub const GRAPH_DEFAULT_SCOPE: &str = "https://graph.microsoft.com/.default";
-/// Scope of the delegated sign-in that identifies the user.
+/// Microsoft Graph, global service.
+pub const GRAPH: &str = "https://graph.microsoft.com";
+/// Authority of Microsoft's US Government cloud.
+pub const US_GOVERNMENT_LOGIN: &str = "https://login.microsoftonline.us";
+/// Graph of Microsoft's US Government cloud.
+pub const US_GOVERNMENT_GRAPH: &str = "https://graph.microsoft.us";
+/// Authority of Microsoft Azure operated by 21Vianet (China).
+pub const CHINA_LOGIN: &str = "https://login.chinacloudapi.cn";
+/// Graph of Microsoft Azure operated by 21Vianet (China).
+pub const CHINA_GRAPH: &str = "https://microsoftgraph.chinacloudapi.cn";
+/// Scope of the delegated sign-in that identifies the user (global Graph).
 pub const SIGN_IN_SCOPE: &str = "openid profile User.Read";
 
 /// The tenant segment of Microsoft URLs: `organizations`, a tenant GUID or a
@@ -96,16 +117,35 @@ pub const PROOF_SCOPE: &str = "openid profile";
 ///    `id_token`'s `tid` is that tenant.
 ///
 /// [`MsTeams::require_admin_role`] also asks that the signer holds a role
-/// that can grant admin consent.
+/// that can grant admin consent. National clouds take
+/// [`MsTeams::with_authority`] and [`MsTeams::with_graph`].
+///
+/// ```
+/// use channel_connect::{BaseUrl, ClientId, MsTeams, RedirectUri, Secret};
+/// use channel_connect::provider::msteams::{US_GOVERNMENT_GRAPH, US_GOVERNMENT_LOGIN};
+///
+/// let app = MsTeams::new(
+///     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+///     Secret::new("teams-client-secret"),
+///     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// )
+/// .with_authority(BaseUrl::new(US_GOVERNMENT_LOGIN)?)
+/// .with_graph(BaseUrl::new(US_GOVERNMENT_GRAPH)?)
+/// .require_admin_role();
+/// assert_eq!(app.graph_default_scope(), "https://graph.microsoft.us/.default");
+/// # Ok::<(), channel_connect::ConfigError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct MsTeams {
     client_id: ClientId,
     client_secret: Secret,
     redirect_uri: RedirectUri,
     tenant: Tenant,
+    authority: BaseUrl,
+    graph: BaseUrl,
     require_admin_role: bool,
-    // What follows `/{tenant}` up to `state=`, encoded once here rather than
-    // on every request.
+    // What follows `/{tenant}` up to `state=`, encoded once per configuration
+    // rather than on every request.
     consent_suffix: String,
     sign_in_suffix: String,
     proof_suffix: String,
@@ -117,14 +157,31 @@ const CHALLENGE_METHOD_PARAM: &str = "&code_challenge_method=S256";
 
 impl MsTeams {
     /// An application with its client id, client secret and redirect URI;
-    /// the tenant segment is `organizations`.
+    /// the tenant segment is `organizations`, the cloud the global one.
     pub fn new(client_id: ClientId, client_secret: Secret, redirect_uri: RedirectUri) -> Self {
-        let (client, redirect) = (client_id.as_str(), redirect_uri.as_str());
-        let mut consent_suffix = "/v2.0/adminconsent".to_owned();
-        push_param(&mut consent_suffix, '?', "client_id", client);
-        push_param(&mut consent_suffix, '&', "redirect_uri", redirect);
-        push_param(&mut consent_suffix, '&', "scope", GRAPH_DEFAULT_SCOPE);
-        consent_suffix.push_str("&state=");
+        let mut app = MsTeams {
+            client_id,
+            client_secret,
+            redirect_uri,
+            tenant: Tenant::organizations(),
+            authority: BaseUrl::from_static(MICROSOFT_LOGIN),
+            graph: BaseUrl::from_static(GRAPH),
+            require_admin_role: false,
+            consent_suffix: String::new(),
+            sign_in_suffix: String::new(),
+            proof_suffix: String::new(),
+        };
+        app.write_suffixes();
+        app
+    }
+
+    fn write_suffixes(&mut self) {
+        let (client, redirect) = (self.client_id.as_str(), self.redirect_uri.as_str());
+        let mut consent = "/v2.0/adminconsent".to_owned();
+        push_param(&mut consent, '?', "client_id", client);
+        push_param(&mut consent, '&', "redirect_uri", redirect);
+        push_param(&mut consent, '&', "scope", &self.graph_default_scope());
+        consent.push_str("&state=");
         let sign_in = |scope: &str| {
             let mut s = "/oauth2/v2.0/authorize".to_owned();
             push_param(&mut s, '?', "client_id", client);
@@ -135,23 +192,33 @@ impl MsTeams {
             s.push_str("&state=");
             s
         };
-        let (sign_in_suffix, proof_suffix) = (sign_in(SIGN_IN_SCOPE), sign_in(PROOF_SCOPE));
-        MsTeams {
-            client_id,
-            client_secret,
-            redirect_uri,
-            tenant: Tenant::organizations(),
-            require_admin_role: false,
-            consent_suffix,
-            sign_in_suffix,
-            proof_suffix,
-        }
+        self.sign_in_suffix = sign_in(&self.sign_in_scope(true));
+        self.proof_suffix = sign_in(&self.sign_in_scope(false));
+        self.consent_suffix = consent;
     }
 
     /// Uses another tenant segment. A tenant GUID also restricts every
     /// state to that tenant (it is sealed as the workspace).
     pub fn with_tenant(mut self, tenant: Tenant) -> Self {
         self.tenant = tenant;
+        self
+    }
+
+    /// Uses another authority (login host): a national cloud
+    /// ([`US_GOVERNMENT_LOGIN`], [`CHINA_LOGIN`]) or a local stand-in. The
+    /// `id_token` issuer is then checked against it.
+    pub fn with_authority(mut self, authority: BaseUrl) -> Self {
+        self.authority = authority;
+        self
+    }
+
+    /// Uses another Microsoft Graph ([`US_GOVERNMENT_GRAPH`],
+    /// [`CHINA_GRAPH`], a stand-in): the admin-consent and app-only scopes
+    /// (`{graph}/.default`), the sign-in's `User.Read`, and the Teams app
+    /// installation calls follow it.
+    pub fn with_graph(mut self, graph: BaseUrl) -> Self {
+        self.graph = graph;
+        self.write_suffixes();
         self
     }
 
@@ -180,6 +247,41 @@ impl MsTeams {
         &self.tenant
     }
 
+    /// The authority (login host).
+    pub fn authority(&self) -> &BaseUrl {
+        &self.authority
+    }
+
+    /// Microsoft Graph's base URL.
+    pub fn graph(&self) -> &BaseUrl {
+        &self.graph
+    }
+
+    /// `{graph}/.default`: the app's configured Graph permissions.
+    pub fn graph_default_scope(&self) -> String {
+        format!("{}/.default", self.graph)
+    }
+
+    /// The delegated sign-in's scope: `openid profile`, plus `User.Read`
+    /// when the user is linked (fully qualified off the global Graph).
+    pub fn sign_in_scope(&self, links_user: bool) -> String {
+        match (links_user, self.graph.as_str() == GRAPH) {
+            (false, _) => PROOF_SCOPE.to_owned(),
+            (true, true) => SIGN_IN_SCOPE.to_owned(),
+            (true, false) => format!("{PROOF_SCOPE} {}/User.Read", self.graph),
+        }
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &ClientId {
+        &self.client_id
+    }
+
+    /// The redirect URI.
+    pub fn redirect_uri(&self) -> &RedirectUri {
+        &self.redirect_uri
+    }
+
     /// The client secret, for token requests.
     pub fn client_secret(&self) -> &Secret {
         &self.client_secret
@@ -188,6 +290,18 @@ impl MsTeams {
     /// The configured tenant when it names one tenant (a GUID).
     fn configured_tenant_id(&self) -> Option<&str> {
         is_guid(self.tenant.as_str()).then_some(self.tenant.as_str())
+    }
+
+    /// The tenant segment a state's sign-in runs in: its sealed workspace,
+    /// else the configured segment.
+    fn sign_in_tenant(&self, state: &VerifiedState) -> Result<Tenant, ExchangeError> {
+        match state.workspace() {
+            Some(w) => Tenant::new(w).map_err(|_| ExchangeError::WrongFlow("the state's tenant is unusable")),
+            None if state.purpose() == Purpose::ConnectProof => {
+                Err(ExchangeError::WrongFlow("a connect-proof state has no tenant"))
+            }
+            None => Ok(self.tenant.clone()),
+        }
     }
 
     /// The suffix after `/{tenant}` and the tenant segment of a request.
@@ -249,7 +363,7 @@ impl Provider for MsTeams {
         // Tenant segments (GUIDs, domains, `organizations`), the state and
         // the challenge are all unreserved characters: nothing to encode.
         let (tenant, suffix) = self.url_parts(request);
-        out.push_str(MICROSOFT_LOGIN);
+        out.push_str(self.authority.as_str());
         out.push('/');
         out.push_str(tenant);
         out.push_str(suffix);
@@ -267,7 +381,7 @@ impl Provider for MsTeams {
             (Purpose::Connect, _) | (_, None) => 0,
             (_, Some(c)) => CHALLENGE_PARAM.len() + c.len() + CHALLENGE_METHOD_PARAM.len(),
         };
-        MICROSOFT_LOGIN.len() + 1 + tenant.len() + suffix.len() + request.state.len() + pkce
+        self.authority.as_str().len() + 1 + tenant.len() + suffix.len() + request.state.len() + pkce
     }
 
     fn interpret(
@@ -333,12 +447,51 @@ impl Provider for MsTeams {
         Some(36)
     }
 
-    fn token_endpoint(&self) -> Option<crate::exchange::TokenEndpoint<'_>> {
-        Some(crate::exchange::TokenEndpoint::Microsoft {
-            client_secret: &self.client_secret,
-            tenant: &self.tenant,
-            require_admin_role: self.require_admin_role,
-        })
+    fn token_request(&self, exchange: &Exchange<'_>) -> Result<Option<HttpRequest>, ExchangeError> {
+        let state = exchange.state;
+        if state.purpose() == Purpose::Connect {
+            // An admin consent proves nothing: its proof sign-in follows.
+            return Ok(None);
+        }
+        let code = exchange
+            .code()
+            .ok_or(ExchangeError::WrongFlow("a Teams sign-in exchange needs a code"))?;
+        let verifier = exchange.pkce_verifier.ok_or(ExchangeError::WrongFlow(
+            "no PKCE verifier: the state's key left the ring",
+        ))?;
+        let tenant = self.sign_in_tenant(state)?;
+        let scope = self.sign_in_scope(state.purpose() == Purpose::LinkUser || state.links_user());
+        Ok(Some(token::delegated_token_request(
+            self, &tenant, &scope, code, verifier,
+        )))
+    }
+
+    fn records(
+        &self,
+        exchange: &Exchange<'_>,
+        response: &HttpResponse<'_>,
+        now: OffsetDateTime,
+    ) -> Result<StoredRecords, ExchangeError> {
+        let state = exchange.state;
+        if state.purpose() == Purpose::Connect {
+            return Err(ExchangeError::WrongFlow(
+                "an admin consent proves no tenant: follow its sign-in",
+            ));
+        }
+        let tenant = self.sign_in_tenant(state)?;
+        let sign_in = token::parse_delegated_response(self, response, &tenant, now)?;
+        let proof = state.purpose() == Purpose::ConnectProof;
+        if proof && self.require_admin_role {
+            token::check_admin_role(&sign_in.claims)?;
+        }
+        let mut records = StoredRecords::default();
+        if proof {
+            records.connection = Some(token::connection_record(state, &sign_in)?);
+        }
+        if state.links_user() {
+            records.endpoints.push(token::user_record(state, &sign_in)?);
+        }
+        Ok(records)
     }
 }
 

@@ -1,31 +1,62 @@
-//! Slack OAuth v2: workspace install (bot scopes) and personal sign-in (user scopes).
+//! Slack OAuth v2 (<https://api.slack.com/authentication/oauth-v2>):
+//! workspace install (bot scopes) and personal sign-in (user scopes). The
+//! exchange, token rotation and revocation are in [`oauth`].
 
-use crate::callback::{CallbackError, CallbackParams, ProviderOutcome};
-use crate::config::{ClientId, ConfigError, RedirectUri};
 use std::borrow::Cow;
 
+use time::OffsetDateTime;
+
+use crate::callback::{CallbackError, CallbackParams, ProviderOutcome};
+use crate::config::{BaseUrl, ClientId, ConfigError, RedirectUri};
 use crate::encode::{param, percent_encode_joined};
+use crate::exchange::{Exchange, ExchangeError};
+use crate::http::{HttpRequest, HttpResponse};
 use crate::provider::{AuthorizeRequest, Provider};
+use crate::records::StoredRecords;
 use crate::request::{ConnectRequest, DEFAULT_SLACK_SCOPES, DEFAULT_SLACK_USER_SCOPES, RequestError, Scopes};
 use crate::secret::Secret;
 use crate::state::{Purpose, StateError, StateErrorKind, VerifiedState};
 
-/// Slack's authorize endpoint.
-pub const SLACK_AUTHORIZE_URL: &str = "https://slack.com/oauth/v2/authorize";
+pub mod oauth;
+
+/// Slack's base URL; GovSlack's is [`GOVSLACK_BASE_URL`].
+pub const SLACK_BASE_URL: &str = "https://slack.com";
+/// GovSlack (<https://slack-gov.com>): the same paths on another host.
+pub const GOVSLACK_BASE_URL: &str = "https://slack-gov.com";
 
 /// A Slack app.
+///
+/// ```
+/// use channel_connect::{BaseUrl, ClientId, RedirectUri, Secret, Slack};
+///
+/// let app = Slack::new(
+///     ClientId::new("1234.5678")?,
+///     Secret::new("slack-client-secret"),
+///     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// )
+/// .with_base_url(BaseUrl::new("https://slack-gov.com")?) // GovSlack
+/// .with_team("T0123ABCD")?; // installs elsewhere are refused
+/// assert_eq!(app.base_url().as_str(), "https://slack-gov.com");
+/// assert!(Slack::new(ClientId::new("1")?, Secret::new("s"), RedirectUri::new("https://a.example/cb")?)
+///     .with_team("not-a-team")
+///     .is_err());
+/// # Ok::<(), channel_connect::ConfigError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Slack {
     client_id: ClientId,
     client_secret: Secret,
     redirect_uri: RedirectUri,
-    // URL part encoded once here rather than on every request.
+    base_url: BaseUrl,
+    // URL parts written once here rather than on every request.
+    authorize_prefix: String,
     client_part: String,
     team: Option<String>,
 }
 
 impl Slack {
-    /// A Slack app with its client id, client secret and redirect URI.
+    /// A Slack app with its client id, client secret and redirect URI, on
+    /// `https://slack.com`.
     pub fn new(client_id: ClientId, client_secret: Secret, redirect_uri: RedirectUri) -> Self {
         let client_part =
             param('&', "client_id", client_id.as_str()) + &param('&', "redirect_uri", redirect_uri.as_str());
@@ -33,9 +64,35 @@ impl Slack {
             client_id,
             client_secret,
             redirect_uri,
+            base_url: BaseUrl::from_static(SLACK_BASE_URL),
+            authorize_prefix: format!("{SLACK_BASE_URL}/oauth/v2/authorize?state="),
             client_part,
             team: None,
         }
+    }
+
+    /// Uses another base URL: GovSlack ([`GOVSLACK_BASE_URL`]) or a local
+    /// stand-in (`http://127.0.0.1:PORT`). Authorize, exchange, refresh and
+    /// revoke all go there.
+    pub fn with_base_url(mut self, base_url: BaseUrl) -> Self {
+        self.authorize_prefix = format!("{base_url}/oauth/v2/authorize?state=");
+        self.base_url = base_url;
+        self
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> &BaseUrl {
+        &self.base_url
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &ClientId {
+        &self.client_id
+    }
+
+    /// The redirect URI.
+    pub fn redirect_uri(&self) -> &RedirectUri {
+        &self.redirect_uri
     }
 
     /// Restricts installs and sign-ins to one workspace: a team id
@@ -118,9 +175,8 @@ impl Provider for Slack {
 
     /// Novu's order: `state, client_id, redirect_uri, scope` (then `user_scope`, `team`).
     fn authorize_url(&self, request: &AuthorizeRequest<'_>, out: &mut String) {
-        out.push_str(SLACK_AUTHORIZE_URL);
         // The state is base64url: unreserved characters, nothing to encode.
-        out.push_str("?state=");
+        out.push_str(&self.authorize_prefix);
         out.push_str(request.state);
         out.push_str(&self.client_part);
         let (name, scopes, default) = match request.purpose {
@@ -164,9 +220,30 @@ impl Provider for Slack {
         }
     }
 
-    fn token_endpoint(&self) -> Option<crate::exchange::TokenEndpoint<'_>> {
-        Some(crate::exchange::TokenEndpoint::Slack {
-            client_secret: &self.client_secret,
-        })
+    fn token_request(&self, exchange: &Exchange<'_>) -> Result<Option<HttpRequest>, ExchangeError> {
+        let code = exchange
+            .code()
+            .ok_or(ExchangeError::WrongFlow("a Slack exchange needs a code"))?;
+        match exchange.state.purpose() {
+            Purpose::Connect | Purpose::LinkUser => Ok(Some(oauth::access_request(self, code))),
+            _ => Err(ExchangeError::WrongFlow("Slack has no proof sign-in")),
+        }
+    }
+
+    fn records(
+        &self,
+        exchange: &Exchange<'_>,
+        response: &HttpResponse<'_>,
+        now: OffsetDateTime,
+    ) -> Result<StoredRecords, ExchangeError> {
+        let state = exchange.state;
+        match state.purpose() {
+            Purpose::Connect => oauth::install_records(state, &oauth::parse_install(response)?, now),
+            Purpose::LinkUser => Ok(StoredRecords {
+                connection: None,
+                endpoints: vec![oauth::user_record(state, &oauth::parse_user_sign_in(response)?)?],
+            }),
+            _ => Err(ExchangeError::WrongFlow("Slack has no proof sign-in")),
+        }
     }
 }

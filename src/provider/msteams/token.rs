@@ -1,7 +1,10 @@
-//! The Microsoft identity platform v2.0 token endpoint: the delegated code
-//! exchange of the Teams sign-ins (with PKCE), whose `id_token` proves the
-//! tenant and identifies the user; the client-credentials request for an
-//! app-only token; and parsers of both answers.
+//! The Microsoft identity platform v2.0 token endpoint
+//! (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow>):
+//! the delegated code exchange of the Teams sign-ins (with PKCE), whose
+//! `id_token` proves the tenant and identifies the user; the
+//! client-credentials request for an app-only token
+//! (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow>);
+//! parsers of both answers; and the records a sign-in yields.
 //!
 //! What proves what:
 //! * the admin-consent callback's `tenant`: nothing (anyone can write it);
@@ -12,21 +15,22 @@
 //!   ([`TokenEndpointClaims`]): that the person who signed in belongs to
 //!   `tid` (and, with `wids`, holds an admin role there).
 
-use std::fmt;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD_INDIFFERENT;
 use serde::Deserialize;
+use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::callback::{is_consumer_tenant, is_guid};
-use crate::config::ClientId;
-use crate::exchange::{AppCredentials, ExchangeError, HttpRequest, lenient_seconds, parse_json};
+use crate::exchange::{
+    ExchangeError, IdTokenError, ProviderError, ProviderErrorKind, expires_at, lenient_seconds, parse_json,
+};
+use crate::http::{HttpRequest, HttpResponse};
 use crate::pkce::PkceVerifier;
-use crate::provider::Tenant;
-use crate::provider::msteams::{ADMIN_ROLE_TEMPLATE_IDS, GRAPH_DEFAULT_SCOPE, MICROSOFT_LOGIN};
+use crate::provider::msteams::{ADMIN_ROLE_TEMPLATE_IDS, MsTeams, Tenant};
+use crate::records::{self, ChannelConnectionRecord, ChannelEndpointRecord, Endpoint, WorkspaceRecord};
 use crate::secret::Secret;
-use crate::text::{description as safe_description, error_code};
+use crate::state::{Purpose, VerifiedState};
 
 /// Clock skew allowed on the `id_token`'s `exp` and `nbf`: 300 seconds, the
 /// default of Microsoft's own token validation libraries.
@@ -35,153 +39,82 @@ pub const ID_TOKEN_LEEWAY_SECS: i64 = 300;
 /// Longest `id_token` read; Microsoft's are 1 to 3 KiB.
 const MAX_ID_TOKEN_CHARS: usize = 16 * 1024;
 
-fn token_url(tenant: &str) -> String {
-    format!("{MICROSOFT_LOGIN}/{tenant}/oauth2/v2.0/token")
+fn token_url(app: &MsTeams, tenant: &Tenant) -> String {
+    format!("{}/{}/oauth2/v2.0/token", app.authority(), tenant.as_str())
 }
 
 /// The delegated code exchange of a Teams sign-in:
-/// `POST https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token` with
-/// `client_id, scope, code, redirect_uri, grant_type=authorization_code,
-/// client_secret, code_verifier`. `tenant` and `scope` are those of the
-/// authorize URL (for a connect-proof, the claimed tenant's GUID);
-/// `verifier` comes from [`crate::ChannelConnect::pkce_verifier`].
+/// `POST {authority}/{tenant}/oauth2/v2.0/token` with `client_id, scope,
+/// code, redirect_uri, grant_type=authorization_code, client_secret,
+/// code_verifier`. `tenant` and `scope` are those of the authorize URL (for
+/// a connect-proof, the claimed tenant's GUID); `verifier` comes from
+/// [`crate::VerifiedCallback::pkce_verifier`].
 pub fn delegated_token_request(
-    app: &AppCredentials<'_>,
+    app: &MsTeams,
     tenant: &Tenant,
     scope: &str,
     code: &Secret,
     verifier: &PkceVerifier,
 ) -> HttpRequest {
-    HttpRequest::form_post(token_url(tenant.as_str()))
-        .with_field("client_id", app.client_id.as_str())
-        .with_field("scope", scope)
-        .with_field("code", code.expose())
-        .with_field("redirect_uri", app.redirect_uri.as_str())
-        .with_field("grant_type", "authorization_code")
-        .with_field("client_secret", app.client_secret.expose())
-        .with_field("code_verifier", verifier.expose())
+    HttpRequest::post_form(token_url(app, tenant))
+        .field("client_id", app.client_id().as_str())
+        .field("scope", scope)
+        .secret_field("code", code)
+        .field("redirect_uri", app.redirect_uri().as_str())
+        .field("grant_type", "authorization_code")
+        .secret_field("client_secret", app.client_secret())
+        .secret_field_str("code_verifier", verifier.expose())
 }
 
 /// An app-only Graph token for a tenant: a client-credentials request,
-/// `POST https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token` with
-/// `client_id, scope=https://graph.microsoft.com/.default, client_secret,
-/// grant_type=client_credentials`.
+/// `POST {authority}/{tenant}/oauth2/v2.0/token` with `client_id,
+/// scope={graph}/.default, client_secret, grant_type=client_credentials`.
+/// It lasts about an hour ([`AppOnlyToken::expires_at`]); ask again when it
+/// is near its end (there is no refresh token).
 ///
 /// Its success proves only that the tenant has consented to this
 /// application (the app can act there), not who sent any callback: never
 /// use it to decide which tenant a connection belongs to. The proof of that
 /// is the connect-proof sign-in's `id_token`.
-pub fn app_only_token_request(app: &AppCredentials<'_>, tenant: &Tenant) -> HttpRequest {
-    HttpRequest::form_post(token_url(tenant.as_str()))
-        .with_field("client_id", app.client_id.as_str())
-        .with_field("scope", GRAPH_DEFAULT_SCOPE)
-        .with_field("client_secret", app.client_secret.expose())
-        .with_field("grant_type", "client_credentials")
+pub fn app_only_token_request(app: &MsTeams, tenant: &Tenant) -> HttpRequest {
+    HttpRequest::post_form(token_url(app, tenant))
+        .field("client_id", app.client_id().as_str())
+        .field("scope", &app.graph_default_scope())
+        .secret_field("client_secret", app.client_secret())
+        .field("grant_type", "client_credentials")
 }
 
 /// What an error answer of the token endpoint means, from its AADSTS code
-/// first and its `error` second.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum MicrosoftErrorKind {
-    /// AADSTS70008: the code expired (they live about 10 minutes).
-    CodeExpired,
-    /// AADSTS54005: the code was already redeemed.
-    CodeAlreadyRedeemed,
-    /// Any other `invalid_grant` (wrong PKCE verifier, redirect URI mismatch, ...).
-    InvalidGrant,
-    /// AADSTS700016: the application is not in the tenant (never consented there).
-    AppNotFoundInTenant,
-    /// AADSTS65001 or `consent_required`: consent was not granted.
-    ConsentNotGranted,
-    /// `invalid_client`: wrong or expired client secret.
-    InvalidClient,
-    /// `unauthorized_client`, without a more precise AADSTS code.
-    UnauthorizedClient,
-    /// Anything else.
-    Other,
-}
-
-/// An error answer of the Microsoft token endpoint
-/// (`{error, error_description, error_codes}`).
-///
-/// `Display` shows only the `error` code and the AADSTS number.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub struct MicrosoftError {
-    error: String,
-    kind: MicrosoftErrorKind,
-    aadsts: Option<u32>,
-    error_codes: Vec<u32>,
-    description: Option<String>,
-}
-
-impl MicrosoftError {
-    fn new(error: &str, description: Option<String>, error_codes: Vec<u32>) -> Self {
-        let aadsts = error_codes
-            .first()
-            .copied()
-            .or_else(|| description.as_deref().and_then(aadsts_in));
-        let description = description.as_deref().and_then(safe_description);
-        let error = error_code(Some(error));
-        let kind = match aadsts {
-            Some(70008) => MicrosoftErrorKind::CodeExpired,
-            Some(54005) => MicrosoftErrorKind::CodeAlreadyRedeemed,
-            Some(700016) => MicrosoftErrorKind::AppNotFoundInTenant,
-            Some(65001) => MicrosoftErrorKind::ConsentNotGranted,
-            _ => match error.as_str() {
-                "invalid_grant" => MicrosoftErrorKind::InvalidGrant,
-                "invalid_client" => MicrosoftErrorKind::InvalidClient,
-                "consent_required" => MicrosoftErrorKind::ConsentNotGranted,
-                "unauthorized_client" => MicrosoftErrorKind::UnauthorizedClient,
-                _ => MicrosoftErrorKind::Other,
-            },
-        };
-        MicrosoftError {
-            error,
-            kind,
-            aadsts,
-            error_codes,
-            description,
-        }
+/// first and its `error` second
+/// (<https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes>).
+fn microsoft_error(error: &str, description: Option<&str>, error_codes: &[u32]) -> ExchangeError {
+    use ProviderErrorKind as K;
+    let aadsts = error_codes
+        .first()
+        .copied()
+        .or_else(|| description.and_then(aadsts_in));
+    let kind = match aadsts {
+        // Code expired; already redeemed.
+        Some(70008 | 54005) => K::InvalidGrant,
+        // App not in the tenant; consent not granted.
+        Some(700016 | 65001) => K::NotConsented,
+        // Redirect URI mismatch.
+        Some(50011) => K::RedirectUriMismatch,
+        // Invalid client secret.
+        Some(7000215 | 7000222) => K::InvalidClient,
+        _ => match error {
+            "invalid_grant" => K::InvalidGrant,
+            "invalid_client" => K::InvalidClient,
+            "consent_required" | "unauthorized_client" => K::NotConsented,
+            "temporarily_unavailable" => K::RateLimited,
+            _ => K::Other,
+        },
+    };
+    let mut e = ProviderError::new("Microsoft", Some(error), kind).with_description(description);
+    if let Some(n) = aadsts {
+        e = e.with_detail(&format!("AADSTS{n}"));
     }
-
-    /// The OAuth `error` (`invalid_grant`, ...), or `unrecognized`.
-    pub fn error(&self) -> &str {
-        &self.error
-    }
-
-    /// What it means.
-    pub fn kind(&self) -> MicrosoftErrorKind {
-        self.kind
-    }
-
-    /// The AADSTS number (`70008` for AADSTS70008): the first of
-    /// `error_codes`, else the one the description starts with.
-    pub fn aadsts(&self) -> Option<u32> {
-        self.aadsts
-    }
-
-    /// `error_codes` as sent.
-    pub fn error_codes(&self) -> &[u32] {
-        &self.error_codes
-    }
-
-    /// `error_description` as plain text (Microsoft's text with trace ids;
-    /// markup and control characters removed, at most 256 bytes): for logs,
-    /// never for end users.
-    pub fn description(&self) -> Option<&str> {
-        self.description.as_deref()
-    }
-}
-
-impl fmt::Display for MicrosoftError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Microsoft refused the token request: {}", self.error)?;
-        if let Some(n) = self.aadsts {
-            write!(f, " (AADSTS{n})")?;
-        }
-        Ok(())
-    }
+    e.into()
 }
 
 /// The number after the first `AADSTS` in `text`.
@@ -195,54 +128,12 @@ fn aadsts_in(text: &str) -> Option<u32> {
     digits.get(..end).filter(|d| d.len() <= 9)?.parse().ok()
 }
 
-/// Why the `id_token` was refused. No variant carries a claim value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum IdTokenError {
-    /// Not three base64url segments with a JSON header and payload.
-    #[error("the id_token is not a JWT")]
-    Malformed,
-    /// A required claim is absent or empty.
-    #[error("the id_token has no `{0}` claim")]
-    MissingClaim(&'static str),
-    /// A claim has a value of the wrong shape (a time out of range).
-    #[error("the id_token claim `{0}` is unusable")]
-    InvalidClaim(&'static str),
-    /// `tid` is not a GUID.
-    #[error("the id_token tenant id is not a GUID")]
-    TenantId,
-    /// `aud` is not this application's client id.
-    #[error("the id_token was issued for another application")]
-    Audience,
-    /// `iss` is not `https://login.microsoftonline.com/{tid}/v2.0`.
-    #[error("the id_token issuer does not match its tenant")]
-    Issuer,
-    /// `tid` is the consumer tenant (a personal Microsoft account), which
-    /// has no Teams organization.
-    #[error("the id_token belongs to a personal Microsoft account")]
-    ConsumerTenant,
-    /// An admin role was required and `wids` names none.
-    #[error("the signer holds no role that can grant admin consent")]
-    NotAdmin,
-    /// `exp` is past (beyond the leeway).
-    #[error("the id_token has expired")]
-    Expired,
-    /// `nbf` is in the future (beyond the leeway).
-    #[error("the id_token is not valid yet")]
-    NotYetValid,
-    /// The sign-in was restricted to a tenant (the tenant a connect claimed,
-    /// the tenant of the connection a user is linked to, or a configured
-    /// tenant GUID) and `tid` is another.
-    #[error("the id_token belongs to another tenant than the expected one")]
-    WrongTenant,
-}
-
-/// The claims of an `id_token` received in the token endpoint's answer,
-/// checked: `aud` is the client id, `iss` is
-/// `https://login.microsoftonline.com/{tid}/v2.0`, `exp` is not past and
-/// `nbf` not in the future (each with [`ID_TOKEN_LEEWAY_SECS`] of leeway),
-/// `oid` is present and `tid` is a GUID, not the consumer tenant, and the
-/// tenant the request was sent to when that is a GUID.
+/// The checked claims of an `id_token` received in the token endpoint's
+/// answer: `aud` is the client id, `iss` is `{authority}/{tid}/v2.0`, `exp`
+/// is not past and `nbf` not in the future (each with
+/// [`ID_TOKEN_LEEWAY_SECS`] of leeway), `oid` is present and `tid` is a
+/// GUID, not the consumer tenant, and the tenant the request was sent to
+/// when that is a GUID.
 ///
 /// The signature is **not** checked, on purpose: OpenID Connect Core 1.0
 /// §3.1.3.7 item 6 lets a client that receives the ID token directly from
@@ -390,24 +281,33 @@ struct Raw {
 }
 
 /// Reads the body and turns `{error, ...}` into [`MicrosoftError`].
-fn parse_raw(body: &[u8]) -> Result<Raw, ExchangeError> {
-    let raw: Raw = parse_json(body)?;
+/// Microsoft answers errors with 400 or 401 and a JSON body; a success is a
+/// 200. Another status without an `error` body is refused as it is.
+fn parse_raw(response: &HttpResponse<'_>) -> Result<Raw, ExchangeError> {
+    let raw: Raw = match parse_json(response) {
+        Ok(raw) => raw,
+        Err(_) if !response.is_success() => return Err(ExchangeError::HttpStatus(response.status)),
+        Err(e) => return Err(e),
+    };
     if let Some(error) = &raw.error {
-        let codes = raw
+        let codes: Vec<u32> = raw
             .error_codes
             .iter()
             .flatten()
             .filter_map(|c| c.as_u64().and_then(|n| u32::try_from(n).ok()))
             .collect();
-        return Err(MicrosoftError::new(error, raw.error_description.clone(), codes).into());
+        return Err(microsoft_error(error, raw.error_description.as_deref(), &codes));
+    }
+    if !response.is_success() {
+        return Err(ExchangeError::HttpStatus(response.status));
     }
     Ok(raw)
 }
 
 /// Access token and `Bearer` token type, required in every success.
 fn bearer(raw: &mut Raw) -> Result<(Secret, String), ExchangeError> {
-    let access_token = super::required_secret(raw.access_token.take(), "access_token")?;
-    let token_type = super::required(raw.token_type.take(), "token_type")?;
+    let access_token = crate::exchange::required_secret(raw.access_token.take(), "access_token")?;
+    let token_type = crate::exchange::required(raw.token_type.take(), "token_type")?;
     if !token_type.eq_ignore_ascii_case("bearer") {
         return Err(ExchangeError::InvalidField("token_type"));
     }
@@ -415,18 +315,19 @@ fn bearer(raw: &mut Raw) -> Result<(Secret, String), ExchangeError> {
 }
 
 /// Parses the answer to [`delegated_token_request`] and checks its
-/// `id_token` at `now` (see [`TokenEndpointClaims`]). `client_id` and
-/// `tenant` are those of the request.
+/// `id_token` at `now` (see [`TokenEndpointClaims`]) against `app`'s client
+/// id and authority. `tenant` is the segment the request went to: a GUID
+/// pins `tid` to it.
 pub fn parse_delegated_response(
-    body: &[u8],
-    client_id: &ClientId,
+    app: &MsTeams,
+    response: &HttpResponse<'_>,
     tenant: &Tenant,
     now: OffsetDateTime,
 ) -> Result<DelegatedSignIn, ExchangeError> {
-    let mut raw = parse_raw(body)?;
+    let mut raw = parse_raw(response)?;
     let (access_token, token_type) = bearer(&mut raw)?;
-    let id_token = super::required_secret(raw.id_token, "id_token")?;
-    let claims = check_id_token(id_token.expose(), client_id.as_str(), tenant, now)?;
+    let id_token = crate::exchange::required_secret(raw.id_token, "id_token")?;
+    let claims = check_id_token(id_token.expose(), app, tenant, now)?;
     Ok(DelegatedSignIn {
         access_token,
         token_type,
@@ -448,19 +349,13 @@ pub fn parse_delegated_response(
 /// error answer is [`ExchangeError::Microsoft`] (see
 /// [`MicrosoftErrorKind::AppNotFoundInTenant`]: never consented there;
 /// [`MicrosoftErrorKind::InvalidClient`]; [`MicrosoftErrorKind::ConsentNotGranted`]).
-pub fn parse_app_only_token(body: &[u8], now: OffsetDateTime) -> Result<AppOnlyToken, ExchangeError> {
-    let mut raw = parse_raw(body)?;
+pub fn parse_app_only_token(
+    response: &HttpResponse<'_>,
+    now: OffsetDateTime,
+) -> Result<AppOnlyToken, ExchangeError> {
+    let mut raw = parse_raw(response)?;
     let (access_token, token_type) = bearer(&mut raw)?;
-    let expires_at = raw
-        .expires_in
-        .map(|secs| {
-            i64::try_from(secs)
-                .ok()
-                .and_then(|s| now.unix_timestamp().checked_add(s))
-                .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
-                .ok_or(ExchangeError::InvalidField("expires_in"))
-        })
-        .transpose()?;
+    let expires_at = expires_at(now, raw.expires_in, "expires_in")?;
     Ok(AppOnlyToken {
         access_token,
         token_type,
@@ -540,10 +435,11 @@ fn to_time(secs: i64) -> OffsetDateTime {
 
 fn check_id_token(
     jwt: &str,
-    client_id: &str,
+    app: &MsTeams,
     tenant: &Tenant,
     now: OffsetDateTime,
 ) -> Result<TokenEndpointClaims, IdTokenError> {
+    let client_id = app.client_id().as_str();
     let c = decode_payload(jwt)?;
     let present = |v: Option<String>, name| {
         v.filter(|s| !s.is_empty())
@@ -558,7 +454,8 @@ fn check_id_token(
     if is_consumer_tenant(&tid) {
         return Err(IdTokenError::ConsumerTenant);
     }
-    if iss != format!("{MICROSOFT_LOGIN}/{tid}/v2.0") {
+    // The issuer follows the configured authority (national clouds, stand-ins).
+    if iss != format!("{}/{tid}/v2.0", app.authority()) {
         return Err(IdTokenError::Issuer);
     }
     let aud_ok = match &c.aud {
@@ -601,6 +498,60 @@ fn check_id_token(
     })
 }
 
+/// The Teams connection a connect-proof sign-in proves: the `id_token`'s
+/// `tid` (checked by [`parse_delegated_response`] against the tenant the
+/// sign-in ran in) must be the tenant the state sealed. No token: the
+/// connection's app-only tokens are taken on demand
+/// ([`app_only_token_request`]).
+pub fn connection_record(
+    state: &VerifiedState,
+    sign_in: &DelegatedSignIn,
+) -> Result<ChannelConnectionRecord, ExchangeError> {
+    if state.purpose() != Purpose::ConnectProof {
+        return Err(ExchangeError::WrongFlow(
+            "a Teams connection needs a connect-proof state",
+        ));
+    }
+    let tenant = sign_in.claims.tenant_id().to_ascii_lowercase();
+    if state.workspace() != Some(tenant.as_str()) {
+        return Err(ExchangeError::WrongWorkspace);
+    }
+    let workspace = WorkspaceRecord {
+        id: tenant,
+        name: None,
+        details: Map::new(),
+    };
+    records::connection(state, workspace, None)
+}
+
+/// The `ms_teams_user` endpoint `{userId: oid, tenantId: tid}` of a sign-in
+/// that links the user (a link-user state, or a connect-proof with
+/// autoLinkUser and a subscriber). When the state is restricted to a
+/// tenant, `tid` must equal it.
+pub fn user_record(
+    state: &VerifiedState,
+    sign_in: &DelegatedSignIn,
+) -> Result<ChannelEndpointRecord, ExchangeError> {
+    if !state.links_user() || state.purpose() == Purpose::Connect {
+        return Err(ExchangeError::WrongFlow(
+            "a user link needs a link-user or linking proof state",
+        ));
+    }
+    let tenant = sign_in.claims.tenant_id();
+    if state.workspace().is_some_and(|w| !w.eq_ignore_ascii_case(tenant)) {
+        return Err(ExchangeError::WrongWorkspace);
+    }
+    records::endpoint(state, ms_teams_user_endpoint(sign_in.claims.object_id(), tenant))
+}
+
+/// `{"type": "ms_teams_user", "endpoint": {"userId": oid, "tenantId": tid}}`.
+pub fn ms_teams_user_endpoint(user_id: &str, tenant_id: &str) -> Endpoint {
+    let mut m = Map::new();
+    m.insert("userId".into(), Value::String(user_id.to_owned()));
+    m.insert("tenantId".into(), Value::String(tenant_id.to_owned()));
+    Endpoint::new("ms_teams_user", m)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -619,12 +570,15 @@ mod tests {
 
     #[test]
     fn error_codes_win_over_the_description() {
-        let e = MicrosoftError::new("invalid_grant", Some("AADSTS1: x".into()), vec![70008]);
-        assert_eq!(e.aadsts(), Some(70008));
-        assert_eq!(e.kind(), MicrosoftErrorKind::CodeExpired);
+        let ExchangeError::Provider(e) = microsoft_error("invalid_grant", Some("AADSTS1: x"), &[70008])
+        else {
+            panic!("a provider error")
+        };
+        assert_eq!(e.detail(), Some("AADSTS70008"));
+        assert_eq!(e.kind(), ProviderErrorKind::InvalidGrant);
         assert_eq!(
             e.to_string(),
-            "Microsoft refused the token request: invalid_grant (AADSTS70008)"
+            "Microsoft refused the request: invalid_grant (AADSTS70008)"
         );
     }
 

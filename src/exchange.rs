@@ -1,0 +1,382 @@
+//! The code exchange, provider-neutral: what a provider is handed to build
+//! the token request of a verified callback ([`Exchange`]), why a provider's
+//! answer gives nothing to store ([`ExchangeError`]), and the small readers
+//! every provider's parsers share.
+//!
+//! The provider that verified a callback owns its exchange:
+//! [`crate::VerifiedCallback::token_request`] and
+//! [`crate::VerifiedCallback::records`] call it. Nothing here sends anything,
+//! reads a clock or draws randomness.
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+
+use crate::callback::ProviderOutcome;
+use crate::http::HttpResponse;
+use crate::pkce::PkceVerifier;
+use crate::secret::Secret;
+use crate::state::VerifiedState;
+
+/// Largest response body the parsers read: token responses are a few KiB.
+pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
+
+/// What a provider gets to exchange a verified callback: the state, what the
+/// callback said, and the PKCE verifier the core re-derived from the state
+/// (for states of a purpose that uses PKCE, while their key is in the ring).
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct Exchange<'a> {
+    /// The authenticated state.
+    pub state: &'a VerifiedState,
+    /// The provider's answer at the callback.
+    pub outcome: &'a ProviderOutcome,
+    /// The PKCE verifier, when the authorize URL carried a challenge.
+    pub pkce_verifier: Option<&'a PkceVerifier>,
+}
+
+impl<'a> Exchange<'a> {
+    /// The facts of one verified callback.
+    pub fn new(
+        state: &'a VerifiedState,
+        outcome: &'a ProviderOutcome,
+        pkce_verifier: Option<&'a PkceVerifier>,
+    ) -> Self {
+        Exchange {
+            state,
+            outcome,
+            pkce_verifier,
+        }
+    }
+
+    /// The authorization code, when the callback carried one.
+    pub fn code(&self) -> Option<&'a Secret> {
+        match self.outcome {
+            ProviderOutcome::Code { code } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// Why a provider's answer (or the flow around it) gives nothing to store.
+/// No variant carries a token, a code or any other value of the response
+/// except the provider's own error code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExchangeError {
+    /// The body is larger than [`MAX_RESPONSE_BYTES`].
+    #[error("the provider's answer is larger than {} bytes", MAX_RESPONSE_BYTES)]
+    TooLarge,
+    /// A status that is neither success nor a documented error answer.
+    #[error("the provider answered HTTP {0}")]
+    HttpStatus(u16),
+    /// Not JSON, or JSON with a field of the wrong type. Only the position
+    /// is kept: the parser's own message could quote a token.
+    #[error("the provider's answer is not JSON of the expected shape (line {line}, column {column})")]
+    Malformed {
+        /// 1-based line of the problem.
+        line: usize,
+        /// 1-based column of the problem.
+        column: usize,
+    },
+    /// A required field is absent, null or empty.
+    #[error("the provider's answer has no `{0}`")]
+    MissingField(&'static str),
+    /// A field has a value this library cannot use (out of range, wrong shape).
+    #[error("the provider's answer field `{0}` has an unusable value")]
+    InvalidField(&'static str),
+    /// The provider answered with an error.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    /// The `id_token` of a sign-in failed a check.
+    #[error(transparent)]
+    IdToken(#[from] IdTokenError),
+    /// The provider answered for another workspace than the one the state
+    /// is restricted to (another Slack team, another tenant).
+    #[error("the provider answered for another workspace than the state expects")]
+    WrongWorkspace,
+    /// The verified callback does not lead to this exchange (another
+    /// provider, purpose or outcome; a provider without a token endpoint; a
+    /// state without what the record needs).
+    #[error("nothing to exchange: {0}")]
+    WrongFlow(&'static str),
+}
+
+/// An error answer of a provider, made safe to show: the code bounded to
+/// `[a-z0-9_]{1,64}` (else `unrecognized`), the description plain text of
+/// at most 256 bytes. `Display` shows the provider, the code and the
+/// detail (such as `AADSTS70008`), never the description.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderError {
+    provider: &'static str,
+    code: String,
+    kind: ProviderErrorKind,
+    detail: Option<String>,
+    description: Option<String>,
+}
+
+impl ProviderError {
+    /// An error of `provider` (its display name) with its raw `code`; the
+    /// code is bounded here.
+    pub fn new(provider: &'static str, code: Option<&str>, kind: ProviderErrorKind) -> Self {
+        ProviderError {
+            provider,
+            code: crate::text::error_code(code),
+            kind,
+            detail: None,
+            description: None,
+        }
+    }
+
+    /// Adds a short detail code (`AADSTS70008`): `[A-Za-z0-9_]`, at most 32.
+    pub fn with_detail(mut self, detail: &str) -> Self {
+        let ok = (1..=32).contains(&detail.len())
+            && detail.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        self.detail = ok.then(|| detail.to_owned());
+        self
+    }
+
+    /// Adds the provider's description, reduced to plain text for logs.
+    pub fn with_description(mut self, description: Option<&str>) -> Self {
+        self.description = description.and_then(crate::text::description);
+        self
+    }
+
+    /// The provider's display name.
+    pub fn provider(&self) -> &str {
+        self.provider
+    }
+
+    /// The error code (`invalid_code`, `invalid_grant`, ...), or `unrecognized`.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// What it means.
+    pub fn kind(&self) -> ProviderErrorKind {
+        self.kind
+    }
+
+    /// A finer code, when the provider sent one (`AADSTS70008`).
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
+
+    /// The description as plain text: for logs, never for end users.
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+}
+
+impl std::fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} refused the request: {}", self.provider, self.code)?;
+        if let Some(d) = &self.detail {
+            write!(f, " ({d})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ProviderError {}
+
+/// Why an OpenID Connect `id_token` received from a token endpoint was
+/// refused. No variant carries a claim value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdTokenError {
+    /// Not three base64url segments with a JSON header and payload.
+    #[error("the id_token is not a JWT")]
+    Malformed,
+    /// A required claim is absent or empty.
+    #[error("the id_token has no `{0}` claim")]
+    MissingClaim(&'static str),
+    /// A claim has a value of the wrong shape (a time out of range).
+    #[error("the id_token claim `{0}` is unusable")]
+    InvalidClaim(&'static str),
+    /// The tenant claim is not a tenant id.
+    #[error("the id_token tenant id is not a GUID")]
+    TenantId,
+    /// `aud` is not this application's client id.
+    #[error("the id_token was issued for another application")]
+    Audience,
+    /// `iss` is not the configured authority's issuer for the tenant.
+    #[error("the id_token issuer does not match its tenant")]
+    Issuer,
+    /// `exp` is past (beyond the leeway).
+    #[error("the id_token has expired")]
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    #[error("the id_token is not valid yet")]
+    NotYetValid,
+    /// The tenant is a consumer tenant (a personal Microsoft account), which
+    /// has no Teams organization.
+    #[error("the id_token belongs to a personal Microsoft account")]
+    ConsumerTenant,
+    /// The sign-in was restricted to a tenant (the tenant a connect claimed,
+    /// the tenant of the connection a user is linked to, or a configured
+    /// tenant) and the token names another.
+    #[error("the id_token belongs to another tenant than the expected one")]
+    WrongTenant,
+    /// An admin role was required and the token names none.
+    #[error("the signer holds no role that can grant admin consent")]
+    NotAdmin,
+}
+
+/// What a provider's error code means, across providers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProviderErrorKind {
+    /// The code or refresh token is unknown, expired or already used
+    /// (Slack `invalid_code`, `code_already_used`, `invalid_refresh_token`;
+    /// Microsoft AADSTS70008, AADSTS54005, `invalid_grant`).
+    InvalidGrant,
+    /// The redirect URI differs from the one sent to authorize.
+    RedirectUriMismatch,
+    /// The client id or secret is wrong (`invalid_client`, `bad_client_secret`).
+    InvalidClient,
+    /// The application is not in that tenant or workspace, or not consented
+    /// there (AADSTS700016, AADSTS65001, `consent_required`).
+    NotConsented,
+    /// The token no longer works (`token_revoked`, `invalid_auth`,
+    /// `account_inactive`).
+    TokenRevoked,
+    /// The application lacks a permission the call needs (Graph 403).
+    Forbidden,
+    /// Slow down (HTTP 429, `ratelimited`).
+    RateLimited,
+    /// Not found (an app missing from the catalog, a user unknown).
+    NotFound,
+    /// Anything else.
+    Other,
+}
+
+impl ExchangeError {
+    /// The HTTP status a service answers with: 400 when the provider refused
+    /// the grant (an expired or reused code), 403 when the answer proves
+    /// another identity than the flow's, 500 for a flow the host got wrong,
+    /// 502 for an answer that cannot be used.
+    pub fn status(&self) -> u16 {
+        use ProviderErrorKind as K;
+        match self {
+            ExchangeError::Provider(e) => match e.kind {
+                K::InvalidGrant | K::RedirectUriMismatch => 400,
+                K::NotConsented | K::Forbidden => 403,
+                K::RateLimited => 429,
+                K::NotFound => 404,
+                K::InvalidClient | K::TokenRevoked | K::Other => 502,
+            },
+            ExchangeError::IdToken(_) | ExchangeError::WrongWorkspace => 403,
+            ExchangeError::WrongFlow(_) => 500,
+            ExchangeError::TooLarge
+            | ExchangeError::HttpStatus(_)
+            | ExchangeError::Malformed { .. }
+            | ExchangeError::MissingField(_)
+            | ExchangeError::InvalidField(_) => 502,
+        }
+    }
+
+    /// `{"statusCode": N, "message": "..."}`, the shape of every error body.
+    pub fn to_json(&self) -> serde_json::Value {
+        crate::text::error_body(self.status(), &self.to_string())
+    }
+}
+
+/// Reads a JSON body without ever quoting it in an error, refusing bodies
+/// over [`MAX_RESPONSE_BYTES`].
+pub fn parse_json<T: DeserializeOwned>(response: &HttpResponse<'_>) -> Result<T, ExchangeError> {
+    if response.body.len() > MAX_RESPONSE_BYTES {
+        return Err(ExchangeError::TooLarge);
+    }
+    serde_json::from_slice(response.body).map_err(|e| ExchangeError::Malformed {
+        line: e.line(),
+        column: e.column(),
+    })
+}
+
+/// A required string: absent, null and empty are all "missing".
+pub fn required(value: Option<String>, name: &'static str) -> Result<String, ExchangeError> {
+    value
+        .filter(|v| !v.is_empty())
+        .ok_or(ExchangeError::MissingField(name))
+}
+
+/// A required secret: absent, null and empty are all "missing".
+pub fn required_secret(value: Option<Secret>, name: &'static str) -> Result<Secret, ExchangeError> {
+    value
+        .filter(|v| !v.expose().is_empty())
+        .ok_or(ExchangeError::MissingField(name))
+}
+
+/// `now + expires_in`, in whole seconds; `InvalidField(field)` past the
+/// representable range.
+pub fn expires_at(
+    now: OffsetDateTime,
+    expires_in: Option<u64>,
+    field: &'static str,
+) -> Result<Option<OffsetDateTime>, ExchangeError> {
+    let Some(secs) = expires_in else {
+        return Ok(None);
+    };
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| now.unix_timestamp().checked_add(s))
+        .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+        .map(Some)
+        .ok_or(ExchangeError::InvalidField(field))
+}
+
+/// Deserializes `expires_in`: a number of seconds, or (Microsoft v1 style)
+/// the same as a string of digits. For `#[serde(deserialize_with)]`.
+pub fn lenient_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Seconds {
+        Number(u64),
+        Text(String),
+    }
+    match Option::<Seconds>::deserialize(d)? {
+        None => Ok(None),
+        Some(Seconds::Number(n)) => Ok(Some(n)),
+        Some(Seconds::Text(s)) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom("expires_in is not a number of seconds")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_json_keeps_no_text() {
+        let err = parse_json::<serde_json::Value>(&HttpResponse::new(200, br#"{"access_token": "xoxb-1"#))
+            .unwrap_err();
+        assert!(matches!(err, ExchangeError::Malformed { .. }));
+        assert!(!err.to_string().contains("xoxb"));
+        let err = parse_json::<u64>(&HttpResponse::new(200, br#""xoxb-2""#)).unwrap_err();
+        assert!(!err.to_string().contains("xoxb"), "{err}");
+        let big = vec![b' '; MAX_RESPONSE_BYTES + 1];
+        assert_eq!(
+            parse_json::<u64>(&HttpResponse::new(200, &big)).unwrap_err(),
+            ExchangeError::TooLarge
+        );
+    }
+
+    #[test]
+    fn statuses_and_bodies() {
+        let e = ExchangeError::from(ProviderError::new(
+            "Slack",
+            Some("invalid_code"),
+            ProviderErrorKind::InvalidGrant,
+        ));
+        assert_eq!(e.status(), 400);
+        assert_eq!(
+            e.to_json(),
+            serde_json::json!({"statusCode": 400, "message": "Slack refused the request: invalid_code"})
+        );
+        assert_eq!(ExchangeError::WrongWorkspace.status(), 403);
+        assert_eq!(ExchangeError::HttpStatus(503).status(), 502);
+    }
+}

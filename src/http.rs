@@ -1,0 +1,381 @@
+//! HTTP exchanges as values. The library sends nothing: it builds
+//! [`HttpRequest`]s for the host's own client and reads the answers the host
+//! hands back as [`HttpResponse`]s.
+//!
+//! Credentials in a request (an `Authorization` header, a client secret, a
+//! code, a PKCE verifier, a refresh token) are marked when they are added,
+//! and `Debug` shows them as `[redacted]`.
+//!
+//! ```
+//! use channel_connect::http::{HttpRequest, HttpResponse};
+//! use channel_connect::Secret;
+//!
+//! // A host builds its own request the same way the providers do.
+//! let token = Secret::new("xoxb-secret");
+//! let req = HttpRequest::post_form("https://slack.com/api/auth.test").bearer(&token).field("pretty", "1");
+//! assert_eq!(req.method(), "POST");
+//! assert_eq!(req.body(), "pretty=1");
+//! assert_eq!(req.header_value("authorization"), Some("Bearer xoxb-secret"));
+//! assert!(!format!("{req:?}").contains("xoxb-secret"));
+//!
+//! // The answer, as the host's client received it.
+//! let res = HttpResponse::new(200, br#"{"ok":true}"#);
+//! assert!(res.is_success());
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::encode::percent_encode_into;
+use crate::secret::Secret;
+
+/// `GET` or `POST`, the two methods these exchanges use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Method {
+    /// `GET`.
+    Get,
+    /// `POST`.
+    Post,
+}
+
+impl Method {
+    /// The method as HTTP writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// One header of an [`HttpRequest`]. `Debug` hides a sensitive value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Header {
+    name: Cow<'static, str>,
+    value: String,
+    sensitive: bool,
+}
+
+impl Header {
+    /// The header name, as HTTP/1.1 would write it (`Content-Type`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The value to send.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// True for a credential (`Authorization`): keep it out of logs.
+    pub fn is_sensitive(&self) -> bool {
+        self.sensitive
+    }
+}
+
+impl fmt::Debug for Header {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = if self.sensitive { "[redacted]" } else { &self.value };
+        f.debug_tuple("Header").field(&self.name).field(&value).finish()
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
+struct FormField {
+    name: Cow<'static, str>,
+    value: String,
+    secret: bool,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+enum Body {
+    Empty,
+    Form { fields: Vec<FormField>, encoded: String },
+    Json(String),
+}
+
+/// A request to send: method, URL, headers and a body (none, a form, or
+/// JSON). Built with [`HttpRequest::get`], [`HttpRequest::post_form`] or
+/// [`HttpRequest::post_json`], then [`HttpRequest::header`],
+/// [`HttpRequest::secret_header`], [`HttpRequest::bearer`],
+/// [`HttpRequest::basic_auth`], [`HttpRequest::field`] and
+/// [`HttpRequest::secret_field`].
+///
+/// `Debug` hides sensitive headers and secret form fields; the body itself
+/// is reachable only through [`HttpRequest::body`], for sending.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    method: Method,
+    url: String,
+    headers: Vec<Header>,
+    body: Body,
+}
+
+impl HttpRequest {
+    fn new(method: Method, url: impl Into<String>, body: Body) -> Self {
+        HttpRequest {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body,
+        }
+        .header("Accept", "application/json")
+    }
+
+    /// `GET url`, accepting JSON.
+    pub fn get(url: impl Into<String>) -> Self {
+        Self::new(Method::Get, url, Body::Empty)
+    }
+
+    /// `POST url` with an `application/x-www-form-urlencoded` body (add
+    /// fields with [`HttpRequest::field`]), accepting JSON.
+    pub fn post_form(url: impl Into<String>) -> Self {
+        let body = Body::Form {
+            fields: Vec::new(),
+            encoded: String::new(),
+        };
+        Self::new(Method::Post, url, body).header("Content-Type", "application/x-www-form-urlencoded")
+    }
+
+    /// `POST url` with a JSON body, accepting JSON.
+    pub fn post_json(url: impl Into<String>, body: &serde_json::Value) -> Self {
+        Self::new(Method::Post, url, Body::Json(body.to_string())).header("Content-Type", "application/json")
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: impl Into<Cow<'static, str>>, value: impl Into<String>) -> Self {
+        self.push_header(name.into(), value.into(), false);
+        self
+    }
+
+    /// Adds a header that carries a credential (redacted in `Debug`).
+    pub fn secret_header(mut self, name: impl Into<Cow<'static, str>>, value: &Secret) -> Self {
+        self.push_header(name.into(), value.expose().to_owned(), true);
+        self
+    }
+
+    /// `Authorization: Bearer <token>`.
+    pub fn bearer(mut self, token: &Secret) -> Self {
+        self.push_header("Authorization".into(), format!("Bearer {}", token.expose()), true);
+        self
+    }
+
+    /// `Authorization: Basic base64(user:password)` (RFC 7617).
+    pub fn basic_auth(mut self, user: &str, password: &Secret) -> Self {
+        let encoded = STANDARD.encode(format!("{user}:{}", password.expose()));
+        self.push_header("Authorization".into(), format!("Basic {encoded}"), true);
+        self
+    }
+
+    fn push_header(&mut self, name: Cow<'static, str>, value: String, sensitive: bool) {
+        self.headers.push(Header {
+            name,
+            value,
+            sensitive,
+        });
+    }
+
+    /// Appends `name=value` to a form body, percent-encoded. Ignored on a
+    /// request without a form body.
+    pub fn field(mut self, name: impl Into<Cow<'static, str>>, value: &str) -> Self {
+        self.push_field(name.into(), value, false);
+        self
+    }
+
+    /// Appends a form field that carries a credential (redacted in `Debug`).
+    pub fn secret_field(mut self, name: impl Into<Cow<'static, str>>, value: &Secret) -> Self {
+        self.push_field(name.into(), value.expose(), true);
+        self
+    }
+
+    /// A secret form field from a value that is not a [`Secret`] (a PKCE verifier).
+    pub(crate) fn secret_field_str(mut self, name: &'static str, value: &str) -> Self {
+        self.push_field(name.into(), value, true);
+        self
+    }
+
+    fn push_field(&mut self, name: Cow<'static, str>, value: &str, secret: bool) {
+        if let Body::Form { fields, encoded } = &mut self.body {
+            if !encoded.is_empty() {
+                encoded.push('&');
+            }
+            percent_encode_into(encoded, &name);
+            encoded.push('=');
+            percent_encode_into(encoded, value);
+            fields.push(FormField {
+                name,
+                value: value.to_owned(),
+                secret,
+            });
+        }
+    }
+
+    /// The method.
+    pub fn method(&self) -> &'static str {
+        self.method.as_str()
+    }
+
+    /// The endpoint URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The headers, in the order to send them.
+    pub fn headers(&self) -> &[Header] {
+        &self.headers
+    }
+
+    /// The value of a header, the name compared case-insensitively.
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(Header::value)
+    }
+
+    /// The body to send (it may hold credentials: do not log it).
+    pub fn body(&self) -> &str {
+        match &self.body {
+            Body::Empty => "",
+            Body::Form { encoded, .. } => encoded,
+            Body::Json(json) => json,
+        }
+    }
+
+    /// The decoded value of one form field of the body.
+    pub fn form_field(&self, name: &str) -> Option<&str> {
+        match &self.body {
+            Body::Form { fields, .. } => fields.iter().find(|f| f.name == name).map(|f| f.value.as_str()),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Form<'a>(&'a [FormField]);
+        impl fmt::Debug for Form<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_map()
+                    .entries(self.0.iter().map(|field| {
+                        let value = if field.secret { "[redacted]" } else { &field.value };
+                        (&field.name, value)
+                    }))
+                    .finish()
+            }
+        }
+        let mut d = f.debug_struct("HttpRequest");
+        d.field("method", &self.method.as_str())
+            .field("url", &self.url)
+            .field("headers", &self.headers);
+        match &self.body {
+            Body::Empty => {}
+            Body::Form { fields, .. } => {
+                d.field("form", &Form(fields));
+            }
+            Body::Json(json) => {
+                d.field("json", json);
+            }
+        }
+        d.finish()
+    }
+}
+
+/// Converts into an [`http::Request`] for clients built on the `http` crate
+/// (reqwest, hyper). Feature `http`.
+#[cfg(feature = "http")]
+impl TryFrom<&HttpRequest> for ::http::Request<String> {
+    type Error = ::http::Error;
+
+    fn try_from(req: &HttpRequest) -> Result<Self, Self::Error> {
+        let method = match req.method {
+            Method::Get => ::http::Method::GET,
+            Method::Post => ::http::Method::POST,
+        };
+        let mut builder = ::http::Request::builder().method(method).uri(req.url());
+        for h in req.headers() {
+            let mut value = ::http::HeaderValue::from_str(h.value())?;
+            value.set_sensitive(h.is_sensitive());
+            builder = builder.header(h.name(), value);
+        }
+        builder.body(req.body().to_owned())
+    }
+}
+
+/// A response as the host's client received it: the status and the body.
+/// `Debug` shows the body's length only (it may carry tokens).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct HttpResponse<'a> {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The body bytes.
+    pub body: &'a [u8],
+}
+
+impl<'a> HttpResponse<'a> {
+    /// A response with this status and body.
+    pub fn new(status: u16, body: &'a [u8]) -> Self {
+        HttpResponse { status, body }
+    }
+
+    /// True for a 2xx status.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+impl fmt::Debug for HttpResponse<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_body_is_encoded_and_debug_redacts() {
+        let req = HttpRequest::post_form("https://x.test/token")
+            .basic_auth("id", &Secret::new("s3cret"))
+            .field("scope", "openid profile")
+            .secret_field("code", &Secret::new("c0de/+"));
+        assert_eq!(req.body(), "scope=openid%20profile&code=c0de%2F%2B");
+        assert_eq!(req.form_field("code"), Some("c0de/+"));
+        assert_eq!(
+            req.header_value("content-type"),
+            Some("application/x-www-form-urlencoded")
+        );
+        assert_eq!(req.header_value("ACCEPT"), Some("application/json"));
+        let dbg = format!("{req:?}");
+        for secret in ["s3cret", "aWQ6czNjcmV0", "c0de"] {
+            assert!(!dbg.contains(secret), "{dbg}");
+        }
+        assert!(dbg.contains("openid profile"), "{dbg}");
+    }
+
+    #[test]
+    fn get_and_json_bodies() {
+        let get = HttpRequest::get("https://graph.test/v1.0/x").bearer(&Secret::new("tok"));
+        assert_eq!((get.method(), get.body()), ("GET", ""));
+        assert_eq!(get.header_value("content-type"), None);
+        let json = HttpRequest::post_json("https://graph.test/y", &serde_json::json!({"a": 1}));
+        assert_eq!((json.method(), json.body()), ("POST", r#"{"a":1}"#));
+        assert_eq!(json.header_value("content-type"), Some("application/json"));
+        assert!(!format!("{get:?}").contains("tok"));
+    }
+
+    #[test]
+    fn response_debug_hides_the_body() {
+        let r = HttpResponse::new(200, b"xoxb-secret");
+        assert!(!format!("{r:?}").contains("xoxb"));
+        assert!(r.is_success() && !HttpResponse::new(409, b"").is_success());
+    }
+}

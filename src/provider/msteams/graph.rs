@@ -1,0 +1,224 @@
+//! Installing the Teams app for a linked user, so the bot can message them
+//! first: find the app in the tenant's catalog by its client id
+//! (<https://learn.microsoft.com/en-us/graph/api/appcatalogs-list-teamsapps>),
+//! then install it in the user's personal scope
+//! (<https://learn.microsoft.com/en-us/graph/api/userteamwork-post-installedapps>).
+//! Both calls take an app-only token for the tenant
+//! ([`super::token::app_only_token_request`]) and need the application
+//! permissions `AppCatalog.Read.All` and
+//! `TeamsAppInstallation.ReadWriteSelfForUser.All`. The second call is not
+//! available in the cloud operated by 21Vianet.
+//!
+//! ```
+//! use channel_connect::http::HttpResponse;
+//! use channel_connect::provider::msteams::graph::{self, AppDistribution, UserInstall};
+//! use channel_connect::{ClientId, MsTeams, RedirectUri, Secret};
+//!
+//! let app = MsTeams::new(
+//!     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+//!     Secret::new("teams-client-secret"),
+//!     RedirectUri::new("https://api.example.com/cb")?,
+//! );
+//! let token = Secret::new("app-only-token");
+//! let find = graph::find_app_request(&app, &token, AppDistribution::Organization);
+//! assert!(find.url().starts_with("https://graph.microsoft.com/v1.0/appCatalogs/teamsApps?%24filter="));
+//! let body = br#"{"value":[{"id":"b1c5353a-7aca-41b3-830f-27d5218fe0e5","externalId":"6731de76-14a6-49ae-97bc-6eba6914391e"}]}"#;
+//! let found = graph::parse_find_app(&HttpResponse::new(200, body))?;
+//! let install = graph::install_for_user_request(&app, &token, "00000000-0000-0000-66f3-3332eca7ea81", &found)?;
+//! assert_eq!(install.method(), "POST");
+//! assert_eq!(graph::parse_install_for_user(&HttpResponse::new(409, b"{}"))?, UserInstall::AlreadyInstalled);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use serde::Deserialize;
+
+use crate::callback::is_guid;
+use crate::encode::percent_encode_into;
+use crate::exchange::{ExchangeError, ProviderError, ProviderErrorKind, parse_json};
+use crate::http::{HttpRequest, HttpResponse};
+use crate::provider::msteams::MsTeams;
+use crate::secret::Secret;
+
+/// How the app reached the tenant's catalog: uploaded by the organization
+/// (a line-of-business app, what Novu looks for) or from the Teams store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppDistribution {
+    /// `distributionMethod eq 'organization'`.
+    Organization,
+    /// `distributionMethod eq 'store'`.
+    Store,
+}
+
+/// The app's id in the tenant's catalog (not its client id).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TeamsAppId(String);
+
+impl TeamsAppId {
+    /// The catalog id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `GET {graph}/v1.0/appCatalogs/teamsApps?$filter=externalId eq
+/// '{client id}' and distributionMethod eq '{distribution}'` with the
+/// app-only token.
+pub fn find_app_request(app: &MsTeams, app_token: &Secret, distribution: AppDistribution) -> HttpRequest {
+    let method = match distribution {
+        AppDistribution::Organization => "organization",
+        AppDistribution::Store => "store",
+    };
+    // A client id is visible ASCII; a quote in it would end the OData string.
+    let filter = format!(
+        "externalId eq '{}' and distributionMethod eq '{method}'",
+        app.client_id().as_str().replace('\'', "''")
+    );
+    let mut url = format!("{}/v1.0/appCatalogs/teamsApps?", app.graph());
+    percent_encode_into(&mut url, "$filter");
+    url.push('=');
+    percent_encode_into(&mut url, &filter);
+    HttpRequest::get(url).bearer(app_token)
+}
+
+#[derive(Deserialize)]
+struct Catalog {
+    value: Option<Vec<CatalogApp>>,
+}
+
+#[derive(Deserialize)]
+struct CatalogApp {
+    id: Option<String>,
+}
+
+/// Parses the answer to [`find_app_request`]: the first app's id. An empty
+/// list is [`ProviderErrorKind::NotFound`] (`app_not_in_catalog`: the app
+/// was never uploaded to, or approved in, that tenant).
+pub fn parse_find_app(response: &HttpResponse<'_>) -> Result<TeamsAppId, ExchangeError> {
+    if !response.is_success() {
+        return Err(graph_error(response));
+    }
+    let catalog: Catalog = parse_json(response)?;
+    let app = catalog.value.unwrap_or_default().into_iter().find_map(|a| a.id);
+    match app {
+        Some(id) if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(TeamsAppId(id))
+        }
+        Some(_) => Err(ExchangeError::InvalidField("value[0].id")),
+        None => Err(ProviderError::new(
+            "Microsoft Graph",
+            Some("app_not_in_catalog"),
+            ProviderErrorKind::NotFound,
+        )
+        .into()),
+    }
+}
+
+/// `POST {graph}/v1.0/users/{user}/teamwork/installedApps` with
+/// `{"teamsApp@odata.bind": "{graph}/v1.0/appCatalogs/teamsApps/{id}"}` and
+/// the app-only token. `user_id` is the user's object id (`oid`, a GUID).
+pub fn install_for_user_request(
+    app: &MsTeams,
+    app_token: &Secret,
+    user_id: &str,
+    teams_app: &TeamsAppId,
+) -> Result<HttpRequest, ExchangeError> {
+    if !is_guid(user_id) {
+        return Err(ExchangeError::InvalidField("oid"));
+    }
+    let mut bind = format!("{}/v1.0/appCatalogs/teamsApps/", app.graph());
+    percent_encode_into(&mut bind, teams_app.as_str());
+    let body = serde_json::json!({ "teamsApp@odata.bind": bind });
+    let url = format!("{}/v1.0/users/{user_id}/teamwork/installedApps", app.graph());
+    Ok(HttpRequest::post_json(url, &body).bearer(app_token))
+}
+
+/// What [`install_for_user_request`] achieved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserInstall {
+    /// 201 Created: installed now.
+    Installed,
+    /// 409 Conflict: the user already has the app. Nothing to do.
+    AlreadyInstalled,
+}
+
+/// Parses the answer to [`install_for_user_request`]: 201 (or any 2xx) is
+/// installed, 409 already installed; any other status is Graph's error
+/// (403 [`ProviderErrorKind::Forbidden`]: the permission is not granted;
+/// 404 [`ProviderErrorKind::NotFound`]: no such user or app; 429
+/// [`ProviderErrorKind::RateLimited`]).
+pub fn parse_install_for_user(response: &HttpResponse<'_>) -> Result<UserInstall, ExchangeError> {
+    match response.status {
+        409 => Ok(UserInstall::AlreadyInstalled),
+        _ if response.is_success() => Ok(UserInstall::Installed),
+        _ => Err(graph_error(response)),
+    }
+}
+
+#[derive(Deserialize)]
+struct GraphErrorBody {
+    error: Option<GraphErrorDetail>,
+}
+
+#[derive(Deserialize)]
+struct GraphErrorDetail {
+    code: Option<String>,
+    message: Option<String>,
+}
+
+/// Graph's `{"error": {"code", "message"}}`, its kind from the status.
+fn graph_error(response: &HttpResponse<'_>) -> ExchangeError {
+    use ProviderErrorKind as K;
+    let kind = match response.status {
+        401 => K::TokenRevoked,
+        403 => K::Forbidden,
+        404 => K::NotFound,
+        429 => K::RateLimited,
+        _ => K::Other,
+    };
+    let detail = parse_json::<GraphErrorBody>(response).ok().and_then(|b| b.error);
+    let Some(detail) = detail else {
+        return ExchangeError::HttpStatus(response.status);
+    };
+    // Graph's codes are CamelCase (`Forbidden`, `Authorization_RequestDenied`).
+    let code = detail.code.map(|c| c.to_ascii_lowercase());
+    ProviderError::new("Microsoft Graph", code.as_deref(), kind)
+        .with_description(detail.message.as_deref())
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ClientId, RedirectUri};
+
+    fn app() -> MsTeams {
+        MsTeams::new(
+            ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e").unwrap(),
+            Secret::new("s"),
+            RedirectUri::new("https://a.example/cb").unwrap(),
+        )
+    }
+
+    #[test]
+    fn the_filter_is_encoded() {
+        let req = find_app_request(&app(), &Secret::new("t"), AppDistribution::Store);
+        let decoded: Vec<(String, String)> =
+            url::form_urlencoded::parse(req.url().split_once('?').unwrap().1.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+        assert_eq!(
+            decoded,
+            [(
+                "$filter".to_owned(),
+                "externalId eq '6731de76-14a6-49ae-97bc-6eba6914391e' and distributionMethod eq 'store'"
+                    .to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn a_user_id_must_be_a_guid() {
+        let id = TeamsAppId("x".into());
+        assert!(install_for_user_request(&app(), &Secret::new("t"), "../me", &id).is_err());
+    }
+}
