@@ -385,69 +385,6 @@ fn lifetime_is_configurable() {
     assert!(core.open_state(&state, &VerifyParams::at(at(T0 + 60))).is_err());
 }
 
-/// A third provider, written outside the crate, runs through the unchanged core.
-#[derive(Debug)]
-struct Discord {
-    client_id: ClientId,
-    redirect_uri: RedirectUri,
-}
-
-impl Provider for Discord {
-    fn id(&self) -> &str {
-        "discord"
-    }
-    fn display_name(&self) -> &str {
-        "Discord"
-    }
-    fn client_id(&self) -> &ClientId {
-        &self.client_id
-    }
-    fn redirect_uri(&self) -> &RedirectUri {
-        &self.redirect_uri
-    }
-    fn authorize_url(&self, request: &AuthorizeRequest<'_>, out: &mut String) {
-        out.push_str("https://discord.com/oauth2/authorize?response_type=code&client_id=");
-        out.push_str(self.client_id.as_str());
-        out.push_str("&scope=bot&state=");
-        out.push_str(request.state);
-    }
-    fn interpret(
-        &self,
-        _state: &channel_connect::state::VerifiedState,
-        params: &CallbackParams<'_>,
-    ) -> Result<ProviderOutcome, CallbackError> {
-        match (&params.error, &params.code) {
-            (Some(e), _) => Err(CallbackError::Provider {
-                error: e.to_string(),
-                description: None,
-            }),
-            (None, Some(code)) => Ok(ProviderOutcome::Code {
-                code: Secret::new(code.as_ref()),
-            }),
-            (None, None) => Err(CallbackError::MissingParameters),
-        }
-    }
-}
-
-#[test]
-fn a_third_provider_fits_without_touching_the_core() {
-    let discord = Discord {
-        client_id: ClientId::new("999").unwrap(),
-        redirect_uri: RedirectUri::new(REDIRECT).unwrap(),
-    };
-    let core = ChannelConnect::builder(ENV, ORG, KeyRing::new(key(1, 7)))
-        .integration(Integration::new("discord", discord))
-        .build()
-        .unwrap();
-    let url = issue(&core, r#"{"integrationIdentifier":"discord","subscriberId":"u"}"#);
-    assert!(url.starts_with("https://discord.com/oauth2/authorize?"));
-    let state = state_of(&url);
-    let v = verify(&core, &format!("code=abc&state={state}"), T0 + 5).unwrap();
-    assert_eq!(v.state.provider(), "discord");
-    assert!(matches!(v.outcome, ProviderOutcome::Code { .. }));
-    assert!(v.next.is_none());
-}
-
 fn id_strategy() -> impl Strategy<Value = String> {
     "[A-Za-z0-9_-]{1,24}"
 }

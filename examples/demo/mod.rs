@@ -7,8 +7,8 @@ use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
 use channel_connect::{
-    ChannelConnect, ClientId, Integration, KeyId, KeyRing, MsTeams, RedirectUri, Secret, SigningKey, Slack,
-    Tenant,
+    BaseUrl, ChannelConnect, ClientId, Integration, KeyId, KeyRing, MsTeams, RedirectUri, Secret, SigningKey,
+    Slack, Tenant,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -85,6 +85,12 @@ struct IntegrationConfig {
     team: Option<String>,
     #[serde(default)]
     require_admin_role: bool,
+    /// Slack: `https://slack.com` unless given (GovSlack, a stand-in).
+    base_url: Option<String>,
+    /// Teams: `https://login.microsoftonline.com` unless given.
+    authority: Option<String>,
+    /// Teams: `https://graph.microsoft.com` unless given.
+    graph_base_url: Option<String>,
     #[serde(default)]
     context_hmac: bool,
 }
@@ -140,8 +146,12 @@ fn integration(i: IntegrationConfig) -> Result<Integration, String> {
     let client_id = ClientId::new(client_id).map_err(err)?;
     let secret = Secret::new(i.client_secret.unwrap_or_default());
     let redirect = RedirectUri::new(i.redirect_uri.unwrap_or_default()).map_err(err)?;
+    let base = |u: &Option<String>| u.as_deref().map(BaseUrl::new).transpose().map_err(err);
     let integ = if i.provider == "slack" {
         let mut slack = Slack::new(client_id, secret, redirect);
+        if let Some(b) = base(&i.base_url)? {
+            slack = slack.with_base_url(b);
+        }
         if let Some(team) = &i.team {
             slack = slack.with_team(team).map_err(err)?;
         }
@@ -153,6 +163,12 @@ fn integration(i: IntegrationConfig) -> Result<Integration, String> {
         }
         if i.require_admin_role {
             teams = teams.require_admin_role();
+        }
+        if let Some(a) = base(&i.authority)? {
+            teams = teams.with_authority(a);
+        }
+        if let Some(g) = base(&i.graph_base_url)? {
+            teams = teams.with_graph(g);
         }
         Integration::new(i.identifier, teams)
     };
