@@ -19,7 +19,10 @@ use std::time::SystemTime;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use channel_connect::state::{self, OpenParams, STATE_MAC_LABEL, TAG_LEN};
-use channel_connect::{CallbackParams, ConnectRequestBody, DEFAULT_SKEW_SECS, IssueParams, VerifyParams};
+use channel_connect::{
+    CallbackParams, ChannelConnect, ClientId, ConnectRequestBody, DEFAULT_SKEW_SECS, Integration,
+    IssueParams, KeyId, KeyRing, MsTeams, Platform, RedirectUri, Secret, SigningKey, Slack, VerifyParams,
+};
 use criterion::Criterion;
 use harness::{ENTROPY, ISSUED_AT, KEY, SEED_PHP, VERIFY_AT, at, demo, state_in_url};
 use hmac::{Hmac, KeyInit, Mac};
@@ -47,7 +50,36 @@ const ROWS: &[(&str, &str)] = &[
         "verify_slack",
         "verify Slack callback (parse + `verify_callback`)",
     ),
+    (
+        "build_config",
+        "build one environment's configuration (Slack + Teams integrations)",
+    ),
+    (
+        "verify_many_envs",
+        "verify on a platform (parse + `open_callback` + build config + `finish_callback`)",
+    ),
 ];
+
+/// One environment's configuration built from its stored settings, as a
+/// platform serving many environments does per request.
+fn build_environment(platform: &Platform) -> ChannelConnect {
+    let redirect = || RedirectUri::new(harness::REDIRECT_URI).unwrap();
+    let slack = Slack::new(
+        ClientId::new(harness::SLACK_CLIENT_ID).unwrap(),
+        Secret::new("demo-slack-client-secret"),
+        redirect(),
+    );
+    let teams = MsTeams::new(
+        ClientId::new(harness::TEAMS_CLIENT_ID).unwrap(),
+        Secret::new("demo-teams-client-secret"),
+        redirect(),
+    );
+    ChannelConnect::builder_on(platform, harness::ENVIRONMENT_ID, harness::ORGANIZATION_ID)
+        .integration(Integration::new("slack", slack))
+        .integration(Integration::new("msteams", teams))
+        .build()
+        .unwrap()
+}
 
 /// Criterion medians for the table, then paired ratios (see `support/paired.rs`).
 fn bench(c: &mut Criterion) -> Vec<(&'static str, paired::PairedRatio)> {
@@ -84,6 +116,16 @@ fn bench(c: &mut Criterion) -> Vec<(&'static str, paired::PairedRatio)> {
     assert!(state::open(&token, core.keys(), &open).is_ok());
     let params = CallbackParams::parse(&query).unwrap();
     assert!(core.verify_callback(&params, &verify).is_ok());
+    let platform = Platform::new(KeyRing::new(
+        SigningKey::new(KeyId(harness::KEY_ID), &KEY).unwrap(),
+    ));
+    let many = || {
+        let params = CallbackParams::parse(black_box(&query)).unwrap();
+        let opened = platform.open_callback(&params, &verify).unwrap();
+        let env = build_environment(&platform);
+        env.finish_callback(opened, &verify).is_ok()
+    };
+    assert!(many());
 
     let mut g = c.benchmark_group(GROUP);
     g.bench_function("floor_hmac", |b| {
@@ -111,6 +153,10 @@ fn bench(c: &mut Criterion) -> Vec<(&'static str, paired::PairedRatio)> {
             core.verify_callback(&params, &verify)
         })
     });
+    g.bench_function("build_config", |b| {
+        b.iter(|| build_environment(black_box(&platform)))
+    });
+    g.bench_function("verify_many_envs", |b| b.iter(many));
     g.finish();
 
     let mut paired_rows = Vec::new();
@@ -148,6 +194,11 @@ fn bench(c: &mut Criterion) -> Vec<(&'static str, paired::PairedRatio)> {
                 core.verify_callback(&params, &verify).is_ok()
             }),
         ));
+        paired_rows.push((
+            "build_config",
+            pr(floor, || build_environment(black_box(&platform))),
+        ));
+        paired_rows.push(("verify_many_envs", pr(floor, many)));
     }
     eprintln!(
         "seed state: {} characters, {} bytes decoded, MAC input {} bytes",

@@ -264,8 +264,8 @@ impl ChannelConnect {
 
     /// Starts a configuration for one environment of `platform`, sharing its
     /// key ring, lifetime and skew (see "Serving many environments" in the
-    /// README). Building one per request costs about as much as a few
-    /// verifications: `cargo bench --bench ratios` measures it.
+    /// README). Building one with two integrations per request costs about
+    /// four verifications (`cargo bench --bench ratios`, `build_config`).
     pub fn builder_on(
         platform: &Platform,
         environment_id: impl Into<String>,
