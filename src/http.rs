@@ -372,6 +372,21 @@ mod tests {
         assert!(!format!("{get:?}").contains("tok"));
     }
 
+    #[cfg(feature = "http")]
+    #[test]
+    fn converts_to_an_http_request() {
+        let req = HttpRequest::post_form("https://slack.com/api/oauth.v2.access")
+            .basic_auth("id", &Secret::new("s3cret"))
+            .field("code", "c");
+        let http: ::http::Request<String> = (&req).try_into().unwrap();
+        assert_eq!(http.method(), ::http::Method::POST);
+        assert_eq!(http.uri(), "https://slack.com/api/oauth.v2.access");
+        assert_eq!(http.body(), "code=c");
+        let auth = &http.headers()["authorization"];
+        assert!(auth.is_sensitive());
+        assert_eq!(http.headers()["content-type"], "application/x-www-form-urlencoded");
+    }
+
     #[test]
     fn response_debug_hides_the_body() {
         let r = HttpResponse::new(200, b"xoxb-secret");

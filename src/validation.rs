@@ -17,7 +17,7 @@ pub enum ValidationError {
     /// The body is not a JSON object.
     #[error("request body must be a JSON object")]
     BodyNotObject,
-    /// The body is larger than [`MAX_BODY_BYTES`].
+    /// The body is larger than [`crate::request::MAX_BODY_BYTES`].
     #[error("request body is too large")]
     BodyTooLarge,
     /// `integrationIdentifier` is missing or blank.

@@ -346,9 +346,9 @@ pub fn parse_delegated_response(
 }
 
 /// Parses the answer to [`app_only_token_request`] received at `now`. An
-/// error answer is [`ExchangeError::Microsoft`] (see
-/// [`MicrosoftErrorKind::AppNotFoundInTenant`]: never consented there;
-/// [`MicrosoftErrorKind::InvalidClient`]; [`MicrosoftErrorKind::ConsentNotGranted`]).
+/// error answer is [`ExchangeError::Provider`] (kind
+/// [`ProviderErrorKind::NotConsented`] with detail `AADSTS700016`: never
+/// consented there; [`ProviderErrorKind::InvalidClient`]: a wrong secret).
 pub fn parse_app_only_token(
     response: &HttpResponse<'_>,
     now: OffsetDateTime,
