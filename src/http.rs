@@ -384,7 +384,10 @@ mod tests {
         assert_eq!(http.body(), "code=c");
         let auth = &http.headers()["authorization"];
         assert!(auth.is_sensitive());
-        assert_eq!(http.headers()["content-type"], "application/x-www-form-urlencoded");
+        assert_eq!(
+            http.headers()["content-type"],
+            "application/x-www-form-urlencoded"
+        );
     }
 
     #[test]
