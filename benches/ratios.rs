@@ -18,10 +18,10 @@ use std::time::SystemTime;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use channel_connect::state::{self, OpenParams, STATE_MAC_LABEL, TAG_LEN};
+use channel_connect::state::{STATE_MAC_LABEL, TAG_LEN};
 use channel_connect::{
-    CallbackParams, ChannelConnect, ClientId, ConnectRequestBody, DEFAULT_SKEW_SECS, Integration,
-    IssueParams, KeyId, KeyRing, MsTeams, Platform, RedirectUri, Secret, SigningKey, Slack, VerifyParams,
+    CallbackParams, ChannelConnect, ClientId, ConnectRequestBody, Integration, IssueParams, KeyId, KeyRing,
+    MsTeams, Platform, RedirectUri, Secret, SigningKey, Slack, VerifyParams,
 };
 use criterion::Criterion;
 use harness::{ENTROPY, ISSUED_AT, KEY, SEED_PHP, VERIFY_AT, at, demo, state_in_url};
@@ -44,7 +44,7 @@ const ROWS: &[(&str, &str)] = &[
         "issue_teams",
         "issue Teams URL (validate + seal + URL), seed body on msteams",
     ),
-    ("open_state", "open state (`state::open`)"),
+    ("open_state", "open state (`Platform::open_state`)"),
     ("parse_callback", "parse callback query (`CallbackParams::parse`)"),
     (
         "verify_slack",
@@ -102,18 +102,13 @@ fn bench(c: &mut Criterion) -> Vec<(&'static str, paired::PairedRatio)> {
     mac_input.extend_from_slice(&decoded[..decoded.len() - TAG_LEN]);
     let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(&KEY).unwrap();
 
-    let open = OpenParams {
-        now: VERIFY_AT,
-        skew: DEFAULT_SKEW_SECS,
-        binding: None,
-    };
     let verify = VerifyParams::at(at(VERIFY_AT));
     // Sanity: every measured call succeeds.
     assert!(
         core.connect_url(&teams_body, &IssueParams::new(now, &ENTROPY))
             .is_ok()
     );
-    assert!(state::open(&token, core.keys(), &open).is_ok());
+    assert!(core.platform().open_state(&token, &verify).is_ok());
     let params = CallbackParams::parse(&query).unwrap();
     assert!(core.verify_callback(&params, &verify).is_ok());
     let platform = Platform::new(KeyRing::new(
@@ -142,7 +137,7 @@ fn bench(c: &mut Criterion) -> Vec<(&'static str, paired::PairedRatio)> {
         b.iter(|| core.connect_url(black_box(&teams_body), &IssueParams::new(now, &ENTROPY)))
     });
     g.bench_function("open_state", |b| {
-        b.iter(|| state::open(black_box(&token), core.keys(), &open))
+        b.iter(|| core.platform().open_state(black_box(&token), &verify))
     });
     g.bench_function("parse_callback", |b| {
         b.iter(|| CallbackParams::parse(black_box(&query)))
@@ -181,7 +176,7 @@ fn bench(c: &mut Criterion) -> Vec<(&'static str, paired::PairedRatio)> {
         ));
         paired_rows.push((
             "open_state",
-            pr(floor, || state::open(black_box(&token), core.keys(), &open)),
+            pr(floor, || core.platform().open_state(black_box(&token), &verify)),
         ));
         paired_rows.push((
             "parse_callback",

@@ -85,11 +85,27 @@ impl Platform {
                 error: params.error.as_deref().map(|e| text::error_code(Some(e))),
             });
         }
-        let state = self.open_token(token, verify)?;
+        let state = self.open_state(token, verify)?;
         Ok(OpenedCallback { params, state })
     }
 
-    fn open_token(&self, token: &str, verify: &VerifyParams<'_>) -> Result<VerifiedState, StateError> {
+    /// Opens a state alone with the platform's keys and clock rules: size,
+    /// base64, version, key, MAC, layout, time window and binding (SPEC.md
+    /// section 8). It says nothing of which environment or integration may
+    /// act on it; [`ChannelConnect::open_state`] checks that too.
+    ///
+    /// ```
+    /// use channel_connect::*;
+    /// use time::OffsetDateTime;
+    ///
+    /// let platform = Platform::new(KeyRing::new(SigningKey::new(KeyId(1), &[9; 32])?));
+    /// let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// let refused = platform.open_state("AQEc-not-a-state", &VerifyParams::at(now)).unwrap_err();
+    /// assert_eq!(refused.to_string(), "Invalid OAuth state parameter");
+    /// assert_eq!(refused.kind(), StateErrorKind::Malformed);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_state(&self, token: &str, verify: &VerifyParams<'_>) -> Result<VerifiedState, StateError> {
         let open = OpenParams {
             now: verify.now.unix_timestamp(),
             skew: self.skew,
@@ -175,7 +191,7 @@ impl ChannelConnect {
         token: &str,
         verify: &VerifyParams<'_>,
     ) -> Result<(VerifiedState, &dyn Provider), StateError> {
-        let state = self.platform.open_token(token, verify)?;
+        let state = self.platform.open_state(token, verify)?;
         let provider = self.check_route(&state, verify)?;
         Ok((state, provider.as_ref()))
     }

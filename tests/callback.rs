@@ -1,5 +1,6 @@
-//! Callbacks end to end through the public API: every flow of PROTOCOL.md 2
-//! and 3, every error shape, the Teams second redirect, binding and replay ids.
+//! Callbacks end to end through the public API: every Slack and Microsoft
+//! callback shape, every error shape, the Teams second redirect, binding and
+//! replay ids.
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! The connect path through the public API: seed bodies, URLs, every error
-//! rule of PROTOCOL.md 1, defaults, limits, and a third provider.
+//! rule of Novu's connect API, defaults and limits.
 
 mod common;
 
@@ -181,7 +181,7 @@ fn context_entity_with_data_round_trips() {
     );
 }
 
-/// Every rule of PROTOCOL.md 1 with its status and Novu's message.
+/// Every rule of Novu's connect API with its status and message.
 #[test]
 fn every_error_rule_has_its_status_and_message() {
     let core = core();

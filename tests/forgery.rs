@@ -9,7 +9,7 @@ use std::collections::HashSet;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use channel_connect::state::{self, OpenParams};
+use channel_connect::state;
 use channel_connect::*;
 use common::*;
 use proptest::prelude::*;
@@ -23,15 +23,7 @@ fn ring() -> KeyRing {
 }
 
 fn open_at(token: &str, ring: &KeyRing, now: i64) -> Result<VerifiedState, StateError> {
-    state::open(
-        token,
-        ring,
-        &OpenParams {
-            now,
-            skew: 30,
-            binding: None,
-        },
-    )
+    open_with(token, ring, now, 30, None)
 }
 
 /// Asserts every candidate is refused; returns how many were tried.
@@ -226,17 +218,7 @@ fn missing_and_other_bindings_are_refused() {
         .unwrap();
     let s = state_of(&issued.url);
     let r = ring();
-    let open = |b: Option<&[u8]>| {
-        state::open(
-            &s,
-            &r,
-            &OpenParams {
-                now: T0 + 1,
-                skew: 30,
-                binding: b,
-            },
-        )
-    };
+    let open = |b: Option<&[u8]>| open_with(&s, &r, T0 + 1, 30, b);
     assert_eq!(open(None).unwrap_err().kind(), StateErrorKind::BindingMissing);
     assert_eq!(
         open(Some(b"cookie-b-0123456789abcdef")).unwrap_err().kind(),
@@ -259,7 +241,9 @@ fn expired_and_future_states_are_refused() {
         StateErrorKind::Expired
     );
     assert_eq!(
-        open_at(&s, &r, i64::MAX).unwrap_err().kind(),
+        open_at(&s, &r, time::PrimitiveDateTime::MAX.assume_utc().unix_timestamp())
+            .unwrap_err()
+            .kind(),
         StateErrorKind::Expired
     );
     // Issued in the future: allowed within the 30 s skew, refused beyond.
@@ -269,7 +253,9 @@ fn expired_and_future_states_are_refused() {
         StateErrorKind::NotYetValid
     );
     assert_eq!(
-        open_at(&s, &r, i64::MIN).unwrap_err().kind(),
+        open_at(&s, &r, time::PrimitiveDateTime::MIN.assume_utc().unix_timestamp())
+            .unwrap_err()
+            .kind(),
         StateErrorKind::NotYetValid
     );
 }
@@ -382,4 +368,25 @@ proptest! {
             }
         }
     }
+}
+
+/// Opens a state alone, as `Platform::open_state` does, with this ring, clock and skew.
+fn open_with(
+    token: &str,
+    ring: &KeyRing,
+    now: i64,
+    skew: u16,
+    binding: Option<&[u8]>,
+) -> Result<VerifiedState, StateError> {
+    let platform = Platform::new(ring.clone())
+        .with_skew_secs(skew)
+        .expect("skew in range");
+    let now = time::OffsetDateTime::from_unix_timestamp(now).expect("now in range");
+    platform.open_state(
+        token,
+        &VerifyParams {
+            binding,
+            ..VerifyParams::at(now)
+        },
+    )
 }

@@ -8,7 +8,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use channel_connect::provider::msteams::graph;
 use channel_connect::provider::msteams::token as microsoft;
 use channel_connect::provider::slack::oauth as slack;
-use channel_connect::state::{self, OpenParams};
 use channel_connect::*;
 use proptest::prelude::*;
 use time::OffsetDateTime;
@@ -42,15 +41,7 @@ fn all_parsers(bytes: &[u8]) {
     if let Ok(s) = std::str::from_utf8(bytes) {
         let _ = CallbackParams::parse(s);
         let ring = KeyRing::new(SigningKey::new(KeyId(1), &[7; 32]).unwrap());
-        let _ = state::open(
-            s,
-            &ring,
-            &OpenParams {
-                now: 0,
-                skew: 30,
-                binding: Some(bytes),
-            },
-        );
+        let _ = open_with(s, &ring, 0, 30, Some(bytes));
         let _ = Tenant::new(s);
         let _ = RedirectUri::new(s);
         let _ = ClientId::new(s);
@@ -126,4 +117,25 @@ proptest! {
         let _ = context_hash::canonical_json(&m);
         let _ = context_hash::verify_context_hash(&[b"key"], &m, "00");
     }
+}
+
+/// Opens a state alone, as `Platform::open_state` does, with this ring, clock and skew.
+fn open_with(
+    token: &str,
+    ring: &KeyRing,
+    now: i64,
+    skew: u16,
+    binding: Option<&[u8]>,
+) -> Result<VerifiedState, StateError> {
+    let platform = Platform::new(ring.clone())
+        .with_skew_secs(skew)
+        .expect("skew in range");
+    let now = time::OffsetDateTime::from_unix_timestamp(now).expect("now in range");
+    platform.open_state(
+        token,
+        &VerifyParams {
+            binding,
+            ..VerifyParams::at(now)
+        },
+    )
 }

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use channel_connect::state::{self, OpenParams, STATE_MAC_LABEL, TAG_LEN};
+use channel_connect::state::{self, STATE_MAC_LABEL, TAG_LEN};
 use channel_connect::{
     CallbackError, CallbackParams, ChannelConnect, ClientId, ConnectRequestBody, DEFAULT_LIFETIME_SECS,
     DEFAULT_SKEW_SECS, Entropy, HttpResponse, Integration, IssueParams, IssuedUrl, KeyId, KeyRing,
@@ -131,16 +131,11 @@ pub fn open_state(data: &[u8]) -> Option<Result<VerifiedState, StateError>> {
     std::str::from_utf8(data).ok().map(open_token)
 }
 
-/// `state::open` at [`VERIFY_AT`] with [`BINDING`]; then the service's
+/// `Platform::open_state` at [`VERIFY_AT`] with [`BINDING`]; then the service's
 /// checks, and every accessor of a state that opened.
 pub fn open_token(token: &str) -> Result<VerifiedState, StateError> {
     let core = demo();
-    let params = OpenParams {
-        now: VERIFY_AT,
-        skew: DEFAULT_SKEW_SECS,
-        binding: Some(BINDING),
-    };
-    let opened = state::open(token, core.keys(), &params);
+    let opened = core.platform().open_state(token, &verify_params(None));
     match &opened {
         Ok(s) => {
             exercise_state(s);

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 mod paired;
 
 use channel_connect::ConnectRequestBody;
-use channel_connect::state::{self, OpenParams};
+
 use channel_connect_peers::*;
 use criterion::Criterion;
 use time::OffsetDateTime;
@@ -37,12 +37,10 @@ fn bench(c: &mut Criterion) -> Vec<(&'static str, paired::PairedRatio)> {
     let our_state = state_of(&our_url).to_owned();
     let query = format!("code={CODE}&state={our_state}");
     assert!(ours_verify(&core, &query, later).is_some());
-    let open = OpenParams {
-        now: unix as i64 + 20,
-        skew: 30,
-        binding: None,
-    };
-    assert!(state::open(&our_state, core.keys(), &open).is_ok());
+    let open = channel_connect::VerifyParams::at(
+        time::OffsetDateTime::from_unix_timestamp(unix as i64 + 20).expect("in range"),
+    );
+    assert!(core.platform().open_state(&our_state, &open).is_ok());
 
     let mut g = c.benchmark_group(GROUP);
     g.bench_function("peer_issue", |b| {
@@ -56,7 +54,7 @@ fn bench(c: &mut Criterion) -> Vec<(&'static str, paired::PairedRatio)> {
         b.iter(|| ours_verify(&core, black_box(&query), later))
     });
     g.bench_function("ours_open", |b| {
-        b.iter(|| state::open(black_box(&our_state), core.keys(), &open))
+        b.iter(|| core.platform().open_state(black_box(&our_state), &open))
     });
     g.finish();
 
@@ -78,9 +76,9 @@ fn bench(c: &mut Criterion) -> Vec<(&'static str, paired::PairedRatio)> {
             ),
         ));
         paired_rows.push((
-            "verify, state only (JWT decode+validate / `state::open`)",
+            "verify, state only (JWT decode+validate / `Platform::open_state`)",
             paired::paired_ratio(
-                || state::open(black_box(&our_state), core.keys(), &open),
+                || core.platform().open_state(black_box(&our_state), &open),
                 || peer.verify(black_box(&jwt)),
             ),
         ));
@@ -131,7 +129,7 @@ fn summary(since: SystemTime, paired_rows: &[(&str, paired::PairedRatio)]) {
     );
     let _ = writeln!(
         t,
-        "| verify, state only (JWT decode+validate / `state::open`) | {pv:.0} ns | {oo:.0} ns | {:.1}x |",
+        "| verify, state only (JWT decode+validate / `Platform::open_state`) | {pv:.0} ns | {oo:.0} ns | {:.1}x |",
         pv / oo
     );
     if !paired_rows.is_empty() {

@@ -1,0 +1,121 @@
+//! State format v1: a compact binary payload, MACed with HMAC-SHA256 over a
+//! domain-separated input, base64url without padding. `SPEC.md` describes it
+//! byte by byte.
+//!
+//! Sealing writes into a stack buffer (no heap); opening checks size, base64,
+//! version, key id and the MAC (constant time) before it reads any field, and
+//! reveals only a [`StateErrorKind`] for logs.
+
+use sha2::{Digest, Sha256};
+
+use crate::context::Context;
+use crate::request::ConnectionMode;
+
+mod error;
+mod open;
+mod seal;
+mod verified;
+
+pub use error::{StateError, StateErrorKind};
+pub(crate) use open::{OpenParams, is_workspace, open};
+pub(crate) use seal::{SealedState, seal};
+pub(crate) use verified::unix_to_datetime;
+pub use verified::{ReplayId, StateContextEntry, VerifiedState};
+
+/// The version byte of this format.
+pub const STATE_VERSION: u8 = 1;
+/// What the MAC input starts with (followed by one 0x00 byte).
+pub const STATE_MAC_LABEL: &[u8] = b"channel-connect/state/v1";
+/// Label of the follow-up nonce: HMAC(key, label 0x00 previous nonce)[0..16].
+pub const FOLLOW_UP_NONCE_LABEL: &[u8] = b"channel-connect/follow-up-nonce/v1";
+/// Bytes of the truncated HMAC-SHA256 tag at the end of a state.
+pub const TAG_LEN: usize = 16;
+/// Bytes of the nonce.
+pub const NONCE_LEN: usize = 16;
+/// Bytes of the browser-binding tag.
+pub const BINDING_LEN: usize = 16;
+/// Largest decoded state, in bytes. Its base64url form (1,792 characters)
+/// already cannot fit in an authorize URL under 1,800 characters.
+pub const MAX_STATE_BYTES: usize = 1344;
+/// Longest state string accepted by [`open`]; longer is refused unread.
+pub const MAX_STATE_CHARS: usize = 1792;
+/// Bytes before the variable part: version, key id, flags, issued-at, lifetime, nonce.
+pub(crate) const FIXED_LEN: usize = 1 + 1 + 1 + 8 + 2 + NONCE_LEN;
+
+pub(crate) const FLAG_LINK_USER: u8 = 1 << 0;
+pub(crate) const FLAG_SHARED: u8 = 1 << 1;
+pub(crate) const FLAG_AUTO_LINK: u8 = 1 << 2;
+pub(crate) const FLAG_SUBSCRIBER: u8 = 1 << 3;
+pub(crate) const FLAG_CONNECTION: u8 = 1 << 4;
+pub(crate) const FLAG_BINDING: u8 = 1 << 5;
+pub(crate) const FLAG_PROOF: u8 = 1 << 6;
+pub(crate) const FLAG_WORKSPACE: u8 = 1 << 7;
+/// Longest workspace id a state carries.
+pub const MAX_WORKSPACE_LEN: usize = 64;
+
+/// What a state authorizes at the callback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Purpose {
+    /// Install into a workspace or tenant, creating the connection.
+    Connect,
+    /// Link one subscriber's own user.
+    LinkUser,
+    /// The sign-in that proves the workspace a connect claimed (Teams: the
+    /// tenant of an admin consent). Only its token response yields the
+    /// connection; it may link the user too.
+    ConnectProof,
+}
+
+/// Everything a state carries, borrowed, for sealing.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StateClaims<'a> {
+    /// Provider id (`slack`, `msteams`, ...), 1 to 32 bytes.
+    pub provider: &'a str,
+    /// Connect or link-user.
+    pub purpose: Purpose,
+    /// Integration identifier.
+    pub integration: &'a str,
+    /// Environment id.
+    pub environment: &'a str,
+    /// Organization id.
+    pub organization: &'a str,
+    /// Subscriber id, when any.
+    pub subscriber: Option<&'a str>,
+    /// Connection identifier, when any.
+    pub connection: Option<&'a str>,
+    /// Connection mode.
+    pub mode: ConnectionMode,
+    /// autoLinkUser.
+    pub auto_link_user: bool,
+    /// Context entries.
+    pub context: Context<'a>,
+    /// The workspace the flow is restricted to (a Slack team, a Teams
+    /// tenant), when any: 1 to 64 bytes of `[A-Za-z0-9._-]`.
+    pub workspace: Option<&'a str>,
+}
+
+/// Issue-time inputs that are not claims: time, lifetime, entropy, binding.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SealParams {
+    /// Unix seconds at issue.
+    pub issued_at: u64,
+    /// Seconds the state stays valid (at least 1).
+    pub lifetime: u16,
+    /// 128 bits from the caller's randomness.
+    pub nonce: [u8; NONCE_LEN],
+    /// Browser binding tag, see [`binding_tag`].
+    pub binding: Option<[u8; BINDING_LEN]>,
+}
+
+/// The binding tag a state stores for a binding value:
+/// the first 16 bytes of SHA-256(`channel-connect/binding/v1` 0x00 value).
+pub fn binding_tag(value: &[u8]) -> [u8; BINDING_LEN] {
+    let mut h = Sha256::new();
+    h.update(b"channel-connect/binding/v1\0");
+    h.update(value);
+    let d = h.finalize();
+    let mut t = [0; BINDING_LEN];
+    t.copy_from_slice(&d[..BINDING_LEN]);
+    t
+}

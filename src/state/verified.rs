@@ -1,0 +1,332 @@
+//! A verified state: every accessor reads the authenticated bytes; its
+//! serialization; and the connect-proof state that continues it.
+
+use std::fmt;
+
+use time::OffsetDateTime;
+
+use super::open::Layout;
+use super::seal::{SealedState, StateTooLarge, encode, mac_tag};
+use super::*;
+use crate::keys::{KeyId, SigningKey};
+
+/// A state whose MAC, time window and binding checked out. Every accessor
+/// reads the authenticated bytes.
+#[derive(Clone)]
+pub struct VerifiedState {
+    bytes: Vec<u8>,
+    layout: Layout,
+}
+
+/// A context entry read from a verified state; `data` is its compact JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateContextEntry<'a> {
+    /// Context key.
+    pub key: &'a str,
+    /// Entity id.
+    pub id: &'a str,
+    /// The data object as compact JSON, when given.
+    pub data: Option<&'a str>,
+}
+
+/// The stable id of one state (its nonce), for replay refusal.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReplayId(pub [u8; NONCE_LEN]);
+
+impl fmt::Display for ReplayId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for ReplayId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ReplayId({self})")
+    }
+}
+
+impl VerifiedState {
+    pub(super) fn new(bytes: Vec<u8>, layout: Layout) -> Self {
+        VerifiedState { bytes, layout }
+    }
+
+    fn str_at(&self, r: (u16, u16)) -> &str {
+        std::str::from_utf8(self.bytes_at(r)).expect("checked at parse")
+    }
+
+    fn bytes_at(&self, (s, e): (u16, u16)) -> &[u8] {
+        &self.bytes[s as usize..e as usize]
+    }
+
+    /// The provider, integration, environment and organization as bytes,
+    /// for the comparisons of the hot path (no UTF-8 check needed to compare).
+    pub(crate) fn route_bytes(&self) -> [&[u8]; 4] {
+        let l = &self.layout;
+        [
+            self.bytes_at(l.provider),
+            self.bytes_at(l.integration),
+            self.bytes_at(l.environment),
+            self.bytes_at(l.organization),
+        ]
+    }
+
+    fn flag(&self, f: u8) -> bool {
+        self.bytes[2] & f != 0
+    }
+
+    /// The key id that sealed this state.
+    pub fn key_id(&self) -> KeyId {
+        KeyId(self.bytes[1])
+    }
+
+    /// Provider id.
+    pub fn provider(&self) -> &str {
+        self.str_at(self.layout.provider)
+    }
+
+    /// Connect, link-user or connect-proof.
+    pub fn purpose(&self) -> Purpose {
+        if self.flag(FLAG_LINK_USER) {
+            Purpose::LinkUser
+        } else if self.flag(FLAG_PROOF) {
+            Purpose::ConnectProof
+        } else {
+            Purpose::Connect
+        }
+    }
+
+    /// Integration identifier.
+    pub fn integration_identifier(&self) -> &str {
+        self.str_at(self.layout.integration)
+    }
+
+    /// Environment id.
+    pub fn environment_id(&self) -> &str {
+        self.str_at(self.layout.environment)
+    }
+
+    /// Organization id.
+    pub fn organization_id(&self) -> &str {
+        self.str_at(self.layout.organization)
+    }
+
+    /// Subscriber id, when any.
+    pub fn subscriber_id(&self) -> Option<&str> {
+        self.layout.subscriber.map(|r| self.str_at(r))
+    }
+
+    /// Connection identifier, when any.
+    pub fn connection_identifier(&self) -> Option<&str> {
+        self.layout.connection.map(|r| self.str_at(r))
+    }
+
+    /// The workspace the flow is restricted to, sealed at issue (a Slack
+    /// team, a Teams tenant) or, in a connect-proof state, the tenant the
+    /// admin consent claimed. The provider's answer must name this one.
+    pub fn workspace(&self) -> Option<&str> {
+        self.layout.workspace.map(|r| self.str_at(r))
+    }
+
+    /// True when the flow also links the subscriber's own user: a link-user
+    /// state, or a state with autoLinkUser and a subscriber.
+    pub fn links_user(&self) -> bool {
+        self.purpose() == Purpose::LinkUser || (self.auto_link_user() && self.subscriber_id().is_some())
+    }
+
+    /// Connection mode.
+    pub fn connection_mode(&self) -> ConnectionMode {
+        if self.flag(FLAG_SHARED) {
+            ConnectionMode::Shared
+        } else {
+            ConnectionMode::Subscriber
+        }
+    }
+
+    /// autoLinkUser as issued.
+    pub fn auto_link_user(&self) -> bool {
+        self.flag(FLAG_AUTO_LINK)
+    }
+
+    /// Context entries, in key order.
+    pub fn context(&self) -> impl Iterator<Item = StateContextEntry<'_>> + '_ {
+        self.layout
+            .context
+            .iter()
+            .map_while(|e| e.as_ref())
+            .map(|e| StateContextEntry {
+                key: self.str_at(e.key),
+                id: self.str_at(e.id),
+                data: e.data.map(|d| self.str_at(d)),
+            })
+    }
+
+    pub(super) fn issued_at_unix(&self) -> u64 {
+        u64::from_be_bytes(self.bytes[3..11].try_into().expect("fixed header"))
+    }
+
+    pub(crate) fn lifetime_secs(&self) -> u16 {
+        u16::from_be_bytes([self.bytes[11], self.bytes[12]])
+    }
+
+    /// When it was issued.
+    pub fn issued_at(&self) -> OffsetDateTime {
+        unix_to_datetime(self.issued_at_unix())
+    }
+
+    /// When it stops opening (exclusive).
+    pub fn expires_at(&self) -> OffsetDateTime {
+        unix_to_datetime(
+            self.issued_at_unix()
+                .saturating_add(u64::from(self.lifetime_secs())),
+        )
+    }
+
+    /// The nonce: refuse a second callback with the same id until [`Self::expires_at`].
+    pub fn replay_id(&self) -> ReplayId {
+        let mut n = [0; NONCE_LEN];
+        n.copy_from_slice(self.nonce());
+        ReplayId(n)
+    }
+
+    pub(crate) fn nonce(&self) -> &[u8] {
+        &self.bytes[13..13 + NONCE_LEN]
+    }
+
+    /// True when the state is bound to a browser.
+    pub fn is_bound(&self) -> bool {
+        self.layout.binding.is_some()
+    }
+
+    pub(super) fn binding_tag(&self) -> Option<&[u8]> {
+        self.layout.binding.map(|s| &self.bytes[s..s + BINDING_LEN])
+    }
+
+    /// The connect-proof state that continues this connect state (SPEC.md
+    /// section 7): the same claims, flags `PROOF` and `WORKSPACE`, issued at
+    /// `max(now, issued_at)` and expiring when this state does, with a nonce
+    /// derived from this one (so no entropy is needed), sealed under `key`.
+    /// `workspace` is inserted unless the state already carries one.
+    pub(crate) fn reseal_proof(
+        &self,
+        now: i64,
+        workspace: &str,
+        key: &SigningKey,
+        out: &mut SealedState,
+    ) -> Result<[u8; NONCE_LEN], StateTooLarge> {
+        if self.purpose() != Purpose::Connect || !is_workspace(workspace.as_bytes()) {
+            return Err(StateTooLarge);
+        }
+        let parent_issued = self.issued_at_unix();
+        let expires = parent_issued.saturating_add(u64::from(self.lifetime_secs()));
+        let issued_at = u64::try_from(now).unwrap_or(0).max(parent_issued);
+        // `now` is before the parent's expiry (it opened), so this is 1 or more.
+        let lifetime = u16::try_from(expires.saturating_sub(issued_at)).map_err(|_| StateTooLarge)?;
+        if lifetime == 0 {
+            return Err(StateTooLarge);
+        }
+        let (insert_at, insert) = match self.layout.workspace {
+            Some(_) => (self.bytes.len(), &[][..]),
+            None => {
+                let l = &self.layout;
+                let end = l.connection.or(l.subscriber).unwrap_or(l.organization).1;
+                (usize::from(end), workspace.as_bytes())
+            }
+        };
+        let extra = if insert.is_empty() { 0 } else { 1 + insert.len() };
+        let body_len = self.bytes.len() + extra;
+        if body_len + TAG_LEN > MAX_STATE_BYTES {
+            return Err(StateTooLarge);
+        }
+        let mut raw = [0u8; MAX_STATE_BYTES];
+        raw[..insert_at].copy_from_slice(&self.bytes[..insert_at]);
+        if extra > 0 {
+            raw[insert_at] = insert.len() as u8;
+            raw[insert_at + 1..insert_at + extra].copy_from_slice(insert);
+        }
+        raw[insert_at + extra..body_len].copy_from_slice(&self.bytes[insert_at..]);
+        raw[1] = key.id().0;
+        raw[2] |= FLAG_PROOF | FLAG_WORKSPACE;
+        raw[3..11].copy_from_slice(&issued_at.to_be_bytes());
+        raw[11..13].copy_from_slice(&lifetime.to_be_bytes());
+        let derived = key.derive(FOLLOW_UP_NONCE_LABEL, &[self.nonce()]);
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce.copy_from_slice(&derived[..NONCE_LEN]);
+        raw[13..13 + NONCE_LEN].copy_from_slice(&nonce);
+        let tag = mac_tag(key, &raw[..body_len]);
+        raw[body_len..body_len + TAG_LEN].copy_from_slice(&tag);
+        encode(&raw[..body_len + TAG_LEN], out);
+        Ok(nonce)
+    }
+}
+
+/// Unix seconds as a time, saturating at the largest time `time` represents
+/// (a verified state is never that far out: it would not have opened).
+pub(crate) fn unix_to_datetime(secs: u64) -> OffsetDateTime {
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+        .unwrap_or_else(|| time::PrimitiveDateTime::MAX.assume_utc())
+}
+
+/// camelCase JSON of the facts (`provider`, `purpose`,
+/// `integrationIdentifier`, `environmentId`, `organizationId`,
+/// `subscriberId`, `connectionIdentifier`, `workspace`, `connectionMode`,
+/// `autoLinkUser`, `context`, `issuedAt`, `expiresAt`, `replayId`); the
+/// context as the request gave it (`key: "id"` or `key: {id, data}`).
+impl serde::Serialize for VerifiedState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        struct Ctx<'a>(&'a VerifiedState);
+        impl serde::Serialize for Ctx<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeMap;
+                let mut m = s.serialize_map(None)?;
+                for e in self.0.context() {
+                    match e.data.map(serde_json::from_str::<serde_json::Value>) {
+                        Some(Ok(data)) => {
+                            m.serialize_entry(e.key, &serde_json::json!({"id": e.id, "data": data}))?
+                        }
+                        _ => m.serialize_entry(e.key, e.id)?,
+                    }
+                }
+                m.end()
+            }
+        }
+        let mut st = s.serialize_struct("VerifiedState", 14)?;
+        st.serialize_field("provider", self.provider())?;
+        st.serialize_field("purpose", &self.purpose())?;
+        st.serialize_field("integrationIdentifier", self.integration_identifier())?;
+        st.serialize_field("environmentId", self.environment_id())?;
+        st.serialize_field("organizationId", self.organization_id())?;
+        st.serialize_field("subscriberId", &self.subscriber_id())?;
+        st.serialize_field("connectionIdentifier", &self.connection_identifier())?;
+        st.serialize_field("workspace", &self.workspace())?;
+        st.serialize_field("connectionMode", &self.connection_mode())?;
+        st.serialize_field("autoLinkUser", &self.auto_link_user())?;
+        st.serialize_field("context", &Ctx(self))?;
+        st.serialize_field("issuedAt", &crate::rfc3339::write(self.issued_at()))?;
+        st.serialize_field("expiresAt", &crate::rfc3339::write(self.expires_at()))?;
+        st.serialize_field("replayId", &self.replay_id().to_string())?;
+        st.end()
+    }
+}
+
+impl fmt::Debug for VerifiedState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedState")
+            .field("provider", &self.provider())
+            .field("purpose", &self.purpose())
+            .field("integration", &self.integration_identifier())
+            .field("environment", &self.environment_id())
+            .field("organization", &self.organization_id())
+            .field("subscriber", &self.subscriber_id())
+            .field("connection", &self.connection_identifier())
+            .field("workspace", &self.workspace())
+            .field("mode", &self.connection_mode())
+            .field("auto_link_user", &self.auto_link_user())
+            .field("context", &self.context().collect::<Vec<_>>())
+            .field("issued_at", &self.issued_at_unix())
+            .field("replay_id", &self.replay_id())
+            .finish()
+    }
+}
