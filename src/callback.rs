@@ -301,8 +301,10 @@ pub enum CallbackError {
     #[error("the callback names another workspace than the state expects")]
     WorkspaceMismatch,
     /// No state: an install started outside this service (Slack App
-    /// Directory, org-wide install) or a state-less error callback. Never a success.
-    #[error("callback carries no state: the flow did not start here")]
+    /// Directory, org-wide install) or a state-less error callback. Never a
+    /// success; answered like every state refusal (Novu's message), the
+    /// variant telling logs why.
+    #[error("Invalid OAuth state parameter")]
     Unsolicited {
         /// The callback carried a code.
         has_code: bool,

@@ -9,6 +9,9 @@ use crate::validation::ValidationError;
 /// Most keys a context may have.
 pub const MAX_CONTEXT_KEYS: usize = 5;
 
+/// Longest context key, in bytes.
+pub const MAX_CONTEXT_KEY_BYTES: usize = 100;
+
 /// Largest `data` object, in bytes of compact JSON.
 pub const MAX_CONTEXT_DATA_BYTES: usize = 64 * 1024;
 
@@ -34,8 +37,11 @@ pub struct Context<'a> {
 impl<'a> Context<'a> {
     /// Validates a context object as the API receives it.
     pub fn new(object: &'a Map<String, Value>) -> Result<Self, ValidationError> {
-        if object.is_empty() || object.len() > MAX_CONTEXT_KEYS {
+        if object.is_empty() {
             return Err(ValidationError::ContextKeyCount);
+        }
+        if object.len() > MAX_CONTEXT_KEYS {
+            return Err(ValidationError::TooManyContexts { count: object.len() });
         }
         let mut ctx = Context {
             entries: [None; MAX_CONTEXT_KEYS],
@@ -44,7 +50,8 @@ impl<'a> Context<'a> {
         // serde_json's Map (without `preserve_order`) iterates in key order,
         // so the state encodes entries in a deterministic order.
         for (slot, (key, value)) in ctx.entries.iter_mut().zip(object) {
-            if !is_context_token(key) {
+            // Novu checks values, not keys: any key that fits the state.
+            if key.is_empty() || key.len() > MAX_CONTEXT_KEY_BYTES {
                 return Err(ValidationError::ContextKeyInvalid);
             }
             let (id, data) = match value {
@@ -55,8 +62,15 @@ impl<'a> Context<'a> {
             if !is_context_token(id) {
                 return Err(ValidationError::ContextIdInvalid);
             }
-            if data.is_some_and(|d| compact_json_len(d) > MAX_CONTEXT_DATA_BYTES) {
-                return Err(ValidationError::ContextDataTooLarge);
+            if let Some(d) = data {
+                let len = compact_json_len(d);
+                if len > MAX_CONTEXT_DATA_BYTES {
+                    let kb = len.div_ceil(1024);
+                    return Err(ValidationError::ContextDataTooLarge { key: shown(key), kb });
+                }
+                if !d.values().all(exact_integers) {
+                    return Err(ValidationError::ContextDataNumber { key: shown(key) });
+                }
             }
             *slot = Some(ContextEntry { key, id, data });
         }
@@ -88,6 +102,22 @@ impl<'a> Context<'a> {
 }
 
 type JsonObject = Map<String, Value>;
+
+/// True when every number in `v` stands for an integer within ±2^53, as
+/// JavaScript and canonical JSON read it (`1.0` and `1e3` are integers).
+fn exact_integers(v: &Value) -> bool {
+    match v {
+        Value::Number(n) => crate::context_hash::exact_integer(n).is_ok(),
+        Value::Array(items) => items.iter().all(exact_integers),
+        Value::Object(m) => m.values().all(exact_integers),
+        _ => true,
+    }
+}
+
+/// A key as error messages show it: plain text, or `?` when nothing is left.
+fn shown(key: &str) -> String {
+    crate::text::description(key).unwrap_or_else(|| "?".into())
+}
 
 fn entity_parts(entity: &JsonObject) -> Result<(&str, Option<&JsonObject>), ValidationError> {
     let id = match entity.get("id") {
@@ -145,9 +175,10 @@ mod tests {
             (json!({}), ValidationError::ContextKeyCount),
             (
                 json!({"a":"1","b":"1","c":"1","d":"1","e":"1","f":"1"}),
-                ValidationError::ContextKeyCount,
+                ValidationError::TooManyContexts { count: 6 },
             ),
-            (json!({"a b": "1"}), ValidationError::ContextKeyInvalid),
+            (json!({"": "1"}), ValidationError::ContextKeyInvalid),
+            (json!({"k".repeat(101): "1"}), ValidationError::ContextKeyInvalid),
             (json!({"a": ""}), ValidationError::ContextIdInvalid),
             (json!({"a": "x".repeat(101)}), ValidationError::ContextIdInvalid),
             (json!({"a": 5}), ValidationError::ContextValueInvalid),
@@ -158,11 +189,59 @@ mod tests {
             ),
             (
                 json!({"a": {"id": "x", "data": {"k": "v".repeat(65536)}}}),
-                ValidationError::ContextDataTooLarge,
+                ValidationError::ContextDataTooLarge {
+                    key: "a".into(),
+                    kb: 65,
+                },
+            ),
+            (
+                json!({"a": {"id": "x", "data": {"price": 9.5}}}),
+                ValidationError::ContextDataNumber { key: "a".into() },
+            ),
+            (
+                json!({"a": {"id": "x", "data": {"deep": [{"n": 9007199254740993i64}]}}}),
+                ValidationError::ContextDataNumber { key: "a".into() },
             ),
         ];
         for (v, want) in cases {
             assert_eq!(Context::new(&obj(v.clone())).unwrap_err(), want, "{v}");
         }
+    }
+
+    #[test]
+    fn keys_are_not_charset_checked_and_numbers_are_exact_integers() {
+        let m = obj(
+            json!({"é": "x", "team.name": "y", "a b <i>": {"id": "z", "data": {"n": -9007199254740991i64, "m": [0, 1]}}}),
+        );
+        assert_eq!(Context::new(&m).unwrap().len(), 3);
+        for text in [
+            r#"{"n": 1.5}"#,
+            r#"{"n": 1e-7}"#,
+            r#"{"n": 1e300}"#,
+            r#"{"n": 18446744073709551615}"#,
+        ] {
+            let data: Value = serde_json::from_str(text).unwrap();
+            let m = obj(json!({"k": {"id": "x", "data": data}}));
+            assert!(Context::new(&m).is_err(), "{text}");
+        }
+        // Integral numbers written otherwise are integers, as in JavaScript.
+        for text in [
+            r#"{"n": -0}"#,
+            r#"{"n": 1.0}"#,
+            r#"{"n": 1e3}"#,
+            r#"{"n": 9007199254740992}"#,
+        ] {
+            let data: Value = serde_json::from_str(text).unwrap();
+            assert!(
+                Context::new(&obj(json!({"k": {"id": "x", "data": data}}))).is_ok(),
+                "{text}"
+            );
+        }
+        // The error names the key as plain text only.
+        let m = obj(json!({"<b>k</b>": {"id": "x", "data": {"n": 0.5}}}));
+        assert_eq!(
+            Context::new(&m).unwrap_err().to_string(),
+            "Context 'k' data may hold only integers between -2^53 and 2^53"
+        );
     }
 }

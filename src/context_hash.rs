@@ -88,26 +88,33 @@ fn write_string(s: &str, out: &mut String) {
 }
 
 fn write_integer(n: &Number, out: &mut String) -> Result<(), CanonicalJsonError> {
+    let _ = write!(out, "{}", exact_integer(n)?);
+    Ok(())
+}
+
+/// The integer a JSON number stands for, as JavaScript reads it: `1.0`,
+/// `1e3` and `-0` are the integers 1, 1000 and 0; a fraction is refused
+/// (`NonInteger`), and so is anything beyond ±2^53 (`OutOfRange`), where
+/// JavaScript's numbers stop being exact integers.
+pub(crate) fn exact_integer(n: &Number) -> Result<i64, CanonicalJsonError> {
     if let Some(i) = n.as_i64() {
         if i.unsigned_abs() > MAX_SAFE {
             return Err(CanonicalJsonError::OutOfRange);
         }
-        let _ = write!(out, "{i}");
-    } else if n.is_u64() {
-        return Err(CanonicalJsonError::OutOfRange); // above i64::MAX
-    } else {
-        // `1.0` is an integer to JavaScript, which prints it as `1`; so is
-        // `9007199254740992.0` (2^53 itself, printed `9007199254740992`).
-        let f = n.as_f64().ok_or(CanonicalJsonError::NonInteger)?;
-        if f.fract() != 0.0 || !f.is_finite() {
-            return Err(CanonicalJsonError::NonInteger);
-        }
-        if f.abs() > MAX_SAFE as f64 {
-            return Err(CanonicalJsonError::OutOfRange);
-        }
-        let _ = write!(out, "{}", f as i64);
+        return Ok(i);
     }
-    Ok(())
+    if n.is_u64() {
+        return Err(CanonicalJsonError::OutOfRange); // above i64::MAX
+    }
+    // `9007199254740992.0` (2^53 itself) is an integer too.
+    let f = n.as_f64().ok_or(CanonicalJsonError::NonInteger)?;
+    if f.fract() != 0.0 || !f.is_finite() {
+        return Err(CanonicalJsonError::NonInteger);
+    }
+    if f.abs() > MAX_SAFE as f64 {
+        return Err(CanonicalJsonError::OutOfRange);
+    }
+    Ok(f as i64)
 }
 
 /// `hex(HMAC-SHA256(secret_key, canonical_json(context)))`, lowercase, as the

@@ -209,9 +209,17 @@ pub struct ConnectRequest<'a> {
 }
 
 impl<'a> ConnectRequest<'a> {
-    /// Applies every body rule of the API, in Novu's order: field validation
-    /// (422) first, then the connection-mode rules (400).
+    /// Applies every body rule of the API: field validation (422), then the
+    /// connection-mode rules (400). ([`crate::ChannelConnect::connect_url`]
+    /// runs the integration lookup and the provider's rules between the two,
+    /// in Novu's order.)
     pub fn validate(body: &'a ConnectRequestBody) -> Result<Self, RequestError> {
+        Self::fields(body)?.with_mode_rules(body)
+    }
+
+    /// Field validation alone (422); the mode is provisional until
+    /// [`ConnectRequest::with_mode_rules`].
+    pub(crate) fn fields(body: &'a ConnectRequestBody) -> Result<Self, RequestError> {
         let integration = IntegrationIdentifier::new(body.integration_identifier.as_deref().unwrap_or(""))?;
         let subscriber = body.subscriber_id.as_deref().map(SubscriberId::new).transpose()?;
         let connection = body
@@ -226,7 +234,21 @@ impl<'a> ConnectRequest<'a> {
             .transpose()?
             .unwrap_or_default();
         let scopes = body.scope.as_deref().map(Scopes::new).transpose()?;
+        Ok(ConnectRequest {
+            integration,
+            subscriber,
+            connection,
+            context,
+            context_hash: body.context_hash.as_deref(),
+            scopes,
+            mode: ConnectionMode::Subscriber,
+            auto_link_user: false,
+        })
+    }
 
+    /// The connection-mode rules (400) and the effective mode and autoLinkUser.
+    pub(crate) fn with_mode_rules(mut self, body: &ConnectRequestBody) -> Result<Self, RequestError> {
+        let (subscriber, context) = (self.subscriber, self.context);
         let mode = match (body.connection_mode, subscriber.is_some(), context.is_empty()) {
             (Some(ConnectionMode::Shared), _, true) => return Err(RequestError::SharedWithoutContext),
             (Some(ConnectionMode::Subscriber), false, _) => {
@@ -237,17 +259,9 @@ impl<'a> ConnectRequest<'a> {
             (None, true, _) => ConnectionMode::Subscriber,
             (None, false, false) => ConnectionMode::Shared,
         };
-        let auto_link_user = body.auto_link_user.unwrap_or(mode == ConnectionMode::Subscriber);
-        Ok(ConnectRequest {
-            integration,
-            subscriber,
-            connection,
-            context,
-            context_hash: body.context_hash.as_deref(),
-            scopes,
-            mode,
-            auto_link_user,
-        })
+        self.auto_link_user = body.auto_link_user.unwrap_or(mode == ConnectionMode::Subscriber);
+        self.mode = mode;
+        Ok(self)
     }
 }
 

@@ -310,18 +310,26 @@ impl ChannelConnect {
         self.integrations.iter().find(|i| i.identifier == identifier)
     }
 
-    fn chat_integration(&self, identifier: &str) -> Result<(&Integration, &dyn Provider), RequestError> {
-        let integ = self.find(identifier);
-        match integ.map(|i| (i, &i.kind)) {
-            Some((i, IntegrationKind::Chat(p))) => Ok((i, p.as_ref())),
-            Some((_, IntegrationKind::MissingClientId { provider })) => Err(RequestError::MissingClientId {
-                provider: provider.clone(),
-            }),
+    /// The integration lookup: unknown and non-chat integrations are 404
+    /// "Integration not found"; one without a client id is found (its 404
+    /// comes later, in Novu's order) with no provider.
+    fn lookup(&self, identifier: &str) -> Result<(&Integration, Option<&dyn Provider>), RequestError> {
+        match self.find(identifier).map(|i| (i, &i.kind)) {
+            Some((i, IntegrationKind::Chat(p))) => Ok((i, Some(p.as_ref()))),
+            Some((i, IntegrationKind::MissingClientId { .. })) => Ok((i, None)),
             _ => Err(RequestError::IntegrationNotFound {
                 identifier: identifier.to_owned(),
                 environment: self.environment.as_str().to_owned(),
             }),
         }
+    }
+
+    fn missing_client_id(integ: &Integration) -> RequestError {
+        let provider = match &integ.kind {
+            IntegrationKind::MissingClientId { provider } => provider.clone(),
+            _ => String::new(),
+        };
+        RequestError::MissingClientId { provider }
     }
 
     /// Answers `POST /v1/integrations/channel-connections/oauth`: validates
@@ -331,9 +339,15 @@ impl ChannelConnect {
         body: &ConnectRequestBody,
         issue: &IssueParams<'_>,
     ) -> Result<IssuedUrl, RequestError> {
-        let req = ConnectRequest::validate(body)?;
-        let (integ, provider) = self.chat_integration(req.integration.as_str())?;
-        provider.check_connect(&req)?;
+        // Novu's order: fields (422), integration (404), provider rules and
+        // connection-mode rules (400), credentials (404), contextHash (400).
+        let req = ConnectRequest::fields(body)?;
+        let (integ, provider) = self.lookup(req.integration.as_str())?;
+        if let Some(p) = provider {
+            p.check_connect(&req)?;
+        }
+        let req = req.with_mode_rules(body)?;
+        let provider = provider.ok_or_else(|| Self::missing_client_id(integ))?;
         self.check_context_hash(integ, &req.context, req.context_hash)?;
         let workspace = restrict_workspace(provider, issue.workspace)?;
         let generated;
@@ -375,7 +389,8 @@ impl ChannelConnect {
         issue: &IssueParams<'_>,
     ) -> Result<IssuedUrl, RequestError> {
         let req = LinkUserRequest::validate(body)?;
-        let (integ, provider) = self.chat_integration(req.integration.as_str())?;
+        let (integ, provider) = self.lookup(req.integration.as_str())?;
+        let provider = provider.ok_or_else(|| Self::missing_client_id(integ))?;
         self.check_context_hash(integ, &req.context, req.context_hash)?;
         let workspace = restrict_workspace(provider, issue.workspace)?;
         let mode = if req.context.is_empty() {

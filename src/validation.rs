@@ -35,11 +35,18 @@ pub enum ValidationError {
     /// `connectionIdentifier` breaks its rule.
     #[error("connectionIdentifier must be 1 to 100 characters of A-Z, a-z, 0-9, '.', '_' or '-'")]
     ConnectionIdentifierInvalid,
-    /// `context` has no keys or more than five.
+    /// `context` is an empty object.
     #[error("context must have 1 to 5 keys")]
     ContextKeyCount,
-    /// A context key breaks its rule.
-    #[error("context keys must be 1 to 100 characters of A-Z, a-z, 0-9, '_' or '-'")]
+    /// `context` has more than five keys (Novu's message).
+    #[error("Too many contexts: {count} provided, maximum allowed is 5")]
+    TooManyContexts {
+        /// How many were given.
+        count: usize,
+    },
+    /// A context key is empty or longer than 100 bytes. (Any characters are
+    /// accepted, as Novu does; the length keeps it in the state.)
+    #[error("context keys must be 1 to 100 bytes")]
     ContextKeyInvalid,
     /// A context value is neither a string nor an object.
     #[error("context values must be an id string or an object with an id")]
@@ -50,9 +57,23 @@ pub enum ValidationError {
     /// A context `data` is not an object.
     #[error("context data must be an object")]
     ContextDataInvalid,
-    /// A context `data` is larger than 64 KiB.
-    #[error("context data must be at most 64 KiB")]
-    ContextDataTooLarge,
+    /// A context `data` is larger than 64 KiB of compact JSON (Novu's
+    /// message; `kb` rounded up). The key is shown as plain text.
+    #[error("Context '{key}' data is too large: {kb}KB exceeds 64KB limit")]
+    ContextDataTooLarge {
+        /// The context key, as plain text.
+        key: String,
+        /// The size in KiB, rounded up.
+        kb: usize,
+    },
+    /// A context `data` holds a number that is not an integer within ±2^53
+    /// (as JavaScript reads it: `1.0` is the integer 1): the state and the
+    /// contextHash (canonical JSON) carry integers only, exactly.
+    #[error("Context '{key}' data may hold only integers between -2^53 and 2^53")]
+    ContextDataNumber {
+        /// The context key, as plain text.
+        key: String,
+    },
     /// `scope` breaks its rule.
     #[error("scope must be 1 to 50 scopes of 1 to 100 visible characters without commas")]
     ScopeInvalid,

@@ -444,3 +444,109 @@ proptest! {
         prop_assert_eq!(&s.replay_id().0[..], &nonce[..16]);
     }
 }
+
+fn refusal(core: &ChannelConnect, json: &str) -> (u16, String) {
+    let e = match ConnectRequestBody::from_json(json.as_bytes()) {
+        Ok(b) => core
+            .connect_url(&b, &IssueParams::new(at(T0), &entropy()))
+            .unwrap_err(),
+        Err(e) => e,
+    };
+    (
+        e.status(),
+        e.to_json()["message"].as_str().unwrap_or("").to_owned(),
+    )
+}
+
+#[test]
+fn checks_run_in_novus_order() {
+    let core = core();
+    // The integration lookup comes before the mode rules...
+    assert_eq!(
+        refusal(&core, r#"{"integrationIdentifier":"nope"}"#),
+        (404, format!("Integration not found: nope in environment {ENV}"))
+    );
+    // ...Slack's incoming-webhook rule before them too...
+    assert_eq!(
+        refusal(
+            &core,
+            r#"{"integrationIdentifier":"slack","scope":["incoming-webhook"],"connectionMode":"shared"}"#
+        )
+        .1,
+        "subscriberId is required for incoming webhook"
+    );
+    // ...and the mode rules before the missing credentials.
+    assert_eq!(
+        refusal(&core, r#"{"integrationIdentifier":"slack-no-credentials"}"#).1,
+        "Either subscriberId or context must be provided"
+    );
+    assert_eq!(
+        refusal(
+            &core,
+            r#"{"integrationIdentifier":"slack-no-credentials","subscriberId":"u"}"#
+        )
+        .0,
+        404
+    );
+    // Field validation (422) precedes everything.
+    assert_eq!(
+        refusal(&core, r#"{"integrationIdentifier":"nope","subscriberId":""}"#).0,
+        422
+    );
+}
+
+#[test]
+fn context_keys_are_free_values_are_checked_with_novus_messages() {
+    let core = core();
+    let ctx = serde_json::json!({"é": "x", "z": "y", "team.name": "acme"});
+    let hash =
+        channel_connect::context_hash::context_hash(ENV_SECRET_KEY.as_bytes(), ctx.as_object().unwrap())
+            .unwrap();
+    let body = serde_json::json!({"integrationIdentifier": "slack-hmac", "subscriberId": "s", "context": ctx, "contextHash": hash});
+    let url = issue(&core, &body.to_string());
+    let v = verify(&core, &format!("code=c&state={}", state_of(&url)), T0 + 1).unwrap();
+    let keys: Vec<&str> = v.state.context().map(|e| e.key).collect();
+    assert_eq!(keys, ["team.name", "z", "é"]);
+
+    let six =
+        r#"{"integrationIdentifier":"slack","context":{"a":"1","b":"1","c":"1","d":"1","e":"1","f":"1"}}"#;
+    let (status, _) = refusal(&core, six);
+    let e = ConnectRequestBody::from_json(six.as_bytes())
+        .map(|b| {
+            core.connect_url(&b, &IssueParams::new(at(T0), &entropy()))
+                .unwrap_err()
+        })
+        .unwrap();
+    assert_eq!(status, 422);
+    assert_eq!(
+        e.to_json()["errors"][0],
+        "Too many contexts: 6 provided, maximum allowed is 5"
+    );
+    let big = serde_json::json!({"integrationIdentifier": "slack", "context": {"k": {"id": "x", "data": {"v": "a".repeat(70_000)}}}});
+    let e = core
+        .connect_url(
+            &ConnectRequestBody::from_json(big.to_string().as_bytes()).unwrap(),
+            &IssueParams::new(at(T0), &entropy()),
+        )
+        .unwrap_err();
+    assert_eq!(
+        e.to_json()["errors"][0],
+        "Context 'k' data is too large: 69KB exceeds 64KB limit"
+    );
+}
+
+#[test]
+fn integral_numbers_in_data_are_written_as_integers() {
+    let core = core();
+    let body = r#"{"integrationIdentifier":"slack","subscriberId":"u","context":{"k":{"id":"x","data":{"n":1.0,"m":-0,"e":1e3,"deep":[2.0e1,{"z":-3.0}]}}}}"#;
+    let v = verify(
+        &core,
+        &format!("code=c&state={}", state_of(&issue(&core, body))),
+        T0 + 1,
+    )
+    .unwrap();
+    let entry = v.state.context().next().unwrap();
+    assert_eq!(entry.data, Some(r#"{"deep":[20,{"z":-3}],"e":1000,"m":0,"n":1}"#));
+    let (status, _) = refusal(&core, &body.replace("-3.0", "-3.5"));
+    assert_eq!(status, 422);
+}

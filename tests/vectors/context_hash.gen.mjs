@@ -94,6 +94,8 @@ const valid = [
       '"trailingZeros":100.000,"zeroFloat":0.0,"negZero":-0,"negZeroFloat":-0.0,"pow53Float":9007199254740992.0,"fracExp":1.5e1}}}',
   ],
   ['top-level-one-point-zero', LONG, '{"n":1.0}'],
+  ['context-keys-any-characters', DEMO, '{"é":"x","z":"y","team.name":{"id":"acme","data":{"k":1}}}'],
+  ['context-keys-spaces-markup-emoji', DEMO, '{"a b":"1","<b>":"2","🔑":"3","ñ.ü-ß_":"4"}'],
   ['empty-context', DEMO, '{}'],
   [
     'insignificant-whitespace-in-input',
