@@ -4,9 +4,9 @@
 //!
 //! `cargo bench --bench ratios` prints the medians and ratios at the end and
 //! writes them to `target/criterion/ratios.md`. The configuration, seed body,
-//! time and entropy are the fuzz harness's (`fuzz/fuzz_targets/harness.rs`).
+//! time and entropy are the fuzz harness's (`tests/support/harness.rs`).
 
-#[path = "../fuzz/fuzz_targets/harness.rs"]
+#[path = "../tests/support/harness.rs"]
 mod harness;
 #[path = "support/paired.rs"]
 mod paired;

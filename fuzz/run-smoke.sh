@@ -2,7 +2,8 @@
 # Runs every fuzz target for SECONDS (default 20), on stable through
 # RUSTC_BOOTSTRAP (cargo-fuzz needs -Z flags). Fails on a crash, a leak or
 # a timeout. New inputs go to fuzz/corpus-work/TARGET (gitignored); the
-# committed seeds in fuzz/corpus/TARGET are read only.
+# committed seeds in tests/support/corpus/TARGET are read only
+# (kept under tests/ so the packaged crate can replay them).
 #
 #   fuzz/run-smoke.sh [SECONDS]
 set -euo pipefail
@@ -26,7 +27,7 @@ status=0
 for target in "${targets[@]}"; do
     mkdir -p "corpus-work/$target"
     echo "== fuzz $target for ${seconds}s" >&2
-    if ! cargo fuzz run "$target" "corpus-work/$target" "corpus/$target" -- \
+    if ! cargo fuzz run "$target" "corpus-work/$target" "../tests/support/corpus/$target" -- \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1; then
         echo "!! fuzz target $target failed; reproducer in fuzz/artifacts/$target/" >&2
         status=1

@@ -1,5 +1,5 @@
-//! Replays the committed fuzz seed corpus (`fuzz/corpus/TARGET/*`) through
-//! the same code the fuzz targets run (`fuzz/fuzz_targets/harness.rs`,
+//! Replays the committed fuzz seed corpus (`tests/support/corpus/TARGET/*`) through
+//! the same code the fuzz targets run (`tests/support/harness.rs`,
 //! included below), on stable, as part of `cargo test`.
 //!
 //! Seed names say what must happen: `valid-*` states open at the harness's
@@ -9,7 +9,7 @@
 //! Regenerate the seeds (deterministic: fixed time, entropy and key) with
 //! `cargo test --test fuzz_corpus_replay -- --ignored regenerate_seed_corpus`.
 
-#[path = "../fuzz/fuzz_targets/harness.rs"]
+#[path = "../tests/support/harness.rs"]
 mod harness;
 
 use std::fs;
@@ -24,7 +24,7 @@ const MAX_SEEDS: usize = 16;
 
 fn corpus_dir(target: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/corpus")
+        .join("tests/support/corpus")
         .join(target)
 }
 
@@ -194,7 +194,7 @@ fn decoded(token: &str) -> Vec<u8> {
 }
 
 #[test]
-#[ignore = "writes fuzz/corpus; run by hand to regenerate the seeds"]
+#[ignore = "writes tests/support/corpus; run by hand to regenerate the seeds"]
 fn regenerate_seed_corpus() {
     let slack = connect_state(SEED_PHP, ISSUED_AT);
     let teams = connect_state(TEAMS, ISSUED_AT);

@@ -16,7 +16,7 @@ pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 pub const T0: i64 = 1_767_225_600;
 
 // Novu's two example bodies, shared with the fuzz harness and the benches.
-#[path = "../../fuzz/fuzz_targets/harness.rs"]
+#[path = "../support/harness.rs"]
 mod harness;
 #[allow(unused_imports)] // each test file uses a part
 pub use harness::{SEED_CURL, SEED_PHP};

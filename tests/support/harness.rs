@@ -1,6 +1,8 @@
-//! What the fuzz targets run, shared with `tests/fuzz_corpus_replay.rs`,
-//! which includes this file with `#[path]`: the stable test replays the
-//! committed corpus through exactly the code the fuzzer runs.
+//! What the fuzz targets run (`fuzz/fuzz_targets/*` include this file with
+//! `#[path]`), shared with `tests/fuzz_corpus_replay.rs`, the other tests
+//! and the benches: the stable test replays the committed corpus through
+//! exactly the code the fuzzer runs. It lives under `tests/` so the packaged
+//! crate (which leaves `fuzz/` out) still builds its tests and benches.
 //!
 //! Each entry point takes arbitrary bytes, must never panic, and checks the
 //! properties that must hold whatever the input: an issued URL's state opens
