@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 
+use crate::encode::nibble as hex;
 use crate::secret::Secret;
 use crate::state::StateError;
 use crate::text;
@@ -183,15 +184,6 @@ fn form_decode(v: &str) -> Option<Cow<'_, str>> {
         i += 1;
     }
     String::from_utf8(out).ok().map(Cow::Owned)
-}
-
-fn hex(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// An authorization code to exchange. `Debug` hides it.

@@ -5,6 +5,20 @@ use std::fmt;
 use crate::keys::KeyError;
 
 /// Why a configuration value was refused.
+///
+/// Configuration is checked once, when it is built, so a bad value fails at
+/// startup (or when an environment's row is loaded), never mid-flow.
+///
+/// ```
+/// use channel_connect::{ConfigError, RedirectUri, Tenant};
+///
+/// let err = RedirectUri::new("http://api.example.com/v1/integrations/chat/oauth/callback").unwrap_err();
+/// assert_eq!(err, ConfigError::RedirectUri("must use https unless the host is loopback"));
+/// assert_eq!(err.to_string(), "redirect URI must use https unless the host is loopback");
+///
+/// // `common` lets personal accounts in, and they cannot grant admin consent.
+/// assert!(matches!(Tenant::new("common"), Err(ConfigError::TenantNotAllowed(t)) if t == "common"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -50,11 +64,34 @@ pub enum ConfigError {
 }
 
 /// An OAuth client id (Slack app client id, Microsoft application id).
+///
+/// Not a secret: it appears in every authorize URL. `Debug` shows it.
+///
+/// ```
+/// use channel_connect::ClientId;
+///
+/// // Slack: "Client ID" under Basic Information of the app's settings.
+/// let slack = ClientId::new("1234567890.1234567890")?;
+/// // Microsoft Entra: the "Application (client) ID" of the app registration.
+/// let teams = ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?;
+/// assert_eq!(slack.as_str(), "1234567890.1234567890");
+/// assert_eq!(format!("{teams:?}"), r#"ClientId("6731de76-14a6-49ae-97bc-6eba6914391e")"#);
+/// # Ok::<(), channel_connect::ConfigError>(())
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct ClientId(String);
 
 impl ClientId {
     /// Checks the client id: 1 to 255 visible ASCII characters.
+    ///
+    /// ```
+    /// use channel_connect::{ClientId, ConfigError};
+    ///
+    /// assert!(ClientId::new("1234567890.1234567890").is_ok());
+    /// // An unset environment variable, or a value pasted with a trailing newline.
+    /// assert_eq!(ClientId::new("").unwrap_err(), ConfigError::ClientId);
+    /// assert_eq!(ClientId::new("1234567890.1234567890\n").unwrap_err(), ConfigError::ClientId);
+    /// ```
     pub fn new(value: impl Into<String>) -> Result<Self, ConfigError> {
         let v = value.into();
         if v.is_empty() || v.len() > 255 || !v.bytes().all(|b| b.is_ascii_graphic()) {
@@ -81,11 +118,45 @@ pub const MAX_REDIRECT_URI_LEN: usize = 256;
 /// A redirect URI: absolute, `https` (or `http` on a loopback host only), no
 /// fragment, no userinfo, at most 256 characters. Kept byte for byte, since
 /// the code exchange must repeat it exactly.
+///
+/// Register the same string with the provider: Slack's "Redirect URLs"
+/// (OAuth & Permissions), Microsoft's "Redirect URIs" of the Web platform
+/// (Authentication). Microsoft allows `http` only for `localhost`, and
+/// limits redirect URIs to 256 characters.
+///
+/// ```
+/// use channel_connect::RedirectUri;
+///
+/// let production = RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?;
+/// assert_eq!(production.as_str(), "https://api.example.com/v1/integrations/chat/oauth/callback");
+/// // Local development on a loopback host may use http.
+/// assert!(RedirectUri::new("http://localhost:3000/v1/integrations/chat/oauth/callback").is_ok());
+///
+/// assert!(RedirectUri::new("http://api.example.com/callback").is_err()); // http off loopback
+/// assert!(RedirectUri::new("https://api.example.com/callback#done").is_err()); // a fragment
+/// assert!(RedirectUri::new("/v1/integrations/chat/oauth/callback").is_err()); // relative
+/// # Ok::<(), channel_connect::ConfigError>(())
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct RedirectUri(String);
 
 impl RedirectUri {
     /// Checks the URI.
+    ///
+    /// ```
+    /// use channel_connect::{ConfigError, RedirectUri};
+    ///
+    /// assert!(RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback").is_ok());
+    /// assert_eq!(
+    ///     RedirectUri::new("https://user:pass@api.example.com/callback").unwrap_err(),
+    ///     ConfigError::RedirectUri("must not carry credentials")
+    /// );
+    /// let long = format!("https://api.example.com/{}", "a".repeat(240));
+    /// assert_eq!(
+    ///     RedirectUri::new(long).unwrap_err(),
+    ///     ConfigError::RedirectUri("must be at most 256 characters")
+    /// );
+    /// ```
     pub fn new(value: impl Into<String>) -> Result<Self, ConfigError> {
         let v = value.into();
         if v.len() > MAX_REDIRECT_URI_LEN {
@@ -115,7 +186,17 @@ impl RedirectUri {
         Ok(RedirectUri(v))
     }
 
-    /// The URI exactly as configured.
+    /// The URI exactly as configured: not normalized, since the code exchange
+    /// must send the same bytes the authorize URL did (RFC 6749 section
+    /// 4.1.3).
+    ///
+    /// ```
+    /// use channel_connect::RedirectUri;
+    ///
+    /// let uri = RedirectUri::new("https://API.example.com:443/v1/integrations/chat/oauth/callback")?;
+    /// assert_eq!(uri.as_str(), "https://API.example.com:443/v1/integrations/chat/oauth/callback");
+    /// # Ok::<(), channel_connect::ConfigError>(())
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -155,7 +236,19 @@ fn is_loopback(url: &url::Url) -> Option<bool> {
 pub struct BaseUrl(String);
 
 impl BaseUrl {
-    /// Checks the URL.
+    /// Checks the URL, and normalizes it (lower-case scheme and host, no
+    /// default port, no trailing `/`).
+    ///
+    /// ```
+    /// use channel_connect::{BaseUrl, ConfigError};
+    ///
+    /// assert_eq!(BaseUrl::new("HTTPS://Login.MicrosoftOnline.us:443/")?.as_str(), "https://login.microsoftonline.us");
+    /// assert_eq!(
+    ///     BaseUrl::new("https://slack.com/api?token=x").unwrap_err(),
+    ///     ConfigError::BaseUrl("must not have a query or a fragment")
+    /// );
+    /// # Ok::<(), ConfigError>(())
+    /// ```
     pub fn new(value: &str) -> Result<Self, ConfigError> {
         let parsed = url::Url::parse(value).map_err(|_| ConfigError::BaseUrl("must be an absolute URL"))?;
         if !parsed.username().is_empty() || parsed.password().is_some() {

@@ -5,6 +5,43 @@
 //! keys sorted by UTF-16 code units, no whitespace, strings escaped only for
 //! `"` and `\` (every other character, control characters included, is
 //! written as is), integers only (a float has no canonical form).
+//!
+//! The customer's backend signs the context it puts in the request; with
+//! [`crate::Integration::with_context_hmac`] on, a request whose context was
+//! changed in the browser is refused:
+//!
+//! ```
+//! use channel_connect::context_hash::context_hash;
+//! use channel_connect::*;
+//! use serde_json::json;
+//! use time::OffsetDateTime;
+//!
+//! let env_secret = "nv-env-sk-7f3c9a1e2b4d6f80"; // the environment's secret key
+//! # let slack = Slack::new(
+//! #     ClientId::new("1234567890.1234567890")?,
+//! #     Secret::new("slack-client-secret"),
+//! #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+//! # );
+//! let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+//!     .integration(Integration::new("slack", slack).with_context_hmac(true))
+//!     .environment_secret_key(Secret::new(env_secret))
+//!     .build()?;
+//! # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+//!
+//! // The customer's backend: sign the context, hand both to the browser.
+//! let context = json!({"tenant": {"id": "org-acme", "data": {"plan": "enterprise"}}});
+//! let hash = context_hash(env_secret.as_bytes(), context.as_object().unwrap())?;
+//! let body = json!({"integrationIdentifier": "slack", "context": context, "contextHash": hash});
+//! let body = ConnectRequestBody::from_json(body.to_string().as_bytes())?;
+//! assert!(core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32]))).is_ok());
+//!
+//! // The browser swaps the tenant: refused.
+//! let forged = json!({"integrationIdentifier": "slack", "context": {"tenant": "org-globex"}, "contextHash": hash});
+//! let forged = ConnectRequestBody::from_json(forged.to_string().as_bytes())?;
+//! let err = core.connect_url(&forged, &IssueParams::new(now, &Entropy([7; 32]))).unwrap_err();
+//! assert_eq!((err.status(), err.to_string().as_str()), (400, "Please provide a valid context HMAC hash"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::fmt::Write as _;
 
@@ -15,6 +52,18 @@ use crate::encode::{hex_decode, hex_lower};
 use crate::keys::HmacSha256;
 
 /// A value canonical JSON cannot represent.
+///
+/// ```
+/// use channel_connect::context_hash::{CanonicalJsonError, canonical_json};
+/// use serde_json::json;
+///
+/// let price = json!({"tenant": {"id": "org-acme", "data": {"price": 9.5}}});
+/// assert_eq!(canonical_json(price.as_object().unwrap()), Err(CanonicalJsonError::NonInteger));
+///
+/// // 2^53 + 1: JavaScript would read it as 2^53, and hash something else.
+/// let big = json!({"tenant": {"id": "org-acme", "data": {"id": 9_007_199_254_740_993_u64}}});
+/// assert_eq!(canonical_json(big.as_object().unwrap()), Err(CanonicalJsonError::OutOfRange));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CanonicalJsonError {
@@ -31,6 +80,17 @@ pub enum CanonicalJsonError {
 const MAX_SAFE: u64 = 1 << 53;
 
 /// Canonical JSON of any JSON value, appended to `out`.
+///
+/// ```
+/// use channel_connect::context_hash::canonical_json_into;
+/// use serde_json::json;
+///
+/// let mut out = String::from("data=");
+/// canonical_json_into(&json!([{"b": 2.0, "a": null}, "x\ty", true]), &mut out)?;
+/// // Keys sorted, `2.0` written as the integer it is, the tab kept as is.
+/// assert_eq!(out, "data=[{\"a\":null,\"b\":2},\"x\ty\",true]");
+/// # Ok::<(), channel_connect::context_hash::CanonicalJsonError>(())
+/// ```
 pub fn canonical_json_into(value: &Value, out: &mut String) -> Result<(), CanonicalJsonError> {
     match value {
         Value::Null => out.push_str("null"),
@@ -52,7 +112,20 @@ pub fn canonical_json_into(value: &Value, out: &mut String) -> Result<(), Canoni
     Ok(())
 }
 
-/// Canonical JSON of a context object.
+/// Canonical JSON of a context object: what the HMAC of `contextHash` is
+/// computed over.
+///
+/// ```
+/// use channel_connect::context_hash::canonical_json;
+/// use serde_json::json;
+///
+/// let context = json!({"tenant": {"id": "org-acme", "data": {"seats": 250, "name": "Acme Corp"}}});
+/// assert_eq!(
+///     canonical_json(context.as_object().unwrap())?,
+///     r#"{"tenant":{"data":{"name":"Acme Corp","seats":250},"id":"org-acme"}}"#
+/// );
+/// # Ok::<(), channel_connect::context_hash::CanonicalJsonError>(())
+/// ```
 pub fn canonical_json(context: &Map<String, Value>) -> Result<String, CanonicalJsonError> {
     let mut out = String::new();
     write_object(context, &mut out)?;
@@ -119,6 +192,25 @@ pub(crate) fn exact_integer(n: &Number) -> Result<i64, CanonicalJsonError> {
 
 /// `hex(HMAC-SHA256(secret_key, canonical_json(context)))`, lowercase, as the
 /// customer's backend computes it.
+///
+/// The value below is one of the crate's test vectors, computed by Node with
+/// `@tufjs/canonical-json` and `crypto.createHmac`, not by this crate:
+///
+/// ```
+/// use channel_connect::context_hash::{CanonicalJsonError, context_hash};
+/// use serde_json::json;
+///
+/// let context = json!({"tenant": {"id": "org-acme", "data": {"name": "Acme Corp", "plan": "enterprise", "seats": 250}}});
+/// assert_eq!(
+///     context_hash(b"demo-secret-key", context.as_object().unwrap())?,
+///     "b30b69eba87cc0f33bb8c6fd33193d5fad91afab9bba65adf873a1a05f7c2948"
+/// );
+///
+/// // A context with a non-integer number has no hash.
+/// let context = json!({"tenant": {"id": "org-acme", "data": {"ratio": 0.5}}});
+/// assert_eq!(context_hash(b"demo-secret-key", context.as_object().unwrap()), Err(CanonicalJsonError::NonInteger));
+/// # Ok::<(), CanonicalJsonError>(())
+/// ```
 pub fn context_hash(secret_key: &[u8], context: &Map<String, Value>) -> Result<String, CanonicalJsonError> {
     let canonical = canonical_json(context)?;
     Ok(hex_lower(&mac(secret_key, canonical.as_bytes())))
@@ -132,6 +224,25 @@ fn mac(key: &[u8], message: &[u8]) -> [u8; 32] {
 
 /// Checks a presented hash (hex, either case) against every secret key,
 /// comparing in constant time. False for a context with no canonical form.
+///
+/// Several keys let the environment secret key rotate: a hash made with
+/// any of them passes.
+///
+/// ```
+/// use channel_connect::context_hash::{context_hash, verify_context_hash};
+/// use serde_json::json;
+///
+/// let context = json!({"tenant": "org-acme"});
+/// let context = context.as_object().unwrap();
+/// let (old, new): (&[u8], &[u8]) = (b"env-secret-2025-rotated-out", b"env-secret-2026-current-key");
+/// let hash = context_hash(old, context)?;
+///
+/// assert!(verify_context_hash(&[new, old], context, &hash)); // during the rotation
+/// assert!(verify_context_hash(&[new, old], context, &hash.to_uppercase())); // hex in either case
+/// assert!(!verify_context_hash(&[new], context, &hash)); // after it
+/// assert!(!verify_context_hash(&[new, old], context, &hash[..32])); // truncated
+/// # Ok::<(), channel_connect::context_hash::CanonicalJsonError>(())
+/// ```
 pub fn verify_context_hash(secret_keys: &[&[u8]], context: &Map<String, Value>, presented_hex: &str) -> bool {
     let Some(presented) = hex_decode(presented_hex).filter(|p| p.len() == 32) else {
         return false;

@@ -24,6 +24,33 @@ pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 /// What a provider gets to exchange a verified callback: the state, what the
 /// callback said, and the PKCE verifier the core re-derived from the state
 /// (for states of a purpose that uses PKCE, while their key is in the ring).
+///
+/// [`crate::VerifiedCallback`] builds one for its provider; a provider's
+/// [`crate::Provider::token_request`] and [`crate::Provider::records`]
+/// receive it.
+///
+/// ```
+/// use channel_connect::exchange::Exchange;
+/// # use channel_connect::*;
+/// # use time::{Duration, OffsetDateTime};
+/// # let slack = Slack::new(
+/// #     ClientId::new("1234567890.1234567890")?,
+/// #     Secret::new("slack-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+/// #     .integration(Integration::new("slack", slack))
+/// #     .build()?;
+/// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+/// # let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#)?;
+/// # let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+/// # let query = format!("code=4724.demo-code&state={}", issued.state().unwrap());
+/// let verified = core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now + Duration::seconds(20)))?;
+/// let exchange = Exchange::new(&verified.state, &verified.outcome, verified.pkce_verifier());
+/// assert_eq!(exchange.code().map(Secret::expose), Some("4724.demo-code"));
+/// assert!(exchange.pkce_verifier.is_none()); // Slack uses no PKCE
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub struct Exchange<'a> {
@@ -37,6 +64,30 @@ pub struct Exchange<'a> {
 
 impl<'a> Exchange<'a> {
     /// The facts of one verified callback.
+    ///
+    /// ```
+    /// use channel_connect::exchange::Exchange;
+    /// # use channel_connect::*;
+    /// # use time::{Duration, OffsetDateTime};
+    /// # let slack = Slack::new(
+    /// #     ClientId::new("1234567890.1234567890")?,
+    /// #     Secret::new("slack-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+    /// #     .integration(Integration::new("slack", slack))
+    /// #     .build()?;
+    /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// # let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#)?;
+    /// # let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+    /// # let query = format!("code=4724.demo-code&state={}", issued.state().unwrap());
+    /// let verified = core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now + Duration::seconds(20)))?;
+    /// // What `verified.token_request()` does, by hand.
+    /// let exchange = Exchange::new(&verified.state, &verified.outcome, verified.pkce_verifier());
+    /// let request = verified.provider().token_request(&exchange)?.expect("a Slack code is redeemed");
+    /// assert_eq!(request.url(), "https://slack.com/api/oauth.v2.access");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(
         state: &'a VerifiedState,
         outcome: &'a ProviderOutcome,
@@ -50,6 +101,35 @@ impl<'a> Exchange<'a> {
     }
 
     /// The authorization code, when the callback carried one.
+    ///
+    /// ```
+    /// use channel_connect::exchange::Exchange;
+    /// use channel_connect::{ProviderOutcome, UnverifiedTenant};
+    /// # use channel_connect::*;
+    /// # use time::{Duration, OffsetDateTime};
+    /// # let slack = Slack::new(
+    /// #     ClientId::new("1234567890.1234567890")?,
+    /// #     Secret::new("slack-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+    /// #     .integration(Integration::new("slack", slack))
+    /// #     .build()?;
+    /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// # let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#)?;
+    /// # let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+    /// # let query = format!("code=4724.demo-code&state={}", issued.state().unwrap());
+    /// let verified = core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now + Duration::seconds(20)))?;
+    /// assert!(Exchange::new(&verified.state, &verified.outcome, None).code().is_some());
+    ///
+    /// // A Teams admin consent carries no code.
+    /// let consent = ProviderOutcome::AdminConsent {
+    ///     tenant: UnverifiedTenant::new("72f988bf-86f1-41af-91ab-2d7cd011db47").unwrap(),
+    ///     scope: None,
+    /// };
+    /// assert!(Exchange::new(&verified.state, &consent, None).code().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn code(&self) -> Option<&'a Secret> {
         match self.outcome {
             ProviderOutcome::Code { code } => Some(code),
@@ -61,6 +141,25 @@ impl<'a> Exchange<'a> {
 /// Why a provider's answer (or the flow around it) gives nothing to store.
 /// No variant carries a token, a code or any other value of the response
 /// except the provider's own error code.
+///
+/// Answer it with [`ExchangeError::to_json`] and [`ExchangeError::status`];
+/// match on it to decide what to do next.
+///
+/// ```
+/// use channel_connect::exchange::{ExchangeError, ProviderErrorKind};
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::slack::oauth;
+///
+/// // The code was already redeemed (a double-submitted callback).
+/// let answer = HttpResponse::new(200, br#"{"ok":false,"error":"code_already_used"}"#);
+/// let err = oauth::parse_install(&answer).unwrap_err();
+/// assert!(matches!(&err, ExchangeError::Provider(e) if e.kind() == ProviderErrorKind::InvalidGrant));
+/// assert_eq!(err.status(), 400);
+///
+/// // A proxy's 503 page is no answer at all.
+/// let err = oauth::parse_install(&HttpResponse::new(503, b"<html>Service Unavailable</html>")).unwrap_err();
+/// assert_eq!((err.clone(), err.status()), (ExchangeError::HttpStatus(503), 502));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ExchangeError {
@@ -106,6 +205,24 @@ pub enum ExchangeError {
 /// `[a-z0-9_]{1,64}` (else `unrecognized`), the description plain text of
 /// at most 256 bytes. `Display` shows the provider, the code and the
 /// detail (such as `AADSTS70008`), never the description.
+///
+/// ```
+/// use channel_connect::exchange::{ExchangeError, ProviderErrorKind};
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::msteams::token;
+/// use time::OffsetDateTime;
+///
+/// // Microsoft's answer to a client-credentials request for a tenant that never consented.
+/// let body = br#"{"error":"invalid_client","error_description":"AADSTS700016: Application with identifier '6731de76-14a6-49ae-97bc-6eba6914391e' was not found in the directory 'Contoso'.","error_codes":[700016]}"#;
+/// let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+/// let Err(ExchangeError::Provider(e)) = token::parse_app_only_token(&HttpResponse::new(400, body), now) else {
+///     panic!("a provider error");
+/// };
+/// assert_eq!(e.kind(), ProviderErrorKind::NotConsented);
+/// assert_eq!(e.to_string(), "Microsoft refused the request: invalid_client (AADSTS700016)");
+/// assert!(e.description().unwrap().starts_with("AADSTS700016: Application with identifier"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProviderError {
     provider: &'static str,
@@ -118,6 +235,17 @@ pub struct ProviderError {
 impl ProviderError {
     /// An error of `provider` (its display name) with its raw `code`; the
     /// code is bounded here.
+    ///
+    /// ```
+    /// use channel_connect::exchange::{ProviderError, ProviderErrorKind};
+    ///
+    /// let e = ProviderError::new("Discord", Some("invalid_grant"), ProviderErrorKind::InvalidGrant);
+    /// assert_eq!(e.to_string(), "Discord refused the request: invalid_grant");
+    ///
+    /// // Whatever the network sent that is not an error code never reaches a message.
+    /// let e = ProviderError::new("Discord", Some("<img src=x onerror=alert(1)>"), ProviderErrorKind::Other);
+    /// assert_eq!(e.code(), "unrecognized");
+    /// ```
     pub fn new(provider: &'static str, code: Option<&str>, kind: ProviderErrorKind) -> Self {
         ProviderError {
             provider,
@@ -129,6 +257,15 @@ impl ProviderError {
     }
 
     /// Adds a short detail code (`AADSTS70008`): `[A-Za-z0-9_]`, at most 32.
+    /// Anything else is dropped.
+    ///
+    /// ```
+    /// use channel_connect::exchange::{ProviderError, ProviderErrorKind};
+    ///
+    /// let e = ProviderError::new("Microsoft", Some("invalid_grant"), ProviderErrorKind::InvalidGrant);
+    /// assert_eq!(e.clone().with_detail("AADSTS70008").detail(), Some("AADSTS70008"));
+    /// assert_eq!(e.with_detail("AADSTS70008: expired").detail(), None);
+    /// ```
     pub fn with_detail(mut self, detail: &str) -> Self {
         let ok = (1..=32).contains(&detail.len())
             && detail.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
@@ -136,7 +273,21 @@ impl ProviderError {
         self
     }
 
-    /// Adds the provider's description, reduced to plain text for logs.
+    /// Adds the provider's description, reduced to plain text for logs:
+    /// markup and control characters removed, at most 256 bytes.
+    ///
+    /// ```
+    /// use channel_connect::exchange::{ProviderError, ProviderErrorKind};
+    ///
+    /// let e = ProviderError::new("Microsoft", Some("invalid_grant"), ProviderErrorKind::InvalidGrant)
+    ///     .with_description(Some("<b>AADSTS70008:</b> The provided authorization code or refresh token has expired.\r\nTrace ID: 0b5f"));
+    /// assert_eq!(
+    ///     e.description(),
+    ///     Some("AADSTS70008: The provided authorization code or refresh token has expired. Trace ID: 0b5f")
+    /// );
+    /// // Nothing left once stripped: no description.
+    /// assert_eq!(e.with_description(Some("<script></script>")).description(), None);
+    /// ```
     pub fn with_description(mut self, description: Option<&str>) -> Self {
         self.description = description.and_then(crate::text::description);
         self
@@ -182,6 +333,20 @@ impl std::error::Error for ProviderError {}
 
 /// Why an OpenID Connect `id_token` received from a token endpoint was
 /// refused. No variant carries a claim value.
+///
+/// It reaches the host inside [`ExchangeError::IdToken`], answered 403: the
+/// sign-in proved another identity than the flow's.
+///
+/// ```
+/// use channel_connect::exchange::{ExchangeError, IdTokenError};
+///
+/// let err = ExchangeError::from(IdTokenError::WrongTenant);
+/// assert_eq!(err.status(), 403);
+/// assert_eq!(err.to_string(), "the id_token belongs to another tenant than the expected one");
+/// ```
+///
+/// [`crate::provider::msteams::token::parse_delegated_response`] shows the
+/// checks that produce it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum IdTokenError {
@@ -224,6 +389,29 @@ pub enum IdTokenError {
 }
 
 /// What a provider's error code means, across providers.
+///
+/// ```
+/// use channel_connect::exchange::{ExchangeError, ProviderErrorKind};
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::slack::oauth;
+///
+/// // What a host does with a failed code exchange.
+/// fn next_step(err: &ExchangeError) -> &'static str {
+///     match err {
+///         ExchangeError::Provider(e) => match e.kind() {
+///             ProviderErrorKind::RateLimited => "retry later",
+///             ProviderErrorKind::InvalidGrant => "start the flow again",
+///             ProviderErrorKind::InvalidClient | ProviderErrorKind::RedirectUriMismatch => "page the on-call: configuration",
+///             _ => "show a generic error",
+///         },
+///         _ => "show a generic error",
+///     }
+/// }
+/// let limited = oauth::parse_install(&HttpResponse::new(429, b"")).unwrap_err();
+/// assert_eq!(next_step(&limited), "retry later");
+/// let bad_secret = oauth::parse_install(&HttpResponse::new(200, br#"{"ok":false,"error":"bad_client_secret"}"#)).unwrap_err();
+/// assert_eq!(next_step(&bad_secret), "page the on-call: configuration");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProviderErrorKind {
@@ -256,6 +444,16 @@ impl ExchangeError {
     /// the grant (an expired or reused code), 403 when the answer proves
     /// another identity than the flow's, 500 for a flow the host got wrong,
     /// 502 for an answer that cannot be used.
+    ///
+    /// ```
+    /// use channel_connect::exchange::{ExchangeError, ProviderError, ProviderErrorKind};
+    ///
+    /// let expired = ProviderError::new("Slack", Some("invalid_code"), ProviderErrorKind::InvalidGrant);
+    /// assert_eq!(ExchangeError::from(expired).status(), 400);
+    /// assert_eq!(ExchangeError::WrongWorkspace.status(), 403);
+    /// assert_eq!(ExchangeError::MissingField("access_token").status(), 502);
+    /// assert_eq!(ExchangeError::WrongFlow("a Slack exchange needs a code").status(), 500);
+    /// ```
     pub fn status(&self) -> u16 {
         use ProviderErrorKind as K;
         match self {
@@ -277,6 +475,16 @@ impl ExchangeError {
     }
 
     /// `{"statusCode": N, "message": "..."}`, the shape of every error body.
+    ///
+    /// ```
+    /// use channel_connect::exchange::ExchangeError;
+    /// use serde_json::json;
+    ///
+    /// assert_eq!(
+    ///     ExchangeError::WrongWorkspace.to_json(),
+    ///     json!({"statusCode": 403, "message": "the provider answered for another workspace than the state expects"})
+    /// );
+    /// ```
     pub fn to_json(&self) -> serde_json::Value {
         crate::text::error_body(self.status(), &self.to_string())
     }
@@ -284,6 +492,26 @@ impl ExchangeError {
 
 /// Reads a JSON body without ever quoting it in an error, refusing bodies
 /// over [`MAX_RESPONSE_BYTES`].
+///
+/// ```
+/// use channel_connect::exchange::{ExchangeError, parse_json};
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::Secret;
+///
+/// #[derive(Debug, serde::Deserialize)]
+/// struct TokenAnswer {
+///     access_token: Option<Secret>,
+///     expires_in: Option<u64>,
+/// }
+/// let answer: TokenAnswer = parse_json(&HttpResponse::new(200, br#"{"access_token":"tok-1","expires_in":3600}"#))?;
+/// assert_eq!((answer.access_token.unwrap().expose(), answer.expires_in), ("tok-1", Some(3600)));
+///
+/// // A cut-off body: the error names a position, never the token it saw.
+/// let err = parse_json::<TokenAnswer>(&HttpResponse::new(200, br#"{"access_token":"tok-1""#)).unwrap_err();
+/// assert!(matches!(err, ExchangeError::Malformed { line: 1, .. }));
+/// assert!(!err.to_string().contains("tok-1"));
+/// # Ok::<(), ExchangeError>(())
+/// ```
 pub fn parse_json<T: DeserializeOwned>(response: &HttpResponse<'_>) -> Result<T, ExchangeError> {
     if response.body.len() > MAX_RESPONSE_BYTES {
         return Err(ExchangeError::TooLarge);
@@ -295,6 +523,15 @@ pub fn parse_json<T: DeserializeOwned>(response: &HttpResponse<'_>) -> Result<T,
 }
 
 /// A required string: absent, null and empty are all "missing".
+///
+/// ```
+/// use channel_connect::exchange::{ExchangeError, required};
+///
+/// assert_eq!(required(Some("T9TK3CUKW".into()), "team.id")?, "T9TK3CUKW");
+/// assert_eq!(required(Some(String::new()), "team.id"), Err(ExchangeError::MissingField("team.id")));
+/// assert_eq!(required(None, "team.id"), Err(ExchangeError::MissingField("team.id")));
+/// # Ok::<(), ExchangeError>(())
+/// ```
 pub fn required(value: Option<String>, name: &'static str) -> Result<String, ExchangeError> {
     value
         .filter(|v| !v.is_empty())
@@ -302,6 +539,18 @@ pub fn required(value: Option<String>, name: &'static str) -> Result<String, Exc
 }
 
 /// A required secret: absent, null and empty are all "missing".
+///
+/// ```
+/// use channel_connect::exchange::{ExchangeError, required_secret};
+/// use channel_connect::Secret;
+///
+/// assert_eq!(required_secret(Some(Secret::new("xoxb-1")), "access_token")?.expose(), "xoxb-1");
+/// assert_eq!(
+///     required_secret(Some(Secret::new("")), "access_token"),
+///     Err(ExchangeError::MissingField("access_token"))
+/// );
+/// # Ok::<(), ExchangeError>(())
+/// ```
 pub fn required_secret(value: Option<Secret>, name: &'static str) -> Result<Secret, ExchangeError> {
     value
         .filter(|v| !v.expose().is_empty())
@@ -310,6 +559,18 @@ pub fn required_secret(value: Option<Secret>, name: &'static str) -> Result<Secr
 
 /// `now + expires_in`, in whole seconds; `InvalidField(field)` past the
 /// representable range.
+///
+/// ```
+/// use channel_connect::exchange::{ExchangeError, expires_at};
+/// use time::{Duration, OffsetDateTime};
+///
+/// let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+/// // Slack token rotation: `"expires_in": 43200`, twelve hours.
+/// assert_eq!(expires_at(now, Some(43_200), "expires_in")?, Some(now + Duration::hours(12)));
+/// assert_eq!(expires_at(now, None, "expires_in")?, None); // a token that does not expire
+/// assert_eq!(expires_at(now, Some(u64::MAX), "expires_in"), Err(ExchangeError::InvalidField("expires_in")));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn expires_at(
     now: OffsetDateTime,
     expires_in: Option<u64>,
@@ -328,6 +589,22 @@ pub fn expires_at(
 
 /// Deserializes `expires_in`: a number of seconds, or (Microsoft v1 style)
 /// the same as a string of digits. For `#[serde(deserialize_with)]`.
+///
+/// ```
+/// use channel_connect::exchange::lenient_seconds;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Answer {
+///     #[serde(default, deserialize_with = "lenient_seconds")]
+///     expires_in: Option<u64>,
+/// }
+/// let read = |json: &str| serde_json::from_str::<Answer>(json).map(|a| a.expires_in);
+/// assert_eq!(read(r#"{"expires_in": 3599}"#)?, Some(3599));
+/// assert_eq!(read(r#"{"expires_in": "3599"}"#)?, Some(3599));
+/// assert_eq!(read(r#"{}"#)?, None);
+/// assert!(read(r#"{"expires_in": "an hour"}"#).is_err());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 pub fn lenient_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]

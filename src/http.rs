@@ -33,6 +33,14 @@ use crate::encode::percent_encode_into;
 use crate::secret::Secret;
 
 /// `GET` or `POST`, the two methods these exchanges use.
+///
+/// ```
+/// use channel_connect::http::{HttpRequest, Method};
+///
+/// assert_eq!(Method::Post.as_str(), "POST");
+/// // A request gives its method as the same text.
+/// assert_eq!(HttpRequest::get("https://graph.microsoft.com/v1.0/me").method(), Method::Get.as_str());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Method {
@@ -53,6 +61,18 @@ impl Method {
 }
 
 /// One header of an [`HttpRequest`]. `Debug` hides a sensitive value.
+///
+/// ```
+/// use channel_connect::http::HttpRequest;
+/// use channel_connect::Secret;
+///
+/// let req = HttpRequest::get("https://graph.microsoft.com/v1.0/me").bearer(&Secret::new("eyJ0eXAi.demo"));
+/// let names: Vec<&str> = req.headers().iter().map(|h| h.name()).collect();
+/// assert_eq!(names, ["Accept", "Authorization"]);
+/// let auth = &req.headers()[1];
+/// assert_eq!(auth.value(), "Bearer eyJ0eXAi.demo");
+/// assert_eq!(format!("{auth:?}"), r#"Header("Authorization", "[redacted]")"#);
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Header {
     name: Cow<'static, str>,
@@ -72,6 +92,23 @@ impl Header {
     }
 
     /// True for a credential (`Authorization`): keep it out of logs.
+    ///
+    /// ```
+    /// use channel_connect::http::HttpRequest;
+    /// use channel_connect::Secret;
+    ///
+    /// let req = HttpRequest::post_form("https://slack.com/api/auth.revoke").bearer(&Secret::new("xoxb-1"));
+    /// // What a host's request log may show.
+    /// let loggable: Vec<String> = req
+    ///     .headers()
+    ///     .iter()
+    ///     .map(|h| format!("{}: {}", h.name(), if h.is_sensitive() { "***" } else { h.value() }))
+    ///     .collect();
+    /// assert_eq!(
+    ///     loggable,
+    ///     ["Accept: application/json", "Content-Type: application/x-www-form-urlencoded", "Authorization: ***"]
+    /// );
+    /// ```
     pub fn is_sensitive(&self) -> bool {
         self.sensitive
     }
@@ -107,6 +144,34 @@ enum Body {
 ///
 /// `Debug` hides sensitive headers and secret form fields; the body itself
 /// is reachable only through [`HttpRequest::body`], for sending.
+///
+/// Any client sends it from four parts: [`HttpRequest::method`],
+/// [`HttpRequest::url`], every one of [`HttpRequest::headers`], and
+/// [`HttpRequest::body`] (with the `http` feature,
+/// `http::Request::<String>::try_from(&req)` does it for clients on the
+/// `http` crate). The answer comes back as an [`HttpResponse`].
+///
+/// ```
+/// use channel_connect::http::HttpRequest;
+/// use channel_connect::provider::slack::oauth;
+/// use channel_connect::{ClientId, RedirectUri, Secret, Slack};
+///
+/// # let app = Slack::new(
+/// #     ClientId::new("1234567890.1234567890")?,
+/// #     Secret::new("slack-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// let req = oauth::access_request(&app, &Secret::new("4724.demo-code"));
+/// assert_eq!((req.method(), req.url()), ("POST", "https://slack.com/api/oauth.v2.access"));
+/// assert_eq!(
+///     req.body(),
+///     "code=4724.demo-code&redirect_uri=https%3A%2F%2Fapi.example.com%2Fv1%2Fintegrations%2Fchat%2Foauth%2Fcallback"
+/// );
+/// // Safe to log: the code and the Basic credentials are redacted.
+/// let logged = format!("{req:?}");
+/// assert!(!logged.contains("4724.demo-code") && logged.contains("[redacted]"));
+/// # Ok::<(), channel_connect::ConfigError>(())
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct HttpRequest {
     method: Method,
@@ -127,12 +192,29 @@ impl HttpRequest {
     }
 
     /// `GET url`, accepting JSON.
+    ///
+    /// ```
+    /// use channel_connect::http::HttpRequest;
+    ///
+    /// let req = HttpRequest::get("https://graph.microsoft.com/v1.0/me");
+    /// assert_eq!(req.header_value("accept"), Some("application/json"));
+    /// assert_eq!(req.body(), "");
+    /// ```
     pub fn get(url: impl Into<String>) -> Self {
         Self::new(Method::Get, url, Body::Empty)
     }
 
     /// `POST url` with an `application/x-www-form-urlencoded` body (add
     /// fields with [`HttpRequest::field`]), accepting JSON.
+    ///
+    /// ```
+    /// use channel_connect::http::HttpRequest;
+    ///
+    /// let req = HttpRequest::post_form("https://slack.com/api/oauth.v2.access")
+    ///     .field("grant_type", "refresh_token");
+    /// assert_eq!(req.header_value("content-type"), Some("application/x-www-form-urlencoded"));
+    /// assert_eq!(req.body(), "grant_type=refresh_token");
+    /// ```
     pub fn post_form(url: impl Into<String>) -> Self {
         let body = Body::Form {
             fields: Vec::new(),
@@ -142,29 +224,81 @@ impl HttpRequest {
     }
 
     /// `POST url` with a JSON body, accepting JSON.
+    ///
+    /// ```
+    /// use channel_connect::http::HttpRequest;
+    /// use serde_json::json;
+    ///
+    /// let req = HttpRequest::post_json(
+    ///     "https://graph.microsoft.com/v1.0/users/00000000-0000-0000-66f3-3332eca7ea81/teamwork/installedApps",
+    ///     &json!({"teamsApp@odata.bind": "https://graph.microsoft.com/v1.0/appCatalogs/teamsApps/b1c5353a-7aca-41b3-830f-27d5218fe0e5"}),
+    /// );
+    /// assert_eq!(req.header_value("content-type"), Some("application/json"));
+    /// assert!(req.body().starts_with(r#"{"teamsApp@odata.bind":"#));
+    /// // Form fields do not apply to a JSON body: ignored.
+    /// assert_eq!(req.clone().field("x", "1").body(), req.body());
+    /// ```
     pub fn post_json(url: impl Into<String>, body: &serde_json::Value) -> Self {
         Self::new(Method::Post, url, Body::Json(body.to_string())).header("Content-Type", "application/json")
     }
 
     /// Adds a header.
+    ///
+    /// ```
+    /// use channel_connect::http::HttpRequest;
+    ///
+    /// let req = HttpRequest::get("https://graph.microsoft.com/v1.0/appCatalogs/teamsApps")
+    ///     .header("ConsistencyLevel", "eventual");
+    /// assert_eq!(req.header_value("consistencylevel"), Some("eventual"));
+    /// assert!(!req.headers().last().unwrap().is_sensitive());
+    /// ```
     pub fn header(mut self, name: impl Into<Cow<'static, str>>, value: impl Into<String>) -> Self {
         self.push_header(name.into(), value.into(), false);
         self
     }
 
     /// Adds a header that carries a credential (redacted in `Debug`).
+    ///
+    /// ```
+    /// use channel_connect::http::HttpRequest;
+    /// use channel_connect::Secret;
+    ///
+    /// let req = HttpRequest::get("https://api.example.net/v2/me").secret_header("X-Api-Key", &Secret::new("k-123"));
+    /// assert_eq!(req.header_value("x-api-key"), Some("k-123"));
+    /// assert!(!format!("{req:?}").contains("k-123"));
+    /// ```
     pub fn secret_header(mut self, name: impl Into<Cow<'static, str>>, value: &Secret) -> Self {
         self.push_header(name.into(), value.expose().to_owned(), true);
         self
     }
 
-    /// `Authorization: Bearer <token>`.
+    /// `Authorization: Bearer <token>` (RFC 6750 section 2.1).
+    ///
+    /// ```
+    /// use channel_connect::http::HttpRequest;
+    /// use channel_connect::Secret;
+    ///
+    /// let req = HttpRequest::post_form("https://slack.com/api/auth.revoke").bearer(&Secret::new("xoxb-1"));
+    /// assert_eq!(req.header_value("Authorization"), Some("Bearer xoxb-1"));
+    /// assert!(req.headers().iter().any(|h| h.name() == "Authorization" && h.is_sensitive()));
+    /// ```
     pub fn bearer(mut self, token: &Secret) -> Self {
         self.push_header("Authorization".into(), format!("Bearer {}", token.expose()), true);
         self
     }
 
     /// `Authorization: Basic base64(user:password)` (RFC 7617).
+    ///
+    /// ```
+    /// use channel_connect::http::HttpRequest;
+    /// use channel_connect::Secret;
+    ///
+    /// // RFC 7617 section 2's example.
+    /// let req = HttpRequest::post_form("https://slack.com/api/oauth.v2.access")
+    ///     .basic_auth("Aladdin", &Secret::new("open sesame"));
+    /// assert_eq!(req.header_value("authorization"), Some("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="));
+    /// assert!(!format!("{req:?}").contains("QWxhZGRpbjpvcGVuIHNlc2FtZQ"));
+    /// ```
     pub fn basic_auth(mut self, user: &str, password: &Secret) -> Self {
         let encoded = STANDARD.encode(format!("{user}:{}", password.expose()));
         self.push_header("Authorization".into(), format!("Basic {encoded}"), true);
@@ -181,12 +315,39 @@ impl HttpRequest {
 
     /// Appends `name=value` to a form body, percent-encoded. Ignored on a
     /// request without a form body.
+    ///
+    /// ```
+    /// use channel_connect::http::HttpRequest;
+    ///
+    /// let req = HttpRequest::post_form("https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token")
+    ///     .field("scope", "https://graph.microsoft.com/.default")
+    ///     .field("grant_type", "client_credentials");
+    /// assert_eq!(req.body(), "scope=https%3A%2F%2Fgraph.microsoft.com%2F.default&grant_type=client_credentials");
+    /// assert_eq!(req.form_field("scope"), Some("https://graph.microsoft.com/.default"));
+    ///
+    /// // A GET has no body to add to.
+    /// assert_eq!(HttpRequest::get("https://graph.microsoft.com/v1.0/me").field("scope", "x").body(), "");
+    /// ```
     pub fn field(mut self, name: impl Into<Cow<'static, str>>, value: &str) -> Self {
         self.push_field(name.into(), value, false);
         self
     }
 
     /// Appends a form field that carries a credential (redacted in `Debug`).
+    ///
+    /// ```
+    /// use channel_connect::http::HttpRequest;
+    /// use channel_connect::Secret;
+    ///
+    /// let req = HttpRequest::post_form("https://slack.com/api/oauth.v2.access")
+    ///     .field("grant_type", "refresh_token")
+    ///     .secret_field("refresh_token", &Secret::new("xoxe-1-My0xLTI0"));
+    /// assert_eq!(req.body(), "grant_type=refresh_token&refresh_token=xoxe-1-My0xLTI0");
+    /// assert_eq!(
+    ///     format!("{req:?}").split("form: ").nth(1),
+    ///     Some(r#"{"grant_type": "refresh_token", "refresh_token": "[redacted]"} }"#)
+    /// );
+    /// ```
     pub fn secret_field(mut self, name: impl Into<Cow<'static, str>>, value: &Secret) -> Self {
         self.push_field(name.into(), value.expose(), true);
         self
@@ -230,6 +391,14 @@ impl HttpRequest {
     }
 
     /// The value of a header, the name compared case-insensitively.
+    ///
+    /// ```
+    /// use channel_connect::http::HttpRequest;
+    ///
+    /// let req = HttpRequest::post_form("https://slack.com/api/oauth.v2.access");
+    /// assert_eq!(req.header_value("CONTENT-TYPE"), Some("application/x-www-form-urlencoded"));
+    /// assert_eq!(req.header_value("Authorization"), None);
+    /// ```
     pub fn header_value(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -247,6 +416,18 @@ impl HttpRequest {
     }
 
     /// The decoded value of one form field of the body.
+    ///
+    /// ```
+    /// use channel_connect::http::HttpRequest;
+    /// use channel_connect::Secret;
+    ///
+    /// let req = HttpRequest::post_form("https://slack.com/api/oauth.v2.access")
+    ///     .secret_field("code", &Secret::new("4724.a/b+c"))
+    ///     .field("redirect_uri", "https://api.example.com/v1/integrations/chat/oauth/callback");
+    /// assert_eq!(req.form_field("code"), Some("4724.a/b+c")); // decoded
+    /// assert!(req.body().starts_with("code=4724.a%2Fb%2Bc&")); // encoded on the wire
+    /// assert_eq!(req.form_field("client_secret"), None);
+    /// ```
     pub fn form_field(&self, name: &str) -> Option<&str> {
         match &self.body {
             Body::Form { fields, .. } => fields.iter().find(|f| f.name == name).map(|f| f.value.as_str()),
@@ -308,6 +489,17 @@ impl TryFrom<&HttpRequest> for ::http::Request<String> {
 
 /// A response as the host's client received it: the status and the body.
 /// `Debug` shows the body's length only (it may carry tokens).
+///
+/// ```
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::slack::oauth;
+///
+/// let body = br#"{"ok":true,"revoked":true}"#;
+/// let response = HttpResponse::new(200, body);
+/// assert!(oauth::parse_revoke(&response)?);
+/// assert_eq!(format!("{response:?}"), "HttpResponse { status: 200, body_len: 26 }");
+/// # Ok::<(), channel_connect::ExchangeError>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct HttpResponse<'a> {
     /// The HTTP status code.
@@ -317,12 +509,34 @@ pub struct HttpResponse<'a> {
 }
 
 impl<'a> HttpResponse<'a> {
-    /// A response with this status and body.
+    /// A response with this status and body, borrowed from what the host's
+    /// client received.
+    ///
+    /// ```
+    /// use channel_connect::http::HttpResponse;
+    /// use channel_connect::provider::slack::oauth;
+    ///
+    /// // What a client hands back: a status and the body bytes.
+    /// let (status, body): (u16, Vec<u8>) = (200, br#"{"ok":false,"error":"invalid_code"}"#.to_vec());
+    /// let response = HttpResponse::new(status, &body);
+    /// assert!(response.is_success()); // HTTP says yes...
+    /// assert!(oauth::parse_install(&response).is_err()); // ...Slack says no
+    /// ```
     pub fn new(status: u16, body: &'a [u8]) -> Self {
         HttpResponse { status, body }
     }
 
     /// True for a 2xx status.
+    ///
+    /// Parsers look at more than this: Slack answers its errors with 200 and
+    /// `"ok": false`, Microsoft with 400 and a JSON error body.
+    ///
+    /// ```
+    /// use channel_connect::http::HttpResponse;
+    ///
+    /// assert!(HttpResponse::new(201, b"{}").is_success());
+    /// assert!(!HttpResponse::new(409, b"{}").is_success());
+    /// ```
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }

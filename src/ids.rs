@@ -24,6 +24,16 @@ pub(crate) fn has_control(s: &str) -> bool {
 }
 
 /// The integration identifier: 1 to 255 bytes, no control characters.
+///
+/// ```
+/// use channel_connect::ids::IntegrationIdentifier;
+/// use channel_connect::validation::ValidationError;
+///
+/// assert_eq!(IntegrationIdentifier::new("slack")?.as_str(), "slack");
+/// assert_eq!(IntegrationIdentifier::new("  ").unwrap_err(), ValidationError::IntegrationIdentifierRequired);
+/// assert_eq!(IntegrationIdentifier::new("slack\0").unwrap_err(), ValidationError::IntegrationIdentifierInvalid);
+/// # Ok::<(), ValidationError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IntegrationIdentifier<'a>(&'a str);
 
@@ -46,6 +56,17 @@ impl<'a> IntegrationIdentifier<'a> {
 }
 
 /// A subscriber id: 1 to 255 bytes, no control characters.
+///
+/// ```
+/// use channel_connect::ids::SubscriberId;
+/// use channel_connect::validation::ValidationError;
+///
+/// // Any text without control characters: ids are often emails or UUIDs.
+/// assert_eq!(SubscriberId::new("megan.bowen@contoso.com")?.as_str(), "megan.bowen@contoso.com");
+/// assert_eq!(SubscriberId::new("").unwrap_err(), ValidationError::SubscriberIdInvalid);
+/// assert_eq!(SubscriberId::new("subscriber-123\r\n").unwrap_err(), ValidationError::SubscriberIdInvalid);
+/// # Ok::<(), ValidationError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SubscriberId<'a>(&'a str);
 
@@ -69,6 +90,18 @@ pub const GENERATED_CONNECTION_ID_LEN: usize = 19;
 
 /// A connection identifier: 1 to 100 characters of `[A-Za-z0-9._-]`, either
 /// given by the caller or generated as `chconn_` + 12 base64url characters.
+///
+/// ```
+/// use channel_connect::ids::ConnectionIdentifier;
+///
+/// let given = ConnectionIdentifier::new("slack-connection-abc123")?;
+/// assert_eq!(given.as_str(), "slack-connection-abc123");
+/// // Without one in the request, `connect_url` generates one from the entropy.
+/// let generated = ConnectionIdentifier::generate(&[0x9c, 0x41, 0x07, 0xd2, 0x5e, 0x33, 0xa8, 0x10, 0xf6]);
+/// assert!(generated.as_str().starts_with("chconn_"));
+/// assert!(ConnectionIdentifier::new("slack connection").is_err()); // a space
+/// # Ok::<(), channel_connect::validation::ValidationError>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionIdentifier<'a>(Repr<'a>);
 
@@ -82,6 +115,16 @@ const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 
 impl<'a> ConnectionIdentifier<'a> {
     /// Checks a caller-supplied identifier.
+    ///
+    /// ```
+    /// use channel_connect::ids::ConnectionIdentifier;
+    /// use channel_connect::validation::ValidationError;
+    ///
+    /// assert!(ConnectionIdentifier::new("acme.slack_main-2").is_ok());
+    /// for bad in ["", "acme/slack", "café", &"x".repeat(101)] {
+    ///     assert_eq!(ConnectionIdentifier::new(bad).unwrap_err(), ValidationError::ConnectionIdentifierInvalid);
+    /// }
+    /// ```
     pub fn new(value: &'a str) -> Result<Self, ValidationError> {
         let ok = !value.is_empty()
             && value.len() <= MAX_ID_CHARS
@@ -98,6 +141,17 @@ impl<'a> ConnectionIdentifier<'a> {
     /// (`A-Z a-z 0-9 - _`), each taken from 6 consecutive bits of `entropy`
     /// (72 bits, most significant bit first). Every character is uniform
     /// because 64 divides 2^6: no modulo bias.
+    ///
+    /// ```
+    /// use channel_connect::ids::{ConnectionIdentifier, GENERATED_CONNECTION_ID_LEN};
+    ///
+    /// // 0x04 0x20 0xc4 = 000001 000010 000011 000100: B, C, D, E.
+    /// let id = ConnectionIdentifier::generate(&[0x04, 0x20, 0xc4, 0, 0, 0, 0, 0, 0]);
+    /// assert_eq!(id.as_str(), "chconn_BCDEAAAAAAAA");
+    /// assert_eq!(id.as_str().len(), GENERATED_CONNECTION_ID_LEN);
+    /// // Every generated id is also a valid caller-supplied one.
+    /// assert!(ConnectionIdentifier::new(ConnectionIdentifier::generate(&[0xff; 9]).as_str()).is_ok());
+    /// ```
     pub fn generate(entropy: &[u8; 9]) -> ConnectionIdentifier<'static> {
         let mut out = *b"chconn_000000000000";
         let bits = entropy.iter().fold(0u128, |acc, &b| (acc << 8) | u128::from(b));
@@ -140,6 +194,14 @@ pub(crate) fn all_bytes(value: &str, class: impl Fn(u8) -> bool) -> bool {
 
 /// An owned identifier from configuration (environment id, organization id):
 /// 1 to 255 bytes, no control characters.
+///
+/// ```
+/// use channel_connect::ids::ConfigId;
+///
+/// assert_eq!(ConfigId::new("6615c4b2e0f3a1b2c3d4e5f6").unwrap().as_str(), "6615c4b2e0f3a1b2c3d4e5f6");
+/// assert!(ConfigId::new("").is_none());
+/// assert!(ConfigId::new("env\n1").is_none());
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigId(String);
 

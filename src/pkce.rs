@@ -17,6 +17,43 @@ pub const PKCE_LABEL: &[u8] = b"channel-connect/pkce/v1";
 pub const PKCE_LEN: usize = 43;
 
 /// A PKCE code verifier: 43 base64url characters. `Debug` hides it.
+///
+/// Nothing is stored between the authorize URL and the callback: the core
+/// re-derives the verifier from the verified state
+/// ([`crate::VerifiedCallback::pkce_verifier`]), and the token request
+/// carries it as `code_verifier` (RFC 7636 section 4.5).
+///
+/// ```
+/// # use channel_connect::*;
+/// # use time::{Duration, OffsetDateTime};
+/// # let teams = MsTeams::new(
+/// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+/// #     Secret::new("teams-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+/// #     .integration(Integration::new("msteams", teams))
+/// #     .build()?;
+/// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+/// // A Teams user link: a delegated sign-in with PKCE.
+/// let body = LinkUserRequestBody::from_json(br#"{"integrationIdentifier":"msteams","subscriberId":"subscriber-123"}"#)?;
+/// let issued = core.link_user_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+/// let query = format!("code=0.AXoA-demo&state={}", issued.state().unwrap());
+/// let verified = core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now + Duration::seconds(40)))?;
+/// let verifier = verified.pkce_verifier().expect("a Teams sign-in uses PKCE");
+///
+/// // The authorize URL carried its S256 challenge...
+/// let challenge = format!("code_challenge={}&code_challenge_method=S256", verifier.challenge().as_str());
+/// assert!(issued.url.ends_with(&challenge));
+/// // ...and the token request carries the verifier itself.
+/// let token_request = verified.token_request()?.expect("a code to redeem");
+/// assert_eq!(token_request.form_field("code_verifier"), Some(verifier.expose()));
+/// assert_eq!(format!("{verifier:?}"), "PkceVerifier([redacted])");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// The Slack provider sends no challenge (it authenticates the exchange with
+/// the client secret alone), so Slack callbacks have no verifier.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PkceVerifier([u8; PKCE_LEN]);
 
@@ -31,12 +68,66 @@ impl PkceVerifier {
         PkceVerifier(out)
     }
 
-    /// The verifier, for the token request's `code_verifier`.
+    /// The verifier, for the token request's `code_verifier`: 43 characters
+    /// of `[A-Za-z0-9_-]` (RFC 7636 section 4.1 allows 43 to 128 of
+    /// `[A-Za-z0-9-._~]`).
+    ///
+    /// ```
+    /// # use channel_connect::*;
+    /// # use time::{Duration, OffsetDateTime};
+    /// # let teams = MsTeams::new(
+    /// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+    /// #     Secret::new("teams-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+    /// #     .integration(Integration::new("msteams", teams))
+    /// #     .build()?;
+    /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// // A Teams user link: a delegated sign-in with PKCE.
+    /// let body = LinkUserRequestBody::from_json(br#"{"integrationIdentifier":"msteams","subscriberId":"subscriber-123"}"#)?;
+    /// let issued = core.link_user_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+    /// let query = format!("code=0.AXoA-demo&state={}", issued.state().unwrap());
+    /// let verified = core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now + Duration::seconds(40)))?;
+    /// let verifier = verified.pkce_verifier().unwrap().expose();
+    /// assert_eq!(verifier.len(), 43);
+    /// assert!(verifier.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn expose(&self) -> &str {
         std::str::from_utf8(&self.0).expect("base64url is ASCII")
     }
 
-    /// The S256 challenge: base64url(SHA-256(verifier)).
+    /// The S256 challenge: base64url(SHA-256(verifier)), RFC 7636 section
+    /// 4.2, which the authorize URL sends as `code_challenge`.
+    ///
+    /// ```
+    /// use base64::Engine;
+    /// use sha2::{Digest, Sha256};
+    /// # use channel_connect::*;
+    /// # use time::{Duration, OffsetDateTime};
+    /// # let teams = MsTeams::new(
+    /// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+    /// #     Secret::new("teams-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+    /// #     .integration(Integration::new("msteams", teams))
+    /// #     .build()?;
+    /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// // A Teams user link: a delegated sign-in with PKCE.
+    /// let body = LinkUserRequestBody::from_json(br#"{"integrationIdentifier":"msteams","subscriberId":"subscriber-123"}"#)?;
+    /// let issued = core.link_user_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+    /// let query = format!("code=0.AXoA-demo&state={}", issued.state().unwrap());
+    /// let verified = core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now + Duration::seconds(40)))?;
+    /// let verifier = verified.pkce_verifier().unwrap();
+    ///
+    /// // What the provider computes at the token endpoint.
+    /// let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.expose()));
+    /// assert_eq!(verifier.challenge().as_str(), expected);
+    /// assert!(issued.url.contains(&format!("&code_challenge={expected}&")));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn challenge(&self) -> PkceChallenge {
         let mut out = [0u8; PKCE_LEN];
         URL_SAFE_NO_PAD
@@ -52,7 +143,34 @@ impl fmt::Debug for PkceVerifier {
     }
 }
 
-/// An S256 code challenge (public).
+/// An S256 code challenge (public): it travels in the authorize URL, and
+/// only the matching verifier redeems the code (RFC 7636 section 4.6).
+/// `Debug` shows it.
+///
+/// ```
+/// # use channel_connect::*;
+/// # use time::{Duration, OffsetDateTime};
+/// # let teams = MsTeams::new(
+/// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+/// #     Secret::new("teams-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+/// #     .integration(Integration::new("msteams", teams))
+/// #     .build()?;
+/// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+/// // A Teams user link: a delegated sign-in with PKCE.
+/// let body = LinkUserRequestBody::from_json(br#"{"integrationIdentifier":"msteams","subscriberId":"subscriber-123"}"#)?;
+/// let issued = core.link_user_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+/// let query = format!("code=0.AXoA-demo&state={}", issued.state().unwrap());
+/// let verified = core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now + Duration::seconds(40)))?;
+/// let challenge = verified.pkce_verifier().unwrap().challenge();
+/// assert_eq!(challenge.as_str().len(), 43);
+/// assert!(issued.url.contains(challenge.as_str()));
+/// // The verifier never appears in the URL.
+/// assert!(!issued.url.contains(verified.pkce_verifier().unwrap().expose()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct PkceChallenge([u8; PKCE_LEN]);
 

@@ -378,7 +378,16 @@ impl RequestError {
         match self {
             RequestError::Validation(_) => 422,
             RequestError::IntegrationNotFound { .. } | RequestError::MissingClientId { .. } => 404,
-            _ => 400,
+            RequestError::IncomingWebhookWithoutSubscriber
+            | RequestError::SharedWithoutContext
+            | RequestError::SubscriberModeWithoutSubscriber
+            | RequestError::NeitherSubscriberNorContext
+            | RequestError::ContextRequiredForHmac
+            | RequestError::ContextHashRequired
+            | RequestError::ContextHashInvalid
+            | RequestError::UrlTooLong { .. }
+            | RequestError::InvalidWorkspace(_)
+            | RequestError::ClockOutOfRange => 400,
         }
     }
 

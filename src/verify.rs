@@ -288,7 +288,7 @@ impl ChannelConnect {
         let mut sealed = SealedState::default();
         let proof_nonce = state
             .reseal_proof(now.unix_timestamp(), workspace, key, &mut sealed)
-            .map_err(|_| StateError::new(StateErrorKind::Oversized))?;
+            .map_err(StateError::new)?;
         let challenge = PkceVerifier::derive(key, &proof_nonce).challenge();
         let request = AuthorizeRequest {
             purpose: Purpose::ConnectProof,

@@ -22,6 +22,37 @@ pub mod msteams;
 pub mod slack;
 
 /// What the core hands a provider to write an authorize URL.
+///
+/// ```
+/// use channel_connect::request::Scopes;
+/// use channel_connect::*;
+///
+/// # let slack = Slack::new(
+/// #     ClientId::new("1234567890.1234567890")?,
+/// #     Secret::new("slack-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// // A Slack user link, pointed at the workspace of the connection.
+/// let request = AuthorizeRequest {
+///     purpose: Purpose::LinkUser,
+///     state: "AQEBAAAAAGlVwAABLEBBQkNERUZHSElKS0xNTk8",
+///     scopes: None,
+///     user_scopes: Some(Scopes::default_list(&["identity.basic", "identity.team"])),
+///     pkce_challenge: None,
+///     workspace: Some("T9TK3CUKW"),
+///     links_user: true,
+/// };
+/// let mut url = String::new();
+/// slack.authorize_url(&request, &mut url);
+/// assert_eq!(
+///     url,
+///     "https://slack.com/oauth/v2/authorize?state=AQEBAAAAAGlVwAABLEBBQkNERUZHSElKS0xNTk8\
+///      &client_id=1234567890.1234567890\
+///      &redirect_uri=https%3A%2F%2Fapi.example.com%2Fv1%2Fintegrations%2Fchat%2Foauth%2Fcallback\
+///      &user_scope=identity.basic%2Cidentity.team&team=T9TK3CUKW"
+/// );
+/// # Ok::<(), ConfigError>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct AuthorizeRequest<'a> {
     /// Connect (install, admin consent), link-user (personal sign-in) or
@@ -44,6 +75,75 @@ pub struct AuthorizeRequest<'a> {
 }
 
 /// A chat provider (Slack, Microsoft Teams, ...).
+///
+/// A provider needs its identity, its authorize URL and how to read its
+/// callback; the exchange ([`Provider::token_request`],
+/// [`Provider::records`]) is optional. The core seals and checks the state
+/// around it:
+///
+/// ```
+/// use channel_connect::*;
+/// use time::{Duration, OffsetDateTime};
+///
+/// /// A Discord bot install (OAuth 2 code flow, https://discord.com/developers/docs/topics/oauth2).
+/// #[derive(Debug)]
+/// struct Discord {
+///     client_id: ClientId,
+///     redirect_uri: RedirectUri,
+/// }
+///
+/// impl Provider for Discord {
+///     fn id(&self) -> &str {
+///         "discord"
+///     }
+///     fn display_name(&self) -> &str {
+///         "Discord"
+///     }
+///     fn client_id(&self) -> &ClientId {
+///         &self.client_id
+///     }
+///     fn redirect_uri(&self) -> &RedirectUri {
+///         &self.redirect_uri
+///     }
+///     fn authorize_url(&self, request: &AuthorizeRequest<'_>, out: &mut String) {
+///         out.push_str("https://discord.com/oauth2/authorize?response_type=code&scope=bot&client_id=");
+///         out.extend(url::form_urlencoded::byte_serialize(self.client_id.as_str().as_bytes()));
+///         out.push_str("&redirect_uri=");
+///         out.extend(url::form_urlencoded::byte_serialize(self.redirect_uri.as_str().as_bytes()));
+///         out.push_str("&state=");
+///         out.push_str(request.state); // base64url: nothing to encode
+///     }
+///     fn interpret(&self, _state: &VerifiedState, params: &CallbackParams<'_>) -> Result<ProviderOutcome, CallbackError> {
+///         match (&params.error, &params.code) {
+///             (None, Some(code)) if !code.is_empty() => Ok(ProviderOutcome::Code { code: Secret::new(code.as_ref()) }),
+///             _ => Err(CallbackError::MissingParameters),
+///         }
+///     }
+/// }
+///
+/// let discord = Discord {
+///     client_id: ClientId::new("1098765432109876543")?,
+///     redirect_uri: RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// };
+/// # let keys = KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?);
+/// let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", keys)
+///     .integration(Integration::new("discord", discord))
+///     .build()?;
+/// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+/// let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"discord","subscriberId":"subscriber-123"}"#)?;
+/// let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+/// assert!(issued.url.starts_with("https://discord.com/oauth2/authorize?response_type=code&scope=bot&client_id=1098765432109876543&"));
+///
+/// let query = format!("code=NhhvTDYsFcdgNLnnLijcl7Ku7bEEeee&state={}&guild_id=1098765432109876000", issued.state().unwrap());
+/// let verified = core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now + Duration::seconds(30)))?;
+/// assert_eq!(verified.state.provider(), "discord");
+/// assert!(verified.token_request()?.is_none()); // this one implements no exchange
+///
+/// // The user cancelled on Discord's page.
+/// let query = format!("error=access_denied&state={}", issued.state().unwrap());
+/// assert!(core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now)).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait Provider: fmt::Debug + Send + Sync {
     /// The id written in states: 1 to 32 characters of `[a-z0-9_-]`, stable forever.
     fn id(&self) -> &str;
@@ -58,6 +158,27 @@ pub trait Provider: fmt::Debug + Send + Sync {
     fn redirect_uri(&self) -> &RedirectUri;
 
     /// Provider-specific request rules (Slack: `incoming-webhook` needs a subscriber).
+    ///
+    /// ```
+    /// use channel_connect::*;
+    ///
+    /// # let slack = Slack::new(
+    /// #     ClientId::new("1234567890.1234567890")?,
+    /// #     Secret::new("slack-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// let body = ConnectRequestBody::from_json(
+    ///     br#"{"integrationIdentifier":"slack","context":{"tenant":"org-acme"},"scope":["chat:write","incoming-webhook"]}"#,
+    /// )?;
+    /// let request = ConnectRequest::validate(&body)?;
+    /// assert_eq!(slack.check_connect(&request), Err(RequestError::IncomingWebhookWithoutSubscriber));
+    ///
+    /// let body = ConnectRequestBody::from_json(
+    ///     br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123","scope":["chat:write","incoming-webhook"]}"#,
+    /// )?;
+    /// assert_eq!(slack.check_connect(&ConnectRequest::validate(&body)?), Ok(()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn check_connect(&self, request: &ConnectRequest<'_>) -> Result<(), RequestError> {
         let _ = request;
         Ok(())
@@ -68,6 +189,31 @@ pub trait Provider: fmt::Debug + Send + Sync {
     /// provider's shape and against the integration's own restriction; else
     /// that restriction (a configured Slack team or Teams tenant); else none.
     /// The default passes `expected` through.
+    ///
+    /// ```
+    /// use channel_connect::*;
+    ///
+    /// # let slack = Slack::new(
+    /// #     ClientId::new("1234567890.1234567890")?,
+    /// #     Secret::new("slack-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// # let teams = MsTeams::new(
+    /// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+    /// #     Secret::new("teams-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// assert_eq!(slack.restrict_workspace(Some("T9TK3CUKW"))?.as_deref(), Some("T9TK3CUKW"));
+    /// assert_eq!(slack.restrict_workspace(None)?, None); // no team configured: any workspace
+    /// // Teams tenants are compared in lower case.
+    /// let tenant = teams.restrict_workspace(Some("72F988BF-86F1-41AF-91AB-2D7CD011DB47"))?;
+    /// assert_eq!(tenant.as_deref(), Some("72f988bf-86f1-41af-91ab-2d7cd011db47"));
+    ///
+    /// // Each provider refuses the other's shape.
+    /// assert!(matches!(slack.restrict_workspace(Some("72f988bf-86f1-41af-91ab-2d7cd011db47")), Err(RequestError::InvalidWorkspace(_))));
+    /// assert!(matches!(teams.restrict_workspace(Some("T9TK3CUKW")), Err(RequestError::InvalidWorkspace(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn restrict_workspace<'a>(
         &'a self,
         expected: Option<&'a str>,
@@ -76,12 +222,59 @@ pub trait Provider: fmt::Debug + Send + Sync {
     }
 
     /// Whether the authorize URL for `purpose` carries a PKCE challenge.
+    ///
+    /// ```
+    /// use channel_connect::*;
+    ///
+    /// # let slack = Slack::new(
+    /// #     ClientId::new("1234567890.1234567890")?,
+    /// #     Secret::new("slack-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// # let teams = MsTeams::new(
+    /// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+    /// #     Secret::new("teams-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// assert!(!teams.uses_pkce(Purpose::Connect)); // admin consent: no code to protect
+    /// assert!(teams.uses_pkce(Purpose::ConnectProof));
+    /// assert!(teams.uses_pkce(Purpose::LinkUser));
+    /// assert!(!slack.uses_pkce(Purpose::Connect));
+    /// # Ok::<(), ConfigError>(())
+    /// ```
     fn uses_pkce(&self, purpose: Purpose) -> bool {
         let _ = purpose;
         false
     }
 
     /// Appends the authorize URL to `out` (which is empty).
+    ///
+    /// ```
+    /// use channel_connect::*;
+    ///
+    /// # let teams = MsTeams::new(
+    /// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+    /// #     Secret::new("teams-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// // A Teams proof sign-in in the tenant an admin consent claimed.
+    /// let request = AuthorizeRequest {
+    ///     purpose: Purpose::ConnectProof,
+    ///     state: "AQEBAAAAAGlVwAABLEBBQkNERUZHSElKS0xNTk8",
+    ///     scopes: None,
+    ///     user_scopes: None,
+    ///     pkce_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+    ///     workspace: Some("72f988bf-86f1-41af-91ab-2d7cd011db47"),
+    ///     links_user: false,
+    /// };
+    /// let mut url = String::new();
+    /// teams.authorize_url(&request, &mut url);
+    /// assert!(url.starts_with("https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/authorize?"));
+    /// assert!(url.contains("&scope=openid%20profile&state=AQEBAAAAAGlVwAABLEBBQkNERUZHSElKS0xNTk8&"));
+    /// assert!(url.ends_with("&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"));
+    /// assert_eq!(teams.authorize_url_len(&request), url.len());
+    /// # Ok::<(), ConfigError>(())
+    /// ```
     fn authorize_url(&self, request: &AuthorizeRequest<'_>, out: &mut String);
 
     /// The length [`Provider::authorize_url`] would write. The default writes
@@ -94,6 +287,34 @@ pub trait Provider: fmt::Debug + Send + Sync {
 
     /// Reads the callback of a verified state. Called only after the state
     /// opened; errors are checked before success parameters.
+    ///
+    /// ```
+    /// use channel_connect::*;
+    /// use time::OffsetDateTime;
+    ///
+    /// # let slack = Slack::new(
+    /// #     ClientId::new("1234567890.1234567890")?,
+    /// #     Secret::new("slack-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+    /// #     .integration(Integration::new("slack", slack.clone()))
+    /// #     .build()?;
+    /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// # let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#)?;
+    /// # let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+    /// let state = core.platform().open_state(issued.state().unwrap(), &VerifyParams::at(now))?;
+    /// let code = slack.interpret(&state, &CallbackParams::parse("code=4724.demo-code")?)?;
+    /// assert!(matches!(code, ProviderOutcome::Code { .. }));
+    ///
+    /// // The user pressed "Cancel" on Slack's page.
+    /// let denied = slack.interpret(&state, &CallbackParams::parse("error=access_denied")?).unwrap_err();
+    /// assert_eq!(denied.to_string(), "the authorization was declined (access_denied)");
+    /// // Microsoft's parameters have no business on a Slack callback.
+    /// let mixed = CallbackParams::parse("code=4724.demo-code&admin_consent=True")?;
+    /// assert!(matches!(slack.interpret(&state, &mixed), Err(CallbackError::Conflicting(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn interpret(
         &self,
         state: &VerifiedState,
@@ -104,6 +325,32 @@ pub trait Provider: fmt::Debug + Send + Sync {
     /// (Teams admin consent): the workspace the callback claims, which a
     /// connect-proof sign-in must then confirm. The core answers such a
     /// callback with that sign-in's URL, never with a connection.
+    ///
+    /// ```
+    /// use channel_connect::*;
+    /// use time::OffsetDateTime;
+    ///
+    /// # let teams = MsTeams::new(
+    /// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+    /// #     Secret::new("teams-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+    /// #     .integration(Integration::new("msteams", teams.clone()))
+    /// #     .build()?;
+    /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// # let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"msteams","context":{"tenant":"org-acme"}}"#)?;
+    /// # let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+    /// let state = core.platform().open_state(issued.state().unwrap(), &VerifyParams::at(now))?;
+    /// let params = CallbackParams::parse("admin_consent=True&tenant=72f988bf-86f1-41af-91ab-2d7cd011db47")?;
+    /// let consent = teams.interpret(&state, &params)?;
+    /// // A claim to prove, not a tenant to trust.
+    /// assert_eq!(teams.proof_workspace(&state, &consent), Some("72f988bf-86f1-41af-91ab-2d7cd011db47"));
+    ///
+    /// let code = ProviderOutcome::Code { code: Secret::new("0.AXoA-demo") };
+    /// assert_eq!(teams.proof_workspace(&state, &code), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn proof_workspace<'o>(&self, state: &VerifiedState, outcome: &'o ProviderOutcome) -> Option<&'o str> {
         let _ = (state, outcome);
         None

@@ -119,3 +119,25 @@ pub fn binding_tag(value: &[u8]) -> [u8; BINDING_LEN] {
     t.copy_from_slice(&d[..BINDING_LEN]);
     t
 }
+
+/// The state's base64url: URL-safe alphabet, no padding, canonical (SPEC.md
+/// section 2), on the widest SIMD instructions the CPU has (AVX2, NEON),
+/// detected once; the scalar engine elsewhere. Both write and accept exactly
+/// the same strings.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+pub(crate) fn base64url() -> &'static base64::engine::simd::Simd {
+    use base64::engine::{DecodePaddingMode, GeneralPurposeConfig};
+    static ENGINE: std::sync::LazyLock<base64::engine::simd::Simd> = std::sync::LazyLock::new(|| {
+        let config = GeneralPurposeConfig::new()
+            .with_encode_padding(false)
+            .with_decode_padding_mode(DecodePaddingMode::RequireNone);
+        base64::engine::simd::Simd::url_safe(config)
+    });
+    &ENGINE
+}
+
+/// The state's base64url (scalar on this target).
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+pub(crate) fn base64url() -> &'static base64::engine::GeneralPurpose {
+    &base64::engine::general_purpose::URL_SAFE_NO_PAD
+}

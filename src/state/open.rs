@@ -3,7 +3,6 @@
 //! binding (SPEC.md section 8).
 
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::Mac;
 
 use super::*;
@@ -34,7 +33,7 @@ pub(crate) fn open(
         return Err(Oversized.into());
     }
     let mut raw = [0u8; MAX_STATE_BYTES];
-    let n = URL_SAFE_NO_PAD
+    let n = base64url()
         .decode_slice(token.as_bytes(), &mut raw)
         .map_err(|_| StateError::new(Malformed))?;
     let raw = &raw[..n];

@@ -4,7 +4,6 @@
 use std::fmt;
 
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::Mac;
 
 use super::*;
@@ -151,7 +150,7 @@ pub(crate) fn seal(
 }
 
 pub(super) fn encode(raw: &[u8], out: &mut SealedState) {
-    out.len = URL_SAFE_NO_PAD
+    out.len = base64url()
         .encode_slice(raw, &mut out.buf)
         .expect("MAX_STATE_CHARS holds the base64 of MAX_STATE_BYTES");
 }

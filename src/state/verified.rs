@@ -6,12 +6,45 @@ use std::fmt;
 use time::OffsetDateTime;
 
 use super::open::Layout;
-use super::seal::{SealedState, StateTooLarge, encode, mac_tag};
+use super::seal::{SealedState, encode, mac_tag};
 use super::*;
 use crate::keys::{KeyId, SigningKey};
 
 /// A state whose MAC, time window and binding checked out. Every accessor
 /// reads the authenticated bytes.
+///
+/// Act on these facts, never on the callback's query: the state says who
+/// started the flow, for which subscriber, context and connection.
+///
+/// ```
+/// # use channel_connect::*;
+/// # use time::{Duration, OffsetDateTime};
+/// # let slack = Slack::new(
+/// #     ClientId::new("1234567890.1234567890")?,
+/// #     Secret::new("slack-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+/// #     .integration(Integration::new("slack", slack))
+/// #     .build()?;
+/// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+/// let body = ConnectRequestBody::from_json(
+///     br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123","context":{"tenant":"org-acme"},"connectionMode":"shared"}"#,
+/// )?;
+/// let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+/// let query = format!("code=4724.demo-code&state={}", issued.state().unwrap());
+/// let verified = core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now + Duration::seconds(20)))?;
+///
+/// let state = &verified.state;
+/// assert_eq!((state.provider(), state.purpose()), ("slack", Purpose::Connect));
+/// assert_eq!(state.environment_id(), "6615c4b2e0f3a1b2c3d4e5f6");
+/// assert_eq!(state.subscriber_id(), Some("subscriber-123"));
+/// assert_eq!(state.connection_mode(), ConnectionMode::Shared);
+/// assert_eq!(state.connection_identifier(), issued.connection_identifier());
+/// assert_eq!(state.expires_at(), now + Duration::minutes(5));
+/// assert!(!state.auto_link_user()); // shared mode: not unless asked
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct VerifiedState {
     bytes: Vec<u8>,
@@ -19,6 +52,30 @@ pub struct VerifiedState {
 }
 
 /// A context entry read from a verified state; `data` is its compact JSON.
+///
+/// ```
+/// # use channel_connect::*;
+/// # use time::{Duration, OffsetDateTime};
+/// # let slack = Slack::new(
+/// #     ClientId::new("1234567890.1234567890")?,
+/// #     Secret::new("slack-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+/// #     .integration(Integration::new("slack", slack))
+/// #     .build()?;
+/// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+/// let body = ConnectRequestBody::from_json(
+///     br#"{"integrationIdentifier":"slack","context":{"tenant":{"id":"org-acme","data":{"plan":"enterprise"}},"app":"billing"}}"#,
+/// )?;
+/// let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+/// let state = core.platform().open_state(issued.state().unwrap(), &VerifyParams::at(now))?;
+/// let entries: Vec<_> = state.context().collect();
+/// assert_eq!((entries[0].key, entries[0].id, entries[0].data), ("app", "billing", None));
+/// assert_eq!((entries[1].key, entries[1].id), ("tenant", "org-acme"));
+/// assert_eq!(entries[1].data, Some(r#"{"plan":"enterprise"}"#));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StateContextEntry<'a> {
     /// Context key.
@@ -30,6 +87,37 @@ pub struct StateContextEntry<'a> {
 }
 
 /// The stable id of one state (its nonce), for replay refusal.
+///
+/// Keep each id until the state's [`VerifiedState::expires_at`] and refuse
+/// it the second time (a Redis `SET ... NX EXAT`, a unique row):
+///
+/// ```
+/// use std::collections::HashSet;
+/// # use channel_connect::*;
+/// # use time::{Duration, OffsetDateTime};
+/// # let slack = Slack::new(
+/// #     ClientId::new("1234567890.1234567890")?,
+/// #     Secret::new("slack-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+/// #     .integration(Integration::new("slack", slack))
+/// #     .build()?;
+/// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+/// # let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#)?;
+/// # let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+/// # let query = format!("code=4724.demo-code&state={}", issued.state().unwrap());
+/// let mut seen = HashSet::new(); // your store, with expiry
+/// let params = CallbackParams::parse(&query)?;
+/// let first = core.verify_callback(&params, &VerifyParams::at(now + Duration::seconds(20)))?;
+/// assert!(seen.insert(first.state.replay_id().to_string())); // first use: go on
+///
+/// // The same callback again (a reload, a replayed URL): the MAC is valid, the id is not new.
+/// let again = core.verify_callback(&params, &VerifyParams::at(now + Duration::seconds(25)))?;
+/// assert!(!seen.insert(again.state.replay_id().to_string())); // answer 400 Invalid OAuth state parameter
+/// assert_eq!(again.state.replay_id().to_string().len(), 32); // 16 bytes, hex
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ReplayId(pub [u8; NONCE_LEN]);
 
@@ -123,6 +211,31 @@ impl VerifiedState {
     /// The workspace the flow is restricted to, sealed at issue (a Slack
     /// team, a Teams tenant) or, in a connect-proof state, the tenant the
     /// admin consent claimed. The provider's answer must name this one.
+    ///
+    /// ```
+    /// # use channel_connect::*;
+    /// # use time::{Duration, OffsetDateTime};
+    /// # let slack = Slack::new(
+    /// #     ClientId::new("1234567890.1234567890")?,
+    /// #     Secret::new("slack-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+    /// #     .integration(Integration::new("slack", slack))
+    /// #     .build()?;
+    /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// let body = LinkUserRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#)?;
+    /// // Linking to a connection of team T9TK3CUKW: the host seals its workspace.
+    /// let issue = IssueParams::new(now, &Entropy([7; 32])).with_workspace("T9TK3CUKW");
+    /// let issued = core.link_user_url(&body, &issue)?;
+    /// let state = core.platform().open_state(issued.state().unwrap(), &VerifyParams::at(now))?;
+    /// assert_eq!(state.workspace(), Some("T9TK3CUKW"));
+    ///
+    /// // Without one, any workspace may answer.
+    /// let issued = core.link_user_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+    /// assert_eq!(core.platform().open_state(issued.state().unwrap(), &VerifyParams::at(now))?.workspace(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn workspace(&self) -> Option<&str> {
         self.layout.workspace.map(|r| self.str_at(r))
     }
@@ -182,6 +295,35 @@ impl VerifiedState {
     }
 
     /// The nonce: refuse a second callback with the same id until [`Self::expires_at`].
+    ///
+    /// [`ReplayId`] shows a store doing it.
+    ///
+    /// ```
+    /// # use channel_connect::*;
+    /// # use time::{Duration, OffsetDateTime};
+    /// # let slack = Slack::new(
+    /// #     ClientId::new("1234567890.1234567890")?,
+    /// #     Secret::new("slack-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+    /// #     .integration(Integration::new("slack", slack))
+    /// #     .build()?;
+    /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// # let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#)?;
+    /// # let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+    /// let state = core.platform().open_state(issued.state().unwrap(), &VerifyParams::at(now))?;
+    /// // SET channel-connect:replay:<id> 1 NX EXAT <expiry>
+    /// let key = format!("channel-connect:replay:{}", state.replay_id());
+    /// let exat = state.expires_at().unix_timestamp();
+    /// assert_eq!(key.len(), "channel-connect:replay:".len() + 32);
+    /// assert_eq!(exat, 1_767_225_900);
+    /// // Two issues draw two nonces.
+    /// # let other = core.connect_url(&body, &IssueParams::new(now, &Entropy([8; 32])))?;
+    /// let other = core.platform().open_state(other.state().unwrap(), &VerifyParams::at(now))?;
+    /// assert_ne!(state.replay_id(), other.replay_id());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn replay_id(&self) -> ReplayId {
         let mut n = [0; NONCE_LEN];
         n.copy_from_slice(self.nonce());
@@ -205,24 +347,29 @@ impl VerifiedState {
     /// section 7): the same claims, flags `PROOF` and `WORKSPACE`, issued at
     /// `max(now, issued_at)` and expiring when this state does, with a nonce
     /// derived from this one (so no entropy is needed), sealed under `key`.
-    /// `workspace` is inserted unless the state already carries one.
+    /// `workspace` is inserted unless the state already carries one. The
+    /// refusal says why: not a connect state, a workspace outside the
+    /// format, a parent already expired at `now`, or no room left.
     pub(crate) fn reseal_proof(
         &self,
         now: i64,
         workspace: &str,
         key: &SigningKey,
         out: &mut SealedState,
-    ) -> Result<[u8; NONCE_LEN], StateTooLarge> {
-        if self.purpose() != Purpose::Connect || !is_workspace(workspace.as_bytes()) {
-            return Err(StateTooLarge);
+    ) -> Result<[u8; NONCE_LEN], StateErrorKind> {
+        if self.purpose() != Purpose::Connect {
+            return Err(StateErrorKind::WrongPurpose);
+        }
+        if !is_workspace(workspace.as_bytes()) {
+            return Err(StateErrorKind::Malformed);
         }
         let parent_issued = self.issued_at_unix();
         let expires = parent_issued.saturating_add(u64::from(self.lifetime_secs()));
         let issued_at = u64::try_from(now).unwrap_or(0).max(parent_issued);
-        // `now` is before the parent's expiry (it opened), so this is 1 or more.
-        let lifetime = u16::try_from(expires.saturating_sub(issued_at)).map_err(|_| StateTooLarge)?;
+        // At most the parent's lifetime; 0 only if the parent has expired.
+        let lifetime = u16::try_from(expires.saturating_sub(issued_at)).unwrap_or(u16::MAX);
         if lifetime == 0 {
-            return Err(StateTooLarge);
+            return Err(StateErrorKind::Expired);
         }
         let (insert_at, insert) = match self.layout.workspace {
             Some(_) => (self.bytes.len(), &[][..]),
@@ -235,7 +382,7 @@ impl VerifiedState {
         let extra = if insert.is_empty() { 0 } else { 1 + insert.len() };
         let body_len = self.bytes.len() + extra;
         if body_len + TAG_LEN > MAX_STATE_BYTES {
-            return Err(StateTooLarge);
+            return Err(StateErrorKind::Oversized);
         }
         let mut raw = [0u8; MAX_STATE_BYTES];
         raw[..insert_at].copy_from_slice(&self.bytes[..insert_at]);

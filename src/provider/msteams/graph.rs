@@ -41,6 +41,21 @@ use crate::secret::Secret;
 
 /// How the app reached the tenant's catalog: uploaded by the organization
 /// (a line-of-business app, what Novu looks for) or from the Teams store.
+///
+/// ```
+/// use channel_connect::provider::msteams::graph::{self, AppDistribution};
+/// use channel_connect::{ClientId, MsTeams, RedirectUri, Secret};
+///
+/// # let app = MsTeams::new(
+/// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+/// #     Secret::new("teams-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// let token = Secret::new("app-only-token");
+/// let store = graph::find_app_request(&app, &token, AppDistribution::Store);
+/// assert!(store.url().ends_with("%27store%27")); // ...distributionMethod eq 'store'
+/// # Ok::<(), channel_connect::ConfigError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AppDistribution {
     /// `distributionMethod eq 'organization'`.
@@ -50,6 +65,19 @@ pub enum AppDistribution {
 }
 
 /// The app's id in the tenant's catalog (not its client id).
+///
+/// Each tenant's catalog gives the same app its own id: find it in the
+/// tenant of the user ([`find_app_request`], [`parse_find_app`]).
+///
+/// ```
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::msteams::graph;
+///
+/// let body = br#"{"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#appCatalogs/teamsApps","value":[{"id":"b1c5353a-7aca-41b3-830f-27d5218fe0e5","externalId":"6731de76-14a6-49ae-97bc-6eba6914391e","displayName":"Acme Notifications","distributionMethod":"organization"}]}"#;
+/// let id = graph::parse_find_app(&HttpResponse::new(200, body))?;
+/// assert_eq!(id.as_str(), "b1c5353a-7aca-41b3-830f-27d5218fe0e5");
+/// # Ok::<(), channel_connect::ExchangeError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TeamsAppId(String);
 
@@ -63,6 +91,27 @@ impl TeamsAppId {
 /// `GET {graph}/v1.0/appCatalogs/teamsApps?$filter=externalId eq
 /// '{client id}' and distributionMethod eq '{distribution}'` with the
 /// app-only token.
+///
+/// ```
+/// use channel_connect::provider::msteams::graph::{self, AppDistribution};
+/// use channel_connect::{ClientId, MsTeams, RedirectUri, Secret};
+///
+/// # let app = MsTeams::new(
+/// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+/// #     Secret::new("teams-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// let req = graph::find_app_request(&app, &Secret::new("app-only-token"), AppDistribution::Organization);
+/// assert_eq!(req.method(), "GET");
+/// let query = req.url().split_once('?').unwrap().1;
+/// let filter: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+/// assert_eq!(filter, [(
+///     "$filter".to_owned(),
+///     "externalId eq '6731de76-14a6-49ae-97bc-6eba6914391e' and distributionMethod eq 'organization'".to_owned(),
+/// )]);
+/// assert_eq!(req.header_value("authorization"), Some("Bearer app-only-token"));
+/// # Ok::<(), channel_connect::ConfigError>(())
+/// ```
 pub fn find_app_request(app: &MsTeams, app_token: &Secret, distribution: AppDistribution) -> HttpRequest {
     let method = match distribution {
         AppDistribution::Organization => "organization",
@@ -93,6 +142,27 @@ struct CatalogApp {
 /// Parses the answer to [`find_app_request`]: the first app's id. An empty
 /// list is [`ProviderErrorKind::NotFound`] (`app_not_in_catalog`: the app
 /// was never uploaded to, or approved in, that tenant).
+///
+/// ```
+/// use channel_connect::exchange::{ExchangeError, ProviderErrorKind};
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::msteams::graph;
+///
+/// assert!(graph::parse_find_app(&HttpResponse::new(200, br#"{"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#appCatalogs/teamsApps","value":[{"id":"b1c5353a-7aca-41b3-830f-27d5218fe0e5","externalId":"6731de76-14a6-49ae-97bc-6eba6914391e","displayName":"Acme Notifications","distributionMethod":"organization"}]}"#)).is_ok());
+///
+/// // The tenant's admin has not uploaded (or approved) the app yet.
+/// let empty = br#"{"value":[]}"#;
+/// match graph::parse_find_app(&HttpResponse::new(200, empty)) {
+///     Err(ExchangeError::Provider(e)) => {
+///         assert_eq!((e.code(), e.kind()), ("app_not_in_catalog", ProviderErrorKind::NotFound));
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// // The token lacks AppCatalog.Read.All.
+/// let denied = br#"{"error":{"code":"Forbidden","message":"Missing role permissions on the request."}}"#;
+/// let err = graph::parse_find_app(&HttpResponse::new(403, denied)).unwrap_err();
+/// assert_eq!(err.status(), 403);
+/// ```
 pub fn parse_find_app(response: &HttpResponse<'_>) -> Result<TeamsAppId, ExchangeError> {
     if !response.is_success() {
         return Err(graph_error(response));
@@ -116,6 +186,33 @@ pub fn parse_find_app(response: &HttpResponse<'_>) -> Result<TeamsAppId, Exchang
 /// `POST {graph}/v1.0/users/{user}/teamwork/installedApps` with
 /// `{"teamsApp@odata.bind": "{graph}/v1.0/appCatalogs/teamsApps/{id}"}` and
 /// the app-only token. `user_id` is the user's object id (`oid`, a GUID).
+///
+/// ```
+/// use channel_connect::exchange::ExchangeError;
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::msteams::graph;
+/// use channel_connect::{ClientId, MsTeams, RedirectUri, Secret};
+///
+/// # let app = MsTeams::new(
+/// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+/// #     Secret::new("teams-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// # let found = graph::parse_find_app(&HttpResponse::new(200, br#"{"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#appCatalogs/teamsApps","value":[{"id":"b1c5353a-7aca-41b3-830f-27d5218fe0e5","externalId":"6731de76-14a6-49ae-97bc-6eba6914391e","displayName":"Acme Notifications","distributionMethod":"organization"}]}"#))?;
+/// let token = Secret::new("app-only-token");
+/// // `found`: the catalog id from `parse_find_app`; the user: the `ms_teams_user` endpoint's `userId`.
+/// let req = graph::install_for_user_request(&app, &token, "00000000-0000-0000-66f3-3332eca7ea81", &found)?;
+/// assert_eq!(req.url(), "https://graph.microsoft.com/v1.0/users/00000000-0000-0000-66f3-3332eca7ea81/teamwork/installedApps");
+/// assert_eq!(
+///     req.body(),
+///     r#"{"teamsApp@odata.bind":"https://graph.microsoft.com/v1.0/appCatalogs/teamsApps/b1c5353a-7aca-41b3-830f-27d5218fe0e5"}"#
+/// );
+///
+/// // A user id that is not an object id (an email, a path) is refused before it reaches a URL.
+/// let err = graph::install_for_user_request(&app, &token, "MeganB@contoso.onmicrosoft.com", &found).unwrap_err();
+/// assert_eq!(err, ExchangeError::InvalidField("oid"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn install_for_user_request(
     app: &MsTeams,
     app_token: &Secret,
@@ -132,7 +229,17 @@ pub fn install_for_user_request(
     Ok(HttpRequest::post_json(url, &body).bearer(app_token))
 }
 
-/// What [`install_for_user_request`] achieved.
+/// What [`install_for_user_request`] achieved. Both mean the bot can now
+/// message the user.
+///
+/// ```
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::msteams::graph::{self, UserInstall};
+///
+/// assert_eq!(graph::parse_install_for_user(&HttpResponse::new(201, b""))?, UserInstall::Installed);
+/// assert_eq!(graph::parse_install_for_user(&HttpResponse::new(409, b"{}"))?, UserInstall::AlreadyInstalled);
+/// # Ok::<(), channel_connect::ExchangeError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UserInstall {
     /// 201 Created: installed now.
@@ -146,6 +253,25 @@ pub enum UserInstall {
 /// (403 [`ProviderErrorKind::Forbidden`]: the permission is not granted;
 /// 404 [`ProviderErrorKind::NotFound`]: no such user or app; 429
 /// [`ProviderErrorKind::RateLimited`]).
+///
+/// ```
+/// use channel_connect::exchange::{ExchangeError, ProviderErrorKind};
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::msteams::graph::{self, UserInstall};
+///
+/// assert_eq!(graph::parse_install_for_user(&HttpResponse::new(201, b"{}"))?, UserInstall::Installed);
+///
+/// // TeamsAppInstallation.ReadWriteSelfForUser.All was not granted.
+/// let denied = br#"{"error":{"code":"Forbidden","message":"Missing role permissions on the request. API requires one of 'TeamsAppInstallation.ReadWriteSelfForUser.All'."}}"#;
+/// match graph::parse_install_for_user(&HttpResponse::new(403, denied)) {
+///     Err(ExchangeError::Provider(e)) => {
+///         assert_eq!((e.code(), e.kind()), ("forbidden", ProviderErrorKind::Forbidden));
+///         assert!(e.description().unwrap().contains("TeamsAppInstallation.ReadWriteSelfForUser.All"));
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok::<(), ExchangeError>(())
+/// ```
 pub fn parse_install_for_user(response: &HttpResponse<'_>) -> Result<UserInstall, ExchangeError> {
     match response.status {
         409 => Ok(UserInstall::AlreadyInstalled),

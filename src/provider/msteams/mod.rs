@@ -44,16 +44,50 @@ pub const SIGN_IN_SCOPE: &str = "openid profile User.Read";
 /// The tenant segment of Microsoft URLs: `organizations`, a tenant GUID or a
 /// verified domain. `common`, `consumers` and the consumer tenant's GUID are
 /// refused (admin consent needs a work or school tenant).
+///
+/// ```
+/// use channel_connect::{ConfigError, Tenant};
+///
+/// assert_eq!(Tenant::new("72F988BF-86F1-41AF-91AB-2D7CD011DB47")?.as_str(), "72f988bf-86f1-41af-91ab-2d7cd011db47");
+/// assert_eq!(Tenant::new("contoso.onmicrosoft.com")?.as_str(), "contoso.onmicrosoft.com");
+/// assert_eq!(Tenant::organizations().as_str(), "organizations");
+/// assert!(matches!(Tenant::new("consumers"), Err(ConfigError::TenantNotAllowed(_))));
+/// # Ok::<(), ConfigError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tenant(String);
 
 impl Tenant {
-    /// `organizations`: any work or school tenant.
+    /// `organizations`: any work or school tenant. The default of
+    /// [`MsTeams::new`]: a multi-tenant app, consented to by each customer.
+    ///
+    /// ```
+    /// use channel_connect::{ClientId, MsTeams, RedirectUri, Secret, Tenant};
+    ///
+    /// # let app = MsTeams::new(
+    /// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+    /// #     Secret::new("teams-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// assert_eq!(app.tenant(), &Tenant::organizations());
+    /// # Ok::<(), channel_connect::ConfigError>(())
+    /// ```
     pub fn organizations() -> Self {
         Tenant("organizations".into())
     }
 
-    /// Checks a tenant segment.
+    /// Checks a tenant segment; GUIDs and domains are lower-cased.
+    ///
+    /// ```
+    /// use channel_connect::{ConfigError, Tenant};
+    ///
+    /// assert!(Tenant::new("72f988bf-86f1-41af-91ab-2d7cd011db47").is_ok());
+    /// // `common` admits personal accounts, which cannot consent for an organization.
+    /// assert_eq!(Tenant::new("common"), Err(ConfigError::TenantNotAllowed("common".into())));
+    /// // Neither a GUID, a domain nor `organizations`.
+    /// assert_eq!(Tenant::new("Contoso Ltd"), Err(ConfigError::Tenant));
+    /// assert_eq!(Tenant::new("https://login.microsoftonline.com/contoso.com"), Err(ConfigError::Tenant));
+    /// ```
     pub fn new(value: &str) -> Result<Self, ConfigError> {
         let lower = value.to_ascii_lowercase();
         match lower.as_str() {
@@ -158,6 +192,36 @@ const CHALLENGE_METHOD_PARAM: &str = "&code_challenge_method=S256";
 impl MsTeams {
     /// An application with its client id, client secret and redirect URI;
     /// the tenant segment is `organizations`, the cloud the global one.
+    ///
+    /// The values come from the app registration in the Microsoft Entra
+    /// admin center: "Application (client) ID", a client secret
+    /// (Certificates & secrets), and a Web redirect URI (Authentication).
+    ///
+    /// ```
+    /// use channel_connect::*;
+    /// use time::OffsetDateTime;
+    ///
+    /// let teams = MsTeams::new(
+    ///     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+    ///     Secret::new("teams-client-secret"),
+    ///     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// );
+    /// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+    /// #     .integration(Integration::new("msteams", teams))
+    /// #     .build()?;
+    /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"msteams","context":{"tenant":"org-acme"}}"#)?;
+    /// let url = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?.url;
+    /// assert!(url.starts_with(
+    ///     "https://login.microsoftonline.com/organizations/v2.0/adminconsent?client_id=6731de76-14a6-49ae-97bc-6eba6914391e&redirect_uri="
+    /// ));
+    /// assert!(url.contains("&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default&state="));
+    ///
+    /// // A Teams workspace is a tenant GUID: a Slack team id is refused.
+    /// let err = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])).with_workspace("T9TK3CUKW")).unwrap_err();
+    /// assert_eq!(err.status(), 400);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(client_id: ClientId, client_secret: Secret, redirect_uri: RedirectUri) -> Self {
         let mut app = MsTeams {
             client_id,
@@ -199,6 +263,31 @@ impl MsTeams {
 
     /// Uses another tenant segment. A tenant GUID also restricts every
     /// state to that tenant (it is sealed as the workspace).
+    ///
+    /// ```
+    /// use channel_connect::*;
+    /// use time::OffsetDateTime;
+    ///
+    /// # let app = MsTeams::new(
+    /// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+    /// #     Secret::new("teams-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// // A single-tenant deployment: only Contoso.
+    /// let contoso = app.with_tenant(Tenant::new("72f988bf-86f1-41af-91ab-2d7cd011db47")?);
+    /// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+    /// #     .integration(Integration::new("msteams", contoso))
+    /// #     .build()?;
+    /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// let body = LinkUserRequestBody::from_json(br#"{"integrationIdentifier":"msteams","subscriberId":"subscriber-123"}"#)?;
+    /// let url = core.link_user_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?.url;
+    /// assert!(url.starts_with("https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/authorize?"));
+    ///
+    /// // Linking the user to a connection of another tenant contradicts the restriction.
+    /// let other = IssueParams::new(now, &Entropy([7; 32])).with_workspace("f8cdef31-a31e-4b4a-93e4-5f571e91255a");
+    /// assert!(matches!(core.link_user_url(&body, &other), Err(RequestError::InvalidWorkspace(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_tenant(mut self, tenant: Tenant) -> Self {
         self.tenant = tenant;
         self
@@ -207,6 +296,24 @@ impl MsTeams {
     /// Uses another authority (login host): a national cloud
     /// ([`US_GOVERNMENT_LOGIN`], [`CHINA_LOGIN`]) or a local stand-in. The
     /// `id_token` issuer is then checked against it.
+    ///
+    /// ```
+    /// use channel_connect::provider::msteams::{US_GOVERNMENT_LOGIN, token};
+    /// use channel_connect::{BaseUrl, ClientId, MsTeams, RedirectUri, Secret, Tenant};
+    ///
+    /// # let app = MsTeams::new(
+    /// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+    /// #     Secret::new("teams-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// let gov = app.with_authority(BaseUrl::new(US_GOVERNMENT_LOGIN)?);
+    /// let tenant = Tenant::new("72f988bf-86f1-41af-91ab-2d7cd011db47")?;
+    /// assert_eq!(
+    ///     token::app_only_token_request(&gov, &tenant).url(),
+    ///     "https://login.microsoftonline.us/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token"
+    /// );
+    /// # Ok::<(), channel_connect::ConfigError>(())
+    /// ```
     pub fn with_authority(mut self, authority: BaseUrl) -> Self {
         self.authority = authority;
         self
@@ -216,6 +323,21 @@ impl MsTeams {
     /// [`CHINA_GRAPH`], a stand-in): the admin-consent and app-only scopes
     /// (`{graph}/.default`), the sign-in's `User.Read`, and the Teams app
     /// installation calls follow it.
+    ///
+    /// ```
+    /// use channel_connect::provider::msteams::CHINA_GRAPH;
+    /// use channel_connect::{BaseUrl, ClientId, MsTeams, RedirectUri, Secret};
+    ///
+    /// # let app = MsTeams::new(
+    /// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+    /// #     Secret::new("teams-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// let china = app.with_graph(BaseUrl::new(CHINA_GRAPH)?);
+    /// assert_eq!(china.graph_default_scope(), "https://microsoftgraph.chinacloudapi.cn/.default");
+    /// assert_eq!(china.sign_in_scope(true), "openid profile https://microsoftgraph.chinacloudapi.cn/User.Read");
+    /// # Ok::<(), channel_connect::ConfigError>(())
+    /// ```
     pub fn with_graph(mut self, graph: BaseUrl) -> Self {
         self.graph = graph;
         self.write_suffixes();
@@ -232,6 +354,22 @@ impl MsTeams {
     /// Microsoft sends `wids` only when the app registration's manifest asks
     /// for it (`groupMembershipClaims` `DirectoryRole` or `All`), and a
     /// proof without `wids` is then refused.
+    ///
+    /// [`token::check_admin_role`] shows the check.
+    ///
+    /// ```
+    /// use channel_connect::{ClientId, MsTeams, RedirectUri, Secret};
+    ///
+    /// # let app = MsTeams::new(
+    /// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+    /// #     Secret::new("teams-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// assert!(!app.requires_admin_role()); // any member of the tenant can prove it
+    /// let strict = app.require_admin_role();
+    /// assert!(strict.requires_admin_role());
+    /// # Ok::<(), channel_connect::ConfigError>(())
+    /// ```
     pub fn require_admin_role(mut self) -> Self {
         self.require_admin_role = true;
         self
@@ -257,13 +395,39 @@ impl MsTeams {
         &self.graph
     }
 
-    /// `{graph}/.default`: the app's configured Graph permissions.
+    /// `{graph}/.default`: the app's configured Graph permissions
+    /// (Microsoft: "The /.default scope").
+    ///
+    /// ```
+    /// use channel_connect::{ClientId, MsTeams, RedirectUri, Secret};
+    ///
+    /// # let app = MsTeams::new(
+    /// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+    /// #     Secret::new("teams-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// assert_eq!(app.graph_default_scope(), "https://graph.microsoft.com/.default");
+    /// # Ok::<(), channel_connect::ConfigError>(())
+    /// ```
     pub fn graph_default_scope(&self) -> String {
         format!("{}/.default", self.graph)
     }
 
     /// The delegated sign-in's scope: `openid profile`, plus `User.Read`
     /// when the user is linked (fully qualified off the global Graph).
+    ///
+    /// ```
+    /// use channel_connect::{ClientId, MsTeams, RedirectUri, Secret};
+    ///
+    /// # let app = MsTeams::new(
+    /// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+    /// #     Secret::new("teams-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// assert_eq!(app.sign_in_scope(false), "openid profile"); // proves the tenant, reads nothing
+    /// assert_eq!(app.sign_in_scope(true), "openid profile User.Read"); // also identifies the user
+    /// # Ok::<(), channel_connect::ConfigError>(())
+    /// ```
     pub fn sign_in_scope(&self, links_user: bool) -> String {
         match (links_user, self.graph.as_str() == GRAPH) {
             (false, _) => PROOF_SCOPE.to_owned(),

@@ -49,6 +49,39 @@ fn token_url(app: &MsTeams, tenant: &Tenant) -> String {
 /// code_verifier`. `tenant` and `scope` are those of the authorize URL (for
 /// a connect-proof, the claimed tenant's GUID); `verifier` comes from
 /// [`crate::VerifiedCallback::pkce_verifier`].
+///
+/// [`crate::VerifiedCallback::token_request`] builds it for every Teams
+/// sign-in code; calling it directly gives the same request:
+///
+/// ```
+/// use channel_connect::provider::msteams::token;
+/// use channel_connect::*;
+/// use time::{Duration, OffsetDateTime};
+///
+/// # let app = MsTeams::new(
+/// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+/// #     Secret::new("teams-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+/// #     .integration(Integration::new("msteams", app.clone()))
+/// #     .build()?;
+/// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+/// // A Teams user link, back with its code.
+/// let body = LinkUserRequestBody::from_json(br#"{"integrationIdentifier":"msteams","subscriberId":"subscriber-123"}"#)?;
+/// let issued = core.link_user_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+/// let query = format!("code=0.AXoA-demo&state={}", issued.state().unwrap());
+/// let verified = core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now + Duration::seconds(40)))?;
+///
+/// let code = Secret::new("0.AXoA-demo");
+/// let verifier = verified.pkce_verifier().expect("sign-ins use PKCE");
+/// let req = token::delegated_token_request(&app, &Tenant::organizations(), &app.sign_in_scope(true), &code, verifier);
+/// assert_eq!(req.url(), "https://login.microsoftonline.com/organizations/oauth2/v2.0/token");
+/// assert_eq!(req.form_field("grant_type"), Some("authorization_code"));
+/// assert_eq!(req.form_field("code_verifier"), Some(verifier.expose()));
+/// assert_eq!(Some(req), verified.token_request()?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn delegated_token_request(
     app: &MsTeams,
     tenant: &Tenant,
@@ -76,6 +109,25 @@ pub fn delegated_token_request(
 /// application (the app can act there), not who sent any callback: never
 /// use it to decide which tenant a connection belongs to. The proof of that
 /// is the connect-proof sign-in's `id_token`.
+///
+/// ```
+/// use channel_connect::provider::msteams::token;
+/// use channel_connect::{ClientId, MsTeams, RedirectUri, Secret, Tenant};
+///
+/// # let app = MsTeams::new(
+/// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+/// #     Secret::new("teams-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// // The tenant of a stored Teams connection.
+/// let tenant = Tenant::new("72f988bf-86f1-41af-91ab-2d7cd011db47")?;
+/// let req = token::app_only_token_request(&app, &tenant);
+/// assert_eq!(req.url(), "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token");
+/// assert_eq!(req.form_field("grant_type"), Some("client_credentials"));
+/// assert_eq!(req.form_field("scope"), Some("https://graph.microsoft.com/.default"));
+/// assert!(!format!("{req:?}").contains("teams-client-secret"));
+/// # Ok::<(), channel_connect::ConfigError>(())
+/// ```
 pub fn app_only_token_request(app: &MsTeams, tenant: &Tenant) -> HttpRequest {
     HttpRequest::post_form(token_url(app, tenant))
         .field("client_id", app.client_id().as_str())
@@ -143,6 +195,53 @@ fn aadsts_in(text: &str) -> Option<u32> {
 /// construct it, so claims taken from anywhere else (a browser, a query
 /// string) can never pose as these. This also keeps the library free of
 /// key fetching (I/O).
+///
+/// ```
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::msteams::token;
+/// use channel_connect::{ClientId, MsTeams, RedirectUri, Secret, Tenant};
+/// use time::OffsetDateTime;
+///
+/// # let app = MsTeams::new(
+/// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+/// #     Secret::new("teams-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// # use base64::Engine;
+/// # use serde_json::json;
+/// # fn b64(v: &serde_json::Value) -> String {
+/// #     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+/// # }
+/// # // A token endpoint answer whose id_token has these claims over the defaults.
+/// # fn answer(overrides: serde_json::Value) -> Vec<u8> {
+/// #     let mut claims = json!({
+/// #         "aud": "6731de76-14a6-49ae-97bc-6eba6914391e",
+/// #         "iss": "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0",
+/// #         "iat": 1_767_225_600, "nbf": 1_767_225_600, "exp": 1_767_229_200,
+/// #         "name": "Megan Bowen", "preferred_username": "MeganB@contoso.onmicrosoft.com",
+/// #         "oid": "00000000-0000-0000-66f3-3332eca7ea81",
+/// #         "tid": "72f988bf-86f1-41af-91ab-2d7cd011db47", "ver": "2.0"
+/// #     });
+/// #     for (k, v) in overrides.as_object().unwrap() {
+/// #         claims[k] = v.clone();
+/// #     }
+/// #     let id_token = format!("{}.{}.c2lnbmF0dXJl", b64(&json!({"typ": "JWT", "alg": "RS256", "kid": "demo"})), b64(&claims));
+/// #     json!({"token_type": "Bearer", "scope": "openid profile User.Read", "expires_in": 3599,
+/// #            "access_token": "eyJ0eXAiOiJKV1QiLCJub25jZSI6.demo", "id_token": id_token}).to_string().into_bytes()
+/// # }
+/// let now = OffsetDateTime::from_unix_timestamp(1_767_225_610)?;
+/// let body = answer(json!({}));
+/// let sign_in = token::parse_delegated_response(&app, &HttpResponse::new(200, &body), &Tenant::organizations(), now)?;
+/// let claims = &sign_in.claims;
+/// // Identify the user by `oid` and `tid`, never by name or email.
+/// assert_eq!(claims.object_id(), "00000000-0000-0000-66f3-3332eca7ea81");
+/// assert_eq!(claims.tenant_id(), "72f988bf-86f1-41af-91ab-2d7cd011db47");
+/// assert_eq!(claims.audience(), "6731de76-14a6-49ae-97bc-6eba6914391e");
+/// assert_eq!(claims.preferred_username(), Some("MeganB@contoso.onmicrosoft.com"));
+/// assert_eq!(claims.expires_at().unix_timestamp(), 1_767_229_200);
+/// assert!(claims.directory_roles().is_empty()); // no `wids` in this token
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenEndpointClaims {
     oid: String,
@@ -166,6 +265,50 @@ impl TokenEndpointClaims {
 
     /// True when `wids` holds a role that can grant admin consent
     /// ([`ADMIN_ROLE_TEMPLATE_IDS`]).
+    ///
+    /// ```
+    /// use channel_connect::http::HttpResponse;
+    /// use channel_connect::provider::msteams::token;
+    /// use channel_connect::{ClientId, MsTeams, RedirectUri, Secret, Tenant};
+    /// use time::OffsetDateTime;
+    ///
+    /// # let app = MsTeams::new(
+    /// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+    /// #     Secret::new("teams-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// # use base64::Engine;
+    /// # use serde_json::json;
+    /// # fn b64(v: &serde_json::Value) -> String {
+    /// #     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    /// # }
+    /// # // A token endpoint answer whose id_token has these claims over the defaults.
+    /// # fn answer(overrides: serde_json::Value) -> Vec<u8> {
+    /// #     let mut claims = json!({
+    /// #         "aud": "6731de76-14a6-49ae-97bc-6eba6914391e",
+    /// #         "iss": "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0",
+    /// #         "iat": 1_767_225_600, "nbf": 1_767_225_600, "exp": 1_767_229_200,
+    /// #         "name": "Megan Bowen", "preferred_username": "MeganB@contoso.onmicrosoft.com",
+    /// #         "oid": "00000000-0000-0000-66f3-3332eca7ea81",
+    /// #         "tid": "72f988bf-86f1-41af-91ab-2d7cd011db47", "ver": "2.0"
+    /// #     });
+    /// #     for (k, v) in overrides.as_object().unwrap() {
+    /// #         claims[k] = v.clone();
+    /// #     }
+    /// #     let id_token = format!("{}.{}.c2lnbmF0dXJl", b64(&json!({"typ": "JWT", "alg": "RS256", "kid": "demo"})), b64(&claims));
+    /// #     json!({"token_type": "Bearer", "scope": "openid profile User.Read", "expires_in": 3599,
+    /// #            "access_token": "eyJ0eXAiOiJKV1QiLCJub25jZSI6.demo", "id_token": id_token}).to_string().into_bytes()
+    /// # }
+    /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_610)?;
+    /// # let parse = |body: &[u8]| token::parse_delegated_response(&app, &HttpResponse::new(200, body), &Tenant::organizations(), now);
+    /// // Global Administrator (62e90394-...) among the signer's roles.
+    /// let admin = parse(&answer(json!({"wids": ["62e90394-69f5-4237-9190-012177145e10", "b79fbf4d-3ef9-4689-8143-76b194e85509"]})))?;
+    /// assert!(admin.claims.holds_admin_role());
+    /// // A member without an admin role.
+    /// let member = parse(&answer(json!({"wids": ["b79fbf4d-3ef9-4689-8143-76b194e85509"]})))?;
+    /// assert!(!member.claims.holds_admin_role());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn holds_admin_role(&self) -> bool {
         self.wids
             .iter()
@@ -219,6 +362,49 @@ impl TokenEndpointClaims {
 }
 
 /// The answer to the delegated code exchange.
+///
+/// ```
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::msteams::token;
+/// use channel_connect::{ClientId, MsTeams, RedirectUri, Secret, Tenant};
+/// use time::OffsetDateTime;
+///
+/// # let app = MsTeams::new(
+/// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+/// #     Secret::new("teams-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// # use base64::Engine;
+/// # use serde_json::json;
+/// # fn b64(v: &serde_json::Value) -> String {
+/// #     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+/// # }
+/// # // A token endpoint answer whose id_token has these claims over the defaults.
+/// # fn answer(overrides: serde_json::Value) -> Vec<u8> {
+/// #     let mut claims = json!({
+/// #         "aud": "6731de76-14a6-49ae-97bc-6eba6914391e",
+/// #         "iss": "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0",
+/// #         "iat": 1_767_225_600, "nbf": 1_767_225_600, "exp": 1_767_229_200,
+/// #         "name": "Megan Bowen", "preferred_username": "MeganB@contoso.onmicrosoft.com",
+/// #         "oid": "00000000-0000-0000-66f3-3332eca7ea81",
+/// #         "tid": "72f988bf-86f1-41af-91ab-2d7cd011db47", "ver": "2.0"
+/// #     });
+/// #     for (k, v) in overrides.as_object().unwrap() {
+/// #         claims[k] = v.clone();
+/// #     }
+/// #     let id_token = format!("{}.{}.c2lnbmF0dXJl", b64(&json!({"typ": "JWT", "alg": "RS256", "kid": "demo"})), b64(&claims));
+/// #     json!({"token_type": "Bearer", "scope": "openid profile User.Read", "expires_in": 3599,
+/// #            "access_token": "eyJ0eXAiOiJKV1QiLCJub25jZSI6.demo", "id_token": id_token}).to_string().into_bytes()
+/// # }
+/// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_610)?;
+/// let body = answer(json!({}));
+/// let sign_in = token::parse_delegated_response(&app, &HttpResponse::new(200, &body), &Tenant::organizations(), now)?;
+/// assert_eq!(sign_in.scopes, ["openid", "profile", "User.Read"]);
+/// assert_eq!((sign_in.token_type.as_str(), sign_in.expires_in), ("Bearer", Some(3599)));
+/// assert!(sign_in.refresh_token.is_none()); // no `offline_access` asked
+/// assert!(!format!("{sign_in:?}").contains("eyJ0eXAiOiJKV1QiLCJub25jZSI6")); // tokens redacted
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DelegatedSignIn {
@@ -241,6 +427,21 @@ pub struct DelegatedSignIn {
 /// An app-only Graph token for a tenant, the answer to
 /// [`app_only_token_request`]. It shows that the tenant has consented to
 /// this application; it says nothing about who sent a callback.
+///
+/// ```
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::msteams::token;
+/// use time::{Duration, OffsetDateTime};
+///
+/// let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+/// let body = br#"{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"eyJ0eXAiOiJKV1QiLCJub25jZSI6.app-only"}"#;
+/// let token = token::parse_app_only_token(&HttpResponse::new(200, body), now)?;
+/// assert_eq!(token.token_type(), "Bearer");
+/// assert_eq!(token.access_token().expose(), "eyJ0eXAiOiJKV1QiLCJub25jZSI6.app-only");
+/// // Cache it per tenant; ask again a few minutes before this.
+/// assert_eq!(token.expires_at(), Some(now + Duration::seconds(3599)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AppOnlyToken {
     access_token: Secret,
@@ -318,6 +519,63 @@ fn bearer(raw: &mut Raw) -> Result<(Secret, String), ExchangeError> {
 /// `id_token` at `now` (see [`TokenEndpointClaims`]) against `app`'s client
 /// id and authority. `tenant` is the segment the request went to: a GUID
 /// pins `tid` to it.
+///
+/// ```
+/// use channel_connect::exchange::{ExchangeError, IdTokenError};
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::msteams::token;
+/// use channel_connect::{ClientId, MsTeams, RedirectUri, Secret, Tenant};
+/// use time::OffsetDateTime;
+///
+/// # let app = MsTeams::new(
+/// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+/// #     Secret::new("teams-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// # use base64::Engine;
+/// # use serde_json::json;
+/// # fn b64(v: &serde_json::Value) -> String {
+/// #     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+/// # }
+/// # // A token endpoint answer whose id_token has these claims over the defaults.
+/// # fn answer(overrides: serde_json::Value) -> Vec<u8> {
+/// #     let mut claims = json!({
+/// #         "aud": "6731de76-14a6-49ae-97bc-6eba6914391e",
+/// #         "iss": "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0",
+/// #         "iat": 1_767_225_600, "nbf": 1_767_225_600, "exp": 1_767_229_200,
+/// #         "name": "Megan Bowen", "preferred_username": "MeganB@contoso.onmicrosoft.com",
+/// #         "oid": "00000000-0000-0000-66f3-3332eca7ea81",
+/// #         "tid": "72f988bf-86f1-41af-91ab-2d7cd011db47", "ver": "2.0"
+/// #     });
+/// #     for (k, v) in overrides.as_object().unwrap() {
+/// #         claims[k] = v.clone();
+/// #     }
+/// #     let id_token = format!("{}.{}.c2lnbmF0dXJl", b64(&json!({"typ": "JWT", "alg": "RS256", "kid": "demo"})), b64(&claims));
+/// #     json!({"token_type": "Bearer", "scope": "openid profile User.Read", "expires_in": 3599,
+/// #            "access_token": "eyJ0eXAiOiJKV1QiLCJub25jZSI6.demo", "id_token": id_token}).to_string().into_bytes()
+/// # }
+/// let now = OffsetDateTime::from_unix_timestamp(1_767_225_610)?;
+/// let contoso = Tenant::new("72f988bf-86f1-41af-91ab-2d7cd011db47")?;
+/// let parse = |body: &[u8]| token::parse_delegated_response(&app, &HttpResponse::new(200, body), &contoso, now);
+/// assert!(parse(&answer(json!({})))?.claims.tenant_id() == contoso.as_str());
+///
+/// // Signed in to another tenant than the one the request was sent to.
+/// let other = answer(json!({
+///     "tid": "f8cdef31-a31e-4b4a-93e4-5f571e91255a",
+///     "iss": "https://login.microsoftonline.com/f8cdef31-a31e-4b4a-93e4-5f571e91255a/v2.0"
+/// }));
+/// assert_eq!(parse(&other).unwrap_err(), ExchangeError::IdToken(IdTokenError::WrongTenant));
+/// // An id_token issued to another application.
+/// let foreign = answer(json!({"aud": "00000003-0000-0000-c000-000000000000"}));
+/// assert_eq!(parse(&foreign).unwrap_err(), ExchangeError::IdToken(IdTokenError::Audience));
+/// // Expired more than 5 minutes ago.
+/// let stale = answer(json!({"exp": 1_767_225_000}));
+/// assert_eq!(parse(&stale).unwrap_err(), ExchangeError::IdToken(IdTokenError::Expired));
+/// // Microsoft's error answer: a code already redeemed.
+/// let used = br#"{"error":"invalid_grant","error_description":"AADSTS54005: OAuth2 Authorization code was already redeemed.","error_codes":[54005]}"#;
+/// assert_eq!(token::parse_delegated_response(&app, &HttpResponse::new(400, used), &contoso, now).unwrap_err().status(), 400);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn parse_delegated_response(
     app: &MsTeams,
     response: &HttpResponse<'_>,
@@ -349,6 +607,27 @@ pub fn parse_delegated_response(
 /// error answer is [`ExchangeError::Provider`] (kind
 /// [`ProviderErrorKind::NotConsented`] with detail `AADSTS700016`: never
 /// consented there; [`ProviderErrorKind::InvalidClient`]: a wrong secret).
+///
+/// ```
+/// use channel_connect::exchange::{ExchangeError, ProviderErrorKind};
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::msteams::token;
+/// use time::OffsetDateTime;
+///
+/// let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+/// let ok = br#"{"token_type":"Bearer","expires_in":3599,"access_token":"eyJ0eXAi.app-only"}"#;
+/// assert!(token::parse_app_only_token(&HttpResponse::new(200, ok), now).is_ok());
+///
+/// // The client secret expired (Microsoft caps their lifetime).
+/// let expired_secret = br#"{"error":"invalid_client","error_description":"AADSTS7000222: The provided client secret keys for app '6731de76-14a6-49ae-97bc-6eba6914391e' are expired.","error_codes":[7000222]}"#;
+/// match token::parse_app_only_token(&HttpResponse::new(401, expired_secret), now) {
+///     Err(ExchangeError::Provider(e)) => {
+///         assert_eq!((e.kind(), e.detail()), (ProviderErrorKind::InvalidClient, Some("AADSTS7000222")));
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn parse_app_only_token(
     response: &HttpResponse<'_>,
     now: OffsetDateTime,
@@ -365,6 +644,51 @@ pub fn parse_app_only_token(
 
 /// Refuses claims whose signer holds no role that can grant admin consent
 /// (see [`crate::MsTeams::require_admin_role`]).
+///
+/// ```
+/// use channel_connect::exchange::IdTokenError;
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::msteams::token;
+/// use channel_connect::{ClientId, MsTeams, RedirectUri, Secret, Tenant};
+/// use time::OffsetDateTime;
+///
+/// # let app = MsTeams::new(
+/// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+/// #     Secret::new("teams-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// # use base64::Engine;
+/// # use serde_json::json;
+/// # fn b64(v: &serde_json::Value) -> String {
+/// #     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+/// # }
+/// # // A token endpoint answer whose id_token has these claims over the defaults.
+/// # fn answer(overrides: serde_json::Value) -> Vec<u8> {
+/// #     let mut claims = json!({
+/// #         "aud": "6731de76-14a6-49ae-97bc-6eba6914391e",
+/// #         "iss": "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0",
+/// #         "iat": 1_767_225_600, "nbf": 1_767_225_600, "exp": 1_767_229_200,
+/// #         "name": "Megan Bowen", "preferred_username": "MeganB@contoso.onmicrosoft.com",
+/// #         "oid": "00000000-0000-0000-66f3-3332eca7ea81",
+/// #         "tid": "72f988bf-86f1-41af-91ab-2d7cd011db47", "ver": "2.0"
+/// #     });
+/// #     for (k, v) in overrides.as_object().unwrap() {
+/// #         claims[k] = v.clone();
+/// #     }
+/// #     let id_token = format!("{}.{}.c2lnbmF0dXJl", b64(&json!({"typ": "JWT", "alg": "RS256", "kid": "demo"})), b64(&claims));
+/// #     json!({"token_type": "Bearer", "scope": "openid profile User.Read", "expires_in": 3599,
+/// #            "access_token": "eyJ0eXAiOiJKV1QiLCJub25jZSI6.demo", "id_token": id_token}).to_string().into_bytes()
+/// # }
+/// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_610)?;
+/// # let parse = |body: &[u8]| token::parse_delegated_response(&app, &HttpResponse::new(200, body), &Tenant::organizations(), now);
+/// // Application Administrator.
+/// let admin = parse(&answer(json!({"wids": ["9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3"]})))?;
+/// assert_eq!(token::check_admin_role(&admin.claims), Ok(()));
+/// // No `wids` at all: the app registration does not ask for them, or no role.
+/// let member = parse(&answer(json!({})))?;
+/// assert_eq!(token::check_admin_role(&member.claims), Err(IdTokenError::NotAdmin));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn check_admin_role(claims: &TokenEndpointClaims) -> Result<(), IdTokenError> {
     if claims.holds_admin_role() {
         Ok(())
@@ -503,6 +827,69 @@ fn check_id_token(
 /// sign-in ran in) must be the tenant the state sealed. No token: the
 /// connection's app-only tokens are taken on demand
 /// ([`app_only_token_request`]).
+///
+/// ```
+/// use channel_connect::exchange::ExchangeError;
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::msteams::token;
+/// use channel_connect::*;
+/// use time::{Duration, OffsetDateTime};
+///
+/// # let app = MsTeams::new(
+/// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+/// #     Secret::new("teams-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// # use base64::Engine;
+/// # use serde_json::json;
+/// # fn b64(v: &serde_json::Value) -> String {
+/// #     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+/// # }
+/// # // A token endpoint answer whose id_token has these claims over the defaults.
+/// # fn answer(overrides: serde_json::Value) -> Vec<u8> {
+/// #     let mut claims = json!({
+/// #         "aud": "6731de76-14a6-49ae-97bc-6eba6914391e",
+/// #         "iss": "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0",
+/// #         "iat": 1_767_225_600, "nbf": 1_767_225_600, "exp": 1_767_229_200,
+/// #         "name": "Megan Bowen", "preferred_username": "MeganB@contoso.onmicrosoft.com",
+/// #         "oid": "00000000-0000-0000-66f3-3332eca7ea81",
+/// #         "tid": "72f988bf-86f1-41af-91ab-2d7cd011db47", "ver": "2.0"
+/// #     });
+/// #     for (k, v) in overrides.as_object().unwrap() {
+/// #         claims[k] = v.clone();
+/// #     }
+/// #     let id_token = format!("{}.{}.c2lnbmF0dXJl", b64(&json!({"typ": "JWT", "alg": "RS256", "kid": "demo"})), b64(&claims));
+/// #     json!({"token_type": "Bearer", "scope": "openid profile User.Read", "expires_in": 3599,
+/// #            "access_token": "eyJ0eXAiOiJKV1QiLCJub25jZSI6.demo", "id_token": id_token}).to_string().into_bytes()
+/// # }
+/// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+/// #     .integration(Integration::new("msteams", app.clone()))
+/// #     .build()?;
+/// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+/// # let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"msteams","context":{"tenant":"org-acme"}}"#)?;
+/// # let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+/// # let query = format!("admin_consent=True&tenant=72f988bf-86f1-41af-91ab-2d7cd011db47&state={}", issued.state().unwrap());
+/// # let consent = core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now + Duration::seconds(30)))?;
+/// # let next = consent.next.unwrap();
+/// # let query = format!("code=0.AXoA-demo&state={}", next.state().unwrap());
+/// // The proof sign-in's callback, after an admin consent that claimed Contoso's tenant.
+/// let proof = core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now + Duration::seconds(60)))?;
+/// assert_eq!(proof.state.workspace(), Some("72f988bf-86f1-41af-91ab-2d7cd011db47"));
+/// let contoso = Tenant::new(proof.state.workspace().unwrap())?;
+/// let sign_in = token::parse_delegated_response(&app, &HttpResponse::new(200, &answer(json!({}))), &contoso, now)?;
+/// let connection = token::connection_record(&proof.state, &sign_in)?;
+/// assert_eq!(connection.workspace.id, "72f988bf-86f1-41af-91ab-2d7cd011db47");
+/// assert!(connection.auth.is_none());
+///
+/// // A sign-in in another tenant (parsed without the pin) proves nothing for this one.
+/// let other = answer(json!({
+///     "tid": "f8cdef31-a31e-4b4a-93e4-5f571e91255a",
+///     "iss": "https://login.microsoftonline.com/f8cdef31-a31e-4b4a-93e4-5f571e91255a/v2.0"
+/// }));
+/// let sign_in = token::parse_delegated_response(&app, &HttpResponse::new(200, &other), &Tenant::organizations(), now)?;
+/// assert_eq!(token::connection_record(&proof.state, &sign_in).unwrap_err(), ExchangeError::WrongWorkspace);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn connection_record(
     state: &VerifiedState,
     sign_in: &DelegatedSignIn,
@@ -528,6 +915,68 @@ pub fn connection_record(
 /// that links the user (a link-user state, or a connect-proof with
 /// autoLinkUser and a subscriber). When the state is restricted to a
 /// tenant, `tid` must equal it.
+///
+/// ```
+/// use channel_connect::exchange::ExchangeError;
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::msteams::token;
+/// use channel_connect::*;
+/// use time::OffsetDateTime;
+///
+/// # let app = MsTeams::new(
+/// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+/// #     Secret::new("teams-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// # use base64::Engine;
+/// # use serde_json::json;
+/// # fn b64(v: &serde_json::Value) -> String {
+/// #     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+/// # }
+/// # // A token endpoint answer whose id_token has these claims over the defaults.
+/// # fn answer(overrides: serde_json::Value) -> Vec<u8> {
+/// #     let mut claims = json!({
+/// #         "aud": "6731de76-14a6-49ae-97bc-6eba6914391e",
+/// #         "iss": "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0",
+/// #         "iat": 1_767_225_600, "nbf": 1_767_225_600, "exp": 1_767_229_200,
+/// #         "name": "Megan Bowen", "preferred_username": "MeganB@contoso.onmicrosoft.com",
+/// #         "oid": "00000000-0000-0000-66f3-3332eca7ea81",
+/// #         "tid": "72f988bf-86f1-41af-91ab-2d7cd011db47", "ver": "2.0"
+/// #     });
+/// #     for (k, v) in overrides.as_object().unwrap() {
+/// #         claims[k] = v.clone();
+/// #     }
+/// #     let id_token = format!("{}.{}.c2lnbmF0dXJl", b64(&json!({"typ": "JWT", "alg": "RS256", "kid": "demo"})), b64(&claims));
+/// #     json!({"token_type": "Bearer", "scope": "openid profile User.Read", "expires_in": 3599,
+/// #            "access_token": "eyJ0eXAiOiJKV1QiLCJub25jZSI6.demo", "id_token": id_token}).to_string().into_bytes()
+/// # }
+/// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+/// #     .integration(Integration::new("msteams", app.clone()))
+/// #     .build()?;
+/// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+/// // Link subscriber-123's Teams user to a connection of Contoso's tenant.
+/// let body = LinkUserRequestBody::from_json(
+///     br#"{"integrationIdentifier":"msteams","subscriberId":"subscriber-123","connectionIdentifier":"chconn_nEEH0l4zqBD2"}"#,
+/// )?;
+/// let issue = IssueParams::new(now, &Entropy([7; 32])).with_workspace("72f988bf-86f1-41af-91ab-2d7cd011db47");
+/// let issued = core.link_user_url(&body, &issue)?;
+/// let state = core.platform().open_state(issued.state().unwrap(), &VerifyParams::at(now))?;
+///
+/// let sign_in = token::parse_delegated_response(&app, &HttpResponse::new(200, &answer(json!({}))), &Tenant::organizations(), now)?;
+/// let endpoint = token::user_record(&state, &sign_in)?;
+/// assert_eq!(endpoint.endpoint.kind(), "ms_teams_user");
+/// assert_eq!(endpoint.endpoint.get("userId"), Some("00000000-0000-0000-66f3-3332eca7ea81"));
+/// assert_eq!(endpoint.connection_identifier.as_deref(), Some("chconn_nEEH0l4zqBD2"));
+///
+/// // The same person's account in another tenant cannot be linked to Contoso's connection.
+/// let guest = answer(json!({
+///     "tid": "f8cdef31-a31e-4b4a-93e4-5f571e91255a",
+///     "iss": "https://login.microsoftonline.com/f8cdef31-a31e-4b4a-93e4-5f571e91255a/v2.0"
+/// }));
+/// let sign_in = token::parse_delegated_response(&app, &HttpResponse::new(200, &guest), &Tenant::organizations(), now)?;
+/// assert_eq!(token::user_record(&state, &sign_in).unwrap_err(), ExchangeError::WrongWorkspace);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn user_record(
     state: &VerifiedState,
     sign_in: &DelegatedSignIn,
@@ -545,6 +994,20 @@ pub fn user_record(
 }
 
 /// `{"type": "ms_teams_user", "endpoint": {"userId": oid, "tenantId": tid}}`.
+///
+/// ```
+/// use channel_connect::provider::msteams::token::ms_teams_user_endpoint;
+///
+/// let endpoint = ms_teams_user_endpoint("00000000-0000-0000-66f3-3332eca7ea81", "72f988bf-86f1-41af-91ab-2d7cd011db47");
+/// assert_eq!(
+///     serde_json::to_value(&endpoint)?,
+///     serde_json::json!({"type": "ms_teams_user", "endpoint": {
+///         "userId": "00000000-0000-0000-66f3-3332eca7ea81",
+///         "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47"
+///     }})
+/// );
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 pub fn ms_teams_user_endpoint(user_id: &str, tenant_id: &str) -> Endpoint {
     let mut m = Map::new();
     m.insert("userId".into(), Value::String(user_id.to_owned()));

@@ -56,7 +56,35 @@ pub struct Slack {
 
 impl Slack {
     /// A Slack app with its client id, client secret and redirect URI, on
-    /// `https://slack.com`.
+    /// `https://slack.com`: the three values of the app's settings at
+    /// <https://api.slack.com/apps> (Basic Information, OAuth & Permissions).
+    ///
+    /// ```
+    /// use channel_connect::*;
+    /// use time::OffsetDateTime;
+    ///
+    /// let slack = Slack::new(
+    ///     ClientId::new("1234567890.1234567890")?,
+    ///     Secret::new("slack-client-secret"),
+    ///     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// );
+    /// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+    /// #     .integration(Integration::new("slack", slack))
+    /// #     .build()?;
+    /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#)?;
+    /// let url = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?.url;
+    /// assert!(url.starts_with("https://slack.com/oauth/v2/authorize?state="));
+    /// assert!(url.contains("&client_id=1234567890.1234567890&redirect_uri=https%3A%2F%2Fapi.example.com%2F"));
+    ///
+    /// // Slack's rule: an incoming webhook belongs to a subscriber.
+    /// let body = ConnectRequestBody::from_json(
+    ///     br#"{"integrationIdentifier":"slack","context":{"tenant":"org-acme"},"scope":["incoming-webhook"]}"#,
+    /// )?;
+    /// let err = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32]))).unwrap_err();
+    /// assert_eq!(err.to_string(), "subscriberId is required for incoming webhook");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(client_id: ClientId, client_secret: Secret, redirect_uri: RedirectUri) -> Self {
         let client_part =
             param('&', "client_id", client_id.as_str()) + &param('&', "redirect_uri", redirect_uri.as_str());
@@ -74,6 +102,23 @@ impl Slack {
     /// Uses another base URL: GovSlack ([`GOVSLACK_BASE_URL`]) or a local
     /// stand-in (`http://127.0.0.1:PORT`). Authorize, exchange, refresh and
     /// revoke all go there.
+    ///
+    /// ```
+    /// use channel_connect::provider::slack::{GOVSLACK_BASE_URL, oauth};
+    /// use channel_connect::{BaseUrl, ClientId, RedirectUri, Secret, Slack};
+    ///
+    /// # let app = Slack::new(
+    /// #     ClientId::new("1234567890.1234567890")?,
+    /// #     Secret::new("slack-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// let gov = app.with_base_url(BaseUrl::new(GOVSLACK_BASE_URL)?);
+    /// let req = oauth::access_request(&gov, &Secret::new("4724.demo-code"));
+    /// assert_eq!(req.url(), "https://slack-gov.com/api/oauth.v2.access");
+    /// // Plain http is for loopback stand-ins only.
+    /// assert!(BaseUrl::new("http://slack.internal.example.com").is_err());
+    /// # Ok::<(), channel_connect::ConfigError>(())
+    /// ```
     pub fn with_base_url(mut self, base_url: BaseUrl) -> Self {
         self.authorize_prefix = format!("{base_url}/oauth/v2/authorize?state=");
         self.base_url = base_url;
@@ -101,6 +146,22 @@ impl Slack {
     /// user can remove; the restriction itself is sealed in every state and
     /// the token response must name that team (`team.id`, or
     /// `enterprise.id` for an org-wide install), or it yields nothing.
+    ///
+    /// ```
+    /// use channel_connect::{ClientId, ConfigError, RedirectUri, Secret, Slack};
+    ///
+    /// # let app = Slack::new(
+    /// #     ClientId::new("1234567890.1234567890")?,
+    /// #     Secret::new("slack-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// let acme_only = app.clone().with_team("T9TK3CUKW")?;
+    /// assert_eq!(acme_only.team(), Some("T9TK3CUKW"));
+    /// // A channel name, a workspace URL or a lower-case id is not a team id.
+    /// assert_eq!(app.clone().with_team("#general").unwrap_err(), ConfigError::SlackTeam);
+    /// assert_eq!(app.with_team("acme.slack.com").unwrap_err(), ConfigError::SlackTeam);
+    /// # Ok::<(), ConfigError>(())
+    /// ```
     pub fn with_team(mut self, team: &str) -> Result<Self, ConfigError> {
         if !is_team_id(team) {
             return Err(ConfigError::SlackTeam);
@@ -110,6 +171,19 @@ impl Slack {
     }
 
     /// The workspace installs are restricted to, when configured.
+    ///
+    /// ```
+    /// use channel_connect::{ClientId, RedirectUri, Secret, Slack};
+    ///
+    /// # let app = Slack::new(
+    /// #     ClientId::new("1234567890.1234567890")?,
+    /// #     Secret::new("slack-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// assert_eq!(app.team(), None); // any workspace may install
+    /// assert_eq!(app.with_team("E0KF4RQ3T")?.team(), Some("E0KF4RQ3T")); // an Enterprise Grid organization
+    /// # Ok::<(), channel_connect::ConfigError>(())
+    /// ```
     pub fn team(&self) -> Option<&str> {
         self.team.as_deref()
     }

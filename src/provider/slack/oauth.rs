@@ -16,6 +16,38 @@
 //! `SET lock:<team> NX PX 30000`), re-read the installation under it, refresh
 //! only if [`crate::records::AuthRecord::needs_refresh`] still says so, and
 //! store both new tokens before releasing it.
+//!
+//! A refresh, under that lock:
+//!
+//! ```
+//! use channel_connect::http::HttpResponse;
+//! use channel_connect::provider::slack::oauth;
+//! use channel_connect::records::AuthRecord;
+//! use channel_connect::{ClientId, RedirectUri, Secret, Slack};
+//! use time::{Duration, OffsetDateTime};
+//!
+//! # let app = Slack::new(
+//! #     ClientId::new("1234567890.1234567890")?,
+//! #     Secret::new("slack-client-secret"),
+//! #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+//! # );
+//! let now = OffsetDateTime::from_unix_timestamp(1_767_268_500)?;
+//! // The stored `auth` of the connection, re-read under the lock.
+//! let auth: AuthRecord = serde_json::from_str(
+//!     r#"{"accessToken":"xoxe.xoxb-1-old","tokenType":"bot","refreshToken":"xoxe-1-old","expiresAt":"2026-01-01T12:00:00Z"}"#,
+//! )?;
+//! assert!(auth.needs_refresh(now, Duration::minutes(10))); // 5 minutes left
+//!
+//! let request = oauth::refresh_request(&app, auth.refresh_token.as_ref().unwrap());
+//! assert_eq!(request.form_field("refresh_token"), Some("xoxe-1-old"));
+//! // ...sent by the host; Slack answers:
+//! let answer = br#"{"ok":true,"app_id":"A0KRD7HC3","access_token":"xoxe.xoxb-1-MS0yLTI","expires_in":43200,"refresh_token":"xoxe-1-My0xLTI0","token_type":"bot","scope":"chat:write,channels:read","bot_user_id":"U0KRQLJ9H","team":{"id":"T9TK3CUKW","name":"Slack Softball Team"},"enterprise":null,"is_enterprise_install":false}"#;
+//! let refreshed = oauth::parse_refresh(&HttpResponse::new(200, answer), now)?;
+//! let new_auth = refreshed.auth_record(); // store it, then release the lock
+//! assert_eq!(new_auth.refresh_token, Some(Secret::new("xoxe-1-My0xLTI0")));
+//! assert_eq!(new_auth.expires_at, Some(now + Duration::hours(12)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -35,6 +67,30 @@ use crate::state::{Purpose, VerifiedState};
 /// Basic auth (`base64(client_id:client_secret)`, Slack's preferred way) and
 /// the form `code`, `redirect_uri`. The redirect URI is the configured one,
 /// byte for byte: Slack answers `bad_redirect_uri` to anything else.
+///
+/// [`crate::VerifiedCallback::token_request`] calls it for a Slack code.
+///
+/// ```
+/// use channel_connect::provider::slack::oauth;
+/// use channel_connect::{ClientId, RedirectUri, Secret, Slack};
+///
+/// # let app = Slack::new(
+/// #     ClientId::new("1234567890.1234567890")?,
+/// #     Secret::new("slack-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// let req = oauth::access_request(&app, &Secret::new("4724.demo-code"));
+/// assert_eq!(req.url(), "https://slack.com/api/oauth.v2.access");
+/// // base64("1234567890.1234567890:slack-client-secret")
+/// assert_eq!(
+///     req.header_value("authorization"),
+///     Some("Basic MTIzNDU2Nzg5MC4xMjM0NTY3ODkwOnNsYWNrLWNsaWVudC1zZWNyZXQ=")
+/// );
+/// assert_eq!(req.form_field("code"), Some("4724.demo-code"));
+/// assert_eq!(req.form_field("redirect_uri"), Some("https://api.example.com/v1/integrations/chat/oauth/callback"));
+/// assert_eq!(req.form_field("client_secret"), None); // in the header, not the body
+/// # Ok::<(), channel_connect::ConfigError>(())
+/// ```
 pub fn access_request(app: &Slack, code: &Secret) -> HttpRequest {
     token_post(app)
         .secret_field("code", code)
@@ -44,6 +100,21 @@ pub fn access_request(app: &Slack, code: &Secret) -> HttpRequest {
 /// The token-rotation refresh: `POST {base}/api/oauth.v2.access` with Basic
 /// client authentication and the form `grant_type=refresh_token`,
 /// `refresh_token`. See the module documentation for the concurrency rule.
+///
+/// ```
+/// use channel_connect::provider::slack::oauth;
+/// use channel_connect::{ClientId, RedirectUri, Secret, Slack};
+///
+/// # let app = Slack::new(
+/// #     ClientId::new("1234567890.1234567890")?,
+/// #     Secret::new("slack-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// let req = oauth::refresh_request(&app, &Secret::new("xoxe-1-My0xLTI0"));
+/// assert_eq!(req.body(), "grant_type=refresh_token&refresh_token=xoxe-1-My0xLTI0");
+/// assert!(!format!("{req:?}").contains("xoxe-1-My0xLTI0"));
+/// # Ok::<(), channel_connect::ConfigError>(())
+/// ```
 pub fn refresh_request(app: &Slack, refresh_token: &Secret) -> HttpRequest {
     token_post(app)
         .field("grant_type", "refresh_token")
@@ -53,6 +124,23 @@ pub fn refresh_request(app: &Slack, refresh_token: &Secret) -> HttpRequest {
 /// `POST {base}/api/auth.revoke` with the token to revoke as a Bearer
 /// token (Slack takes tokens in the `Authorization` header). Revoking a bot
 /// token uninstalls nothing; it ends that token.
+///
+/// ```
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::slack::oauth;
+/// use channel_connect::{ClientId, RedirectUri, Secret, Slack};
+///
+/// # let app = Slack::new(
+/// #     ClientId::new("1234567890.1234567890")?,
+/// #     Secret::new("slack-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// let req = oauth::revoke_request(&app, &Secret::new("xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy"));
+/// assert_eq!(req.url(), "https://slack.com/api/auth.revoke");
+/// assert!(req.header_value("authorization").unwrap().starts_with("Bearer xoxb-"));
+/// assert!(oauth::parse_revoke(&HttpResponse::new(200, br#"{"ok":true,"revoked":true}"#))?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn revoke_request(app: &Slack, token: &Secret) -> HttpRequest {
     HttpRequest::post_form(format!("{}/api/auth.revoke", app.base_url())).bearer(token)
 }
@@ -87,6 +175,17 @@ fn slack_error(code: Option<&str>) -> ExchangeError {
 }
 
 /// A Slack workspace (`team`) or Enterprise Grid organization (`enterprise`).
+///
+/// ```
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::slack::oauth;
+///
+/// let install = oauth::parse_install(&HttpResponse::new(200, br#"{"ok":true,"app_id":"A0KRD7HC3","authed_user":{"id":"U1234","scope":"identity.basic","access_token":"xoxp-1234","token_type":"user"},"scope":"chat:write,chat:write.public,channels:read","token_type":"bot","access_token":"xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy","bot_user_id":"U0KRQLJ9H","team":{"name":"Slack Softball Team","id":"T9TK3CUKW"},"enterprise":null,"is_enterprise_install":false}"#))?;
+/// let team = install.team.as_ref().unwrap();
+/// assert_eq!((team.id.as_str(), team.name.as_deref()), ("T9TK3CUKW", Some("Slack Softball Team")));
+/// assert!(install.enterprise.is_none()); // not on Enterprise Grid
+/// # Ok::<(), channel_connect::ExchangeError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SlackTeam {
@@ -97,6 +196,19 @@ pub struct SlackTeam {
 }
 
 /// `authed_user`: the person who installed or signed in.
+///
+/// ```
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::slack::oauth;
+///
+/// let install = oauth::parse_install(&HttpResponse::new(200, br#"{"ok":true,"app_id":"A0KRD7HC3","authed_user":{"id":"U1234","scope":"identity.basic","access_token":"xoxp-1234","token_type":"user"},"scope":"chat:write,chat:write.public,channels:read","token_type":"bot","access_token":"xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy","bot_user_id":"U0KRQLJ9H","team":{"name":"Slack Softball Team","id":"T9TK3CUKW"},"enterprise":null,"is_enterprise_install":false}"#))?;
+/// let user = install.authed_user.as_ref().unwrap();
+/// assert_eq!(user.id, "U1234");
+/// assert_eq!(user.scopes, ["identity.basic"]);
+/// assert_eq!(user.access_token.as_ref().map(|t| t.expose()), Some("xoxp-1234"));
+/// assert!(user.refresh_token.is_none()); // no token rotation on this app
+/// # Ok::<(), channel_connect::ExchangeError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SlackAuthedUser {
@@ -115,6 +227,18 @@ pub struct SlackAuthedUser {
 }
 
 /// `incoming_webhook`: the channel picked for the `incoming-webhook` scope.
+///
+/// ```
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::slack::oauth;
+///
+/// let install = oauth::parse_install(&HttpResponse::new(200, br##"{"ok":true,"app_id":"A0KRD7HC3","scope":"incoming-webhook","token_type":"bot","access_token":"xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy","bot_user_id":"U0KRQLJ9H","team":{"name":"Slack Softball Team","id":"T9TK3CUKW"},"enterprise":null,"is_enterprise_install":false,"authed_user":{"id":"U1234"},"incoming_webhook":{"channel":"#alerts","channel_id":"C0123ABCD","configuration_url":"https://softball.slack.com/services/B0123","url":"https://hooks.slack.com/services/T9TK3CUKW/B0123/XXXXXXXXXXXXXXXXXXXXXXXX"}}"##))?;
+/// let hook = install.incoming_webhook.as_ref().unwrap();
+/// assert_eq!((hook.channel.as_deref(), hook.channel_id.as_str()), (Some("#alerts"), "C0123ABCD"));
+/// assert!(hook.url.expose().starts_with("https://hooks.slack.com/services/"));
+/// assert!(!format!("{hook:?}").contains("hooks.slack.com/services")); // the URL is a secret
+/// # Ok::<(), channel_connect::ExchangeError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SlackIncomingWebhook {
@@ -129,6 +253,18 @@ pub struct SlackIncomingWebhook {
 }
 
 /// A successful workspace install: the bot token and where it works.
+///
+/// ```
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::slack::oauth;
+///
+/// let install = oauth::parse_install(&HttpResponse::new(200, br#"{"ok":true,"app_id":"A0KRD7HC3","authed_user":{"id":"U1234","scope":"identity.basic","access_token":"xoxp-1234","token_type":"user"},"scope":"chat:write,chat:write.public,channels:read","token_type":"bot","access_token":"xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy","bot_user_id":"U0KRQLJ9H","team":{"name":"Slack Softball Team","id":"T9TK3CUKW"},"enterprise":null,"is_enterprise_install":false}"#))?;
+/// assert_eq!(install.access_token.expose(), "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy");
+/// assert_eq!(install.scopes, ["chat:write", "chat:write.public", "channels:read"]);
+/// assert_eq!(install.bot_user_id, "U0KRQLJ9H");
+/// assert_eq!(install.expires_in, None); // no token rotation: the bot token does not expire
+/// # Ok::<(), channel_connect::ExchangeError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SlackInstall {
@@ -161,12 +297,36 @@ pub struct SlackInstall {
 impl SlackInstall {
     /// Where the bot was installed: the workspace, or the organization of
     /// an org-wide install.
+    ///
+    /// ```
+    /// use channel_connect::http::HttpResponse;
+    /// use channel_connect::provider::slack::oauth;
+    ///
+    /// let install = oauth::parse_install(&HttpResponse::new(200, br#"{"ok":true,"app_id":"A0KRD7HC3","authed_user":{"id":"U1234","scope":"identity.basic","access_token":"xoxp-1234","token_type":"user"},"scope":"chat:write,chat:write.public,channels:read","token_type":"bot","access_token":"xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy","bot_user_id":"U0KRQLJ9H","team":{"name":"Slack Softball Team","id":"T9TK3CUKW"},"enterprise":null,"is_enterprise_install":false}"#))?;
+    /// assert_eq!(install.workspace().map(|w| w.id.as_str()), Some("T9TK3CUKW"));
+    ///
+    /// // An org-wide Enterprise Grid install has no team: the organization is the workspace.
+    /// let org_wide = oauth::parse_install(&HttpResponse::new(200, br#"{"ok":true,"app_id":"A0KRD7HC3","scope":"chat:write","token_type":"bot","access_token":"xoxb-1-org","bot_user_id":"U0KRQLJ9H","team":null,"enterprise":{"name":"Acme Grid","id":"E0KF4RQ3T"},"is_enterprise_install":true,"authed_user":{"id":"U1234"}}"#))?;
+    /// assert!(org_wide.is_enterprise_install && org_wide.team.is_none());
+    /// assert_eq!(org_wide.workspace().map(|w| w.id.as_str()), Some("E0KF4RQ3T"));
+    /// # Ok::<(), channel_connect::ExchangeError>(())
+    /// ```
     pub fn workspace(&self) -> Option<&SlackTeam> {
         self.team.as_ref().or(self.enterprise.as_ref())
     }
 }
 
 /// A personal `user_scope` sign-in: only `authed_user` is meaningful.
+///
+/// ```
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::slack::oauth;
+///
+/// let sign_in = oauth::parse_user_sign_in(&HttpResponse::new(200, br#"{"ok":true,"app_id":"A0KRD7HC3","authed_user":{"id":"U1234","scope":"identity.basic","access_token":"xoxp-1234","token_type":"user"},"team":{"id":"T9TK3CUKW"},"enterprise":null,"is_enterprise_install":false}"#))?;
+/// assert_eq!(sign_in.authed_user.id, "U1234");
+/// assert_eq!(sign_in.team.as_ref().map(|t| t.id.as_str()), Some("T9TK3CUKW"));
+/// # Ok::<(), channel_connect::ExchangeError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SlackUserSignIn {
@@ -228,6 +388,23 @@ struct RawWebhook {
 /// Parses the answer to a workspace install. `ok: false` is
 /// [`ExchangeError::Provider`] with Slack's code; a success without a bot
 /// token, bot user or workspace is [`ExchangeError::MissingField`].
+///
+/// ```
+/// use channel_connect::exchange::{ExchangeError, ProviderErrorKind};
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::slack::oauth;
+///
+/// // Slack's documented answer (https://api.slack.com/methods/oauth.v2.access).
+/// let install = oauth::parse_install(&HttpResponse::new(200, br#"{"ok":true,"app_id":"A0KRD7HC3","authed_user":{"id":"U1234","scope":"identity.basic","access_token":"xoxp-1234","token_type":"user"},"scope":"chat:write,chat:write.public,channels:read","token_type":"bot","access_token":"xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy","bot_user_id":"U0KRQLJ9H","team":{"name":"Slack Softball Team","id":"T9TK3CUKW"},"enterprise":null,"is_enterprise_install":false}"#))?;
+/// assert_eq!(install.app_id, "A0KRD7HC3");
+///
+/// // Slack answers its errors with HTTP 200 and `"ok": false`.
+/// let err = oauth::parse_install(&HttpResponse::new(200, br#"{"ok":false,"error":"bad_redirect_uri"}"#)).unwrap_err();
+/// let ExchangeError::Provider(e) = &err else { panic!("a Slack error") };
+/// assert_eq!((e.code(), e.kind()), ("bad_redirect_uri", ProviderErrorKind::RedirectUriMismatch));
+/// assert_eq!(err.to_string(), "Slack refused the request: bad_redirect_uri");
+/// # Ok::<(), ExchangeError>(())
+/// ```
 pub fn parse_install(response: &HttpResponse<'_>) -> Result<SlackInstall, ExchangeError> {
     let raw = parse_ok(response)?;
     let app_id = required(raw.app_id, "app_id")?;
@@ -257,6 +434,20 @@ pub fn parse_install(response: &HttpResponse<'_>) -> Result<SlackInstall, Exchan
 
 /// Parses the answer to a personal `user_scope` sign-in: `authed_user.id`
 /// is required, the bot fields are ignored.
+///
+/// ```
+/// use channel_connect::exchange::ExchangeError;
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::slack::oauth;
+///
+/// let sign_in = oauth::parse_user_sign_in(&HttpResponse::new(200, br#"{"ok":true,"app_id":"A0KRD7HC3","authed_user":{"id":"U1234","scope":"identity.basic","access_token":"xoxp-1234","token_type":"user"},"team":{"id":"T9TK3CUKW"},"enterprise":null,"is_enterprise_install":false}"#))?;
+/// assert_eq!(sign_in.authed_user.scopes, ["identity.basic"]);
+///
+/// // An answer without the user proves no one.
+/// let err = oauth::parse_user_sign_in(&HttpResponse::new(200, br#"{"ok":true,"app_id":"A0KRD7HC3"}"#)).unwrap_err();
+/// assert_eq!(err, ExchangeError::MissingField("authed_user"));
+/// # Ok::<(), ExchangeError>(())
+/// ```
 pub fn parse_user_sign_in(response: &HttpResponse<'_>) -> Result<SlackUserSignIn, ExchangeError> {
     let raw = parse_ok(response)?;
     let authed_user = raw
@@ -289,6 +480,19 @@ fn parse_ok(response: &HttpResponse<'_>) -> Result<Raw, ExchangeError> {
 }
 
 /// A rotated token pair, the answer to [`refresh_request`].
+///
+/// ```
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::slack::oauth;
+/// use time::{Duration, OffsetDateTime};
+///
+/// let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+/// let refreshed = oauth::parse_refresh(&HttpResponse::new(200, br#"{"ok":true,"app_id":"A0KRD7HC3","access_token":"xoxe.xoxb-1-MS0yLTI","expires_in":43200,"refresh_token":"xoxe-1-My0xLTI0","token_type":"bot","scope":"chat:write,channels:read","bot_user_id":"U0KRQLJ9H","team":{"id":"T9TK3CUKW","name":"Slack Softball Team"},"enterprise":null,"is_enterprise_install":false}"#), now)?;
+/// assert_eq!(refreshed.access_token.expose(), "xoxe.xoxb-1-MS0yLTI");
+/// assert_eq!(refreshed.refresh_token.expose(), "xoxe-1-My0xLTI0"); // the old one is now dead
+/// assert_eq!(refreshed.expires_at, now + Duration::seconds(43_200));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RefreshedToken {
@@ -306,6 +510,25 @@ pub struct RefreshedToken {
 
 impl RefreshedToken {
     /// The connection's new `auth`, to store in place of the old one.
+    ///
+    /// ```
+    /// use channel_connect::http::HttpResponse;
+    /// use channel_connect::provider::slack::oauth;
+    /// use time::OffsetDateTime;
+    ///
+    /// let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// let auth = oauth::parse_refresh(&HttpResponse::new(200, br#"{"ok":true,"app_id":"A0KRD7HC3","access_token":"xoxe.xoxb-1-MS0yLTI","expires_in":43200,"refresh_token":"xoxe-1-My0xLTI0","token_type":"bot","scope":"chat:write,channels:read","bot_user_id":"U0KRQLJ9H","team":{"id":"T9TK3CUKW","name":"Slack Softball Team"},"enterprise":null,"is_enterprise_install":false}"#), now)?.auth_record();
+    /// assert_eq!(
+    ///     serde_json::to_value(&auth)?,
+    ///     serde_json::json!({
+    ///         "accessToken": "xoxe.xoxb-1-MS0yLTI",
+    ///         "tokenType": "bot",
+    ///         "refreshToken": "xoxe-1-My0xLTI0",
+    ///         "expiresAt": "2026-01-01T12:00:00Z"
+    ///     })
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn auth_record(&self) -> AuthRecord {
         AuthRecord {
             access_token: self.access_token.clone(),
@@ -319,6 +542,30 @@ impl RefreshedToken {
 /// Parses the answer to [`refresh_request`] received at `now`. A refresh
 /// without a new refresh token or expiry is refused: storing it would lose
 /// the rotation.
+///
+/// ```
+/// use channel_connect::exchange::{ExchangeError, ProviderErrorKind};
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::slack::oauth;
+/// use time::OffsetDateTime;
+///
+/// let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+/// assert!(oauth::parse_refresh(&HttpResponse::new(200, br#"{"ok":true,"app_id":"A0KRD7HC3","access_token":"xoxe.xoxb-1-MS0yLTI","expires_in":43200,"refresh_token":"xoxe-1-My0xLTI0","token_type":"bot","scope":"chat:write,channels:read","bot_user_id":"U0KRQLJ9H","team":{"id":"T9TK3CUKW","name":"Slack Softball Team"},"enterprise":null,"is_enterprise_install":false}"#), now).is_ok());
+///
+/// // Another worker already used this refresh token.
+/// let lost_race = br#"{"ok":false,"error":"invalid_refresh_token"}"#;
+/// match oauth::parse_refresh(&HttpResponse::new(200, lost_race), now) {
+///     Err(ExchangeError::Provider(e)) => assert_eq!(e.kind(), ProviderErrorKind::InvalidGrant),
+///     other => panic!("{other:?}"),
+/// }
+/// // A token without rotation data would end the rotation: refused.
+/// let no_rotation = br#"{"ok":true,"access_token":"xoxb-1","token_type":"bot"}"#;
+/// assert_eq!(
+///     oauth::parse_refresh(&HttpResponse::new(200, no_rotation), now).unwrap_err(),
+///     ExchangeError::MissingField("refresh_token")
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn parse_refresh(
     response: &HttpResponse<'_>,
     now: OffsetDateTime,
@@ -341,6 +588,19 @@ pub fn parse_refresh(
 /// token was revoked (`{"ok":true,"revoked":true}`). A token already
 /// revoked answers `token_revoked` or `invalid_auth`
 /// ([`ProviderErrorKind::TokenRevoked`]): the goal is reached either way.
+///
+/// ```
+/// use channel_connect::exchange::{ExchangeError, ProviderErrorKind};
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::slack::oauth;
+///
+/// assert!(oauth::parse_revoke(&HttpResponse::new(200, br#"{"ok":true,"revoked":true}"#))?);
+///
+/// // Revoked before (by an admin, or an uninstall): done all the same.
+/// let again = oauth::parse_revoke(&HttpResponse::new(200, br#"{"ok":false,"error":"token_revoked"}"#));
+/// assert!(matches!(again, Err(ExchangeError::Provider(e)) if e.kind() == ProviderErrorKind::TokenRevoked));
+/// # Ok::<(), ExchangeError>(())
+/// ```
 pub fn parse_revoke(response: &HttpResponse<'_>) -> Result<bool, ExchangeError> {
     Ok(parse_ok(response)?.revoked.unwrap_or(false))
 }
@@ -356,6 +616,42 @@ pub fn parse_revoke(response: &HttpResponse<'_>) -> Result<bool, ExchangeError> 
 /// When the state is restricted to a workspace, the install must be there
 /// ([`ExchangeError::WrongWorkspace`]): Slack's `team=` URL parameter is
 /// only a hint the user can remove; this is the check.
+///
+/// ```
+/// use channel_connect::exchange::ExchangeError;
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::slack::oauth;
+/// use channel_connect::*;
+/// # use time::OffsetDateTime;
+/// # let slack = Slack::new(
+/// #     ClientId::new("1234567890.1234567890")?,
+/// #     Secret::new("slack-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+/// #     .integration(Integration::new("slack", slack))
+/// #     .build()?;
+/// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+/// # let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123","scope":["incoming-webhook"]}"#)?;
+/// # let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+/// # let state = core.platform().open_state(issued.state().unwrap(), &VerifyParams::at(now))?;
+/// // `state`: a connect for subscriber-123 asking for `incoming-webhook`.
+/// let install = oauth::parse_install(&HttpResponse::new(200, br##"{"ok":true,"app_id":"A0KRD7HC3","scope":"incoming-webhook","token_type":"bot","access_token":"xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy","bot_user_id":"U0KRQLJ9H","team":{"name":"Slack Softball Team","id":"T9TK3CUKW"},"enterprise":null,"is_enterprise_install":false,"authed_user":{"id":"U1234"},"incoming_webhook":{"channel":"#alerts","channel_id":"C0123ABCD","configuration_url":"https://softball.slack.com/services/B0123","url":"https://hooks.slack.com/services/T9TK3CUKW/B0123/XXXXXXXXXXXXXXXXXXXXXXXX"}}"##))?;
+/// let records = oauth::install_records(&state, &install, now)?;
+/// assert_eq!(records.connection.unwrap().workspace.id, "T9TK3CUKW");
+/// let kinds: Vec<&str> = records.endpoints.iter().map(|e| e.endpoint.kind()).collect();
+/// assert_eq!(kinds, ["slack_user", "webhook"]);
+///
+/// // The same answer for a connect restricted to another team.
+/// # let slack = Slack::new(ClientId::new("1234567890.1234567890")?, Secret::new("s"), RedirectUri::new("https://api.example.com/cb")?).with_team("T0OTHER00")?;
+/// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+/// #     .integration(Integration::new("slack", slack)).build()?;
+/// # let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+/// let restricted = core.platform().open_state(issued.state().unwrap(), &VerifyParams::at(now))?;
+/// assert_eq!(restricted.workspace(), Some("T0OTHER00"));
+/// assert_eq!(oauth::install_records(&restricted, &install, now).unwrap_err(), ExchangeError::WrongWorkspace);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn install_records(
     state: &VerifiedState,
     install: &SlackInstall,
@@ -406,6 +702,37 @@ pub fn install_records(
 /// The `slack_user` endpoint of a personal sign-in (link-user state). When
 /// the state is restricted to a workspace (the linked connection's team),
 /// the sign-in's `team.id` (or `enterprise.id`) must equal it.
+///
+/// ```
+/// use channel_connect::exchange::ExchangeError;
+/// use channel_connect::http::HttpResponse;
+/// use channel_connect::provider::slack::oauth;
+/// use channel_connect::*;
+/// # use time::OffsetDateTime;
+/// # let slack = Slack::new(
+/// #     ClientId::new("1234567890.1234567890")?,
+/// #     Secret::new("slack-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+/// #     .integration(Integration::new("slack", slack))
+/// #     .build()?;
+/// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+/// # let body = LinkUserRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123","connectionIdentifier":"slack-connection-abc123"}"#)?;
+/// # let issued = core.link_user_url(&body, &IssueParams::new(now, &Entropy([7; 32])).with_workspace("T9TK3CUKW"))?;
+/// # let state = core.platform().open_state(issued.state().unwrap(), &VerifyParams::at(now))?;
+/// // `state`: a user link to connection slack-connection-abc123, in team T9TK3CUKW.
+/// let sign_in = oauth::parse_user_sign_in(&HttpResponse::new(200, br#"{"ok":true,"app_id":"A0KRD7HC3","authed_user":{"id":"U1234","scope":"identity.basic","access_token":"xoxp-1234","token_type":"user"},"team":{"id":"T9TK3CUKW"},"enterprise":null,"is_enterprise_install":false}"#))?;
+/// let endpoint = oauth::user_record(&state, &sign_in)?;
+/// assert_eq!(endpoint.endpoint.get("userId"), Some("U1234"));
+/// assert_eq!(endpoint.connection_identifier.as_deref(), Some("slack-connection-abc123"));
+///
+/// // The user signed in to another workspace of theirs.
+/// let elsewhere = br#"{"ok":true,"authed_user":{"id":"U9999"},"team":{"id":"T0OTHER00"}}"#;
+/// let sign_in = oauth::parse_user_sign_in(&HttpResponse::new(200, elsewhere))?;
+/// assert_eq!(oauth::user_record(&state, &sign_in).unwrap_err(), ExchangeError::WrongWorkspace);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn user_record(
     state: &VerifiedState,
     sign_in: &SlackUserSignIn,
@@ -423,6 +750,16 @@ pub fn user_record(
 }
 
 /// `{"type": "slack_user", "endpoint": {"userId": ...}}`.
+///
+/// ```
+/// use channel_connect::provider::slack::oauth::slack_user_endpoint;
+///
+/// assert_eq!(
+///     serde_json::to_value(slack_user_endpoint("U1234"))?,
+///     serde_json::json!({"type": "slack_user", "endpoint": {"userId": "U1234"}})
+/// );
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 pub fn slack_user_endpoint(user_id: &str) -> Endpoint {
     let mut m = Map::new();
     m.insert("userId".into(), Value::String(user_id.to_owned()));
