@@ -32,6 +32,12 @@
 //! No I/O: the clock (`now`) and randomness ([`Entropy`]) are arguments; HTTP
 //! exchanges are values for the host to send.
 //!
+//! Further reading: the state format byte by byte, with the request rules it
+//! relies on, is [`spec`] (`SPEC.md`); runnable programs are in `examples/`
+//! (`connect`: a request body to `{"url"}`; `callback`: a redirect back to
+//! the verified outcome, the token request and the records), and the README
+//! shows the whole flow, serving many environments and keeping tokens fresh.
+//!
 //! ```
 //! use channel_connect::*;
 //! use time::OffsetDateTime;
@@ -112,6 +118,10 @@ pub use service::{
 };
 pub use state::{Purpose, ReplayId, StateError, StateErrorKind, VerifiedState};
 pub use verify::{OpenedCallback, VerifiedCallback};
+
+/// The state format, version 1, byte by byte: `SPEC.md` of the crate.
+#[doc = include_str!("../SPEC.md")]
+pub mod spec {}
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -37,7 +37,7 @@ pub const BINDING_LEN: usize = 16;
 /// Largest decoded state, in bytes. Its base64url form (1,792 characters)
 /// already cannot fit in an authorize URL under 1,800 characters.
 pub const MAX_STATE_BYTES: usize = 1344;
-/// Longest state string accepted by [`open`]; longer is refused unread.
+/// Longest state string a verifier opens; longer is refused unread.
 pub const MAX_STATE_CHARS: usize = 1792;
 /// Bytes before the variable part: version, key id, flags, issued-at, lifetime, nonce.
 pub(crate) const FIXED_LEN: usize = 1 + 1 + 1 + 8 + 2 + NONCE_LEN;
