@@ -225,7 +225,7 @@ pub enum ExchangeError {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProviderError {
-    provider: &'static str,
+    provider: std::borrow::Cow<'static, str>,
     code: String,
     kind: ProviderErrorKind,
     detail: Option<String>,
@@ -233,8 +233,8 @@ pub struct ProviderError {
 }
 
 impl ProviderError {
-    /// An error of `provider` (its display name) with its raw `code`; the
-    /// code is bounded here.
+    /// An error of `provider` (its display name, static or known only at run
+    /// time) with its raw `code`; the code is bounded here.
     ///
     /// ```
     /// use channel_connect::exchange::{ProviderError, ProviderErrorKind};
@@ -246,9 +246,13 @@ impl ProviderError {
     /// let e = ProviderError::new("Discord", Some("<img src=x onerror=alert(1)>"), ProviderErrorKind::Other);
     /// assert_eq!(e.code(), "unrecognized");
     /// ```
-    pub fn new(provider: &'static str, code: Option<&str>, kind: ProviderErrorKind) -> Self {
+    pub fn new(
+        provider: impl Into<std::borrow::Cow<'static, str>>,
+        code: Option<&str>,
+        kind: ProviderErrorKind,
+    ) -> Self {
         ProviderError {
-            provider,
+            provider: provider.into(),
             code: crate::text::error_code(code),
             kind,
             detail: None,
@@ -295,7 +299,7 @@ impl ProviderError {
 
     /// The provider's display name.
     pub fn provider(&self) -> &str {
-        self.provider
+        &self.provider
     }
 
     /// The error code (`invalid_code`, `invalid_grant`, ...), or `unrecognized`.

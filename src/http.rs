@@ -375,9 +375,14 @@ impl HttpRequest {
         }
     }
 
-    /// The method.
+    /// The method, as HTTP writes it.
     pub fn method(&self) -> &'static str {
         self.method.as_str()
+    }
+
+    /// The method, as a value to match on.
+    pub fn method_kind(&self) -> Method {
+        self.method
     }
 
     /// The endpoint URL.

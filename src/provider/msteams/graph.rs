@@ -82,6 +82,13 @@ pub enum AppDistribution {
 pub struct TeamsAppId(String);
 
 impl TeamsAppId {
+    /// An id kept from an earlier [`parse_find_app`] (a host caches it per
+    /// tenant): 1 to 128 visible ASCII characters, else `None`.
+    pub fn new(id: &str) -> Option<Self> {
+        let ok = (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic());
+        ok.then(|| TeamsAppId(id.to_owned()))
+    }
+
     /// The catalog id.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -170,10 +177,7 @@ pub fn parse_find_app(response: &HttpResponse<'_>) -> Result<TeamsAppId, Exchang
     let catalog: Catalog = parse_json(response)?;
     let app = catalog.value.unwrap_or_default().into_iter().find_map(|a| a.id);
     match app {
-        Some(id) if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()) => {
-            Ok(TeamsAppId(id))
-        }
-        Some(_) => Err(ExchangeError::InvalidField("value[0].id")),
+        Some(id) => TeamsAppId::new(&id).ok_or(ExchangeError::InvalidField("value[0].id")),
         None => Err(ProviderError::new(
             "Microsoft Graph",
             Some("app_not_in_catalog"),

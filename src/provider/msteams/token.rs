@@ -769,7 +769,8 @@ fn check_id_token(
         v.filter(|s| !s.is_empty())
             .ok_or(IdTokenError::MissingClaim(name))
     };
-    let tid = present(c.tid, "tid")?;
+    // Microsoft writes tenant ids in lower case; keep one form everywhere.
+    let tid = present(c.tid, "tid")?.to_ascii_lowercase();
     let oid = present(c.oid, "oid")?;
     let iss = present(c.iss, "iss")?;
     if !is_guid(&tid) {
