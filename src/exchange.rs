@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use crate::callback::ProviderOutcome;
 use crate::http::HttpResponse;
 use crate::pkce::PkceVerifier;
-use crate::secret::Secret;
+use crate::secret::{AuthorizationCode, ExposeSecret};
 use crate::state::VerifiedState;
 
 /// Largest response body the parsers read: token responses are a few KiB.
@@ -47,7 +47,7 @@ pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 /// # let query = format!("code=4724.demo-code&state={}", issued.state().unwrap());
 /// let verified = core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now + Duration::seconds(20)))?;
 /// let exchange = Exchange::new(&verified.state, &verified.outcome, verified.pkce_verifier());
-/// assert_eq!(exchange.code().map(Secret::expose), Some("4724.demo-code"));
+/// assert_eq!(exchange.code().map(channel_connect::secret::AuthorizationCode::expose), Some("4724.demo-code"));
 /// assert!(exchange.pkce_verifier.is_none()); // Slack uses no PKCE
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -130,7 +130,7 @@ impl<'a> Exchange<'a> {
     /// assert!(Exchange::new(&verified.state, &consent, None).code().is_none());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn code(&self) -> Option<&'a Secret> {
+    pub fn code(&self) -> Option<&'a AuthorizationCode> {
         match self.outcome {
             ProviderOutcome::Code { code } => Some(code),
             _ => None,
@@ -555,9 +555,9 @@ pub fn required(value: Option<String>, name: &'static str) -> Result<String, Exc
 /// );
 /// # Ok::<(), ExchangeError>(())
 /// ```
-pub fn required_secret(value: Option<Secret>, name: &'static str) -> Result<Secret, ExchangeError> {
+pub fn required_secret<T: ExposeSecret>(value: Option<T>, name: &'static str) -> Result<T, ExchangeError> {
     value
-        .filter(|v| !v.expose().is_empty())
+        .filter(|v| !v.expose_secret().is_empty())
         .ok_or(ExchangeError::MissingField(name))
 }
 

@@ -30,7 +30,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::encode::percent_encode_into;
-use crate::secret::Secret;
+use crate::secret::ExposeSecret;
 
 /// `GET` or `POST`, the two methods these exchanges use.
 ///
@@ -161,7 +161,7 @@ enum Body {
 /// #     Secret::new("slack-client-secret"),
 /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
 /// # );
-/// let req = oauth::access_request(&app, &Secret::new("4724.demo-code"));
+/// let req = oauth::access_request(&app, &channel_connect::secret::AuthorizationCode::new("4724.demo-code"));
 /// assert_eq!((req.method(), req.url()), ("POST", "https://slack.com/api/oauth.v2.access"));
 /// assert_eq!(
 ///     req.body(),
@@ -267,8 +267,8 @@ impl HttpRequest {
     /// assert_eq!(req.header_value("x-api-key"), Some("k-123"));
     /// assert!(!format!("{req:?}").contains("k-123"));
     /// ```
-    pub fn secret_header(mut self, name: impl Into<Cow<'static, str>>, value: &Secret) -> Self {
-        self.push_header(name.into(), value.expose().to_owned(), true);
+    pub fn secret_header(mut self, name: impl Into<Cow<'static, str>>, value: &impl ExposeSecret) -> Self {
+        self.push_header(name.into(), value.expose_secret().to_owned(), true);
         self
     }
 
@@ -282,8 +282,12 @@ impl HttpRequest {
     /// assert_eq!(req.header_value("Authorization"), Some("Bearer xoxb-1"));
     /// assert!(req.headers().iter().any(|h| h.name() == "Authorization" && h.is_sensitive()));
     /// ```
-    pub fn bearer(mut self, token: &Secret) -> Self {
-        self.push_header("Authorization".into(), format!("Bearer {}", token.expose()), true);
+    pub fn bearer(mut self, token: &impl ExposeSecret) -> Self {
+        self.push_header(
+            "Authorization".into(),
+            format!("Bearer {}", token.expose_secret()),
+            true,
+        );
         self
     }
 
@@ -299,8 +303,8 @@ impl HttpRequest {
     /// assert_eq!(req.header_value("authorization"), Some("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="));
     /// assert!(!format!("{req:?}").contains("QWxhZGRpbjpvcGVuIHNlc2FtZQ"));
     /// ```
-    pub fn basic_auth(mut self, user: &str, password: &Secret) -> Self {
-        let encoded = STANDARD.encode(format!("{user}:{}", password.expose()));
+    pub fn basic_auth(mut self, user: &str, password: &impl ExposeSecret) -> Self {
+        let encoded = STANDARD.encode(format!("{user}:{}", password.expose_secret()));
         self.push_header("Authorization".into(), format!("Basic {encoded}"), true);
         self
     }
@@ -348,8 +352,8 @@ impl HttpRequest {
     ///     Some(r#"{"grant_type": "refresh_token", "refresh_token": "[redacted]"} }"#)
     /// );
     /// ```
-    pub fn secret_field(mut self, name: impl Into<Cow<'static, str>>, value: &Secret) -> Self {
-        self.push_field(name.into(), value.expose(), true);
+    pub fn secret_field(mut self, name: impl Into<Cow<'static, str>>, value: &impl ExposeSecret) -> Self {
+        self.push_field(name.into(), value.expose_secret(), true);
         self
     }
 
@@ -559,6 +563,7 @@ impl fmt::Debug for HttpResponse<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::Secret;
 
     #[test]
     fn form_body_is_encoded_and_debug_redacts() {

@@ -54,7 +54,8 @@ pub const PKCE_LEN: usize = 43;
 ///
 /// The Slack provider sends no challenge (it authenticates the exchange with
 /// the client secret alone), so Slack callbacks have no verifier.
-#[derive(Clone, PartialEq, Eq)]
+// Not `Clone`: one verifier per sign-in, sent once.
+#[derive(PartialEq, Eq)]
 pub struct PkceVerifier([u8; PKCE_LEN]);
 
 impl PkceVerifier {

@@ -63,7 +63,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::exchange::ExchangeError;
 use crate::request::ConnectionMode;
-use crate::secret::Secret;
+use crate::secret::{AccessToken, RefreshToken};
 use crate::state::{Purpose, VerifiedState};
 
 /// One context entry, as the state carried it.
@@ -144,7 +144,7 @@ pub struct WorkspaceRecord {
 ///     "expiresAt": "2026-01-01T12:00:00Z"
 /// });
 /// let auth: AuthRecord = serde_json::from_value(stored.clone())?;
-/// assert_eq!(auth.access_token, Secret::new("xoxe.xoxb-1-MS0yLTI"));
+/// assert_eq!(auth.access_token.expose(), "xoxe.xoxb-1-MS0yLTI");
 /// assert_eq!(auth.expires_at.unwrap().unix_timestamp(), 1_767_268_800);
 /// assert_eq!(serde_json::to_value(&auth)?, stored);
 /// assert!(!format!("{auth:?}").contains("xoxe"));
@@ -157,13 +157,13 @@ pub struct WorkspaceRecord {
 #[serde(rename_all = "camelCase")]
 pub struct AuthRecord {
     /// The access token (serialized in plain; `Debug` redacted).
-    pub access_token: Secret,
+    pub access_token: AccessToken,
     /// `bot` (Slack), `Bearer` (Microsoft).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
     /// The refresh token (Slack token rotation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<Secret>,
+    pub refresh_token: Option<RefreshToken>,
     /// When the access token expires (RFC 3339, UTC, whole seconds); none
     /// for tokens that do not expire.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::rfc3339")]
@@ -181,9 +181,9 @@ impl AuthRecord {
     ///
     /// let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
     /// let auth = AuthRecord {
-    ///     access_token: Secret::new("xoxe.xoxb-1"),
+    ///     access_token: channel_connect::secret::AccessToken::new("xoxe.xoxb-1"),
     ///     token_type: Some("bot".into()),
-    ///     refresh_token: Some(Secret::new("xoxe-1-refresh")),
+    ///     refresh_token: Some(channel_connect::secret::RefreshToken::new("xoxe-1-refresh")),
     ///     expires_at: Some(now + Duration::hours(12)),
     /// };
     /// assert!(!auth.needs_refresh(now, Duration::minutes(5)));
@@ -610,7 +610,7 @@ mod tests {
     fn auth_json_round_trip() {
         let t = OffsetDateTime::from_unix_timestamp(1_767_225_900).unwrap();
         let auth = AuthRecord {
-            access_token: Secret::new("t"),
+            access_token: AccessToken::new("t"),
             token_type: None,
             refresh_token: None,
             expires_at: Some(t),

@@ -1,6 +1,135 @@
-//! Secret values whose `Debug` never shows their bytes.
+//! Secret values whose `Debug` never shows their bytes: one type per role
+//! (a client secret, an authorization code, an access token, a refresh
+//! token), so a value cannot be passed where another role belongs, and
+//! [`Secret`] for the rest (webhook URLs, raw `id_token`s).
 
 use std::fmt;
+
+/// What every secret type gives the one place that must send or store it.
+///
+/// ```
+/// use channel_connect::secret::{AccessToken, ExposeSecret};
+///
+/// fn authorization(token: &impl ExposeSecret) -> String {
+///     format!("Bearer {}", token.expose_secret())
+/// }
+/// assert_eq!(authorization(&AccessToken::new("xoxb-1")), "Bearer xoxb-1");
+/// ```
+pub trait ExposeSecret {
+    /// The secret value.
+    fn expose_secret(&self) -> &str;
+}
+
+impl ExposeSecret for Secret {
+    fn expose_secret(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Defines one secret type per role: a string newtype with redacted `Debug`,
+/// serialized in plain (the host persists it, encrypted).
+macro_rules! secret_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps a secret value.
+            pub fn new(value: impl Into<String>) -> Self {
+                $name(value.into())
+            }
+
+            /// The secret value, for the one place that must send or store it.
+            pub fn expose(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "([redacted])"))
+            }
+        }
+
+        impl ExposeSecret for $name {
+            fn expose_secret(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<Secret> for $name {
+            fn from(s: Secret) -> Self {
+                $name(s.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                $name(s.to_owned())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                $name(s)
+            }
+        }
+    };
+}
+
+secret_type!(
+    /// An OAuth client secret (RFC 6749 §2.3.1), from configuration.
+    ///
+    /// ```
+    /// use channel_connect::secret::ClientSecret;
+    ///
+    /// let s = ClientSecret::new("slack-client-secret");
+    /// assert_eq!(format!("{s:?}"), "ClientSecret([redacted])");
+    /// assert_eq!(s.expose(), "slack-client-secret");
+    /// ```
+    ClientSecret
+);
+
+secret_type!(
+    /// An authorization code from a callback (RFC 6749 §4.1.2): single-use,
+    /// short-lived, a credential until it is exchanged.
+    ///
+    /// ```
+    /// use channel_connect::secret::AuthorizationCode;
+    ///
+    /// let code = AuthorizationCode::new("4724469134.4738498362.abc");
+    /// assert!(!format!("{code:?}").contains("4724"));
+    /// ```
+    AuthorizationCode
+);
+
+secret_type!(
+    /// An access token (a Slack bot or user token, a Microsoft Graph token).
+    ///
+    /// ```
+    /// use channel_connect::secret::AccessToken;
+    ///
+    /// let t = AccessToken::new("xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy");
+    /// assert_eq!(format!("{t:?}"), "AccessToken([redacted])");
+    /// assert_eq!(serde_json::to_string(&t)?, r#""xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy""#);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    AccessToken
+);
+
+secret_type!(
+    /// A refresh token (Slack token rotation, Microsoft `offline_access`).
+    ///
+    /// ```
+    /// use channel_connect::secret::RefreshToken;
+    ///
+    /// let t = RefreshToken::new("xoxe-1-refresh");
+    /// assert_eq!(format!("{t:?}"), "RefreshToken([redacted])");
+    /// ```
+    RefreshToken
+);
 
 /// A secret string (client secret, access token, refresh token, code).
 ///

@@ -14,6 +14,7 @@ use channel_connect::provider::msteams::token as microsoft;
 use channel_connect::provider::msteams::{US_GOVERNMENT_GRAPH, US_GOVERNMENT_LOGIN};
 use channel_connect::provider::slack::{GOVSLACK_BASE_URL, oauth};
 use channel_connect::records::AuthRecord;
+use channel_connect::secret::{AccessToken, RefreshToken};
 use channel_connect::*;
 use common::*;
 use serde_json::json;
@@ -70,13 +71,13 @@ fn govslack_sends_every_request_to_its_own_host() {
         "https://slack-gov.com/api/oauth.v2.access"
     );
     let app = govslack();
-    let token = Secret::new("xoxe-1-refresh");
+    let token = channel_connect::secret::RefreshToken::new("xoxe-1-refresh");
     assert_eq!(
         oauth::refresh_request(&app, &token).url(),
         "https://slack-gov.com/api/oauth.v2.access"
     );
     assert_eq!(
-        oauth::revoke_request(&app, &token).url(),
+        oauth::revoke_request(&app, &channel_connect::secret::AccessToken::new("xoxb-1")).url(),
         "https://slack-gov.com/api/auth.revoke"
     );
 }
@@ -174,7 +175,7 @@ const ROTATED: &[u8] = br#"{
 #[test]
 fn slack_token_rotation() {
     let app = slack();
-    let old = Secret::new("xoxe-1-old-refresh-token");
+    let old = RefreshToken::new("xoxe-1-old-refresh-token");
     let req = oauth::refresh_request(&app, &old);
     assert_eq!(req.url(), "https://slack.com/api/oauth.v2.access");
     assert_eq!(req.form_field("grant_type"), Some("refresh_token"));
@@ -231,7 +232,7 @@ fn needs_refresh_follows_the_expiry_and_the_margin() {
 
 #[test]
 fn slack_revoke() {
-    let token = Secret::new("xoxb-to-revoke");
+    let token = AccessToken::new("xoxb-to-revoke");
     let req = oauth::revoke_request(&slack(), &token);
     assert_eq!(
         (req.method(), req.url()),
@@ -280,7 +281,7 @@ fn teams_app_only_token_for_a_tenant() {
 #[test]
 fn teams_app_installation_for_a_linked_user() {
     let app = teams();
-    let token = Secret::new("app-only-token");
+    let token = AccessToken::new("app-only-token");
     let find = graph::find_app_request(&app, &token, AppDistribution::Organization);
     assert_eq!(find.method(), "GET");
     assert_eq!(find.header_value("authorization"), Some("Bearer app-only-token"));

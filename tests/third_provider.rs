@@ -7,6 +7,7 @@ mod common;
 use channel_connect::exchange::{Exchange, ExchangeError, ProviderError, ProviderErrorKind, parse_json};
 use channel_connect::http::{HttpRequest, HttpResponse};
 use channel_connect::records::{self, AuthRecord, Endpoint, StoredRecords, WorkspaceRecord};
+use channel_connect::secret::{AccessToken, AuthorizationCode, RefreshToken};
 use channel_connect::*;
 use common::*;
 use serde::Deserialize;
@@ -53,7 +54,7 @@ impl Provider for Discord {
         match (&params.error, &params.code) {
             (Some(_), _) => Err(CallbackError::MissingParameters),
             (None, Some(code)) if !code.is_empty() => Ok(ProviderOutcome::Code {
-                code: Secret::new(code.as_ref()),
+                code: AuthorizationCode::new(code.as_ref()),
             }),
             _ => Err(CallbackError::MissingParameters),
         }
@@ -82,10 +83,10 @@ impl Provider for Discord {
         #[derive(Deserialize)]
         struct Answer {
             error: Option<String>,
-            access_token: Option<Secret>,
+            access_token: Option<AccessToken>,
             token_type: Option<String>,
             expires_in: Option<u64>,
-            refresh_token: Option<Secret>,
+            refresh_token: Option<RefreshToken>,
             guild: Option<Guild>,
         }
         let a: Answer = parse_json(response)?;

@@ -115,7 +115,7 @@ pub struct AuthorizeRequest<'a> {
 ///     }
 ///     fn interpret(&self, _state: &VerifiedState, params: &CallbackParams<'_>) -> Result<ProviderOutcome, CallbackError> {
 ///         match (&params.error, &params.code) {
-///             (None, Some(code)) if !code.is_empty() => Ok(ProviderOutcome::Code { code: Secret::new(code.as_ref()) }),
+///             (None, Some(code)) if !code.is_empty() => Ok(ProviderOutcome::Code { code: channel_connect::secret::AuthorizationCode::new(code.as_ref()) }),
 ///             _ => Err(CallbackError::MissingParameters),
 ///         }
 ///     }
@@ -347,7 +347,7 @@ pub trait Provider: fmt::Debug + Send + Sync {
     /// // A claim to prove, not a tenant to trust.
     /// assert_eq!(teams.proof_workspace(&state, &consent), Some("72f988bf-86f1-41af-91ab-2d7cd011db47"));
     ///
-    /// let code = ProviderOutcome::Code { code: Secret::new("0.AXoA-demo") };
+    /// let code = ProviderOutcome::Code { code: channel_connect::secret::AuthorizationCode::new("0.AXoA-demo") };
     /// assert_eq!(teams.proof_workspace(&state, &code), None);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

@@ -129,7 +129,8 @@ pub(crate) fn seal(
                 let start = w.pos;
                 let mut rest = &mut w.buf[start..];
                 let before = rest.len();
-                serde_json::to_writer(&mut rest, &IntegralJson(data)).map_err(|_| StateTooLarge)?;
+                serde_json::to_writer(&mut rest, &crate::context::IntegralJson(data))
+                    .map_err(|_| StateTooLarge)?;
                 let n = before - rest.len();
                 let n16 = u16::try_from(n).map_err(|_| StateTooLarge)?;
                 w.buf[start - 2..start].copy_from_slice(&n16.to_be_bytes());
@@ -187,44 +188,5 @@ impl Writer<'_> {
         let n = u8::try_from(s.len()).map_err(|_| StateTooLarge)?;
         self.put(&[n])?;
         self.put(s.as_bytes())
-    }
-}
-
-/// JSON written as serde_json writes it (compact, object keys in byte
-/// order), except that every number is the integer it stands for: `1.0`,
-/// `1e3` and `-0` are written `1`, `1000` and `0` (SPEC.md section 2). The
-/// request's validation admits no other numbers.
-struct IntegralJson<'a, T>(&'a T);
-
-impl serde::Serialize for IntegralJson<'_, serde_json::Map<String, serde_json::Value>> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in self.0 {
-            m.serialize_entry(k, &IntegralJson(v))?;
-        }
-        m.end()
-    }
-}
-
-impl serde::Serialize for IntegralJson<'_, serde_json::Value> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{Error, SerializeSeq};
-        use serde_json::Value;
-        match self.0 {
-            Value::Number(n) => {
-                let i = crate::context_hash::exact_integer(n).map_err(S::Error::custom)?;
-                s.serialize_i64(i)
-            }
-            Value::Array(items) => {
-                let mut seq = s.serialize_seq(Some(items.len()))?;
-                for item in items {
-                    seq.serialize_element(&IntegralJson(item))?;
-                }
-                seq.end()
-            }
-            Value::Object(map) => IntegralJson(map).serialize(s),
-            other => other.serialize(s),
-        }
     }
 }

@@ -4,7 +4,18 @@
 Written from SPEC.md alone (no look at the Rust sources), first from its first
 edition, then updated for the revision that defines flag bits 6 (PROOF) and 7
 (WORKSPACE): the workspace field, connect-proof states and the Teams proof
-follow-up (SPEC.md sections 2, 4, 7 and 9). Python 3.11, standard library only.
+follow-up (SPEC.md sections 2, 4, 7 and 9), then for the revision that states
+the request rules in full (section 11: the body, its fields, the context, the
+order of the checks), how the `data` JSON is written (section 2: key order at
+every depth, escapes, integral numbers written as integers) and the
+state-less callback (section 8, `Unsolicited`). Python 3.11, standard library
+only.
+
+Every request reaches the issuer as JSON text (a vector's `request_json`, or
+its `request` object written as JSON) and is parsed and checked here by
+section 11, numbers kept as their literal text, so that the generator refuses
+what SPEC.md refuses and writes `data` by section 2's own rules rather than by
+`json.dumps`.
 
 Where SPEC.md is silent or ambiguous, the reading taken is the most literal one
 and is recorded in a comment marked "SPEC reading:".
@@ -15,12 +26,15 @@ The output is deterministic: every random input (entropy, keys) is fixed.
 """
 
 import base64
+import decimal
 import hashlib
 import hmac
 import json
+import math
 import re
 import struct
 import sys
+import urllib.parse
 
 # --------------------------------------------------------------------------
 # Constants (SPEC.md sections 1, 2, 3, 5, 8, 9)
@@ -112,8 +126,126 @@ def str8(s: str) -> bytes:
     return bytes([len(b)]) + b
 
 
-def compact_json(d) -> str:
-    return json.dumps(d, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+# --------------------------------------------------------------------------
+# JSON values of a request, and the `data` JSON of section 2
+#
+# A request is parsed with its numbers kept as their literal text (Num), and
+# its objects as JObj: a dict holding the last value of each key (section
+# 11.2: "a repeated key keeps its last value and counts once") that also
+# remembers which keys were given more than once (a listed member repeated at
+# the top level refuses the body, section 11.1).
+
+
+class Num:
+    """A JSON number as its literal text (RFC 8259 section 6 grammar)."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: str):
+        self.raw = raw
+
+    def __repr__(self):
+        return f"Num({self.raw!r})"
+
+
+class JObj(dict):
+    def __init__(self, pairs):
+        super().__init__()
+        self.repeated = set()
+        for k, v in pairs:
+            if k in self:
+                self.repeated.add(k)
+            self[k] = v
+
+
+# Section 11.3: the number's value is the decimal value of its literal. SPEC
+# reading: "must have an integer value from -2^53 to 2^53 ... read as
+# JavaScript reads a JSON number" and "beyond the range (`1e300`, 2^53 + 1,
+# ...) is refused" agree on every literal whose exact value is an integer in
+# the range (JavaScript reads those exactly), and section 11.3 refuses 2^53 + 1
+# although JavaScript reads it as 2^53; so the exact value of the literal is
+# what is checked, and a literal whose exact value is a fraction or beyond the
+# range is refused even where a double would round it to an integer in range
+# (`1.0000000000000000001`, `9007199254740992.5`, `1e-400`). Every literal
+# accepted this way is read identically by JavaScript, and no vector depends
+# on the literals where the two readings part.
+_DEC = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+_MAX_SAFE = decimal.Decimal(2**53)
+
+
+def number_value(n: Num):
+    """The integer a data number is written as (section 2), or None when
+    section 11.3 refuses it (a fraction, or beyond -2^53 to 2^53)."""
+    d = decimal.Decimal(n.raw)
+    if d != d.to_integral_value(context=_DEC) or d.copy_abs() > _MAX_SAFE:
+        return None
+    return int(d)  # never -0: int(Decimal("-0.0")) == 0
+
+
+def numbers_ok(v) -> bool:
+    """Section 11.3: every number in data, at any depth, is an integer from
+    -2^53 to 2^53."""
+    if isinstance(v, Num):
+        return number_value(v) is not None
+    if isinstance(v, list):
+        return all(numbers_ok(x) for x in v)
+    if isinstance(v, dict):
+        return all(numbers_ok(x) for x in v.values())
+    return True
+
+
+# Section 2, strings: these seven characters have their short escapes; every
+# other character from U+0000 to U+001F is \u00xx in lower-case hex; nothing
+# else is escaped.
+_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def write_string(s: str) -> str:
+    out = ['"']
+    for ch in s:
+        e = _SHORT_ESCAPES.get(ch)
+        if e is not None:
+            out.append(e)
+        elif ord(ch) < 0x20:
+            out.append("\\u%04x" % ord(ch))
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def write_json(v) -> str:
+    """Section 2: the `data` JSON, compact, keys in ascending byte order of
+    their UTF-8 at every depth, arrays in order, numbers as the integer their
+    value is. Only called on values whose numbers passed numbers_ok."""
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, Num):
+        i = number_value(v)
+        assert i is not None, v
+        return str(i)
+    if isinstance(v, str):
+        return write_string(v)
+    if isinstance(v, list):
+        return "[" + ",".join(write_json(x) for x in v) + "]"
+    assert isinstance(v, dict), v
+    items = sorted(v.items(), key=lambda kv: kv[0].encode("utf-8"))
+    return "{" + ",".join(write_string(k) + ":" + write_json(x) for k, x in items) + "}"
+
+
+def plain_value(v):
+    """A parsed value with its numbers as Python ints (for self-checks)."""
+    if isinstance(v, Num):
+        return number_value(v)
+    if isinstance(v, list):
+        return [plain_value(x) for x in v]
+    if isinstance(v, dict):
+        return {k: plain_value(x) for k, x in v.items()}
+    return v
 
 
 def pct(s: str) -> str:
@@ -165,6 +297,30 @@ def encode_body(f: dict) -> bytes:
     return bytes(out)
 
 
+def body_length(f: dict) -> int:
+    """The length encode_body(f) has, computed without packing (a `data` of
+    more than 65,535 bytes has no u16be length; it is refused for size)."""
+    flags = f["flags"]
+    n = FIXED_LEN + (16 if flags & F_BINDING else 0)
+    for name, flag in [
+        ("provider", None),
+        ("integration", None),
+        ("environment", None),
+        ("organization", None),
+        ("subscriber", F_SUBSCRIBER),
+        ("connection", F_CONNECTION),
+        ("workspace", F_WORKSPACE),
+    ]:
+        if flag is None or flags & flag:
+            n += 1 + len(f[name].encode("utf-8"))
+    n += 1
+    for key, ident, data in f["context"]:
+        n += 2 + len(key.encode("utf-8")) + len(ident.encode("utf-8")) + 1
+        if data is not None:
+            n += 2 + len(data.encode("utf-8"))
+    return n
+
+
 def tag_of(key: bytes, body: bytes) -> bytes:
     """Section 3."""
     return derive(key, LABEL_STATE, body)[:TAG_LEN]
@@ -175,9 +331,10 @@ def seal(key: bytes, body: bytes) -> str:
 
 
 class Refused(Exception):
-    def __init__(self, kind: str):
-        super().__init__(kind)
+    def __init__(self, kind: str, detail: str | None = None):
+        super().__init__(kind if detail is None else f"{kind}: {detail}")
         self.kind = kind
+        self.detail = detail
 
 
 class Reader:
@@ -355,20 +512,6 @@ def fields_json(f: dict) -> dict:
 # Issuing (sections 4, 5, 6, 7, 9)
 
 
-def context_entries(ctx) -> list:
-    out = []
-    for key, v in (ctx or {}).items():
-        if isinstance(v, str):
-            out.append((key, v, None))
-        else:
-            data = v.get("data")
-            out.append((key, v["id"], None if data is None else compact_json(data)))
-    # ascending order of keys compared as bytes
-    out.sort(key=lambda e: e[0].encode("utf-8"))
-    assert len(out) <= MAX_CONTEXT
-    return out
-
-
 def generated_connection(entropy: bytes) -> str:
     """Section 4: 'chconn_' + 12 base64url chars of the 72 bits E[16..25]."""
     bits = int.from_bytes(entropy[16:25], "big")
@@ -421,12 +564,14 @@ def workspace_at_issue(integ, expected):
 
 
 def connect_fields(req, integ, env, org, key_id, now, entropy, binding_value, lifetime, workspace):
-    subscriber = req.get("subscriberId")
-    mode = req.get("connectionMode") or ("subscriber" if subscriber is not None else "shared")
-    auto = req.get("autoLinkUser")
+    """Section 4. req: the request as validate_request returns it (a member
+    that was absent or null is None)."""
+    subscriber = req["subscriberId"]
+    mode = req["connectionMode"] or ("subscriber" if subscriber is not None else "shared")
+    auto = req["autoLinkUser"]
     if auto is None:
         auto = mode == "subscriber"
-    connection = req.get("connectionIdentifier")
+    connection = req["connectionIdentifier"]
     if connection is None:
         connection = generated_connection(entropy)
     flags = F_CONNECTION
@@ -454,15 +599,18 @@ def connect_fields(req, integ, env, org, key_id, now, entropy, binding_value, li
         "subscriber": subscriber,
         "connection": connection,
         "workspace": workspace,
-        "context": context_entries(req.get("context")),
+        "context": req["context"] or [],
     }
 
 
 def link_user_fields(req, integ, env, org, key_id, now, entropy, binding_value, lifetime, workspace):
-    subscriber = req["subscriberId"]  # required
-    connection = req.get("connectionIdentifier")
-    ctx = context_entries(req.get("context"))
+    subscriber = req["subscriberId"]  # required (section 11.2)
+    assert subscriber is not None
+    connection = req["connectionIdentifier"]
+    ctx = req["context"] or []
     flags = F_LINK_USER | F_AUTO_LINK | F_SUBSCRIBER
+    # "mode shared when a context with at least one key is given": section
+    # 11.3 admits only contexts of 1 to 5 keys, so every context given.
     if ctx:
         flags |= F_SHARED
     if connection is not None:
@@ -490,10 +638,10 @@ def link_user_fields(req, integ, env, org, key_id, now, entropy, binding_value, 
 
 
 # --------------------------------------------------------------------------
-# Inputs the vectors may use: a valid integration configuration (section 9)
-# and a valid request (section 4). The generator asserts on its own inputs, so
-# that no vector is built from a configuration or request the crate would
-# refuse before issuing anything.
+# Inputs the vectors may use: a valid integration configuration (section 9).
+# The generator asserts on it, so that no vector is built from a configuration
+# the crate would refuse before issuing anything. (Requests are checked by
+# section 11, below: a request SPEC.md refuses gives a refusal vector.)
 
 MAX_REDIRECT_URI = 256
 LOOPBACK_V4_RE = re.compile(r"127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})")
@@ -512,13 +660,14 @@ def is_loopback_host(host: str) -> bool:
 def check_integration(integ: dict) -> None:
     """Section 9: the configuration checks of the redirect URI and client id.
 
-    SPEC reading: "at most 256 characters" counts the characters of R as
-    configured (before percent-encoding). The generator keeps to a narrower
+    Section 9 counts "at most 256 bytes as configured, before any encoding";
+    the generator's redirect URIs are ASCII, so bytes and characters agree.
+    The generator keeps to a narrower
     envelope than section 9 needs (printable ASCII, lower-case scheme and
     host, no '@' anywhere), so no vector depends on how a parser reads the
     edges of these rules."""
     r = integ["redirect_uri"]
-    assert isinstance(r, str) and len(r) <= MAX_REDIRECT_URI, ("redirect URI over 256 characters", len(r))
+    assert isinstance(r, str) and len(r.encode("utf-8")) <= MAX_REDIRECT_URI, ("redirect URI over 256 bytes", len(r))
     assert all("\x21" <= c <= "\x7e" for c in r), "redirect URI: printable ASCII only"
     assert "#" not in r, "redirect URI: no fragment"
     assert "@" not in r, "redirect URI: no userinfo"
@@ -541,62 +690,305 @@ def check_integration(integ: dict) -> None:
         assert (integ.get("tenant") or "organizations").lower() != CONSUMER_TENANT
 
 
-CONNECT_FIELDS = {
-    "subscriberId",
-    "integrationIdentifier",
-    "connectionIdentifier",
-    "context",
-    "scope",
-    "connectionMode",
-    "autoLinkUser",
-}
-LINK_USER_FIELDS = {"integrationIdentifier", "subscriberId", "connectionIdentifier", "context", "contextHash", "userScope"}
+# --------------------------------------------------------------------------
+# Requests (section 11)
+#
+# Each vector's request is JSON text (`request_json`, or `request` written as
+# JSON). It is parsed and checked here in the order of section 11.4; a refusal
+# is Refused(kind, detail). The vectors use only the kinds TooManyContexts,
+# ContextKeyInvalid, ContextDataNumber and ContextDataTooLarge (all of step 1,
+# HTTP 422); the other kinds below exist so that the generator refuses what
+# SPEC.md refuses, and no vector is built from a request SPEC.md refuses.
+
+MAX_BODY = 409_600
+MAX_CONTEXT_KEY = 100
+MAX_DATA = 65_536
+MAX_SCOPES = 50
 CONTEXT_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,100}")
+CONNECTION_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,100}")
+# Unicode White_Space (PropList.txt).
+WHITE_SPACE = frozenset(
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+
+# Section 11.2: the listed members of each body and their JSON types.
+LISTED = {
+    "connect": {
+        "integrationIdentifier": "string",
+        "subscriberId": "string",
+        "connectionIdentifier": "string",
+        "context": "object",
+        "contextHash": "string",
+        "scope": "array",
+        "connectionMode": "string",
+        "autoLinkUser": "boolean",
+    },
+    # SPEC reading: contextHash is listed for both bodies (the table of 11.2
+    # does not mark it connect-only, and step 6 of 11.4 applies to both).
+    "link-user": {
+        "integrationIdentifier": "string",
+        "subscriberId": "string",
+        "connectionIdentifier": "string",
+        "context": "object",
+        "contextHash": "string",
+        "userScope": "array",
+    },
+}
 
 
-def check_request(purpose: str, req: dict, integ: dict) -> None:
-    """Section 4: the request is a valid one, so the crate gets as far as issuing.
+def is_control(ch: str) -> bool:
+    """Notation: Unicode general category Cc, U+0000 to U+001F and U+007F to U+009F."""
+    o = ord(ch)
+    return o <= 0x1F or 0x7F <= o <= 0x9F
 
-    SPEC reading: section 4 defers the request rules to Novu's API contract as
-    the crate's `request` module implements it, and spells out only that a
-    connect request needs a `subscriberId` or a `context`, that a link-user
-    request needs `integrationIdentifier` and `subscriberId`, and (through the
-    layout) the byte ranges of the fields. The vectors keep within a narrower
-    envelope: context ids of 1 to 100 characters of [A-Za-z0-9_-], 1 to 5
-    context keys, a connection identifier of at most 100 bytes, `data` an
-    object (or null, which section 4 names), and shared mode only with a
-    context."""
-    fields = CONNECT_FIELDS if purpose == "connect" else LINK_USER_FIELDS
-    assert set(req) <= fields, sorted(set(req) - fields)
-    assert req.get("integrationIdentifier") == integ["identifier"]
-    sub = req.get("subscriberId")
-    if purpose == "link-user":
-        assert sub is not None
-    if sub is not None:
-        assert isinstance(sub, str) and 1 <= len(sub.encode("utf-8")) <= 255
-    conn = req.get("connectionIdentifier")
-    if conn is not None:
-        assert isinstance(conn, str) and 1 <= len(conn.encode("utf-8")) <= 100
-    ctx = req.get("context")
-    if ctx is not None:
-        assert isinstance(ctx, dict) and 1 <= len(ctx) <= MAX_CONTEXT
-        for key, v in ctx.items():
-            assert 1 <= len(key.encode("utf-8")) <= 255
-            if isinstance(v, str):
-                assert CONTEXT_ID_RE.fullmatch(v), v
-            else:
-                assert set(v) <= {"id", "data"} and CONTEXT_ID_RE.fullmatch(v["id"]), v
-                assert v.get("data") is None or isinstance(v["data"], dict)
-    for name in ("scope", "userScope"):
-        if name in req:
-            assert isinstance(req[name], list) and all(isinstance(x, str) and x for x in req[name])
+
+def json_type_ok(v, t: str) -> bool:
+    if t == "string":
+        return isinstance(v, str)
+    if t == "object":
+        return isinstance(v, dict)
+    if t == "array":
+        return isinstance(v, list)
+    assert t == "boolean"
+    return v is True or v is False
+
+
+def has_lone_surrogate(v) -> bool:
+    """Python's json decodes "\\ud800" to a lone surrogate; JSON refuses it
+    (section 11.1). A surrogate pair escape is decoded to one character, and
+    valid UTF-8 holds no surrogate, so any surrogate left came from a lone
+    escape."""
+    if isinstance(v, str):
+        return any(0xD800 <= ord(c) <= 0xDFFF for c in v)
+    if isinstance(v, list):
+        return any(has_lone_surrogate(x) for x in v)
+    if isinstance(v, dict):
+        return any(has_lone_surrogate(k) or has_lone_surrogate(x) for k, x in v.items())
+    return False
+
+
+def parse_request_json(body: bytes):
+    """Section 11.1: at most 409,600 bytes, UTF-8, one JSON text whose first
+    byte other than white space is `{`. Numbers are kept as Num (their literal),
+    objects as JObj."""
+    if len(body) > MAX_BODY:
+        raise Refused("BodyInvalid", "body over 409,600 bytes")
+    try:
+        text = body.decode("utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise Refused("BodyInvalid", "invalid UTF-8") from None
+    # SPEC reading: "ASCII white space" before the `{` is the white space JSON
+    # admits there (space, tab, LF, CR); any other byte there is not JSON.
+    if not text.lstrip(" \t\n\r").startswith("{"):
+        raise Refused("BodyInvalid", "not a JSON object")
+
+    def number(raw: str) -> Num:
+        # "a number beyond the range of a double (1e400)" is not JSON here.
+        if math.isinf(float(raw)):
+            raise ValueError("number beyond the range of a double: " + (raw if len(raw) <= 40 else raw[:40] + "..."))
+        return Num(raw)
+
+    def constant(name: str):
+        raise ValueError("not JSON: " + name)  # NaN, Infinity, -Infinity
+
+    try:
+        # strict=True (the default) refuses raw control characters in strings;
+        # json.loads refuses anything but white space after the value.
+        v = json.loads(text, object_pairs_hook=JObj, parse_int=number, parse_float=number, parse_constant=constant)
+    except (ValueError, RecursionError) as e:
+        raise Refused("BodyInvalid", f"not JSON: {e}") from None
+    if has_lone_surrogate(v):
+        raise Refused("BodyInvalid", "lone surrogate escape")
+    assert isinstance(v, JObj)
+    return v
+
+
+def plain_key(key: str) -> str:
+    """Section 11.3: KEY as plain text in the 422 details."""
+    # SPEC reading: "markup (`<` up to the next `>`) removed" removes a `<`
+    # only when a `>` follows it; a `<` without one stays.
+    s = re.sub(r"<[^>]*>", "", key)
+    s = "".join(" " if (c in "\"'&>" or is_control(c) or c in WHITE_SPACE) else c for c in s)
+    s = re.sub(" +", " ", s).strip(" ")
+    b = s.encode("utf-8")
+    if len(b) > 256:
+        s = b[:256].decode("utf-8", errors="ignore")  # cut at a character boundary
+    return s or "?"
+
+
+def check_context(ctx: dict, bad) -> list:
+    """Section 11.3. Returns the entries (key, id, data JSON text or None) in
+    the order of section 2; calls bad(kind, detail) for each rule broken."""
+    # "1 to 5 keys (counted after repeats collapse)": ctx is a JObj, one
+    # member per key. SPEC reading: N in "Too many contexts: N provided" is
+    # that same count (keys given, once each); no vector repeats a key there.
+    if len(ctx) == 0:
+        bad("ContextInvalid", "context must have 1 to 5 keys")
+    elif len(ctx) > MAX_CONTEXT:
+        bad("TooManyContexts", f"Too many contexts: {len(ctx)} provided, maximum allowed is 5")
+    entries = []
+    for key, val in ctx.items():
+        if not 1 <= len(key.encode("utf-8")) <= MAX_CONTEXT_KEY:
+            bad("ContextKeyInvalid", f"context key of {len(key.encode('utf-8'))} bytes")
+        data = None
+        if isinstance(val, str):
+            ident = val
+        elif isinstance(val, dict):
+            ident = val.get("id")
+            if not isinstance(ident, str):
+                bad("ContextInvalid", "an entity object without a string id")
+                continue
+            data = val.get("data")  # absent or null: no data
+            if data is not None and not isinstance(data, dict):
+                bad("ContextInvalid", "data that is not an object")
+                continue
+        else:
+            bad("ContextInvalid", "a context value that is neither a string nor an object")
+            continue
+        if not CONTEXT_ID_RE.fullmatch(ident):
+            bad("ContextInvalid", "a context id outside 1 to 100 bytes of [A-Za-z0-9_-]")
+        text = None
+        if data is not None:
+            if not numbers_ok(data):
+                bad(
+                    "ContextDataNumber",
+                    f"Context '{plain_key(key)}' data may hold only integers between -2^53 and 2^53",
+                )
+                continue
+            text = write_json(data)
+            n = len(text.encode("utf-8"))
+            if n > MAX_DATA:
+                bad("ContextDataTooLarge", f"Context '{plain_key(key)}' data is too large: {-(-n // 1024)}KB exceeds 64KB limit")
+                continue
+            # self-check: where Python's json agrees with section 2 (integers
+            # only, no surrogates), it writes the same text.
+            assert text == json.dumps(plain_value(data), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+        entries.append((key, ident, text))
+    # Section 2: ascending order of the keys' UTF-8 bytes.
+    entries.sort(key=lambda e: e[0].encode("utf-8"))
+    return entries
+
+
+def check_scopes(name: str, scopes: list, bad) -> None:
+    """Section 11.2: 1 to 50 strings, each 1 to 100 bytes of 0x21 to 0x7E other than `,`."""
+    if not all(isinstance(x, str) for x in scopes):
+        bad("BodyInvalid", f"{name} is not an array of strings")
+    elif not 1 <= len(scopes) <= MAX_SCOPES or not all(
+        1 <= len(x) <= 100 and all("\x21" <= c <= "\x7e" and c != "," for c in x) for x in scopes
+    ):
+        bad("FieldInvalid", f"{name} outside its rule")
+
+
+def validate_request(purpose: str, body: bytes, integ: dict) -> dict:
+    """Section 11.4 steps 1 to 6 for a connect or link-user body. Returns the
+    request with each listed member (None when absent or null), context as
+    the entries of section 2 and scopes the connect `scope` or link-user
+    `userScope`; raises Refused at the first failing step.
+
+    Step 1 ("which detail is given when several rules are broken is not
+    fixed"): all of its rules are checked, and the generator asserts that a
+    refused request breaks exactly one, so that no vector depends on which
+    detail comes first."""
+    v = parse_request_json(body)
+    problems = []
+
+    def bad(kind, detail):
+        problems.append((kind, detail))
+
+    listed = LISTED[purpose]
+    for name in sorted(v.repeated & set(listed)):
+        bad("BodyInvalid", f"member {name} given twice")
+    req = {}
+    for name, t in listed.items():
+        x = v.get(name)  # absent, or null: None (section 11.1)
+        if x is not None and not json_type_ok(x, t):
+            bad("BodyInvalid", f"{name} is not a JSON {t}")
+            x = ...  # checked no further
+        req[name] = x
+
+    ii = req["integrationIdentifier"]
+    if ii is None or (ii is not ... and all(c in WHITE_SPACE for c in ii)):  # "" included
+        bad("FieldInvalid", "Integration identifier is required")
+    elif ii is not ... and (len(ii.encode("utf-8")) > 255 or any(is_control(c) for c in ii)):
+        bad("FieldInvalid", "integrationIdentifier outside its rule")
+    sub = req["subscriberId"]
+    if sub is None:
+        if purpose == "link-user":
+            bad("FieldInvalid", "subscriberId is required")
+    elif sub is not ... and not (1 <= len(sub.encode("utf-8")) <= 255 and not any(is_control(c) for c in sub)):
+        bad("FieldInvalid", "subscriberId outside its rule")
+    conn = req["connectionIdentifier"]
+    if conn is not None and conn is not ... and not CONNECTION_ID_RE.fullmatch(conn):
+        bad("FieldInvalid", "connectionIdentifier outside its rule")
+    scope_name = "scope" if purpose == "connect" else "userScope"
+    if req[scope_name] is not None and req[scope_name] is not ...:
+        check_scopes(scope_name, req[scope_name], bad)
     if purpose == "connect":
-        assert sub is not None or ctx is not None, "a connect request needs a subscriberId or a context"
-        mode = req.get("connectionMode")
-        assert mode in (None, "subscriber", "shared")
-        assert req.get("autoLinkUser") in (None, True, False)
-        if (mode or ("subscriber" if sub is not None else "shared")) == "shared":
-            assert ctx is not None
+        mode = req["connectionMode"]
+        if mode is not None and mode is not ... and mode not in ("subscriber", "shared"):
+            bad("FieldInvalid", "connectionMode outside its rule")
+    entries = None
+    if req["context"] is not None and req["context"] is not ...:
+        entries = check_context(req["context"], bad)
+
+    if problems:
+        assert len(set(problems)) == 1, ("a refused request must break exactly one rule", problems)
+        raise Refused(*problems[0])
+
+    out = {
+        "integrationIdentifier": ii,
+        "subscriberId": sub,
+        "connectionIdentifier": conn,
+        "context": entries,
+        "contextHash": req["contextHash"],
+        "scopes": req[scope_name],
+        "connectionMode": req.get("connectionMode"),
+        "autoLinkUser": req.get("autoLinkUser"),
+    }
+    # Step 2 (404): an integration of this environment with exactly this
+    # identifier (byte for byte), a chat integration.
+    if ii != integ["identifier"]:
+        raise Refused("IntegrationNotFound", f"Integration not found: {ii} in environment {ENV}")
+    # Step 3 (400), connect only. check_integration asserts the client id, so
+    # the step is never skipped here.
+    if purpose == "connect" and integ["provider"] == "slack":
+        if out["scopes"] is not None and "incoming-webhook" in out["scopes"] and sub is None:
+            raise Refused("IncomingWebhookNeedsSubscriber", "subscriberId is required for incoming webhook")
+    # Step 4 (400), connect only; "context" is a context member present and
+    # not null.
+    if purpose == "connect":
+        mode = out["connectionMode"]
+        if mode == "shared" and entries is None:
+            raise Refused("ConnectionModeInvalid", 'context is required when connectionMode is "shared"')
+        if mode == "subscriber" and sub is None:
+            raise Refused("ConnectionModeInvalid", 'subscriberId is required when connectionMode is "subscriber"')
+        if mode is None and sub is None and entries is None:
+            raise Refused("ConnectionModeInvalid", "Either subscriberId or context must be provided")
+    # Step 5 (404): every integration of the vectors has its client id
+    # (check_integration). Step 6 (400): no integration of the vectors
+    # requires a contextHash, so contextHash is ignored (section 11.5).
+    assert integ.get("client_id")
+    assert not integ.get("context_hash_required")
+    return out
+
+
+def request_text(request) -> bytes:
+    """The body of a vector given as an object: that object written as JSON.
+    Such objects hold no floats, so the text is exactly what any JSON writer
+    makes of it (the exact-literal cases are given as request_json)."""
+
+    def no_float(x):
+        assert not isinstance(x, float), x
+        if isinstance(x, dict):
+            for y in x.values():
+                no_float(y)
+        elif isinstance(x, list):
+            for y in x:
+                no_float(y)
+
+    no_float(request)
+    return json.dumps(request, ensure_ascii=False).encode("utf-8")
 
 
 def pkce(key: bytes, nonce: bytes) -> tuple[str, str]:
@@ -659,15 +1051,16 @@ def follow_up_fields(parent: dict, active_id: int, active_key: bytes, now: int, 
     """Section 7: the connect-proof state for an admin-consent callback.
 
     parent: the opened connect state (already checked by section 8 at now).
-    Raises Refused(MalformedTenant | TenantNotAllowed | WorkspaceMismatch).
-    SPEC reading: the order of these three checks is not given; no vector
-    depends on it (each refusal vector breaks exactly one rule).
+    Raises Refused(TenantNotAllowed | MalformedTenant | WorkspaceMismatch), in
+    the order of section 7: the consumer tenant in either case, then any other
+    value that is not a GUID, then a tenant that differs from the connect
+    state's workspace (compared case-insensitively).
     """
     assert purpose_of(parent["flags"]) == "connect" and parent["provider"] == "msteams"
-    if not GUID_RE.fullmatch(tenant):
-        raise Refused("MalformedTenant")
     if tenant.lower() == CONSUMER_TENANT:
         raise Refused("TenantNotAllowed")
+    if not GUID_RE.fullmatch(tenant):
+        raise Refused("MalformedTenant")
     if parent.get("workspace") is not None:
         if tenant.lower() != parent["workspace"].lower():
             raise Refused("WorkspaceMismatch")
@@ -742,21 +1135,31 @@ def url_lengths(purpose, integ, request, workspace=None, entropy=ENTROPY, bindin
     """(length of the authorize URL, length of the proof follow-up URL or None),
     as section 9 computes them at issue; used to pick boundary inputs."""
     lengths = []
-    issue(purpose, integ, request, 1, KEY1, now, entropy, binding, workspace, lengths)
+    issue(purpose, integ, request_text(request), 1, KEY1, now, entropy, binding, workspace, lengths)
     return lengths[0], lengths[1] if len(lengths) > 1 else None
 
 
-def issue(purpose, integ, request, key_id, key, now, entropy, binding, workspace, lengths=None):
-    """Sections 4, 6 and 9. Returns the expected success object or raises Refused.
+def issue(purpose, integ, body_text: bytes, key_id, key, now, entropy, binding, workspace, lengths=None):
+    """Sections 11, 4, 6 and 9. Returns the expected success object or raises Refused.
 
-    With a list as lengths, the URL lengths are appended to it and nothing is
-    refused for length."""
+    body_text is the request body (JSON text). With a list as lengths, the URL
+    lengths are appended to it and nothing is refused for length."""
     check_integration(integ)
-    check_request(purpose, request, integ)
+    request = validate_request(purpose, body_text, integ)
+    # Then this library's checks at issue (section 11.4): the expected
+    # workspace, the clock (the vectors' now is never before 1970), the sizes.
     ws = workspace_at_issue(integ, workspace)
+    assert now >= 0
     args = (request, integ, ENV, ORG, key_id, now, entropy, binding, DEFAULT_LIFETIME, ws)
     f = connect_fields(*args) if purpose == "connect" else link_user_fields(*args)
+    # Section 9: "a state whose body and tag would exceed 1,344 bytes" is
+    # refused (UrlTooLong); section 2 allows data of up to 64 KiB in the
+    # request, more than a state can carry (or a u16be can count).
+    if body_length(f) + TAG_LEN > MAX_STATE_BYTES:
+        assert lengths is None
+        raise Refused("UrlTooLong")
     body = encode_body(f)
+    assert len(body) == body_length(f)
     state = seal(key, body)
     expected = {"state": state}
     challenge = None
@@ -765,22 +1168,23 @@ def issue(purpose, integ, request, key_id, key, now, entropy, binding, workspace
         expected["pkce_verifier"] = verifier
         expected["code_challenge"] = challenge
     # Section 4: a link-user request names its (Slack user) scopes userScope.
-    scopes = request.get("scope") if purpose == "connect" else request.get("userScope")
+    scopes = request["scopes"]
     url = authorize_url(integ, f, state, scopes, challenge)
     if lengths is not None:
         lengths.append(len(url))
     elif len(url) >= MAX_URL_CHARS:
         raise Refused("UrlTooLong")
     # A URL under 1,800 characters implies a state under 1,792 characters
-    # (and so at most 1,344 decoded bytes): the state limits cannot refuse
-    # anything here.
+    # (and so at most 1,344 decoded bytes, checked above).
     assert len(state) <= MAX_STATE_CHARS and len(body) + TAG_LEN <= MAX_STATE_BYTES
     expected["url"] = url
     if purpose == "connect" and integ["provider"] == "msteams":
-        # Section 9: every Teams connect whose proof follow-up URL would be
-        # 1,800 characters or more is refused too. That URL is computed with
-        # the proof state (the workspace, or a 36-character stand-in) and the
-        # scope section 7 picks.
+        # Section 9: every Teams connect (whatever its mode, subscriber,
+        # autoLinkUser, workspace or binding), after its own URL passed, is
+        # refused too when its proof state would exceed 1,344 bytes or its
+        # sign-in URL would be 1,800 characters or more. That URL is computed
+        # with the proof state (the workspace, or a 36-character stand-in
+        # tenant), a 43-character challenge and the scope section 7 picks.
         proof = follow_up_fields(f, key_id, key, now, ws if ws is not None else TENANT_STAND_IN)
         proof_state = seal(key, encode_body(proof))
         assert len(b64url_decode_strict(proof_state)) == len(body) + TAG_LEN + (0 if ws is not None else 37)
@@ -799,16 +1203,50 @@ def issue(purpose, integ, request, key_id, key, now, entropy, binding, workspace
     return f, state, expected
 
 
+# The refusal kinds a vector may expect: the issuer's own (sections 4, 9) and
+# the field refusals of section 11.3 whose inputs the vectors exercise. The
+# details SPEC.md fixes (section 11.4 step 1) are recorded in the note.
+ISSUE_ERROR_KINDS = {
+    "InvalidWorkspace",
+    "UrlTooLong",
+    "TooManyContexts",
+    "ContextKeyInvalid",
+    "ContextDataNumber",
+    "ContextDataTooLarge",
+}
+FIXED_DETAIL_KINDS = {"TooManyContexts", "ContextDataNumber", "ContextDataTooLarge"}
+
+
 def add_issue(
-    name, purpose, integ, request, *, entropy=ENTROPY, binding=None, now=NOW, note=None, workspace=None, expect_error=None
+    name,
+    purpose,
+    integ,
+    request=None,
+    *,
+    request_json=None,
+    entropy=ENTROPY,
+    binding=None,
+    now=NOW,
+    note=None,
+    workspace=None,
+    expect_error=None,
 ):
+    """request: the body as an object (no floats); or request_json: the exact
+    body text, when the literal text matters (numbers, escapes, repeated keys,
+    white space)."""
+    assert (request is None) != (request_json is None)
+    body_text = request_text(request) if request_json is None else request_json.encode("utf-8")
     key_id, key = 1, KEY1
     try:
-        f, state, expected = issue(purpose, integ, request, key_id, key, now, entropy, binding, workspace)
+        f, state, expected = issue(purpose, integ, body_text, key_id, key, now, entropy, binding, workspace)
     except Refused as e:
-        assert e.kind == expect_error, (name, e.kind)
+        assert e.kind == expect_error, (name, e.kind, e.detail)
+        assert e.kind in ISSUE_ERROR_KINDS, e.kind
         f = state = None
         expected = {"error": e.kind}
+        if e.kind in FIXED_DETAIL_KINDS:
+            d = f"HTTP 422 detail (SPEC.md section 11.3): {e.detail}"
+            note = d if note is None else note + "; " + d
     else:
         assert expect_error is None, (name, "issued, expected", expect_error)
     v = {
@@ -825,8 +1263,10 @@ def add_issue(
         "binding": binding,
         "workspace": workspace,
         "request": request,
-        "expected": expected,
     }
+    if request_json is not None:
+        v["request_json"] = request_json
+    v["expected"] = expected
     if note:
         v["note"] = note
     issue_vectors.append(v)
@@ -1247,7 +1687,7 @@ add_issue(
 # URL length boundaries (section 9). The configuration stays an ordinary,
 # valid one (check_integration: the redirect URI is at most 256 characters);
 # the length is made up inside the request, which stays a valid one too
-# (check_request): a connection identifier of 64 characters and five context
+# (validate_request): a connection identifier of 64 characters and five context
 # keys, four of them entities with ids of 64 characters and a `data` object
 # whose "notes" string is lengthened one byte at a time.
 #
@@ -1364,27 +1804,513 @@ add_issue(
 )
 
 
+# ---- request rules (section 11) and the data JSON (section 2) --------------
+#
+# Context keys are any 1 to 100 bytes of UTF-8 (section 11.3); entries are in
+# ascending byte order of their UTF-8 (section 2), which is not the UTF-16
+# order of contextHash. `data` numbers must be integers from -2^53 to 2^53 by
+# value and are written as that integer; strings escape only C0 controls, `"`
+# and `\`. Requests whose exact text matters are given as request_json.
+
+SLACK_SUB = {"subscriberId": "subscriber-123", "integrationIdentifier": "slack", "connectionIdentifier": "slack-connection-abc123"}
+SLACK_SUB_JSON = '"subscriberId":"subscriber-123","integrationIdentifier":"slack","connectionIdentifier":"slack-connection-abc123"'
+KEY_100 = "k" * 100
+KEY_100_E = "é" * 50  # 100 bytes, 50 characters
+assert len(KEY_100.encode()) == 100 and len(KEY_100_E.encode()) == 100
+ROCKET = "\U0001f680"  # 4 bytes in UTF-8, a surrogate pair in UTF-16
+FULLWIDTH_A = "\uff21"  # 3 bytes in UTF-8; after ROCKET in UTF-8, before it in UTF-16
+
+
+def first_data(name: str) -> str:
+    """The data JSON text of the first context entry with data, as issued."""
+    for entry in issued[name][0]["context"]:
+        if entry[2] is not None:
+            return entry[2]
+    raise AssertionError(name)
+
+
+for nm, key in [
+    ("'é' (2 bytes)", "é"),
+    ("'team.name' (a dot)", "team.name"),
+    ("'a b' (a space)", "a b"),
+    ("an emoji (U+1F680, 4 bytes)", ROCKET),
+    ("of 100 ASCII bytes (the longest)", KEY_100),
+    ("of 100 bytes in 50 characters ('é' x 50)", KEY_100_E),
+]:
+    add_issue(f"slack connect, context key {nm}", "connect", SLACK, {**SLACK_SUB, "context": {key: "org-acme"}})
+add_issue(
+    "slack connect, context keys é, team.name, a b, an emoji and a 100-byte key (UTF-8 byte order)",
+    "connect",
+    SLACK,
+    {
+        **SLACK_SUB,
+        "context": {
+            ROCKET: "rocket",
+            "é": {"id": "e-acute", "data": {"é": 1, "e": 2}},
+            "team.name": "team-1",
+            KEY_100: "long-key",
+            "a b": "space",
+        },
+    },
+)
+assert [e[0] for e in issued["slack connect, context keys é, team.name, a b, an emoji and a 100-byte key (UTF-8 byte order)"][0]["context"]] == [
+    "a b",
+    KEY_100,
+    "team.name",
+    "é",
+    ROCKET,
+]
+add_issue(
+    "slack connect, context keys and data keys in UTF-8 byte order, not UTF-16 order (U+FF21 before U+1F680)",
+    "connect",
+    SLACK,
+    {
+        **SLACK_SUB,
+        "context": {
+            ROCKET: {"id": "rocket", "data": {ROCKET: 1, FULLWIDTH_A: 2, "z": 3}},
+            FULLWIDTH_A: "fullwidth-a",
+            "z": "zed",
+        },
+    },
+    note="UTF-8 byte order is z, U+FF21, U+1F680; UTF-16 code unit order (contextHash's) would be z, U+1F680, U+FF21",
+)
+assert first_data("slack connect, context keys and data keys in UTF-8 byte order, not UTF-16 order (U+FF21 before U+1F680)") == (
+    '{"z":3,"' + FULLWIDTH_A + '":2,"' + ROCKET + '":1}'
+)
+add_issue(
+    "teams link-user, non-ASCII context key with data (pkce)",
+    "link-user",
+    TEAMS,
+    {"subscriberId": "subscriber-123", "integrationIdentifier": "msteams", "context": {"équipe": {"id": "team-7", "data": {"nom": "Équipe 7"}}}},
+)
+add_issue(
+    "teams connect, context keys of any characters (follow-up source)",
+    "connect",
+    TEAMS,
+    {
+        "subscriberId": "subscriber-123",
+        "integrationIdentifier": "msteams",
+        "connectionIdentifier": "teams-connection-abc123",
+        "context": {"team.name": "team-1", "a b": {"id": "org-acme", "data": {"n": 7}}, ROCKET: "rocket"},
+    },
+)
+
+# Numbers in data (sections 2 and 11.3), one literal per vector, then together.
+NUMBER_LITERALS = [
+    ("1.0", "1"),
+    ("1e3", "1000"),
+    ("1E3", "1000"),
+    ("1e+3", "1000"),
+    ("-0", "0"),
+    ("-0.0", "0"),
+    ("2.0e1", "20"),
+    ("1.5e1", "15"),
+    ("100e-2", "1"),
+    ("0e-5", "0"),
+    ("9007199254740992", "9007199254740992"),
+    ("-9007199254740992", "-9007199254740992"),
+    ("9.007199254740992e15", "9007199254740992"),
+]
+for lit, written in NUMBER_LITERALS:
+    nm = f"slack connect, data number {lit} written {written}"
+    add_issue(
+        nm,
+        "connect",
+        SLACK,
+        request_json='{' + SLACK_SUB_JSON + ',"context":{"tenant":{"id":"org-acme","data":{"n":' + lit + '}}}}',
+    )
+    assert first_data(nm) == '{"n":' + written + "}", (nm, first_data(nm))
+nm = "slack connect, data numbers 1.0, 1e3, 1E3, -0, -0.0, 2.0e1, 2^53 and -2^53 together"
+add_issue(
+    nm,
+    "connect",
+    SLACK,
+    request_json='{' + SLACK_SUB_JSON + ',"context":{"tenant":{"id":"org-acme","data":'
+    '{"one": 1.0, "thousand": 1e3, "Thousand": 1E3, "negzero": -0, "negzerofloat": -0.0, '
+    '"twenty": 2.0e1, "max": 9007199254740992, "min": -9007199254740992}}}}',
+)
+assert first_data(nm) == (
+    '{"Thousand":1000,"max":9007199254740992,"min":-9007199254740992,"negzero":0,"negzerofloat":0,"one":1,"thousand":1000,"twenty":20}'
+)
+nm = "slack connect, data numbers in nested arrays and objects (keys sorted at every depth, arrays in order)"
+add_issue(
+    nm,
+    "connect",
+    SLACK,
+    request_json='{' + SLACK_SUB_JSON + ',"context":{"tenant":{"id":"org-acme","data":'
+    '{"list": [1.0, [2.0e1, {"z": -0, "a": 1E3}], -0.0, {"b": [9007199254740992], "a": -9007199254740992}], '
+    '"obj": {"y": {"x": 1e0, "w": [0.0e5, []]}, "a": true, "m": null, "k": "s", "e": {}}}}}}',
+)
+assert first_data(nm) == (
+    '{"list":[1,[20,{"a":1000,"z":0}],0,{"a":-9007199254740992,"b":[9007199254740992]}],'
+    '"obj":{"a":true,"e":{},"k":"s","m":null,"y":{"w":[0,[]],"x":1}}}'
+)
+nm = "slack connect, repeated keys in data at every depth keep their last value"
+add_issue(
+    nm,
+    "connect",
+    SLACK,
+    request_json='{' + SLACK_SUB_JSON + ',"context":{"tenant":{"id":"org-acme","data":'
+    '{"b": 1, "a": {"y": 1, "x": 2, "y": 3}, "b": 2.0, "arr": [{"k": 1, "k": -0}]}}}}',
+)
+assert first_data(nm) == '{"a":{"x":2,"y":3},"arr":[{"k":0}],"b":2}'
+
+# Strings in data (section 2).
+nm = "slack connect, data string with U+007F, U+0085, U+2028, U+2029 and '/' (written unescaped)"
+add_issue(
+    nm,
+    "connect",
+    SLACK,
+    {**SLACK_SUB, "context": {"tenant": {"id": "org-acme", "data": {"s": "a\u007fb\u0085c\u2028d\u2029e/f", "\u2028": "0.5"}}}},
+)
+assert first_data(nm) == '{"s":"a\u007fb\u0085c\u2028d\u2029e/f","\u2028":"0.5"}'
+nm = "slack connect, data string with U+001F (written \\u001f)"
+add_issue(nm, "connect", SLACK, {**SLACK_SUB, "context": {"tenant": {"id": "org-acme", "data": {"s": "unit\u001fseparator"}}}})
+assert first_data(nm) == '{"s":"unit\\u001fseparator"}'
+ALL_C0 = "".join(chr(c) for c in range(0x20))
+nm = "slack connect, data string with every character U+0000 to U+001F, '\"' and '\\' (and in a key)"
+add_issue(nm, "connect", SLACK, {**SLACK_SUB, "context": {"tenant": {"id": "org-acme", "data": {"c": ALL_C0 + '"\\', "k\"\\\u000b": 1}}}})
+assert first_data(nm) == (
+    '{"c":"\\u0000\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007\\b\\t\\n\\u000b\\f\\r\\u000e\\u000f'
+    '\\u0010\\u0011\\u0012\\u0013\\u0014\\u0015\\u0016\\u0017\\u0018\\u0019\\u001a\\u001b\\u001c\\u001d\\u001e\\u001f\\"\\\\",'
+    '"k\\"\\\\\\u000b":1}'
+)
+nm = "slack connect, escapes in the request are decoded (\\u00e9, \\/, a surrogate pair, \\u2028, \\u001F upper case)"
+add_issue(
+    nm,
+    "connect",
+    SLACK,
+    request_json='{' + SLACK_SUB_JSON + ',"context":{"tenant":{"id":"org-acme","data":'
+    '{"s": "\\u00e9\\/\\ud83d\\ude80\\u2028\\u0041\\u001F", "\\u006b": "\\"\\\\"}}}}',
+)
+assert first_data(nm) == '{"k":"\\"\\\\","s":"é/' + ROCKET + '\u2028A\\u001f"}'
+nm = "slack connect, data {} (kind 1, written {}) beside data null (kind 0)"
+add_issue(
+    nm,
+    "connect",
+    SLACK,
+    {**SLACK_SUB, "context": {"empty": {"id": "org-empty", "data": {}}, "none": {"id": "org-none", "data": None}}},
+)
+assert issued[nm][0]["context"] == [("empty", "org-empty", "{}"), ("none", "org-none", None)]
+
+# Repeated keys inside context (section 11.2), null members (11.1), unknown
+# members (11.1) and entity members other than id and data (11.3).
+nm = "slack connect, repeated context key and repeated entity id keep their last value"
+add_issue(
+    nm,
+    "connect",
+    SLACK,
+    request_json='{' + SLACK_SUB_JSON + ',"context":{"org": "first", "team": {"id": "a", "data": {"x": 1}, "id": "b"}, "org": "second"}}',
+)
+assert issued[nm][0]["context"] == [("org", "second", None), ("team", "b", '{"x":1}')]
+nm = "slack connect, six context keys given, one repeated: five after repeats collapse"
+add_issue(
+    nm,
+    "connect",
+    SLACK,
+    request_json='{' + SLACK_SUB_JSON + ',"context":{"a": "a1", "b": "b1", "c": "c1", "d": "d1", "e": "e1", "a": "a2"}}',
+)
+assert [e[1] for e in issued[nm][0]["context"]] == ["a2", "b1", "c1", "d1", "e1"]
+add_issue(
+    "slack connect, entity members other than id and data are ignored (a fraction there too)",
+    "connect",
+    SLACK,
+    request_json='{' + SLACK_SUB_JSON + ',"context":{"tenant": {"name": "Acme", "id": "org-acme", "meta": {"weight": 0.5}, "data": {"plan": "pro"}}}}',
+)
+add_issue(
+    "slack connect, null members count as absent (subscriber mode, generated connection, default scopes)",
+    "connect",
+    SLACK,
+    {
+        "integrationIdentifier": "slack",
+        "subscriberId": "subscriber-123",
+        "connectionIdentifier": None,
+        "context": None,
+        "contextHash": None,
+        "scope": None,
+        "connectionMode": None,
+        "autoLinkUser": None,
+    },
+)
+add_issue(
+    "slack connect, subscriberId null with a context (shared mode)",
+    "connect",
+    SLACK,
+    {"integrationIdentifier": "slack", "subscriberId": None, "context": {"key": "org-acme"}, "connectionIdentifier": "slack-connection-abc123"},
+)
+add_issue(
+    "teams link-user, null members count as absent (no connection, no context, default scope)",
+    "link-user",
+    TEAMS,
+    {
+        "integrationIdentifier": "msteams",
+        "subscriberId": "subscriber-123",
+        "connectionIdentifier": None,
+        "context": None,
+        "contextHash": None,
+        "userScope": None,
+    },
+)
+add_issue(
+    "slack connect, unknown members ignored (userScope, a repeated unknown member), contextHash not required",
+    "connect",
+    SLACK,
+    request_json='\n\t {' + SLACK_SUB_JSON + ',"context":{"key":"org-acme"},"userScope":["identity.email"],'
+    '"contextHash":"not-checked","extra":1.5,"extra":[0.5]} \r\n',
+    note="white space before and after the body; the integration does not require a contextHash, so it is ignored",
+)
+add_issue(
+    "slack link-user, scope is unknown in a link-user body (ignored; default user_scope)",
+    "link-user",
+    SLACK,
+    {"subscriberId": "subscriber-123", "integrationIdentifier": "slack", "scope": ["incoming-webhook"]},
+)
+
+# data size (section 11.3): at most 65,536 bytes in the compact form of
+# section 2. A state cannot carry that much (1,344 bytes), so a data that
+# passes the request rule but not the state's size is UrlTooLong (section 2,
+# Limits), and one over 65,536 bytes is ContextDataTooLarge.
+
+
+def data_request(data_json: str) -> str:
+    return '{' + SLACK_SUB_JSON + ',"context":{"tenant":{"id":"org-acme","data":' + data_json + '}}}'
+
+
+def compact_len(data_json: str) -> int:
+    v = parse_request_json(data_request(data_json).encode("utf-8"))
+    return len(write_json(v["context"]["tenant"]["data"]).encode("utf-8"))
+
+
+d = '{"s":"' + "x" * (MAX_DATA - 8) + '"}'
+assert compact_len(d) == MAX_DATA
+add_issue(
+    "slack connect, data of 65,536 bytes (the request limit) passes the request rules but not the state size",
+    "connect",
+    SLACK,
+    request_json=data_request(d),
+    expect_error="UrlTooLong",
+)
+# The same 65,536 bytes of compact data from a longer request text: white
+# space, escapes that decode to one byte, a number literal written shorter,
+# and a repeated key whose first value is dropped.
+pad = "\\u0078" * 1000
+head = '{ "s" : "' + "y" * 2000 + '" ,\n  "n" : 1.0e0 ,\n  "s" : "' + pad
+tail = '" }'
+fill = MAX_DATA - compact_len(head + tail)
+d = head + "x" * fill + tail
+assert compact_len(d) == MAX_DATA and len(d.encode()) > MAX_DATA + 7000
+add_issue(
+    "slack connect, request data text over 65,536 bytes whose compact form is 65,536 bytes (not too large; UrlTooLong)",
+    "connect",
+    SLACK,
+    request_json=data_request(d),
+    note=f"the data is {len(d.encode())} bytes as written in the request and {MAX_DATA} bytes in the compact form of "
+    "section 2 (white space dropped, \\u0078 escapes decoded, 1.0e0 written 1, the first of the repeated key 's' dropped)",
+    expect_error="UrlTooLong",
+)
+d = '{"s":"' + "x" * (MAX_DATA - 7) + '"}'
+assert compact_len(d) == MAX_DATA + 1
+add_issue(
+    "slack connect, data of 65,537 bytes",
+    "connect",
+    SLACK,
+    request_json=data_request(d),
+    expect_error="ContextDataTooLarge",
+)
+d = '{"s":"' + "\\u001f" * 10921 + "xxx" + '"}'
+assert compact_len(d) == MAX_DATA + 1
+add_issue(
+    "slack connect, data of 10,924 characters and 65,537 bytes compact (U+001F written \\u001f, 6 bytes each)",
+    "connect",
+    SLACK,
+    request_json=data_request(d),
+    expect_error="ContextDataTooLarge",
+)
+d = '{"s":"' + "é" * 32764 + 'x"}'
+assert compact_len(d) == MAX_DATA + 1
+add_issue(
+    "slack connect, data of 32,773 characters and 65,537 bytes (é is 2 bytes)",
+    "connect",
+    SLACK,
+    request_json=data_request(d),
+    expect_error="ContextDataTooLarge",
+)
+
+# Refusals of section 11.3 (HTTP 422, step 1); each request breaks one rule.
+add_issue(
+    "slack connect, six context keys",
+    "connect",
+    SLACK,
+    {**SLACK_SUB, "context": {"a": "a1", "b": "b1", "c": "c1", "d": "d1", "e": "e1", "f": "f1"}},
+    expect_error="TooManyContexts",
+)
+add_issue(
+    "teams link-user, six context keys",
+    "link-user",
+    TEAMS,
+    {"subscriberId": "subscriber-123", "integrationIdentifier": "msteams", "context": {k: "id-" + str(i) for i, k in enumerate(["é", "team.name", "a b", ROCKET, "x", "y"])}},
+    expect_error="TooManyContexts",
+)
+add_issue(
+    "slack connect, empty context key",
+    "connect",
+    SLACK,
+    {**SLACK_SUB, "context": {"": "org-acme"}},
+    expect_error="ContextKeyInvalid",
+)
+add_issue(
+    "slack connect, context key of 101 ASCII bytes",
+    "connect",
+    SLACK,
+    {**SLACK_SUB, "context": {"k" * 101: "org-acme"}},
+    expect_error="ContextKeyInvalid",
+)
+add_issue(
+    "slack connect, context key of 101 bytes in 51 characters ('é' x 50 + 'k')",
+    "connect",
+    SLACK,
+    {**SLACK_SUB, "context": {KEY_100_E + "k": "org-acme"}},
+    expect_error="ContextKeyInvalid",
+)
+add_issue(
+    "teams link-user, empty context key beside a valid one",
+    "link-user",
+    TEAMS,
+    {"subscriberId": "subscriber-123", "integrationIdentifier": "msteams", "context": {"key": "org-acme", "": {"id": "org-empty"}}},
+    expect_error="ContextKeyInvalid",
+)
+for lit, why in [
+    ("0.5", "a fraction"),
+    ("1e-7", "a fraction"),
+    ("1.5", "a fraction"),
+    ("1e300", "beyond 2^53"),
+    ("9007199254740993", "2^53 + 1"),
+    ("-9007199254740993", "-(2^53 + 1)"),
+    ("9007199254740994", "2^53 + 2, a double"),
+    ("18446744073709551616", "2^64"),
+    ("100000000000000000000", "an integer literal beyond 2^64"),
+]:
+    add_issue(
+        f"slack connect, data number {lit} ({why})",
+        "connect",
+        SLACK,
+        request_json=data_request('{"n": ' + lit + "}"),
+        expect_error="ContextDataNumber",
+    )
+add_issue(
+    "slack connect, data number 0.5 nested in an array in an object",
+    "connect",
+    SLACK,
+    request_json=data_request('{"a": {"b": [1, 2.0, {"c": 0.5}]}}'),
+    expect_error="ContextDataNumber",
+)
+add_issue(
+    "teams link-user, data number 1e-7",
+    "link-user",
+    TEAMS,
+    request_json='{"subscriberId":"subscriber-123","integrationIdentifier":"msteams","context":{"tenant":{"id":"org-acme","data":{"n":1e-7}}}}',
+    expect_error="ContextDataNumber",
+)
+add_issue(
+    "slack connect, data number 9007199254740993 in a key 'a b' entity beside a valid entity",
+    "connect",
+    SLACK,
+    request_json='{' + SLACK_SUB_JSON + ',"context":{"key":"org-acme","a b":{"id":"org-ab","data":{"n":[9007199254740993]}}}}',
+    expect_error="ContextDataNumber",
+)
+
+
 # ---- Teams proof follow-up (section 7) -------------------------------------
 
 follow_up_vectors = []
 
 
-def follow_up(connect_state, integ, ring, active_id, now, tenant, binding):
-    """The verifier at the admin-consent callback: open the connect state
-    (section 8, default skew, the presented binding value), then issue the
-    connect-proof state (section 7) and its sign-in URL (sections 6, 9)."""
+CALLBACK_PARAMS = ("state", "code", "error", "error_description", "admin_consent", "tenant", "scope")
+MAX_CALLBACK_QUERY = 8192
+
+
+def form_decode(s: str):
+    """application/x-www-form-urlencoded decoding: '+' is a space, %XX a byte.
+    None when the bytes are not UTF-8."""
+    try:
+        return urllib.parse.unquote_to_bytes(s.replace("+", " ")).decode("utf-8", errors="strict")
+    except UnicodeDecodeError:
+        return None
+
+
+def read_callback_query(query: str) -> dict:
+    """Section 8, *Callbacks*: the known parameters of the query. Raises
+    Refused("QueryRefused") for the query's own refusals (HTTP 400 with their
+    own messages; no vector expects them)."""
+    assert query.startswith("?")
+    q = query[1:]
+    # SPEC reading: "a query over 8 KiB" counts the bytes after the '?'.
+    if len(q.encode("utf-8")) > MAX_CALLBACK_QUERY:
+        raise Refused("QueryRefused", "query over 8 KiB")
+    params = {}
+    for part in q.split("&"):
+        if part == "":
+            continue
+        raw_name, _, raw_value = part.partition("=")
+        name = form_decode(raw_name)
+        if name not in CALLBACK_PARAMS:
+            continue  # other parameters are ignored
+        if name in params:
+            raise Refused("QueryRefused", f"{name} given more than once")
+        value = form_decode(raw_value)
+        if value is None:
+            raise Refused("QueryRefused", f"{name} is not UTF-8")
+        params[name] = value
+    return params
+
+
+def follow_up(query, integ, ring, active_id, now, binding):
+    """The verifier at the admin-consent callback (sections 8 and 7): read the
+    query; a callback without a state, or with an empty one, is Unsolicited;
+    open the connect state (section 8, default skew, the presented binding
+    value) and make the service checks; then read the rest of the callback
+    and issue the connect-proof state (section 7) and its sign-in URL
+    (sections 6, 9)."""
     check_integration(integ)
+    params = read_callback_query(query)
+    if params.get("state", "") == "":
+        raise Refused("Unsolicited")
+    connect_state = params["state"]
     parent = open_state(connect_state, ring, now, DEFAULT_SKEW, binding)
+    # Service checks (section 8), in order, bytes compared.
+    if parent["environment"] != ENV:
+        raise Refused("WrongEnvironment")
+    if parent["organization"] != ORG:
+        raise Refused("WrongOrganization")
+    if parent["integration"] != integ["identifier"]:
+        raise Refused("UnknownIntegration")
+    if parent["provider"] != integ["provider"]:
+        raise Refused("WrongProvider")
+    # The admin-consent callback acts on connect states (section 7).
+    if purpose_of(parent["flags"]) != "connect":
+        raise Refused("WrongPurpose")
+    # Section 7: a provider error wins; a code on an admin-consent callback
+    # is refused (neither has a kind SPEC.md names; no vector expects them).
+    if "error" in params:
+        raise Refused("ProviderError")
+    assert params.get("admin_consent") == "True"
+    if "code" in params:
+        raise Refused("CodeOnAdminConsent")
+    tenant = params.get("tenant", "")
     active_key = ring[active_id]
     fu = follow_up_fields(parent, active_id, active_key, now, tenant)
-    state = seal(active_key, encode_body(fu))
+    body = encode_body(fu)
+    state = seal(active_key, body)
     # Section 9: the proof state is the connect state plus 37 bytes when a
     # workspace field was inserted.
     grown = 0 if parent["workspace"] is not None else 37
     assert len(b64url_decode_strict(state)) == len(b64url_decode_strict(connect_state)) + grown
     verifier, challenge = pkce(active_key, fu["nonce"])
     url = authorize_url(integ, fu, state, None, challenge)
-    assert len(url) < MAX_URL_CHARS
+    # Section 7: should it not fit at the callback, Oversized (section 9
+    # refused every such connect at issue, so no vector gets here).
+    if len(body) + TAG_LEN > MAX_STATE_BYTES or len(url) >= MAX_URL_CHARS:
+        raise Refused("Oversized")
     # self-check: the proof state opens at now, to the same fields
     assert fields_json(open_state(state, ring, now, DEFAULT_SKEW, binding)) == fields_json(fu)
     return fu, state, {
@@ -1396,12 +2322,29 @@ def follow_up(connect_state, integ, ring, active_id, now, tenant, binding):
     }
 
 
-def add_follow_up(name, source_name, ring, active_id, now, *, tenant=TENANT_GUID, binding=None, expect_error=None):
-    _, connect_state, integ = issued[source_name]
+FOLLOW_UP_ERROR_KINDS = {"Expired", "WorkspaceMismatch", "TenantNotAllowed", "MalformedTenant", "Unsolicited"}
+
+
+def add_follow_up(
+    name, source_name, ring, active_id, now, *, tenant=TENANT_GUID, binding=None, query=None, integ=None, expect_error=None
+):
+    """source_name: the issue vector whose state the callback carries (query,
+    when given, is the callback query with STATE in its place); or None with
+    query (the whole callback query) and integ, for a state-less callback."""
+    if source_name is not None:
+        _, connect_state, integ = issued[source_name]
+        if query is None:
+            query = f"?admin_consent=True&tenant={tenant}&state={connect_state}"
+        else:
+            query = query.replace("STATE", connect_state)
+    else:
+        connect_state = None
+        assert query is not None and integ is not None
     try:
-        fu, state, expected = follow_up(connect_state, integ, ring, active_id, now, tenant, binding)
+        fu, state, expected = follow_up(query, integ, ring, active_id, now, binding)
     except Refused as e:
         assert e.kind == expect_error, (name, e.kind)
+        assert e.kind in FOLLOW_UP_ERROR_KINDS, e.kind
         fu = state = None
         expected = {"error": e.kind}
     else:
@@ -1416,7 +2359,7 @@ def add_follow_up(name, source_name, ring, active_id, now, *, tenant=TENANT_GUID
             "now": now,
             "binding": binding,
             "connect_state": connect_state,
-            "callback_query": f"?admin_consent=True&tenant={tenant}&state={connect_state}",
+            "callback_query": query,
             "expected": expected,
         }
     )
@@ -1576,6 +2519,54 @@ add_follow_up(
     NOW + 60,
     tenant="organizations",
     expect_error="MalformedTenant",
+)
+
+add_follow_up(
+    "teams follow-up, context keys of any characters and data carry over",
+    "teams connect, context keys of any characters (follow-up source)",
+    RING1,
+    1,
+    NOW + 60,
+)
+add_follow_up(
+    "teams follow-up, the state parameter's name percent-encoded (%73tate is state)",
+    SRC,
+    RING1,
+    1,
+    NOW + 60,
+    query=f"?admin_consent=True&tenant={TENANT_GUID}&%73tate=STATE",
+)
+# Section 8: a callback whose state is absent or empty is Unsolicited,
+# whatever else it carries.
+add_follow_up(
+    "teams callback refused: no state parameter (Unsolicited)",
+    None,
+    RING1,
+    1,
+    NOW + 60,
+    query=f"?admin_consent=True&tenant={TENANT_GUID}",
+    integ=TEAMS,
+    expect_error="Unsolicited",
+)
+add_follow_up(
+    "teams callback refused: empty state parameter (Unsolicited, not Missing)",
+    None,
+    RING1,
+    1,
+    NOW + 60,
+    query=f"?admin_consent=True&tenant={TENANT_GUID}&state=",
+    integ=TEAMS,
+    expect_error="Unsolicited",
+)
+add_follow_up(
+    "teams callback refused: a state-less provider error (Unsolicited)",
+    None,
+    RING1,
+    1,
+    NOW + 60,
+    query="?error=access_denied&error_description=AADSTS65004%3A+User+declined+to+consent&admin_consent=True",
+    integ=TEAMS,
+    expect_error="Unsolicited",
 )
 
 # ---- open vectors ----------------------------------------------------------
@@ -2021,6 +3012,83 @@ add_open(
     expect_error="BadMac",
 )
 
+# ---- context entries and data (sections 2 and 11) --------------------------
+
+for nm in [
+    "slack connect, context keys é, team.name, a b, an emoji and a 100-byte key (UTF-8 byte order)",
+    "slack connect, context keys and data keys in UTF-8 byte order, not UTF-16 order (U+FF21 before U+1F680)",
+    "slack connect, data numbers in nested arrays and objects (keys sorted at every depth, arrays in order)",
+    "slack connect, data string with U+007F, U+0085, U+2028, U+2029 and '/' (written unescaped)",
+    "slack connect, data string with every character U+0000 to U+001F, '\"' and '\\' (and in a key)",
+    "slack connect, data {} (kind 1, written {}) beside data null (kind 0)",
+    "teams link-user, non-ASCII context key with data (pkce)",
+    "teams follow-up, context keys of any characters and data carry over",
+]:
+    add_open("valid: " + nm, issued[nm][1], RING1, 1, NOW + 61)
+
+# Section 2: the decoder "does not re-check the order of context keys, the
+# data JSON (beyond UTF-8), nor the other ranges of the table, which bind the
+# issuer" (keys of 1 to 100 bytes, ids of [A-Za-z0-9_-]); it does refuse a
+# zero-length key or id and invalid UTF-8.
+add_open(
+    "context key of 101 bytes opens (the 1-to-100 range binds the issuer) (re-MACed)",
+    remac(body_with(context=[("k" * 101, "org-acme", None)])),
+    RING1,
+    1,
+    NOW,
+)
+add_open(
+    "context key of 255 bytes opens (re-MACed)",
+    remac(body_with(context=[("k" * 255, "org-acme", None)])),
+    RING1,
+    1,
+    NOW,
+)
+add_open(
+    "context id outside [A-Za-z0-9_-] opens ('org.acme/é') (re-MACed)",
+    remac(body_with(context=[("key", "org.acme/é", None)])),
+    RING1,
+    1,
+    NOW,
+)
+add_open(
+    "context keys in descending byte order open (the order binds the issuer) (re-MACed)",
+    remac(body_with(context=[("é", "e-acute", None), ("b", "bee", None), ("a", "ay", None)])),
+    RING1,
+    1,
+    NOW,
+)
+add_open(
+    "data not in the form of section 2 opens as its exact bytes (white space, 1.0, a fraction, unsorted keys) (re-MACed)",
+    remac(body_with(context=[("key", "org-acme", '{ "b": 1.0, "a": 0.5 }')])),
+    RING1,
+    1,
+    NOW,
+)
+add_open(
+    "data that is not JSON opens (re-MACed)",
+    remac(body_with(context=[("key", "org-acme", "not json")])),
+    RING1,
+    1,
+    NOW,
+)
+add_open(
+    "data with invalid UTF-8 (re-MACed)",
+    remac(body_with(context=[("key", "org-acme", '{"s":"ab"}')]).replace(b'"ab"', b'"a\xff"')),
+    RING1,
+    1,
+    NOW,
+    expect_error="Malformed",
+)
+add_open(
+    "context key with invalid UTF-8 (re-MACed)",
+    remac(body_with(context=[("k\u00e9y", "org-acme", None)]).replace(b"k\xc3\xa9y", b"k\xa9\xc3y")),
+    RING1,
+    1,
+    NOW,
+    expect_error="Malformed",
+)
+
 # ---------------------------------------------------------------------------
 
 FORMAT = (
@@ -2032,19 +3100,32 @@ FORMAT = (
     "team (Slack's configured team, string or null; null for msteams)}, now (Unix s), "
     "lifetime (s, always the default 300), entropy (hex, 32 bytes), binding (UTF-8 value or null), "
     "workspace (the host's expected workspace given at issue, string as given, or null), "
-    "request (the JSON request body as an object), note?, "
+    "request (the JSON request body as an object; null when request_json is given), "
+    "request_json? (present when the exact text of the body matters: number literals such as 1.0, 1e3 or -0, "
+    "escapes, repeated keys, white space; a string holding the whole body, which the issuer parses as sent; "
+    "use it instead of request), note? (informative; for a refusal whose HTTP 422 detail SPEC.md section 11.3 "
+    "fixes, that detail), "
     "expected: {state, url, pkce_verifier? and code_challenge? (Teams link-user only), fields (as in open ok)} "
-    "| {error: kind} with kind InvalidWorkspace (expected workspace of the wrong shape, the consumer tenant, "
-    "or differing from the integration's restriction; SPEC.md section 4) or UrlTooLong (the authorize URL, "
-    "or for a Teams connect its proof follow-up URL, would be 1800 characters or more; SPEC.md section 9)}. "
+    "| {error: kind} with kind one of InvalidWorkspace (expected workspace of the wrong shape, the consumer tenant, "
+    "or differing from the integration's restriction; SPEC.md section 4), UrlTooLong (the authorize URL, "
+    "or for a Teams connect its proof follow-up URL, would be 1800 characters or more, or the state would exceed "
+    "1344 bytes; SPEC.md sections 2 and 9), and the request refusals of SPEC.md section 11.3 (HTTP 422, step 1 of "
+    "section 11.4; each such request breaks that one rule only): TooManyContexts (context has more than 5 keys, "
+    "counted after repeated keys collapse), ContextKeyInvalid (a context key of 0 bytes or more than 100 bytes of "
+    "UTF-8), ContextDataNumber (a number anywhere in an entity's data whose value is not an integer from -2^53 to "
+    "2^53: a fraction, or beyond), ContextDataTooLarge (an entity's data is more than 65536 bytes in the compact "
+    "form of SPEC.md section 2, the form the state carries, not the request's text)}. "
     "follow_up[i]: {name, keys (ring, see open), environment_id, organization_id, integration (as in issue), "
     "now (the verifier's now; the skew is the default 30 s), binding (the value the browser presents at the "
-    "callback, or null), connect_state (a Teams connect state from issue[]), callback_query (query string of the "
-    "admin-consent callback, starting with '?'; its tenant is the claimed tenant), "
+    "callback, or null), connect_state (a Teams connect state from issue[], or null when the callback carries "
+    "none), callback_query (the whole query string of the admin-consent callback, starting with '?', as the "
+    "callback receives it (names and values form-urlencoded); its tenant is the claimed tenant, its state the "
+    "connect_state), "
     "expected: {state, url, pkce_verifier, code_challenge, fields} (the connect-proof state of SPEC.md section 7 "
     "and its sign-in URL) | {error: kind} with kind one of Expired (the connect state had expired at now), "
     "WorkspaceMismatch (callback tenant differs from the connect state's workspace), TenantNotAllowed (the "
-    "consumer tenant), MalformedTenant (the tenant is not a GUID)}. "
+    "consumer tenant), MalformedTenant (the tenant is not a GUID), Unsolicited (the callback has no state "
+    "parameter or an empty one; SPEC.md section 8)}. "
     "open[i]: {name, keys: [{id, key (hex), active (exactly one true; others verify-only)}], state (string, "
     "possibly empty), now, skew (s), binding (presented value or null), expected: {ok: fields} | {error: kind}} "
     "with kind one of Missing, Oversized, Malformed, UnknownVersion, UnknownKey, BadMac, NotYetValid, Expired, "
@@ -2053,8 +3134,8 @@ FORMAT = (
     "(from LINK_USER and PROOF), mode: 'shared'|'subscriber' (SHARED), auto_link_user (AUTO_LINK), issued_at, "
     "lifetime, expires_at (issued_at + lifetime), nonce (hex, 16 bytes), binding (hex of the 16-byte binding "
     "field or null), provider, integration, environment, organization, subscriber (or null), connection (or null), "
-    "workspace (or null), context: [{key, id, data (the exact JSON text of the data, or null for kind 0)}] "
-    "in stored order}."
+    "workspace (or null), context: [{key, id, data (the exact JSON text of the data as the state carries it, "
+    "written as SPEC.md section 2 says when issued here, or null for kind 0)}] in stored order}."
 )
 
 out = {

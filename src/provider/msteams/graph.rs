@@ -19,7 +19,7 @@
 //!     Secret::new("teams-client-secret"),
 //!     RedirectUri::new("https://api.example.com/cb")?,
 //! );
-//! let token = Secret::new("app-only-token");
+//! let token = channel_connect::secret::AccessToken::new("app-only-token");
 //! let find = graph::find_app_request(&app, &token, AppDistribution::Organization);
 //! assert!(find.url().starts_with("https://graph.microsoft.com/v1.0/appCatalogs/teamsApps?%24filter="));
 //! let body = br#"{"value":[{"id":"b1c5353a-7aca-41b3-830f-27d5218fe0e5","externalId":"6731de76-14a6-49ae-97bc-6eba6914391e"}]}"#;
@@ -37,7 +37,7 @@ use crate::encode::percent_encode_into;
 use crate::exchange::{ExchangeError, ProviderError, ProviderErrorKind, parse_json};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::provider::msteams::MsTeams;
-use crate::secret::Secret;
+use crate::secret::AccessToken;
 
 /// How the app reached the tenant's catalog: uploaded by the organization
 /// (a line-of-business app, what Novu looks for) or from the Teams store.
@@ -51,7 +51,7 @@ use crate::secret::Secret;
 /// #     Secret::new("teams-client-secret"),
 /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
 /// # );
-/// let token = Secret::new("app-only-token");
+/// let token = channel_connect::secret::AccessToken::new("app-only-token");
 /// let store = graph::find_app_request(&app, &token, AppDistribution::Store);
 /// assert!(store.url().ends_with("%27store%27")); // ...distributionMethod eq 'store'
 /// # Ok::<(), channel_connect::ConfigError>(())
@@ -108,7 +108,7 @@ impl TeamsAppId {
 /// #     Secret::new("teams-client-secret"),
 /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
 /// # );
-/// let req = graph::find_app_request(&app, &Secret::new("app-only-token"), AppDistribution::Organization);
+/// let req = graph::find_app_request(&app, &channel_connect::secret::AccessToken::new("app-only-token"), AppDistribution::Organization);
 /// assert_eq!(req.method(), "GET");
 /// let query = req.url().split_once('?').unwrap().1;
 /// let filter: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
@@ -119,7 +119,11 @@ impl TeamsAppId {
 /// assert_eq!(req.header_value("authorization"), Some("Bearer app-only-token"));
 /// # Ok::<(), channel_connect::ConfigError>(())
 /// ```
-pub fn find_app_request(app: &MsTeams, app_token: &Secret, distribution: AppDistribution) -> HttpRequest {
+pub fn find_app_request(
+    app: &MsTeams,
+    app_token: &AccessToken,
+    distribution: AppDistribution,
+) -> HttpRequest {
     let method = match distribution {
         AppDistribution::Organization => "organization",
         AppDistribution::Store => "store",
@@ -203,7 +207,7 @@ pub fn parse_find_app(response: &HttpResponse<'_>) -> Result<TeamsAppId, Exchang
 /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
 /// # );
 /// # let found = graph::parse_find_app(&HttpResponse::new(200, br#"{"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#appCatalogs/teamsApps","value":[{"id":"b1c5353a-7aca-41b3-830f-27d5218fe0e5","externalId":"6731de76-14a6-49ae-97bc-6eba6914391e","displayName":"Acme Notifications","distributionMethod":"organization"}]}"#))?;
-/// let token = Secret::new("app-only-token");
+/// let token = channel_connect::secret::AccessToken::new("app-only-token");
 /// // `found`: the catalog id from `parse_find_app`; the user: the `ms_teams_user` endpoint's `userId`.
 /// let req = graph::install_for_user_request(&app, &token, "00000000-0000-0000-66f3-3332eca7ea81", &found)?;
 /// assert_eq!(req.url(), "https://graph.microsoft.com/v1.0/users/00000000-0000-0000-66f3-3332eca7ea81/teamwork/installedApps");
@@ -219,7 +223,7 @@ pub fn parse_find_app(response: &HttpResponse<'_>) -> Result<TeamsAppId, Exchang
 /// ```
 pub fn install_for_user_request(
     app: &MsTeams,
-    app_token: &Secret,
+    app_token: &AccessToken,
     user_id: &str,
     teams_app: &TeamsAppId,
 ) -> Result<HttpRequest, ExchangeError> {
@@ -324,14 +328,14 @@ mod tests {
     fn app() -> MsTeams {
         MsTeams::new(
             ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e").unwrap(),
-            Secret::new("s"),
+            crate::Secret::new("s"),
             RedirectUri::new("https://a.example/cb").unwrap(),
         )
     }
 
     #[test]
     fn the_filter_is_encoded() {
-        let req = find_app_request(&app(), &Secret::new("t"), AppDistribution::Store);
+        let req = find_app_request(&app(), &AccessToken::new("t"), AppDistribution::Store);
         let decoded: Vec<(String, String)> =
             url::form_urlencoded::parse(req.url().split_once('?').unwrap().1.as_bytes())
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -349,6 +353,6 @@ mod tests {
     #[test]
     fn a_user_id_must_be_a_guid() {
         let id = TeamsAppId("x".into());
-        assert!(install_for_user_request(&app(), &Secret::new("t"), "../me", &id).is_err());
+        assert!(install_for_user_request(&app(), &AccessToken::new("t"), "../me", &id).is_err());
     }
 }

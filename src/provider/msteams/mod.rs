@@ -20,7 +20,7 @@ use crate::http::{HttpRequest, HttpResponse};
 use crate::provider::{AuthorizeRequest, Provider};
 use crate::records::StoredRecords;
 use crate::request::RequestError;
-use crate::secret::Secret;
+use crate::secret::{AuthorizationCode, ClientSecret};
 use crate::state::{Purpose, VerifiedState};
 
 pub mod graph;
@@ -172,7 +172,7 @@ pub const PROOF_SCOPE: &str = "openid profile";
 #[derive(Clone, Debug)]
 pub struct MsTeams {
     client_id: ClientId,
-    client_secret: Secret,
+    client_secret: ClientSecret,
     redirect_uri: RedirectUri,
     tenant: Tenant,
     authority: BaseUrl,
@@ -222,10 +222,14 @@ impl MsTeams {
     /// assert_eq!(err.status(), 400);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn new(client_id: ClientId, client_secret: Secret, redirect_uri: RedirectUri) -> Self {
+    pub fn new(
+        client_id: ClientId,
+        client_secret: impl Into<ClientSecret>,
+        redirect_uri: RedirectUri,
+    ) -> Self {
         let mut app = MsTeams {
             client_id,
-            client_secret,
+            client_secret: client_secret.into(),
             redirect_uri,
             tenant: Tenant::organizations(),
             authority: BaseUrl::from_static(MICROSOFT_LOGIN),
@@ -447,7 +451,7 @@ impl MsTeams {
     }
 
     /// The client secret, for token requests.
-    pub fn client_secret(&self) -> &Secret {
+    pub fn client_secret(&self) -> &ClientSecret {
         &self.client_secret
     }
 
@@ -566,7 +570,7 @@ impl Provider for MsTeams {
             }
             return match &params.code {
                 Some(code) if !code.is_empty() => Ok(ProviderOutcome::Code {
-                    code: Secret::new(code.as_ref()),
+                    code: AuthorizationCode::new(code.as_ref()),
                 }),
                 _ => Err(CallbackError::MissingParameters),
             };

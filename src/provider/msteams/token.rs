@@ -29,7 +29,7 @@ use crate::http::{HttpRequest, HttpResponse};
 use crate::pkce::PkceVerifier;
 use crate::provider::msteams::{ADMIN_ROLE_TEMPLATE_IDS, MsTeams, Tenant};
 use crate::records::{self, ChannelConnectionRecord, ChannelEndpointRecord, Endpoint, WorkspaceRecord};
-use crate::secret::Secret;
+use crate::secret::{AccessToken, AuthorizationCode, RefreshToken, Secret};
 use crate::state::{Purpose, VerifiedState};
 
 /// Clock skew allowed on the `id_token`'s `exp` and `nbf`: 300 seconds, the
@@ -73,7 +73,7 @@ fn token_url(app: &MsTeams, tenant: &Tenant) -> String {
 /// let query = format!("code=0.AXoA-demo&state={}", issued.state().unwrap());
 /// let verified = core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now + Duration::seconds(40)))?;
 ///
-/// let code = Secret::new("0.AXoA-demo");
+/// let code = channel_connect::secret::AuthorizationCode::new("0.AXoA-demo");
 /// let verifier = verified.pkce_verifier().expect("sign-ins use PKCE");
 /// let req = token::delegated_token_request(&app, &Tenant::organizations(), &app.sign_in_scope(true), &code, verifier);
 /// assert_eq!(req.url(), "https://login.microsoftonline.com/organizations/oauth2/v2.0/token");
@@ -86,7 +86,7 @@ pub fn delegated_token_request(
     app: &MsTeams,
     tenant: &Tenant,
     scope: &str,
-    code: &Secret,
+    code: &AuthorizationCode,
     verifier: &PkceVerifier,
 ) -> HttpRequest {
     HttpRequest::post_form(token_url(app, tenant))
@@ -409,7 +409,7 @@ impl TokenEndpointClaims {
 #[non_exhaustive]
 pub struct DelegatedSignIn {
     /// The Graph access token (delegated, `User.Read`).
-    pub access_token: Secret,
+    pub access_token: AccessToken,
     /// `Bearer`.
     pub token_type: String,
     /// Granted scopes (`scope`, space-separated on the wire).
@@ -417,7 +417,7 @@ pub struct DelegatedSignIn {
     /// Seconds the access token lives.
     pub expires_in: Option<u64>,
     /// A refresh token, when `offline_access` was granted.
-    pub refresh_token: Option<Secret>,
+    pub refresh_token: Option<RefreshToken>,
     /// The raw `id_token`.
     pub id_token: Secret,
     /// Its checked claims.
@@ -444,7 +444,7 @@ pub struct DelegatedSignIn {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AppOnlyToken {
-    access_token: Secret,
+    access_token: AccessToken,
     token_type: String,
     expires_at: Option<OffsetDateTime>,
 }
@@ -452,7 +452,7 @@ pub struct AppOnlyToken {
 impl AppOnlyToken {
     /// The token (about an hour; renewed by asking again, there is no
     /// refresh token).
-    pub fn access_token(&self) -> &Secret {
+    pub fn access_token(&self) -> &AccessToken {
         &self.access_token
     }
 
@@ -476,8 +476,8 @@ struct Raw {
     scope: Option<String>,
     #[serde(default, deserialize_with = "lenient_seconds")]
     expires_in: Option<u64>,
-    access_token: Option<Secret>,
-    refresh_token: Option<Secret>,
+    access_token: Option<AccessToken>,
+    refresh_token: Option<RefreshToken>,
     id_token: Option<Secret>,
 }
 
@@ -506,7 +506,7 @@ fn parse_raw(response: &HttpResponse<'_>) -> Result<Raw, ExchangeError> {
 }
 
 /// Access token and `Bearer` token type, required in every success.
-fn bearer(raw: &mut Raw) -> Result<(Secret, String), ExchangeError> {
+fn bearer(raw: &mut Raw) -> Result<(AccessToken, String), ExchangeError> {
     let access_token = crate::exchange::required_secret(raw.access_token.take(), "access_token")?;
     let token_type = crate::exchange::required(raw.token_type.take(), "token_type")?;
     if !token_type.eq_ignore_ascii_case("bearer") {

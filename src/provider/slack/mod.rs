@@ -14,7 +14,7 @@ use crate::http::{HttpRequest, HttpResponse};
 use crate::provider::{AuthorizeRequest, Provider};
 use crate::records::StoredRecords;
 use crate::request::{ConnectRequest, DEFAULT_SLACK_SCOPES, DEFAULT_SLACK_USER_SCOPES, RequestError, Scopes};
-use crate::secret::Secret;
+use crate::secret::{AuthorizationCode, ClientSecret};
 use crate::state::{Purpose, StateError, StateErrorKind, VerifiedState};
 
 pub mod oauth;
@@ -45,7 +45,7 @@ pub const GOVSLACK_BASE_URL: &str = "https://slack-gov.com";
 #[derive(Clone, Debug)]
 pub struct Slack {
     client_id: ClientId,
-    client_secret: Secret,
+    client_secret: ClientSecret,
     redirect_uri: RedirectUri,
     base_url: BaseUrl,
     // URL parts written once here rather than on every request.
@@ -85,12 +85,16 @@ impl Slack {
     /// assert_eq!(err.to_string(), "subscriberId is required for incoming webhook");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn new(client_id: ClientId, client_secret: Secret, redirect_uri: RedirectUri) -> Self {
+    pub fn new(
+        client_id: ClientId,
+        client_secret: impl Into<ClientSecret>,
+        redirect_uri: RedirectUri,
+    ) -> Self {
         let client_part =
             param('&', "client_id", client_id.as_str()) + &param('&', "redirect_uri", redirect_uri.as_str());
         Slack {
             client_id,
-            client_secret,
+            client_secret: client_secret.into(),
             redirect_uri,
             base_url: BaseUrl::from_static(SLACK_BASE_URL),
             authorize_prefix: format!("{SLACK_BASE_URL}/oauth/v2/authorize?state="),
@@ -113,7 +117,7 @@ impl Slack {
     /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
     /// # );
     /// let gov = app.with_base_url(BaseUrl::new(GOVSLACK_BASE_URL)?);
-    /// let req = oauth::access_request(&gov, &Secret::new("4724.demo-code"));
+    /// let req = oauth::access_request(&gov, &channel_connect::secret::AuthorizationCode::new("4724.demo-code"));
     /// assert_eq!(req.url(), "https://slack-gov.com/api/oauth.v2.access");
     /// // Plain http is for loopback stand-ins only.
     /// assert!(BaseUrl::new("http://slack.internal.example.com").is_err());
@@ -189,7 +193,7 @@ impl Slack {
     }
 
     /// The client secret, for the code exchange.
-    pub fn client_secret(&self) -> &Secret {
+    pub fn client_secret(&self) -> &ClientSecret {
         &self.client_secret
     }
 }
@@ -288,7 +292,7 @@ impl Provider for Slack {
         }
         match &params.code {
             Some(code) if !code.is_empty() => Ok(ProviderOutcome::Code {
-                code: Secret::new(code.as_ref()),
+                code: AuthorizationCode::new(code.as_ref()),
             }),
             _ => Err(CallbackError::MissingParameters),
         }

@@ -44,7 +44,7 @@
 //! let answer = br#"{"ok":true,"app_id":"A0KRD7HC3","access_token":"xoxe.xoxb-1-MS0yLTI","expires_in":43200,"refresh_token":"xoxe-1-My0xLTI0","token_type":"bot","scope":"chat:write,channels:read","bot_user_id":"U0KRQLJ9H","team":{"id":"T9TK3CUKW","name":"Slack Softball Team"},"enterprise":null,"is_enterprise_install":false}"#;
 //! let refreshed = oauth::parse_refresh(&HttpResponse::new(200, answer), now)?;
 //! let new_auth = refreshed.auth_record(); // store it, then release the lock
-//! assert_eq!(new_auth.refresh_token, Some(Secret::new("xoxe-1-My0xLTI0")));
+//! assert_eq!(new_auth.refresh_token, Some(channel_connect::secret::RefreshToken::new("xoxe-1-My0xLTI0")));
 //! assert_eq!(new_auth.expires_at, Some(now + Duration::hours(12)));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -60,7 +60,7 @@ use crate::exchange::{
 use crate::http::{HttpRequest, HttpResponse};
 use crate::provider::slack::Slack;
 use crate::records::{self, AuthRecord, Endpoint, StoredRecords, WorkspaceRecord};
-use crate::secret::Secret;
+use crate::secret::{AccessToken, AuthorizationCode, RefreshToken, Secret};
 use crate::state::{Purpose, VerifiedState};
 
 /// `POST {base}/api/oauth.v2.access` with the client credentials by HTTP
@@ -79,7 +79,7 @@ use crate::state::{Purpose, VerifiedState};
 /// #     Secret::new("slack-client-secret"),
 /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
 /// # );
-/// let req = oauth::access_request(&app, &Secret::new("4724.demo-code"));
+/// let req = oauth::access_request(&app, &channel_connect::secret::AuthorizationCode::new("4724.demo-code"));
 /// assert_eq!(req.url(), "https://slack.com/api/oauth.v2.access");
 /// // base64("1234567890.1234567890:slack-client-secret")
 /// assert_eq!(
@@ -91,7 +91,7 @@ use crate::state::{Purpose, VerifiedState};
 /// assert_eq!(req.form_field("client_secret"), None); // in the header, not the body
 /// # Ok::<(), channel_connect::ConfigError>(())
 /// ```
-pub fn access_request(app: &Slack, code: &Secret) -> HttpRequest {
+pub fn access_request(app: &Slack, code: &AuthorizationCode) -> HttpRequest {
     token_post(app)
         .secret_field("code", code)
         .field("redirect_uri", app.redirect_uri().as_str())
@@ -110,12 +110,12 @@ pub fn access_request(app: &Slack, code: &Secret) -> HttpRequest {
 /// #     Secret::new("slack-client-secret"),
 /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
 /// # );
-/// let req = oauth::refresh_request(&app, &Secret::new("xoxe-1-My0xLTI0"));
+/// let req = oauth::refresh_request(&app, &channel_connect::secret::RefreshToken::new("xoxe-1-My0xLTI0"));
 /// assert_eq!(req.body(), "grant_type=refresh_token&refresh_token=xoxe-1-My0xLTI0");
 /// assert!(!format!("{req:?}").contains("xoxe-1-My0xLTI0"));
 /// # Ok::<(), channel_connect::ConfigError>(())
 /// ```
-pub fn refresh_request(app: &Slack, refresh_token: &Secret) -> HttpRequest {
+pub fn refresh_request(app: &Slack, refresh_token: &RefreshToken) -> HttpRequest {
     token_post(app)
         .field("grant_type", "refresh_token")
         .secret_field("refresh_token", refresh_token)
@@ -135,13 +135,13 @@ pub fn refresh_request(app: &Slack, refresh_token: &Secret) -> HttpRequest {
 /// #     Secret::new("slack-client-secret"),
 /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
 /// # );
-/// let req = oauth::revoke_request(&app, &Secret::new("xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy"));
+/// let req = oauth::revoke_request(&app, &channel_connect::secret::AccessToken::new("xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy"));
 /// assert_eq!(req.url(), "https://slack.com/api/auth.revoke");
 /// assert!(req.header_value("authorization").unwrap().starts_with("Bearer xoxb-"));
 /// assert!(oauth::parse_revoke(&HttpResponse::new(200, br#"{"ok":true,"revoked":true}"#))?);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn revoke_request(app: &Slack, token: &Secret) -> HttpRequest {
+pub fn revoke_request(app: &Slack, token: &AccessToken) -> HttpRequest {
     HttpRequest::post_form(format!("{}/api/auth.revoke", app.base_url())).bearer(token)
 }
 
@@ -217,11 +217,11 @@ pub struct SlackAuthedUser {
     /// Granted user scopes (`scope`, comma-separated on the wire).
     pub scopes: Vec<String>,
     /// The user token, when user scopes were granted.
-    pub access_token: Option<Secret>,
+    pub access_token: Option<AccessToken>,
     /// `user`, when a user token came.
     pub token_type: Option<String>,
     /// The user refresh token, with token rotation.
-    pub refresh_token: Option<Secret>,
+    pub refresh_token: Option<RefreshToken>,
     /// Seconds the user token lives, with token rotation.
     pub expires_in: Option<u64>,
 }
@@ -271,7 +271,7 @@ pub struct SlackInstall {
     /// The app id (`A...`).
     pub app_id: String,
     /// The bot token (`xoxb-...`, or `xoxe.xoxb-...` with token rotation).
-    pub access_token: Secret,
+    pub access_token: AccessToken,
     /// `bot`.
     pub token_type: String,
     /// Granted bot scopes (`scope`, comma-separated on the wire).
@@ -289,7 +289,7 @@ pub struct SlackInstall {
     /// The webhook, when `incoming-webhook` was granted.
     pub incoming_webhook: Option<SlackIncomingWebhook>,
     /// The bot refresh token, with token rotation.
-    pub refresh_token: Option<Secret>,
+    pub refresh_token: Option<RefreshToken>,
     /// Seconds the bot token lives, with token rotation.
     pub expires_in: Option<u64>,
 }
@@ -345,7 +345,7 @@ struct Raw {
     ok: Option<bool>,
     error: Option<String>,
     app_id: Option<String>,
-    access_token: Option<Secret>,
+    access_token: Option<AccessToken>,
     token_type: Option<String>,
     scope: Option<String>,
     bot_user_id: Option<String>,
@@ -354,7 +354,7 @@ struct Raw {
     is_enterprise_install: Option<bool>,
     authed_user: Option<RawUser>,
     incoming_webhook: Option<RawWebhook>,
-    refresh_token: Option<Secret>,
+    refresh_token: Option<RefreshToken>,
     #[serde(default, deserialize_with = "lenient_seconds")]
     expires_in: Option<u64>,
     revoked: Option<bool>,
@@ -370,9 +370,9 @@ struct RawTeam {
 struct RawUser {
     id: Option<String>,
     scope: Option<String>,
-    access_token: Option<Secret>,
+    access_token: Option<AccessToken>,
     token_type: Option<String>,
-    refresh_token: Option<Secret>,
+    refresh_token: Option<RefreshToken>,
     #[serde(default, deserialize_with = "lenient_seconds")]
     expires_in: Option<u64>,
 }
@@ -497,11 +497,11 @@ fn parse_ok(response: &HttpResponse<'_>) -> Result<Raw, ExchangeError> {
 #[non_exhaustive]
 pub struct RefreshedToken {
     /// The new access token.
-    pub access_token: Secret,
+    pub access_token: AccessToken,
     /// `bot` or `user`.
     pub token_type: String,
     /// The new refresh token: the old one no longer works.
-    pub refresh_token: Secret,
+    pub refresh_token: RefreshToken,
     /// When the new access token expires (`now + expires_in`).
     pub expires_at: OffsetDateTime,
     /// Granted scopes.
