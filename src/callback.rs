@@ -3,7 +3,6 @@
 use std::borrow::Cow;
 
 use crate::encode::nibble as hex;
-use crate::secret::Secret;
 use crate::state::StateError;
 use crate::text;
 
@@ -12,6 +11,25 @@ pub const MAX_CALLBACK_BYTES: usize = 8 * 1024;
 
 /// The parameters of a provider's redirect back, percent-decoded. Unknown
 /// parameters are ignored; a known one given twice is refused.
+///
+/// ```
+/// use channel_connect::CallbackParams;
+///
+/// // Microsoft's redirect back after an admin consent.
+/// let params = CallbackParams::parse(
+///     "https://api.example.com/v1/integrations/chat/oauth/callback?admin_consent=True\
+///      &tenant=72f988bf-86f1-41af-91ab-2d7cd011db47&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default&state=AQEB",
+/// )?;
+/// assert_eq!(params.admin_consent.as_deref(), Some("True"));
+/// assert_eq!(params.tenant.as_deref(), Some("72f988bf-86f1-41af-91ab-2d7cd011db47"));
+/// assert_eq!(params.scope.as_deref(), Some("https://graph.microsoft.com/.default"));
+/// assert!(params.code.is_none());
+///
+/// // `Debug` never shows a code.
+/// let params = CallbackParams::parse("code=4724.demo-code&state=AQEB")?;
+/// assert!(!format!("{params:?}").contains("4724.demo-code"));
+/// # Ok::<(), channel_connect::CallbackError>(())
+/// ```
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct CallbackParams<'a> {
     /// `state`.
@@ -48,6 +66,29 @@ impl std::fmt::Debug for CallbackParams<'_> {
 impl<'a> CallbackParams<'a> {
     /// Parses a full callback URL, a path with a query, or a raw query string
     /// (with or without the leading `?`). A fragment is dropped.
+    ///
+    /// ```
+    /// use channel_connect::{CallbackError, CallbackParams};
+    ///
+    /// // The full URL, the path and query, or the query alone: the same parameters.
+    /// for input in [
+    ///     "https://api.example.com/v1/integrations/chat/oauth/callback?code=4724.demo-code&state=AQEB",
+    ///     "/v1/integrations/chat/oauth/callback?code=4724.demo-code&state=AQEB",
+    ///     "?code=4724.demo-code&state=AQEB",
+    ///     "code=4724.demo-code&state=AQEB",
+    /// ] {
+    ///     let params = CallbackParams::parse(input)?;
+    ///     assert_eq!((params.code.as_deref(), params.state.as_deref()), (Some("4724.demo-code"), Some("AQEB")));
+    /// }
+    ///
+    /// // A second state, even spelled `%73tate`, is an attack, not a choice.
+    /// assert_eq!(
+    ///     CallbackParams::parse("code=4724.demo-code&state=AQEB&%73tate=AQEC").unwrap_err(),
+    ///     CallbackError::DuplicateParameter("state")
+    /// );
+    /// assert_eq!(CallbackParams::parse(&"a".repeat(9000)).unwrap_err(), CallbackError::TooLarge);
+    /// # Ok::<(), CallbackError>(())
+    /// ```
     pub fn parse(input: &'a str) -> Result<Self, CallbackError> {
         if input.len() > MAX_CALLBACK_BYTES {
             return Err(CallbackError::TooLarge);
@@ -186,23 +227,75 @@ fn form_decode(v: &str) -> Option<Cow<'_, str>> {
     String::from_utf8(out).ok().map(Cow::Owned)
 }
 
-/// An authorization code to exchange. `Debug` hides it.
-pub type AuthorizationCode = Secret;
+/// An authorization code to exchange (one of the role types of
+/// [`crate::secret`]). `Debug` hides it.
+pub use crate::secret::AuthorizationCode;
 
 /// A tenant id as the admin-consent callback reported it. Microsoft: anyone
 /// can send this value, so it is never trusted: it only names the tenant in
 /// which the proof sign-in (a connect-proof state) must then succeed.
+///
+/// ```
+/// use channel_connect::UnverifiedTenant;
+/// use channel_connect::callback::CONSUMER_TENANT;
+///
+/// let claimed = UnverifiedTenant::new("72f988bf-86f1-41af-91ab-2d7cd011db47").expect("a tenant GUID");
+/// assert_eq!(serde_json::to_value(&claimed)?, "72f988bf-86f1-41af-91ab-2d7cd011db47");
+///
+/// // Personal accounts have no organization to consent for.
+/// assert_eq!(UnverifiedTenant::new(CONSUMER_TENANT), None);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct UnverifiedTenant(String);
 
 impl UnverifiedTenant {
     /// Accepts a tenant GUID (the only shape Microsoft sends here), except
     /// the consumer tenant, which has no organization to consent for.
+    ///
+    /// ```
+    /// use channel_connect::UnverifiedTenant;
+    ///
+    /// let tenant = UnverifiedTenant::new("72F988BF-86F1-41AF-91AB-2D7CD011DB47").unwrap();
+    /// assert_eq!(tenant.claimed(), "72f988bf-86f1-41af-91ab-2d7cd011db47"); // lower case
+    ///
+    /// // A domain name is a valid tenant elsewhere, never in this callback.
+    /// assert_eq!(UnverifiedTenant::new("contoso.onmicrosoft.com"), None);
+    /// assert_eq!(UnverifiedTenant::new("72f988bf-86f1-41af-91ab-2d7cd011db4"), None);
+    /// ```
     pub fn new(value: &str) -> Option<Self> {
         (is_guid(value) && !is_consumer_tenant(value)).then(|| UnverifiedTenant(value.to_ascii_lowercase()))
     }
 
     /// The claimed tenant id (lowercase GUID). Not proof of anything.
+    ///
+    /// ```
+    /// # use channel_connect::*;
+    /// # use time::{Duration, OffsetDateTime};
+    /// # let teams = MsTeams::new(
+    /// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+    /// #     Secret::new("teams-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+    /// #     .integration(Integration::new("msteams", teams))
+    /// #     .build()?;
+    /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// # let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"msteams","context":{"tenant":"org-acme"}}"#)?;
+    /// # let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+    /// # let state = issued.state().unwrap();
+    /// let query = format!("admin_consent=True&tenant=72f988bf-86f1-41af-91ab-2d7cd011db47&state={state}");
+    /// let consent = core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now + Duration::seconds(30)))?;
+    /// let ProviderOutcome::AdminConsent { tenant, .. } = &consent.outcome else { panic!("an admin consent") };
+    /// // Only where the proof sign-in must happen; the connection waits for its id_token.
+    /// assert!(consent.next.unwrap().url.contains(&format!("/{}/oauth2/v2.0/authorize?", tenant.claimed())));
+    ///
+    /// // A tenant that is not a GUID is refused before anything is claimed.
+    /// let query = format!("admin_consent=True&tenant=contoso.onmicrosoft.com&state={state}");
+    /// let refused = core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now)).unwrap_err();
+    /// assert_eq!(refused, CallbackError::Malformed("tenant"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn claimed(&self) -> &str {
         &self.0
     }
@@ -229,6 +322,43 @@ pub(crate) fn is_guid(s: &str) -> bool {
 }
 
 /// What a provider's successful callback says.
+///
+/// ```
+/// # use channel_connect::*;
+/// # use time::{Duration, OffsetDateTime};
+/// # let redirect = RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?;
+/// # let slack = Slack::new(ClientId::new("1234567890.1234567890")?, Secret::new("slack-client-secret"), redirect.clone());
+/// # let teams = MsTeams::new(ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?, Secret::new("teams-client-secret"), redirect);
+/// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+/// #     .integration(Integration::new("slack", slack))
+/// #     .integration(Integration::new("msteams", teams))
+/// #     .build()?;
+/// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+/// # let state_for = |integration: &str| -> Result<String, Box<dyn std::error::Error>> {
+/// #     let body = ConnectRequestBody::from_json(format!(r#"{{"integrationIdentifier":"{integration}","subscriberId":"subscriber-123"}}"#).as_bytes())?;
+/// #     Ok(core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?.state().unwrap().to_owned())
+/// # };
+/// # let verify = VerifyParams::at(now + Duration::seconds(30));
+/// // Slack: a code, which serializes without its value.
+/// let query = format!("code=4724.demo-code&state={}", state_for("slack")?);
+/// let install = core.verify_callback(&CallbackParams::parse(&query)?, &verify)?;
+/// assert!(matches!(&install.outcome, ProviderOutcome::Code { code } if code.expose() == "4724.demo-code"));
+/// assert_eq!(serde_json::to_value(&install.outcome)?, serde_json::json!({"type": "code"}));
+///
+/// // Microsoft: an admin consent for a tenant, as claimed.
+/// let query = format!("admin_consent=True&tenant=72f988bf-86f1-41af-91ab-2d7cd011db47&state={}", state_for("msteams")?);
+/// let consent = core.verify_callback(&CallbackParams::parse(&query)?, &verify)?;
+/// assert_eq!(
+///     serde_json::to_value(&consent.outcome)?,
+///     serde_json::json!({"type": "adminConsent", "unverifiedTenant": "72f988bf-86f1-41af-91ab-2d7cd011db47", "scope": null})
+/// );
+///
+/// // A code on an admin-consent callback is no outcome at all.
+/// let query = format!("admin_consent=True&tenant=72f988bf-86f1-41af-91ab-2d7cd011db47&code=x&state={}", state_for("msteams")?);
+/// let refused = core.verify_callback(&CallbackParams::parse(&query)?, &verify).unwrap_err();
+/// assert!(matches!(refused, CallbackError::Conflicting(_)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProviderOutcome {
@@ -266,6 +396,43 @@ impl serde::Serialize for ProviderOutcome {
 }
 
 /// Why a callback gives nothing to act on. Every variant is a refusal.
+///
+/// Answer the browser with [`CallbackError::to_json`]; log the variant.
+///
+/// ```
+/// # use channel_connect::*;
+/// # use time::{Duration, OffsetDateTime};
+/// # let teams = MsTeams::new(
+/// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+/// #     Secret::new("teams-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+/// #     .integration(Integration::new("msteams", teams))
+/// #     .build()?;
+/// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+/// # let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"msteams","context":{"tenant":"org-acme"}}"#)?;
+/// # let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+/// # let state = issued.state().unwrap();
+/// let verify = |query: &str| -> Result<VerifiedCallback, CallbackError> {
+///     core.verify_callback(&CallbackParams::parse(query)?, &VerifyParams::at(now + Duration::seconds(30)))
+/// };
+/// assert!(verify(&format!("admin_consent=True&tenant=72f988bf-86f1-41af-91ab-2d7cd011db47&state={state}")).is_ok());
+///
+/// // The admin declined; the description comes back as plain text, for logs.
+/// let declined = verify(&format!(
+///     "error=access_denied&error_description=AADSTS65004%3A+User+declined+to+consent+to+access+the+app.%0D%0ATrace+ID%3A+5a1b&state={state}"
+/// ))
+/// .unwrap_err();
+/// let CallbackError::Denied { description, .. } = &declined else { panic!("{declined:?}") };
+/// assert_eq!(description.as_deref(), Some("AADSTS65004: User declined to consent to access the app. Trace ID: 5a1b"));
+/// // A personal account's tenant has no organization to connect.
+/// let consumer = format!("admin_consent=True&tenant={}&state={state}", channel_connect::callback::CONSUMER_TENANT);
+/// assert_eq!(verify(&consumer).unwrap_err(), CallbackError::TenantNotAllowed);
+/// // Neither a code nor a consent.
+/// assert_eq!(verify(&format!("state={state}")).unwrap_err(), CallbackError::MissingParameters);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CallbackError {
@@ -332,11 +499,36 @@ pub enum CallbackError {
 
 impl CallbackError {
     /// HTTP status to answer the browser with (400 for all).
+    ///
+    /// ```
+    /// use channel_connect::{CallbackError, CallbackParams};
+    ///
+    /// let duplicated = CallbackParams::parse("code=a&code=b").unwrap_err();
+    /// assert_eq!(duplicated.status(), 400);
+    /// // A refusal of the user's own choice is no server error either.
+    /// let declined = CallbackError::Denied { error: "access_denied".into(), description: None };
+    /// assert_eq!(declined.status(), 400);
+    /// ```
     pub fn status(&self) -> u16 {
         400
     }
 
     /// `{"statusCode": 400, "message": "..."}`, the shape of every error body.
+    ///
+    /// ```
+    /// use channel_connect::{CallbackError, CallbackParams};
+    /// use serde_json::json;
+    ///
+    /// let refused = CallbackParams::parse("code=4724.demo-code&state=AQEB&state=AQEC").unwrap_err();
+    /// assert_eq!(
+    ///     refused.to_json(),
+    ///     json!({"statusCode": 400, "message": "callback parameter `state` appears more than once"})
+    /// );
+    ///
+    /// // A state-less callback (an App Directory install) answers Novu's state message.
+    /// let unsolicited = CallbackError::Unsolicited { has_code: true, error: None };
+    /// assert_eq!(unsolicited.to_json(), json!({"statusCode": 400, "message": "Invalid OAuth state parameter"}));
+    /// ```
     pub fn to_json(&self) -> serde_json::Value {
         text::error_body(self.status(), &self.to_string())
     }

@@ -16,6 +16,21 @@ pub const MAX_CONTEXT_KEY_BYTES: usize = 100;
 pub const MAX_CONTEXT_DATA_BYTES: usize = 64 * 1024;
 
 /// One context entry: `key: "id"` or `key: {"id": "...", "data": {...}}`.
+///
+/// ```
+/// use channel_connect::context::{Context, ContextEntry};
+/// use serde_json::json;
+///
+/// let body = json!({"tenant": "org-acme"});
+/// let context = Context::new(body.as_object().unwrap())?;
+/// let entry: &ContextEntry = context.entries().next().unwrap();
+/// assert_eq!((entry.key, entry.id, entry.data), ("tenant", "org-acme", None));
+///
+/// // `data` is an object or nothing.
+/// let body = json!({"tenant": {"id": "org-acme", "data": ["enterprise"]}});
+/// assert!(Context::new(body.as_object().unwrap()).is_err());
+/// # Ok::<(), channel_connect::ValidationError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ContextEntry<'a> {
     /// The context key (for example `tenant`).
@@ -28,6 +43,24 @@ pub struct ContextEntry<'a> {
 
 /// A validated context: at most five entries, in key order. Empty when the
 /// request had no context.
+///
+/// ```
+/// use channel_connect::context::Context;
+/// use serde_json::json;
+///
+/// let body = json!({"tenant": "org-acme", "workspace": {"id": "ws-42", "data": {"seats": 250}}});
+/// let context = Context::new(body.as_object().unwrap())?;
+/// assert_eq!((context.len(), context.is_empty()), (2, false));
+/// // A request without a context has an empty one.
+/// assert!(Context::default().is_empty());
+///
+/// let body = json!({"tenant": {"id": "org-acme", "data": {"price": 9.99}}});
+/// assert_eq!(
+///     Context::new(body.as_object().unwrap()).unwrap_err().to_string(),
+///     "Context 'tenant' data may hold only integers between -2^53 and 2^53"
+/// );
+/// # Ok::<(), channel_connect::ValidationError>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Context<'a> {
     entries: [Option<ContextEntry<'a>>; MAX_CONTEXT_KEYS],
@@ -36,6 +69,23 @@ pub struct Context<'a> {
 
 impl<'a> Context<'a> {
     /// Validates a context object as the API receives it.
+    ///
+    /// ```
+    /// use channel_connect::context::Context;
+    /// use channel_connect::ValidationError;
+    /// use serde_json::json;
+    ///
+    /// // Both shapes: `key: "id"` and `key: {"id", "data"}`.
+    /// let body = json!({"tenant": {"id": "org-acme", "data": {"plan": "enterprise"}}, "team": "support"});
+    /// let context = Context::new(body.as_object().unwrap())?;
+    /// assert_eq!(context.len(), 2);
+    ///
+    /// let six = json!({"a": "1", "b": "1", "c": "1", "d": "1", "e": "1", "f": "1"});
+    /// assert_eq!(Context::new(six.as_object().unwrap()).unwrap_err(), ValidationError::TooManyContexts { count: 6 });
+    /// let email = json!({"user": "ada@example.com"}); // ids are A-Z, a-z, 0-9, '_' or '-'
+    /// assert_eq!(Context::new(email.as_object().unwrap()).unwrap_err(), ValidationError::ContextIdInvalid);
+    /// # Ok::<(), ValidationError>(())
+    /// ```
     pub fn new(object: &'a Map<String, Value>) -> Result<Self, ValidationError> {
         if object.is_empty() {
             return Err(ValidationError::ContextKeyCount);
@@ -63,13 +113,14 @@ impl<'a> Context<'a> {
                 return Err(ValidationError::ContextIdInvalid);
             }
             if let Some(d) = data {
+                if !d.values().all(exact_integers) {
+                    return Err(ValidationError::ContextDataNumber { key: shown(key) });
+                }
+                // Measured as the state writes it (integers as integers).
                 let len = compact_json_len(d);
                 if len > MAX_CONTEXT_DATA_BYTES {
                     let kb = len.div_ceil(1024);
                     return Err(ValidationError::ContextDataTooLarge { key: shown(key), kb });
-                }
-                if !d.values().all(exact_integers) {
-                    return Err(ValidationError::ContextDataNumber { key: shown(key) });
                 }
             }
             *slot = Some(ContextEntry { key, id, data });
@@ -78,6 +129,23 @@ impl<'a> Context<'a> {
     }
 
     /// The entries, in key order.
+    ///
+    /// ```
+    /// use channel_connect::context::Context;
+    /// use serde_json::json;
+    ///
+    /// let body = json!({"workspace": {"id": "ws-42", "data": {"seats": 250}}, "app": "billing"});
+    /// let context = Context::new(body.as_object().unwrap())?;
+    /// let keys: Vec<_> = context.entries().map(|e| (e.key, e.id)).collect();
+    /// assert_eq!(keys, [("app", "billing"), ("workspace", "ws-42")]); // sorted, whatever the body's order
+    /// let workspace = context.entries().nth(1).unwrap();
+    /// assert_eq!(workspace.data.unwrap()["seats"], 250);
+    ///
+    /// // An entity without an id is refused, so no entry lacks one.
+    /// let body = json!({"workspace": {"data": {"seats": 250}}});
+    /// assert!(Context::new(body.as_object().unwrap()).is_err());
+    /// # Ok::<(), channel_connect::ValidationError>(())
+    /// ```
     pub fn entries(&self) -> impl ExactSizeIterator<Item = &ContextEntry<'a>> + '_ {
         let n = self.len();
         self.entries[..n]
@@ -86,16 +154,59 @@ impl<'a> Context<'a> {
     }
 
     /// How many entries.
+    ///
+    /// ```
+    /// use channel_connect::context::{Context, MAX_CONTEXT_KEYS};
+    /// use channel_connect::ValidationError;
+    /// use serde_json::json;
+    ///
+    /// let body = json!({"tenant": "org-acme", "team": "support"});
+    /// assert_eq!(Context::new(body.as_object().unwrap())?.len(), 2);
+    ///
+    /// // `{}` is refused rather than read as no context.
+    /// assert_eq!(Context::new(json!({}).as_object().unwrap()).unwrap_err(), ValidationError::ContextKeyCount);
+    /// assert_eq!(MAX_CONTEXT_KEYS, 5);
+    /// # Ok::<(), ValidationError>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.entries.iter().take_while(|e| e.is_some()).count()
     }
 
     /// True when the request had no context.
+    ///
+    /// ```
+    /// use channel_connect::{ConnectRequest, ConnectRequestBody, RequestError};
+    ///
+    /// let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#)?;
+    /// assert!(ConnectRequest::validate(&body)?.context.is_empty());
+    ///
+    /// // No context and no subscriber: the connection would belong to nobody.
+    /// let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack"}"#)?;
+    /// assert_eq!(ConnectRequest::validate(&body).unwrap_err(), RequestError::NeitherSubscriberNorContext);
+    /// # Ok::<(), RequestError>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.entries[0].is_none()
     }
 
     /// The context object exactly as the request sent it (for `contextHash`).
+    ///
+    /// ```
+    /// use channel_connect::context::Context;
+    /// use channel_connect::context_hash::{context_hash, verify_context_hash};
+    /// use serde_json::json;
+    ///
+    /// let body = json!({"tenant": {"id": "org-acme", "data": {"plan": "enterprise"}}});
+    /// let context = Context::new(body.as_object().unwrap())?;
+    /// let source = context.source().expect("a context was sent");
+    /// // The hash covers the data too, not only the ids the entries keep.
+    /// let hash = context_hash(b"sk_env_2f1c9a7e04b3d8c6", source)?;
+    /// assert!(verify_context_hash(&[b"sk_env_2f1c9a7e04b3d8c6"], source, &hash));
+    ///
+    /// // No context, nothing to hash.
+    /// assert_eq!(Context::default().source(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn source(&self) -> Option<&'a Map<String, Value>> {
         self.source
     }
@@ -145,8 +256,47 @@ pub(crate) fn compact_json_len(data: &Map<String, Value>) -> usize {
         }
     }
     let mut c = Counter(0);
-    serde_json::to_writer(&mut c, data).expect("a JSON map always serializes");
-    c.0
+    // Numbers were checked first: they all serialize.
+    serde_json::to_writer(&mut c, &IntegralJson(data)).map_or(usize::MAX, |()| c.0)
+}
+
+/// JSON written as serde_json writes it (compact, object keys in byte
+/// order), except that every number is the integer it stands for: `1.0`,
+/// `1e3` and `-0` are written `1`, `1000` and `0` (SPEC.md section 2). The
+/// request's validation admits no other numbers.
+pub(crate) struct IntegralJson<'a, T>(pub(crate) &'a T);
+
+impl serde::Serialize for IntegralJson<'_, serde_json::Map<String, serde_json::Value>> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            m.serialize_entry(k, &IntegralJson(v))?;
+        }
+        m.end()
+    }
+}
+
+impl serde::Serialize for IntegralJson<'_, serde_json::Value> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        use serde_json::Value;
+        match self.0 {
+            Value::Number(n) => {
+                let i = crate::context_hash::exact_integer(n).map_err(S::Error::custom)?;
+                s.serialize_i64(i)
+            }
+            Value::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&IntegralJson(item))?;
+                }
+                seq.end()
+            }
+            Value::Object(map) => IntegralJson(map).serialize(s),
+            other => other.serialize(s),
+        }
+    }
 }
 
 #[cfg(test)]

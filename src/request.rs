@@ -11,6 +11,27 @@ use crate::ids::{ConnectionIdentifier, IntegrationIdentifier, SubscriberId};
 pub use crate::validation::ValidationError;
 
 /// How a connection is scoped.
+///
+/// ```
+/// use channel_connect::*;
+///
+/// // Without `connectionMode`: a subscriber's connection when one is named...
+/// let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#)?;
+/// assert_eq!(ConnectRequest::validate(&body)?.mode, ConnectionMode::Subscriber);
+/// // ...else the context's, shared by its subscribers.
+/// let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","context":{"tenant":"org-acme"}}"#)?;
+/// assert_eq!(ConnectRequest::validate(&body)?.mode, ConnectionMode::Shared);
+///
+/// // Shared with nobody to share it.
+/// let body = ConnectRequestBody::from_json(
+///     br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123","connectionMode":"shared"}"#,
+/// )?;
+/// assert_eq!(ConnectRequest::validate(&body).unwrap_err(), RequestError::SharedWithoutContext);
+/// // A mode the API does not know.
+/// let unknown = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","connectionMode":"team"}"#);
+/// assert_eq!(unknown.unwrap_err().status(), 422);
+/// # Ok::<(), RequestError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ConnectionMode {
@@ -22,6 +43,16 @@ pub enum ConnectionMode {
 
 impl ConnectionMode {
     /// `"subscriber"` or `"shared"`.
+    ///
+    /// ```
+    /// use channel_connect::ConnectionMode;
+    ///
+    /// assert_eq!(ConnectionMode::Shared.as_str(), "shared");
+    /// // The same spelling as the JSON body's `connectionMode`.
+    /// assert_eq!(serde_json::to_value(ConnectionMode::Subscriber)?, ConnectionMode::Subscriber.as_str());
+    /// assert!(serde_json::from_str::<ConnectionMode>(r#""Shared""#).is_err()); // lower case only
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             ConnectionMode::Subscriber => "subscriber",
@@ -31,6 +62,26 @@ impl ConnectionMode {
 }
 
 /// Body of `POST /v1/integrations/channel-connections/oauth`.
+///
+/// ```
+/// use channel_connect::{ConnectRequestBody, ConnectionMode};
+///
+/// // As a host's own request type deserializes it, or built in code.
+/// let body = ConnectRequestBody {
+///     integration_identifier: Some("msteams".into()),
+///     subscriber_id: Some("subscriber-123".into()),
+///     connection_mode: Some(ConnectionMode::Subscriber),
+///     ..Default::default()
+/// };
+/// assert_eq!(
+///     serde_json::to_value(&body)?,
+///     serde_json::json!({"integrationIdentifier": "msteams", "subscriberId": "subscriber-123", "connectionMode": "subscriber"})
+/// );
+/// // snake_case is not the API's spelling: the field stays unset.
+/// let body: ConnectRequestBody = serde_json::from_str(r#"{"integration_identifier":"msteams"}"#)?;
+/// assert_eq!(body.integration_identifier, None);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectRequestBody {
@@ -61,6 +112,21 @@ pub struct ConnectRequestBody {
 }
 
 /// Body of `POST /v1/integrations/channel-endpoints/oauth` (link one user).
+///
+/// ```
+/// use channel_connect::{LinkUserRequestBody, RequestError};
+///
+/// let body = LinkUserRequestBody::from_json(
+///     br#"{"integrationIdentifier":"msteams","subscriberId":"subscriber-123","connectionIdentifier":"chconn_nEEH0l4zqBD2"}"#,
+/// )?;
+/// assert_eq!(body.connection_identifier.as_deref(), Some("chconn_nEEH0l4zqBD2"));
+/// assert_eq!(body.user_scope, None); // Slack's default, identity.basic
+///
+/// // `userScope` is a list, as `scope` is for connect.
+/// let refused = LinkUserRequestBody::from_json(br#"{"integrationIdentifier":"slack","userScope":"identity.basic"}"#);
+/// assert_eq!(refused.unwrap_err().status(), 422);
+/// # Ok::<(), RequestError>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkUserRequestBody {
@@ -85,6 +151,37 @@ pub struct LinkUserRequestBody {
 }
 
 /// The API's answer: `{"url": "..."}`.
+///
+/// ```
+/// # use channel_connect::*;
+/// # use time::OffsetDateTime;
+/// # let slack = Slack::new(
+/// #     ClientId::new("1234567890.1234567890")?,
+/// #     Secret::new("slack-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+/// #     .integration(Integration::new("slack", slack))
+/// #     .build()?;
+/// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+/// // POST /v1/integrations/channel-connections/oauth
+/// let answer = |request: &[u8]| -> (u16, serde_json::Value) {
+///     let issued = ConnectRequestBody::from_json(request)
+///         .and_then(|body| core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32]))));
+///     match issued {
+///         Ok(issued) => (201, serde_json::to_value(ConnectResponse { url: issued.url }).unwrap()),
+///         Err(e) => (e.status(), e.to_json()),
+///     }
+/// };
+/// let (status, body) = answer(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#);
+/// assert_eq!(status, 201);
+/// assert!(body["url"].as_str().unwrap().starts_with("https://slack.com/oauth/v2/authorize?state="));
+///
+/// let (status, body) = answer(br#"{"subscriberId":"subscriber-123"}"#);
+/// assert_eq!(status, 422);
+/// assert_eq!(body["errors"][0], "Integration identifier is required");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectResponse {
     /// The provider authorize URL to send the user to.
@@ -96,17 +193,60 @@ pub struct ConnectResponse {
 pub const MAX_BODY_BYTES: usize = 400 * 1024;
 
 macro_rules! from_json {
-    ($t:ty) => {
+    ($(#[$doc:meta])* $t:ty) => {
         impl $t {
             /// Parses a JSON body; anything but a JSON object is a validation error.
+            $(#[$doc])*
             pub fn from_json(bytes: &[u8]) -> Result<Self, RequestError> {
                 parse_body(bytes)
             }
         }
     };
 }
-from_json!(ConnectRequestBody);
-from_json!(LinkUserRequestBody);
+from_json!(
+    ///
+    /// ```
+    /// use channel_connect::{ConnectRequestBody, ConnectionMode, RequestError, ValidationError};
+    ///
+    /// // The body of Novu's documentation; fields it does not know are ignored.
+    /// let body = ConnectRequestBody::from_json(br#"{
+    ///     "integrationIdentifier": "slack",
+    ///     "subscriberId": "subscriber-123",
+    ///     "context": {"tenant": {"id": "org-acme", "data": {"plan": "enterprise"}}},
+    ///     "connectionMode": "shared",
+    ///     "autoLinkUser": true,
+    ///     "clientVersion": "2.4.1"
+    /// }"#)?;
+    /// assert_eq!(body.integration_identifier.as_deref(), Some("slack"));
+    /// assert_eq!(body.connection_mode, Some(ConnectionMode::Shared));
+    ///
+    /// // An array is no body; a wrong type is refused without quoting the value.
+    /// assert_eq!(ConnectRequestBody::from_json(b"[]").unwrap_err(), RequestError::Validation(ValidationError::BodyNotObject));
+    /// let refused = ConnectRequestBody::from_json(br#"{"autoLinkUser": "xoxb-pasted-by-mistake"}"#).unwrap_err();
+    /// assert_eq!(refused.status(), 422);
+    /// assert!(!refused.to_string().contains("xoxb"));
+    /// # Ok::<(), RequestError>(())
+    /// ```
+    ConnectRequestBody
+);
+from_json!(
+    ///
+    /// ```
+    /// use channel_connect::{LinkUserRequestBody, RequestError, ValidationError};
+    ///
+    /// // POST /v1/integrations/channel-endpoints/oauth
+    /// let body = LinkUserRequestBody::from_json(
+    ///     br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123","userScope":["identity.basic","identity.email"]}"#,
+    /// )?;
+    /// assert_eq!(body.user_scope.as_deref(), Some(&["identity.basic".to_string(), "identity.email".to_string()][..]));
+    ///
+    /// // Cut off in transit: the error names where, not what.
+    /// let refused = LinkUserRequestBody::from_json(br#"{"integrationIdentifier":"sla"#).unwrap_err();
+    /// assert!(matches!(refused, RequestError::Validation(ValidationError::Body { line: 1, .. })));
+    /// # Ok::<(), RequestError>(())
+    /// ```
+    LinkUserRequestBody
+);
 
 fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, RequestError> {
     if bytes.len() > MAX_BODY_BYTES {
@@ -143,6 +283,21 @@ pub const DEFAULT_SLACK_USER_SCOPES: &[&str] = &["identity.basic"];
 pub const MAX_SCOPES: usize = 50;
 
 /// A validated scope list: given by the request, or a default.
+///
+/// ```
+/// use channel_connect::request::{DEFAULT_SLACK_SCOPES, Scopes};
+/// use channel_connect::ValidationError;
+///
+/// let asked = vec!["chat:write".to_string(), "incoming-webhook".to_string()];
+/// let scopes = Scopes::new(&asked)?;
+/// assert!(scopes.contains("incoming-webhook"));
+/// assert!(!Scopes::default_list(DEFAULT_SLACK_SCOPES).contains("incoming-webhook"));
+///
+/// // Slack joins scopes with commas, so one scope may not hold one.
+/// let joined = vec!["chat:write,incoming-webhook".to_string()];
+/// assert_eq!(Scopes::new(&joined).unwrap_err(), ValidationError::ScopeInvalid);
+/// # Ok::<(), ValidationError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Scopes<'a>(ScopeList<'a>);
 
@@ -155,6 +310,19 @@ enum ScopeList<'a> {
 impl<'a> Scopes<'a> {
     /// Checks a scope list: 1 to 50 scopes, each 1 to 100 visible ASCII
     /// characters without commas.
+    ///
+    /// ```
+    /// use channel_connect::request::Scopes;
+    /// use channel_connect::ValidationError;
+    ///
+    /// let asked = vec!["chat:write".to_string(), "channels:read".to_string()];
+    /// assert_eq!(Scopes::new(&asked)?.iter().count(), 2);
+    ///
+    /// // `"scope": []` asks for nothing: refused, not the default.
+    /// assert_eq!(Scopes::new(&[]).unwrap_err(), ValidationError::ScopeInvalid);
+    /// assert_eq!(Scopes::new(&["chat: write".to_string()]).unwrap_err(), ValidationError::ScopeInvalid);
+    /// # Ok::<(), ValidationError>(())
+    /// ```
     pub fn new(list: &'a [String]) -> Result<Self, ValidationError> {
         let ok_scope = |s: &String| {
             !s.is_empty()
@@ -168,11 +336,30 @@ impl<'a> Scopes<'a> {
     }
 
     /// A fixed default list.
+    ///
+    /// ```
+    /// use channel_connect::request::{DEFAULT_SLACK_USER_SCOPES, Scopes};
+    ///
+    /// const USER: Scopes<'static> = Scopes::default_list(DEFAULT_SLACK_USER_SCOPES);
+    /// assert_eq!(USER.iter().collect::<Vec<_>>(), ["identity.basic"]);
+    /// assert!(!USER.contains("identity.email"));
+    /// ```
     pub const fn default_list(list: &'static [&'static str]) -> Scopes<'static> {
         Scopes(ScopeList::Default(list))
     }
 
     /// The scopes, in order.
+    ///
+    /// ```
+    /// use channel_connect::request::Scopes;
+    ///
+    /// let asked = vec!["users:read".to_string(), "chat:write".to_string()];
+    /// let scopes = Scopes::new(&asked)?;
+    /// // As asked, not sorted: Slack's consent screen lists them in this order.
+    /// assert_eq!(scopes.iter().collect::<Vec<_>>().join(","), "users:read,chat:write");
+    /// assert_ne!(scopes.iter().next(), Some("chat:write"));
+    /// # Ok::<(), channel_connect::ValidationError>(())
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
         let (given, default): (&[String], &[&str]) = match self.0 {
             ScopeList::Given(g) => (g, &[]),
@@ -182,12 +369,41 @@ impl<'a> Scopes<'a> {
     }
 
     /// True when `scope` is in the list.
+    ///
+    /// ```
+    /// use channel_connect::request::Scopes;
+    ///
+    /// let asked = vec!["chat:write".to_string(), "incoming-webhook".to_string()];
+    /// let scopes = Scopes::new(&asked)?;
+    /// assert!(scopes.contains("incoming-webhook"));
+    /// // Whole scopes only: no prefix matches.
+    /// assert!(!scopes.contains("chat"));
+    /// assert!(!scopes.contains("Incoming-Webhook"));
+    /// # Ok::<(), channel_connect::ValidationError>(())
+    /// ```
     pub fn contains(&self, scope: &str) -> bool {
         self.iter().any(|s| s == scope)
     }
 }
 
 /// A validated connect request, borrowed from its body.
+///
+/// ```
+/// use channel_connect::{ConnectRequest, ConnectRequestBody, ConnectionMode, RequestError};
+///
+/// let body = ConnectRequestBody::from_json(
+///     br#"{"integrationIdentifier":"slack","context":{"tenant":"org-acme"},"scope":["chat:write"]}"#,
+/// )?;
+/// let request = ConnectRequest::validate(&body)?;
+/// assert_eq!(request.integration.as_str(), "slack");
+/// assert_eq!((request.mode, request.auto_link_user), (ConnectionMode::Shared, false));
+/// assert!(request.scopes.unwrap().contains("chat:write"));
+///
+/// // `autoLinkUser` alone names nobody to connect for.
+/// let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","autoLinkUser":true}"#)?;
+/// assert_eq!(ConnectRequest::validate(&body).unwrap_err(), RequestError::NeitherSubscriberNorContext);
+/// # Ok::<(), RequestError>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct ConnectRequest<'a> {
     /// The integration.
@@ -213,6 +429,27 @@ impl<'a> ConnectRequest<'a> {
     /// connection-mode rules (400). ([`crate::ChannelConnect::connect_url`]
     /// runs the integration lookup and the provider's rules between the two,
     /// in Novu's order.)
+    ///
+    /// ```
+    /// use channel_connect::*;
+    ///
+    /// let body = ConnectRequestBody::from_json(
+    ///     br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123","context":{"tenant":"org-acme"}}"#,
+    /// )?;
+    /// let request = ConnectRequest::validate(&body)?;
+    /// // A subscriber given and no mode: the subscriber's connection, their own user linked too.
+    /// assert_eq!((request.mode, request.auto_link_user), (ConnectionMode::Subscriber, true));
+    /// assert_eq!(request.context.len(), 1);
+    /// assert!(request.connection.is_none()); // generated at issue
+    ///
+    /// let body = ConnectRequestBody::from_json(
+    ///     br#"{"integrationIdentifier":"slack","context":{"tenant":"org-acme"},"connectionMode":"subscriber"}"#,
+    /// )?;
+    /// let refused = ConnectRequest::validate(&body).unwrap_err();
+    /// assert_eq!(refused.to_string(), r#"subscriberId is required when connectionMode is "subscriber""#);
+    /// assert_eq!(refused.status(), 400);
+    /// # Ok::<(), RequestError>(())
+    /// ```
     pub fn validate(body: &'a ConnectRequestBody) -> Result<Self, RequestError> {
         Self::fields(body)?.with_mode_rules(body)
     }
@@ -266,6 +503,22 @@ impl<'a> ConnectRequest<'a> {
 }
 
 /// A validated link-user request, borrowed from its body.
+///
+/// ```
+/// use channel_connect::request::LinkUserRequest;
+/// use channel_connect::{LinkUserRequestBody, RequestError};
+///
+/// let body = LinkUserRequestBody::from_json(
+///     br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123","context":{"tenant":"org-acme"}}"#,
+/// )?;
+/// let request = LinkUserRequest::validate(&body)?;
+/// assert_eq!(request.subscriber.as_str(), "subscriber-123");
+/// assert!(request.user_scopes.is_none()); // identity.basic
+///
+/// let body = LinkUserRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123","userScope":[]}"#)?;
+/// assert_eq!(LinkUserRequest::validate(&body).unwrap_err().status(), 422);
+/// # Ok::<(), RequestError>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct LinkUserRequest<'a> {
     /// The integration.
@@ -284,6 +537,22 @@ pub struct LinkUserRequest<'a> {
 
 impl<'a> LinkUserRequest<'a> {
     /// Applies the body rules: integration and subscriber required.
+    ///
+    /// ```
+    /// use channel_connect::request::LinkUserRequest;
+    /// use channel_connect::{LinkUserRequestBody, RequestError, ValidationError};
+    ///
+    /// let body = LinkUserRequestBody::from_json(br#"{"integrationIdentifier":"msteams","subscriberId":"subscriber-123"}"#)?;
+    /// assert_eq!(LinkUserRequest::validate(&body)?.integration.as_str(), "msteams");
+    ///
+    /// // A context alone is not enough: a user link is always one subscriber's.
+    /// let body = LinkUserRequestBody::from_json(br#"{"integrationIdentifier":"msteams","context":{"tenant":"org-acme"}}"#)?;
+    /// assert_eq!(
+    ///     LinkUserRequest::validate(&body).unwrap_err(),
+    ///     RequestError::Validation(ValidationError::SubscriberIdRequired)
+    /// );
+    /// # Ok::<(), RequestError>(())
+    /// ```
     pub fn validate(body: &'a LinkUserRequestBody) -> Result<Self, RequestError> {
         let integration = IntegrationIdentifier::new(body.integration_identifier.as_deref().unwrap_or(""))?;
         let subscriber = match body.subscriber_id.as_deref() {
@@ -315,6 +584,31 @@ impl<'a> LinkUserRequest<'a> {
 
 /// Why a connect or link-user request was refused, with the HTTP status and
 /// the message Novu answers with.
+///
+/// ```
+/// # use channel_connect::*;
+/// # use time::OffsetDateTime;
+/// # let slack = Slack::new(
+/// #     ClientId::new("1234567890.1234567890")?,
+/// #     Secret::new("slack-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+/// #     .integration(Integration::new("slack", slack))
+/// #     .build()?;
+/// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+/// let connect = |json: &[u8]| {
+///     ConnectRequestBody::from_json(json).and_then(|body| core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32]))))
+/// };
+/// assert!(connect(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#).is_ok());
+///
+/// // An incoming webhook belongs to someone: a subscriber is required.
+/// let refused = connect(br#"{"integrationIdentifier":"slack","context":{"tenant":"org-acme"},"scope":["incoming-webhook"]}"#);
+/// assert_eq!(refused.unwrap_err(), RequestError::IncomingWebhookWithoutSubscriber);
+/// let refused = connect(br#"{"integrationIdentifier":"slack","context":{"a":"1","b":"1","c":"1","d":"1","e":"1","f":"1"}}"#);
+/// assert_eq!(refused.unwrap_err(), RequestError::Validation(ValidationError::TooManyContexts { count: 6 }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RequestError {
@@ -374,6 +668,31 @@ pub enum RequestError {
 
 impl RequestError {
     /// The HTTP status Novu answers with.
+    ///
+    /// ```
+    /// # use channel_connect::*;
+    /// # use time::OffsetDateTime;
+    /// # let slack = Slack::new(
+    /// #     ClientId::new("1234567890.1234567890")?,
+    /// #     Secret::new("slack-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+    /// #     .integration(Integration::new("slack", slack))
+    /// #     .build()?;
+    /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// let status = |json: &[u8]| {
+    ///     ConnectRequestBody::from_json(json)
+    ///         .and_then(|body| core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32]))))
+    ///         .map_or_else(|e| e.status(), |_| 201)
+    /// };
+    /// assert_eq!(status(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#), 201);
+    ///
+    /// assert_eq!(status(br#"{"subscriberId":"subscriber-123"}"#), 422); // a field
+    /// assert_eq!(status(br#"{"integrationIdentifier":"discord","subscriberId":"subscriber-123"}"#), 404); // the integration
+    /// assert_eq!(status(br#"{"integrationIdentifier":"slack"}"#), 400); // a rule between fields
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn status(&self) -> u16 {
         match self {
             RequestError::Validation(_) => 422,
@@ -393,6 +712,28 @@ impl RequestError {
 
     /// The response body: `{"statusCode": N, "message": "..."}`, and for 422
     /// Novu's `"message": "Validation Error"` with the detail in `errors`.
+    ///
+    /// ```
+    /// use channel_connect::{ConnectRequest, ConnectRequestBody, RequestError};
+    /// use serde_json::json;
+    ///
+    /// let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","context":{"tenant":"org acme"}}"#)?;
+    /// assert_eq!(
+    ///     ConnectRequest::validate(&body).unwrap_err().to_json(),
+    ///     json!({
+    ///         "statusCode": 422,
+    ///         "message": "Validation Error",
+    ///         "errors": ["context ids must be 1 to 100 characters of A-Z, a-z, 0-9, '_' or '-'"]
+    ///     })
+    /// );
+    /// // Other refusals carry their message alone.
+    /// let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack"}"#)?;
+    /// assert_eq!(
+    ///     ConnectRequest::validate(&body).unwrap_err().to_json(),
+    ///     json!({"statusCode": 400, "message": "Either subscriberId or context must be provided"})
+    /// );
+    /// # Ok::<(), RequestError>(())
+    /// ```
     pub fn to_json(&self) -> Value {
         match self {
             RequestError::Validation(v) => serde_json::json!({

@@ -3,6 +3,22 @@
 //! request module that uses them.
 
 /// One field-level problem in a request body (HTTP 422, "Validation Error").
+///
+/// It reaches the host inside [`crate::RequestError::Validation`].
+///
+/// ```
+/// use channel_connect::{ConnectRequest, ConnectRequestBody, RequestError, ValidationError};
+///
+/// let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#)?;
+/// assert!(ConnectRequest::validate(&body).is_ok());
+///
+/// let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":""}"#)?;
+/// let refused = ConnectRequest::validate(&body).unwrap_err();
+/// assert_eq!(refused, RequestError::Validation(ValidationError::SubscriberIdInvalid));
+/// assert_eq!(refused.status(), 422);
+/// assert_eq!(refused.to_json()["errors"][0], "subscriberId must be 1 to 255 bytes without control characters");
+/// # Ok::<(), RequestError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ValidationError {

@@ -27,6 +27,35 @@ use crate::text;
 /// window, binding) but is not yet checked against an environment's
 /// configuration. Read [`OpenedCallback::state`] to find the environment,
 /// then finish with [`ChannelConnect::finish_callback`].
+///
+/// ```
+/// # use channel_connect::*;
+/// # use time::{Duration, OffsetDateTime};
+/// # let slack = Slack::new(
+/// #     ClientId::new("1234567890.1234567890")?,
+/// #     Secret::new("slack-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+/// #     .integration(Integration::new("slack", slack))
+/// #     .build()?;
+/// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+/// # let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#)?;
+/// # let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+/// let query = format!("code=4724.demo-code&state={}", issued.state().unwrap());
+/// let params = CallbackParams::parse(&query)?;
+/// let verify = VerifyParams::at(now + Duration::seconds(20));
+/// let opened = core.platform().open_callback(&params, &verify)?;
+/// // Authenticated, so safe to route on: which environment's row to load.
+/// assert_eq!(opened.state().environment_id(), "6615c4b2e0f3a1b2c3d4e5f6");
+/// assert_eq!(opened.state().integration_identifier(), "slack");
+/// assert!(core.finish_callback(opened, &verify).is_ok());
+///
+/// // An expired state never becomes an `OpenedCallback`: nothing to route on.
+/// let late = core.platform().open_callback(&params, &VerifyParams::at(issued.expires_at));
+/// assert!(matches!(late, Err(CallbackError::State(e)) if e.kind() == StateErrorKind::Expired));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct OpenedCallback<'a, 'p> {
     params: &'a CallbackParams<'p>,
@@ -35,6 +64,32 @@ pub struct OpenedCallback<'a, 'p> {
 
 impl OpenedCallback<'_, '_> {
     /// The authenticated state: environment, organization, integration...
+    ///
+    /// ```
+    /// # use channel_connect::*;
+    /// # use time::{Duration, OffsetDateTime};
+    /// # let slack = Slack::new(
+    /// #     ClientId::new("1234567890.1234567890")?,
+    /// #     Secret::new("slack-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+    /// #     .integration(Integration::new("slack", slack))
+    /// #     .build()?;
+    /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// # let body = LinkUserRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#)?;
+    /// # let issued = core.link_user_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+    /// # let query = format!("code=4724.demo-code&state={}", issued.state().unwrap());
+    /// # let params = CallbackParams::parse(&query)?;
+    /// let opened = core.platform().open_callback(&params, &VerifyParams::at(now))?;
+    /// let state = opened.state();
+    /// assert_eq!((state.purpose(), state.organization_id()), (Purpose::LinkUser, "6615c4b2e0f3a1b2c3d4e5f7"));
+    ///
+    /// // A query whose state was cut off opens nothing.
+    /// let cut = format!("code=4724.demo-code&state={}", &issued.state().unwrap()[..40]);
+    /// assert!(core.platform().open_callback(&CallbackParams::parse(&cut)?, &VerifyParams::at(now)).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn state(&self) -> &VerifiedState {
         &self.state
     }
@@ -53,7 +108,7 @@ impl Platform {
     /// // Each environment's configuration, as a database would give it.
     /// let environment = |env: &str| -> Result<ChannelConnect, ConfigError> {
     ///     let slack = Slack::new(
-    ///         ClientId::new("1234.5678")?,
+    ///         ClientId::new("1234567890.1234567890")?,
     ///         Secret::new("secret-of-this-environment"),
     ///         RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
     ///     );
@@ -71,6 +126,12 @@ impl Platform {
     /// let core = environment(opened.state().environment_id())?;
     /// let verified = core.finish_callback(opened, &verify)?;
     /// assert_eq!(verified.state.environment_id(), "env-7");
+    ///
+    /// // An install started from the Slack App Directory has no state: refused.
+    /// let params = CallbackParams::parse("code=4724.1")?;
+    /// let refused = platform.open_callback(&params, &verify).unwrap_err();
+    /// assert!(matches!(refused, CallbackError::Unsolicited { has_code: true, .. }));
+    /// assert_eq!(refused.to_string(), "Invalid OAuth state parameter");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn open_callback<'a, 'p>(
@@ -100,6 +161,20 @@ impl Platform {
     ///
     /// let platform = Platform::new(KeyRing::new(SigningKey::new(KeyId(1), &[9; 32])?));
     /// let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// # let slack = Slack::new(
+    /// #     ClientId::new("1234567890.1234567890")?,
+    /// #     Secret::new("slack-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// # let core = ChannelConnect::builder_on(&platform, "6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7")
+    /// #     .integration(Integration::new("slack", slack))
+    /// #     .build()?;
+    /// # let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#)?;
+    /// # let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+    /// // A state one of the platform's environments issued.
+    /// let state = platform.open_state(issued.state().unwrap(), &VerifyParams::at(now))?;
+    /// assert_eq!(state.subscriber_id(), Some("subscriber-123"));
+    ///
     /// let refused = platform.open_state("AQEc-not-a-state", &VerifyParams::at(now)).unwrap_err();
     /// assert_eq!(refused.to_string(), "Invalid OAuth state parameter");
     /// assert_eq!(refused.kind(), StateErrorKind::Malformed);
@@ -119,7 +194,43 @@ impl Platform {
 /// what comes next. It keeps the provider that verified it, which builds
 /// the token request ([`VerifiedCallback::token_request`]) and reads the
 /// answer ([`VerifiedCallback::records`]).
-#[derive(Clone, Debug)]
+///
+/// A Teams admin consent verifies with nothing to store, only the sign-in
+/// that proves the tenant:
+///
+/// ```
+/// # use channel_connect::*;
+/// # use time::{Duration, OffsetDateTime};
+/// # let teams = MsTeams::new(
+/// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+/// #     Secret::new("teams-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+/// #     .integration(Integration::new("msteams", teams))
+/// #     .build()?;
+/// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+/// # let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"msteams","context":{"tenant":"org-acme"}}"#)?;
+/// # let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+/// let state = issued.state().unwrap();
+/// let query = format!("admin_consent=True&tenant=72f988bf-86f1-41af-91ab-2d7cd011db47&state={state}");
+/// let consent = core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now + Duration::seconds(30)))?;
+/// assert!(matches!(&consent.outcome, ProviderOutcome::AdminConsent { tenant, .. }
+///     if tenant.claimed() == "72f988bf-86f1-41af-91ab-2d7cd011db47"));
+/// let next = consent.next.as_ref().expect("the proof sign-in");
+/// assert!(next.url.starts_with("https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/authorize?"));
+/// assert_eq!(next.expires_at, issued.expires_at); // the proof expires with the consent
+/// let json = serde_json::to_value(&consent)?;
+/// assert_eq!(json["outcome"]["type"], "adminConsent");
+///
+/// // Microsoft sent an error along with `admin_consent=True`: the error wins.
+/// let query = format!("admin_consent=True&tenant=72f988bf-86f1-41af-91ab-2d7cd011db47&error=consent_required&state={state}");
+/// let refused = core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now)).unwrap_err();
+/// assert!(matches!(refused, CallbackError::Provider { ref error, .. } if error == "consent_required"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+// Not `Clone`: it holds the sign-in's PKCE verifier, which is sent once.
+#[derive(Debug)]
 pub struct VerifiedCallback {
     /// The authenticated state.
     pub state: VerifiedState,
@@ -135,6 +246,36 @@ pub struct VerifiedCallback {
 
 impl VerifiedCallback {
     /// The provider that verified the callback.
+    ///
+    /// ```
+    /// use channel_connect::*;
+    /// # use time::{Duration, OffsetDateTime};
+    /// # let keys = || -> Result<KeyRing, KeyError> { Ok(KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?)) };
+    /// # let redirect = RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?;
+    /// # let slack = Slack::new(ClientId::new("1234567890.1234567890")?, Secret::new("slack-client-secret"), redirect.clone());
+    /// # let teams = MsTeams::new(ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?, Secret::new("teams-client-secret"), redirect);
+    /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", keys()?)
+    ///     .integration(Integration::new("chat", slack))
+    ///     .build()?;
+    /// # let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"chat","subscriberId":"subscriber-123"}"#)?;
+    /// # let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+    /// let query = format!("code=4724.demo-code&state={}", issued.state().unwrap());
+    /// let params = CallbackParams::parse(&query)?;
+    /// let verify = VerifyParams::at(now + Duration::seconds(20));
+    /// let verified = core.verify_callback(&params, &verify)?;
+    /// assert_eq!((verified.provider().id(), verified.provider().display_name()), ("slack", "Slack"));
+    ///
+    /// // The integration "chat" now points at Teams: a Slack state is not Teams' to read.
+    /// let repointed = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", keys()?)
+    ///     .integration(Integration::new("chat", teams))
+    ///     .build()?;
+    /// match repointed.verify_callback(&params, &verify) {
+    ///     Err(CallbackError::State(e)) => assert_eq!(e.kind(), StateErrorKind::WrongProvider),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn provider(&self) -> &dyn Provider {
         self.provider.as_ref()
     }
@@ -142,6 +283,35 @@ impl VerifiedCallback {
     /// The PKCE verifier of a sign-in state, re-derived from its nonce and
     /// the key that sealed it (`None` when the provider uses no PKCE here, or
     /// the key has left the ring).
+    ///
+    /// ```
+    /// # use channel_connect::*;
+    /// # use time::{Duration, OffsetDateTime};
+    /// # let redirect = RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?;
+    /// # let slack = Slack::new(ClientId::new("1234567890.1234567890")?, Secret::new("slack-client-secret"), redirect.clone());
+    /// # let teams = MsTeams::new(ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?, Secret::new("teams-client-secret"), redirect);
+    /// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+    /// #     .integration(Integration::new("slack", slack))
+    /// #     .integration(Integration::new("msteams", teams))
+    /// #     .build()?;
+    /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// # let callback = |query: String| -> Result<VerifiedCallback, Box<dyn std::error::Error>> {
+    /// #     Ok(core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now + Duration::seconds(20)))?)
+    /// # };
+    /// // A Teams user link signs in with PKCE: its callback has the verifier.
+    /// let body = LinkUserRequestBody::from_json(br#"{"integrationIdentifier":"msteams","subscriberId":"subscriber-123"}"#)?;
+    /// let issued = core.link_user_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+    /// let teams = callback(format!("code=0.AXoA-demo&state={}", issued.state().unwrap()))?;
+    /// let verifier = teams.pkce_verifier().expect("a Teams sign-in uses PKCE");
+    /// assert!(issued.url.contains(&format!("code_challenge={}&", verifier.challenge().as_str())));
+    ///
+    /// // Slack authenticates its exchange with the client secret alone: no verifier.
+    /// let body = LinkUserRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#)?;
+    /// let issued = core.link_user_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+    /// let slack = callback(format!("code=4724.demo-code&state={}", issued.state().unwrap()))?;
+    /// assert!(slack.pkce_verifier().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pkce_verifier(&self) -> Option<&PkceVerifier> {
         self.pkce_verifier.as_ref()
     }
@@ -155,6 +325,40 @@ impl VerifiedCallback {
     /// or connect-proof), and `Ok(None)` for a Teams admin consent (its
     /// [`VerifiedCallback::next`] sign-in proves the tenant; the consent
     /// itself proves nothing).
+    ///
+    /// ```
+    /// # use channel_connect::*;
+    /// # use time::{Duration, OffsetDateTime};
+    /// # let redirect = RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?;
+    /// # let slack = Slack::new(ClientId::new("1234567890.1234567890")?, Secret::new("slack-client-secret"), redirect.clone());
+    /// # let teams = MsTeams::new(ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?, Secret::new("teams-client-secret"), redirect);
+    /// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+    /// #     .integration(Integration::new("slack", slack))
+    /// #     .integration(Integration::new("msteams", teams))
+    /// #     .build()?;
+    /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// # let callback = |query: String| -> Result<VerifiedCallback, Box<dyn std::error::Error>> {
+    /// #     Ok(core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now + Duration::seconds(20)))?)
+    /// # };
+    /// // A Slack install: redeem the code at oauth.v2.access.
+    /// let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#)?;
+    /// let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+    /// let install = callback(format!("code=4724.demo-code&state={}", issued.state().unwrap()))?;
+    /// let request = install.token_request()?.expect("a code to redeem");
+    /// assert_eq!((request.method(), request.url()), ("POST", "https://slack.com/api/oauth.v2.access"));
+    /// assert_eq!(request.form_field("code"), Some("4724.demo-code"));
+    ///
+    /// // A Teams admin consent: nothing to redeem (follow `next` instead).
+    /// let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"msteams","subscriberId":"subscriber-123"}"#)?;
+    /// let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+    /// let consent = callback(format!(
+    ///     "admin_consent=True&tenant=72f988bf-86f1-41af-91ab-2d7cd011db47&state={}",
+    ///     issued.state().unwrap()
+    /// ))?;
+    /// assert!(consent.token_request()?.is_none());
+    /// assert!(consent.next.is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn token_request(&self) -> Result<Option<HttpRequest>, ExchangeError> {
         self.provider.token_request(&self.exchange())
     }
@@ -162,6 +366,61 @@ impl VerifiedCallback {
     /// The records the provider's answer to [`VerifiedCallback::token_request`]
     /// yields, received at `now` (which checks an `id_token` and turns
     /// `expires_in` into `expiresAt`).
+    ///
+    /// The proof of a Teams connect: the sign-in's `id_token` must name the
+    /// tenant the admin consent claimed.
+    ///
+    /// ```
+    /// use channel_connect::exchange::{ExchangeError, IdTokenError};
+    /// use channel_connect::http::HttpResponse;
+    /// # use channel_connect::*;
+    /// # use time::{Duration, OffsetDateTime};
+    /// # let teams = MsTeams::new(
+    /// #     ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?,
+    /// #     Secret::new("teams-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+    /// #     .integration(Integration::new("msteams", teams))
+    /// #     .build()?;
+    /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// # use base64::Engine;
+    /// # use serde_json::json;
+    /// # // Microsoft's token endpoint answer for a sign-in in `tid` (the signature is not checked: TLS is the proof).
+    /// # fn answer(tid: &str) -> Vec<u8> {
+    /// #     let b64 = |v: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    /// #     let claims = json!({
+    /// #         "aud": "6731de76-14a6-49ae-97bc-6eba6914391e",
+    /// #         "iss": format!("https://login.microsoftonline.com/{tid}/v2.0"),
+    /// #         "iat": 1_767_225_600, "nbf": 1_767_225_600, "exp": 1_767_229_200,
+    /// #         "name": "Megan Bowen", "preferred_username": "MeganB@contoso.onmicrosoft.com",
+    /// #         "oid": "00000000-0000-0000-66f3-3332eca7ea81", "tid": tid, "ver": "2.0"
+    /// #     });
+    /// #     let id_token = format!("{}.{}.c2lnbmF0dXJl", b64(json!({"typ": "JWT", "alg": "RS256", "kid": "demo"})), b64(claims));
+    /// #     json!({"token_type": "Bearer", "scope": "openid profile", "expires_in": 3599,
+    /// #            "access_token": "eyJ0eXAiOiJKV1QiLCJub25jZSI6.demo", "id_token": id_token}).to_string().into_bytes()
+    /// # }
+    /// # let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"msteams","context":{"tenant":"org-acme"},"connectionIdentifier":"teams-connection-acme"}"#)?;
+    /// # let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+    /// # let query = format!("admin_consent=True&tenant=72f988bf-86f1-41af-91ab-2d7cd011db47&state={}", issued.state().unwrap());
+    /// # let consent = core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now + Duration::seconds(30)))?;
+    /// # let query = format!("code=0.AXoA-demo&state={}", consent.next.unwrap().state().unwrap());
+    /// // The proof sign-in's callback, after an admin consent that claimed Contoso's tenant.
+    /// let proof = core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now + Duration::seconds(60)))?;
+    /// // The host sends `proof.token_request()`; Microsoft answers with an id_token.
+    /// let contoso = answer("72f988bf-86f1-41af-91ab-2d7cd011db47");
+    /// let records = proof.records(&HttpResponse::new(200, &contoso), now + Duration::seconds(61))?;
+    /// let connection = records.connection.expect("the proven tenant's connection");
+    /// assert_eq!(connection.identifier, "teams-connection-acme");
+    /// assert_eq!(connection.workspace.id, "72f988bf-86f1-41af-91ab-2d7cd011db47");
+    ///
+    /// // Someone who consented in their own tenant and forged Contoso's in the callback.
+    /// let elsewhere = answer("f8cdef31-a31e-4b4a-93e4-5f571e91255a");
+    /// let refused = proof.records(&HttpResponse::new(200, &elsewhere), now + Duration::seconds(61)).unwrap_err();
+    /// assert_eq!(refused, ExchangeError::IdToken(IdTokenError::WrongTenant));
+    /// assert_eq!(refused.status(), 403);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn records(
         &self,
         response: &HttpResponse<'_>,
@@ -186,6 +445,31 @@ impl ChannelConnect {
     /// Opens a state alone: MAC, time window, binding, and that it belongs
     /// to this environment and organization and to a configured integration
     /// of the same provider.
+    ///
+    /// ```
+    /// # use channel_connect::*;
+    /// # use time::{Duration, OffsetDateTime};
+    /// # let slack = Slack::new(
+    /// #     ClientId::new("1234567890.1234567890")?,
+    /// #     Secret::new("slack-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+    /// #     .integration(Integration::new("slack", slack))
+    /// #     .build()?;
+    /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// # let keys = || -> Result<KeyRing, KeyError> { Ok(KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?)) };
+    /// # let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#)?;
+    /// # let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+    /// let (state, provider) = core.open_state(issued.state().unwrap(), &VerifyParams::at(now))?;
+    /// assert_eq!((state.integration_identifier(), provider.id()), ("slack", "slack"));
+    ///
+    /// // The environment removed its Slack integration since the URL was issued.
+    /// let removed = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", keys()?).build()?;
+    /// let refused = removed.open_state(issued.state().unwrap(), &VerifyParams::at(now)).unwrap_err();
+    /// assert_eq!(refused.kind(), StateErrorKind::UnknownIntegration);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open_state(
         &self,
         token: &str,
@@ -231,6 +515,39 @@ impl ChannelConnect {
     /// then the state's provider reads the rest. A Teams admin consent comes
     /// back with [`VerifiedCallback::next`], the sign-in that proves the
     /// claimed tenant: it yields nothing to store by itself.
+    ///
+    /// ```
+    /// # use channel_connect::*;
+    /// # use time::{Duration, OffsetDateTime};
+    /// # let slack = Slack::new(
+    /// #     ClientId::new("1234567890.1234567890")?,
+    /// #     Secret::new("slack-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+    /// #     .integration(Integration::new("slack", slack))
+    /// #     .build()?;
+    /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// # let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#)?;
+    /// # let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+    /// # let state = issued.state().unwrap();
+    /// // GET /v1/integrations/chat/oauth/callback?code=...&state=...
+    /// let url = format!("https://api.example.com/v1/integrations/chat/oauth/callback?code=4724.demo-code&state={state}");
+    /// let verified = core.verify_callback(&CallbackParams::parse(&url)?, &VerifyParams::at(now + Duration::seconds(20)))?;
+    /// assert_eq!(verified.state.subscriber_id(), Some("subscriber-123"));
+    /// assert!(matches!(verified.outcome, ProviderOutcome::Code { .. }));
+    /// assert!(verified.next.is_none());
+    ///
+    /// // The user pressed "Cancel" on Slack's page.
+    /// let url = format!("https://api.example.com/v1/integrations/chat/oauth/callback?error=access_denied&state={state}");
+    /// let refused = core.verify_callback(&CallbackParams::parse(&url)?, &VerifyParams::at(now + Duration::seconds(20))).unwrap_err();
+    /// assert!(matches!(refused, CallbackError::Denied { .. }));
+    /// assert_eq!(
+    ///     refused.to_json(),
+    ///     serde_json::json!({"statusCode": 400, "message": "the authorization was declined (access_denied)"})
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn verify_callback(
         &self,
         params: &CallbackParams<'_>,
@@ -244,6 +561,39 @@ impl ChannelConnect {
     /// this environment: environment, organization, integration, provider
     /// and purpose, then the provider reads the callback. `verify` is the
     /// one the callback was opened with.
+    ///
+    /// ```
+    /// use channel_connect::*;
+    /// # use time::{Duration, OffsetDateTime};
+    /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// let platform = Platform::new(KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?));
+    /// // An environment's configuration, from its database row.
+    /// let load = |environment_id: &str| -> Result<ChannelConnect, ConfigError> {
+    ///     let slack = Slack::new(
+    ///         ClientId::new("1234567890.1234567890")?,
+    ///         Secret::new("slack-client-secret"),
+    ///         RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    ///     );
+    ///     ChannelConnect::builder_on(&platform, environment_id, "6615c4b2e0f3a1b2c3d4e5f7")
+    ///         .integration(Integration::new("slack", slack))
+    ///         .build()
+    /// };
+    /// # let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#)?;
+    /// # let issued = load("6615c4b2e0f3a1b2c3d4e5f6")?.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+    /// let query = format!("code=4724.demo-code&state={}", issued.state().unwrap());
+    /// let params = CallbackParams::parse(&query)?;
+    /// let verify = VerifyParams::at(now + Duration::seconds(20));
+    /// let opened = platform.open_callback(&params, &verify)?;
+    /// let environment = load(opened.state().environment_id())?;
+    /// let verified = environment.finish_callback(opened, &verify)?;
+    /// assert!(verified.token_request()?.is_some());
+    ///
+    /// // Finished on another environment than the one the state names.
+    /// let opened = platform.open_callback(&params, &verify)?;
+    /// let refused = load("6615c4b2e0f3a1b2c3d4e5f8")?.finish_callback(opened, &verify).unwrap_err();
+    /// assert!(matches!(refused, CallbackError::State(e) if e.kind() == StateErrorKind::WrongEnvironment));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn finish_callback(
         &self,
         opened: OpenedCallback<'_, '_>,
@@ -318,6 +668,32 @@ impl ChannelConnect {
     /// The PKCE verifier of a sign-in state, re-derived from its nonce and
     /// the key that sealed it (`None` when the provider uses no PKCE, or the
     /// key has left the ring). [`VerifiedCallback::pkce_verifier`] has it too.
+    ///
+    /// ```
+    /// # use channel_connect::*;
+    /// # use time::{Duration, OffsetDateTime};
+    /// # let redirect = RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?;
+    /// # let slack = Slack::new(ClientId::new("1234567890.1234567890")?, Secret::new("slack-client-secret"), redirect.clone());
+    /// # let teams = MsTeams::new(ClientId::new("6731de76-14a6-49ae-97bc-6eba6914391e")?, Secret::new("teams-client-secret"), redirect);
+    /// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+    /// #     .integration(Integration::new("slack", slack))
+    /// #     .integration(Integration::new("msteams", teams))
+    /// #     .build()?;
+    /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// // A Teams user link, its state opened alone (before its callback is read).
+    /// let body = LinkUserRequestBody::from_json(br#"{"integrationIdentifier":"msteams","subscriberId":"subscriber-123"}"#)?;
+    /// let issued = core.link_user_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+    /// let (state, _) = core.open_state(issued.state().unwrap(), &VerifyParams::at(now))?;
+    /// let verifier = core.pkce_verifier(&state).expect("Teams sign-ins use PKCE");
+    /// assert!(issued.url.contains(&format!("code_challenge={}&", verifier.challenge().as_str())));
+    ///
+    /// // A Slack install carries no challenge, so there is no verifier.
+    /// let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#)?;
+    /// let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+    /// let (state, _) = core.open_state(issued.state().unwrap(), &VerifyParams::at(now))?;
+    /// assert!(core.pkce_verifier(&state).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pkce_verifier(&self, state: &VerifiedState) -> Option<PkceVerifier> {
         let provider = self.provider(state.integration_identifier())?;
         self.verifier_for(provider, state)

@@ -54,6 +54,33 @@ pub(crate) const FLAG_WORKSPACE: u8 = 1 << 7;
 pub const MAX_WORKSPACE_LEN: usize = 64;
 
 /// What a state authorizes at the callback.
+///
+/// ```
+/// # use channel_connect::*;
+/// # use time::OffsetDateTime;
+/// # let slack = Slack::new(
+/// #     ClientId::new("1234567890.1234567890")?,
+/// #     Secret::new("slack-client-secret"),
+/// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+/// # );
+/// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+/// #     .integration(Integration::new("slack", slack))
+/// #     .build()?;
+/// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+/// # let issue = IssueParams::new(now, &Entropy([7; 32]));
+/// let link = LinkUserRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#)?;
+/// let issued = core.link_user_url(&link, &issue)?;
+/// let state = core.platform().open_state(issued.state().unwrap(), &VerifyParams::at(now))?;
+/// assert_eq!(state.purpose(), Purpose::LinkUser);
+/// assert_eq!(serde_json::to_value(Purpose::ConnectProof)?, "connectProof");
+///
+/// // A route that only finishes installs refuses a user link's state.
+/// let query = format!("code=4724.demo-code&state={}", issued.state().unwrap());
+/// let install_route = VerifyParams { expect_purpose: Some(Purpose::Connect), ..VerifyParams::at(now) };
+/// let refused = core.verify_callback(&CallbackParams::parse(&query)?, &install_route).unwrap_err();
+/// assert!(matches!(refused, CallbackError::State(e) if e.kind() == StateErrorKind::WrongPurpose));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Purpose {
@@ -110,6 +137,25 @@ pub(crate) struct SealParams {
 
 /// The binding tag a state stores for a binding value:
 /// the first 16 bytes of SHA-256(`channel-connect/binding/v1` 0x00 value).
+///
+/// The host passes the value itself ([`crate::IssueParams::with_binding`],
+/// [`crate::VerifyParams::binding`]); the tag is what the state carries,
+/// for implementations of the format and its test vectors.
+///
+/// ```
+/// use channel_connect::state::{BINDING_LEN, binding_tag};
+/// use sha2::{Digest, Sha256};
+///
+/// let cookie_hash = Sha256::digest("q2xhc3NpYy1jb29raWUtdmFsdWUtMzItYnl0ZXMtbG9uZw");
+/// let tag = binding_tag(&cookie_hash);
+/// assert_eq!(tag.len(), BINDING_LEN);
+/// assert_eq!(tag, binding_tag(&cookie_hash)); // deterministic
+/// // Domain-separated: not a prefix of the value's own SHA-256.
+/// assert_ne!(tag[..], Sha256::digest(cookie_hash)[..BINDING_LEN]);
+///
+/// // Another browser's cookie gives another tag, which the state refuses.
+/// assert_ne!(binding_tag(&Sha256::digest("another-browser-cookie")), tag);
+/// ```
 pub fn binding_tag(value: &[u8]) -> [u8; BINDING_LEN] {
     let mut h = Sha256::new();
     h.update(b"channel-connect/binding/v1\0");
