@@ -491,3 +491,35 @@ impl VerifyParams<'_> {
         }
     }
 }
+
+impl<'a> VerifyParams<'a> {
+    /// Presents the browser's binding value (see [`VerifyParams::binding`]).
+    ///
+    /// ```
+    /// use channel_connect::{Purpose, VerifyParams};
+    /// # let now = time::OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// let cookie_hash = [7u8; 32];
+    /// let verify = VerifyParams::at(now)
+    ///     .with_binding(&cookie_hash)
+    ///     .expecting_provider("slack")
+    ///     .expecting_purpose(Purpose::Connect);
+    /// assert_eq!(verify.expect_provider, Some("slack"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_binding(mut self, binding: &'a [u8]) -> Self {
+        self.binding = Some(binding);
+        self
+    }
+
+    /// Refuses states of another provider (a per-provider callback route).
+    pub fn expecting_provider(mut self, provider: &'a str) -> Self {
+        self.expect_provider = Some(provider);
+        self
+    }
+
+    /// Refuses states of another purpose (a per-purpose callback route).
+    pub fn expecting_purpose(mut self, purpose: Purpose) -> Self {
+        self.expect_purpose = Some(purpose);
+        self
+    }
+}

@@ -257,7 +257,11 @@ pub struct ChannelConnectBuilder {
 }
 
 impl ChannelConnectBuilder {
-    /// State lifetime in seconds (1 to 3600; default 300).
+    /// State lifetime in seconds (1 to 3600; default 300), checked at
+    /// [`ChannelConnectBuilder::build`]. On a [`Platform`] shared by many
+    /// environments, set it on the platform instead: an environment that
+    /// sets its own lives by other rules than the platform's
+    /// [`Platform::open_callback`].
     ///
     /// ```
     /// use channel_connect::*;
@@ -289,7 +293,9 @@ impl ChannelConnectBuilder {
         self
     }
 
-    /// Allowed clock skew in seconds (at most 300; default 30).
+    /// Allowed clock skew in seconds (at most 300; default 30), checked at
+    /// [`ChannelConnectBuilder::build`]. On a shared [`Platform`], set it on
+    /// the platform instead (see [`ChannelConnectBuilder::lifetime_secs`]).
     ///
     /// ```
     /// use channel_connect::*;

@@ -695,7 +695,9 @@ impl ChannelConnect {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn pkce_verifier(&self, state: &VerifiedState) -> Option<PkceVerifier> {
-        let provider = self.provider(state.integration_identifier())?;
-        self.verifier_for(provider, state)
+        // Only for a state of this environment, organization and provider.
+        let route = VerifyParams::at(OffsetDateTime::UNIX_EPOCH);
+        let provider = self.check_route(state, &route).ok()?;
+        self.verifier_for(provider.as_ref(), state)
     }
 }

@@ -390,3 +390,25 @@ fn open_with(
         },
     )
 }
+
+#[test]
+fn another_environment_gets_no_pkce_verifier() {
+    let core = core();
+    let link = core
+        .link_user_url(
+            &LinkUserRequestBody::from_json(br#"{"integrationIdentifier":"msteams","subscriberId":"u"}"#)
+                .unwrap(),
+            &IssueParams::new(at(T0), &entropy()),
+        )
+        .unwrap();
+    let (state, _) = core
+        .open_state(&state_of(&link.url), &VerifyParams::at(at(T0 + 1)))
+        .unwrap();
+    assert!(core.pkce_verifier(&state).is_some());
+    // Same key, same integration name, another environment: no verifier.
+    let other = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5ff", ORG, ring())
+        .integration(Integration::new("msteams", teams()))
+        .build()
+        .unwrap();
+    assert!(other.pkce_verifier(&state).is_none());
+}
