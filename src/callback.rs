@@ -237,7 +237,7 @@ pub use crate::secret::AuthorizationCode;
 ///
 /// ```
 /// use channel_connect::UnverifiedTenant;
-/// use channel_connect::callback::CONSUMER_TENANT;
+/// use channel_connect::provider::msteams::CONSUMER_TENANT;
 ///
 /// let claimed = UnverifiedTenant::new("72f988bf-86f1-41af-91ab-2d7cd011db47").expect("a tenant GUID");
 /// assert_eq!(serde_json::to_value(&claimed)?, "72f988bf-86f1-41af-91ab-2d7cd011db47");
@@ -247,26 +247,9 @@ pub use crate::secret::AuthorizationCode;
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct UnverifiedTenant(String);
+pub struct UnverifiedTenant(pub(crate) String);
 
 impl UnverifiedTenant {
-    /// Accepts a tenant GUID (the only shape Microsoft sends here), except
-    /// the consumer tenant, which has no organization to consent for.
-    ///
-    /// ```
-    /// use channel_connect::UnverifiedTenant;
-    ///
-    /// let tenant = UnverifiedTenant::new("72F988BF-86F1-41AF-91AB-2D7CD011DB47").unwrap();
-    /// assert_eq!(tenant.claimed(), "72f988bf-86f1-41af-91ab-2d7cd011db47"); // lower case
-    ///
-    /// // A domain name is a valid tenant elsewhere, never in this callback.
-    /// assert_eq!(UnverifiedTenant::new("contoso.onmicrosoft.com"), None);
-    /// assert_eq!(UnverifiedTenant::new("72f988bf-86f1-41af-91ab-2d7cd011db4"), None);
-    /// ```
-    pub fn new(value: &str) -> Option<Self> {
-        (is_guid(value) && !is_consumer_tenant(value)).then(|| UnverifiedTenant(value.to_ascii_lowercase()))
-    }
-
     /// The claimed tenant id (lowercase GUID). Not proof of anything.
     ///
     /// ```
@@ -299,26 +282,6 @@ impl UnverifiedTenant {
     pub fn claimed(&self) -> &str {
         &self.0
     }
-}
-
-/// The Microsoft consumer tenant (personal accounts): it can grant no admin
-/// consent and has no Teams organization, so it is refused wherever a tenant
-/// is expected.
-pub const CONSUMER_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
-
-/// True for the consumer tenant, in any case.
-pub(crate) fn is_consumer_tenant(s: &str) -> bool {
-    s.eq_ignore_ascii_case(CONSUMER_TENANT)
-}
-
-/// True for `8-4-4-4-12` hex digits.
-pub(crate) fn is_guid(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => *c == b'-',
-            _ => c.is_ascii_hexdigit(),
-        })
 }
 
 /// What a provider's successful callback says.
@@ -427,7 +390,7 @@ impl serde::Serialize for ProviderOutcome {
 /// let CallbackError::Denied { description, .. } = &declined else { panic!("{declined:?}") };
 /// assert_eq!(description.as_deref(), Some("AADSTS65004: User declined to consent to access the app. Trace ID: 5a1b"));
 /// // A personal account's tenant has no organization to connect.
-/// let consumer = format!("admin_consent=True&tenant={}&state={state}", channel_connect::callback::CONSUMER_TENANT);
+/// let consumer = format!("admin_consent=True&tenant={}&state={state}", channel_connect::provider::msteams::CONSUMER_TENANT);
 /// assert_eq!(verify(&consumer).unwrap_err(), CallbackError::TenantNotAllowed);
 /// // Neither a code nor a consent.
 /// assert_eq!(verify(&format!("state={state}")).unwrap_err(), CallbackError::MissingParameters);
@@ -594,18 +557,6 @@ mod tests {
     fn debug_hides_the_code() {
         let p = CallbackParams::parse("code=xoxcode-secret").unwrap();
         assert!(!format!("{p:?}").contains("xoxcode-secret"));
-    }
-
-    #[test]
-    fn tenant_must_be_an_organization_guid() {
-        assert_eq!(
-            UnverifiedTenant::new("72F988BF-86F1-41AF-91AB-2D7CD011DB47")
-                .unwrap()
-                .claimed(),
-            "72f988bf-86f1-41af-91ab-2d7cd011db47"
-        );
-        assert!(UnverifiedTenant::new("contoso.com").is_none());
-        assert!(UnverifiedTenant::new("9188040D-6C67-4C5B-B112-36A304B66DAD").is_none());
     }
 
     #[test]

@@ -78,7 +78,7 @@ pub enum ConfigError {
 /// assert_eq!(format!("{teams:?}"), r#"ClientId("6731de76-14a6-49ae-97bc-6eba6914391e")"#);
 /// # Ok::<(), channel_connect::ConfigError>(())
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientId(String);
 
 impl ClientId {
@@ -103,12 +103,6 @@ impl ClientId {
     /// The client id.
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-impl fmt::Debug for ClientId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("ClientId").field(&self.0).finish()
     }
 }
 
@@ -137,7 +131,7 @@ pub const MAX_REDIRECT_URI_LEN: usize = 256;
 /// assert!(RedirectUri::new("/v1/integrations/chat/oauth/callback").is_err()); // relative
 /// # Ok::<(), channel_connect::ConfigError>(())
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RedirectUri(String);
 
 impl RedirectUri {
@@ -202,12 +196,6 @@ impl RedirectUri {
     }
 }
 
-impl fmt::Debug for RedirectUri {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("RedirectUri").field(&self.0).finish()
-    }
-}
-
 /// Whether the URL's host is loopback (`localhost`, `127.0.0.0/8`, `::1`);
 /// `None` without a host.
 fn is_loopback(url: &url::Url) -> Option<bool> {
@@ -232,7 +220,7 @@ fn is_loopback(url: &url::Url) -> Option<bool> {
 /// assert!(BaseUrl::new("http://example.com").is_err()); // plain http off loopback
 /// # Ok::<(), channel_connect::ConfigError>(())
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BaseUrl(String);
 
 impl BaseUrl {
@@ -279,12 +267,6 @@ impl BaseUrl {
     /// The URL, without a trailing `/`.
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-impl fmt::Debug for BaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("BaseUrl").field(&self.0).finish()
     }
 }
 

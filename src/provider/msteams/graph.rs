@@ -32,11 +32,11 @@
 
 use serde::Deserialize;
 
-use crate::callback::is_guid;
 use crate::encode::percent_encode_into;
 use crate::exchange::{ExchangeError, ProviderError, ProviderErrorKind, parse_json};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::provider::msteams::MsTeams;
+use crate::provider::msteams::is_guid;
 use crate::secret::AccessToken;
 
 /// How the app reached the tenant's catalog: uploaded by the organization

@@ -10,9 +10,7 @@ use std::borrow::Cow;
 
 use time::OffsetDateTime;
 
-use crate::callback::{
-    CallbackError, CallbackParams, ProviderOutcome, UnverifiedTenant, is_consumer_tenant, is_guid,
-};
+use crate::callback::{CallbackError, CallbackParams, ProviderOutcome, UnverifiedTenant};
 use crate::config::{BaseUrl, ClientId, ConfigError, RedirectUri};
 use crate::encode::push_param;
 use crate::exchange::{Exchange, ExchangeError};
@@ -134,6 +132,47 @@ pub const ADMIN_ROLE_TEMPLATE_IDS: [&str; 4] = [
     "158c047a-c907-4556-b7ef-446551a6b5f7",
     "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
 ];
+
+/// The Microsoft consumer tenant (personal accounts): it can grant no admin
+/// consent and has no Teams organization, so it is refused wherever a tenant
+/// is expected.
+pub const CONSUMER_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+
+/// True for the consumer tenant, in any case.
+pub(crate) fn is_consumer_tenant(s: &str) -> bool {
+    s.eq_ignore_ascii_case(CONSUMER_TENANT)
+}
+
+/// True for `8-4-4-4-12` hex digits.
+pub(crate) fn is_guid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// A tenant as an admin-consent callback claims it (the type is the
+/// callback's; its rules are Microsoft's, so they live here).
+impl UnverifiedTenant {
+    /// Accepts a tenant GUID (the only shape Microsoft sends here), except
+    /// the consumer tenant, which has no organization to consent for.
+    ///
+    /// ```
+    /// use channel_connect::UnverifiedTenant;
+    ///
+    /// let tenant = UnverifiedTenant::new("72F988BF-86F1-41AF-91AB-2D7CD011DB47").unwrap();
+    /// assert_eq!(tenant.claimed(), "72f988bf-86f1-41af-91ab-2d7cd011db47"); // lower case
+    ///
+    /// // A domain name is a valid tenant elsewhere, never in this callback.
+    /// assert_eq!(UnverifiedTenant::new("contoso.onmicrosoft.com"), None);
+    /// assert_eq!(UnverifiedTenant::new("72f988bf-86f1-41af-91ab-2d7cd011db4"), None);
+    /// ```
+    pub fn new(value: &str) -> Option<Self> {
+        (is_guid(value) && !is_consumer_tenant(value)).then(|| UnverifiedTenant(value.to_ascii_lowercase()))
+    }
+}
 
 /// Scope of the connect-proof sign-in when it links no user.
 pub const PROOF_SCOPE: &str = "openid profile";
@@ -666,6 +705,18 @@ impl Provider for MsTeams {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tenant_must_be_an_organization_guid() {
+        assert_eq!(
+            UnverifiedTenant::new("72F988BF-86F1-41AF-91AB-2D7CD011DB47")
+                .unwrap()
+                .claimed(),
+            "72f988bf-86f1-41af-91ab-2d7cd011db47"
+        );
+        assert!(UnverifiedTenant::new("contoso.com").is_none());
+        assert!(UnverifiedTenant::new("9188040D-6C67-4C5B-B112-36A304B66DAD").is_none());
+    }
 
     #[test]
     fn tenants() {

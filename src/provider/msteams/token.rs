@@ -21,13 +21,13 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use crate::callback::{is_consumer_tenant, is_guid};
 use crate::exchange::{
     ExchangeError, IdTokenError, ProviderError, ProviderErrorKind, expires_at, lenient_seconds, parse_json,
 };
 use crate::http::{HttpRequest, HttpResponse};
 use crate::pkce::PkceVerifier;
 use crate::provider::msteams::{ADMIN_ROLE_TEMPLATE_IDS, MsTeams, Tenant};
+use crate::provider::msteams::{is_consumer_tenant, is_guid};
 use crate::records::{self, ChannelConnectionRecord, ChannelEndpointRecord, Endpoint, WorkspaceRecord};
 use crate::secret::{AccessToken, AuthorizationCode, RefreshToken, Secret};
 use crate::state::{Purpose, VerifiedState};
