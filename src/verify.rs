@@ -7,6 +7,9 @@
 //! [`Platform::open_callback`] (MAC, time, binding, with the platform's
 //! keys), then [`ChannelConnect::finish_callback`] on the environment the
 //! state names.
+//!
+//! (Most of this file's length is the runnable examples in its doc comments;
+//! the code, tests included, is about 200 lines.)
 
 use std::sync::Arc;
 

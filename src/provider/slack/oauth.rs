@@ -48,6 +48,9 @@
 //! assert_eq!(new_auth.expires_at, Some(now + Duration::hours(12)));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! (Most of this file's length is the runnable examples in its doc comments;
+//! the code, tests included, is about 360 lines.)
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
