@@ -361,6 +361,21 @@ impl serde::Serialize for ProviderOutcome {
     }
 }
 
+/// The two flows a callback's parameters mix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Conflict {
+    /// A code on a Microsoft admin-consent callback.
+    #[error("a code on an admin-consent callback")]
+    CodeOnAdminConsent,
+    /// `admin_consent` or `tenant` on a sign-in callback.
+    #[error("admin_consent on a sign-in callback")]
+    AdminConsentOnSignIn,
+    /// Microsoft's admin-consent parameters on a Slack callback.
+    #[error("Microsoft admin-consent parameters on a Slack callback")]
+    MicrosoftOnSlack,
+}
+
 /// Why a callback gives nothing to act on. Every variant is a refusal.
 ///
 /// Answer the browser with [`CallbackError::to_json`]; log the variant.
@@ -460,7 +475,7 @@ pub enum CallbackError {
     /// Parameters of two different flows together (an admin-consent callback
     /// with a code, a sign-in callback with `admin_consent`).
     #[error("callback mixes parameters of two flows: {0}")]
-    Conflicting(&'static str),
+    Conflicting(Conflict),
 }
 
 impl CallbackError {

@@ -13,8 +13,8 @@ use crate::keys::KeyError;
 /// use channel_connect::{ConfigError, RedirectUri, Tenant};
 ///
 /// let err = RedirectUri::new("http://api.example.com/v1/integrations/chat/oauth/callback").unwrap_err();
-/// assert_eq!(err, ConfigError::RedirectUri("must use https unless the host is loopback"));
-/// assert_eq!(err.to_string(), "redirect URI must use https unless the host is loopback");
+/// assert_eq!(err, ConfigError::RedirectUri(channel_connect::config::UrlRule::NotHttps));
+/// assert_eq!(err.to_string(), "redirect URI must use https (http only on a loopback host)");
 ///
 /// // `common` lets personal accounts in, and they cannot grant admin consent.
 /// assert!(matches!(Tenant::new("common"), Err(ConfigError::TenantNotAllowed(t)) if t == "common"));
@@ -27,10 +27,10 @@ pub enum ConfigError {
     ClientId,
     /// The redirect URI breaks a rule; the text says which.
     #[error("redirect URI {0}")]
-    RedirectUri(&'static str),
+    RedirectUri(UrlRule),
     /// A provider base URL breaks a rule; the text says which.
     #[error("base URL {0}")]
-    BaseUrl(&'static str),
+    BaseUrl(UrlRule),
     /// The tenant is `common` or `consumers`, which admin consent refuses.
     #[error("tenant `{0}` cannot grant admin consent; use `organizations`, a tenant id or a verified domain")]
     TenantNotAllowed(String),
@@ -61,6 +61,33 @@ pub enum ConfigError {
     /// A signing key problem.
     #[error(transparent)]
     Key(#[from] KeyError),
+}
+
+/// The rule a redirect URI or base URL breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UrlRule {
+    /// Longer than 256 characters (Microsoft's limit for redirect URIs).
+    #[error("must be at most 256 characters")]
+    TooLong,
+    /// Not an absolute URL.
+    #[error("must be an absolute URL")]
+    NotAbsolute,
+    /// Has a fragment.
+    #[error("must not have a fragment")]
+    Fragment,
+    /// Has a query or a fragment (base URLs).
+    #[error("must not have a query or a fragment")]
+    QueryOrFragment,
+    /// Carries a user name or password.
+    #[error("must not carry credentials")]
+    Credentials,
+    /// Has no host.
+    #[error("must have a host")]
+    NoHost,
+    /// Neither https nor http on a loopback host.
+    #[error("must use https (http only on a loopback host)")]
+    NotHttps,
 }
 
 /// An OAuth client id (Slack app client id, Microsoft application id).
@@ -143,38 +170,36 @@ impl RedirectUri {
     /// assert!(RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback").is_ok());
     /// assert_eq!(
     ///     RedirectUri::new("https://user:pass@api.example.com/callback").unwrap_err(),
-    ///     ConfigError::RedirectUri("must not carry credentials")
+    ///     ConfigError::RedirectUri(channel_connect::config::UrlRule::Credentials)
     /// );
     /// let long = format!("https://api.example.com/{}", "a".repeat(240));
     /// assert_eq!(
     ///     RedirectUri::new(long).unwrap_err(),
-    ///     ConfigError::RedirectUri("must be at most 256 characters")
+    ///     ConfigError::RedirectUri(channel_connect::config::UrlRule::TooLong)
     /// );
     /// ```
     pub fn new(value: impl Into<String>) -> Result<Self, ConfigError> {
         let v = value.into();
         if v.len() > MAX_REDIRECT_URI_LEN {
-            return Err(ConfigError::RedirectUri("must be at most 256 characters"));
+            return Err(ConfigError::RedirectUri(UrlRule::TooLong));
         }
-        let parsed = url::Url::parse(&v).map_err(|_| ConfigError::RedirectUri("must be an absolute URL"))?;
+        let parsed = url::Url::parse(&v).map_err(|_| ConfigError::RedirectUri(UrlRule::NotAbsolute))?;
         if v.contains('#') {
-            return Err(ConfigError::RedirectUri("must not have a fragment"));
+            return Err(ConfigError::RedirectUri(UrlRule::Fragment));
         }
         if !parsed.username().is_empty() || parsed.password().is_some() {
-            return Err(ConfigError::RedirectUri("must not carry credentials"));
+            return Err(ConfigError::RedirectUri(UrlRule::Credentials));
         }
         let Some(loopback) = is_loopback(&parsed) else {
-            return Err(ConfigError::RedirectUri("must have a host"));
+            return Err(ConfigError::RedirectUri(UrlRule::NoHost));
         };
         match parsed.scheme() {
             "https" => {}
             "http" if loopback => {}
             "http" => {
-                return Err(ConfigError::RedirectUri(
-                    "must use https unless the host is loopback",
-                ));
+                return Err(ConfigError::RedirectUri(UrlRule::NotHttps));
             }
-            _ => return Err(ConfigError::RedirectUri("must use https (or http on loopback)")),
+            _ => return Err(ConfigError::RedirectUri(UrlRule::NotHttps)),
         }
         // Byte for byte: the value as given, not url's normalization of it.
         Ok(RedirectUri(v))
@@ -233,26 +258,24 @@ impl BaseUrl {
     /// assert_eq!(BaseUrl::new("HTTPS://Login.MicrosoftOnline.us:443/")?.as_str(), "https://login.microsoftonline.us");
     /// assert_eq!(
     ///     BaseUrl::new("https://slack.com/api?token=x").unwrap_err(),
-    ///     ConfigError::BaseUrl("must not have a query or a fragment")
+    ///     ConfigError::BaseUrl(channel_connect::config::UrlRule::QueryOrFragment)
     /// );
     /// # Ok::<(), ConfigError>(())
     /// ```
     pub fn new(value: &str) -> Result<Self, ConfigError> {
-        let parsed = url::Url::parse(value).map_err(|_| ConfigError::BaseUrl("must be an absolute URL"))?;
+        let parsed = url::Url::parse(value).map_err(|_| ConfigError::BaseUrl(UrlRule::NotAbsolute))?;
         if !parsed.username().is_empty() || parsed.password().is_some() {
-            return Err(ConfigError::BaseUrl("must not carry credentials"));
+            return Err(ConfigError::BaseUrl(UrlRule::Credentials));
         }
         if parsed.query().is_some() || parsed.fragment().is_some() || value.contains(['?', '#']) {
-            return Err(ConfigError::BaseUrl("must not have a query or a fragment"));
+            return Err(ConfigError::BaseUrl(UrlRule::QueryOrFragment));
         }
-        let loopback = is_loopback(&parsed).ok_or(ConfigError::BaseUrl("must have a host"))?;
+        let loopback = is_loopback(&parsed).ok_or(ConfigError::BaseUrl(UrlRule::NoHost))?;
         match parsed.scheme() {
             "https" => {}
             "http" if loopback => {}
             _ => {
-                return Err(ConfigError::BaseUrl(
-                    "must use https (http only on a loopback host)",
-                ));
+                return Err(ConfigError::BaseUrl(UrlRule::NotHttps));
             }
         }
         // The normalized form (lower-case host, default port dropped), so the

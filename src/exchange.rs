@@ -201,7 +201,7 @@ pub enum ExchangeError {
     /// provider, purpose or outcome; a provider without a token endpoint; a
     /// state without what the record needs).
     #[error("nothing to exchange: {0}")]
-    WrongFlow(&'static str),
+    WrongFlow(FlowMismatch),
 }
 
 /// An error answer of a provider, made safe to show: the code bounded to
@@ -395,6 +395,49 @@ pub enum IdTokenError {
     NotAdmin,
 }
 
+/// Why a verified callback does not lead to the exchange or record asked
+/// of it: the host (or a provider) took the wrong path, not the network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FlowMismatch {
+    /// The callback carried no code to exchange.
+    #[error("the callback carried no code")]
+    NoCode,
+    /// A PKCE sign-in whose verifier cannot be re-derived (its key left the ring).
+    #[error("no PKCE verifier: the state's key left the ring")]
+    NoPkceVerifier,
+    /// The provider has no proof sign-in (Slack).
+    #[error("this provider has no proof sign-in")]
+    NoProofSignIn,
+    /// A connection needs a connect (or connect-proof) state.
+    #[error("a connection needs a connect state")]
+    NeedsConnectState,
+    /// A Teams connection needs a connect-proof state.
+    #[error("a Teams connection needs a connect-proof state")]
+    NeedsProofState,
+    /// A user link needs a link-user state, or a proof that links the user.
+    #[error("a user link needs a link-user state or a proof that links the user")]
+    NeedsLinkUserState,
+    /// An endpoint needs a subscriber.
+    #[error("an endpoint needs a subscriber")]
+    NeedsSubscriber,
+    /// The connect state names no connection.
+    #[error("the connect state has no connection identifier")]
+    NoConnectionIdentifier,
+    /// The state's context data is not a JSON object.
+    #[error("the state's context data is not a JSON object")]
+    ContextData,
+    /// The state carries no usable tenant for a Teams sign-in.
+    #[error("the state carries no usable tenant")]
+    NoTenant,
+    /// An admin consent proves no tenant: its proof sign-in yields the records.
+    #[error("an admin consent proves no tenant: follow its sign-in")]
+    AdminConsentProvesNothing,
+    /// The provider exchanges nothing.
+    #[error("this provider exchanges nothing")]
+    NothingToExchange,
+}
+
 /// What a provider's error code means, across providers.
 ///
 /// ```
@@ -459,7 +502,7 @@ impl ExchangeError {
     /// assert_eq!(ExchangeError::from(expired).status(), 400);
     /// assert_eq!(ExchangeError::WrongWorkspace.status(), 403);
     /// assert_eq!(ExchangeError::MissingField("access_token").status(), 502);
-    /// assert_eq!(ExchangeError::WrongFlow("a Slack exchange needs a code").status(), 500);
+    /// assert_eq!(ExchangeError::WrongFlow(channel_connect::exchange::FlowMismatch::NoCode).status(), 500);
     /// ```
     pub fn status(&self) -> u16 {
         use ProviderErrorKind as K;

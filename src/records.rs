@@ -64,7 +64,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::{Duration, OffsetDateTime};
 
-use crate::exchange::ExchangeError;
+use crate::exchange::{ExchangeError, FlowMismatch};
 use crate::request::ConnectionMode;
 use crate::secret::{AccessToken, RefreshToken};
 use crate::state::{Purpose, VerifiedState};
@@ -464,12 +464,12 @@ pub fn connection(
     auth: Option<AuthRecord>,
 ) -> Result<ChannelConnectionRecord, ExchangeError> {
     if state.purpose() == Purpose::LinkUser {
-        return Err(ExchangeError::WrongFlow("a connection needs a connect state"));
+        return Err(ExchangeError::WrongFlow(FlowMismatch::NeedsConnectState));
     }
     same_workspace(state, &workspace.id)?;
-    let identifier = state.connection_identifier().ok_or(ExchangeError::WrongFlow(
-        "the connect state has no connection identifier",
-    ))?;
+    let identifier = state
+        .connection_identifier()
+        .ok_or(ExchangeError::WrongFlow(FlowMismatch::NoConnectionIdentifier))?;
     let subscriber_id = match state.connection_mode() {
         ConnectionMode::Subscriber => state.subscriber_id().map(str::to_owned),
         ConnectionMode::Shared => None,
@@ -519,7 +519,7 @@ pub fn connection(
 pub fn endpoint(state: &VerifiedState, endpoint: Endpoint) -> Result<ChannelEndpointRecord, ExchangeError> {
     let subscriber = state
         .subscriber_id()
-        .ok_or(ExchangeError::WrongFlow("an endpoint needs a subscriber"))?;
+        .ok_or(ExchangeError::WrongFlow(FlowMismatch::NeedsSubscriber))?;
     Ok(ChannelEndpointRecord {
         endpoint,
         subscriber_id: subscriber.to_owned(),
@@ -593,7 +593,7 @@ pub fn context(state: &VerifiedState) -> Result<ContextRecords, ExchangeError> {
                 .data
                 .map(serde_json::from_str::<Map<String, Value>>)
                 .transpose()
-                .map_err(|_| ExchangeError::WrongFlow("the state's context data is not a JSON object"))?;
+                .map_err(|_| ExchangeError::WrongFlow(FlowMismatch::ContextData))?;
             Ok((
                 e.key.to_owned(),
                 ContextRecord {

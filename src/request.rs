@@ -505,6 +505,24 @@ impl<'a> ConnectRequest<'a> {
     }
 }
 
+/// Why a host's expected workspace was refused at issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorkspaceRefusal {
+    /// Not 1 to 64 characters of `[A-Za-z0-9._-]` (the state's rule).
+    #[error("a workspace id is 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' or '-'")]
+    OutsideCharset,
+    /// Not a Slack team id (`T...`) or Enterprise Grid id (`E...`).
+    #[error("a Slack workspace is a team id (T...) or an Enterprise Grid id (E...)")]
+    NotASlackTeam,
+    /// Not a tenant GUID, or the consumer tenant.
+    #[error("a Teams workspace is a tenant GUID other than the consumer tenant")]
+    NotATenant,
+    /// Another workspace than the integration is restricted to.
+    #[error("it differs from the workspace the integration is restricted to")]
+    OtherThanConfigured,
+}
+
 /// A validated link-user request, borrowed from its body.
 ///
 /// ```
@@ -663,7 +681,7 @@ pub enum RequestError {
     /// The host's expected workspace is not one this provider and
     /// integration allow; the text says why (400).
     #[error("the expected workspace is refused: {0}")]
-    InvalidWorkspace(&'static str),
+    InvalidWorkspace(WorkspaceRefusal),
     /// The caller's clock is before 1970 or past the format's range (400).
     #[error("the current time is outside the state format's range")]
     ClockOutOfRange,

@@ -20,7 +20,7 @@ use crate::pkce::PkceVerifier;
 use crate::provider::{AuthorizeRequest, Provider, check_provider_id};
 use crate::request::{
     ConnectRequest, ConnectRequestBody, ConnectionMode, LinkUserRequest, LinkUserRequestBody, RequestError,
-    Scopes,
+    Scopes, WorkspaceRefusal,
 };
 use crate::secret::Secret;
 use crate::state::{self, Purpose, SealParams, SealedState, StateClaims, binding_tag};
@@ -1189,9 +1189,7 @@ fn restrict_workspace<'a>(
         .as_deref()
         .is_some_and(|w| !state::is_workspace(w.as_bytes()))
     {
-        return Err(RequestError::InvalidWorkspace(
-            "a workspace id is 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' or '-'",
-        ));
+        return Err(RequestError::InvalidWorkspace(WorkspaceRefusal::OutsideCharset));
     }
     Ok(workspace)
 }

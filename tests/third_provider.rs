@@ -4,7 +4,9 @@
 
 mod common;
 
-use channel_connect::exchange::{Exchange, ExchangeError, ProviderError, ProviderErrorKind, parse_json};
+use channel_connect::exchange::{
+    Exchange, ExchangeError, FlowMismatch, ProviderError, ProviderErrorKind, parse_json,
+};
 use channel_connect::http::{HttpRequest, HttpResponse};
 use channel_connect::records::{self, AuthRecord, Endpoint, StoredRecords, WorkspaceRecord};
 use channel_connect::secret::{AccessToken, AuthorizationCode, RefreshToken};
@@ -60,7 +62,9 @@ impl Provider for Discord {
         }
     }
     fn token_request(&self, exchange: &Exchange<'_>) -> Result<Option<HttpRequest>, ExchangeError> {
-        let code = exchange.code().ok_or(ExchangeError::WrongFlow("no code"))?;
+        let code = exchange
+            .code()
+            .ok_or(ExchangeError::WrongFlow(FlowMismatch::NoCode))?;
         Ok(Some(
             HttpRequest::post_form("https://discord.com/api/oauth2/token")
                 .basic_auth(self.client_id.as_str(), &self.client_secret)

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use crate::callback::{CallbackError, CallbackParams, ProviderOutcome};
 use crate::config::{ClientId, ConfigError, RedirectUri};
-use crate::exchange::{Exchange, ExchangeError};
+use crate::exchange::{Exchange, ExchangeError, FlowMismatch};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::records::StoredRecords;
 use crate::request::{ConnectRequest, RequestError, Scopes};
@@ -382,7 +382,7 @@ pub trait Provider: fmt::Debug + Send + Sync {
         now: OffsetDateTime,
     ) -> Result<StoredRecords, ExchangeError> {
         let _ = (exchange, response, now);
-        Err(ExchangeError::WrongFlow("this provider exchanges nothing"))
+        Err(ExchangeError::WrongFlow(FlowMismatch::NothingToExchange))
     }
 }
 

@@ -13,14 +13,14 @@ use std::borrow::Cow;
 
 use time::OffsetDateTime;
 
-use crate::callback::{CallbackError, CallbackParams, ProviderOutcome, UnverifiedTenant};
+use crate::callback::{CallbackError, CallbackParams, Conflict, ProviderOutcome, UnverifiedTenant};
 use crate::config::{BaseUrl, ClientId, ConfigError, RedirectUri};
 use crate::encode::push_param;
-use crate::exchange::{Exchange, ExchangeError};
+use crate::exchange::{Exchange, ExchangeError, FlowMismatch};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::provider::{AuthorizeRequest, Provider};
 use crate::records::StoredRecords;
-use crate::request::RequestError;
+use crate::request::{RequestError, WorkspaceRefusal};
 use crate::secret::{AuthorizationCode, ClientSecret};
 use crate::state::{Purpose, VerifiedState};
 
@@ -506,9 +506,9 @@ impl MsTeams {
     /// else the configured segment.
     fn sign_in_tenant(&self, state: &VerifiedState) -> Result<Tenant, ExchangeError> {
         match state.workspace() {
-            Some(w) => Tenant::new(w).map_err(|_| ExchangeError::WrongFlow("the state's tenant is unusable")),
+            Some(w) => Tenant::new(w).map_err(|_| ExchangeError::WrongFlow(FlowMismatch::NoTenant)),
             None if state.purpose() == Purpose::ConnectProof => {
-                Err(ExchangeError::WrongFlow("a connect-proof state has no tenant"))
+                Err(ExchangeError::WrongFlow(FlowMismatch::NoTenant))
             }
             None => Ok(self.tenant.clone()),
         }
@@ -553,13 +553,11 @@ impl Provider for MsTeams {
             return Ok(configured.map(Cow::Borrowed));
         };
         if !is_guid(expected) || is_consumer_tenant(expected) {
-            return Err(RequestError::InvalidWorkspace(
-                "a Teams workspace is a tenant GUID other than the consumer tenant",
-            ));
+            return Err(RequestError::InvalidWorkspace(WorkspaceRefusal::NotATenant));
         }
         if configured.is_some_and(|c| !c.eq_ignore_ascii_case(expected)) {
             return Err(RequestError::InvalidWorkspace(
-                "it differs from the tenant the integration is restricted to",
+                WorkspaceRefusal::OtherThanConfigured,
             ));
         }
         Ok(Some(Cow::Owned(expected.to_ascii_lowercase())))
@@ -608,7 +606,7 @@ impl Provider for MsTeams {
         }
         if state.purpose() != Purpose::Connect {
             if params.admin_consent.is_some() || params.tenant.is_some() {
-                return Err(CallbackError::Conflicting("admin_consent on a sign-in callback"));
+                return Err(CallbackError::Conflicting(Conflict::AdminConsentOnSignIn));
             }
             return match &params.code {
                 Some(code) if !code.is_empty() => Ok(ProviderOutcome::Code {
@@ -618,7 +616,7 @@ impl Provider for MsTeams {
             };
         }
         if params.code.is_some() {
-            return Err(CallbackError::Conflicting("a code on an admin-consent callback"));
+            return Err(CallbackError::Conflicting(Conflict::CodeOnAdminConsent));
         }
         match (params.admin_consent.as_deref(), params.tenant.as_deref()) {
             (Some(consent), Some(tenant)) if consent.eq_ignore_ascii_case("true") => {
@@ -665,10 +663,10 @@ impl Provider for MsTeams {
         }
         let code = exchange
             .code()
-            .ok_or(ExchangeError::WrongFlow("a Teams sign-in exchange needs a code"))?;
-        let verifier = exchange.pkce_verifier.ok_or(ExchangeError::WrongFlow(
-            "no PKCE verifier: the state's key left the ring",
-        ))?;
+            .ok_or(ExchangeError::WrongFlow(FlowMismatch::NoCode))?;
+        let verifier = exchange
+            .pkce_verifier
+            .ok_or(ExchangeError::WrongFlow(FlowMismatch::NoPkceVerifier))?;
         let tenant = self.sign_in_tenant(state)?;
         let scope = self.sign_in_scope(state.purpose() == Purpose::LinkUser || state.links_user());
         Ok(Some(token::delegated_token_request(
@@ -684,9 +682,7 @@ impl Provider for MsTeams {
     ) -> Result<StoredRecords, ExchangeError> {
         let state = exchange.state;
         if state.purpose() == Purpose::Connect {
-            return Err(ExchangeError::WrongFlow(
-                "an admin consent proves no tenant: follow its sign-in",
-            ));
+            return Err(ExchangeError::WrongFlow(FlowMismatch::AdminConsentProvesNothing));
         }
         let tenant = self.sign_in_tenant(state)?;
         let sign_in = token::parse_delegated_response(self, response, &tenant, now)?;

@@ -25,7 +25,8 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::exchange::{
-    ExchangeError, IdTokenError, ProviderError, ProviderErrorKind, expires_at, lenient_seconds, parse_json,
+    ExchangeError, FlowMismatch, IdTokenError, ProviderError, ProviderErrorKind, expires_at, lenient_seconds,
+    parse_json,
 };
 use crate::http::{HttpRequest, HttpResponse};
 use crate::pkce::PkceVerifier;
@@ -899,9 +900,7 @@ pub fn connection_record(
     sign_in: &DelegatedSignIn,
 ) -> Result<ChannelConnectionRecord, ExchangeError> {
     if state.purpose() != Purpose::ConnectProof {
-        return Err(ExchangeError::WrongFlow(
-            "a Teams connection needs a connect-proof state",
-        ));
+        return Err(ExchangeError::WrongFlow(FlowMismatch::NeedsProofState));
     }
     let tenant = sign_in.claims.tenant_id().to_ascii_lowercase();
     if state.workspace() != Some(tenant.as_str()) {
@@ -986,9 +985,7 @@ pub fn user_record(
     sign_in: &DelegatedSignIn,
 ) -> Result<ChannelEndpointRecord, ExchangeError> {
     if !state.links_user() || state.purpose() == Purpose::Connect {
-        return Err(ExchangeError::WrongFlow(
-            "a user link needs a link-user or linking proof state",
-        ));
+        return Err(ExchangeError::WrongFlow(FlowMismatch::NeedsLinkUserState));
     }
     let tenant = sign_in.claims.tenant_id();
     if state.workspace().is_some_and(|w| !w.eq_ignore_ascii_case(tenant)) {

@@ -6,14 +6,16 @@ use std::borrow::Cow;
 
 use time::OffsetDateTime;
 
-use crate::callback::{CallbackError, CallbackParams, ProviderOutcome};
+use crate::callback::{CallbackError, CallbackParams, Conflict, ProviderOutcome};
 use crate::config::{BaseUrl, ClientId, ConfigError, RedirectUri};
 use crate::encode::{param, percent_encode_joined};
-use crate::exchange::{Exchange, ExchangeError};
+use crate::exchange::{Exchange, ExchangeError, FlowMismatch};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::provider::{AuthorizeRequest, Provider};
 use crate::records::StoredRecords;
-use crate::request::{ConnectRequest, DEFAULT_SLACK_SCOPES, DEFAULT_SLACK_USER_SCOPES, RequestError, Scopes};
+use crate::request::{
+    ConnectRequest, DEFAULT_SLACK_SCOPES, DEFAULT_SLACK_USER_SCOPES, RequestError, Scopes, WorkspaceRefusal,
+};
 use crate::secret::{AuthorizationCode, ClientSecret};
 use crate::state::{Purpose, StateError, StateErrorKind, VerifiedState};
 
@@ -231,13 +233,11 @@ impl Provider for Slack {
             return Ok(self.team.as_deref().map(Cow::Borrowed));
         };
         if !is_team_id(expected) {
-            return Err(RequestError::InvalidWorkspace(
-                "a Slack workspace is a team id (T...) or an Enterprise Grid id (E...)",
-            ));
+            return Err(RequestError::InvalidWorkspace(WorkspaceRefusal::NotASlackTeam));
         }
         if self.team.as_deref().is_some_and(|t| t != expected) {
             return Err(RequestError::InvalidWorkspace(
-                "it differs from the team the integration is restricted to",
+                WorkspaceRefusal::OtherThanConfigured,
             ));
         }
         Ok(Some(Cow::Borrowed(expected)))
@@ -286,9 +286,7 @@ impl Provider for Slack {
             ));
         }
         if params.admin_consent.is_some() || params.tenant.is_some() {
-            return Err(CallbackError::Conflicting(
-                "Microsoft admin-consent parameters on a Slack callback",
-            ));
+            return Err(CallbackError::Conflicting(Conflict::MicrosoftOnSlack));
         }
         match &params.code {
             Some(code) if !code.is_empty() => Ok(ProviderOutcome::Code {
@@ -301,10 +299,10 @@ impl Provider for Slack {
     fn token_request(&self, exchange: &Exchange<'_>) -> Result<Option<HttpRequest>, ExchangeError> {
         let code = exchange
             .code()
-            .ok_or(ExchangeError::WrongFlow("a Slack exchange needs a code"))?;
+            .ok_or(ExchangeError::WrongFlow(FlowMismatch::NoCode))?;
         match exchange.state.purpose() {
             Purpose::Connect | Purpose::LinkUser => Ok(Some(oauth::access_request(self, code))),
-            _ => Err(ExchangeError::WrongFlow("Slack has no proof sign-in")),
+            _ => Err(ExchangeError::WrongFlow(FlowMismatch::NoProofSignIn)),
         }
     }
 
@@ -321,7 +319,7 @@ impl Provider for Slack {
                 connection: None,
                 endpoints: vec![oauth::user_record(state, &oauth::parse_user_sign_in(response)?)?],
             }),
-            _ => Err(ExchangeError::WrongFlow("Slack has no proof sign-in")),
+            _ => Err(ExchangeError::WrongFlow(FlowMismatch::NoProofSignIn)),
         }
     }
 }

@@ -57,8 +57,8 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::exchange::{
-    ExchangeError, ProviderError, ProviderErrorKind, expires_at, lenient_seconds, parse_json, required,
-    required_secret,
+    ExchangeError, FlowMismatch, ProviderError, ProviderErrorKind, expires_at, lenient_seconds, parse_json,
+    required, required_secret,
 };
 use crate::http::{HttpRequest, HttpResponse};
 use crate::provider::slack::Slack;
@@ -661,7 +661,7 @@ pub fn install_records(
     now: OffsetDateTime,
 ) -> Result<StoredRecords, ExchangeError> {
     if state.purpose() != Purpose::Connect {
-        return Err(ExchangeError::WrongFlow("a Slack install needs a connect state"));
+        return Err(ExchangeError::WrongFlow(FlowMismatch::NeedsConnectState));
     }
     let place = install.workspace().ok_or(ExchangeError::MissingField("team"))?;
     let mut details = Map::new();
@@ -741,7 +741,7 @@ pub fn user_record(
     sign_in: &SlackUserSignIn,
 ) -> Result<records::ChannelEndpointRecord, ExchangeError> {
     if state.purpose() != Purpose::LinkUser {
-        return Err(ExchangeError::WrongFlow("a user link needs a link-user state"));
+        return Err(ExchangeError::WrongFlow(FlowMismatch::NeedsLinkUserState));
     }
     if let Some(expected) = state.workspace() {
         let answered = sign_in.team.as_ref().or(sign_in.enterprise.as_ref());
