@@ -1,0 +1,90 @@
+//! `channel-connect-server [--config FILE] [--listen ADDR] [--db PATH] [--demo]`
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use channel_connect_server::config::{Config, DEMO_API_KEY};
+use channel_connect_server::sender::Sender;
+use channel_connect_server::store::Store;
+use channel_connect_server::{AppState, app, install_crypto_provider, os_entropy};
+
+const USAGE: &str = "usage: channel-connect-server [--config FILE] [--listen ADDR] [--db PATH] [--demo]";
+
+struct Args {
+    config: Option<String>,
+    listen: SocketAddr,
+    db: PathBuf,
+    demo: bool,
+}
+
+fn args() -> Result<Args, String> {
+    let mut a = Args {
+        config: None,
+        listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+        db: PathBuf::from("channel-connect.db"),
+        demo: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value\n{USAGE}"));
+        match flag.as_str() {
+            "--config" => a.config = Some(value()?),
+            "--listen" => a.listen = value()?.parse().map_err(|e| format!("--listen: {e}"))?,
+            "--db" => a.db = PathBuf::from(value()?),
+            "--demo" => a.demo = true,
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    Ok(a)
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt().with_target(false).init();
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
+    install_crypto_provider();
+    let a = args()?;
+    let listener = tokio::net::TcpListener::bind(a.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", a.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let base = format!("http://{addr}");
+    let demo = a.demo || a.config.is_none();
+    let config = match &a.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::demo(&base)?,
+    };
+    let store = Store::open(&a.db, &config.token_key, os_entropy).map_err(|e| e.to_string())?;
+    let sender = Sender::new().map_err(|e| format!("HTTP client: {e}"))?;
+    let state = Arc::new(AppState {
+        config,
+        store,
+        sender,
+        entropy: os_entropy,
+        clock: time::OffsetDateTime::now_utc,
+    });
+    tracing::info!(%addr, demo, db = %a.db.display(), "listening");
+    if demo && a.config.is_none() {
+        println!("channel-connect demo on {base}  (open {base}/ in a browser)");
+        println!(
+            "curl -s -X POST {base}/v1/integrations/channel-connections/oauth \\\n  -H 'Authorization: ApiKey {DEMO_API_KEY}' -H 'Content-Type: application/json' \\\n  -d '{{\"subscriberId\":\"subscriber-123\",\"integrationIdentifier\":\"slack\",\"connectionIdentifier\":\"slack-connection-abc123\",\"context\":{{\"key\":\"org-acme\"}},\"scope\":[\"chat:write\",\"chat:write.public\",\"channels:read\"],\"connectionMode\":\"shared\",\"autoLinkUser\":true}}'"
+        );
+    }
+    axum::serve(listener, app(state, demo, &base))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| e.to_string())
+}

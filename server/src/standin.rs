@@ -1,0 +1,324 @@
+//! `--demo`'s stand-ins for Slack and Microsoft: authorize pages with an
+//! "Allow" and a "Cancel" link, token endpoints and the two Graph calls,
+//! answering in the providers' wire formats so the whole flow runs offline.
+//! They trust nothing they did not issue: codes are single-use, bound to
+//! the client and redirect URI, and Microsoft's are PKCE-checked.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::app::escape;
+
+/// The Slack team every stand-in install lands in.
+pub const SLACK_TEAM: &str = "T0DEMO00001";
+/// The Microsoft tenant every stand-in user belongs to.
+pub const TENANT: &str = "5d2e8f3a-1b4c-4d6e-9f70-8a1b2c3d4e5f";
+/// The stand-in user's object id.
+pub const USER_OID: &str = "00000000-0000-0000-66f3-3332eca7ea81";
+/// The demo Teams app's catalog id.
+pub const TEAMS_APP_ID: &str = "b1c5353a-7aca-41b3-830f-27d5218fe0e5";
+
+struct Grant {
+    client_id: String,
+    redirect_uri: String,
+    scope: String,
+    challenge: Option<String>,
+}
+
+#[derive(Default)]
+struct Standin {
+    base: String,
+    next_code: Mutex<u64>,
+    grants: Mutex<HashMap<String, Grant>>,
+    installed: Mutex<Vec<String>>,
+}
+
+type Shared = Arc<Standin>;
+type Params = Query<HashMap<String, String>>;
+
+/// The stand-ins' routes, to nest under `/standin` of a server at `base`.
+pub fn router(base: &str) -> Router {
+    let s = Arc::new(Standin {
+        base: base.trim_end_matches('/').to_owned(),
+        ..Standin::default()
+    });
+    Router::new()
+        .route("/slack/oauth/v2/authorize", get(slack_authorize))
+        .route("/slack/api/oauth.v2.access", post(slack_access))
+        .route("/microsoft/{tenant}/v2.0/adminconsent", get(ms_consent))
+        .route("/microsoft/{tenant}/oauth2/v2.0/authorize", get(ms_authorize))
+        .route("/microsoft/{tenant}/oauth2/v2.0/token", post(ms_token))
+        .route("/graph/v1.0/appCatalogs/teamsApps", get(graph_find_app))
+        .route(
+            "/graph/v1.0/users/{user}/teamwork/installedApps",
+            post(graph_install),
+        )
+        .with_state(s)
+}
+
+impl Standin {
+    /// Only this server's own callback may receive codes (no open redirect).
+    fn redirect<'a>(&self, q: &'a HashMap<String, String>) -> Option<&'a str> {
+        let r = q.get("redirect_uri")?;
+        r.starts_with(&format!("{}/", self.base)).then_some(r.as_str())
+    }
+
+    fn grant(&self, q: &HashMap<String, String>, redirect: &str, scope: String) -> String {
+        let mut n = self.next_code.lock().unwrap_or_else(|p| p.into_inner());
+        *n += 1;
+        let code = format!("standin-code-{n}");
+        let grant = Grant {
+            client_id: q.get("client_id").cloned().unwrap_or_default(),
+            redirect_uri: redirect.to_owned(),
+            scope,
+            challenge: q.get("code_challenge").cloned(),
+        };
+        self.grants
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(code.clone(), grant);
+        code
+    }
+
+    fn take(&self, form: &HashMap<String, String>) -> Option<Grant> {
+        let grant = self
+            .grants
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(form.get("code")?)?;
+        let same = form.get("client_id") == Some(&grant.client_id)
+            && form.get("redirect_uri").is_none_or(|r| *r == grant.redirect_uri);
+        same.then_some(grant)
+    }
+}
+
+fn back(redirect: &str, pairs: &[(&str, &str)]) -> String {
+    let mut url = url::Url::parse(redirect).expect("checked to start with the server's base");
+    url.query_pairs_mut().extend_pairs(pairs);
+    url.into()
+}
+
+/// An authorize page: what is asked, and the two links.
+fn page(provider: &str, asked: &[(&str, &str)], allow: &str, cancel: &str) -> Response {
+    let rows: String = asked
+        .iter()
+        .map(|(k, v)| format!("<li>{}: <code>{}</code></li>", escape(k), escape(v)))
+        .collect();
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{p} (stand-in)</title></head>\
+         <body><h1>{p} (stand-in)</h1><p>An app asks to connect:</p><ul>{rows}</ul>\
+         <p><a id=\"allow\" href=\"{a}\">Allow</a> <a id=\"cancel\" href=\"{c}\">Cancel</a></p></body></html>",
+        p = escape(provider),
+        a = escape(allow),
+        c = escape(cancel)
+    );
+    (
+        [(header::CONTENT_SECURITY_POLICY, "default-src 'none'")],
+        Html(html),
+    )
+        .into_response()
+}
+
+fn basic_client_id(headers: &HeaderMap) -> Option<String> {
+    let value = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(value).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    Some(text.split_once(':')?.0.to_owned())
+}
+
+fn bad(message: &str) -> Response {
+    (StatusCode::BAD_REQUEST, message.to_owned()).into_response()
+}
+
+async fn slack_authorize(State(s): State<Shared>, Query(q): Params) -> Response {
+    let Some(redirect) = s.redirect(&q) else {
+        return bad("redirect_uri is not this server's");
+    };
+    let state = q.get("state").map(String::as_str).unwrap_or("");
+    let scope = q.get("scope").cloned().unwrap_or_default();
+    let code = s.grant(&q, redirect, scope.clone());
+    let allow = back(redirect, &[("code", &code), ("state", state)]);
+    let cancel = back(redirect, &[("error", "access_denied"), ("state", state)]);
+    let asked = [
+        ("workspace", "Demo Workspace"),
+        ("scope", scope.as_str()),
+        ("user_scope", q.get("user_scope").map_or("", |v| v)),
+    ];
+    page("Slack", &asked, &allow, &cancel)
+}
+
+async fn slack_access(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Form(mut form): Form<HashMap<String, String>>,
+) -> Json<Value> {
+    // Slack takes the client credentials as HTTP Basic auth or in the form.
+    if let Some(id) = basic_client_id(&headers) {
+        form.insert("client_id".into(), id);
+    }
+    let Some(grant) = s.take(&form) else {
+        return Json(json!({ "ok": false, "error": "invalid_code" }));
+    };
+    let mut answer = json!({
+        "ok": true, "app_id": "A0DEMO00001", "token_type": "bot", "scope": grant.scope,
+        "access_token": "xoxb-0000000001-demo-bot-token", "bot_user_id": "U0DEMOBOT01",
+        "team": { "id": SLACK_TEAM, "name": "Demo Workspace" },
+        "authed_user": { "id": "U0DEMOUSER1" },
+        "enterprise": null, "is_enterprise_install": false
+    });
+    if grant.scope.split(',').any(|s| s == "incoming-webhook") {
+        answer["incoming_webhook"] = json!({
+            "channel": "#general", "channel_id": "C0DEMO00001",
+            "configuration_url": "https://demo.slack.com/services/B0DEMO",
+            "url": "https://hooks.slack.com/services/T0DEMO00001/B0DEMO/demo-webhook-secret"
+        });
+    }
+    Json(answer)
+}
+
+async fn ms_consent(State(s): State<Shared>, Path(tenant): Path<String>, Query(q): Params) -> Response {
+    let Some(redirect) = s.redirect(&q) else {
+        return bad("redirect_uri is not this server's");
+    };
+    let state = q.get("state").map(String::as_str).unwrap_or("");
+    let scope = q.get("scope").map(String::as_str).unwrap_or("");
+    let allow = back(
+        redirect,
+        &[
+            ("admin_consent", "True"),
+            ("tenant", TENANT),
+            ("scope", scope),
+            ("state", state),
+        ],
+    );
+    let cancel = back(
+        redirect,
+        &[
+            ("error", "access_denied"),
+            ("error_description", "AADSTS65004: User declined to consent."),
+            ("state", state),
+        ],
+    );
+    page(
+        "Microsoft admin consent",
+        &[("tenant", &tenant), ("scope", scope)],
+        &allow,
+        &cancel,
+    )
+}
+
+async fn ms_authorize(State(s): State<Shared>, Path(tenant): Path<String>, Query(q): Params) -> Response {
+    let Some(redirect) = s.redirect(&q) else {
+        return bad("redirect_uri is not this server's");
+    };
+    if q.get("code_challenge_method").map(String::as_str) != Some("S256") {
+        return bad("AADSTS501491: PKCE with S256 is required");
+    }
+    let state = q.get("state").map(String::as_str).unwrap_or("");
+    let scope = q.get("scope").cloned().unwrap_or_default();
+    let code = s.grant(&q, redirect, scope.clone());
+    let allow = back(redirect, &[("code", &code), ("state", state)]);
+    let cancel = back(redirect, &[("error", "access_denied"), ("state", state)]);
+    page(
+        "Microsoft sign-in",
+        &[
+            ("tenant", &tenant),
+            ("user", "megan@demo.example"),
+            ("scope", &scope),
+        ],
+        &allow,
+        &cancel,
+    )
+}
+
+async fn ms_token(
+    State(s): State<Shared>,
+    Path(tenant): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let error = |code: &str, text: &str| {
+        let body = json!({ "error": code, "error_description": text, "error_codes": [] });
+        (StatusCode::BAD_REQUEST, Json(body)).into_response()
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    match form.get("grant_type").map(String::as_str) {
+        Some("client_credentials") => Json(json!({
+            "token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
+            "access_token": format!("eyJ0.standin-app-only.{tenant}")
+        }))
+        .into_response(),
+        Some("authorization_code") => {
+            let Some(grant) = s.take(&form) else {
+                return error("invalid_grant", "AADSTS70000: The code is invalid.");
+            };
+            let verifier = form.get("code_verifier").map(String::as_str).unwrap_or("");
+            let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+            if grant.challenge.as_deref() != Some(computed.as_str()) {
+                return error(
+                    "invalid_grant",
+                    "AADSTS501481: The Code_Verifier does not match the code_challenge.",
+                );
+            }
+            // The user signs in to their home tenant, whatever the path named.
+            let claims = json!({
+                "aud": grant.client_id, "iss": format!("{}/microsoft/{TENANT}/v2.0", s.base_standin()),
+                "iat": now, "nbf": now, "exp": now + 3600, "tid": TENANT, "oid": USER_OID,
+                "name": "Megan Bowen", "preferred_username": "megan@demo.example",
+                "wids": ["62e90394-69f5-4237-9190-012177145e10"]
+            });
+            let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+            let id_token = format!(
+                "{}.{}.c3RhbmQtaW4",
+                b64(&json!({"typ": "JWT", "alg": "RS256", "kid": "standin"})),
+                b64(&claims)
+            );
+            Json(json!({
+                "token_type": "Bearer", "scope": grant.scope, "expires_in": 3599,
+                "access_token": "eyJ0.standin-delegated", "id_token": id_token
+            }))
+            .into_response()
+        }
+        _ => error(
+            "unsupported_grant_type",
+            "AADSTS70003: The grant type is not supported.",
+        ),
+    }
+}
+
+impl Standin {
+    fn base_standin(&self) -> String {
+        format!("{}/standin", self.base)
+    }
+}
+
+async fn graph_find_app(Query(q): Params) -> Json<Value> {
+    let filter = q.get("$filter").cloned().unwrap_or_default();
+    let external = filter.split('\'').nth(1).unwrap_or("").to_owned();
+    Json(json!({ "value": [{
+        "id": TEAMS_APP_ID, "externalId": external, "displayName": "Demo notifications",
+        "distributionMethod": "organization"
+    }]}))
+}
+
+async fn graph_install(State(s): State<Shared>, Path(user): Path<String>) -> StatusCode {
+    let mut installed = s.installed.lock().unwrap_or_else(|p| p.into_inner());
+    if installed.contains(&user) {
+        return StatusCode::CONFLICT;
+    }
+    installed.push(user);
+    StatusCode::CREATED
+}

@@ -1,0 +1,571 @@
+//! SQLite storage: connections, endpoints, replay marks and idempotency
+//! entries. Provider tokens (and webhook URLs) are sealed with
+//! XChaCha20-Poly1305 before they reach the file; what the list endpoints
+//! answer is kept beside them with every credential removed.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use channel_connect::records::{ChannelConnectionRecord, ChannelEndpointRecord, StoredRecords};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// Migrations, applied in order on open; `user_version` counts the applied ones.
+const MIGRATIONS: &[&str] = &["
+CREATE TABLE connections (
+    environment_id TEXT NOT NULL,
+    identifier TEXT NOT NULL,
+    integration_identifier TEXT NOT NULL,
+    subscriber_id TEXT,
+    natural_key BLOB NOT NULL,
+    public_json TEXT NOT NULL,
+    sealed BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (environment_id, identifier)
+);
+CREATE INDEX connections_natural ON connections (environment_id, natural_key);
+CREATE TABLE endpoints (
+    environment_id TEXT NOT NULL,
+    identifier TEXT NOT NULL,
+    integration_identifier TEXT NOT NULL,
+    subscriber_id TEXT NOT NULL,
+    connection_identifier TEXT,
+    natural_key BLOB NOT NULL,
+    public_json TEXT NOT NULL,
+    sealed BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (environment_id, identifier),
+    UNIQUE (environment_id, natural_key)
+);
+CREATE TABLE replay_marks (
+    replay_id BLOB PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE idempotency (
+    environment_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    request_hash BLOB NOT NULL,
+    status INTEGER,
+    response TEXT,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (environment_id, key)
+);
+"];
+
+/// A storage failure (the message names the operation, never a value).
+#[derive(Debug)]
+pub struct StoreError(pub &'static str);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "storage failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// What an idempotency key found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Idempotency {
+    /// First use: the caller handles the request, then [`Store::idempotency_finish`].
+    Fresh,
+    /// Same key, same request, finished: the cached answer.
+    Replay {
+        /// The cached status.
+        status: u16,
+        /// The cached body.
+        body: String,
+    },
+    /// Same key, another request body (422).
+    Mismatch,
+    /// Same key, still being handled (409).
+    InFlight,
+}
+
+/// The database, shared by the handlers (cheap to clone).
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+    cipher: Arc<XChaCha20Poly1305>,
+    entropy: fn(&mut [u8]),
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store { .. }")
+    }
+}
+
+/// How long an idempotency entry is kept (Novu: 24 hours).
+pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 60 * 60;
+
+impl Store {
+    /// Opens (creating) the database at `path` and applies the migrations.
+    /// `entropy` fills nonces (the OS generator in the binary).
+    pub fn open(path: &Path, token_key: &[u8; 32], entropy: fn(&mut [u8])) -> Result<Store, StoreError> {
+        let conn = Connection::open(path).map_err(|_| StoreError("open"))?;
+        Store::with_connection(conn, token_key, entropy)
+    }
+
+    /// An in-memory database (tests, `--db :memory:`).
+    pub fn in_memory(token_key: &[u8; 32], entropy: fn(&mut [u8])) -> Result<Store, StoreError> {
+        let conn = Connection::open_in_memory().map_err(|_| StoreError("open"))?;
+        Store::with_connection(conn, token_key, entropy)
+    }
+
+    fn with_connection(
+        mut conn: Connection,
+        key: &[u8; 32],
+        entropy: fn(&mut [u8]),
+    ) -> Result<Store, StoreError> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|_| StoreError("configure"))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|_| StoreError("configure"))?;
+        migrate(&mut conn)?;
+        let cipher = XChaCha20Poly1305::new_from_slice(key).map_err(|_| StoreError("token key"))?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+            cipher: Arc::new(cipher),
+            entropy,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (every write is a transaction).
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Marks a state as used; `false` when it already was (a replay).
+    /// Marks past their expiry are dropped on the way.
+    pub fn mark_used(&self, replay_id: &[u8], expires_at: i64, now: i64) -> Result<bool, StoreError> {
+        let conn = self.lock();
+        conn.execute("DELETE FROM replay_marks WHERE expires_at < ?1", params![now])
+            .map_err(|_| StoreError("replay marks"))?;
+        let added = conn
+            .execute(
+                "INSERT OR IGNORE INTO replay_marks (replay_id, expires_at) VALUES (?1, ?2)",
+                params![replay_id, expires_at],
+            )
+            .map_err(|_| StoreError("replay marks"))?;
+        Ok(added == 1)
+    }
+
+    /// Stores one callback's records in one transaction: a connection for
+    /// the same workspace, context and owner is updated (its identifier
+    /// kept), an endpoint for the same user likewise. Answers the stored
+    /// connection's identifier.
+    pub fn save(
+        &self,
+        environment_id: &str,
+        records: &StoredRecords,
+        now: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|_| StoreError("begin"))?;
+        let mut stored_id = None;
+        if let Some(c) = &records.connection {
+            stored_id = Some(self.save_connection(&tx, environment_id, c, now)?);
+        }
+        for e in &records.endpoints {
+            let mut e = e.clone();
+            // The connection may have kept an older identifier.
+            if e.connection_identifier.is_some() && stored_id.is_some() {
+                e.connection_identifier = stored_id.clone();
+            }
+            self.save_endpoint(&tx, environment_id, &e, now)?;
+        }
+        tx.commit().map_err(|_| StoreError("commit"))?;
+        Ok(stored_id)
+    }
+
+    fn save_connection(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        env: &str,
+        c: &ChannelConnectionRecord,
+        now: i64,
+    ) -> Result<String, StoreError> {
+        let natural = digest(&[
+            c.integration_identifier.as_bytes(),
+            c.workspace.id.as_bytes(),
+            c.subscriber_id.as_deref().unwrap_or("").as_bytes(),
+            &serde_json::to_vec(&c.context).map_err(|_| StoreError("encode"))?,
+        ]);
+        let by_identifier: Option<String> = tx
+            .query_row(
+                "SELECT identifier FROM connections WHERE environment_id = ?1 AND identifier = ?2",
+                params![env, c.identifier],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|_| StoreError("find connection"))?;
+        let existing = match by_identifier {
+            Some(id) => Some(id),
+            None => tx
+                .query_row(
+                    "SELECT identifier FROM connections WHERE environment_id = ?1 AND natural_key = ?2",
+                    params![env, natural],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|_| StoreError("find connection"))?,
+        };
+        let mut record = c.clone();
+        if let Some(id) = &existing {
+            record.identifier = id.clone();
+        }
+        let (public, sealed) = self.split(&record, "connection", env, &record.identifier, |v| {
+            v.remove("auth");
+        })?;
+        match existing {
+            Some(_) => tx.execute(
+                "UPDATE connections SET natural_key = ?3, public_json = ?4, sealed = ?5, updated_at = ?6,
+                     subscriber_id = ?7, integration_identifier = ?8
+                 WHERE environment_id = ?1 AND identifier = ?2",
+                params![
+                    env,
+                    record.identifier,
+                    natural,
+                    public,
+                    sealed,
+                    now,
+                    record.subscriber_id,
+                    record.integration_identifier
+                ],
+            ),
+            None => tx.execute(
+                "INSERT INTO connections (environment_id, identifier, integration_identifier, subscriber_id,
+                     natural_key, public_json, sealed, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                params![
+                    env,
+                    record.identifier,
+                    record.integration_identifier,
+                    record.subscriber_id,
+                    natural,
+                    public,
+                    sealed,
+                    now
+                ],
+            ),
+        }
+        .map_err(|_| StoreError("write connection"))?;
+        Ok(record.identifier)
+    }
+
+    fn save_endpoint(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        env: &str,
+        e: &ChannelEndpointRecord,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let public_fields = public_endpoint_fields(e.endpoint.fields());
+        let natural = digest(&[
+            e.integration_identifier.as_bytes(),
+            e.subscriber_id.as_bytes(),
+            e.connection_identifier.as_deref().unwrap_or("").as_bytes(),
+            e.endpoint.kind().as_bytes(),
+            &serde_json::to_vec(&public_fields).map_err(|_| StoreError("encode"))?,
+        ]);
+        let existing: Option<String> = tx
+            .query_row(
+                "SELECT identifier FROM endpoints WHERE environment_id = ?1 AND natural_key = ?2",
+                params![env, natural],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|_| StoreError("find endpoint"))?;
+        let identifier = match existing {
+            Some(id) => id,
+            None => self.new_identifier("chendp_"),
+        };
+        let (mut public, sealed) = self.split(e, "endpoint", env, &identifier, |v| {
+            if let Some(Value::Object(fields)) = v.get_mut("endpoint") {
+                *fields = public_endpoint_fields(fields);
+            }
+        })?;
+        // The identifier is the server's, so it goes in the public JSON too.
+        let mut v: Map<String, Value> = serde_json::from_str(&public).map_err(|_| StoreError("encode"))?;
+        v.insert("identifier".into(), Value::String(identifier.clone()));
+        public = Value::Object(v).to_string();
+        tx.execute(
+            "INSERT INTO endpoints (environment_id, identifier, integration_identifier, subscriber_id,
+                 connection_identifier, natural_key, public_json, sealed, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
+             ON CONFLICT (environment_id, identifier) DO UPDATE SET
+                 public_json = excluded.public_json, sealed = excluded.sealed, updated_at = excluded.updated_at",
+            params![env, identifier, e.integration_identifier, e.subscriber_id, e.connection_identifier, natural, public, sealed, now],
+        )
+        .map_err(|_| StoreError("write endpoint"))?;
+        Ok(())
+    }
+
+    /// The public JSON (credentials removed by `strip`) and the sealed full record.
+    fn split<T: serde::Serialize>(
+        &self,
+        record: &T,
+        table: &str,
+        env: &str,
+        identifier: &str,
+        strip: impl FnOnce(&mut Map<String, Value>),
+    ) -> Result<(String, Vec<u8>), StoreError> {
+        let full = serde_json::to_value(record).map_err(|_| StoreError("encode"))?;
+        let Value::Object(mut public) = full.clone() else {
+            return Err(StoreError("encode"));
+        };
+        strip(&mut public);
+        let sealed = self.seal(&full.to_string(), &aad(table, env, identifier))?;
+        Ok((Value::Object(public).to_string(), sealed))
+    }
+
+    fn seal(&self, plain: &str, aad: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let mut nonce = [0u8; 24];
+        (self.entropy)(&mut nonce);
+        let sealed = self
+            .cipher
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: plain.as_bytes(),
+                    aad,
+                },
+            )
+            .map_err(|_| StoreError("seal"))?;
+        Ok([nonce.as_slice(), &sealed].concat())
+    }
+
+    fn open_sealed(&self, sealed: &[u8], aad: &[u8]) -> Result<String, StoreError> {
+        if sealed.len() < 24 {
+            return Err(StoreError("unseal"));
+        }
+        let (nonce, body) = sealed.split_at(24);
+        let nonce = XNonce::try_from(nonce).map_err(|_| StoreError("unseal"))?;
+        let plain = self
+            .cipher
+            .decrypt(&nonce, Payload { msg: body, aad })
+            .map_err(|_| StoreError("unseal"))?;
+        String::from_utf8(plain).map_err(|_| StoreError("unseal"))
+    }
+
+    /// A connection's full record, tokens included (for the host's own use:
+    /// sending messages, refreshing; never for an API answer).
+    pub fn connection_with_tokens(
+        &self,
+        env: &str,
+        identifier: &str,
+    ) -> Result<Option<ChannelConnectionRecord>, StoreError> {
+        let sealed: Option<Vec<u8>> = self
+            .lock()
+            .query_row(
+                "SELECT sealed FROM connections WHERE environment_id = ?1 AND identifier = ?2",
+                params![env, identifier],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|_| StoreError("read connection"))?;
+        let Some(sealed) = sealed else { return Ok(None) };
+        let plain = self.open_sealed(&sealed, &aad("connection", env, identifier))?;
+        serde_json::from_str(&plain)
+            .map(Some)
+            .map_err(|_| StoreError("decode"))
+    }
+
+    /// The environment's connections, credentials removed, oldest first.
+    pub fn list_connections(&self, env: &str, filter: &Filter) -> Result<Vec<Value>, StoreError> {
+        self.list(
+            "SELECT public_json FROM connections WHERE environment_id = ?1
+                 AND (?2 IS NULL OR subscriber_id = ?2) AND (?3 IS NULL OR identifier = ?3)
+                 AND (?4 IS NULL OR integration_identifier = ?4)
+             ORDER BY created_at, identifier LIMIT ?5 OFFSET ?6",
+            env,
+            filter,
+        )
+    }
+
+    /// The environment's endpoints, credentials removed, oldest first.
+    pub fn list_endpoints(&self, env: &str, filter: &Filter) -> Result<Vec<Value>, StoreError> {
+        self.list(
+            "SELECT public_json FROM endpoints WHERE environment_id = ?1
+                 AND (?2 IS NULL OR subscriber_id = ?2) AND (?3 IS NULL OR connection_identifier = ?3)
+                 AND (?4 IS NULL OR integration_identifier = ?4)
+             ORDER BY created_at, identifier LIMIT ?5 OFFSET ?6",
+            env,
+            filter,
+        )
+    }
+
+    fn list(&self, sql: &str, env: &str, f: &Filter) -> Result<Vec<Value>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(sql).map_err(|_| StoreError("list"))?;
+        let rows = stmt
+            .query_map(
+                params![
+                    env,
+                    f.subscriber_id,
+                    f.connection_identifier,
+                    f.integration_identifier,
+                    f.limit,
+                    f.offset
+                ],
+                |r| r.get::<_, String>(0),
+            )
+            .map_err(|_| StoreError("list"))?;
+        rows.map(|r| {
+            let text = r.map_err(|_| StoreError("list"))?;
+            serde_json::from_str(&text).map_err(|_| StoreError("decode"))
+        })
+        .collect()
+    }
+
+    /// Claims an idempotency key for a request (its hash), or answers what
+    /// the key already holds. Entries older than a day are dropped first.
+    pub fn idempotency_begin(
+        &self,
+        env: &str,
+        key: &str,
+        request_hash: &[u8],
+        now: i64,
+    ) -> Result<Idempotency, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|_| StoreError("begin"))?;
+        tx.execute(
+            "DELETE FROM idempotency WHERE created_at < ?1",
+            params![now - IDEMPOTENCY_TTL_SECS],
+        )
+        .map_err(|_| StoreError("idempotency"))?;
+        let found: Option<(Vec<u8>, Option<u16>, Option<String>)> = tx
+            .query_row(
+                "SELECT request_hash, status, response FROM idempotency WHERE environment_id = ?1 AND key = ?2",
+                params![env, key],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(|_| StoreError("idempotency"))?;
+        let answer = match found {
+            None => {
+                tx.execute(
+                    "INSERT INTO idempotency (environment_id, key, request_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![env, key, request_hash, now],
+                )
+                .map_err(|_| StoreError("idempotency"))?;
+                Idempotency::Fresh
+            }
+            Some((hash, _, _)) if hash != request_hash => Idempotency::Mismatch,
+            Some((_, Some(status), Some(body))) => Idempotency::Replay { status, body },
+            Some(_) => Idempotency::InFlight,
+        };
+        tx.commit().map_err(|_| StoreError("commit"))?;
+        Ok(answer)
+    }
+
+    /// Records the answer to a claimed key.
+    pub fn idempotency_finish(
+        &self,
+        env: &str,
+        key: &str,
+        status: u16,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        self.lock()
+            .execute(
+                "UPDATE idempotency SET status = ?3, response = ?4 WHERE environment_id = ?1 AND key = ?2",
+                params![env, key, status, body],
+            )
+            .map_err(|_| StoreError("idempotency"))?;
+        Ok(())
+    }
+
+    /// Gives a claimed key up (the handler failed before answering).
+    pub fn idempotency_abandon(&self, env: &str, key: &str) -> Result<(), StoreError> {
+        self.lock()
+            .execute(
+                "DELETE FROM idempotency WHERE environment_id = ?1 AND key = ?2 AND status IS NULL",
+                params![env, key],
+            )
+            .map_err(|_| StoreError("idempotency"))?;
+        Ok(())
+    }
+
+    /// A new `prefix` + 12 characters identifier (Novu's shape).
+    pub fn new_identifier(&self, prefix: &str) -> String {
+        const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+        let mut bytes = [0u8; 12];
+        (self.entropy)(&mut bytes);
+        let tail: String = bytes
+            .iter()
+            .map(|b| ALPHABET[usize::from(*b) % 36] as char)
+            .collect();
+        format!("{prefix}{tail}")
+    }
+}
+
+/// The list endpoints' filters.
+#[derive(Debug, Default)]
+pub struct Filter {
+    /// Only this subscriber's.
+    pub subscriber_id: Option<String>,
+    /// Only this connection (or, for endpoints, those linked to it).
+    pub connection_identifier: Option<String>,
+    /// Only this integration's.
+    pub integration_identifier: Option<String>,
+    /// At most this many (default 10, at most 100).
+    pub limit: i64,
+    /// Skip this many.
+    pub offset: i64,
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction().map_err(|_| StoreError("migrate"))?;
+    let applied: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|_| StoreError("migrate"))?;
+    for (n, sql) in (0i64..)
+        .zip(MIGRATIONS)
+        .skip(usize::try_from(applied).unwrap_or(usize::MAX))
+    {
+        tx.execute_batch(sql).map_err(|_| StoreError("migrate"))?;
+        tx.pragma_update(None, "user_version", n + 1)
+            .map_err(|_| StoreError("migrate"))?;
+    }
+    tx.commit().map_err(|_| StoreError("migrate"))
+}
+
+/// Binds a sealed value to its row: a sealed token moved to another row does not open.
+fn aad(table: &str, env: &str, identifier: &str) -> Vec<u8> {
+    [
+        table.as_bytes(),
+        &[0],
+        env.as_bytes(),
+        &[0],
+        identifier.as_bytes(),
+    ]
+    .concat()
+}
+
+fn digest(parts: &[&[u8]]) -> Vec<u8> {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p);
+    }
+    h.finalize().to_vec()
+}
+
+/// An endpoint's fields without the credentials (`url`, `*token`, `*secret`).
+fn public_endpoint_fields(fields: &Map<String, Value>) -> Map<String, Value> {
+    fields
+        .iter()
+        .filter(|(k, _)| {
+            let k = k.to_ascii_lowercase();
+            !(k == "url" || k.ends_with("token") || k.ends_with("secret"))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
