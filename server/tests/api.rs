@@ -1,0 +1,528 @@
+//! The API over real HTTP on loopback: the demo server (API and stand-ins)
+//! on an ephemeral port, driven the way a customer backend and a browser
+//! would, and attacked the way a third party would.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use channel_connect_server::config::{Config, DEMO_API_KEY};
+use channel_connect_server::sender::Sender;
+use channel_connect_server::standin::{SLACK_TEAM, TENANT, USER_OID};
+use channel_connect_server::store::{Idempotency, Store};
+use channel_connect_server::{AppState, app, install_crypto_provider, os_entropy};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+const SEED: &str = r#"{
+  "subscriberId": "subscriber-123",
+  "integrationIdentifier": "slack",
+  "connectionIdentifier": "slack-connection-abc123",
+  "context": { "key": "org-acme" },
+  "scope": ["chat:write", "chat:write.public", "channels:read"],
+  "connectionMode": "shared",
+  "autoLinkUser": true
+}"#;
+const TEAMS: &str = r#"{"subscriberId":"subscriber-123","integrationIdentifier":"msteams","context":{"tenant":"org-acme"},"autoLinkUser":true}"#;
+const VICTIM: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+struct Server {
+    base: String,
+    db: PathBuf,
+    http: reqwest::Client,
+}
+
+fn db_path(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("server-api");
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join(format!("{name}.db"));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    db
+}
+
+/// A demo server on an ephemeral loopback port, with its own database file.
+async fn start(name: &str) -> Server {
+    start_with_clock(name, OffsetDateTime::now_utc).await
+}
+
+async fn start_with_clock(name: &str, clock: fn() -> OffsetDateTime) -> Server {
+    install_crypto_provider();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let config = Config::demo(&base).unwrap();
+    let db = db_path(name);
+    let store = Store::open(&db, &config.token_key, os_entropy).unwrap();
+    let state = Arc::new(AppState {
+        config,
+        store,
+        sender: Sender::new().unwrap(),
+        entropy: os_entropy,
+        clock,
+    });
+    let router = app(state, true, &base);
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    Server { base, db, http }
+}
+
+impl Server {
+    async fn post(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        idem: Option<&str>,
+        body: &str,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        if let Some(k) = key {
+            req = req.header("authorization", format!("ApiKey {k}"));
+        }
+        if let Some(i) = idem {
+            req = req.header("idempotency-key", i);
+        }
+        let res = req.send().await.unwrap();
+        let (status, headers) = (res.status(), res.headers().clone());
+        (
+            status,
+            headers,
+            serde_json::from_slice(&res.bytes().await.unwrap()).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn connect(&self, body: &str) -> String {
+        let (status, _, v) = self
+            .post(
+                "/v1/integrations/channel-connections/oauth",
+                Some(DEMO_API_KEY),
+                None,
+                body,
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        v["url"].as_str().unwrap().to_owned()
+    }
+
+    async fn get(&self, url: &str) -> reqwest::Response {
+        let url = if url.starts_with("http") {
+            url.to_owned()
+        } else {
+            format!("{}{url}", self.base)
+        };
+        self.http.get(url).send().await.unwrap()
+    }
+
+    async fn list(&self, path: &str) -> Vec<Value> {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("authorization", format!("ApiKey {DEMO_API_KEY}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let v: Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
+        v["data"].as_array().unwrap().clone()
+    }
+
+    /// The stand-in page's link with this id.
+    async fn link(&self, page_url: &str, id: &str) -> String {
+        let res = self.get(page_url).await;
+        assert_eq!(res.status(), StatusCode::OK, "{page_url}");
+        let page = res.text().await.unwrap();
+        let marker = format!("id=\"{id}\" href=\"");
+        let start = page.find(&marker).expect("the link") + marker.len();
+        let end = start + page[start..].find('"').unwrap();
+        page[start..end].replace("&amp;", "&")
+    }
+
+    /// Follows a provider page's "Allow": the callback's response.
+    async fn allow(&self, page_url: &str) -> reqwest::Response {
+        let link = self.link(page_url, "allow").await;
+        self.get(&link).await
+    }
+
+    fn location(res: &reqwest::Response) -> String {
+        res.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    /// The database file and its write-ahead log, as bytes.
+    fn db_bytes(&self) -> Vec<u8> {
+        ["", "-wal"]
+            .iter()
+            .flat_map(|s| std::fs::read(format!("{}{s}", self.db.display())).unwrap_or_default())
+            .collect()
+    }
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test]
+async fn slack_seed_install_is_stored_listed_and_sealed() {
+    let s = start("slack-seed").await;
+    let url = s.connect(SEED).await;
+    assert!(url.starts_with(&format!("{}/standin/slack/oauth/v2/authorize?state=", s.base)));
+    let link = s.link(&url, "allow").await;
+    let res = s.get(&link).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("You&#39;re all set"), "{page}");
+
+    let connections = s.list("/v1/channel-connections").await;
+    assert_eq!(connections.len(), 1);
+    assert_eq!(connections[0]["identifier"], "slack-connection-abc123");
+    assert_eq!(connections[0]["workspace"]["id"], SLACK_TEAM);
+    assert!(connections[0].get("auth").is_none(), "tokens are never answered");
+    let one = s.list("/v1/channel-connections?subscriberId=nobody").await;
+    assert!(one.is_empty());
+    let res = s.get("/v1/channel-connections/slack-connection-abc123").await;
+    assert_eq!(
+        res.status(),
+        StatusCode::UNAUTHORIZED,
+        "the single read needs the key too"
+    );
+
+    // autoLinkUser with a subscriber: the installer is linked.
+    let endpoints = s.list("/v1/channel-endpoints?subscriberId=subscriber-123").await;
+    assert_eq!(endpoints.len(), 1);
+    assert_eq!(endpoints[0]["type"], "slack_user");
+
+    // The same callback again: refused, nothing stored twice.
+    let again = s.get(&link).await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        again
+            .text()
+            .await
+            .unwrap()
+            .contains("Invalid OAuth state parameter")
+    );
+    assert_eq!(s.list("/v1/channel-connections").await.len(), 1);
+    assert_eq!(s.list("/v1/channel-endpoints").await.len(), 1);
+
+    // A re-install updates the same connection.
+    let url = s.connect(SEED).await;
+    assert_eq!(s.allow(&url).await.status(), StatusCode::OK);
+    assert_eq!(s.list("/v1/channel-connections").await.len(), 1);
+    assert_eq!(s.list("/v1/channel-endpoints").await.len(), 1);
+
+    // The bot token is in the database only sealed.
+    let bytes = s.db_bytes();
+    assert!(
+        contains(&bytes, "slack-connection-abc123"),
+        "the test reads the right file"
+    );
+    assert!(
+        !contains(&bytes, "xoxb-"),
+        "a token is readable in the database file"
+    );
+}
+
+#[tokio::test]
+async fn slack_incoming_webhook_url_is_sealed_and_never_listed() {
+    let s = start("slack-webhook").await;
+    let body = r#"{"integrationIdentifier":"slack","subscriberId":"subscriber-9","connectionMode":"subscriber","scope":["incoming-webhook"]}"#;
+    let url = s.connect(body).await;
+    assert_eq!(s.allow(&url).await.status(), StatusCode::OK);
+    let connections = s.list("/v1/channel-connections?subscriberId=subscriber-9").await;
+    assert_eq!(connections.len(), 1, "subscriber mode: owned by the subscriber");
+    let endpoints = s.list("/v1/channel-endpoints?subscriberId=subscriber-9").await;
+    let hook = endpoints
+        .iter()
+        .find(|e| e["type"] == "webhook")
+        .expect("a webhook endpoint");
+    assert!(hook["endpoint"].get("url").is_none(), "{hook}");
+    let text = serde_json::to_string(&endpoints).unwrap();
+    assert!(!text.contains("hooks.slack.com"));
+    assert!(!contains(&s.db_bytes(), "demo-webhook-secret"));
+}
+
+#[tokio::test]
+async fn teams_consent_then_proof_sign_in_then_link() {
+    let s = start("teams").await;
+    let url = s.connect(TEAMS).await;
+    assert!(
+        url.contains("/standin/microsoft/organizations/v2.0/adminconsent?"),
+        "{url}"
+    );
+    let consent = s.allow(&url).await;
+    assert_eq!(
+        consent.status(),
+        StatusCode::SEE_OTHER,
+        "the consent leads to the proof sign-in"
+    );
+    let next = Server::location(&consent);
+    assert!(
+        next.starts_with(&format!(
+            "{}/standin/microsoft/{TENANT}/oauth2/v2.0/authorize?",
+            s.base
+        )),
+        "{next}"
+    );
+    assert!(
+        s.list("/v1/channel-connections").await.is_empty(),
+        "a consent alone stores nothing"
+    );
+    let done = s.allow(&next).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    let connections = s.list("/v1/channel-connections").await;
+    assert_eq!(connections.len(), 1);
+    assert_eq!(connections[0]["workspace"]["id"], TENANT);
+    let endpoints = s.list("/v1/channel-endpoints").await;
+    assert_eq!(endpoints.len(), 1);
+    assert_eq!(endpoints[0]["type"], "ms_teams_user");
+    assert_eq!(endpoints[0]["endpoint"]["userId"], USER_OID);
+    assert_eq!(endpoints[0]["connectionIdentifier"], connections[0]["identifier"]);
+    // The app was installed for the user: a second install is a conflict.
+    let again = s
+        .http
+        .post(format!(
+            "{}/standin/graph/v1.0/users/{USER_OID}/teamwork/installedApps",
+            s.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn a_forged_tenant_in_the_consent_callback_gets_nothing() {
+    let s = start("teams-forged").await;
+    let url = s.connect(TEAMS).await;
+    // The attacker never consents: they write the victim's tenant into the callback.
+    let allow = s.link(&url, "allow").await.replace(TENANT, VICTIM);
+    let consent = s.get(&allow).await;
+    assert_eq!(consent.status(), StatusCode::SEE_OTHER);
+    let next = Server::location(&consent);
+    assert!(
+        next.contains(&format!("/{VICTIM}/oauth2/")),
+        "the proof happens in the claimed tenant"
+    );
+    // Whoever signs in belongs to another tenant than the claimed one: refused.
+    let done = s.allow(&next).await;
+    assert_eq!(done.status(), StatusCode::FORBIDDEN);
+    let page = done.text().await.unwrap();
+    assert!(page.contains("Connection failed"), "{page}");
+    assert!(s.list("/v1/channel-connections").await.is_empty());
+    assert!(s.list("/v1/channel-endpoints").await.is_empty());
+}
+
+#[tokio::test]
+async fn denial_at_the_provider_stores_nothing_and_the_page_escapes() {
+    let s = start("denied").await;
+    let url = s.connect(SEED).await;
+    let cancel = s.link(&url, "cancel").await;
+    let res = s.get(&cancel).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next(),
+        Some("default-src 'none'")
+    );
+    assert!(s.list("/v1/channel-connections").await.is_empty());
+
+    // A description written by whoever crafted the link is shown escaped, if at all.
+    let url = s.connect(SEED).await;
+    let state = url.split("state=").nth(1).unwrap().split('&').next().unwrap();
+    let res = s
+        .get(&format!("/v1/integrations/chat/oauth/callback?error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E&state={state}"))
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let page = res.text().await.unwrap();
+    assert!(!page.contains("<script>"), "{page}");
+}
+
+#[tokio::test]
+async fn forged_and_missing_states_are_refused() {
+    let s = start("forged").await;
+    let url = s.connect(SEED).await;
+    let link = s.link(&url, "allow").await;
+    let state = link.split("state=").nth(1).unwrap().to_owned();
+    // One character changed in the MAC.
+    let mut forged = state.clone().into_bytes();
+    let last = forged.len() - 1;
+    forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+    let forged = link.replace(&state, std::str::from_utf8(&forged).unwrap());
+    for bad in [forged, link.split("&state=").next().unwrap().to_owned()] {
+        let res = s.get(&bad).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    assert!(s.list("/v1/channel-connections").await.is_empty());
+    // The genuine one still works: the refusals consumed nothing.
+    assert_eq!(s.get(&link).await.status(), StatusCode::OK);
+}
+
+fn six_minutes_ago() -> OffsetDateTime {
+    OffsetDateTime::now_utc() - time::Duration::seconds(360)
+}
+
+#[tokio::test]
+async fn an_expired_state_is_refused() {
+    // Two servers on the same keys: the first issues with a clock six
+    // minutes behind, the second receives the callback now.
+    let early = start_with_clock("expired-issuer", six_minutes_ago).await;
+    let url = early.connect(SEED).await;
+    let state = url
+        .split("state=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
+    let s = start("expired").await;
+    let res = s
+        .get(&format!(
+            "/v1/integrations/chat/oauth/callback?code=standin-code-1&state={state}"
+        ))
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Invalid OAuth state parameter")
+    );
+    assert!(s.list("/v1/channel-connections").await.is_empty());
+}
+
+#[tokio::test]
+async fn the_api_key_is_required_and_selects_the_environment() {
+    let s = start("apikey").await;
+    let path = "/v1/integrations/channel-connections/oauth";
+    for key in [None, Some("demo-secret-kez"), Some(""), Some("DEMO-SECRET-KEY")] {
+        let (status, _, body) = s.post(path, key, None, SEED).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{key:?}");
+        assert_eq!(body["statusCode"], 401);
+    }
+    let bearer = s
+        .http
+        .post(format!("{}{path}", s.base))
+        .header("authorization", format!("Bearer {DEMO_API_KEY}"))
+        .body(SEED)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bearer.status(), StatusCode::UNAUTHORIZED);
+    for list in [
+        "/v1/channel-connections",
+        "/v1/channel-endpoints",
+        "/v1/channel-connections/x",
+    ] {
+        assert_eq!(s.get(list).await.status(), StatusCode::UNAUTHORIZED, "{list}");
+    }
+    let (status, _, body) = s
+        .post("/v1/integrations/channel-endpoints/oauth", None, None, SEED)
+        .await;
+    assert_eq!(
+        (status, body["statusCode"].clone()),
+        (StatusCode::UNAUTHORIZED, json!(401))
+    );
+}
+
+#[tokio::test]
+async fn request_errors_answer_novus_bodies() {
+    let s = start("errors").await;
+    let path = "/v1/integrations/channel-connections/oauth";
+    let (status, _, body) = s
+        .post(
+            path,
+            Some(DEMO_API_KEY),
+            None,
+            r#"{"integrationIdentifier":"nope"}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["statusCode"], 404);
+    let (status, _, _) = s.post(path, Some(DEMO_API_KEY), None, "not json").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _, _) = s
+        .post(path, Some(DEMO_API_KEY), None, &" ".repeat(600 * 1024))
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn idempotency_keys_follow_novu() {
+    let s = start("idempotency").await;
+    let path = "/v1/integrations/channel-connections/oauth";
+    let (first, h1, b1) = s.post(path, Some(DEMO_API_KEY), Some("key-1"), SEED).await;
+    assert_eq!(first, StatusCode::CREATED);
+    assert!(h1.get("idempotency-replay").is_none());
+    let (second, h2, b2) = s.post(path, Some(DEMO_API_KEY), Some("key-1"), SEED).await;
+    assert_eq!(second, StatusCode::CREATED);
+    assert_eq!(h2["idempotency-replay"], "true");
+    assert_eq!(b1, b2, "the cached answer, not a new state");
+    // Another body under the same key.
+    let (status, _, _) = s.post(path, Some(DEMO_API_KEY), Some("key-1"), TEAMS).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // The same body on the other route is another request.
+    let (status, _, _) = s
+        .post(
+            "/v1/integrations/channel-endpoints/oauth",
+            Some(DEMO_API_KEY),
+            Some("key-1"),
+            SEED,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Errors are cached too.
+    let bad = r#"{"integrationIdentifier":"nope"}"#;
+    let (e1, _, _) = s.post(path, Some(DEMO_API_KEY), Some("key-2"), bad).await;
+    let (e2, h, _) = s.post(path, Some(DEMO_API_KEY), Some("key-2"), bad).await;
+    assert_eq!((e1, e2), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND));
+    assert_eq!(h["idempotency-replay"], "true");
+    // Too long a key.
+    let (status, _, _) = s
+        .post(path, Some(DEMO_API_KEY), Some(&"k".repeat(256)), SEED)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = s
+        .post(path, Some(DEMO_API_KEY), Some(&"k".repeat(255)), SEED)
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[test]
+fn an_idempotency_key_in_flight_is_a_conflict() {
+    let key = [7u8; 32];
+    let store = Store::in_memory(&key, os_entropy).unwrap();
+    assert_eq!(
+        store.idempotency_begin("env", "k", b"h", 100).unwrap(),
+        Idempotency::Fresh
+    );
+    assert_eq!(
+        store.idempotency_begin("env", "k", b"h", 101).unwrap(),
+        Idempotency::InFlight
+    );
+    assert_eq!(
+        store.idempotency_begin("other-env", "k", b"h", 101).unwrap(),
+        Idempotency::Fresh,
+        "scoped per environment"
+    );
+    store.idempotency_finish("env", "k", 201, "{}").unwrap();
+    assert!(matches!(
+        store.idempotency_begin("env", "k", b"h", 102).unwrap(),
+        Idempotency::Replay { status: 201, .. }
+    ));
+    // A day later the key is free again.
+    let later = 102 + channel_connect_server::store::IDEMPOTENCY_TTL_SECS + 1;
+    assert_eq!(
+        store.idempotency_begin("env", "k", b"other", later).unwrap(),
+        Idempotency::Fresh
+    );
+}
