@@ -12,6 +12,8 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use channel_connect::provider::msteams::{graph, token as microsoft};
 use channel_connect::records::StoredRecords;
 use channel_connect::{
@@ -42,6 +44,8 @@ pub struct AppState {
     pub entropy: fn(&mut [u8]),
     /// The clock (the system clock in the binary; tests may move it).
     pub clock: fn() -> OffsetDateTime,
+    /// This server's address as browsers reach it (start URLs).
+    pub public_url: String,
 }
 
 impl AppState {
@@ -61,6 +65,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/integrations/channel-connections/oauth", post(connect))
         .route("/v1/integrations/channel-endpoints/oauth", post(link_user))
         .route(CALLBACK_PATH, get(callback))
+        .route(&format!("{START_PATH}/{{id}}"), get(start))
         .route("/v1/channel-connections", get(list_connections))
         .route("/v1/channel-connections/{identifier}", get(get_connection))
         .route("/v1/channel-endpoints", get(list_endpoints))
@@ -112,7 +117,7 @@ async fn issue(s: Arc<AppState>, headers: HeaderMap, body: Bytes, link: bool) ->
         Err(e) => return e.into_response(),
     };
     let Some(key) = headers.get("idempotency-key") else {
-        let (status, value) = issue_url(&s, env, &body, link);
+        let (status, value) = issue_url(&s, env, &body, link).await;
         return json_response(status, &value.to_string(), false);
     };
     let key = match key.to_str() {
@@ -151,7 +156,7 @@ async fn issue(s: Arc<AppState>, headers: HeaderMap, body: Bytes, link: bool) ->
         }
         Err(e) => return ApiError::from(e).into_response(),
     }
-    let (status, value) = issue_url(&s, env, &body, link);
+    let (status, value) = issue_url(&s, env, &body, link).await;
     let text = value.to_string();
     let store = s.store.clone();
     let env_id = env.id().to_owned();
@@ -163,20 +168,106 @@ async fn issue(s: Arc<AppState>, headers: HeaderMap, body: Bytes, link: bool) ->
 }
 
 /// The answer to one POST, success or refusal, as status and JSON (cached as is).
-fn issue_url(s: &AppState, env: &Environment, body: &[u8], link: bool) -> (u16, Value) {
+pub(crate) async fn issue_url(s: &AppState, env: &Environment, body: &[u8], link: bool) -> (u16, Value) {
     let mut bytes = [0u8; 32];
     (s.entropy)(&mut bytes);
     let entropy = Entropy(bytes);
-    let params = IssueParams::new(s.now(), &entropy);
+    // With browser binding, the state is bound to a cookie the start URL sets.
+    let mut cookie = [0u8; 32];
+    (s.entropy)(&mut cookie);
+    let cookie = URL_SAFE_NO_PAD.encode(cookie);
+    let binding = Sha256::digest(cookie.as_bytes());
+    let mut params = IssueParams::new(s.now(), &entropy);
+    if env.browser_binding {
+        params = params.with_binding(&binding);
+    }
     let issued = if link {
         LinkUserRequestBody::from_json(body).and_then(|b| env.core.link_user_url(&b, &params))
     } else {
         ConnectRequestBody::from_json(body).and_then(|b| env.core.connect_url(&b, &params))
     };
-    match issued {
-        Ok(issued) => (201, json!({ "url": issued.url })),
-        Err(e) => ApiError::Request(e).status_and_body(),
+    let issued = match issued {
+        Ok(issued) => issued,
+        Err(e) => return ApiError::Request(e).status_and_body(),
+    };
+    if !env.browser_binding {
+        return (201, json!({ "url": issued.url }));
     }
+    let mut id = [0u8; 16];
+    (s.entropy)(&mut id);
+    let id = URL_SAFE_NO_PAD.encode(id);
+    let (store, start) = (s.store.clone(), id.clone());
+    let expires = issued.expires_at.unix_timestamp();
+    let url = issued.url;
+    match blocking(move || store.save_start(&start, &url, &cookie, expires)).await {
+        Ok(()) => (
+            201,
+            json!({ "url": format!("{}{START_PATH}/{id}", s.public_url) }),
+        ),
+        Err(e) => ApiError::from(e).status_and_body(),
+    }
+}
+
+/// The first-party start URL's path (browser binding).
+pub const START_PATH: &str = "/v1/integrations/chat/oauth/start";
+/// The binding cookie's name.
+pub const BINDING_COOKIE: &str = "cc_bind";
+/// The binding cookie's path: the start URL and the callback.
+const COOKIE_PATH: &str = "/v1/integrations/chat/oauth";
+
+/// The start URL: sets the binding cookie (once per start) and sends the
+/// browser on to the provider.
+async fn start(State(s): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+    let now = s.now().unix_timestamp();
+    let store = s.store.clone();
+    match blocking(move || store.take_start(&id, now)).await {
+        Ok(Some((url, cookie))) => {
+            let max_age = s.config.platform.lifetime_secs();
+            let cookie = format!(
+                "{BINDING_COOKIE}={cookie}; {}Max-Age={max_age}",
+                cookie_attributes(&s.public_url)
+            );
+            let mut res = Redirect::to(&url).into_response();
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                res.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        }
+        Ok(None) => finish(
+            None,
+            StatusCode::NOT_FOUND,
+            &[],
+            "Link expired",
+            "This link was used or has expired. Start again.",
+        ),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// `HttpOnly; [Secure; ]SameSite=Lax; Path=...; `: `Secure` except on a
+/// loopback http address (browsers keep no Secure cookie from http).
+fn cookie_attributes(public_url: &str) -> String {
+    let secure = !(public_url.starts_with("http://127.0.0.1")
+        || public_url.starts_with("http://localhost")
+        || public_url.starts_with("http://[::1]"));
+    // Lax: the provider's redirect back is a cross-site top-level navigation.
+    format!(
+        "HttpOnly; {}SameSite=Lax; Path={COOKIE_PATH}; ",
+        if secure { "Secure; " } else { "" }
+    )
+}
+
+/// The binding value the browser presents: the hash of its cookie.
+fn presented_binding(headers: &HeaderMap) -> Option<[u8; 32]> {
+    let cookies = headers.get_all(header::COOKIE);
+    let value = cookies
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(BINDING_COOKIE)?.strip_prefix('='))?;
+    Some(Sha256::digest(value.as_bytes()).into())
 }
 
 fn json_response(status: u16, body: &str, replay: bool) -> Response {
@@ -203,13 +294,30 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 
 /// The provider's redirect back: verify, refuse replays, exchange, prove,
 /// store, answer the browser.
-async fn callback(State(s): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
+async fn callback(State(s): State<Arc<AppState>>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
     let query = query.unwrap_or_default();
     let now = s.now();
+    let binding = presented_binding(&headers);
     let outcome = match CallbackParams::parse(&query) {
-        Ok(params) => verify_and_store(&s, &params, now).await,
+        Ok(params) => verify_and_store(&s, &params, now, binding.as_ref().map(|b| b.as_slice())).await,
         Err(e) => Err(Refusal::from(e)),
     };
+    if let Ok(Done::Next(url)) = &outcome {
+        // The cookie stays for the Teams proof sign-in, bound to it too.
+        return Redirect::to(url).into_response();
+    }
+    let mut res = answer(&s, outcome);
+    if binding.is_some() {
+        let clear = format!("{BINDING_COOKIE}=; {}Max-Age=0", cookie_attributes(&s.public_url));
+        if let Ok(v) = HeaderValue::from_str(&clear) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
+}
+
+/// The browser's answer to a callback that ended the flow.
+fn answer(s: &AppState, outcome: Result<Done, Refusal>) -> Response {
     match outcome {
         Ok(Done::Next(url)) => Redirect::to(&url).into_response(),
         Ok(Done::Stored {
@@ -292,8 +400,10 @@ async fn verify_and_store(
     s: &AppState,
     params: &CallbackParams<'_>,
     now: OffsetDateTime,
+    binding: Option<&[u8]>,
 ) -> Result<Done, Refusal> {
-    let verify = VerifyParams::at(now);
+    let mut verify = VerifyParams::at(now);
+    verify.binding = binding;
     let opened = s.config.platform.open_callback(params, &verify)?;
     let env = s
         .config

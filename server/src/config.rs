@@ -18,6 +18,8 @@ pub const CALLBACK_PATH: &str = "/v1/integrations/chat/oauth/callback";
 
 /// The demo API key (also printed at start).
 pub const DEMO_API_KEY: &str = "demo-secret-key";
+/// The API key of the demo environment with browser binding on (the start page's).
+pub const DEMO_BROWSER_API_KEY: &str = "demo-browser-secret-key";
 
 /// The demo configuration; `{base}` is this server's own address, so the
 /// integrations point at the stand-ins it serves under `/standin/`.
@@ -29,7 +31,18 @@ const DEMO_CONFIG: &str = r#"{
     "organizationId": "6615c4b2e0f3a1b2c3d4e5f7",
     "apiKeys": ["demo-secret-key"],
     "environmentSecretKeys": ["demo-environment-secret-key"],
-    "integrations": [
+    "integrations": {integrations}
+  }, {
+    "id": "6615c4b2e0f3a1b2c3d4e5f8",
+    "organizationId": "6615c4b2e0f3a1b2c3d4e5f7",
+    "apiKeys": ["demo-browser-secret-key"],
+    "browserBinding": true,
+    "integrations": {integrations}
+  }]
+}"#;
+
+/// The demo integrations, in both demo environments.
+const DEMO_INTEGRATIONS: &str = r#"[
       { "identifier": "slack", "provider": "slack",
         "clientId": "1234567890.1234567890", "clientSecret": "demo-slack-client-secret",
         "redirectUri": "{base}/v1/integrations/chat/oauth/callback",
@@ -38,9 +51,7 @@ const DEMO_CONFIG: &str = r#"{
         "clientId": "00000000-0000-0000-0000-000000000abc", "clientSecret": "demo-teams-client-secret",
         "redirectUri": "{base}/v1/integrations/chat/oauth/callback",
         "authority": "{base}/standin/microsoft", "graphBaseUrl": "{base}/standin/graph" }
-    ]
-  }]
-}"#;
+    ]"#;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -71,6 +82,9 @@ struct EnvironmentFile {
     api_keys: Vec<String>,
     #[serde(default)]
     environment_secret_keys: Vec<String>,
+    /// Answer a first-party start URL that sets the binding cookie.
+    #[serde(default)]
+    browser_binding: bool,
     integrations: Vec<IntegrationFile>,
 }
 
@@ -105,6 +119,8 @@ pub struct Environment {
     pub redirect_urls: HashMap<String, url::Url>,
     /// The Teams apps per integration identifier (for installing the app for a linked user).
     pub teams: HashMap<String, MsTeams>,
+    /// Whether flows are bound to the browser that opens the start URL.
+    pub browser_binding: bool,
 }
 
 impl Environment {
@@ -153,7 +169,8 @@ impl std::fmt::Debug for Config {
 impl Config {
     /// The embedded demo, its integrations pointing at the stand-ins under `base`.
     pub fn demo(base: &str) -> Result<Config, String> {
-        Config::parse(&DEMO_CONFIG.replace("{base}", base.trim_end_matches('/')))
+        let text = DEMO_CONFIG.replace("{integrations}", DEMO_INTEGRATIONS);
+        Config::parse(&text.replace("{base}", base.trim_end_matches('/')))
     }
 
     /// Reads a configuration file.
@@ -263,6 +280,7 @@ fn environment(platform: &Platform, env: EnvironmentFile) -> Result<Environment,
     }
     let core = b.build().map_err(|e| format!("environment {}: {e}", env.id))?;
     Ok(Environment {
+        browser_binding: env.browser_binding,
         api_keys,
         core,
         redirect_urls,
@@ -339,10 +357,13 @@ mod tests {
 
     #[test]
     fn secrets_from_the_environment_must_exist() {
-        let text = DEMO_CONFIG.replace("{base}", "http://127.0.0.1:1").replace(
-            "\"demo-secret-key\"",
-            "\"env:CHANNEL_CONNECT_TEST_UNSET_VARIABLE\"",
-        );
+        let text = DEMO_CONFIG
+            .replace("{integrations}", DEMO_INTEGRATIONS)
+            .replace("{base}", "http://127.0.0.1:1")
+            .replace(
+                "\"demo-secret-key\"",
+                "\"env:CHANNEL_CONNECT_TEST_UNSET_VARIABLE\"",
+            );
         let err = Config::parse(&text).unwrap_err();
         assert!(err.contains("CHANNEL_CONNECT_TEST_UNSET_VARIABLE"), "{err}");
     }

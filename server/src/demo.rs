@@ -9,10 +9,10 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use channel_connect::{ConnectRequestBody, Entropy, IssueParams};
 use serde_json::json;
 
-use crate::app::AppState;
+use crate::app::{AppState, issue_url};
+use crate::config::DEMO_BROWSER_API_KEY;
 use crate::error::ApiError;
 
 /// `/` and `/demo/connect/{integration}`.
@@ -41,20 +41,21 @@ async fn index() -> Response {
 }
 
 async fn start(State(s): State<Arc<AppState>>, Path(integration): Path<String>) -> Response {
-    let Some(env) = s.config.environments.first() else {
-        return ApiError::NotFound("no environment".into()).into_response();
+    // The environment with browser binding on: the answer is a start URL
+    // of this server, which sets the cookie on the way to the provider.
+    let Some(env) = s.config.by_api_key(DEMO_BROWSER_API_KEY) else {
+        return ApiError::NotFound("no demo environment".into()).into_response();
     };
     let body = json!({
         "integrationIdentifier": integration, "subscriberId": "subscriber-123",
         "context": { "tenant": "org-acme" }, "autoLinkUser": true
     });
-    let mut bytes = [0u8; 32];
-    (s.entropy)(&mut bytes);
-    let entropy = Entropy(bytes);
-    let issued = ConnectRequestBody::from_json(body.to_string().as_bytes())
-        .and_then(|b| env.core.connect_url(&b, &IssueParams::new((s.clock)(), &entropy)));
-    match issued {
-        Ok(issued) => Redirect::to(&issued.url).into_response(),
-        Err(e) => ApiError::Request(e).into_response(),
+    match issue_url(&s, env, body.to_string().as_bytes(), false).await {
+        (201, v) => Redirect::to(v["url"].as_str().unwrap_or("/")).into_response(),
+        (status, v) => {
+            let status =
+                axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::BAD_REQUEST);
+            (status, axum::Json(v)).into_response()
+        }
     }
 }

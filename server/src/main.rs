@@ -73,6 +73,7 @@ async fn run() -> Result<(), String> {
         sender,
         entropy: os_entropy,
         clock: time::OffsetDateTime::now_utc,
+        public_url: base.clone(),
     });
     tracing::info!(%addr, demo, db = %a.db.display(), "listening");
     if demo && a.config.is_none() {

@@ -46,6 +46,12 @@ CREATE TABLE replay_marks (
     replay_id BLOB PRIMARY KEY,
     expires_at INTEGER NOT NULL
 );
+CREATE TABLE starts (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    cookie TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
 CREATE TABLE idempotency (
     environment_id TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -422,6 +428,35 @@ impl Store {
             serde_json::from_str(&text).map_err(|_| StoreError("decode"))
         })
         .collect()
+    }
+
+    /// Keeps a start URL's target and cookie until the state expires.
+    pub fn save_start(&self, id: &str, url: &str, cookie: &str, expires_at: i64) -> Result<(), StoreError> {
+        self.lock()
+            .execute(
+                "INSERT INTO starts (id, url, cookie, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![id, url, cookie, expires_at],
+            )
+            .map_err(|_| StoreError("starts"))?;
+        Ok(())
+    }
+
+    /// Takes a start (once): the provider URL and the cookie to set.
+    pub fn take_start(&self, id: &str, now: i64) -> Result<Option<(String, String)>, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|_| StoreError("begin"))?;
+        tx.execute("DELETE FROM starts WHERE expires_at < ?1", params![now])
+            .map_err(|_| StoreError("starts"))?;
+        let found = tx
+            .query_row("SELECT url, cookie FROM starts WHERE id = ?1", params![id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+            .map_err(|_| StoreError("starts"))?;
+        tx.execute("DELETE FROM starts WHERE id = ?1", params![id])
+            .map_err(|_| StoreError("starts"))?;
+        tx.commit().map_err(|_| StoreError("commit"))?;
+        Ok(found)
     }
 
     /// Claims an idempotency key for a request (its hash), or answers what

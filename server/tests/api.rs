@@ -60,6 +60,7 @@ async fn start_with_clock(name: &str, clock: fn() -> OffsetDateTime) -> Server {
         sender: Sender::new().unwrap(),
         entropy: os_entropy,
         clock,
+        public_url: base.clone(),
     });
     let router = app(state, true, &base);
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
@@ -525,4 +526,119 @@ fn an_idempotency_key_in_flight_is_a_conflict() {
         store.idempotency_begin("env", "k", b"other", later).unwrap(),
         Idempotency::Fresh
     );
+}
+
+const BROWSER_KEY: &str = channel_connect_server::config::DEMO_BROWSER_API_KEY;
+
+/// A start URL's cookie, as `name=value`.
+fn set_cookie(res: &reqwest::Response) -> String {
+    let header = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        header.contains("HttpOnly") && header.contains("SameSite=Lax"),
+        "{header}"
+    );
+    assert!(
+        !header.contains("Secure"),
+        "loopback http: a Secure cookie would be dropped"
+    );
+    header.split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn browser_binding_ties_the_callback_to_the_browser_that_started() {
+    let s = start("binding").await;
+    let path = "/v1/integrations/channel-connections/oauth";
+    let (status, _, v) = s.post(path, Some(BROWSER_KEY), None, SEED).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let start_url = v["url"].as_str().unwrap().to_owned();
+    assert!(
+        start_url.starts_with(&format!("{}/v1/integrations/chat/oauth/start/", s.base)),
+        "{start_url}"
+    );
+    let res = s.get(&start_url).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let cookie = set_cookie(&res);
+    let provider = Server::location(&res);
+    assert_eq!(
+        s.get(&start_url).await.status(),
+        StatusCode::NOT_FOUND,
+        "a start URL works once"
+    );
+
+    // Another browser (no cookie, or another one) cannot finish the flow.
+    let link = s.link(&provider, "allow").await;
+    let res = s.get(&link).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let other = s
+        .http
+        .get(&link)
+        .header("cookie", "cc_bind=another-browser")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::BAD_REQUEST);
+    assert!(s.list("/v1/channel-connections").await.is_empty());
+    let list = |key| {
+        s.http
+            .get(format!("{}/v1/channel-connections", s.base))
+            .header("authorization", format!("ApiKey {key}"))
+    };
+    let listed: Value =
+        serde_json::from_slice(&list(BROWSER_KEY).send().await.unwrap().bytes().await.unwrap()).unwrap();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 0);
+
+    // The browser that started, with a fresh flow: connected, cookie cleared.
+    let (_, _, v) = s.post(path, Some(BROWSER_KEY), None, SEED).await;
+    let res = s.get(v["url"].as_str().unwrap()).await;
+    let cookie2 = set_cookie(&res);
+    assert_ne!(cookie, cookie2);
+    let link = s.link(&Server::location(&res), "allow").await;
+    let done = s.http.get(&link).header("cookie", &cookie2).send().await.unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    assert!(
+        done.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let listed: Value =
+        serde_json::from_slice(&list(BROWSER_KEY).send().await.unwrap().bytes().await.unwrap()).unwrap();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+    assert!(
+        s.list("/v1/channel-connections").await.is_empty(),
+        "the other environment sees none of it"
+    );
+}
+
+#[tokio::test]
+async fn browser_binding_survives_the_teams_second_redirect() {
+    let s = start("binding-teams").await;
+    let (_, _, v) = s
+        .post(
+            "/v1/integrations/channel-connections/oauth",
+            Some(BROWSER_KEY),
+            None,
+            TEAMS,
+        )
+        .await;
+    let res = s.get(v["url"].as_str().unwrap()).await;
+    let cookie = set_cookie(&res);
+    let consent_link = s.link(&Server::location(&res), "allow").await;
+    let consent = s
+        .http
+        .get(&consent_link)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(consent.status(), StatusCode::SEE_OTHER);
+    assert!(
+        consent.headers().get("set-cookie").is_none(),
+        "the cookie is kept for the sign-in"
+    );
+    let sign_in = s.link(&Server::location(&consent), "allow").await;
+    // Without the cookie, the proof sign-in is refused too.
+    assert_eq!(s.get(&sign_in).await.status(), StatusCode::BAD_REQUEST);
+    let done = s.http.get(&sign_in).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
 }
