@@ -639,6 +639,12 @@ async fn browser_binding_survives_the_teams_second_redirect() {
     let sign_in = s.link(&Server::location(&consent), "allow").await;
     // Without the cookie, the proof sign-in is refused too.
     assert_eq!(s.get(&sign_in).await.status(), StatusCode::BAD_REQUEST);
-    let done = s.http.get(&sign_in).header("cookie", &cookie).send().await.unwrap();
+    let done = s
+        .http
+        .get(&sign_in)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(done.status(), StatusCode::OK);
 }

@@ -1,0 +1,246 @@
+//! A real browser through the demo: headless Chromium, driven over
+//! WebDriver (chromedriver), clicks "Connect Slack" and "Connect Teams" on
+//! `/` with browser binding on, "Allow" on each stand-in page, and lands on
+//! the success page; screenshots go to `target/tmp/browser/`.
+//!
+//! Needs Debian's `chromium` and `chromium-driver`; without them the test
+//! says it was skipped and passes. `bash .ci/run` installs them and runs it.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use channel_connect_server::config::{Config, DEMO_BROWSER_API_KEY};
+use channel_connect_server::sender::Sender;
+use channel_connect_server::store::Store;
+use channel_connect_server::{AppState, app, install_crypto_provider, os_entropy};
+use serde_json::{Value, json};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// The W3C WebDriver element key.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Driver {
+    child: Child,
+    base: String,
+    session: String,
+    http: reqwest::Client,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    async fn start(out: &std::path::Path) -> Driver {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let mut driver = Driver {
+            child,
+            base,
+            session: String::new(),
+            http,
+        };
+        for _ in 0..100 {
+            if let Ok(res) = driver.http.get(format!("{}/status", driver.base)).send().await {
+                if res.status().is_success() {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = out.join("profile");
+        let _ = std::fs::remove_dir_all(&profile);
+        let caps = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--window-size=1000,700", format!("--user-data-dir={}", profile.display())
+                ]
+            }
+        }}});
+        let v = driver.call("POST", "/session", caps).await;
+        driver.session = v["sessionId"].as_str().expect("a session").to_owned();
+        driver
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Value) -> Value {
+        let url = format!("{}{path}", self.base);
+        let req = match method {
+            "GET" => self.http.get(url),
+            "DELETE" => self.http.delete(url),
+            _ => self
+                .http
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+        };
+        let res = req.send().await.expect("chromedriver answers");
+        let v: Value =
+            serde_json::from_slice(&res.bytes().await.expect("a body")).expect("JSON from chromedriver");
+        assert!(
+            v["value"].get("error").is_none(),
+            "WebDriver {method} {path}: {v}"
+        );
+        v["value"].clone()
+    }
+
+    fn path(&self, rest: &str) -> String {
+        format!("/session/{}{rest}", self.session)
+    }
+
+    async fn go(&self, url: &str) {
+        self.call("POST", &self.path("/url"), json!({ "url": url })).await;
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let v = self
+            .call(
+                "POST",
+                &self.path("/element"),
+                json!({ "using": "css selector", "value": css }),
+            )
+            .await;
+        v[ELEMENT].as_str().expect("an element").to_owned()
+    }
+
+    async fn click(&self, css: &str) {
+        let id = self.find(css).await;
+        self.call("POST", &self.path(&format!("/element/{id}/click")), json!({}))
+            .await;
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let id = self.find(css).await;
+        let v = self
+            .call("GET", &self.path(&format!("/element/{id}/text")), json!({}))
+            .await;
+        v.as_str().unwrap_or_default().to_owned()
+    }
+
+    async fn current_url(&self) -> String {
+        self.call("GET", &self.path("/url"), json!({}))
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Waits (up to 10 s) for the page to reach a URL containing `part`;
+    /// a form submission may still be loading when the click returns.
+    async fn wait_for_url(&self, part: &str) -> String {
+        let mut url = String::new();
+        for _ in 0..100 {
+            url = self.current_url().await;
+            if url.contains(part) {
+                return url;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the browser is on {url}, not on a page with {part}");
+    }
+
+    async fn screenshot(&self, file: &std::path::Path) {
+        let v = self.call("GET", &self.path("/screenshot"), json!({})).await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap();
+        std::fs::write(file, png).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn chromium_connects_slack_and_teams_through_the_demo_page() {
+    if !std::path::Path::new(CHROMEDRIVER).exists() || !std::path::Path::new(CHROMIUM).exists() {
+        eprintln!(
+            "SKIPPED: the browser test needs Debian's chromium and chromium-driver \
+             (apt-get install chromium chromium-driver); `bash .ci/run` installs them and runs it"
+        );
+        return;
+    }
+    install_crypto_provider();
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&out).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let config = Config::demo(&base).unwrap();
+    let store = Store::in_memory(&config.token_key, os_entropy).unwrap();
+    let state = Arc::new(AppState {
+        config,
+        store,
+        sender: Sender::new().unwrap(),
+        entropy: os_entropy,
+        clock: time::OffsetDateTime::now_utc,
+        public_url: base.clone(),
+    });
+    let router = app(state, true, &base);
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    let d = Driver::start(&out).await;
+    d.go(&format!("{base}/")).await;
+    d.screenshot(&out.join("demo-page.png")).await;
+
+    d.click("#connect-slack").await;
+    d.wait_for_url("/standin/slack/oauth/v2/authorize").await;
+    d.click("#allow").await;
+    d.wait_for_url("/oauth/callback").await;
+    assert_eq!(
+        d.text("#result").await,
+        "You're all set",
+        "Slack ends on the success page"
+    );
+    d.screenshot(&out.join("slack-success.png")).await;
+
+    d.go(&format!("{base}/")).await;
+    d.click("#connect-teams").await;
+    d.wait_for_url("/v2.0/adminconsent").await;
+    d.click("#allow").await;
+    d.wait_for_url("/oauth2/v2.0/authorize").await;
+    d.click("#allow").await;
+    d.wait_for_url("/oauth/callback").await;
+    assert_eq!(
+        d.text("#result").await,
+        "You're all set",
+        "Teams ends on the success page"
+    );
+    d.screenshot(&out.join("teams-success.png")).await;
+    d.call("DELETE", &d.path(""), json!({})).await;
+
+    // Both connections were stored in the browser environment.
+    let res = reqwest::Client::new()
+        .get(format!("{base}/v1/channel-connections"))
+        .header("authorization", format!("ApiKey {DEMO_BROWSER_API_KEY}"))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
+    let providers: Vec<&str> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["providerId"].as_str())
+        .collect();
+    assert_eq!(providers, ["slack", "msteams"]);
+    eprintln!("screenshots in {}", out.display());
+}
