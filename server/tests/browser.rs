@@ -60,10 +60,10 @@ impl Driver {
             http,
         };
         for _ in 0..100 {
-            if let Ok(res) = driver.http.get(format!("{}/status", driver.base)).send().await {
-                if res.status().is_success() {
-                    break;
-                }
+            if let Ok(res) = driver.http.get(format!("{}/status", driver.base)).send().await
+                && res.status().is_success()
+            {
+                break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
