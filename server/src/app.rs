@@ -59,7 +59,8 @@ pub const MAX_BODY_BYTES: usize = 512 * 1024;
 /// Longest `idempotency-key` (Novu).
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
-/// The API's router. Mount it, or serve it with [`crate::serve`].
+/// The API's router. Mount it in a service, or serve it with `axum::serve`
+/// (with [`fn@crate::app`] for the demo's stand-ins too).
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/integrations/channel-connections/oauth", post(connect))
