@@ -648,3 +648,56 @@ async fn browser_binding_survives_the_teams_second_redirect() {
         .unwrap();
     assert_eq!(done.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_user_is_linked_to_an_existing_connection_through_the_link_endpoint() {
+    let s = start("link-user").await;
+    let shared = r#"{"integrationIdentifier":"slack","connectionIdentifier":"acme-slack","context":{"tenant":"acme"},"connectionMode":"shared"}"#;
+    let url = s.connect(shared).await;
+    assert_eq!(s.allow(&url).await.status(), StatusCode::OK);
+    assert!(
+        s.list("/v1/channel-endpoints").await.is_empty(),
+        "a shared install links nobody"
+    );
+    let one = s
+        .http
+        .get(format!("{}/v1/channel-connections/acme-slack", s.base))
+        .header("authorization", format!("ApiKey {DEMO_API_KEY}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(one.status(), StatusCode::OK);
+    let v: Value = serde_json::from_slice(&one.bytes().await.unwrap()).unwrap();
+    assert_eq!(v["data"]["workspace"]["id"], SLACK_TEAM);
+    let missing = s
+        .http
+        .get(format!("{}/v1/channel-connections/nope", s.base))
+        .header("authorization", format!("ApiKey {DEMO_API_KEY}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+
+    let link = r#"{"integrationIdentifier":"slack","subscriberId":"subscriber-7","connectionIdentifier":"acme-slack","context":{"tenant":"acme"}}"#;
+    let (status, _, v) = s
+        .post(
+            "/v1/integrations/channel-endpoints/oauth",
+            Some(DEMO_API_KEY),
+            None,
+            link,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(s.allow(v["url"].as_str().unwrap()).await.status(), StatusCode::OK);
+    let endpoints = s
+        .list("/v1/channel-endpoints?connectionIdentifier=acme-slack")
+        .await;
+    assert_eq!(endpoints.len(), 1);
+    assert_eq!(endpoints[0]["subscriberId"], "subscriber-7");
+    assert_eq!(endpoints[0]["type"], "slack_user");
+    assert_eq!(
+        s.list("/v1/channel-connections").await.len(),
+        1,
+        "linking adds no connection"
+    );
+}
