@@ -162,7 +162,16 @@ async fn issue(s: Arc<AppState>, headers: HeaderMap, body: Bytes, link: bool) ->
     let store = s.store.clone();
     let env_id = env.id().to_owned();
     let saved = text.clone();
-    if let Err(e) = blocking(move || store.idempotency_finish(&env_id, &key, status, &saved)).await {
+    // A server failure is not an answer to keep: the key is freed for a retry.
+    let kept = blocking(move || {
+        if status >= 500 {
+            store.idempotency_abandon(&env_id, &key)
+        } else {
+            store.idempotency_finish(&env_id, &key, status, &saved)
+        }
+    })
+    .await;
+    if let Err(e) = kept {
         return ApiError::from(e).into_response();
     }
     json_response(status, &text, false)

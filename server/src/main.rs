@@ -9,13 +9,16 @@ use channel_connect_server::sender::Sender;
 use channel_connect_server::store::Store;
 use channel_connect_server::{AppState, app, install_crypto_provider, os_entropy};
 
-const USAGE: &str = "usage: channel-connect-server [--config FILE] [--listen ADDR] [--db PATH] [--demo]";
+const USAGE: &str =
+    "usage: channel-connect-server [--config FILE] [--listen ADDR] [--public-url URL] [--db PATH] [--demo]";
 
 struct Args {
     config: Option<String>,
     listen: SocketAddr,
     db: PathBuf,
     demo: bool,
+    /// How browsers reach this server (start URLs), when not the listen address.
+    public_url: Option<String>,
 }
 
 fn args() -> Result<Args, String> {
@@ -24,6 +27,7 @@ fn args() -> Result<Args, String> {
         listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
         db: PathBuf::from("channel-connect.db"),
         demo: false,
+        public_url: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -32,6 +36,7 @@ fn args() -> Result<Args, String> {
             "--config" => a.config = Some(value()?),
             "--listen" => a.listen = value()?.parse().map_err(|e| format!("--listen: {e}"))?,
             "--db" => a.db = PathBuf::from(value()?),
+            "--public-url" => a.public_url = Some(value()?.trim_end_matches('/').to_owned()),
             "--demo" => a.demo = true,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
@@ -59,7 +64,7 @@ async fn run() -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", a.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let base = format!("http://{addr}");
+    let base = a.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let demo = a.demo || a.config.is_none();
     let config = match &a.config {
         Some(path) => Config::from_file(path)?,
@@ -83,9 +88,24 @@ async fn run() -> Result<(), String> {
         );
     }
     axum::serve(listener, app(state, demo, &base))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown())
         .await
         .map_err(|e| e.to_string())
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, finish the requests in flight.
+async fn shutdown() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down");
 }
