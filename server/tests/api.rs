@@ -14,15 +14,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-const SEED: &str = r#"{
-  "subscriberId": "subscriber-123",
-  "integrationIdentifier": "slack",
-  "connectionIdentifier": "slack-connection-abc123",
-  "context": { "key": "org-acme" },
-  "scope": ["chat:write", "chat:write.public", "channels:read"],
-  "connectionMode": "shared",
-  "autoLinkUser": true
-}"#;
+/// The curl example body of Novu's documentation (integration set to `slack`).
+const SEED: &str = include_str!("../../examples/requests/seed-curl.json");
 const TEAMS: &str = r#"{"subscriberId":"subscriber-123","integrationIdentifier":"msteams","context":{"tenant":"org-acme"},"autoLinkUser":true}"#;
 const VICTIM: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 
@@ -121,14 +114,20 @@ impl Server {
         self.http.get(url).send().await.unwrap()
     }
 
-    async fn list(&self, path: &str) -> Vec<Value> {
-        let res = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("authorization", format!("ApiKey {DEMO_API_KEY}"))
+    /// A GET with the demo API key.
+    async fn get_with_key(&self, path: &str) -> reqwest::Response {
+        let url = format!("{}{path}", self.base);
+        let auth = format!("ApiKey {DEMO_API_KEY}");
+        self.http
+            .get(url)
+            .header("authorization", auth)
             .send()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    async fn list(&self, path: &str) -> Vec<Value> {
+        let res = self.get_with_key(path).await;
         assert_eq!(res.status(), StatusCode::OK);
         let v: Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
         v["data"].as_array().unwrap().clone()
@@ -659,23 +658,11 @@ async fn a_user_is_linked_to_an_existing_connection_through_the_link_endpoint() 
         s.list("/v1/channel-endpoints").await.is_empty(),
         "a shared install links nobody"
     );
-    let one = s
-        .http
-        .get(format!("{}/v1/channel-connections/acme-slack", s.base))
-        .header("authorization", format!("ApiKey {DEMO_API_KEY}"))
-        .send()
-        .await
-        .unwrap();
+    let one = s.get_with_key("/v1/channel-connections/acme-slack").await;
     assert_eq!(one.status(), StatusCode::OK);
     let v: Value = serde_json::from_slice(&one.bytes().await.unwrap()).unwrap();
     assert_eq!(v["data"]["workspace"]["id"], SLACK_TEAM);
-    let missing = s
-        .http
-        .get(format!("{}/v1/channel-connections/nope", s.base))
-        .header("authorization", format!("ApiKey {DEMO_API_KEY}"))
-        .send()
-        .await
-        .unwrap();
+    let missing = s.get_with_key("/v1/channel-connections/nope").await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 
     let link = r#"{"integrationIdentifier":"slack","subscriberId":"subscriber-7","connectionIdentifier":"acme-slack","context":{"tenant":"acme"}}"#;
