@@ -30,25 +30,57 @@ use tower_http::timeout::TimeoutLayer;
 use crate::config::{CALLBACK_PATH, Config, Environment};
 use crate::error::ApiError;
 use crate::sender::Sender;
-use crate::store::{Filter, Idempotency, Store, StoreError};
+use crate::sqlite::{Filter, Store};
+use crate::stores::{Idempotency, IdempotencyEntries, ReplayMarks, StoreError, blocking};
 
 /// What every handler shares.
 pub struct AppState {
     /// Environments and keys.
     pub config: Config,
-    /// The database.
+    /// The records (connections, endpoints) and start URLs.
     pub store: Store,
+    /// Replay marks (the SQLite store, or Redis shared by every instance).
+    pub replay: Arc<dyn ReplayMarks>,
+    /// Idempotency entries (likewise).
+    pub idempotency: Arc<dyn IdempotencyEntries>,
     /// Provider calls.
     pub sender: Sender,
-    /// Fills entropy for states (the OS generator in the binary).
+    /// Fills entropy for states (the OS generator by default).
     pub entropy: fn(&mut [u8]),
-    /// The clock (the system clock in the binary; tests may move it).
+    /// The clock (the system clock by default; tests may move it).
     pub clock: fn() -> OffsetDateTime,
     /// This server's address as browsers reach it (start URLs).
     pub public_url: String,
 }
 
 impl AppState {
+    /// Everything in the SQLite store, the OS's entropy and the system clock.
+    pub fn new(config: Config, store: Store, sender: Sender, public_url: &str) -> AppState {
+        AppState {
+            config,
+            replay: Arc::new(store.clone()),
+            idempotency: Arc::new(store.clone()),
+            store,
+            sender,
+            entropy: crate::os_entropy,
+            clock: OffsetDateTime::now_utc,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// Replay marks and idempotency entries in `shared` (Redis) instead.
+    pub fn sharing<T: ReplayMarks + IdempotencyEntries + Clone + 'static>(mut self, shared: T) -> AppState {
+        self.replay = Arc::new(shared.clone());
+        self.idempotency = Arc::new(shared);
+        self
+    }
+
+    /// Another clock (tests).
+    pub fn with_clock(mut self, clock: fn() -> OffsetDateTime) -> AppState {
+        self.clock = clock;
+        self
+    }
+
     fn now(&self) -> OffsetDateTime {
         (self.clock)()
     }
@@ -136,11 +168,7 @@ async fn issue(s: Arc<AppState>, headers: HeaderMap, body: Bytes, link: bool) ->
         .finalize()
         .to_vec();
     let now = s.now().unix_timestamp();
-    let env_id = env.id().to_owned();
-    let store = s.store.clone();
-    let (k, h) = (key.clone(), hash);
-    let claimed = blocking(move || store.idempotency_begin(&env_id, &k, &h, now)).await;
-    match claimed {
+    match s.idempotency.begin(env.id(), &key, &hash, now).await {
         Ok(Idempotency::Fresh) => {}
         Ok(Idempotency::Replay { status, body }) => return json_response(status, &body, true),
         Ok(Idempotency::Mismatch) => {
@@ -159,18 +187,12 @@ async fn issue(s: Arc<AppState>, headers: HeaderMap, body: Bytes, link: bool) ->
     }
     let (status, value) = issue_url(&s, env, &body, link).await;
     let text = value.to_string();
-    let store = s.store.clone();
-    let env_id = env.id().to_owned();
-    let saved = text.clone();
     // A server failure is not an answer to keep: the key is freed for a retry.
-    let kept = blocking(move || {
-        if status >= 500 {
-            store.idempotency_abandon(&env_id, &key)
-        } else {
-            store.idempotency_finish(&env_id, &key, status, &saved)
-        }
-    })
-    .await;
+    let kept = if status >= 500 {
+        s.idempotency.abandon(env.id(), &key).await
+    } else {
+        s.idempotency.finish(env.id(), &key, status, &text).await
+    };
     if let Err(e) = kept {
         return ApiError::from(e).into_response();
     }
@@ -293,13 +315,6 @@ fn json_response(status: u16, body: &str, replay: bool) -> Response {
             .insert("idempotency-replay", HeaderValue::from_static("true"));
     }
     res
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(v) => v,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
 }
 
 /// The provider's redirect back: verify, refuse replays, exchange, prove,
@@ -432,11 +447,17 @@ async fn verify_and_store(
         .finish_callback(opened, &verify)
         .map_err(|e| with_redirect(e.into()))?;
     // One use per state, whatever happens next: a code is redeemed once.
-    let replay = verified.state.replay_id().0.to_vec();
-    let (store, expires) = (s.store.clone(), verified.state.expires_at().unix_timestamp());
-    let first = blocking(move || store.mark_used(&replay, expires, now.unix_timestamp()))
+    // A store that cannot answer fails closed (503): no state without its check.
+    let replay = verified.state.replay_id();
+    let expires = verified.state.expires_at().unix_timestamp();
+    let first = s
+        .replay
+        .mark_used(&replay.0, expires, now.unix_timestamp())
         .await
-        .map_err(|_| Refusal::plain(500, "storage failed"))?;
+        .map_err(|e| {
+            tracing::error!(what = e.0, "replay marks unavailable");
+            with_redirect(Refusal::plain(503, "Service unavailable, try again"))
+        })?;
     if !first {
         tracing::warn!(reason = "Replayed", "state refused");
         return Err(with_redirect(Refusal::plain(
@@ -458,7 +479,10 @@ async fn verify_and_store(
             .map(|c| (c, records))
     })
     .await
-    .map_err(|_| with_redirect(Refusal::plain(500, "storage failed")))?;
+    .map_err(|e| {
+        tracing::error!(what = e.0, "records not stored");
+        with_redirect(Refusal::plain(503, "Service unavailable, try again"))
+    })?;
     Ok(Done::Stored {
         env: env.id().to_owned(),
         integration: verified.state.integration_identifier().to_owned(),

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use channel_connect::RequestError;
 use serde_json::{Value, json};
 
-use crate::store::StoreError;
+use crate::stores::StoreError;
 
 /// What a handler can answer instead of success.
 #[derive(Debug)]
@@ -25,8 +25,10 @@ pub enum ApiError {
     Conflict(String),
     /// Not found (a connection identifier).
     NotFound(String),
-    /// The server itself failed (storage).
+    /// The server itself failed.
     Internal(&'static str),
+    /// A store did not answer (503): retry later.
+    Unavailable(&'static str),
 }
 
 impl ApiError {
@@ -41,14 +43,15 @@ impl ApiError {
             ApiError::Conflict(m) => plain(409, m),
             ApiError::NotFound(m) => plain(404, m),
             ApiError::Internal(what) => plain(500, what),
+            ApiError::Unavailable(_) => plain(503, "Service unavailable, try again"),
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(what) = &self {
-            tracing::error!(what, "internal error");
+        if let ApiError::Internal(what) | ApiError::Unavailable(what) = &self {
+            tracing::error!(what, "server failure");
         }
         let (status, body) = self.status_and_body();
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -64,6 +67,6 @@ impl From<RequestError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::Internal(e.0)
+        ApiError::Unavailable(e.0)
     }
 }

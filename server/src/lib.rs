@@ -6,7 +6,9 @@
 //! pure; this crate does the I/O.
 //!
 //! * [`app::router`]: the API routes, to serve or to mount in a service.
-//! * [`store::Store`]: connections, endpoints, replay marks, idempotency.
+//! * [`sqlite::Store`]: connections, endpoints, replay marks, idempotency in SQLite;
+//!   [`redis::RedisStore`]: replay marks and idempotency shared by instances
+//!   ([`stores`] has the traits).
 //! * [`sender::Sender`]: sends the core's request values.
 //! * [`config::Config`]: environments, API keys, integrations.
 //!
@@ -19,9 +21,11 @@ pub mod app;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod redis;
 pub mod sender;
+pub mod sqlite;
 pub mod standin;
-pub mod store;
+pub mod stores;
 
 use std::sync::Arc;
 

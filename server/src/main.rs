@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use channel_connect_server::config::{Config, DEMO_API_KEY};
+use channel_connect_server::redis::RedisStore;
 use channel_connect_server::sender::Sender;
-use channel_connect_server::store::Store;
+use channel_connect_server::sqlite::Store;
 use channel_connect_server::{AppState, app, install_crypto_provider, os_entropy};
 
-const USAGE: &str =
-    "usage: channel-connect-server [--config FILE] [--listen ADDR] [--public-url URL] [--db PATH] [--demo]";
+const USAGE: &str = "usage: channel-connect-server [--config FILE] [--listen ADDR] [--public-url URL] [--db PATH] [--redis URL] [--demo]";
 
 struct Args {
     config: Option<String>,
@@ -19,6 +19,8 @@ struct Args {
     demo: bool,
     /// How browsers reach this server (start URLs), when not the listen address.
     public_url: Option<String>,
+    /// Replay marks and idempotency entries in Redis, shared by instances.
+    redis: Option<String>,
 }
 
 fn args() -> Result<Args, String> {
@@ -28,6 +30,7 @@ fn args() -> Result<Args, String> {
         db: PathBuf::from("channel-connect.db"),
         demo: false,
         public_url: None,
+        redis: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -37,6 +40,7 @@ fn args() -> Result<Args, String> {
             "--listen" => a.listen = value()?.parse().map_err(|e| format!("--listen: {e}"))?,
             "--db" => a.db = PathBuf::from(value()?),
             "--public-url" => a.public_url = Some(value()?.trim_end_matches('/').to_owned()),
+            "--redis" => a.redis = Some(value()?),
             "--demo" => a.demo = true,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
@@ -72,15 +76,15 @@ async fn run() -> Result<(), String> {
     };
     let store = Store::open(&a.db, &config.token_key, os_entropy).map_err(|e| e.to_string())?;
     let sender = Sender::new().map_err(|e| format!("HTTP client: {e}"))?;
-    let state = Arc::new(AppState {
-        config,
-        store,
-        sender,
-        entropy: os_entropy,
-        clock: time::OffsetDateTime::now_utc,
-        public_url: base.clone(),
-    });
-    tracing::info!(%addr, demo, db = %a.db.display(), "listening");
+    let mut state = AppState::new(config, store, sender, &base);
+    if let Some(url) = &a.redis {
+        let shared = RedisStore::connect(url, "channel-connect")
+            .await
+            .map_err(|e| e.to_string())?;
+        state = state.sharing(shared);
+    }
+    let state = Arc::new(state);
+    tracing::info!(%addr, demo, db = %a.db.display(), redis = a.redis.is_some(), "listening");
     if demo && a.config.is_none() {
         println!("channel-connect demo on {base}  (open {base}/ in a browser)");
         println!(

@@ -15,7 +15,7 @@ use std::time::Duration;
 use base64::Engine;
 use channel_connect_server::config::{Config, DEMO_BROWSER_API_KEY};
 use channel_connect_server::sender::Sender;
-use channel_connect_server::store::Store;
+use channel_connect_server::sqlite::Store;
 use channel_connect_server::{AppState, app, install_crypto_provider, os_entropy};
 use serde_json::{Value, json};
 
@@ -186,14 +186,7 @@ async fn chromium_connects_slack_and_teams_through_the_demo_page() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let config = Config::demo(&base).unwrap();
     let store = Store::in_memory(&config.token_key, os_entropy).unwrap();
-    let state = Arc::new(AppState {
-        config,
-        store,
-        sender: Sender::new().unwrap(),
-        entropy: os_entropy,
-        clock: time::OffsetDateTime::now_utc,
-        public_url: base.clone(),
-    });
+    let state = Arc::new(AppState::new(config, store, Sender::new().unwrap(), &base));
     let router = app(state, true, &base);
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
 

@@ -1,4 +1,4 @@
-//! SQLite storage: connections, endpoints, replay marks and idempotency
+//! The SQLite store (the zero-setup default): connections, endpoints, replay marks and idempotency
 //! entries. Provider tokens (and webhook URLs) are sealed with
 //! XChaCha20-Poly1305 before they reach the file; what the list endpoints
 //! answer is kept beside them with every credential removed.
@@ -12,6 +12,10 @@ use channel_connect::records::{ChannelConnectionRecord, ChannelEndpointRecord, S
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+
+use crate::stores::{
+    IDEMPOTENCY_TTL_SECS, Idempotency, IdempotencyEntries, ReplayMarks, StoreError, StoreFuture, blocking,
+};
 
 /// Migrations, applied in order on open; `user_version` counts the applied ones.
 const MIGRATIONS: &[&str] = &["
@@ -63,36 +67,6 @@ CREATE TABLE idempotency (
 );
 "];
 
-/// A storage failure (the message names the operation, never a value).
-#[derive(Debug)]
-pub struct StoreError(pub &'static str);
-
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "storage failed: {}", self.0)
-    }
-}
-
-impl std::error::Error for StoreError {}
-
-/// What an idempotency key found.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Idempotency {
-    /// First use: the caller handles the request, then [`Store::idempotency_finish`].
-    Fresh,
-    /// Same key, same request, finished: the cached answer.
-    Replay {
-        /// The cached status.
-        status: u16,
-        /// The cached body.
-        body: String,
-    },
-    /// Same key, another request body (422).
-    Mismatch,
-    /// Same key, still being handled (409).
-    InFlight,
-}
-
 /// The database, shared by the handlers (cheap to clone).
 #[derive(Clone)]
 pub struct Store {
@@ -106,9 +80,6 @@ impl std::fmt::Debug for Store {
         f.write_str("Store { .. }")
     }
 }
-
-/// How long an idempotency entry is kept (Novu: 24 hours).
-pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 60 * 60;
 
 impl Store {
     /// Opens (creating) the database at `path` and applies the migrations.
@@ -149,7 +120,12 @@ impl Store {
 
     /// Marks a state as used; `false` when it already was (a replay).
     /// Marks past their expiry are dropped on the way.
-    pub fn mark_used(&self, replay_id: &[u8], expires_at: i64, now: i64) -> Result<bool, StoreError> {
+    pub fn mark_used_blocking(
+        &self,
+        replay_id: &[u8],
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let conn = self.lock();
         conn.execute("DELETE FROM replay_marks WHERE expires_at < ?1", params![now])
             .map_err(|_| StoreError("replay marks"))?;
@@ -603,4 +579,36 @@ fn public_endpoint_fields(fields: &Map<String, Value>) -> Map<String, Value> {
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
+}
+
+impl ReplayMarks for Store {
+    fn mark_used<'a>(&'a self, replay_id: &'a [u8], expires_at: i64, now: i64) -> StoreFuture<'a, bool> {
+        let (store, id) = (self.clone(), replay_id.to_vec());
+        Box::pin(blocking(move || store.mark_used_blocking(&id, expires_at, now)))
+    }
+}
+
+impl IdempotencyEntries for Store {
+    fn begin<'a>(
+        &'a self,
+        env: &'a str,
+        key: &'a str,
+        hash: &'a [u8],
+        now: i64,
+    ) -> StoreFuture<'a, Idempotency> {
+        let (store, env, key, hash) = (self.clone(), env.to_owned(), key.to_owned(), hash.to_vec());
+        Box::pin(blocking(move || store.idempotency_begin(&env, &key, &hash, now)))
+    }
+
+    fn finish<'a>(&'a self, env: &'a str, key: &'a str, status: u16, body: &'a str) -> StoreFuture<'a, ()> {
+        let (store, env, key, body) = (self.clone(), env.to_owned(), key.to_owned(), body.to_owned());
+        Box::pin(blocking(move || {
+            store.idempotency_finish(&env, &key, status, &body)
+        }))
+    }
+
+    fn abandon<'a>(&'a self, env: &'a str, key: &'a str) -> StoreFuture<'a, ()> {
+        let (store, env, key) = (self.clone(), env.to_owned(), key.to_owned());
+        Box::pin(blocking(move || store.idempotency_abandon(&env, &key)))
+    }
 }

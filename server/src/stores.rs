@@ -1,0 +1,76 @@
+//! What the store engines promise, one trait per concern: replay marks and
+//! idempotency entries (shared by every instance of the service, so they
+//! may live in Redis) beside the records (connections, endpoints), which
+//! [`crate::sqlite::Store`] keeps.
+
+use std::future::Future;
+use std::pin::Pin;
+
+/// A future a store answers with.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// A storage failure (the message names the operation, never a value).
+#[derive(Debug)]
+pub struct StoreError(pub &'static str);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "storage failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// What an idempotency key found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Idempotency {
+    /// First use: the caller handles the request, then [`Store::idempotency_finish`].
+    Fresh,
+    /// Same key, same request, finished: the cached answer.
+    Replay {
+        /// The cached status.
+        status: u16,
+        /// The cached body.
+        body: String,
+    },
+    /// Same key, another request body (422).
+    Mismatch,
+    /// Same key, still being handled (409).
+    InFlight,
+}
+
+/// How long an idempotency entry is kept (Novu: 24 hours).
+pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 60 * 60;
+
+/// Marks each state used once. An engine that cannot answer fails closed:
+/// the caller refuses the callback.
+pub trait ReplayMarks: Send + Sync {
+    /// Marks `replay_id` used until `expires_at` (Unix seconds); `false`
+    /// when it already was.
+    fn mark_used<'a>(&'a self, replay_id: &'a [u8], expires_at: i64, now: i64) -> StoreFuture<'a, bool>;
+}
+
+/// Novu's `idempotency-key` entries, scoped per environment.
+pub trait IdempotencyEntries: Send + Sync {
+    /// Claims `key` for a request (its hash), or answers what it holds.
+    fn begin<'a>(
+        &'a self,
+        env: &'a str,
+        key: &'a str,
+        hash: &'a [u8],
+        now: i64,
+    ) -> StoreFuture<'a, Idempotency>;
+    /// Keeps the answer to a claimed key.
+    fn finish<'a>(&'a self, env: &'a str, key: &'a str, status: u16, body: &'a str) -> StoreFuture<'a, ()>;
+    /// Releases a claimed key without an answer (a retry may run).
+    fn abandon<'a>(&'a self, env: &'a str, key: &'a str) -> StoreFuture<'a, ()>;
+}
+
+/// Runs blocking storage work off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| StoreError("task"))?
+}

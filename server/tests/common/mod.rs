@@ -1,0 +1,173 @@
+//! The test harness shared by the service's HTTP tests: a demo server
+//! (API and stand-ins) on an ephemeral loopback port, and a client that
+//! follows the stand-in pages the way a browser would.
+#![allow(dead_code)] // each test file uses part of it
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use channel_connect_server::config::{Config, DEMO_API_KEY};
+use channel_connect_server::sender::Sender;
+use channel_connect_server::sqlite::Store;
+use channel_connect_server::{AppState, app, install_crypto_provider, os_entropy};
+use reqwest::StatusCode;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+/// The curl example body of Novu's documentation (integration set to `slack`).
+pub const SEED: &str = include_str!("../../../examples/requests/seed-curl.json");
+pub const TEAMS: &str = r#"{"subscriberId":"subscriber-123","integrationIdentifier":"msteams","context":{"tenant":"org-acme"},"autoLinkUser":true}"#;
+pub const VICTIM: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+pub struct Server {
+    pub base: String,
+    pub db: PathBuf,
+    pub http: reqwest::Client,
+}
+
+pub fn db_path(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("server-api");
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join(format!("{name}.db"));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    db
+}
+
+/// A demo server on an ephemeral loopback port, with its own database file.
+pub async fn start(name: &str) -> Server {
+    start_on(db_path(name), None, |s| s).await
+}
+
+pub async fn start_with_clock(name: &str, clock: fn() -> OffsetDateTime) -> Server {
+    start_on(db_path(name), None, move |s| s.with_clock(clock)).await
+}
+
+/// A demo server on the database file `db` (two may share one), its state
+/// adjusted by `customize` (another clock, Redis). With `behind`, it is a
+/// second instance behind the same public address as the server there:
+/// same redirect URI, same stand-ins.
+pub async fn start_on(
+    db: PathBuf,
+    behind: Option<&str>,
+    customize: impl FnOnce(AppState) -> AppState,
+) -> Server {
+    install_crypto_provider();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let public = behind.unwrap_or(&base).to_owned();
+    let config = Config::demo(&public).unwrap();
+    let store = Store::open(&db, &config.token_key, os_entropy).unwrap();
+    let state = customize(AppState::new(config, store, Sender::new().unwrap(), &public));
+    let router = app(Arc::new(state), true, &public);
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    Server { base, db, http }
+}
+
+impl Server {
+    pub async fn post(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        idem: Option<&str>,
+        body: &str,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        if let Some(k) = key {
+            req = req.header("authorization", format!("ApiKey {k}"));
+        }
+        if let Some(i) = idem {
+            req = req.header("idempotency-key", i);
+        }
+        let res = req.send().await.unwrap();
+        let (status, headers) = (res.status(), res.headers().clone());
+        (
+            status,
+            headers,
+            serde_json::from_slice(&res.bytes().await.unwrap()).unwrap_or(Value::Null),
+        )
+    }
+
+    pub async fn connect(&self, body: &str) -> String {
+        let (status, _, v) = self
+            .post(
+                "/v1/integrations/channel-connections/oauth",
+                Some(DEMO_API_KEY),
+                None,
+                body,
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        v["url"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn get(&self, url: &str) -> reqwest::Response {
+        let url = if url.starts_with("http") {
+            url.to_owned()
+        } else {
+            format!("{}{url}", self.base)
+        };
+        self.http.get(url).send().await.unwrap()
+    }
+
+    /// A GET with the demo API key.
+    pub async fn get_with_key(&self, path: &str) -> reqwest::Response {
+        let url = format!("{}{path}", self.base);
+        let auth = format!("ApiKey {DEMO_API_KEY}");
+        self.http
+            .get(url)
+            .header("authorization", auth)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn list(&self, path: &str) -> Vec<Value> {
+        let res = self.get_with_key(path).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let v: Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
+        v["data"].as_array().unwrap().clone()
+    }
+
+    /// The stand-in page's link with this id.
+    pub async fn link(&self, page_url: &str, id: &str) -> String {
+        let res = self.get(page_url).await;
+        assert_eq!(res.status(), StatusCode::OK, "{page_url}");
+        let page = res.text().await.unwrap();
+        let marker = format!("id=\"{id}\" href=\"");
+        let start = page.find(&marker).expect("the link") + marker.len();
+        let end = start + page[start..].find('"').unwrap();
+        page[start..end].replace("&amp;", "&")
+    }
+
+    /// Follows a provider page's "Allow": the callback's response.
+    pub async fn allow(&self, page_url: &str) -> reqwest::Response {
+        let link = self.link(page_url, "allow").await;
+        self.get(&link).await
+    }
+
+    pub fn location(res: &reqwest::Response) -> String {
+        res.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    /// The database file and its write-ahead log, as bytes.
+    pub fn db_bytes(&self) -> Vec<u8> {
+        ["", "-wal"]
+            .iter()
+            .flat_map(|s| std::fs::read(format!("{}{s}", self.db.display())).unwrap_or_default())
+            .collect()
+    }
+}
+
+pub fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
