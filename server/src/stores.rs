@@ -24,7 +24,7 @@ impl std::error::Error for StoreError {}
 /// What an idempotency key found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Idempotency {
-    /// First use: the caller handles the request, then [`Store::idempotency_finish`].
+    /// First use: the caller handles the request, then [`IdempotencyEntries::finish`].
     Fresh,
     /// Same key, same request, finished: the cached answer.
     Replay {
