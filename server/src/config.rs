@@ -173,6 +173,17 @@ impl Config {
         Config::parse(&text.replace("{base}", base.trim_end_matches('/')))
     }
 
+    /// The demo with its Slack integration pointing at `slack_base` instead
+    /// of the stand-in (tests of a failing provider).
+    pub fn demo_with_slack(base: &str, slack_base: &str) -> Result<Config, String> {
+        let base = base.trim_end_matches('/');
+        let text = DEMO_CONFIG.replace("{integrations}", DEMO_INTEGRATIONS);
+        let text = text
+            .replace("{base}/standin/slack", slack_base)
+            .replace("{base}", base);
+        Config::parse(&text)
+    }
+
     /// Reads a configuration file.
     pub fn from_file(path: &str) -> Result<Config, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;

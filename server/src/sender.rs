@@ -23,8 +23,13 @@ pub struct Answer {
 impl Sender {
     /// A client with a 10-second timeout.
     pub fn new() -> Result<Self, reqwest::Error> {
+        Sender::with_timeout(Duration::from_secs(10))
+    }
+
+    /// A client whose every call (connect, send, read) ends within `timeout`.
+    pub fn with_timeout(timeout: Duration) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
+            .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Sender { client })

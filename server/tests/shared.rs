@@ -257,3 +257,67 @@ async fn redis_unreachable_fails_closed_and_the_callback_can_be_retried() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(s.list("/v1/channel-connections").await.len(), 1);
 }
+
+/// A provider that answers too slowly (a good answer after 5 s, past the
+/// 1 s timeout), or with an error page.
+async fn broken_provider() -> String {
+    use axum::routing::post;
+    let router = axum::Router::new()
+        .route(
+            "/slow/api/oauth.v2.access",
+            post(|| async {
+                // A good answer, too late: only the timeout can refuse it.
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                r#"{"ok":true,"access_token":"xoxb-late","token_type":"bot","scope":"chat:write","bot_user_id":"U1","team":{"id":"T0DEMO00001","name":"Demo"},"authed_user":{"id":"U2"}}"#
+            }),
+        )
+        .route(
+            "/broken/api/oauth.v2.access",
+            post(|| async { (StatusCode::BAD_GATEWAY, "<html>upstream error</html>") }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    base
+}
+
+#[tokio::test]
+async fn a_slow_or_failing_token_endpoint_gives_a_bounded_failure_and_stores_nothing() {
+    use channel_connect_server::config::Config;
+    use channel_connect_server::sender::Sender;
+    let provider = broken_provider().await;
+    for (mode, expected) in [
+        ("slow", StatusCode::BAD_GATEWAY),
+        ("broken", StatusCode::BAD_GATEWAY),
+    ] {
+        let base_url = format!("{provider}/{mode}");
+        let s = start_on(db_path(&format!("provider-{mode}")), None, |st| {
+            // The Slack integration points at the broken provider; calls end within 1 s.
+            let config = Config::demo_with_slack(&st.public_url, &base_url).unwrap();
+            let mut st = channel_connect_server::AppState::new(
+                config,
+                st.store.clone(),
+                Sender::with_timeout(Duration::from_secs(1)).unwrap(),
+                &st.public_url,
+            );
+            st.entropy = os_entropy;
+            st
+        })
+        .await;
+        let url = s.connect(SEED).await;
+        let state = url.split("state=").nth(1).unwrap().split('&').next().unwrap();
+        let res = s
+            .get(&format!(
+                "/v1/integrations/chat/oauth/callback?code=c&state={state}"
+            ))
+            .await;
+        assert_eq!(res.status(), expected, "{mode}");
+        let page = res.text().await.unwrap();
+        assert!(page.contains("Connection failed"), "{mode}: {page}");
+        assert!(
+            !page.contains("upstream error"),
+            "the provider's page is not shown"
+        );
+        assert!(s.list("/v1/channel-connections").await.is_empty(), "{mode}");
+    }
+}
