@@ -365,7 +365,7 @@ impl Store {
             "SELECT public_json FROM connections WHERE environment_id = ?1
                  AND (?2 IS NULL OR subscriber_id = ?2) AND (?3 IS NULL OR identifier = ?3)
                  AND (?4 IS NULL OR integration_identifier = ?4)
-             ORDER BY created_at, identifier LIMIT ?5 OFFSET ?6",
+             ORDER BY created_at, rowid LIMIT ?5 OFFSET ?6",
             env,
             filter,
         )
@@ -377,7 +377,7 @@ impl Store {
             "SELECT public_json FROM endpoints WHERE environment_id = ?1
                  AND (?2 IS NULL OR subscriber_id = ?2) AND (?3 IS NULL OR connection_identifier = ?3)
                  AND (?4 IS NULL OR integration_identifier = ?4)
-             ORDER BY created_at, identifier LIMIT ?5 OFFSET ?6",
+             ORDER BY created_at, rowid LIMIT ?5 OFFSET ?6",
             env,
             filter,
         )
