@@ -30,8 +30,8 @@ use tower_http::timeout::TimeoutLayer;
 use crate::config::{CALLBACK_PATH, Config, Environment};
 use crate::error::ApiError;
 use crate::sender::Sender;
-use crate::sqlite::{Filter, Store};
-use crate::stores::{Idempotency, IdempotencyEntries, ReplayMarks, StoreError, blocking};
+use crate::sqlite::Store;
+use crate::stores::{Filter, Idempotency, IdempotencyEntries, ReplayMarks, StoreError, blocking};
 
 /// What every handler shares.
 pub struct AppState {

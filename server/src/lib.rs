@@ -22,6 +22,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod redis;
+pub mod seal;
 pub mod sender;
 pub mod sqlite;
 pub mod standin;

@@ -6,15 +6,14 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use channel_connect::records::{ChannelConnectionRecord, ChannelEndpointRecord, StoredRecords};
 use rusqlite::{Connection, OptionalExtension, params};
-use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
+use serde_json::Value;
 
+use crate::seal::Sealer;
 use crate::stores::{
-    IDEMPOTENCY_TTL_SECS, Idempotency, IdempotencyEntries, ReplayMarks, StoreError, StoreFuture, blocking,
+    Filter, IDEMPOTENCY_TTL_SECS, Idempotency, IdempotencyEntries, ReplayMarks, StoreError, StoreFuture,
+    blocking,
 };
 
 /// Migrations, applied in order on open; `user_version` counts the applied ones.
@@ -71,8 +70,7 @@ CREATE TABLE idempotency (
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
-    cipher: Arc<XChaCha20Poly1305>,
-    entropy: fn(&mut [u8]),
+    sealer: Sealer,
 }
 
 impl std::fmt::Debug for Store {
@@ -105,11 +103,9 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|_| StoreError("configure"))?;
         migrate(&mut conn)?;
-        let cipher = XChaCha20Poly1305::new_from_slice(key).map_err(|_| StoreError("token key"))?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
-            cipher: Arc::new(cipher),
-            entropy,
+            sealer: Sealer::new(key, entropy)?,
         })
     }
 
@@ -173,72 +169,37 @@ impl Store {
         c: &ChannelConnectionRecord,
         now: i64,
     ) -> Result<String, StoreError> {
-        let natural = digest(&[
-            c.integration_identifier.as_bytes(),
-            c.workspace.id.as_bytes(),
-            c.subscriber_id.as_deref().unwrap_or("").as_bytes(),
-            &serde_json::to_vec(&c.context).map_err(|_| StoreError("encode"))?,
-        ]);
-        let by_identifier: Option<String> = tx
-            .query_row(
-                "SELECT identifier FROM connections WHERE environment_id = ?1 AND identifier = ?2",
-                params![env, c.identifier],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|_| StoreError("find connection"))?;
-        let existing = match by_identifier {
-            Some(id) => Some(id),
-            None => tx
-                .query_row(
-                    "SELECT identifier FROM connections WHERE environment_id = ?1 AND natural_key = ?2",
-                    params![env, natural],
-                    |r| r.get(0),
-                )
+        let natural = Sealer::connection_key(c)?;
+        let find = |sql: &str, key: &dyn rusqlite::ToSql| {
+            tx.query_row(sql, params![env, key], |r| r.get::<_, String>(0))
                 .optional()
-                .map_err(|_| StoreError("find connection"))?,
+                .map_err(|_| StoreError("find connection"))
         };
-        let mut record = c.clone();
-        if let Some(id) = &existing {
-            record.identifier = id.clone();
-        }
-        let (public, sealed) = self.split(&record, "connection", env, &record.identifier, |v| {
-            v.remove("auth");
-        })?;
-        match existing {
-            Some(_) => tx.execute(
-                "UPDATE connections SET natural_key = ?3, public_json = ?4, sealed = ?5, updated_at = ?6,
-                     subscriber_id = ?7, integration_identifier = ?8
-                 WHERE environment_id = ?1 AND identifier = ?2",
-                params![
-                    env,
-                    record.identifier,
-                    natural,
-                    public,
-                    sealed,
-                    now,
-                    record.subscriber_id,
-                    record.integration_identifier
-                ],
-            ),
-            None => tx.execute(
-                "INSERT INTO connections (environment_id, identifier, integration_identifier, subscriber_id,
-                     natural_key, public_json, sealed, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-                params![
-                    env,
-                    record.identifier,
-                    record.integration_identifier,
-                    record.subscriber_id,
-                    natural,
-                    public,
-                    sealed,
-                    now
-                ],
-            ),
-        }
+        let existing = match find(
+            "SELECT identifier FROM connections WHERE environment_id = ?1 AND identifier = ?2",
+            &c.identifier,
+        )? {
+            Some(id) => Some(id),
+            None => find(
+                "SELECT identifier FROM connections WHERE environment_id = ?1 AND natural_key = ?2",
+                &natural,
+            )?,
+        };
+        let row = self
+            .sealer
+            .connection_row(env, c, existing.as_deref().unwrap_or(&c.identifier))?;
+        tx.execute(
+            "INSERT INTO connections (environment_id, identifier, integration_identifier, subscriber_id,
+                 natural_key, public_json, sealed, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+             ON CONFLICT (environment_id, identifier) DO UPDATE SET
+                 integration_identifier = excluded.integration_identifier, subscriber_id = excluded.subscriber_id,
+                 natural_key = excluded.natural_key, public_json = excluded.public_json,
+                 sealed = excluded.sealed, updated_at = excluded.updated_at",
+            params![env, row.identifier, c.integration_identifier, c.subscriber_id, row.natural_key, row.public_json, row.sealed, now],
+        )
         .map_err(|_| StoreError("write connection"))?;
-        Ok(record.identifier)
+        Ok(row.identifier)
     }
 
     fn save_endpoint(
@@ -248,92 +209,25 @@ impl Store {
         e: &ChannelEndpointRecord,
         now: i64,
     ) -> Result<(), StoreError> {
-        let public_fields = public_endpoint_fields(e.endpoint.fields());
-        let natural = digest(&[
-            e.integration_identifier.as_bytes(),
-            e.subscriber_id.as_bytes(),
-            e.connection_identifier.as_deref().unwrap_or("").as_bytes(),
-            e.endpoint.kind().as_bytes(),
-            &serde_json::to_vec(&public_fields).map_err(|_| StoreError("encode"))?,
-        ]);
         let existing: Option<String> = tx
             .query_row(
                 "SELECT identifier FROM endpoints WHERE environment_id = ?1 AND natural_key = ?2",
-                params![env, natural],
+                params![env, Sealer::endpoint_key(e)?],
                 |r| r.get(0),
             )
             .optional()
             .map_err(|_| StoreError("find endpoint"))?;
-        let identifier = match existing {
-            Some(id) => id,
-            None => self.new_identifier("chendp_"),
-        };
-        let (mut public, sealed) = self.split(e, "endpoint", env, &identifier, |v| {
-            if let Some(Value::Object(fields)) = v.get_mut("endpoint") {
-                *fields = public_endpoint_fields(fields);
-            }
-        })?;
-        // The identifier is the server's, so it goes in the public JSON too.
-        let mut v: Map<String, Value> = serde_json::from_str(&public).map_err(|_| StoreError("encode"))?;
-        v.insert("identifier".into(), Value::String(identifier.clone()));
-        public = Value::Object(v).to_string();
+        let row = self.sealer.endpoint_row(env, e, existing)?;
         tx.execute(
             "INSERT INTO endpoints (environment_id, identifier, integration_identifier, subscriber_id,
                  connection_identifier, natural_key, public_json, sealed, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
              ON CONFLICT (environment_id, identifier) DO UPDATE SET
                  public_json = excluded.public_json, sealed = excluded.sealed, updated_at = excluded.updated_at",
-            params![env, identifier, e.integration_identifier, e.subscriber_id, e.connection_identifier, natural, public, sealed, now],
+            params![env, row.identifier, e.integration_identifier, e.subscriber_id, e.connection_identifier, row.natural_key, row.public_json, row.sealed, now],
         )
         .map_err(|_| StoreError("write endpoint"))?;
         Ok(())
-    }
-
-    /// The public JSON (credentials removed by `strip`) and the sealed full record.
-    fn split<T: serde::Serialize>(
-        &self,
-        record: &T,
-        table: &str,
-        env: &str,
-        identifier: &str,
-        strip: impl FnOnce(&mut Map<String, Value>),
-    ) -> Result<(String, Vec<u8>), StoreError> {
-        let full = serde_json::to_value(record).map_err(|_| StoreError("encode"))?;
-        let Value::Object(mut public) = full.clone() else {
-            return Err(StoreError("encode"));
-        };
-        strip(&mut public);
-        let sealed = self.seal(&full.to_string(), &aad(table, env, identifier))?;
-        Ok((Value::Object(public).to_string(), sealed))
-    }
-
-    fn seal(&self, plain: &str, aad: &[u8]) -> Result<Vec<u8>, StoreError> {
-        let mut nonce = [0u8; 24];
-        (self.entropy)(&mut nonce);
-        let sealed = self
-            .cipher
-            .encrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: plain.as_bytes(),
-                    aad,
-                },
-            )
-            .map_err(|_| StoreError("seal"))?;
-        Ok([nonce.as_slice(), &sealed].concat())
-    }
-
-    fn open_sealed(&self, sealed: &[u8], aad: &[u8]) -> Result<String, StoreError> {
-        if sealed.len() < 24 {
-            return Err(StoreError("unseal"));
-        }
-        let (nonce, body) = sealed.split_at(24);
-        let nonce = XNonce::try_from(nonce).map_err(|_| StoreError("unseal"))?;
-        let plain = self
-            .cipher
-            .decrypt(&nonce, Payload { msg: body, aad })
-            .map_err(|_| StoreError("unseal"))?;
-        String::from_utf8(plain).map_err(|_| StoreError("unseal"))
     }
 
     /// A connection's full record, tokens included (for the host's own use:
@@ -353,10 +247,7 @@ impl Store {
             .optional()
             .map_err(|_| StoreError("read connection"))?;
         let Some(sealed) = sealed else { return Ok(None) };
-        let plain = self.open_sealed(&sealed, &aad("connection", env, identifier))?;
-        serde_json::from_str(&plain)
-            .map(Some)
-            .map_err(|_| StoreError("decode"))
+        self.sealer.open_connection(env, identifier, &sealed).map(Some)
     }
 
     /// The environment's connections, credentials removed, oldest first.
@@ -503,33 +394,6 @@ impl Store {
             .map_err(|_| StoreError("idempotency"))?;
         Ok(())
     }
-
-    /// A new `prefix` + 12 characters identifier (Novu's shape).
-    pub fn new_identifier(&self, prefix: &str) -> String {
-        const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-        let mut bytes = [0u8; 12];
-        (self.entropy)(&mut bytes);
-        let tail: String = bytes
-            .iter()
-            .map(|b| ALPHABET[usize::from(*b) % 36] as char)
-            .collect();
-        format!("{prefix}{tail}")
-    }
-}
-
-/// The list endpoints' filters.
-#[derive(Debug, Default)]
-pub struct Filter {
-    /// Only this subscriber's.
-    pub subscriber_id: Option<String>,
-    /// Only this connection (or, for endpoints, those linked to it).
-    pub connection_identifier: Option<String>,
-    /// Only this integration's.
-    pub integration_identifier: Option<String>,
-    /// At most this many (default 10, at most 100).
-    pub limit: i64,
-    /// Skip this many.
-    pub offset: i64,
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -546,39 +410,6 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             .map_err(|_| StoreError("migrate"))?;
     }
     tx.commit().map_err(|_| StoreError("migrate"))
-}
-
-/// Binds a sealed value to its row: a sealed token moved to another row does not open.
-fn aad(table: &str, env: &str, identifier: &str) -> Vec<u8> {
-    [
-        table.as_bytes(),
-        &[0],
-        env.as_bytes(),
-        &[0],
-        identifier.as_bytes(),
-    ]
-    .concat()
-}
-
-fn digest(parts: &[&[u8]]) -> Vec<u8> {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update((p.len() as u64).to_be_bytes());
-        h.update(p);
-    }
-    h.finalize().to_vec()
-}
-
-/// An endpoint's fields without the credentials (`url`, `*token`, `*secret`).
-fn public_endpoint_fields(fields: &Map<String, Value>) -> Map<String, Value> {
-    fields
-        .iter()
-        .filter(|(k, _)| {
-            let k = k.to_ascii_lowercase();
-            !(k == "url" || k.ends_with("token") || k.ends_with("secret"))
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
 }
 
 impl ReplayMarks for Store {

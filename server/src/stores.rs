@@ -42,6 +42,21 @@ pub enum Idempotency {
 /// How long an idempotency entry is kept (Novu: 24 hours).
 pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 60 * 60;
 
+/// The list endpoints' filters.
+#[derive(Debug, Default)]
+pub struct Filter {
+    /// Only this subscriber's.
+    pub subscriber_id: Option<String>,
+    /// Only this connection (or, for endpoints, those linked to it).
+    pub connection_identifier: Option<String>,
+    /// Only this integration's.
+    pub integration_identifier: Option<String>,
+    /// At most this many (default 10, at most 100).
+    pub limit: i64,
+    /// Skip this many.
+    pub offset: i64,
+}
+
 /// Marks each state used once. An engine that cannot answer fails closed:
 /// the caller refuses the callback.
 pub trait ReplayMarks: Send + Sync {
