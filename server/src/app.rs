@@ -31,14 +31,14 @@ use crate::config::{CALLBACK_PATH, Config, Environment};
 use crate::error::ApiError;
 use crate::sender::Sender;
 use crate::sqlite::Store;
-use crate::stores::{Filter, Idempotency, IdempotencyEntries, ReplayMarks, StoreError, blocking};
+use crate::stores::{Filter, Idempotency, IdempotencyEntries, Listing, Records, ReplayMarks};
 
 /// What every handler shares.
 pub struct AppState {
     /// Environments and keys.
     pub config: Config,
     /// The records (connections, endpoints) and start URLs.
-    pub store: Store,
+    pub records: Arc<dyn Records>,
     /// Replay marks (the SQLite store, or Redis shared by every instance).
     pub replay: Arc<dyn ReplayMarks>,
     /// Idempotency entries (likewise).
@@ -60,7 +60,7 @@ impl AppState {
             config,
             replay: Arc::new(store.clone()),
             idempotency: Arc::new(store.clone()),
-            store,
+            records: Arc::new(store),
             sender,
             entropy: crate::os_entropy,
             clock: OffsetDateTime::now_utc,
@@ -72,6 +72,12 @@ impl AppState {
     pub fn sharing<T: ReplayMarks + IdempotencyEntries + Clone + 'static>(mut self, shared: T) -> AppState {
         self.replay = Arc::new(shared.clone());
         self.idempotency = Arc::new(shared);
+        self
+    }
+
+    /// Records (connections, endpoints, starts) in `records` (PostgreSQL) instead.
+    pub fn recording<T: Records + 'static>(mut self, records: T) -> AppState {
+        self.records = Arc::new(records);
         self
     }
 
@@ -228,10 +234,8 @@ pub(crate) async fn issue_url(s: &AppState, env: &Environment, body: &[u8], link
     let mut id = [0u8; 16];
     (s.entropy)(&mut id);
     let id = URL_SAFE_NO_PAD.encode(id);
-    let (store, start) = (s.store.clone(), id.clone());
     let expires = issued.expires_at.unix_timestamp();
-    let url = issued.url;
-    match blocking(move || store.save_start(&start, &url, &cookie, expires)).await {
+    match s.records.save_start(&id, &issued.url, &cookie, expires).await {
         Ok(()) => (
             201,
             json!({ "url": format!("{}{START_PATH}/{id}", s.public_url) }),
@@ -251,8 +255,7 @@ const COOKIE_PATH: &str = "/v1/integrations/chat/oauth";
 /// browser on to the provider.
 async fn start(State(s): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
     let now = s.now().unix_timestamp();
-    let store = s.store.clone();
-    match blocking(move || store.take_start(&id, now)).await {
+    match s.records.take_start(&id, now).await {
         Ok(Some((url, cookie))) => {
             let max_age = s.config.platform.lifetime_secs();
             let cookie = format!(
@@ -472,21 +475,18 @@ async fn verify_and_store(
     if let Some(app) = env.teams.get(verified.state.integration_identifier()) {
         install_for_linked_users(s, app, &records).await;
     }
-    let (store, env_id) = (s.store.clone(), env.id().to_owned());
-    let stored = blocking(move || {
-        store
-            .save(&env_id, &records, now.unix_timestamp())
-            .map(|c| (c, records))
-    })
-    .await
-    .map_err(|e| {
-        tracing::error!(what = e.0, "records not stored");
-        with_redirect(Refusal::plain(503, "Service unavailable, try again"))
-    })?;
+    let stored = s
+        .records
+        .save(env.id(), &records, now.unix_timestamp())
+        .await
+        .map_err(|e| {
+            tracing::error!(what = e.0, "records not stored");
+            with_redirect(Refusal::plain(503, "Service unavailable, try again"))
+        })?;
     Ok(Done::Stored {
         env: env.id().to_owned(),
         integration: verified.state.integration_identifier().to_owned(),
-        connection: stored.0,
+        connection: stored,
     })
 }
 
@@ -638,7 +638,7 @@ async fn list_connections(
     h: HeaderMap,
     q: Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    list(s, h, q, Store::list_connections).await
+    list(s, h, q, Listing::Connections).await
 }
 
 async fn list_endpoints(
@@ -646,7 +646,7 @@ async fn list_endpoints(
     h: HeaderMap,
     q: Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    list(s, h, q, Store::list_endpoints).await
+    list(s, h, q, Listing::Endpoints).await
 }
 
 /// A page of the environment's own rows, as Novu's list endpoints answer.
@@ -654,13 +654,12 @@ async fn list(
     State(s): State<Arc<AppState>>,
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
-    rows: fn(&Store, &str, &Filter) -> Result<Vec<Value>, StoreError>,
+    what: Listing,
 ) -> Result<Json<Value>, ApiError> {
-    let env = authorize(&s, &headers)?.id().to_owned();
-    let store = s.store.clone();
+    let env = authorize(&s, &headers)?;
     let filter = q.filter();
     let (page, limit) = (filter.offset / filter.limit, filter.limit);
-    let data = blocking(move || rows(&store, &env, &filter)).await?;
+    let data = s.records.list(what, env.id(), &filter).await?;
     Ok(Json(json!({ "data": data, "page": page, "pageSize": limit })))
 }
 
@@ -669,14 +668,13 @@ async fn get_connection(
     headers: HeaderMap,
     Path(identifier): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let env = authorize(&s, &headers)?.id().to_owned();
-    let store = s.store.clone();
+    let env = authorize(&s, &headers)?;
     let filter = Filter {
         connection_identifier: Some(identifier.clone()),
         limit: 1,
         ..Filter::default()
     };
-    let mut found = blocking(move || store.list_connections(&env, &filter)).await?;
+    let mut found = s.records.list(Listing::Connections, env.id(), &filter).await?;
     match found.pop() {
         Some(c) => Ok(Json(json!({ "data": c }))),
         None => Err(ApiError::NotFound(format!(

@@ -12,8 +12,8 @@ use serde_json::Value;
 
 use crate::seal::Sealer;
 use crate::stores::{
-    Filter, IDEMPOTENCY_TTL_SECS, Idempotency, IdempotencyEntries, ReplayMarks, StoreError, StoreFuture,
-    blocking,
+    Filter, IDEMPOTENCY_TTL_SECS, Idempotency, IdempotencyEntries, Listing, Records, ReplayMarks, StoreError,
+    StoreFuture, blocking,
 };
 
 /// Migrations, applied in order on open; `user_version` counts the applied ones.
@@ -441,5 +441,41 @@ impl IdempotencyEntries for Store {
     fn abandon<'a>(&'a self, env: &'a str, key: &'a str) -> StoreFuture<'a, ()> {
         let (store, env, key) = (self.clone(), env.to_owned(), key.to_owned());
         Box::pin(blocking(move || store.idempotency_abandon(&env, &key)))
+    }
+}
+
+impl Records for Store {
+    fn save<'a>(
+        &'a self,
+        env: &'a str,
+        records: &'a StoredRecords,
+        now: i64,
+    ) -> StoreFuture<'a, Option<String>> {
+        let (store, env, records) = (self.clone(), env.to_owned(), records.clone());
+        Box::pin(blocking(move || store.save(&env, &records, now)))
+    }
+
+    fn list<'a>(&'a self, what: Listing, env: &'a str, filter: &'a Filter) -> StoreFuture<'a, Vec<Value>> {
+        let (store, env, filter) = (self.clone(), env.to_owned(), filter.clone());
+        Box::pin(blocking(move || match what {
+            Listing::Connections => store.list_connections(&env, &filter),
+            Listing::Endpoints => store.list_endpoints(&env, &filter),
+        }))
+    }
+
+    fn save_start<'a>(
+        &'a self,
+        id: &'a str,
+        url: &'a str,
+        cookie: &'a str,
+        expires_at: i64,
+    ) -> StoreFuture<'a, ()> {
+        let (store, id, url, cookie) = (self.clone(), id.to_owned(), url.to_owned(), cookie.to_owned());
+        Box::pin(blocking(move || store.save_start(&id, &url, &cookie, expires_at)))
+    }
+
+    fn take_start<'a>(&'a self, id: &'a str, now: i64) -> StoreFuture<'a, Option<(String, String)>> {
+        let (store, id) = (self.clone(), id.to_owned());
+        Box::pin(blocking(move || store.take_start(&id, now)))
     }
 }

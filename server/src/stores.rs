@@ -4,6 +4,9 @@
 //! [`crate::sqlite::Store`] keeps.
 
 use std::future::Future;
+
+use channel_connect::records::StoredRecords;
+use serde_json::Value;
 use std::pin::Pin;
 
 /// A future a store answers with.
@@ -43,7 +46,7 @@ pub enum Idempotency {
 pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 60 * 60;
 
 /// The list endpoints' filters.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Filter {
     /// Only this subscriber's.
     pub subscriber_id: Option<String>,
@@ -55,6 +58,39 @@ pub struct Filter {
     pub limit: i64,
     /// Skip this many.
     pub offset: i64,
+}
+
+/// Which rows a list answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listing {
+    /// `GET /v1/channel-connections`.
+    Connections,
+    /// `GET /v1/channel-endpoints`.
+    Endpoints,
+}
+
+/// Connections, endpoints and start URLs.
+pub trait Records: Send + Sync {
+    /// Stores one callback's records in one transaction; answers the stored
+    /// connection's identifier (an existing one when it is a re-install).
+    fn save<'a>(
+        &'a self,
+        env: &'a str,
+        records: &'a StoredRecords,
+        now: i64,
+    ) -> StoreFuture<'a, Option<String>>;
+    /// A page of the environment's rows, credentials removed, oldest first.
+    fn list<'a>(&'a self, what: Listing, env: &'a str, filter: &'a Filter) -> StoreFuture<'a, Vec<Value>>;
+    /// Keeps a start URL's target and cookie until the state expires.
+    fn save_start<'a>(
+        &'a self,
+        id: &'a str,
+        url: &'a str,
+        cookie: &'a str,
+        expires_at: i64,
+    ) -> StoreFuture<'a, ()>;
+    /// Takes a start once: the provider URL and the cookie.
+    fn take_start<'a>(&'a self, id: &'a str, now: i64) -> StoreFuture<'a, Option<(String, String)>>;
 }
 
 /// Marks each state used once. An engine that cannot answer fails closed:

@@ -291,16 +291,10 @@ async fn a_slow_or_failing_token_endpoint_gives_a_bounded_failure_and_stores_not
         ("broken", StatusCode::BAD_GATEWAY),
     ] {
         let base_url = format!("{provider}/{mode}");
-        let s = start_on(db_path(&format!("provider-{mode}")), None, |st| {
+        let s = start_on(db_path(&format!("provider-{mode}")), None, |mut st| {
             // The Slack integration points at the broken provider; calls end within 1 s.
-            let config = Config::demo_with_slack(&st.public_url, &base_url).unwrap();
-            let mut st = channel_connect_server::AppState::new(
-                config,
-                st.store.clone(),
-                Sender::with_timeout(Duration::from_secs(1)).unwrap(),
-                &st.public_url,
-            );
-            st.entropy = os_entropy;
+            st.config = Config::demo_with_slack(&st.public_url, &base_url).unwrap();
+            st.sender = Sender::with_timeout(Duration::from_secs(1)).unwrap();
             st
         })
         .await;
