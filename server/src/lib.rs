@@ -21,6 +21,7 @@ pub mod app;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod postgres;
 pub mod redis;
 pub mod seal;
 pub mod sender;

@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use channel_connect_server::config::{Config, DEMO_API_KEY};
+use channel_connect_server::postgres::PgStore;
 use channel_connect_server::redis::RedisStore;
 use channel_connect_server::sender::Sender;
 use channel_connect_server::sqlite::Store;
 use channel_connect_server::{AppState, app, install_crypto_provider, os_entropy};
 
-const USAGE: &str = "usage: channel-connect-server [--config FILE] [--listen ADDR] [--public-url URL] [--db PATH] [--redis URL] [--demo]";
+const USAGE: &str = "usage: channel-connect-server [--config FILE] [--listen ADDR] [--public-url URL] [--db PATH] [--redis URL] [--database URL] [--demo]";
 
 struct Args {
     config: Option<String>,
@@ -21,6 +22,8 @@ struct Args {
     public_url: Option<String>,
     /// Replay marks and idempotency entries in Redis, shared by instances.
     redis: Option<String>,
+    /// Connections and endpoints in PostgreSQL (`postgres://...`).
+    database: Option<String>,
 }
 
 fn args() -> Result<Args, String> {
@@ -31,6 +34,7 @@ fn args() -> Result<Args, String> {
         demo: false,
         public_url: None,
         redis: None,
+        database: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -41,6 +45,7 @@ fn args() -> Result<Args, String> {
             "--db" => a.db = PathBuf::from(value()?),
             "--public-url" => a.public_url = Some(value()?.trim_end_matches('/').to_owned()),
             "--redis" => a.redis = Some(value()?),
+            "--database" => a.database = Some(value()?),
             "--demo" => a.demo = true,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
@@ -76,7 +81,14 @@ async fn run() -> Result<(), String> {
     };
     let store = Store::open(&a.db, &config.token_key, os_entropy).map_err(|e| e.to_string())?;
     let sender = Sender::new().map_err(|e| format!("HTTP client: {e}"))?;
+    let token_key = config.token_key;
     let mut state = AppState::new(config, store, sender, &base);
+    if let Some(url) = &a.database {
+        let records = PgStore::connect(url, &token_key, os_entropy)
+            .await
+            .map_err(|e| e.to_string())?;
+        state = state.recording(records);
+    }
     if let Some(url) = &a.redis {
         let shared = RedisStore::connect(url, "channel-connect")
             .await
@@ -84,7 +96,7 @@ async fn run() -> Result<(), String> {
         state = state.sharing(shared);
     }
     let state = Arc::new(state);
-    tracing::info!(%addr, demo, db = %a.db.display(), redis = a.redis.is_some(), "listening");
+    tracing::info!(%addr, demo, db = %a.db.display(), redis = a.redis.is_some(), postgres = a.database.is_some(), "listening");
     if demo && a.config.is_none() {
         println!("channel-connect demo on {base}  (open {base}/ in a browser)");
         println!(

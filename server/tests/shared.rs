@@ -1,10 +1,11 @@
 //! Past one process: replay marks and idempotency entries in a real
-//! `redis-server` (Debian's), started on a loopback port of its own. The
-//! same store suite runs against SQLite and Redis; two instances share
-//! Redis and one database; Redis going away fails closed.
+//! `redis-server`, records in a real PostgreSQL (Debian's packages), each
+//! started on a loopback port and a directory of its own. The same store
+//! suites run against every engine; two instances share Redis and
+//! PostgreSQL; Redis going away fails closed.
 //!
-//! Without `redis-server` these tests say they were skipped and pass;
-//! `bash .ci/run` installs it and never skips them.
+//! Without `redis-server` or `postgresql` these tests say they were skipped
+//! and pass; `bash .ci/run` installs both and never skips them.
 
 mod common;
 
@@ -15,9 +16,12 @@ use std::time::Duration;
 
 use channel_connect_server::config::DEMO_API_KEY;
 use channel_connect_server::os_entropy;
+use channel_connect_server::postgres::PgStore;
 use channel_connect_server::redis::RedisStore;
 use channel_connect_server::sqlite::Store;
-use channel_connect_server::stores::{Idempotency, IdempotencyEntries, ReplayMarks};
+use channel_connect_server::stores::{
+    Filter, Idempotency, IdempotencyEntries, Listing, Records, ReplayMarks,
+};
 use common::*;
 use reqwest::StatusCode;
 
@@ -314,4 +318,268 @@ async fn a_slow_or_failing_token_endpoint_gives_a_bounded_failure_and_stores_not
         );
         assert!(s.list("/v1/channel-connections").await.is_empty(), "{mode}");
     }
+}
+
+/// A PostgreSQL cluster of the test's own (initdb in a temporary
+/// directory, trust on loopback), stopped when dropped.
+struct Postgres {
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Postgres {
+    fn start(name: &str) -> Option<Postgres> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .find(|b| b.join("initdb").exists());
+        let Some(bin) = bin else {
+            eprintln!(
+                "SKIPPED: {name} needs Debian's postgresql (apt-get install postgresql); \
+                 `bash .ci/run` installs it and runs these tests"
+            );
+            return None;
+        };
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // Under /tmp: the server's own user must reach it.
+        let dir = std::env::temp_dir().join(format!("cc-pg-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let pg = Postgres { bin, dir, port };
+        if as_root() {
+            assert!(
+                Command::new("chown")
+                    .arg("postgres")
+                    .arg(&pg.dir)
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+        }
+        let data = pg.dir.join("data");
+        pg.run(
+            "initdb",
+            &["-D", data.to_str().unwrap(), "-A", "trust", "-U", "postgres"],
+        );
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            port,
+            pg.dir.display()
+        );
+        let log = pg.dir.join("log");
+        pg.run(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-l",
+                log.to_str().unwrap(),
+                "-o",
+                &opts,
+                "-w",
+                "start",
+            ],
+        );
+        Some(pg)
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let path = self.bin.join(program);
+        let mut cmd = if as_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&path);
+            c
+        } else {
+            Command::new(&path)
+        };
+        let out = cmd.args(args).output().expect("a PostgreSQL program runs");
+        assert!(
+            out.status.success(),
+            "{program}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let data = self.dir.join("data");
+        let _ = std::panic::catch_unwind(|| {
+            self.run(
+                "pg_ctl",
+                &["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"],
+            )
+        });
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// PostgreSQL refuses to run as root: the tests use its own user then.
+fn as_root() -> bool {
+    let out = Command::new("id").arg("-u").output().expect("id runs");
+    String::from_utf8_lossy(&out.stdout).trim() == "0"
+}
+
+/// The records of one Slack install for `team`, as the core gives them.
+fn slack_records(identifier: &str, team: &str, token: &str) -> channel_connect::records::StoredRecords {
+    serde_json::from_value(serde_json::json!({
+        "connection": {
+            "identifier": identifier, "integrationIdentifier": "slack", "providerId": "slack",
+            "context": { "tenant": { "id": "acme" } },
+            "workspace": { "id": team, "name": "Acme" },
+            "auth": { "accessToken": token, "tokenType": "bot" }
+        },
+        "endpoints": [{
+            "type": "slack_user", "endpoint": { "userId": "U1" }, "subscriberId": "s1",
+            "connectionIdentifier": identifier, "integrationIdentifier": "slack"
+        }]
+    }))
+    .unwrap()
+}
+
+/// What every records engine must do.
+async fn records_suite(records: &dyn Records) {
+    let t = now();
+    let all = Filter {
+        limit: 10,
+        ..Filter::default()
+    };
+    assert_eq!(
+        records
+            .save("env", &slack_records("c1", "T1", "xoxb-1"), t)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("c1")
+    );
+    // A re-install of the same workspace for the same context keeps the identifier.
+    assert_eq!(
+        records
+            .save("env", &slack_records("c2", "T1", "xoxb-2"), t)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("c1")
+    );
+    assert_eq!(
+        records
+            .save("env", &slack_records("c3", "T2", "xoxb-3"), t + 1)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("c3")
+    );
+    let listed = records.list(Listing::Connections, "env", &all).await.unwrap();
+    let ids: Vec<&str> = listed.iter().filter_map(|c| c["identifier"].as_str()).collect();
+    assert_eq!(ids, ["c1", "c3"], "oldest first, one per workspace");
+    assert!(
+        !serde_json::to_string(&listed).unwrap().contains("xoxb"),
+        "no token answered"
+    );
+    assert!(
+        records
+            .list(Listing::Connections, "other-env", &all)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let endpoints = records.list(Listing::Endpoints, "env", &all).await.unwrap();
+    assert_eq!(endpoints.len(), 2, "one per connection");
+    let only_c3 = Filter {
+        connection_identifier: Some("c3".into()),
+        ..all.clone()
+    };
+    assert_eq!(
+        records
+            .list(Listing::Endpoints, "env", &only_c3)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let page = Filter {
+        limit: 1,
+        offset: 1,
+        ..all.clone()
+    };
+    assert_eq!(
+        records.list(Listing::Connections, "env", &page).await.unwrap()[0]["identifier"],
+        "c3"
+    );
+    records
+        .save_start("s1", "https://provider/authorize", "cookie", t + 300)
+        .await
+        .unwrap();
+    assert_eq!(
+        records.take_start("s1", t).await.unwrap(),
+        Some(("https://provider/authorize".into(), "cookie".into()))
+    );
+    assert_eq!(records.take_start("s1", t).await.unwrap(), None, "once");
+    records.save_start("s2", "u", "c", t + 300).await.unwrap();
+    assert_eq!(records.take_start("s2", t + 301).await.unwrap(), None, "expired");
+}
+
+#[tokio::test]
+async fn the_records_suite_holds_on_sqlite_and_postgres() {
+    records_suite(&Store::in_memory(&[4; 32], os_entropy).unwrap()).await;
+    let Some(pg) = Postgres::start("records") else {
+        return;
+    };
+    let store = PgStore::connect(&pg.url(), &[4; 32], os_entropy).await.unwrap();
+    records_suite(&store).await;
+    // A second connection (another instance) finds the schema in place.
+    PgStore::connect(&pg.url(), &[4; 32], os_entropy).await.unwrap();
+}
+
+#[tokio::test]
+async fn two_instances_on_redis_and_postgres() {
+    let (Some(redis), Some(pg)) = (Redis::start("two-pg"), Postgres::start("two-pg")) else {
+        return;
+    };
+    let shared = RedisStore::connect(&redis.url(), "two-pg").await.unwrap();
+    let key = channel_connect_server::config::Config::demo("http://127.0.0.1:1")
+        .unwrap()
+        .token_key;
+    let records = PgStore::connect(&pg.url(), &key, os_entropy).await.unwrap();
+    let (r1, r2) = (records.clone(), records);
+    let a = start_on(db_path("two-pg-a"), None, |s| {
+        s.sharing(shared.clone()).recording(r1)
+    })
+    .await;
+    let b = start_on(db_path("two-pg-b"), Some(&a.base), |s| {
+        s.sharing(shared.clone()).recording(r2)
+    })
+    .await;
+    let url = a.connect(SEED).await;
+    let on_a = a.link(&url, "allow").await;
+    assert_eq!(
+        b.get(&on_a.replacen(&a.base, &b.base, 1)).await.status(),
+        StatusCode::OK
+    );
+    let again = a.get(&on_a).await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        again
+            .text()
+            .await
+            .unwrap()
+            .contains("Invalid OAuth state parameter")
+    );
+    // Stored once, in PostgreSQL: both see it, neither SQLite file has it.
+    assert_eq!(a.list("/v1/channel-connections").await.len(), 1);
+    assert_eq!(
+        b.list("/v1/channel-connections").await[0]["identifier"],
+        "slack-connection-abc123"
+    );
+    assert!(!contains(&a.db_bytes(), "slack-connection-abc123"));
+    assert!(!contains(&b.db_bytes(), "slack-connection-abc123"));
 }
