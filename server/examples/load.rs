@@ -199,6 +199,7 @@ async fn phase(server: &Server, name: &'static str, a: &Args) {
 
 #[tokio::main]
 async fn main() {
+    channel_connect_server::install_crypto_provider();
     let a = args();
     let server = start_server(&a.extra).await;
     let engines = if a.extra.is_empty() {
