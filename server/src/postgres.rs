@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use channel_connect::records::{ChannelConnectionRecord, ChannelEndpointRecord, StoredRecords};
 use serde_json::Value;
-use tokio::sync::Mutex;
+use std::time::Duration;
+
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 use tokio_postgres::{Client, NoTls, Transaction};
 
 use crate::seal::Sealer;
@@ -52,18 +54,45 @@ CREATE TABLE IF NOT EXISTS cc_starts (
 );
 ";
 
-/// A PostgreSQL connection (one, serialized: a pool is the next step).
+/// A PostgreSQL connection (one, serialized: a pool is the next step),
+/// opened again on the next use after it breaks.
 #[derive(Clone)]
 pub struct PgStore {
-    client: Arc<Mutex<Client>>,
+    url: Arc<str>,
+    client: Arc<Mutex<Option<Client>>>,
     sealer: Sealer,
 }
+
+/// How long one store operation may take, connecting included.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The URL may hold a password: not kept.
         f.write_str("PgStore { .. }")
     }
+}
+
+/// Opens one connection, its driver task spawned.
+async fn open(url: &str) -> Result<Client, StoreError> {
+    let connecting = tokio_postgres::connect(url, NoTls);
+    let (client, connection) = tokio::time::timeout(OPERATION_TIMEOUT, connecting)
+        .await
+        .map_err(|_| StoreError("postgres connect"))?
+        .map_err(failed("postgres connect"))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::error!(error = %e, "postgres connection ended");
+        }
+    });
+    Ok(client)
+}
+
+/// Bounds an operation: a store that hangs is a store that failed.
+async fn bounded<T>(op: impl std::future::Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    tokio::time::timeout(OPERATION_TIMEOUT, op)
+        .await
+        .map_err(|_| StoreError("postgres timeout"))?
 }
 
 fn failed(what: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
@@ -77,14 +106,7 @@ impl PgStore {
         token_key: &[u8; 32],
         entropy: fn(&mut [u8]),
     ) -> Result<PgStore, StoreError> {
-        let (mut client, connection) = tokio_postgres::connect(url, NoTls)
-            .await
-            .map_err(failed("postgres connect"))?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::error!(error = %e, "postgres connection ended");
-            }
-        });
+        let mut client = open(url).await?;
         let tx = client.transaction().await.map_err(failed("postgres migrate"))?;
         tx.execute("SELECT pg_advisory_xact_lock(7312846001)", &[])
             .await
@@ -94,9 +116,20 @@ impl PgStore {
             .map_err(failed("postgres migrate"))?;
         tx.commit().await.map_err(failed("postgres migrate"))?;
         Ok(PgStore {
-            client: Arc::new(Mutex::new(client)),
+            url: url.into(),
+            client: Arc::new(Mutex::new(Some(client))),
             sealer: Sealer::new(token_key, entropy)?,
         })
+    }
+
+    /// The connection, opened again first when the last one broke.
+    async fn client(&self) -> Result<MappedMutexGuard<'_, Client>, StoreError> {
+        let mut guard = self.client.lock().await;
+        if guard.as_ref().is_none_or(Client::is_closed) {
+            *guard = None;
+            *guard = Some(open(&self.url).await?);
+        }
+        MutexGuard::try_map(guard, Option::as_mut).map_err(|_| StoreError("postgres connect"))
     }
 
     async fn save_connection(
@@ -199,8 +232,8 @@ impl Records for PgStore {
         records: &'a StoredRecords,
         now: i64,
     ) -> StoreFuture<'a, Option<String>> {
-        Box::pin(async move {
-            let mut client = self.client.lock().await;
+        Box::pin(bounded(async move {
+            let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(failed("begin"))?;
             let mut stored = None;
             if let Some(c) = &records.connection {
@@ -217,11 +250,11 @@ impl Records for PgStore {
             // Dropped without commit on any error above: nothing half-written.
             tx.commit().await.map_err(failed("commit"))?;
             Ok(stored)
-        })
+        }))
     }
 
     fn list<'a>(&'a self, what: Listing, env: &'a str, f: &'a Filter) -> StoreFuture<'a, Vec<Value>> {
-        Box::pin(async move {
+        Box::pin(bounded(async move {
             let sql = match what {
                 Listing::Connections => {
                     "SELECT public_json FROM cc_connections WHERE environment_id = $1
@@ -237,7 +270,7 @@ impl Records for PgStore {
                      ORDER BY created_at, seq LIMIT $5 OFFSET $6"
                 }
             };
-            let client = self.client.lock().await;
+            let client = self.client().await?;
             let rows = client
                 .query(
                     sql,
@@ -255,7 +288,7 @@ impl Records for PgStore {
             rows.iter()
                 .map(|r| serde_json::from_str(r.get::<_, &str>(0)).map_err(|_| StoreError("decode")))
                 .collect()
-        })
+        }))
     }
 
     fn save_start<'a>(
@@ -265,8 +298,8 @@ impl Records for PgStore {
         cookie: &'a str,
         expires_at: i64,
     ) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
-            let client = self.client.lock().await;
+        Box::pin(bounded(async move {
+            let client = self.client().await?;
             client
                 .execute(
                     "INSERT INTO cc_starts (id, url, cookie, expires_at) VALUES ($1, $2, $3, $4)",
@@ -275,12 +308,12 @@ impl Records for PgStore {
                 .await
                 .map_err(failed("starts"))?;
             Ok(())
-        })
+        }))
     }
 
     fn take_start<'a>(&'a self, id: &'a str, now: i64) -> StoreFuture<'a, Option<(String, String)>> {
-        Box::pin(async move {
-            let client = self.client.lock().await;
+        Box::pin(bounded(async move {
+            let client = self.client().await?;
             client
                 .execute("DELETE FROM cc_starts WHERE expires_at < $1", &[&now])
                 .await
@@ -293,6 +326,6 @@ impl Records for PgStore {
                 .await
                 .map_err(failed("starts"))?;
             Ok(row.map(|r| (r.get(0), r.get(1))))
-        })
+        }))
     }
 }

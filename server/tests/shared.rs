@@ -366,26 +366,28 @@ impl Postgres {
             "initdb",
             &["-D", data.to_str().unwrap(), "-A", "trust", "-U", "postgres"],
         );
+        pg.start_server();
+        Some(pg)
+    }
+
+    fn start_server(&self) {
+        let data = self.dir.join("data");
         let opts = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            port,
-            pg.dir.display()
+            self.port,
+            self.dir.display()
         );
-        let log = pg.dir.join("log");
-        pg.run(
+        let log = self.dir.join("log");
+        let (data, log) = (data.to_str().unwrap(), log.to_str().unwrap());
+        self.run("pg_ctl", &["-D", data, "-l", log, "-o", &opts, "-w", "start"]);
+    }
+
+    fn stop_server(&self) {
+        let data = self.dir.join("data");
+        self.run(
             "pg_ctl",
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-l",
-                log.to_str().unwrap(),
-                "-o",
-                &opts,
-                "-w",
-                "start",
-            ],
+            &["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"],
         );
-        Some(pg)
     }
 
     fn run(&self, program: &str, args: &[&str]) {
@@ -412,13 +414,7 @@ impl Postgres {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        let data = self.dir.join("data");
-        let _ = std::panic::catch_unwind(|| {
-            self.run(
-                "pg_ctl",
-                &["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"],
-            )
-        });
+        let _ = std::panic::catch_unwind(|| self.stop_server());
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -582,4 +578,44 @@ async fn two_instances_on_redis_and_postgres() {
     );
     assert!(!contains(&a.db_bytes(), "slack-connection-abc123"));
     assert!(!contains(&b.db_bytes(), "slack-connection-abc123"));
+}
+
+#[tokio::test]
+async fn postgres_down_fails_closed_and_the_service_recovers_when_it_is_back() {
+    let Some(pg) = Postgres::start("down") else { return };
+    let key = channel_connect_server::config::Config::demo("http://127.0.0.1:1")
+        .unwrap()
+        .token_key;
+    let records = PgStore::connect(&pg.url(), &key, os_entropy).await.unwrap();
+    let s = start_on(db_path("postgres-down"), None, |st| st.recording(records)).await;
+    let first = s.connect(SEED).await;
+    assert_eq!(s.allow(&first).await.status(), StatusCode::OK);
+
+    pg.stop_server();
+    let url = s.connect(SEED).await;
+    let res = s.allow(&url).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no record store, no success page"
+    );
+    let list = s.get_with_key("/v1/channel-connections").await;
+    assert_eq!(list.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    // Back: the next flow goes through on a new connection, and nothing of
+    // the failed one was half-written.
+    pg.start_server();
+    // Another context, so not a re-install of the first connection.
+    let third = SEED
+        .replace("slack-connection-abc123", "after-recovery")
+        .replace("org-acme", "org-beta");
+    let url = s.connect(&third).await;
+    assert_eq!(s.allow(&url).await.status(), StatusCode::OK);
+    let ids: Vec<String> = s
+        .list("/v1/channel-connections")
+        .await
+        .iter()
+        .filter_map(|c| c["identifier"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(ids, ["slack-connection-abc123", "after-recovery"]);
 }
