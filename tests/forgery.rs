@@ -370,27 +370,6 @@ proptest! {
     }
 }
 
-/// Opens a state alone, as `Platform::open_state` does, with this ring, clock and skew.
-fn open_with(
-    token: &str,
-    ring: &KeyRing,
-    now: i64,
-    skew: u16,
-    binding: Option<&[u8]>,
-) -> Result<VerifiedState, StateError> {
-    let platform = Platform::new(ring.clone())
-        .with_skew_secs(skew)
-        .expect("skew in range");
-    let now = time::OffsetDateTime::from_unix_timestamp(now).expect("now in range");
-    platform.open_state(
-        token,
-        &VerifyParams {
-            binding,
-            ..VerifyParams::at(now)
-        },
-    )
-}
-
 #[test]
 fn another_environment_gets_no_pkce_verifier() {
     let core = core();

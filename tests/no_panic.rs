@@ -3,12 +3,15 @@
 //! token responses and id_tokens with extreme values) that random bytes
 //! would rarely reach.
 
+mod common;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use channel_connect::provider::msteams::graph;
 use channel_connect::provider::msteams::token as microsoft;
 use channel_connect::provider::slack::oauth as slack;
 use channel_connect::*;
+use common::open_with;
 use proptest::prelude::*;
 use time::OffsetDateTime;
 
@@ -117,25 +120,4 @@ proptest! {
         let _ = context_hash::canonical_json(&m);
         let _ = context_hash::verify_context_hash(&[b"key"], &m, "00");
     }
-}
-
-/// Opens a state alone, as `Platform::open_state` does, with this ring, clock and skew.
-fn open_with(
-    token: &str,
-    ring: &KeyRing,
-    now: i64,
-    skew: u16,
-    binding: Option<&[u8]>,
-) -> Result<VerifiedState, StateError> {
-    let platform = Platform::new(ring.clone())
-        .with_skew_secs(skew)
-        .expect("skew in range");
-    let now = time::OffsetDateTime::from_unix_timestamp(now).expect("now in range");
-    platform.open_state(
-        token,
-        &VerifyParams {
-            binding,
-            ..VerifyParams::at(now)
-        },
-    )
 }

@@ -2,8 +2,11 @@
 //! independent Python implementation written from SPEC.md alone
 //! (tests/vectors/state_v1.gen.py; the JSON shape is in its `format` field).
 
+mod common;
+
 use channel_connect::state::{StateErrorKind, VerifiedState, binding_tag};
 use channel_connect::*;
+use common::open_with;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -467,27 +470,6 @@ fn open_vectors_give_the_same_fields_or_refusals() {
         failures.len(),
         failures.join("\n")
     );
-}
-
-/// Opens a state alone, as `Platform::open_state` does, with this ring, clock and skew.
-fn open_with(
-    token: &str,
-    ring: &KeyRing,
-    now: i64,
-    skew: u16,
-    binding: Option<&[u8]>,
-) -> Result<VerifiedState, StateError> {
-    let platform = Platform::new(ring.clone())
-        .with_skew_secs(skew)
-        .expect("skew in range");
-    let now = time::OffsetDateTime::from_unix_timestamp(now).expect("now in range");
-    platform.open_state(
-        token,
-        &VerifyParams {
-            binding,
-            ..VerifyParams::at(now)
-        },
-    )
 }
 
 /// The open vectors' clock and binding.

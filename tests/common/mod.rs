@@ -107,3 +107,24 @@ pub fn state_kind(r: Result<VerifiedCallback, CallbackError>) -> StateErrorKind 
         other => panic!("expected a state error, got {other:?}"),
     }
 }
+
+/// Opens a state alone, as `Platform::open_state` does, with this ring, clock and skew.
+pub fn open_with(
+    token: &str,
+    ring: &KeyRing,
+    now: i64,
+    skew: u16,
+    binding: Option<&[u8]>,
+) -> Result<VerifiedState, StateError> {
+    let platform = Platform::new(ring.clone())
+        .with_skew_secs(skew)
+        .expect("skew in range");
+    let now = time::OffsetDateTime::from_unix_timestamp(now).expect("now in range");
+    platform.open_state(
+        token,
+        &VerifyParams {
+            binding,
+            ..VerifyParams::at(now)
+        },
+    )
+}
