@@ -211,14 +211,10 @@ pub(crate) async fn issue_url(s: &AppState, env: &Environment, body: &[u8], link
     (s.entropy)(&mut bytes);
     let entropy = Entropy(bytes);
     // With browser binding, the state is bound to a cookie the start URL sets.
-    let mut cookie = [0u8; 32];
-    (s.entropy)(&mut cookie);
-    let cookie = URL_SAFE_NO_PAD.encode(cookie);
-    let binding = Sha256::digest(cookie.as_bytes());
+    let cookie = env.browser_binding.then(|| random_token::<32>(s));
+    let binding = cookie.as_ref().map(|c| Sha256::digest(c.as_bytes()));
     let mut params = IssueParams::new(s.now(), &entropy);
-    if env.browser_binding {
-        params = params.with_binding(&binding);
-    }
+    params.binding = binding.as_ref().map(|b| b.as_slice());
     let issued = if link {
         LinkUserRequestBody::from_json(body).and_then(|b| env.core.link_user_url(&b, &params))
     } else {
@@ -228,12 +224,10 @@ pub(crate) async fn issue_url(s: &AppState, env: &Environment, body: &[u8], link
         Ok(issued) => issued,
         Err(e) => return ApiError::Request(e).status_and_body(),
     };
-    if !env.browser_binding {
+    let Some(cookie) = cookie else {
         return (201, json!({ "url": issued.url }));
-    }
-    let mut id = [0u8; 16];
-    (s.entropy)(&mut id);
-    let id = URL_SAFE_NO_PAD.encode(id);
+    };
+    let id = random_token::<16>(s);
     let expires = issued.expires_at.unix_timestamp();
     match s.records.save_start(&id, &issued.url, &cookie, expires).await {
         Ok(()) => (
@@ -242,6 +236,13 @@ pub(crate) async fn issue_url(s: &AppState, env: &Environment, body: &[u8], link
         ),
         Err(e) => ApiError::from(e).status_and_body(),
     }
+}
+
+/// `N` random bytes as base64url.
+fn random_token<const N: usize>(s: &AppState) -> String {
+    let mut bytes = [0u8; N];
+    (s.entropy)(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// The first-party start URL's path (browser binding).

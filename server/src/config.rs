@@ -169,8 +169,8 @@ impl std::fmt::Debug for Config {
 impl Config {
     /// The embedded demo, its integrations pointing at the stand-ins under `base`.
     pub fn demo(base: &str) -> Result<Config, String> {
-        let text = DEMO_CONFIG.replace("{integrations}", DEMO_INTEGRATIONS);
-        Config::parse(&text.replace("{base}", base.trim_end_matches('/')))
+        let base = base.trim_end_matches('/');
+        Config::demo_with_slack(base, &format!("{base}/standin/slack"))
     }
 
     /// The demo with its Slack integration pointing at `slack_base` instead

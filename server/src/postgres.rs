@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 use tokio_postgres::{Client, NoTls, Transaction};
 
-use crate::seal::Sealer;
+use crate::seal::{Sealer, relinked};
 use crate::stores::{Filter, Listing, Records, StoreError, StoreFuture};
 
 /// The schema, created under an advisory lock so instances starting
@@ -240,11 +240,7 @@ impl Records for PgStore {
                 stored = Some(self.save_connection(&tx, env, c, now).await?);
             }
             for e in &records.endpoints {
-                let mut e = e.clone();
-                // The connection may have kept an older identifier.
-                if e.connection_identifier.is_some() && stored.is_some() {
-                    e.connection_identifier = stored.clone();
-                }
+                let e = relinked(e, stored.as_deref());
                 self.save_endpoint(&tx, env, &e, now).await?;
             }
             // Dropped without commit on any error above: nothing half-written.

@@ -183,6 +183,17 @@ impl Sealer {
     }
 }
 
+/// The endpoint as stored beside `stored`, the identifier the connection
+/// was saved under: a re-install keeps an older one, and the user link must
+/// name that.
+pub fn relinked(e: &ChannelEndpointRecord, stored: Option<&str>) -> ChannelEndpointRecord {
+    let mut e = e.clone();
+    if let (Some(_), Some(id)) = (&e.connection_identifier, stored) {
+        e.connection_identifier = Some(id.to_owned());
+    }
+    e
+}
+
 /// Binds a sealed value to its row: a sealed token moved to another row does not open.
 fn aad(table: &str, env: &str, identifier: &str) -> Vec<u8> {
     [

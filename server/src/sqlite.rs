@@ -10,7 +10,7 @@ use channel_connect::records::{ChannelConnectionRecord, ChannelEndpointRecord, S
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
-use crate::seal::Sealer;
+use crate::seal::{Sealer, relinked};
 use crate::stores::{
     Filter, IDEMPOTENCY_TTL_SECS, Idempotency, IdempotencyEntries, Listing, Records, ReplayMarks, StoreError,
     StoreFuture, blocking,
@@ -151,11 +151,7 @@ impl Store {
             stored_id = Some(self.save_connection(&tx, environment_id, c, now)?);
         }
         for e in &records.endpoints {
-            let mut e = e.clone();
-            // The connection may have kept an older identifier.
-            if e.connection_identifier.is_some() && stored_id.is_some() {
-                e.connection_identifier = stored_id.clone();
-            }
+            let e = relinked(e, stored_id.as_deref());
             self.save_endpoint(&tx, environment_id, &e, now)?;
         }
         tx.commit().map_err(|_| StoreError("commit"))?;
