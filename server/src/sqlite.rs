@@ -475,3 +475,43 @@ impl Records for Store {
         Box::pin(blocking(move || store.take_start(&id, now)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn install(identifier: &str, team: &str, token: &str) -> StoredRecords {
+        serde_json::from_value(serde_json::json!({
+            "connection": {
+                "identifier": identifier, "integrationIdentifier": "slack", "providerId": "slack",
+                "workspace": { "id": team },
+                "auth": { "accessToken": token }
+            }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn sealed_tokens_open_for_their_row_only() {
+        let store = Store::in_memory(&[9; 32], crate::os_entropy).unwrap();
+        store.save("env", &install("c1", "T1", "xoxb-one"), 1).unwrap();
+        store.save("env", &install("c2", "T2", "xoxb-two"), 1).unwrap();
+        let c1 = store.connection_with_tokens("env", "c1").unwrap().unwrap();
+        assert_eq!(c1.auth.unwrap().access_token.expose(), "xoxb-one");
+        assert!(store.connection_with_tokens("other-env", "c1").unwrap().is_none());
+        // A sealed record copied onto another row does not open there.
+        store
+            .lock()
+            .execute(
+                "UPDATE connections SET sealed = (SELECT sealed FROM connections WHERE identifier = 'c1')
+                 WHERE identifier = 'c2'",
+                [],
+            )
+            .unwrap();
+        assert!(store.connection_with_tokens("env", "c2").is_err());
+        // Another key opens nothing.
+        let conn = std::mem::replace(&mut *store.lock(), Connection::open_in_memory().unwrap());
+        let other = Store::with_connection(conn, &[8; 32], crate::os_entropy).unwrap();
+        assert!(other.connection_with_tokens("env", "c1").is_err());
+    }
+}
