@@ -11,9 +11,10 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use crate::app::{AppState, issue_url};
 use crate::config::DEMO_BROWSER_API_KEY;
 use crate::error::ApiError;
+use crate::issue::issue_url;
+use crate::state::AppState;
 
 /// `/` and `/demo/connect/{integration}`.
 pub fn router(state: Arc<AppState>) -> Router {

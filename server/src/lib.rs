@@ -5,9 +5,11 @@
 //! sealed at rest, and provider calls over rustls. The library crate stays
 //! pure; this crate does the I/O.
 //!
-//! * [`app::router`]: the API routes, to serve or to mount in a service.
+//! * [`app::router`]: the API routes, to serve or to mount in a service,
+//!   over an [`AppState`].
 //! * [`sqlite::Store`]: connections, endpoints, replay marks, idempotency in SQLite;
-//!   [`redis::RedisStore`]: replay marks and idempotency shared by instances
+//!   [`redis::RedisStore`]: replay marks and idempotency shared by instances;
+//!   [`postgres::PgStore`]: connections and endpoints shared by instances
 //!   ([`stores`] has the traits).
 //! * [`sender::Sender`]: sends the core's request values.
 //! * [`config::Config`]: environments, API keys, integrations.
@@ -18,22 +20,28 @@
 #![warn(missing_docs)]
 
 pub mod app;
+mod binding;
+mod callback;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod issue;
+pub mod page;
 pub mod postgres;
 pub mod redis;
 pub mod seal;
 pub mod sender;
 pub mod sqlite;
 pub mod standin;
+pub mod state;
 pub mod stores;
 
 use std::sync::Arc;
 
 use axum::Router;
 
-pub use app::{AppState, router};
+pub use app::router;
+pub use state::AppState;
 
 /// 32 bytes (or any length) from the operating system's generator.
 ///

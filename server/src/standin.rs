@@ -17,7 +17,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::app::escape;
+use crate::page::escape;
 
 /// The Slack team every stand-in install lands in.
 pub const SLACK_TEAM: &str = "T0DEMO00001";

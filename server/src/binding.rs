@@ -1,0 +1,74 @@
+//! Browser binding: the first-party start URL that sets the cookie, the
+//! cookie's attributes, and the binding value a callback presents.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::page::finish;
+use crate::state::AppState;
+
+/// The first-party start URL's path (browser binding).
+pub const START_PATH: &str = "/v1/integrations/chat/oauth/start";
+/// The binding cookie's name.
+pub const BINDING_COOKIE: &str = "cc_bind";
+/// The binding cookie's path: the start URL and the callback.
+const COOKIE_PATH: &str = "/v1/integrations/chat/oauth";
+
+/// The start URL: sets the binding cookie (once per start) and sends the
+/// browser on to the provider.
+pub(crate) async fn start(State(s): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+    let now = s.now().unix_timestamp();
+    match s.records.take_start(&id, now).await {
+        Ok(Some((url, cookie))) => {
+            let max_age = s.config.platform.lifetime_secs();
+            let cookie = format!(
+                "{BINDING_COOKIE}={cookie}; {}Max-Age={max_age}",
+                cookie_attributes(&s.public_url)
+            );
+            let mut res = Redirect::to(&url).into_response();
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                res.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        }
+        Ok(None) => finish(
+            None,
+            StatusCode::NOT_FOUND,
+            &[],
+            "Link expired",
+            "This link was used or has expired. Start again.",
+        ),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// `HttpOnly; [Secure; ]SameSite=Lax; Path=...; `: `Secure` except on a
+/// loopback http address (browsers keep no Secure cookie from http).
+pub(crate) fn cookie_attributes(public_url: &str) -> String {
+    let secure = !(public_url.starts_with("http://127.0.0.1")
+        || public_url.starts_with("http://localhost")
+        || public_url.starts_with("http://[::1]"));
+    // Lax: the provider's redirect back is a cross-site top-level navigation.
+    format!(
+        "HttpOnly; {}SameSite=Lax; Path={COOKIE_PATH}; ",
+        if secure { "Secure; " } else { "" }
+    )
+}
+
+/// The binding value the browser presents: the hash of its cookie.
+pub(crate) fn presented_binding(headers: &HeaderMap) -> Option<[u8; 32]> {
+    let cookies = headers.get_all(header::COOKIE);
+    let value = cookies
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(BINDING_COOKIE)?.strip_prefix('='))?;
+    Some(Sha256::digest(value.as_bytes()).into())
+}

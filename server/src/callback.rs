@@ -1,0 +1,259 @@
+//! The provider's redirect back: verify, refuse replays, exchange, prove
+//! the Teams tenant, install the Teams app for a linked user, store, and
+//! answer the browser.
+
+use std::sync::Arc;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use channel_connect::provider::msteams::{graph, token as microsoft};
+use channel_connect::records::StoredRecords;
+use channel_connect::{
+    CallbackError, CallbackParams, HttpResponse, MsTeams, Tenant, VerifiedCallback, VerifyParams,
+};
+use time::OffsetDateTime;
+
+use crate::binding::{BINDING_COOKIE, cookie_attributes, presented_binding};
+use crate::page::finish;
+use crate::state::AppState;
+
+/// The provider's redirect back: verify, refuse replays, exchange, prove,
+/// store, answer the browser.
+pub(crate) async fn callback(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let query = query.unwrap_or_default();
+    let now = s.now();
+    let binding = presented_binding(&headers);
+    let outcome = match CallbackParams::parse(&query) {
+        Ok(params) => verify_and_store(&s, &params, now, binding.as_ref().map(|b| b.as_slice())).await,
+        Err(e) => Err(Refusal::from(e)),
+    };
+    if let Ok(Done::Next(url)) = &outcome {
+        // The cookie stays for the Teams proof sign-in, bound to it too.
+        return Redirect::to(url).into_response();
+    }
+    let mut res = answer(&s, outcome);
+    if binding.is_some() {
+        let clear = format!("{BINDING_COOKIE}=; {}Max-Age=0", cookie_attributes(&s.public_url));
+        if let Ok(v) = HeaderValue::from_str(&clear) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
+}
+
+/// The browser's answer to a callback that ended the flow.
+fn answer(s: &AppState, outcome: Result<Done, Refusal>) -> Response {
+    match outcome {
+        Ok(Done::Next(url)) => Redirect::to(&url).into_response(),
+        Ok(Done::Stored {
+            env,
+            integration,
+            connection,
+        }) => {
+            let target = s
+                .config
+                .by_id(&env)
+                .and_then(|e| e.redirect_urls.get(&integration))
+                .cloned();
+            let mut pairs = vec![
+                ("result", "success".to_owned()),
+                ("integrationIdentifier", integration),
+            ];
+            if let Some(c) = connection {
+                pairs.push(("connectionIdentifier", c));
+            }
+            finish(
+                target,
+                StatusCode::OK,
+                &pairs,
+                "You're all set",
+                "The connection is ready. You can close this window.",
+            )
+        }
+        Err(r) => {
+            let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let pairs = vec![("result", "error".to_owned()), ("message", r.message.clone())];
+            finish(r.redirect, status, &pairs, "Connection failed", &r.message)
+        }
+    }
+}
+
+/// How the callback ended well.
+enum Done {
+    /// A second redirect (the Teams tenant proof).
+    Next(String),
+    /// Records stored.
+    Stored {
+        env: String,
+        integration: String,
+        connection: Option<String>,
+    },
+}
+
+/// How the callback ended badly: what the browser is told (never a secret).
+struct Refusal {
+    status: u16,
+    message: String,
+    redirect: Option<url::Url>,
+}
+
+impl From<CallbackError> for Refusal {
+    fn from(e: CallbackError) -> Self {
+        match &e {
+            CallbackError::State(s) => tracing::warn!(reason = ?s.kind(), "state refused"),
+            other => tracing::warn!(refusal = %other, "callback refused"),
+        }
+        Refusal {
+            status: e.status(),
+            message: e.to_string(),
+            redirect: None,
+        }
+    }
+}
+
+impl Refusal {
+    fn plain(status: u16, message: &str) -> Self {
+        Refusal {
+            status,
+            message: message.to_owned(),
+            redirect: None,
+        }
+    }
+}
+
+async fn verify_and_store(
+    s: &AppState,
+    params: &CallbackParams<'_>,
+    now: OffsetDateTime,
+    binding: Option<&[u8]>,
+) -> Result<Done, Refusal> {
+    let mut verify = VerifyParams::at(now);
+    verify.binding = binding;
+    let opened = s.config.platform.open_callback(params, &verify)?;
+    let env = s
+        .config
+        .by_id(opened.state().environment_id())
+        .ok_or_else(|| Refusal::plain(400, "Invalid OAuth state parameter"))?;
+    let redirect = env
+        .redirect_urls
+        .get(opened.state().integration_identifier())
+        .cloned();
+    let with_redirect = |mut r: Refusal| {
+        r.redirect = redirect.clone();
+        r
+    };
+    let verified = env
+        .core
+        .finish_callback(opened, &verify)
+        .map_err(|e| with_redirect(e.into()))?;
+    // One use per state, whatever happens next: a code is redeemed once.
+    // A store that cannot answer fails closed (503): no state without its check.
+    let replay = verified.state.replay_id();
+    let expires = verified.state.expires_at().unix_timestamp();
+    let first = s
+        .replay
+        .mark_used(&replay.0, expires, now.unix_timestamp())
+        .await
+        .map_err(|e| {
+            tracing::error!(what = e.0, "replay marks unavailable");
+            with_redirect(Refusal::plain(503, "Service unavailable, try again"))
+        })?;
+    if !first {
+        tracing::warn!(reason = "Replayed", "state refused");
+        return Err(with_redirect(Refusal::plain(
+            400,
+            "Invalid OAuth state parameter",
+        )));
+    }
+    if let Some(next) = &verified.next {
+        return Ok(Done::Next(next.url.clone()));
+    }
+    let records = exchange(s, &verified, now).await.map_err(with_redirect)?;
+    if let Some(app) = env.teams.get(verified.state.integration_identifier()) {
+        install_for_linked_users(s, app, &records).await;
+    }
+    let stored = s
+        .records
+        .save(env.id(), &records, now.unix_timestamp())
+        .await
+        .map_err(|e| {
+            tracing::error!(what = e.0, "records not stored");
+            with_redirect(Refusal::plain(503, "Service unavailable, try again"))
+        })?;
+    Ok(Done::Stored {
+        env: env.id().to_owned(),
+        integration: verified.state.integration_identifier().to_owned(),
+        connection: stored,
+    })
+}
+
+/// Redeems the code and parses the answer into records.
+async fn exchange(
+    s: &AppState,
+    verified: &VerifiedCallback,
+    now: OffsetDateTime,
+) -> Result<StoredRecords, Refusal> {
+    let request = verified
+        .token_request()
+        .map_err(|e| Refusal::plain(e.status(), &e.to_string()))?
+        .ok_or_else(|| Refusal::plain(400, "Nothing to exchange"))?;
+    let answer = s
+        .sender
+        .send(&request)
+        .await
+        .ok_or_else(|| Refusal::plain(502, "The provider could not be reached"))?;
+    verified
+        .records(&HttpResponse::new(answer.status, &answer.body), now)
+        .map_err(|e| {
+            tracing::warn!(refusal = %e, "token response refused");
+            Refusal::plain(e.status(), &e.to_string())
+        })
+}
+
+/// Installs the Teams app for each linked user so the bot can message them
+/// (Graph, with an app-only token of the user's tenant). A failure is
+/// logged, not fatal: the link itself is proven and stored.
+async fn install_for_linked_users(s: &AppState, app: &MsTeams, records: &StoredRecords) {
+    for e in records
+        .endpoints
+        .iter()
+        .filter(|e| e.endpoint.kind() == "ms_teams_user")
+    {
+        let (Some(user), Some(tenant)) = (e.endpoint.get("userId"), e.endpoint.get("tenantId")) else {
+            continue;
+        };
+        match install(s, app, user, tenant).await {
+            Ok(outcome) => tracing::info!(?outcome, "Teams app installed for the linked user"),
+            Err(step) => tracing::warn!(step, "Teams app not installed for the linked user"),
+        }
+    }
+}
+
+async fn install(
+    s: &AppState,
+    app: &MsTeams,
+    user: &str,
+    tenant: &str,
+) -> Result<graph::UserInstall, &'static str> {
+    let tenant = Tenant::new(tenant).map_err(|_| "tenant")?;
+    let answer = s
+        .sender
+        .send(&microsoft::app_only_token_request(app, &tenant))
+        .await
+        .ok_or("app-only token")?;
+    let token = microsoft::parse_app_only_token(&HttpResponse::new(answer.status, &answer.body), s.now())
+        .map_err(|_| "app-only token")?;
+    let find = graph::find_app_request(app, token.access_token(), graph::AppDistribution::Organization);
+    let answer = s.sender.send(&find).await.ok_or("find app")?;
+    let found =
+        graph::parse_find_app(&HttpResponse::new(answer.status, &answer.body)).map_err(|_| "find app")?;
+    let req =
+        graph::install_for_user_request(app, token.access_token(), user, &found).map_err(|_| "install")?;
+    let answer = s.sender.send(&req).await.ok_or("install")?;
+    graph::parse_install_for_user(&HttpResponse::new(answer.status, &answer.body)).map_err(|_| "install")
+}

@@ -1,0 +1,142 @@
+//! The two POST endpoints: Novu's connect and link-user, with the API key
+//! and `idempotency-key`; with browser binding, the answer is a start URL.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use channel_connect::{ConnectRequestBody, Entropy, IssueParams, LinkUserRequestBody};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::binding::START_PATH;
+use crate::config::Environment;
+use crate::error::ApiError;
+use crate::state::{AppState, authorize};
+use crate::stores::Idempotency;
+
+/// Longest `idempotency-key` (Novu).
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+
+pub(crate) async fn connect(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    issue(s, headers, body, false).await
+}
+
+pub(crate) async fn link_user(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    issue(s, headers, body, true).await
+}
+
+/// Both POST endpoints: authorize, honour `idempotency-key`, issue the URL.
+async fn issue(s: Arc<AppState>, headers: HeaderMap, body: Bytes, link: bool) -> Response {
+    let env = match authorize(&s, &headers) {
+        Ok(env) => env,
+        Err(e) => return e.into_response(),
+    };
+    let Some(key) = headers.get("idempotency-key") else {
+        let (status, value) = issue_url(&s, env, &body, link).await;
+        return json_response(status, &value.to_string(), false);
+    };
+    let key = match key.to_str() {
+        Ok(k) if k.len() <= MAX_IDEMPOTENCY_KEY_LEN => k.to_owned(),
+        _ => {
+            let msg = format!("idempotency-key must be at most {MAX_IDEMPOTENCY_KEY_LEN} characters");
+            return ApiError::BadRequest(msg).into_response();
+        }
+    };
+    let route: &[u8] = if link { b"endpoints" } else { b"connections" };
+    let hash = Sha256::new()
+        .chain_update(route)
+        .chain_update([0])
+        .chain_update(&body)
+        .finalize()
+        .to_vec();
+    let now = s.now().unix_timestamp();
+    match s.idempotency.begin(env.id(), &key, &hash, now).await {
+        Ok(Idempotency::Fresh) => {}
+        Ok(Idempotency::Replay { status, body }) => return json_response(status, &body, true),
+        Ok(Idempotency::Mismatch) => {
+            let msg =
+                "Request with the same idempotency-key but a different body was already sent".to_owned();
+            return ApiError::Unprocessable(msg).into_response();
+        }
+        Ok(Idempotency::InFlight) => {
+            let mut res = ApiError::Conflict("A request with this idempotency-key is being processed".into())
+                .into_response();
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return res;
+        }
+        Err(e) => return ApiError::from(e).into_response(),
+    }
+    let (status, value) = issue_url(&s, env, &body, link).await;
+    let text = value.to_string();
+    // A server failure is not an answer to keep: the key is freed for a retry.
+    let kept = if status >= 500 {
+        s.idempotency.abandon(env.id(), &key).await
+    } else {
+        s.idempotency.finish(env.id(), &key, status, &text).await
+    };
+    if let Err(e) = kept {
+        return ApiError::from(e).into_response();
+    }
+    json_response(status, &text, false)
+}
+
+/// The answer to one POST, success or refusal, as status and JSON (cached as is).
+pub(crate) async fn issue_url(s: &AppState, env: &Environment, body: &[u8], link: bool) -> (u16, Value) {
+    let mut bytes = [0u8; 32];
+    (s.entropy)(&mut bytes);
+    let entropy = Entropy(bytes);
+    // With browser binding, the state is bound to a cookie the start URL sets.
+    let cookie = env.browser_binding.then(|| random_token::<32>(s));
+    let binding = cookie.as_ref().map(|c| Sha256::digest(c.as_bytes()));
+    let mut params = IssueParams::new(s.now(), &entropy);
+    params.binding = binding.as_ref().map(|b| b.as_slice());
+    let issued = if link {
+        LinkUserRequestBody::from_json(body).and_then(|b| env.core.link_user_url(&b, &params))
+    } else {
+        ConnectRequestBody::from_json(body).and_then(|b| env.core.connect_url(&b, &params))
+    };
+    let issued = match issued {
+        Ok(issued) => issued,
+        Err(e) => return ApiError::Request(e).status_and_body(),
+    };
+    let Some(cookie) = cookie else {
+        return (201, json!({ "url": issued.url }));
+    };
+    let id = random_token::<16>(s);
+    let expires = issued.expires_at.unix_timestamp();
+    match s.records.save_start(&id, &issued.url, &cookie, expires).await {
+        Ok(()) => (
+            201,
+            json!({ "url": format!("{}{START_PATH}/{id}", s.public_url) }),
+        ),
+        Err(e) => ApiError::from(e).status_and_body(),
+    }
+}
+
+/// `N` random bytes as base64url.
+fn random_token<const N: usize>(s: &AppState) -> String {
+    let mut bytes = [0u8; N];
+    (s.entropy)(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn json_response(status: u16, body: &str, replay: bool) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut res = (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_owned(),
+    )
+        .into_response();
+    if replay {
+        res.headers_mut()
+            .insert("idempotency-replay", HeaderValue::from_static("true"));
+    }
+    res
+}
