@@ -12,6 +12,7 @@ use channel_connect::records::StoredRecords;
 use channel_connect::{
     CallbackError, CallbackParams, HttpResponse, MsTeams, Tenant, VerifiedCallback, VerifyParams,
 };
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::binding::{BINDING_COOKIE, cookie_attributes, presented_binding};
@@ -36,8 +37,10 @@ pub(crate) async fn callback(
         // The cookie stays for the Teams proof sign-in, bound to it too.
         return Redirect::to(url).into_response();
     }
+    // A 503 may be retried: the cookie stays for the retry.
+    let retry = matches!(&outcome, Err(r) if r.status == 503);
     let mut res = answer(&s, outcome);
-    if binding.is_some() {
+    if binding.is_some() && !retry {
         let clear = format!("{BINDING_COOKIE}=; {}Max-Age=0", cookie_attributes(&s.public_url));
         if let Ok(v) = HeaderValue::from_str(&clear) {
             res.headers_mut().append(header::SET_COOKIE, v);
@@ -163,12 +166,15 @@ async fn verify_and_store(
             tracing::error!(what = e.0, "replay marks unavailable");
             with_redirect(Refusal::plain(503, "Service unavailable, try again"))
         })?;
+    let parking = params.code.as_deref().map(|code| parking_key(&replay.0, code));
     if !first {
-        tracing::warn!(reason = "Replayed", "state refused");
-        return Err(with_redirect(Refusal::plain(
-            400,
-            "Invalid OAuth state parameter",
-        )));
+        // Refused, unless it is a retry after the records store failed.
+        let records = take_parked(s, parking.as_deref(), now)
+            .await
+            .map_err(with_redirect)?;
+        return store(s, env.id(), &verified, &records, parking.as_deref(), now)
+            .await
+            .map_err(with_redirect);
     }
     if let Some(next) = &verified.next {
         return Ok(Done::Next(next.url.clone()));
@@ -177,18 +183,88 @@ async fn verify_and_store(
     if let Some(app) = env.teams.get(verified.state.integration_identifier()) {
         install_for_linked_users(s, app, &records).await;
     }
-    let stored = s
-        .records
-        .save(env.id(), &records, now.unix_timestamp())
+    store(s, env.id(), &verified, &records, parking.as_deref(), now)
+        .await
+        .map_err(with_redirect)
+}
+
+/// Where a redeemed code's records wait for a retry: under the state's
+/// replay id and the code, so only the same callback finds them.
+fn parking_key(replay_id: &[u8], code: &str) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(b"channel-connect parked records\0");
+    h.update((replay_id.len() as u64).to_be_bytes());
+    h.update(replay_id);
+    h.update(code.as_bytes());
+    h.finalize().to_vec()
+}
+
+/// Stores the records; when the store fails, parks them (the code is spent)
+/// so a retry of the same callback can store them.
+async fn store(
+    s: &AppState,
+    env: &str,
+    verified: &VerifiedCallback,
+    records: &StoredRecords,
+    parking: Option<&[u8]>,
+    now: OffsetDateTime,
+) -> Result<Done, Refusal> {
+    let e = match s.records.save(env, records, now.unix_timestamp()).await {
+        Ok(connection) => {
+            return Ok(Done::Stored {
+                env: env.to_owned(),
+                integration: verified.state.integration_identifier().to_owned(),
+                connection,
+            });
+        }
+        Err(e) => e,
+    };
+    tracing::error!(what = e.0, "records not stored");
+    let Some(key) = parking else {
+        return Err(Refusal::plain(503, "Service unavailable, try again"));
+    };
+    let expires = verified.state.expires_at().unix_timestamp();
+    let parked = match s.sealer.seal_parked(key, records) {
+        Ok(sealed) => s.replay.park(key, &sealed, expires, now.unix_timestamp()).await,
+        Err(e) => Err(e),
+    };
+    match parked {
+        Ok(()) => Err(Refusal::plain(503, "Service unavailable, try again")),
+        Err(e) => {
+            tracing::error!(what = e.0, "exchanged records lost: the flow must start again");
+            Err(Refusal::plain(
+                503,
+                "Service unavailable, start the connection again",
+            ))
+        }
+    }
+}
+
+/// The records a failed store parked for this callback, taken once; a
+/// replay finds none and is refused.
+async fn take_parked(
+    s: &AppState,
+    key: Option<&[u8]>,
+    now: OffsetDateTime,
+) -> Result<StoredRecords, Refusal> {
+    let replayed = || {
+        tracing::warn!(reason = "Replayed", "state refused");
+        Refusal::plain(400, "Invalid OAuth state parameter")
+    };
+    let Some(key) = key else { return Err(replayed()) };
+    let sealed = s
+        .replay
+        .take_parked(key, now.unix_timestamp())
         .await
         .map_err(|e| {
-            tracing::error!(what = e.0, "records not stored");
-            with_redirect(Refusal::plain(503, "Service unavailable, try again"))
-        })?;
-    Ok(Done::Stored {
-        env: env.id().to_owned(),
-        integration: verified.state.integration_identifier().to_owned(),
-        connection: stored,
+            tracing::error!(what = e.0, "parked records unavailable");
+            Refusal::plain(503, "Service unavailable, try again")
+        })?
+        .ok_or_else(replayed)?;
+    tracing::info!("storing records parked by a failed store");
+    s.sealer.open_parked(key, &sealed).map_err(|e| {
+        tracing::error!(what = e.0, "parked records do not open");
+        replayed()
     })
 }
 

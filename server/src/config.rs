@@ -169,19 +169,15 @@ impl std::fmt::Debug for Config {
 impl Config {
     /// The embedded demo, its integrations pointing at the stand-ins under `base`.
     pub fn demo(base: &str) -> Result<Config, String> {
-        let base = base.trim_end_matches('/');
-        Config::demo_with_slack(base, &format!("{base}/standin/slack"))
+        Config::parse(&Config::demo_text(base))
     }
 
-    /// The demo with its Slack integration pointing at `slack_base` instead
-    /// of the stand-in (tests of a failing provider).
-    pub fn demo_with_slack(base: &str, slack_base: &str) -> Result<Config, String> {
-        let base = base.trim_end_matches('/');
-        let text = DEMO_CONFIG.replace("{integrations}", DEMO_INTEGRATIONS);
-        let text = text
-            .replace("{base}/standin/slack", slack_base)
-            .replace("{base}", base);
-        Config::parse(&text)
+    /// The demo configuration's JSON text (a starting point for a file of
+    /// one's own, and for tests that change a part of it).
+    pub fn demo_text(base: &str) -> String {
+        DEMO_CONFIG
+            .replace("{integrations}", DEMO_INTEGRATIONS)
+            .replace("{base}", base.trim_end_matches('/'))
     }
 
     /// Reads a configuration file.
@@ -246,7 +242,10 @@ fn key_ring(keys: &[KeyFile]) -> Result<KeyRing, String> {
         let bytes =
             hex(&secret(&k.secret_hex)?).ok_or_else(|| format!("key {}: secretHex is not hex", k.id))?;
         let key = SigningKey::new(KeyId(k.id), &bytes).map_err(|e| format!("key {}: {e}", k.id))?;
-        if k.active && active.is_none() {
+        if k.active {
+            if active.is_some() {
+                return Err("only one key may be \"active\": true".to_owned());
+            }
             active = Some(key);
         } else {
             others.push(key);
@@ -368,14 +367,21 @@ mod tests {
 
     #[test]
     fn secrets_from_the_environment_must_exist() {
-        let text = DEMO_CONFIG
-            .replace("{integrations}", DEMO_INTEGRATIONS)
-            .replace("{base}", "http://127.0.0.1:1")
-            .replace(
-                "\"demo-secret-key\"",
-                "\"env:CHANNEL_CONNECT_TEST_UNSET_VARIABLE\"",
-            );
+        let text = Config::demo_text("http://127.0.0.1:1").replace(
+            "\"demo-secret-key\"",
+            "\"env:CHANNEL_CONNECT_TEST_UNSET_VARIABLE\"",
+        );
         let err = Config::parse(&text).unwrap_err();
         assert!(err.contains("CHANNEL_CONNECT_TEST_UNSET_VARIABLE"), "{err}");
+    }
+
+    #[test]
+    fn one_key_is_active() {
+        let two = Config::demo_text("http://127.0.0.1:1").replace(
+            r#""active": true }]"#,
+            r#""active": true }, { "id": 2, "secretHex": "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", "active": true }]"#,
+        );
+        let err = Config::parse(&two).unwrap_err();
+        assert!(err.contains("only one key"), "{err}");
     }
 }

@@ -118,7 +118,7 @@ impl PgStore {
         Ok(PgStore {
             url: url.into(),
             client: Arc::new(Mutex::new(Some(client))),
-            sealer: Sealer::new(token_key, entropy)?,
+            sealer: Sealer::new(token_key, entropy),
         })
     }
 

@@ -83,6 +83,34 @@ impl ReplayMarks for RedisStore {
             Ok(set.is_some())
         })
     }
+
+    fn park<'a>(&'a self, key: &'a [u8], sealed: &'a [u8], expires_at: i64, now: i64) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let until = expires_at.max(now) + 1;
+            let _: () = redis::cmd("SET")
+                .arg(self.key(&["parked", &hex(key)]))
+                .arg(sealed)
+                .arg("EXAT")
+                .arg(until)
+                .query_async(&mut conn)
+                .await
+                .map_err(|_| StoreError("redis park"))?;
+            Ok(())
+        })
+    }
+
+    fn take_parked<'a>(&'a self, key: &'a [u8], _now: i64) -> StoreFuture<'a, Option<Vec<u8>>> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            // GETDEL: two retries at once, one of them stores.
+            redis::cmd("GETDEL")
+                .arg(self.key(&["parked", &hex(key)]))
+                .query_async(&mut conn)
+                .await
+                .map_err(|_| StoreError("redis take parked"))
+        })
+    }
 }
 
 impl IdempotencyEntries for RedisStore {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use channel_connect::records::{ChannelConnectionRecord, ChannelEndpointRecord};
+use channel_connect::records::{ChannelConnectionRecord, ChannelEndpointRecord, StoredRecords};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -41,12 +41,24 @@ pub struct Row {
 
 impl Sealer {
     /// A sealer with a 32-byte key; `entropy` fills nonces and identifiers.
-    pub fn new(key: &[u8; 32], entropy: fn(&mut [u8])) -> Result<Sealer, StoreError> {
-        let cipher = XChaCha20Poly1305::new_from_slice(key).map_err(|_| StoreError("token key"))?;
-        Ok(Sealer {
-            cipher: Arc::new(cipher),
+    pub fn new(key: &[u8; 32], entropy: fn(&mut [u8])) -> Sealer {
+        Sealer {
+            cipher: Arc::new(XChaCha20Poly1305::new(&(*key).into())),
             entropy,
-        })
+        }
+    }
+
+    /// One callback's records, sealed and bound to `key` (see
+    /// [`crate::stores::ReplayMarks::park`]).
+    pub fn seal_parked(&self, key: &[u8], records: &StoredRecords) -> Result<Vec<u8>, StoreError> {
+        let plain = serde_json::to_string(records).map_err(|_| StoreError("encode"))?;
+        self.seal(&plain, &[&b"parked\0"[..], key].concat())
+    }
+
+    /// Opens records sealed by [`Sealer::seal_parked`] under the same `key`.
+    pub fn open_parked(&self, key: &[u8], sealed: &[u8]) -> Result<StoredRecords, StoreError> {
+        let plain = self.open(sealed, &[&b"parked\0"[..], key].concat())?;
+        serde_json::from_str(&plain).map_err(|_| StoreError("decode"))
     }
 
     /// The connection's natural key: integration, workspace, owner, context.

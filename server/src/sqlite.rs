@@ -17,7 +17,8 @@ use crate::stores::{
 };
 
 /// Migrations, applied in order on open; `user_version` counts the applied ones.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE connections (
     environment_id TEXT NOT NULL,
     identifier TEXT NOT NULL,
@@ -64,7 +65,15 @@ CREATE TABLE idempotency (
     created_at INTEGER NOT NULL,
     PRIMARY KEY (environment_id, key)
 );
-"];
+",
+    "
+CREATE TABLE parked (
+    key BLOB PRIMARY KEY,
+    sealed BLOB NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+",
+];
 
 /// The database, shared by the handlers (cheap to clone).
 #[derive(Clone)]
@@ -105,7 +114,7 @@ impl Store {
         migrate(&mut conn)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
-            sealer: Sealer::new(key, entropy)?,
+            sealer: Sealer::new(key, entropy),
         })
     }
 
@@ -322,6 +331,37 @@ impl Store {
         Ok(found)
     }
 
+    /// Keeps a redeemed code's sealed records for a retry (see [`ReplayMarks::park`]).
+    pub fn park_blocking(
+        &self,
+        key: &[u8],
+        sealed: &[u8],
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let conn = self.lock();
+        conn.execute("DELETE FROM parked WHERE expires_at < ?1", params![now])
+            .map_err(|_| StoreError("parked"))?;
+        conn.execute(
+            "INSERT OR REPLACE INTO parked (key, sealed, expires_at) VALUES (?1, ?2, ?3)",
+            params![key, sealed, expires_at],
+        )
+        .map_err(|_| StoreError("parked"))?;
+        Ok(())
+    }
+
+    /// Takes parked records once.
+    pub fn take_parked_blocking(&self, key: &[u8], now: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        let conn = self.lock();
+        conn.query_row(
+            "DELETE FROM parked WHERE key = ?1 AND expires_at >= ?2 RETURNING sealed",
+            params![key, now],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(|_| StoreError("parked"))
+    }
+
     /// Claims an idempotency key for a request (its hash), or answers what
     /// the key already holds. Entries older than a day are dropped first.
     pub fn idempotency_begin(
@@ -412,6 +452,18 @@ impl ReplayMarks for Store {
     fn mark_used<'a>(&'a self, replay_id: &'a [u8], expires_at: i64, now: i64) -> StoreFuture<'a, bool> {
         let (store, id) = (self.clone(), replay_id.to_vec());
         Box::pin(blocking(move || store.mark_used_blocking(&id, expires_at, now)))
+    }
+
+    fn park<'a>(&'a self, key: &'a [u8], sealed: &'a [u8], expires_at: i64, now: i64) -> StoreFuture<'a, ()> {
+        let (store, key, sealed) = (self.clone(), key.to_vec(), sealed.to_vec());
+        Box::pin(blocking(move || {
+            store.park_blocking(&key, &sealed, expires_at, now)
+        }))
+    }
+
+    fn take_parked<'a>(&'a self, key: &'a [u8], now: i64) -> StoreFuture<'a, Option<Vec<u8>>> {
+        let (store, key) = (self.clone(), key.to_vec());
+        Box::pin(blocking(move || store.take_parked_blocking(&key, now)))
     }
 }
 

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use crate::config::{Config, Environment};
 use crate::error::ApiError;
+use crate::seal::Sealer;
 use crate::sender::Sender;
 use crate::sqlite::Store;
 use crate::stores::{IdempotencyEntries, Records, ReplayMarks};
@@ -24,6 +25,8 @@ pub struct AppState {
     pub idempotency: Arc<dyn IdempotencyEntries>,
     /// Provider calls.
     pub sender: Sender,
+    /// Seals records parked for a retry (the token key).
+    pub sealer: Sealer,
     /// Fills entropy for states (the OS generator by default).
     pub entropy: fn(&mut [u8]),
     /// The clock (the system clock by default; tests may move it).
@@ -36,14 +39,15 @@ impl AppState {
     /// Everything in the SQLite store, the OS's entropy and the system clock.
     pub fn new(config: Config, store: Store, sender: Sender, public_url: &str) -> AppState {
         AppState {
-            config,
             replay: Arc::new(store.clone()),
             idempotency: Arc::new(store.clone()),
             records: Arc::new(store),
+            sealer: Sealer::new(&config.token_key, crate::os_entropy),
             sender,
             entropy: crate::os_entropy,
             clock: OffsetDateTime::now_utc,
             public_url: public_url.trim_end_matches('/').to_owned(),
+            config,
         }
     }
 

@@ -99,6 +99,13 @@ pub trait ReplayMarks: Send + Sync {
     /// Marks `replay_id` used until `expires_at` (Unix seconds); `false`
     /// when it already was.
     fn mark_used<'a>(&'a self, replay_id: &'a [u8], expires_at: i64, now: i64) -> StoreFuture<'a, bool>;
+    /// Keeps a redeemed code's records, sealed, under `key` until
+    /// `expires_at`: the records store failed after the exchange, and the
+    /// code cannot be redeemed again, so a retry of the same callback
+    /// stores these instead.
+    fn park<'a>(&'a self, key: &'a [u8], sealed: &'a [u8], expires_at: i64, now: i64) -> StoreFuture<'a, ()>;
+    /// Takes parked records once (`None`: none, or expired).
+    fn take_parked<'a>(&'a self, key: &'a [u8], now: i64) -> StoreFuture<'a, Option<Vec<u8>>>;
 }
 
 /// Novu's `idempotency-key` entries, scoped per environment.

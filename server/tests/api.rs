@@ -47,14 +47,7 @@ async fn slack_seed_install_is_stored_listed_and_sealed() {
 
     // The same callback again: refused, nothing stored twice.
     let again = s.get(&link).await;
-    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
-    assert!(
-        again
-            .text()
-            .await
-            .unwrap()
-            .contains("Invalid OAuth state parameter")
-    );
+    refused_state(again).await;
     assert_eq!(s.list("/v1/channel-connections").await.len(), 1);
     assert_eq!(s.list("/v1/channel-endpoints").await.len(), 1);
 
@@ -238,13 +231,7 @@ async fn an_expired_state_is_refused() {
             "/v1/integrations/chat/oauth/callback?code=standin-code-1&state={state}"
         ))
         .await;
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    assert!(
-        res.text()
-            .await
-            .unwrap()
-            .contains("Invalid OAuth state parameter")
-    );
+    refused_state(res).await;
     assert!(s.list("/v1/channel-connections").await.is_empty());
 }
 
@@ -535,4 +522,74 @@ async fn a_user_is_linked_to_an_existing_connection_through_the_link_endpoint() 
         1,
         "linking adds no connection"
     );
+}
+
+/// Makes every write of an endpoint row fail inside the callback's
+/// transaction (after its connection row was written), until dropped.
+fn fail_endpoint_writes(s: &Server, on: bool) {
+    let db = rusqlite::Connection::open(&s.db).unwrap();
+    let sql = if on {
+        "CREATE TRIGGER fail_endpoints AFTER INSERT ON endpoints BEGIN SELECT RAISE(ABORT, 'injected'); END;"
+    } else {
+        "DROP TRIGGER fail_endpoints;"
+    };
+    db.execute_batch(sql).unwrap();
+}
+
+#[tokio::test]
+async fn a_store_failing_mid_callback_writes_nothing_and_the_same_callback_can_be_retried() {
+    let s = start("store-fails").await;
+    let url = s.connect(SEED).await;
+    let link = s.link(&url, "allow").await;
+    fail_endpoint_writes(&s, true);
+    let res = s.get(&link).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.text().await.unwrap().contains("try again"));
+    assert!(
+        s.list("/v1/channel-connections").await.is_empty(),
+        "the connection row written before the failure was rolled back"
+    );
+    assert!(
+        !contains(&s.db_bytes(), "xoxb-"),
+        "the redeemed code's records wait sealed"
+    );
+
+    // The same state with another code finds nothing: refused as a replay.
+    let other_code = link.replace("code=standin-code-", "code=forged-");
+    assert_ne!(other_code, link);
+    fail_endpoint_writes(&s, false);
+    assert_eq!(s.get(&other_code).await.status(), StatusCode::BAD_REQUEST);
+
+    // The same callback, once the store is back: stored. The stand-in
+    // redeems a code once, so this success is the parked exchange.
+    let res = s.get(&link).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains("all set"));
+    assert_eq!(s.list("/v1/channel-connections").await.len(), 1);
+    assert_eq!(s.list("/v1/channel-endpoints").await.len(), 1);
+    // Once only.
+    assert_eq!(s.get(&link).await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(s.list("/v1/channel-connections").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_store_keeps_the_binding_cookie_for_the_retry() {
+    let s = start("store-fails-binding").await;
+    let path = "/v1/integrations/channel-connections/oauth";
+    let (_, _, v) = s.post(path, Some(BROWSER_KEY), None, SEED).await;
+    let res = s.get(v["url"].as_str().unwrap()).await;
+    let cookie = set_cookie(&res);
+    let link = s.link(&Server::location(&res), "allow").await;
+    fail_endpoint_writes(&s, true);
+    let failed = s.http.get(&link).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        failed.headers().get("set-cookie").is_none(),
+        "a retryable failure does not clear the cookie"
+    );
+    fail_endpoint_writes(&s, false);
+    // Without the cookie the retry is still refused (binding holds for parked records too).
+    assert_eq!(s.get(&link).await.status(), StatusCode::BAD_REQUEST);
+    let done = s.http.get(&link).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use channel_connect_server::config::DEMO_API_KEY;
+use channel_connect_server::config::{Config, DEMO_API_KEY};
 use channel_connect_server::os_entropy;
 use channel_connect_server::postgres::PgStore;
 use channel_connect_server::redis::RedisStore;
@@ -101,6 +101,19 @@ impl Drop for Redis {
     }
 }
 
+/// The callback again until the store answers (a restarted server takes a moment).
+async fn retry_until_not_503(s: &Server, url: &str) -> StatusCode {
+    let mut status = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..40 {
+        status = s.get(url).await.status();
+        if status != StatusCode::SERVICE_UNAVAILABLE {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    status
+}
+
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
@@ -126,6 +139,21 @@ async fn replay_suite(marks: &dyn ReplayMarks) {
     assert!(
         marks.mark_used(&other, t + 300, t).await.unwrap(),
         "another state is its own"
+    );
+
+    // Parked records: taken once, under their own key only.
+    marks.park(&id, b"sealed", t + 300, t).await.unwrap();
+    assert_eq!(marks.take_parked(&other, t).await.unwrap(), None);
+    assert_eq!(
+        marks.take_parked(&id, t + 1).await.unwrap().as_deref(),
+        Some(&b"sealed"[..])
+    );
+    assert_eq!(marks.take_parked(&id, t + 1).await.unwrap(), None, "once");
+    marks.park(&id, b"again", t + 300, t).await.unwrap();
+    assert_eq!(
+        marks.take_parked(&id, t + 2).await.unwrap().as_deref(),
+        Some(&b"again"[..]),
+        "a retry that fails again parks them again"
     );
 }
 
@@ -199,13 +227,7 @@ async fn two_instances_share_replay_marks_idempotency_and_records() {
     let on_b = on_a.replacen(&a.base, &b.base, 1);
     assert_eq!(b.get(&on_b).await.status(), StatusCode::OK);
     // The same callback on A: refused, nothing stored twice.
-    let again = a.get(&on_a).await;
-    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
-    let page = again.text().await.unwrap();
-    assert!(
-        page.contains("Invalid OAuth state parameter"),
-        "refused as a replay, before any exchange: {page}"
-    );
+    refused_state(a.get(&on_a).await).await;
     assert_eq!(a.list("/v1/channel-connections").await.len(), 1);
     assert_eq!(b.list("/v1/channel-connections").await.len(), 1);
 
@@ -250,15 +272,7 @@ async fn redis_unreachable_fails_closed_and_the_callback_can_be_retried() {
 
     // Redis back: the same callback goes through (it was never marked).
     redis.restart();
-    let mut status = StatusCode::SERVICE_UNAVAILABLE;
-    for _ in 0..40 {
-        status = s.get(&callback).await.status();
-        if status != StatusCode::SERVICE_UNAVAILABLE {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(retry_until_not_503(&s, &callback).await, StatusCode::OK);
     assert_eq!(s.list("/v1/channel-connections").await.len(), 1);
 }
 
@@ -287,7 +301,6 @@ async fn broken_provider() -> String {
 
 #[tokio::test]
 async fn a_slow_or_failing_token_endpoint_gives_a_bounded_failure_and_stores_nothing() {
-    use channel_connect_server::config::Config;
     use channel_connect_server::sender::Sender;
     let provider = broken_provider().await;
     for (mode, expected) in [
@@ -297,7 +310,9 @@ async fn a_slow_or_failing_token_endpoint_gives_a_bounded_failure_and_stores_not
         let base_url = format!("{provider}/{mode}");
         let s = start_on(db_path(&format!("provider-{mode}")), None, |mut st| {
             // The Slack integration points at the broken provider; calls end within 1 s.
-            st.config = Config::demo_with_slack(&st.public_url, &base_url).unwrap();
+            let stand_in = format!("{}/standin/slack", st.public_url);
+            st.config =
+                Config::parse(&Config::demo_text(&st.public_url).replace(&stand_in, &base_url)).unwrap();
             st.sender = Sender::with_timeout(Duration::from_secs(1)).unwrap();
             st
         })
@@ -536,25 +551,62 @@ async fn the_records_suite_holds_on_sqlite_and_postgres() {
     PgStore::connect(&pg.url(), &[4; 32], os_entropy).await.unwrap();
 }
 
+/// Redis and PostgreSQL shared by instances of the service.
+struct Engines {
+    _redis: Redis,
+    pg: Postgres,
+    marks: RedisStore,
+    records: PgStore,
+}
+
+impl Engines {
+    async fn start(name: &str) -> Option<Engines> {
+        let (Some(redis), Some(pg)) = (Redis::start(name), Postgres::start(name)) else {
+            return None;
+        };
+        let marks = RedisStore::connect(&redis.url(), name).await.unwrap();
+        let key = Config::demo("http://127.0.0.1:1").unwrap().token_key;
+        let records = PgStore::connect(&pg.url(), &key, os_entropy).await.unwrap();
+        Some(Engines {
+            _redis: redis,
+            pg,
+            marks,
+            records,
+        })
+    }
+
+    /// An instance on these engines (behind `behind`'s address, if given),
+    /// signing with `keys` (id, active) instead of the demo's key.
+    async fn instance(&self, name: &str, behind: Option<&str>, keys: Option<&[(u8, bool)]>) -> Server {
+        let (marks, records) = (self.marks.clone(), self.records.clone());
+        start_on(db_path(name), behind, move |mut s| {
+            if let Some(keys) = keys {
+                s.config = config_with_keys(&s.public_url, keys);
+            }
+            s.sharing(marks).recording(records)
+        })
+        .await
+    }
+}
+
+/// The demo configuration with these signing keys (id, active); each id's
+/// secret is fixed, as every instance's configuration would have it.
+fn config_with_keys(public: &str, keys: &[(u8, bool)]) -> Config {
+    let mut file: serde_json::Value = serde_json::from_str(&Config::demo_text(public)).unwrap();
+    file["keys"] = keys
+        .iter()
+        .map(|(id, active)| serde_json::json!({ "id": id, "secretHex": format!("{id:02x}").repeat(32), "active": active }))
+        .collect();
+    Config::parse(&file.to_string()).unwrap()
+}
+
 #[tokio::test]
 async fn two_instances_on_redis_and_postgres() {
-    let (Some(redis), Some(pg)) = (Redis::start("two-pg"), Postgres::start("two-pg")) else {
+    let Some(engines) = Engines::start("two-pg").await else {
         return;
     };
-    let shared = RedisStore::connect(&redis.url(), "two-pg").await.unwrap();
-    let key = channel_connect_server::config::Config::demo("http://127.0.0.1:1")
-        .unwrap()
-        .token_key;
-    let records = PgStore::connect(&pg.url(), &key, os_entropy).await.unwrap();
-    let (r1, r2) = (records.clone(), records);
-    let a = start_on(db_path("two-pg-a"), None, |s| {
-        s.sharing(shared.clone()).recording(r1)
-    })
-    .await;
-    let b = start_on(db_path("two-pg-b"), Some(&a.base), |s| {
-        s.sharing(shared.clone()).recording(r2)
-    })
-    .await;
+    let a = engines.instance("two-pg-a", None, None).await;
+    let b = engines.instance("two-pg-b", Some(&a.base), None).await;
     let url = a.connect(SEED).await;
     let on_a = a.link(&url, "allow").await;
     assert_eq!(
@@ -562,14 +614,7 @@ async fn two_instances_on_redis_and_postgres() {
         StatusCode::OK
     );
     let again = a.get(&on_a).await;
-    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
-    assert!(
-        again
-            .text()
-            .await
-            .unwrap()
-            .contains("Invalid OAuth state parameter")
-    );
+    refused_state(again).await;
     // Stored once, in PostgreSQL: both see it, neither SQLite file has it.
     assert_eq!(a.list("/v1/channel-connections").await.len(), 1);
     assert_eq!(
@@ -583,9 +628,7 @@ async fn two_instances_on_redis_and_postgres() {
 #[tokio::test]
 async fn postgres_down_fails_closed_and_the_service_recovers_when_it_is_back() {
     let Some(pg) = Postgres::start("down") else { return };
-    let key = channel_connect_server::config::Config::demo("http://127.0.0.1:1")
-        .unwrap()
-        .token_key;
+    let key = Config::demo("http://127.0.0.1:1").unwrap().token_key;
     let records = PgStore::connect(&pg.url(), &key, os_entropy).await.unwrap();
     let s = start_on(db_path("postgres-down"), None, |st| st.recording(records)).await;
     let first = s.connect(SEED).await;
@@ -593,7 +636,8 @@ async fn postgres_down_fails_closed_and_the_service_recovers_when_it_is_back() {
 
     pg.stop_server();
     let url = s.connect(SEED).await;
-    let res = s.allow(&url).await;
+    let res_link = s.link(&url, "allow").await;
+    let res = s.get(&res_link).await;
     assert_eq!(
         res.status(),
         StatusCode::SERVICE_UNAVAILABLE,
@@ -602,9 +646,11 @@ async fn postgres_down_fails_closed_and_the_service_recovers_when_it_is_back() {
     let list = s.get_with_key("/v1/channel-connections").await;
     assert_eq!(list.status(), StatusCode::SERVICE_UNAVAILABLE);
 
-    // Back: the next flow goes through on a new connection, and nothing of
-    // the failed one was half-written.
+    // Back: the failed callback, retried, stores its parked records (its
+    // code was spent); the next flow goes through as well.
     pg.start_server();
+    let retried = retry_until_not_503(&s, &res_link).await;
+    assert_eq!(retried, StatusCode::OK);
     // Another context, so not a re-install of the first connection.
     let third = SEED
         .replace("slack-connection-abc123", "after-recovery")
@@ -618,4 +664,107 @@ async fn postgres_down_fails_closed_and_the_service_recovers_when_it_is_back() {
         .filter_map(|c| c["identifier"].as_str().map(str::to_owned))
         .collect();
     assert_eq!(ids, ["slack-connection-abc123", "after-recovery"]);
+}
+
+/// Runs one SQL batch on the test's PostgreSQL.
+async fn psql(pg: &Postgres, sql: &str) {
+    let (client, conn) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client.batch_execute(sql).await.unwrap();
+}
+
+#[tokio::test]
+async fn postgres_failing_inside_the_transaction_writes_nothing_and_another_instance_finishes_the_retry() {
+    let Some(engines) = Engines::start("pg-fails").await else {
+        return;
+    };
+    let a = engines.instance("pg-fails-a", None, None).await;
+    let b = engines.instance("pg-fails-b", Some(&a.base), None).await;
+
+    // The endpoint insert fails after the connection row went in.
+    psql(
+        &engines.pg,
+        "CREATE FUNCTION cc_fail() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected'; END $$ LANGUAGE plpgsql;
+         CREATE TRIGGER cc_fail AFTER INSERT ON cc_endpoints FOR EACH ROW EXECUTE FUNCTION cc_fail();",
+    )
+    .await;
+    let url = a.connect(SEED).await;
+    let on_a = a.link(&url, "allow").await;
+    assert_eq!(a.get(&on_a).await.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        a.list("/v1/channel-connections").await.is_empty(),
+        "the connection row was rolled back with the transaction"
+    );
+    assert!(b.list("/v1/channel-endpoints").await.is_empty());
+
+    // Fixed; the user's retry lands on B, which finds the parked records in
+    // Redis (the stand-in would refuse the spent code).
+    psql(&engines.pg, "DROP TRIGGER cc_fail ON cc_endpoints;").await;
+    let on_b = on_a.replacen(&a.base, &b.base, 1);
+    assert_eq!(b.get(&on_b).await.status(), StatusCode::OK);
+    assert_eq!(a.list("/v1/channel-connections").await.len(), 1);
+    assert_eq!(a.list("/v1/channel-endpoints").await.len(), 1);
+    // And once only, on either.
+    assert_eq!(a.get(&on_a).await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(b.get(&on_b).await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(b.list("/v1/channel-connections").await.len(), 1);
+}
+
+/// The key rings of a rotation from key 1 to key 2 (id, active), each
+/// step rolled out one instance at a time: first 2 is known to all, then
+/// it signs.
+const ROTATION: [&[(u8, bool)]; 3] = [&[(1, true)], &[(1, true), (2, false)], &[(2, true), (1, false)]];
+
+#[tokio::test]
+async fn a_signing_key_rotation_rolled_out_one_instance_at_a_time_refuses_no_flow_in_flight() {
+    let Some(engines) = Engines::start("rotation").await else {
+        return;
+    };
+    // The first instance also serves the public address (the stand-ins).
+    let mut rings = Vec::new();
+    for (n, keys) in ROTATION.iter().enumerate() {
+        let behind = rings.first().map(|(s, _): &(Server, usize)| s.base.clone());
+        let s = engines
+            .instance(&format!("rotation-{n}"), behind.as_deref(), Some(keys))
+            .await;
+        rings.push((s, n));
+    }
+    // Two instances, each on a step of the rotation: (A, B) as the rollout
+    // moves on, A first.
+    let rollout = [(0, 0), (1, 0), (1, 1), (2, 1), (2, 2)];
+    let public = rings[0].0.base.clone();
+    let mut flows = 0;
+    for pair in rollout.windows(2) {
+        let (now, next) = (pair[0], pair[1]);
+        // A flow begun on either instance now ends on either, now or after
+        // the next instance has moved on.
+        for issuer in [now.0, now.1] {
+            for finisher in [now.0, now.1, next.0, next.1] {
+                let (from, to) = (&rings[issuer].0, &rings[finisher].0);
+                let url = from.connect(SEED).await;
+                let callback = from.link(&url, "allow").await.replacen(&public, &to.base, 1);
+                let res = to.get(&callback).await;
+                assert_eq!(
+                    res.status(),
+                    StatusCode::OK,
+                    "issued on step {issuer}, finished on step {finisher}"
+                );
+                flows += 1;
+            }
+        }
+    }
+    assert_eq!(flows, 32);
+
+    // Skipping the step where 2 is known but not yet signing: an instance
+    // still on key 1 alone refuses what a moved one signs.
+    let skipped = &rings[2].0;
+    let url = skipped.connect(SEED).await;
+    let callback = skipped
+        .link(&url, "allow")
+        .await
+        .replacen(&public, &rings[0].0.base, 1);
+    let res = rings[0].0.get(&callback).await;
+    refused_state(res).await;
 }

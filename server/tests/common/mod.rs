@@ -168,6 +168,13 @@ impl Server {
     }
 }
 
+/// A callback refused for its state (Novu's message), whatever the reason.
+pub async fn refused_state(res: reqwest::Response) {
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Invalid OAuth state parameter"), "{page}");
+}
+
 pub fn contains(hay: &[u8], needle: &str) -> bool {
     hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
