@@ -9,9 +9,6 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use channel_connect_server::config::{Config, DEMO_API_KEY};
@@ -22,84 +19,9 @@ use channel_connect_server::sqlite::Store;
 use channel_connect_server::stores::{
     Filter, Idempotency, IdempotencyEntries, Listing, Records, ReplayMarks,
 };
+use common::engines::*;
 use common::*;
 use reqwest::StatusCode;
-
-const REDIS_SERVER: &str = "/usr/bin/redis-server";
-
-/// A `redis-server` of the test's own, stopped when dropped.
-struct Redis {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Redis {
-    fn start(name: &str) -> Option<Redis> {
-        if !Path::new(REDIS_SERVER).exists() {
-            eprintln!(
-                "SKIPPED: {name} needs Debian's redis-server (apt-get install redis-server); \
-                 `bash .ci/run` installs it and runs these tests"
-            );
-            return None;
-        }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("redis-{name}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        Some(Redis::spawn(port, dir))
-    }
-
-    fn spawn(port: u16, dir: PathBuf) -> Redis {
-        let child = Command::new(REDIS_SERVER)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server starts");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Redis { child, port, dir }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn restart(&mut self) {
-        self.stop();
-        *self = Redis::spawn(self.port, self.dir.clone());
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 /// The callback again until the store answers (a restarted server takes a moment).
 async fn retry_until_not_503(s: &Server, url: &str) -> StatusCode {
@@ -221,25 +143,7 @@ async fn two_instances_share_replay_marks_idempotency_and_records() {
     let a = start_on(db.clone(), None, |s| s.sharing(shared.clone())).await;
     let b = start_on(db, Some(&a.base), |s| s.sharing(shared.clone())).await;
 
-    // Issued by A, the callback lands on B (a load balancer's choice).
-    let url = a.connect(SEED).await;
-    let on_a = a.link(&url, "allow").await;
-    let on_b = on_a.replacen(&a.base, &b.base, 1);
-    assert_eq!(b.get(&on_b).await.status(), StatusCode::OK);
-    // The same callback on A: refused, nothing stored twice.
-    refused_state(a.get(&on_a).await).await;
-    assert_eq!(a.list("/v1/channel-connections").await.len(), 1);
-    assert_eq!(b.list("/v1/channel-connections").await.len(), 1);
-
-    // An idempotency key holds across both.
-    let path = "/v1/integrations/channel-connections/oauth";
-    let (s1, _, first) = a.post(path, Some(DEMO_API_KEY), Some("shared-key"), SEED).await;
-    let (s2, h, second) = b.post(path, Some(DEMO_API_KEY), Some("shared-key"), SEED).await;
-    assert_eq!((s1, s2), (StatusCode::CREATED, StatusCode::CREATED));
-    assert_eq!(h["idempotency-replay"], "true");
-    assert_eq!(first, second);
-    let (s3, _, _) = b.post(path, Some(DEMO_API_KEY), Some("shared-key"), TEAMS).await;
-    assert_eq!(s3, StatusCode::UNPROCESSABLE_ENTITY);
+    two_instances_agree(&a, &b).await;
 }
 
 #[tokio::test]
@@ -286,7 +190,7 @@ async fn broken_provider() -> String {
             post(|| async {
                 // A good answer, too late: only the timeout can refuse it.
                 tokio::time::sleep(Duration::from_secs(5)).await;
-                r#"{"ok":true,"access_token":"xoxb-late","token_type":"bot","scope":"chat:write","bot_user_id":"U1","team":{"id":"T0DEMO00001","name":"Demo"},"authed_user":{"id":"U2"}}"#
+                r#"{"ok":true,"app_id":"A1","access_token":"xoxb-late","token_type":"bot","scope":"chat:write","bot_user_id":"U1","team":{"id":"T0DEMO00001","name":"Demo"},"authed_user":{"id":"U2"}}"#
             }),
         )
         .route(
@@ -303,9 +207,9 @@ async fn broken_provider() -> String {
 async fn a_slow_or_failing_token_endpoint_gives_a_bounded_failure_and_stores_nothing() {
     use channel_connect_server::sender::Sender;
     let provider = broken_provider().await;
-    for (mode, expected) in [
-        ("slow", StatusCode::BAD_GATEWAY),
-        ("broken", StatusCode::BAD_GATEWAY),
+    for (mode, expected, message) in [
+        ("slow", StatusCode::BAD_GATEWAY, "could not be reached"),
+        ("broken", StatusCode::BAD_GATEWAY, "answered HTTP 502"),
     ] {
         let base_url = format!("{provider}/{mode}");
         let s = start_on(db_path(&format!("provider-{mode}")), None, |mut st| {
@@ -327,117 +231,13 @@ async fn a_slow_or_failing_token_endpoint_gives_a_bounded_failure_and_stores_not
         assert_eq!(res.status(), expected, "{mode}");
         let page = res.text().await.unwrap();
         assert!(page.contains("Connection failed"), "{mode}: {page}");
+        assert!(page.contains(message), "{mode}: {page}");
         assert!(
             !page.contains("upstream error"),
             "the provider's page is not shown"
         );
         assert!(s.list("/v1/channel-connections").await.is_empty(), "{mode}");
     }
-}
-
-/// A PostgreSQL cluster of the test's own (initdb in a temporary
-/// directory, trust on loopback), stopped when dropped.
-struct Postgres {
-    bin: PathBuf,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Postgres {
-    fn start(name: &str) -> Option<Postgres> {
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()?
-            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-            .find(|b| b.join("initdb").exists());
-        let Some(bin) = bin else {
-            eprintln!(
-                "SKIPPED: {name} needs Debian's postgresql (apt-get install postgresql); \
-                 `bash .ci/run` installs it and runs these tests"
-            );
-            return None;
-        };
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        // Under /tmp: the server's own user must reach it.
-        let dir = std::env::temp_dir().join(format!("cc-pg-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let pg = Postgres { bin, dir, port };
-        if as_root() {
-            assert!(
-                Command::new("chown")
-                    .arg("postgres")
-                    .arg(&pg.dir)
-                    .status()
-                    .unwrap()
-                    .success()
-            );
-        }
-        let data = pg.dir.join("data");
-        pg.run(
-            "initdb",
-            &["-D", data.to_str().unwrap(), "-A", "trust", "-U", "postgres"],
-        );
-        pg.start_server();
-        Some(pg)
-    }
-
-    fn start_server(&self) {
-        let data = self.dir.join("data");
-        let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            self.port,
-            self.dir.display()
-        );
-        let log = self.dir.join("log");
-        let (data, log) = (data.to_str().unwrap(), log.to_str().unwrap());
-        self.run("pg_ctl", &["-D", data, "-l", log, "-o", &opts, "-w", "start"]);
-    }
-
-    fn stop_server(&self) {
-        let data = self.dir.join("data");
-        self.run(
-            "pg_ctl",
-            &["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"],
-        );
-    }
-
-    fn run(&self, program: &str, args: &[&str]) {
-        let path = self.bin.join(program);
-        let mut cmd = if as_root() {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&path);
-            c
-        } else {
-            Command::new(&path)
-        };
-        let out = cmd.args(args).output().expect("a PostgreSQL program runs");
-        assert!(
-            out.status.success(),
-            "{program}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let _ = std::panic::catch_unwind(|| self.stop_server());
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// PostgreSQL refuses to run as root: the tests use its own user then.
-fn as_root() -> bool {
-    let out = Command::new("id").arg("-u").output().expect("id runs");
-    String::from_utf8_lossy(&out.stdout).trim() == "0"
 }
 
 /// The records of one Slack install for `team`, as the core gives them.
@@ -551,80 +351,6 @@ async fn the_records_suite_holds_on_sqlite_and_postgres() {
     PgStore::connect(&pg.url(), &[4; 32], os_entropy).await.unwrap();
 }
 
-/// Redis and PostgreSQL shared by instances of the service.
-struct Engines {
-    _redis: Redis,
-    pg: Postgres,
-    marks: RedisStore,
-    records: PgStore,
-}
-
-impl Engines {
-    async fn start(name: &str) -> Option<Engines> {
-        let (Some(redis), Some(pg)) = (Redis::start(name), Postgres::start(name)) else {
-            return None;
-        };
-        let marks = RedisStore::connect(&redis.url(), name).await.unwrap();
-        let key = Config::demo("http://127.0.0.1:1").unwrap().token_key;
-        let records = PgStore::connect(&pg.url(), &key, os_entropy).await.unwrap();
-        Some(Engines {
-            _redis: redis,
-            pg,
-            marks,
-            records,
-        })
-    }
-
-    /// An instance on these engines (behind `behind`'s address, if given),
-    /// signing with `keys` (id, active) instead of the demo's key.
-    async fn instance(&self, name: &str, behind: Option<&str>, keys: Option<&[(u8, bool)]>) -> Server {
-        let (marks, records) = (self.marks.clone(), self.records.clone());
-        start_on(db_path(name), behind, move |mut s| {
-            if let Some(keys) = keys {
-                s.config = config_with_keys(&s.public_url, keys);
-            }
-            s.sharing(marks).recording(records)
-        })
-        .await
-    }
-}
-
-/// The demo configuration with these signing keys (id, active); each id's
-/// secret is fixed, as every instance's configuration would have it.
-fn config_with_keys(public: &str, keys: &[(u8, bool)]) -> Config {
-    let mut file: serde_json::Value = serde_json::from_str(&Config::demo_text(public)).unwrap();
-    file["keys"] = keys
-        .iter()
-        .map(|(id, active)| serde_json::json!({ "id": id, "secretHex": format!("{id:02x}").repeat(32), "active": active }))
-        .collect();
-    Config::parse(&file.to_string()).unwrap()
-}
-
-#[tokio::test]
-async fn two_instances_on_redis_and_postgres() {
-    let Some(engines) = Engines::start("two-pg").await else {
-        return;
-    };
-    let a = engines.instance("two-pg-a", None, None).await;
-    let b = engines.instance("two-pg-b", Some(&a.base), None).await;
-    let url = a.connect(SEED).await;
-    let on_a = a.link(&url, "allow").await;
-    assert_eq!(
-        b.get(&on_a.replacen(&a.base, &b.base, 1)).await.status(),
-        StatusCode::OK
-    );
-    let again = a.get(&on_a).await;
-    refused_state(again).await;
-    // Stored once, in PostgreSQL: both see it, neither SQLite file has it.
-    assert_eq!(a.list("/v1/channel-connections").await.len(), 1);
-    assert_eq!(
-        b.list("/v1/channel-connections").await[0]["identifier"],
-        "slack-connection-abc123"
-    );
-    assert!(!contains(&a.db_bytes(), "slack-connection-abc123"));
-    assert!(!contains(&b.db_bytes(), "slack-connection-abc123"));
-}
-
 #[tokio::test]
 async fn postgres_down_fails_closed_and_the_service_recovers_when_it_is_back() {
     let Some(pg) = Postgres::start("down") else { return };
@@ -664,15 +390,6 @@ async fn postgres_down_fails_closed_and_the_service_recovers_when_it_is_back() {
         .filter_map(|c| c["identifier"].as_str().map(str::to_owned))
         .collect();
     assert_eq!(ids, ["slack-connection-abc123", "after-recovery"]);
-}
-
-/// Runs one SQL batch on the test's PostgreSQL.
-async fn psql(pg: &Postgres, sql: &str) {
-    let (client, conn) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    client.batch_execute(sql).await.unwrap();
 }
 
 #[tokio::test]

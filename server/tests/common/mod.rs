@@ -3,6 +3,8 @@
 //! follows the stand-in pages the way a browser would.
 #![allow(dead_code)] // each test file uses part of it
 
+pub mod engines;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -166,6 +168,48 @@ impl Server {
             .flat_map(|s| std::fs::read(format!("{}{s}", self.db.display())).unwrap_or_default())
             .collect()
     }
+}
+
+/// A loopback port nothing listens on (yet).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits (bounded, 10 s) until something listens on `port`.
+pub fn wait_listening(port: u16) {
+    for _ in 0..400 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+}
+
+/// Two instances behind one address agree: a flow issued by `a` finishes
+/// on `b` and is refused as a replay on `a`, stored once; an idempotency
+/// key holds across both.
+pub async fn two_instances_agree(a: &Server, b: &Server) {
+    let url = a.connect(SEED).await;
+    let on_a = a.link(&url, "allow").await;
+    let on_b = on_a.replacen(&a.base, &b.base, 1);
+    assert_eq!(b.get(&on_b).await.status(), StatusCode::OK);
+    refused_state(a.get(&on_a).await).await;
+    assert_eq!(a.list("/v1/channel-connections").await.len(), 1);
+    assert_eq!(b.list("/v1/channel-connections").await.len(), 1);
+    assert_eq!(b.list("/v1/channel-endpoints").await.len(), 1);
+
+    let path = "/v1/integrations/channel-connections/oauth";
+    let (s1, _, first) = a.post(path, Some(DEMO_API_KEY), Some("shared-key"), SEED).await;
+    let (s2, h, second) = b.post(path, Some(DEMO_API_KEY), Some("shared-key"), SEED).await;
+    assert_eq!((s1, s2), (StatusCode::CREATED, StatusCode::CREATED));
+    assert_eq!(h["idempotency-replay"], "true");
+    assert_eq!(first, second);
+    let (s3, _, _) = b.post(path, Some(DEMO_API_KEY), Some("shared-key"), TEAMS).await;
+    assert_eq!(s3, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 /// A callback refused for its state (Novu's message), whatever the reason.

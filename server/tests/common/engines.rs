@@ -1,0 +1,241 @@
+//! Real engines for the tests: a `redis-server` and a PostgreSQL cluster
+//! of the test's own (Debian's packages), each on a loopback port and a
+//! directory of its own, stopped when dropped; and instances of the
+//! service sharing them. Without the packages, `start` says the test was
+//! skipped and answers `None`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use channel_connect_server::config::Config;
+use channel_connect_server::os_entropy;
+use channel_connect_server::postgres::PgStore;
+use channel_connect_server::redis::RedisStore;
+
+use super::{Server, db_path, free_port, start_on, wait_listening};
+
+pub const REDIS_SERVER: &str = "/usr/bin/redis-server";
+
+/// A `redis-server` of the test's own, stopped when dropped.
+pub struct Redis {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Redis {
+    pub fn start(name: &str) -> Option<Redis> {
+        if !Path::new(REDIS_SERVER).exists() {
+            eprintln!(
+                "SKIPPED: {name} needs Debian's redis-server (apt-get install redis-server); \
+                 `bash .ci/run` installs it and runs these tests"
+            );
+            return None;
+        }
+        let port = free_port();
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("redis-{name}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        Some(Redis::spawn(port, dir))
+    }
+
+    pub fn spawn(port: u16, dir: PathBuf) -> Redis {
+        let child = Command::new(REDIS_SERVER)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        wait_listening(port);
+        Redis { child, port, dir }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        *self = Redis::spawn(self.port, self.dir.clone());
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A PostgreSQL cluster of the test's own (initdb in a temporary
+/// directory, trust on loopback), stopped when dropped.
+pub struct Postgres {
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Postgres {
+    pub fn start(name: &str) -> Option<Postgres> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .find(|b| b.join("initdb").exists());
+        let Some(bin) = bin else {
+            eprintln!(
+                "SKIPPED: {name} needs Debian's postgresql (apt-get install postgresql); \
+                 `bash .ci/run` installs it and runs these tests"
+            );
+            return None;
+        };
+        let port = free_port();
+        // Under /tmp: the server's own user must reach it.
+        let dir = std::env::temp_dir().join(format!("cc-pg-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let pg = Postgres { bin, dir, port };
+        if as_root() {
+            assert!(
+                Command::new("chown")
+                    .arg("postgres")
+                    .arg(&pg.dir)
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+        }
+        let data = pg.dir.join("data");
+        pg.run(
+            "initdb",
+            &["-D", data.to_str().unwrap(), "-A", "trust", "-U", "postgres"],
+        );
+        pg.start_server();
+        Some(pg)
+    }
+
+    pub fn start_server(&self) {
+        let data = self.dir.join("data");
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.display()
+        );
+        let log = self.dir.join("log");
+        let (data, log) = (data.to_str().unwrap(), log.to_str().unwrap());
+        self.run("pg_ctl", &["-D", data, "-l", log, "-o", &opts, "-w", "start"]);
+    }
+
+    pub fn stop_server(&self) {
+        let data = self.dir.join("data");
+        self.run(
+            "pg_ctl",
+            &["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"],
+        );
+    }
+
+    pub fn run(&self, program: &str, args: &[&str]) {
+        let path = self.bin.join(program);
+        let mut cmd = if as_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&path);
+            c
+        } else {
+            Command::new(&path)
+        };
+        let out = cmd.args(args).output().expect("a PostgreSQL program runs");
+        assert!(
+            out.status.success(),
+            "{program}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = std::panic::catch_unwind(|| self.stop_server());
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// PostgreSQL refuses to run as root: the tests use its own user then.
+pub fn as_root() -> bool {
+    let out = Command::new("id").arg("-u").output().expect("id runs");
+    String::from_utf8_lossy(&out.stdout).trim() == "0"
+}
+
+/// Redis and PostgreSQL shared by instances of the service.
+pub struct Engines {
+    pub redis: Redis,
+    pub pg: Postgres,
+    pub marks: RedisStore,
+    pub records: PgStore,
+}
+
+impl Engines {
+    pub async fn start(name: &str) -> Option<Engines> {
+        let (Some(redis), Some(pg)) = (Redis::start(name), Postgres::start(name)) else {
+            return None;
+        };
+        let marks = RedisStore::connect(&redis.url(), name).await.unwrap();
+        let key = Config::demo("http://127.0.0.1:1").unwrap().token_key;
+        let records = PgStore::connect(&pg.url(), &key, os_entropy).await.unwrap();
+        Some(Engines {
+            redis,
+            pg,
+            marks,
+            records,
+        })
+    }
+
+    /// An instance on these engines (behind `behind`'s address, if given),
+    /// signing with `keys` (id, active) instead of the demo's key.
+    pub async fn instance(&self, name: &str, behind: Option<&str>, keys: Option<&[(u8, bool)]>) -> Server {
+        let (marks, records) = (self.marks.clone(), self.records.clone());
+        start_on(db_path(name), behind, move |mut s| {
+            if let Some(keys) = keys {
+                s.config = config_with_keys(&s.public_url, keys);
+            }
+            s.sharing(marks).recording(records)
+        })
+        .await
+    }
+}
+
+/// The demo configuration with these signing keys (id, active); each id's
+/// secret is fixed, as every instance's configuration would have it.
+pub fn config_with_keys(public: &str, keys: &[(u8, bool)]) -> Config {
+    let mut file: serde_json::Value = serde_json::from_str(&Config::demo_text(public)).unwrap();
+    file["keys"] = keys
+        .iter()
+        .map(|(id, active)| serde_json::json!({ "id": id, "secretHex": format!("{id:02x}").repeat(32), "active": active }))
+        .collect();
+    Config::parse(&file.to_string()).unwrap()
+}
+
+/// Runs one SQL batch on the test's PostgreSQL.
+pub async fn psql(pg: &Postgres, sql: &str) {
+    let (client, conn) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client.batch_execute(sql).await.unwrap();
+}

@@ -1,0 +1,185 @@
+//! The service as its users run it: the `channel-connect-server` binary,
+//! two processes sharing a real Redis and PostgreSQL, and a SIGTERM while a
+//! callback is in flight.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use channel_connect_server::config::Config;
+use channel_connect_server::os_entropy;
+use channel_connect_server::sqlite::Store;
+use channel_connect_server::stores::{Filter, Listing, Records};
+use common::engines::*;
+use common::*;
+use reqwest::StatusCode;
+use tokio::sync::Notify;
+
+/// The demo environment's id (its API key is `DEMO_API_KEY`).
+const DEMO_ENV: &str = "6615c4b2e0f3a1b2c3d4e5f6";
+
+/// A server process, killed when dropped.
+struct Process {
+    child: Child,
+    server: Server,
+}
+
+impl Process {
+    /// Starts the binary on `port` with `args`; answers once it listens.
+    fn spawn(name: &str, port: u16, args: &[&str]) -> Process {
+        let db = db_path(name);
+        let child = Command::new(env!("CARGO_BIN_EXE_channel-connect-server"))
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the server binary starts");
+        wait_listening(port);
+        channel_connect_server::install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let server = Server {
+            base: format!("http://127.0.0.1:{port}"),
+            db,
+            http,
+        };
+        Process { child, server }
+    }
+
+    /// What `systemctl stop` or Kubernetes sends.
+    fn terminate(&self) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+
+    /// Waits (bounded) for the process to exit; its status.
+    fn wait_exit(&mut self) -> std::process::ExitStatus {
+        for _ in 0..400 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("the server did not exit within 10 s of SIGTERM");
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn two_processes_share_redis_and_postgres() {
+    let Some(engines) = Engines::start("processes").await else {
+        return;
+    };
+    let (redis, database) = (engines.redis.url(), engines.pg.url());
+    let shared = ["--redis", &redis, "--database", &database, "--demo"];
+    let (pa, pb) = (free_port(), free_port());
+    let a = Process::spawn("process-a", pa, &shared);
+    // B behind A's address: the same redirect URI and stand-ins.
+    let public = a.server.base.clone();
+    let b = Process::spawn(
+        "process-b",
+        pb,
+        &[&shared[..], &["--public-url", &public]].concat(),
+    );
+    let (a, b) = (&a.server, &b.server);
+
+    two_instances_agree(a, b).await;
+    // Stored in PostgreSQL: neither process's SQLite file has it.
+    assert!(!contains(&a.db_bytes(), "slack-connection-abc123"));
+    assert!(!contains(&b.db_bytes(), "slack-connection-abc123"));
+}
+
+/// A Slack token endpoint that tells the test when a request arrived and
+/// answers (a good answer) only when the test releases it.
+async fn held_provider(arrived: Arc<Notify>, release: Arc<Notify>) -> String {
+    use axum::routing::post;
+    let router = axum::Router::new().route(
+        "/api/oauth.v2.access",
+        post(move || async move {
+            arrived.notify_one();
+            release.notified().await;
+            r#"{"ok":true,"app_id":"A1","access_token":"xoxb-held","token_type":"bot","scope":"chat:write","bot_user_id":"U1","team":{"id":"T0DEMO00001","name":"Demo"},"authed_user":{"id":"U2"}}"#
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    base
+}
+
+#[tokio::test]
+async fn sigterm_stops_accepting_and_finishes_the_callback_in_flight() {
+    let (arrived, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let provider = held_provider(arrived.clone(), release.clone()).await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let config = Config::demo_text(&base).replace(&format!("{base}/standin/slack"), &provider);
+    let config_path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sigterm-config.json");
+    std::fs::write(&config_path, config).unwrap();
+    let mut p = Process::spawn("sigterm", port, &["--config", config_path.to_str().unwrap()]);
+
+    let url = p.server.connect(SEED).await;
+    let state = url.split("state=").nth(1).unwrap().split('&').next().unwrap();
+    let callback = format!("{base}/v1/integrations/chat/oauth/callback?code=c&state={state}");
+    let http = p.server.http.clone();
+    let in_flight = tokio::spawn(async move { http.get(callback).send().await });
+
+    // The callback waits on the provider; now the process is told to stop.
+    arrived.notified().await;
+    p.terminate();
+    let mut refused = false;
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(refused, "no new connection is accepted once stopping");
+
+    // The provider answers: the request in flight completes and is stored,
+    // then the process exits cleanly.
+    release.notify_one();
+    let res = in_flight
+        .await
+        .unwrap()
+        .expect("the request in flight is answered");
+    let status = res.status();
+    let page = res.text().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("all set"));
+    assert!(p.wait_exit().success());
+
+    let token_key = Config::demo(&base).unwrap().token_key;
+    let store = Store::open(&p.server.db, &token_key, os_entropy).unwrap();
+    let all = Filter {
+        limit: 10,
+        ..Filter::default()
+    };
+    let stored = store.list(Listing::Connections, DEMO_ENV, &all).await.unwrap();
+    assert_eq!(
+        stored.len(),
+        1,
+        "the connection finished during shutdown is stored"
+    );
+}
