@@ -3,9 +3,11 @@
 //! [`crate::seal::Sealer`]); one callback's records in one transaction.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use channel_connect::records::{ChannelConnectionRecord, ChannelEndpointRecord, StoredRecords};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
@@ -54,14 +56,18 @@ CREATE TABLE IF NOT EXISTS cc_starts (
 );
 ";
 
-/// A PostgreSQL connection (one, serialized: a pool is the next step),
-/// opened again on the next use after it breaks.
+/// A small pool of PostgreSQL connections, each opened again on its next
+/// use after it breaks.
 #[derive(Clone)]
 pub struct PgStore {
     url: Arc<str>,
-    client: Arc<Mutex<Option<Client>>>,
+    slots: Arc<[Mutex<Option<Client>>]>,
+    next: Arc<AtomicUsize>,
     sealer: Sealer,
 }
+
+/// Connections per instance unless [`PgStore::connect_pooled`] says otherwise.
+pub const DEFAULT_POOL_SIZE: usize = 8;
 
 /// How long one store operation may take, connecting included.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
@@ -95,16 +101,45 @@ async fn bounded<T>(op: impl std::future::Future<Output = Result<T, StoreError>>
         .map_err(|_| StoreError("postgres timeout"))?
 }
 
+/// Serializes the transactions that write one natural key (two callbacks
+/// for one workspace at once, on a pool or on two instances): the second
+/// finds the first's row instead of adding a second one.
+async fn lock_key(tx: &Transaction<'_>, env: &str, natural_key: &[u8]) -> Result<(), StoreError> {
+    let mut h = Sha256::new();
+    h.update(env.as_bytes());
+    h.update([0]);
+    h.update(natural_key);
+    let digest = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&i64::from_be_bytes(first)])
+        .await
+        .map_err(failed("lock key"))?;
+    Ok(())
+}
+
 fn failed(what: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
     move |_| StoreError(what)
 }
 
 impl PgStore {
-    /// Connects to `url` (`postgres://user@host:port/db`) and creates the schema.
+    /// Connects to `url` (`postgres://user@host:port/db`) and creates the
+    /// schema; a pool of [`DEFAULT_POOL_SIZE`] connections.
     pub async fn connect(
         url: &str,
         token_key: &[u8; 32],
         entropy: fn(&mut [u8]),
+    ) -> Result<PgStore, StoreError> {
+        PgStore::connect_pooled(url, token_key, entropy, DEFAULT_POOL_SIZE).await
+    }
+
+    /// [`PgStore::connect`] with `size` connections (at least one); the
+    /// others open on first use.
+    pub async fn connect_pooled(
+        url: &str,
+        token_key: &[u8; 32],
+        entropy: fn(&mut [u8]),
+        size: usize,
     ) -> Result<PgStore, StoreError> {
         let mut client = open(url).await?;
         let tx = client.transaction().await.map_err(failed("postgres migrate"))?;
@@ -115,16 +150,26 @@ impl PgStore {
             .await
             .map_err(failed("postgres migrate"))?;
         tx.commit().await.map_err(failed("postgres migrate"))?;
+        let mut slots: Vec<Mutex<Option<Client>>> = (0..size.max(1)).map(|_| Mutex::new(None)).collect();
+        slots[0] = Mutex::new(Some(client));
         Ok(PgStore {
             url: url.into(),
-            client: Arc::new(Mutex::new(Some(client))),
+            slots: slots.into(),
+            next: Arc::new(AtomicUsize::new(0)),
             sealer: Sealer::new(token_key, entropy),
         })
     }
 
-    /// The connection, opened again first when the last one broke.
+    /// A connection of the pool: the first idle one from a rotating start,
+    /// else a wait for that one; opened again first when it broke.
     async fn client(&self) -> Result<MappedMutexGuard<'_, Client>, StoreError> {
-        let mut guard = self.client.lock().await;
+        let n = self.slots.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
+        let idle = (0..n).find_map(|i| self.slots[(start + i) % n].try_lock().ok());
+        let mut guard = match idle {
+            Some(g) => g,
+            None => self.slots[start].lock().await,
+        };
         if guard.as_ref().is_none_or(Client::is_closed) {
             *guard = None;
             *guard = Some(open(&self.url).await?);
@@ -140,6 +185,7 @@ impl PgStore {
         now: i64,
     ) -> Result<String, StoreError> {
         let natural = Sealer::connection_key(c)?;
+        lock_key(tx, env, &natural).await?;
         let by_id = tx
             .query_opt(
                 "SELECT identifier FROM cc_connections WHERE environment_id = $1 AND identifier = $2",
@@ -192,10 +238,12 @@ impl PgStore {
         e: &ChannelEndpointRecord,
         now: i64,
     ) -> Result<(), StoreError> {
+        let natural = Sealer::endpoint_key(e)?;
+        lock_key(tx, env, &natural).await?;
         let existing = tx
             .query_opt(
                 "SELECT identifier FROM cc_endpoints WHERE environment_id = $1 AND natural_key = $2",
-                &[&env, &Sealer::endpoint_key(e)?],
+                &[&env, &natural],
             )
             .await
             .map_err(failed("find endpoint"))?

@@ -9,6 +9,7 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use channel_connect_server::config::{Config, DEMO_API_KEY};
@@ -339,14 +340,57 @@ async fn records_suite(records: &dyn Records) {
     assert_eq!(records.take_start("s2", t + 301).await.unwrap(), None, "expired");
 }
 
-#[tokio::test]
+/// Many callbacks for one workspace and context at once (a pool, or many
+/// instances): one connection, one endpoint, one identifier for all.
+async fn concurrent_installs_suite(records: Arc<dyn Records>) {
+    let t = now();
+    let saves: Vec<_> = (0..16)
+        .map(|i| {
+            let records = records.clone();
+            tokio::spawn(async move {
+                let mine = slack_records(&format!("race-{i}"), "T9", "xoxb-race");
+                records.save("race", &mine, t).await.unwrap()
+            })
+        })
+        .collect();
+    let mut ids = std::collections::HashSet::new();
+    for save in saves {
+        ids.insert(save.await.unwrap());
+    }
+    assert_eq!(ids.len(), 1, "one identifier answered to all: {ids:?}");
+    let all = Filter {
+        limit: 100,
+        ..Filter::default()
+    };
+    assert_eq!(
+        records
+            .list(Listing::Connections, "race", &all)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        records
+            .list(Listing::Endpoints, "race", &all)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_records_suite_holds_on_sqlite_and_postgres() {
-    records_suite(&Store::in_memory(&[4; 32], os_entropy).unwrap()).await;
+    let sqlite = Store::in_memory(&[4; 32], os_entropy).unwrap();
+    records_suite(&sqlite).await;
+    concurrent_installs_suite(Arc::new(sqlite)).await;
     let Some(pg) = Postgres::start("records") else {
         return;
     };
     let store = PgStore::connect(&pg.url(), &[4; 32], os_entropy).await.unwrap();
     records_suite(&store).await;
+    concurrent_installs_suite(Arc::new(store)).await;
     // A second connection (another instance) finds the schema in place.
     PgStore::connect(&pg.url(), &[4; 32], os_entropy).await.unwrap();
 }
