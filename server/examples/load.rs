@@ -8,7 +8,8 @@
 //! target/release/examples/load [--clients 64] [--seconds 20] [--redis URL] [--database URL]
 //! ```
 //!
-//! Two phases: `connect` (the seed body POSTed) and `callback` (a connect,
+//! Three phases: `connect` (the seed body POSTed), the same with a fresh
+//! `idempotency-key` per request, and `callback` (a connect,
 //! the stand-in's page, then the timed callback: verify, replay mark,
 //! token exchange with the stand-in, records stored).
 
@@ -18,6 +19,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const KEY: &str = "ApiKey demo-secret-key";
+/// The connect phase with an `idempotency-key` (the idempotency store's path).
+const KEYED: &str = "connect + idempotency-key";
 
 struct Args {
     clients: usize,
@@ -122,13 +125,15 @@ async fn client(base: Arc<String>, phase: &'static str, n: usize, deadline: Inst
             r#"{{"subscriberId":"load-{n}","integrationIdentifier":"slack","connectionIdentifier":"load-{n}-{i}","context":{{"key":"load"}},"connectionMode":"shared"}}"#
         );
         let started = Instant::now();
-        let post = http
+        let mut post = http
             .post(format!("{base}/v1/integrations/channel-connections/oauth"))
             .header("authorization", KEY)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await;
+            .header("content-type", "application/json");
+        if phase == KEYED {
+            // A fresh key each time: a claim and an answer kept per request.
+            post = post.header("idempotency-key", format!("load-{n}-{i}"));
+        }
+        let post = post.body(body).send().await;
         let Ok(post) = post
             .map_err(|_| ())
             .and_then(|r| if r.status() == 201 { Ok(r) } else { Err(()) })
@@ -136,7 +141,7 @@ async fn client(base: Arc<String>, phase: &'static str, n: usize, deadline: Inst
             errors += 1;
             continue;
         };
-        if phase == "connect" {
+        if phase != "callback" {
             latencies.push(started.elapsed().as_micros() as u32);
             continue;
         }
@@ -214,5 +219,6 @@ async fn main() {
     println!("| operation | clients | requests/s | p50 ms | p99 ms | errors | server CPU µs/request |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     phase(&server, "connect", &a).await;
+    phase(&server, KEYED, &a).await;
     phase(&server, "callback", &a).await;
 }
