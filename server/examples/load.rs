@@ -40,7 +40,7 @@ fn args() -> Args {
         match flag.as_str() {
             "--clients" => a.clients = value.parse().expect("--clients N"),
             "--seconds" => a.seconds = value.parse().expect("--seconds N"),
-            "--redis" | "--database" => a.extra.extend([flag, value]),
+            "--redis" | "--database" | "--database-pool" => a.extra.extend([flag, value]),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -61,6 +61,24 @@ fn cpu_time(pid: u32) -> Duration {
     let ticks = fields.iter().sum::<u64>();
     // Linux reports clock ticks of 1/100 s (USER_HZ) on every mainstream architecture.
     Duration::from_millis(ticks * 10)
+}
+
+/// The whole machine's (busy, total) CPU ticks so far, from `/proc/stat`:
+/// whether the load generator, the server and the stores saturate it.
+fn machine_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").expect("/proc/stat");
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let total: u64 = ticks.iter().sum();
+    // idle and iowait are the 4th and 5th fields.
+    let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+    (total - idle, total)
 }
 
 struct Server {
@@ -172,6 +190,7 @@ async fn phase(server: &Server, name: &'static str, a: &Args) {
     let pid = server.child.id();
     let base = Arc::new(server.base.clone());
     let cpu_before = cpu_time(pid);
+    let machine_before = machine_ticks();
     let started = Instant::now();
     let deadline = started + Duration::from_secs(a.seconds);
     let tasks: Vec<_> = (0..a.clients)
@@ -185,6 +204,8 @@ async fn phase(server: &Server, name: &'static str, a: &Args) {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = cpu_time(pid) - cpu_before;
+    let machine = machine_ticks();
+    let busy = (machine.0 - machine_before.0) as f64 / (machine.1 - machine_before.1).max(1) as f64;
     all.sort_unstable();
     let pct = |p: f64| {
         all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
@@ -193,12 +214,13 @@ async fn phase(server: &Server, name: &'static str, a: &Args) {
     };
     let count = all.len() as f64;
     println!(
-        "| {name} | {} | {:.0} | {:.2} | {:.2} | {errors} | {:.0} |",
+        "| {name} | {} | {:.0} | {:.2} | {:.2} | {errors} | {:.0} | {:.0} |",
         a.clients,
         count / elapsed,
         f64::from(pct(0.50)) / 1000.0,
         f64::from(pct(0.99)) / 1000.0,
         cpu.as_secs_f64() * 1e6 / count.max(1.0),
+        busy * 100.0,
     );
 }
 
@@ -216,8 +238,10 @@ async fn main() {
         "engines: {engines}; {} clients, {} s per phase",
         a.clients, a.seconds
     );
-    println!("| operation | clients | requests/s | p50 ms | p99 ms | errors | server CPU µs/request |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| operation | clients | requests/s | p50 ms | p99 ms | errors | server CPU µs/request | machine busy % |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     phase(&server, "connect", &a).await;
     phase(&server, KEYED, &a).await;
     phase(&server, "callback", &a).await;

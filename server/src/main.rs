@@ -5,13 +5,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use channel_connect_server::config::{Config, DEMO_API_KEY};
-use channel_connect_server::postgres::PgStore;
+use channel_connect_server::postgres::{DEFAULT_POOL_SIZE, PgStore};
 use channel_connect_server::redis::RedisStore;
 use channel_connect_server::sender::Sender;
 use channel_connect_server::sqlite::Store;
 use channel_connect_server::{AppState, app, install_crypto_provider, os_entropy};
 
-const USAGE: &str = "usage: channel-connect-server [--config FILE] [--listen ADDR] [--public-url URL] [--db PATH] [--redis URL] [--database URL] [--demo]";
+const USAGE: &str = "usage: channel-connect-server [--config FILE] [--listen ADDR] [--public-url URL] [--db PATH] [--redis URL] [--database URL] [--database-pool N] [--demo]";
 
 struct Args {
     config: Option<String>,
@@ -24,6 +24,8 @@ struct Args {
     redis: Option<String>,
     /// Connections and endpoints in PostgreSQL (`postgres://...`).
     database: Option<String>,
+    /// PostgreSQL connections per instance.
+    database_pool: usize,
 }
 
 fn args() -> Result<Args, String> {
@@ -35,6 +37,7 @@ fn args() -> Result<Args, String> {
         public_url: None,
         redis: None,
         database: None,
+        database_pool: DEFAULT_POOL_SIZE,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -46,6 +49,13 @@ fn args() -> Result<Args, String> {
             "--public-url" => a.public_url = Some(value()?.trim_end_matches('/').to_owned()),
             "--redis" => a.redis = Some(value()?),
             "--database" => a.database = Some(value()?),
+            "--database-pool" => {
+                a.database_pool = value()?
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or("--database-pool: a number of connections, 1 to 1000")?
+            }
             "--demo" => a.demo = true,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
@@ -84,7 +94,7 @@ async fn run() -> Result<(), String> {
     let token_key = config.token_key;
     let mut state = AppState::new(config, store, sender, &base);
     if let Some(url) = &a.database {
-        let records = PgStore::connect(url, &token_key, os_entropy)
+        let records = PgStore::connect_pooled(url, &token_key, os_entropy, a.database_pool)
             .await
             .map_err(|e| e.to_string())?;
         state = state.recording(records);

@@ -5,15 +5,17 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use channel_connect::records::{ChannelConnectionRecord, ChannelEndpointRecord, StoredRecords};
+use channel_connect::records::{ChannelConnectionRecord, StoredRecords};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
+use futures_util::future::try_join_all;
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
-use tokio_postgres::{Client, NoTls, Transaction};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, NoTls, Statement, Transaction};
 
-use crate::seal::{Sealer, relinked};
+use crate::seal::{Row, Sealer, relinked};
 use crate::stores::{Filter, Listing, Records, StoreError, StoreFuture};
 
 /// The schema, created under an advisory lock so instances starting
@@ -61,13 +63,96 @@ CREATE TABLE IF NOT EXISTS cc_starts (
 #[derive(Clone)]
 pub struct PgStore {
     url: Arc<str>,
-    slots: Arc<[Mutex<Option<Client>>]>,
+    slots: Arc<[Mutex<Option<Conn>>]>,
     next: Arc<AtomicUsize>,
     sealer: Sealer,
 }
 
+/// One pooled connection and its statements, prepared once on first use
+/// (an unprepared query costs a second round trip each time).
+struct Conn {
+    client: Client,
+    statements: Option<Arc<Statements>>,
+}
+
+/// Every statement the store runs (see their SQL below).
+struct Statements {
+    lock: Statement,
+    connection_by_id: Statement,
+    connection_by_key: Statement,
+    upsert_connection: Statement,
+    endpoint_by_key: Statement,
+    upsert_endpoint: Statement,
+    list_connections: Statement,
+    list_endpoints: Statement,
+    insert_start: Statement,
+    purge_starts: Statement,
+    take_start: Statement,
+}
+
+impl Statements {
+    async fn prepare(c: &Client) -> Result<Statements, StoreError> {
+        let p = |sql: &'static str| async move { c.prepare(sql).await.map_err(failed("prepare")) };
+        Ok(Statements {
+            lock: p("SELECT pg_advisory_xact_lock($1)").await?,
+            connection_by_id: p(
+                "SELECT identifier FROM cc_connections WHERE environment_id = $1 AND identifier = $2",
+            )
+            .await?,
+            connection_by_key: p(
+                "SELECT identifier FROM cc_connections WHERE environment_id = $1 AND natural_key = $2",
+            )
+            .await?,
+            upsert_connection: p(
+                "INSERT INTO cc_connections (environment_id, identifier, integration_identifier, subscriber_id,
+                     natural_key, public_json, sealed, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+                 ON CONFLICT (environment_id, identifier) DO UPDATE SET
+                     integration_identifier = excluded.integration_identifier, subscriber_id = excluded.subscriber_id,
+                     natural_key = excluded.natural_key, public_json = excluded.public_json,
+                     sealed = excluded.sealed, updated_at = excluded.updated_at",
+            )
+            .await?,
+            endpoint_by_key: p(
+                "SELECT identifier FROM cc_endpoints WHERE environment_id = $1 AND natural_key = $2",
+            )
+            .await?,
+            upsert_endpoint: p(
+                "INSERT INTO cc_endpoints (environment_id, identifier, integration_identifier, subscriber_id,
+                     connection_identifier, natural_key, public_json, sealed, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+                 ON CONFLICT (environment_id, identifier) DO UPDATE SET
+                     public_json = excluded.public_json, sealed = excluded.sealed, updated_at = excluded.updated_at",
+            )
+            .await?,
+            list_connections: p(
+                "SELECT public_json FROM cc_connections WHERE environment_id = $1
+                     AND ($2::text IS NULL OR subscriber_id = $2) AND ($3::text IS NULL OR identifier = $3)
+                     AND ($4::text IS NULL OR integration_identifier = $4)
+                 ORDER BY created_at, seq LIMIT $5 OFFSET $6",
+            )
+            .await?,
+            list_endpoints: p(
+                "SELECT public_json FROM cc_endpoints WHERE environment_id = $1
+                     AND ($2::text IS NULL OR subscriber_id = $2)
+                     AND ($3::text IS NULL OR connection_identifier = $3)
+                     AND ($4::text IS NULL OR integration_identifier = $4)
+                 ORDER BY created_at, seq LIMIT $5 OFFSET $6",
+            )
+            .await?,
+            insert_start: p("INSERT INTO cc_starts (id, url, cookie, expires_at) VALUES ($1, $2, $3, $4)")
+                .await?,
+            purge_starts: p("DELETE FROM cc_starts WHERE expires_at < $1").await?,
+            take_start: p("DELETE FROM cc_starts WHERE id = $1 RETURNING url, cookie").await?,
+        })
+    }
+}
+
 /// Connections per instance unless [`PgStore::connect_pooled`] says otherwise.
 pub const DEFAULT_POOL_SIZE: usize = 8;
+
+/// One statement's parameters.
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 /// How long one store operation may take, connecting included.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
@@ -101,10 +186,10 @@ async fn bounded<T>(op: impl std::future::Future<Output = Result<T, StoreError>>
         .map_err(|_| StoreError("postgres timeout"))?
 }
 
-/// Serializes the transactions that write one natural key (two callbacks
-/// for one workspace at once, on a pool or on two instances): the second
-/// finds the first's row instead of adding a second one.
-async fn lock_key(tx: &Transaction<'_>, env: &str, natural_key: &[u8]) -> Result<(), StoreError> {
+/// The advisory lock of one natural key: transactions that write the same
+/// key (two callbacks for one workspace at once, on a pool or on two
+/// instances) run one after the other, and the second finds the first's row.
+fn lock_id(env: &str, natural_key: &[u8]) -> i64 {
     let mut h = Sha256::new();
     h.update(env.as_bytes());
     h.update([0]);
@@ -112,10 +197,7 @@ async fn lock_key(tx: &Transaction<'_>, env: &str, natural_key: &[u8]) -> Result
     let digest = h.finalize();
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&i64::from_be_bytes(first)])
-        .await
-        .map_err(failed("lock key"))?;
-    Ok(())
+    i64::from_be_bytes(first)
 }
 
 fn failed(what: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
@@ -150,8 +232,11 @@ impl PgStore {
             .await
             .map_err(failed("postgres migrate"))?;
         tx.commit().await.map_err(failed("postgres migrate"))?;
-        let mut slots: Vec<Mutex<Option<Client>>> = (0..size.max(1)).map(|_| Mutex::new(None)).collect();
-        slots[0] = Mutex::new(Some(client));
+        let mut slots: Vec<Mutex<Option<Conn>>> = (0..size.max(1)).map(|_| Mutex::new(None)).collect();
+        slots[0] = Mutex::new(Some(Conn {
+            client,
+            statements: None,
+        }));
         Ok(PgStore {
             url: url.into(),
             slots: slots.into(),
@@ -160,9 +245,10 @@ impl PgStore {
         })
     }
 
-    /// A connection of the pool: the first idle one from a rotating start,
-    /// else a wait for that one; opened again first when it broke.
-    async fn client(&self) -> Result<MappedMutexGuard<'_, Client>, StoreError> {
+    /// A connection of the pool and its statements: the first idle one
+    /// from a rotating start, else a wait for that one; opened again first
+    /// when it broke.
+    async fn conn(&self) -> Result<(MappedMutexGuard<'_, Client>, Arc<Statements>), StoreError> {
         let n = self.slots.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
         let idle = (0..n).find_map(|i| self.slots[(start + i) % n].try_lock().ok());
@@ -170,106 +256,68 @@ impl PgStore {
             Some(g) => g,
             None => self.slots[start].lock().await,
         };
-        if guard.as_ref().is_none_or(Client::is_closed) {
+        if guard.as_ref().is_none_or(|c| c.client.is_closed()) {
             *guard = None;
-            *guard = Some(open(&self.url).await?);
+            let client = open(&self.url).await?;
+            *guard = Some(Conn {
+                client,
+                statements: None,
+            });
         }
-        MutexGuard::try_map(guard, Option::as_mut).map_err(|_| StoreError("postgres connect"))
+        let conn = guard.as_mut().ok_or(StoreError("postgres connect"))?;
+        let statements = match &conn.statements {
+            Some(s) => s.clone(),
+            None => {
+                let s = Arc::new(Statements::prepare(&conn.client).await?);
+                conn.statements = Some(s.clone());
+                s
+            }
+        };
+        let client = MutexGuard::try_map(guard, |c| c.as_mut().map(|c| &mut c.client))
+            .map_err(|_| StoreError("postgres connect"))?;
+        Ok((client, statements))
     }
 
-    async fn save_connection(
+    /// The row a connection is written to: under its own identifier, else
+    /// the one stored for its natural key, else its own (after the key's lock).
+    async fn connection_row(
         &self,
         tx: &Transaction<'_>,
+        st: &Statements,
         env: &str,
         c: &ChannelConnectionRecord,
-        now: i64,
-    ) -> Result<String, StoreError> {
+    ) -> Result<Row, StoreError> {
         let natural = Sealer::connection_key(c)?;
-        lock_key(tx, env, &natural).await?;
-        let by_id = tx
-            .query_opt(
-                "SELECT identifier FROM cc_connections WHERE environment_id = $1 AND identifier = $2",
-                &[&env, &c.identifier],
-            )
-            .await
-            .map_err(failed("find connection"))?;
-        let existing = match by_id {
-            Some(row) => Some(row.get::<_, String>(0)),
-            None => tx
-                .query_opt(
-                    "SELECT identifier FROM cc_connections WHERE environment_id = $1 AND natural_key = $2",
-                    &[&env, &natural],
-                )
-                .await
-                .map_err(failed("find connection"))?
-                .map(|row| row.get::<_, String>(0)),
-        };
-        let row = self
-            .sealer
-            .connection_row(env, c, existing.as_deref().unwrap_or(&c.identifier))?;
-        tx.execute(
-            "INSERT INTO cc_connections (environment_id, identifier, integration_identifier, subscriber_id,
-                 natural_key, public_json, sealed, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
-             ON CONFLICT (environment_id, identifier) DO UPDATE SET
-                 integration_identifier = excluded.integration_identifier, subscriber_id = excluded.subscriber_id,
-                 natural_key = excluded.natural_key, public_json = excluded.public_json,
-                 sealed = excluded.sealed, updated_at = excluded.updated_at",
-            &[
-                &env,
-                &row.identifier,
-                &c.integration_identifier,
-                &c.subscriber_id,
-                &row.natural_key,
-                &row.public_json,
-                &row.sealed,
-                &now,
-            ],
+        let lock = lock_id(env, &natural);
+        let (p_lock, p_id, p_key): (Params, Params, Params) =
+            (&[&lock], &[&env, &c.identifier], &[&env, &natural]);
+        // Pipelined: the server runs them in order, so both reads come after the lock.
+        let (_, by_id, by_key) = tokio::try_join!(
+            tx.execute(&st.lock, p_lock),
+            tx.query_opt(&st.connection_by_id, p_id),
+            tx.query_opt(&st.connection_by_key, p_key),
         )
-        .await
-        .map_err(failed("write connection"))?;
-        Ok(row.identifier)
+        .map_err(failed("find connection"))?;
+        let existing = by_id.or(by_key).map(|row| row.get::<_, String>(0));
+        self.sealer
+            .connection_row(env, c, existing.as_deref().unwrap_or(&c.identifier))
     }
 
-    async fn save_endpoint(
-        &self,
+    /// An endpoint's existing identifier, after its natural key's lock.
+    async fn endpoint_identifier(
         tx: &Transaction<'_>,
+        st: &Statements,
         env: &str,
-        e: &ChannelEndpointRecord,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let natural = Sealer::endpoint_key(e)?;
-        lock_key(tx, env, &natural).await?;
-        let existing = tx
-            .query_opt(
-                "SELECT identifier FROM cc_endpoints WHERE environment_id = $1 AND natural_key = $2",
-                &[&env, &natural],
-            )
-            .await
-            .map_err(failed("find endpoint"))?
-            .map(|row| row.get::<_, String>(0));
-        let row = self.sealer.endpoint_row(env, e, existing)?;
-        tx.execute(
-            "INSERT INTO cc_endpoints (environment_id, identifier, integration_identifier, subscriber_id,
-                 connection_identifier, natural_key, public_json, sealed, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
-             ON CONFLICT (environment_id, identifier) DO UPDATE SET
-                 public_json = excluded.public_json, sealed = excluded.sealed, updated_at = excluded.updated_at",
-            &[
-                &env,
-                &row.identifier,
-                &e.integration_identifier,
-                &e.subscriber_id,
-                &e.connection_identifier,
-                &row.natural_key,
-                &row.public_json,
-                &row.sealed,
-                &now,
-            ],
+        natural: &[u8],
+    ) -> Result<Option<String>, StoreError> {
+        let lock = lock_id(env, natural);
+        let (p_lock, p_key): (Params, Params) = (&[&lock], &[&env, &natural]);
+        let (_, found) = tokio::try_join!(
+            tx.execute(&st.lock, p_lock),
+            tx.query_opt(&st.endpoint_by_key, p_key),
         )
-        .await
-        .map_err(failed("write endpoint"))?;
-        Ok(())
+        .map_err(failed("find endpoint"))?;
+        Ok(found.map(|row| row.get::<_, String>(0)))
     }
 }
 
@@ -280,17 +328,74 @@ impl Records for PgStore {
         records: &'a StoredRecords,
         now: i64,
     ) -> StoreFuture<'a, Option<String>> {
+        // Five round trips whatever the records: begin; the connection's
+        // lookup; its write with every endpoint's lookup; the endpoints'
+        // writes; commit.
         Box::pin(bounded(async move {
-            let mut client = self.client().await?;
+            let (mut client, st) = self.conn().await?;
             let tx = client.transaction().await.map_err(failed("begin"))?;
-            let mut stored = None;
-            if let Some(c) = &records.connection {
-                stored = Some(self.save_connection(&tx, env, c, now).await?);
-            }
-            for e in &records.endpoints {
-                let e = relinked(e, stored.as_deref());
-                self.save_endpoint(&tx, env, &e, now).await?;
-            }
+            let connection = match &records.connection {
+                Some(c) => Some((c, self.connection_row(&tx, &st, env, c).await?)),
+                None => None,
+            };
+            let stored = connection.as_ref().map(|(_, row)| row.identifier.clone());
+            let endpoints: Vec<_> = records
+                .endpoints
+                .iter()
+                .map(|e| relinked(e, stored.as_deref()))
+                .collect();
+            let keys = endpoints
+                .iter()
+                .map(Sealer::endpoint_key)
+                .collect::<Result<Vec<_>, _>>()?;
+            let write_connection = async {
+                let Some((c, row)) = &connection else {
+                    return Ok(());
+                };
+                let params: [&(dyn ToSql + Sync); 8] = [
+                    &env,
+                    &row.identifier,
+                    &c.integration_identifier,
+                    &c.subscriber_id,
+                    &row.natural_key,
+                    &row.public_json,
+                    &row.sealed,
+                    &now,
+                ];
+                tx.execute(&st.upsert_connection, &params)
+                    .await
+                    .map(drop)
+                    .map_err(failed("write connection"))
+            };
+            let lookups = try_join_all(
+                keys.iter()
+                    .map(|k| PgStore::endpoint_identifier(&tx, &st, env, k)),
+            );
+            let ((), existing) = tokio::try_join!(write_connection, lookups)?;
+            let rows = endpoints
+                .iter()
+                .zip(existing)
+                .map(|(e, id)| Ok((e, self.sealer.endpoint_row(env, e, id)?)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let params: Vec<[&(dyn ToSql + Sync); 9]> = rows
+                .iter()
+                .map(|(e, row)| {
+                    [
+                        &env as &(dyn ToSql + Sync),
+                        &row.identifier,
+                        &e.integration_identifier,
+                        &e.subscriber_id,
+                        &e.connection_identifier,
+                        &row.natural_key,
+                        &row.public_json,
+                        &row.sealed,
+                        &now,
+                    ]
+                })
+                .collect();
+            try_join_all(params.iter().map(|p| tx.execute(&st.upsert_endpoint, p)))
+                .await
+                .map_err(failed("write endpoint"))?;
             // Dropped without commit on any error above: nothing half-written.
             tx.commit().await.map_err(failed("commit"))?;
             Ok(stored)
@@ -299,25 +404,14 @@ impl Records for PgStore {
 
     fn list<'a>(&'a self, what: Listing, env: &'a str, f: &'a Filter) -> StoreFuture<'a, Vec<Value>> {
         Box::pin(bounded(async move {
-            let sql = match what {
-                Listing::Connections => {
-                    "SELECT public_json FROM cc_connections WHERE environment_id = $1
-                         AND ($2::text IS NULL OR subscriber_id = $2) AND ($3::text IS NULL OR identifier = $3)
-                         AND ($4::text IS NULL OR integration_identifier = $4)
-                     ORDER BY created_at, seq LIMIT $5 OFFSET $6"
-                }
-                Listing::Endpoints => {
-                    "SELECT public_json FROM cc_endpoints WHERE environment_id = $1
-                         AND ($2::text IS NULL OR subscriber_id = $2)
-                         AND ($3::text IS NULL OR connection_identifier = $3)
-                         AND ($4::text IS NULL OR integration_identifier = $4)
-                     ORDER BY created_at, seq LIMIT $5 OFFSET $6"
-                }
+            let (client, st) = self.conn().await?;
+            let statement = match what {
+                Listing::Connections => &st.list_connections,
+                Listing::Endpoints => &st.list_endpoints,
             };
-            let client = self.client().await?;
             let rows = client
                 .query(
-                    sql,
+                    statement,
                     &[
                         &env,
                         &f.subscriber_id,
@@ -343,12 +437,9 @@ impl Records for PgStore {
         expires_at: i64,
     ) -> StoreFuture<'a, ()> {
         Box::pin(bounded(async move {
-            let client = self.client().await?;
+            let (client, st) = self.conn().await?;
             client
-                .execute(
-                    "INSERT INTO cc_starts (id, url, cookie, expires_at) VALUES ($1, $2, $3, $4)",
-                    &[&id, &url, &cookie, &expires_at],
-                )
+                .execute(&st.insert_start, &[&id, &url, &cookie, &expires_at])
                 .await
                 .map_err(failed("starts"))?;
             Ok(())
@@ -357,16 +448,13 @@ impl Records for PgStore {
 
     fn take_start<'a>(&'a self, id: &'a str, now: i64) -> StoreFuture<'a, Option<(String, String)>> {
         Box::pin(bounded(async move {
-            let client = self.client().await?;
+            let (client, st) = self.conn().await?;
             client
-                .execute("DELETE FROM cc_starts WHERE expires_at < $1", &[&now])
+                .execute(&st.purge_starts, &[&now])
                 .await
                 .map_err(failed("starts"))?;
             let row = client
-                .query_opt(
-                    "DELETE FROM cc_starts WHERE id = $1 RETURNING url, cookie",
-                    &[&id],
-                )
+                .query_opt(&st.take_start, &[&id])
                 .await
                 .map_err(failed("starts"))?;
             Ok(row.map(|r| (r.get(0), r.get(1))))
