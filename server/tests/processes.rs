@@ -1,6 +1,7 @@
 //! The service as its users run it: the `channel-connect-server` binary,
-//! two processes sharing a real Redis and PostgreSQL, and a SIGTERM while a
-//! callback is in flight.
+//! two processes sharing a real Redis and PostgreSQL, a signing-key
+//! rotation rolled out by restarting them one at a time, and a SIGTERM
+//! while a callback is in flight.
 
 mod common;
 
@@ -41,6 +42,11 @@ impl Process {
             .spawn()
             .expect("the server binary starts");
         wait_listening(port);
+        let mut child = child;
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{name} exited at start (port {port} taken?)"
+        );
         channel_connect_server::install_crypto_provider();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -182,4 +188,81 @@ async fn sigterm_stops_accepting_and_finishes_the_callback_in_flight() {
         1,
         "the connection finished during shutdown is stored"
     );
+}
+
+/// The key rings of a rotation from key 1 to key 2 (id, active): first 2
+/// is known everywhere, then it signs everywhere.
+const ROTATION: [&[(u8, bool)]; 3] = [&[(1, true)], &[(1, true), (2, false)], &[(2, true), (1, false)]];
+
+#[tokio::test]
+async fn a_signing_key_rotation_rolled_out_one_process_at_a_time_refuses_no_flow_in_flight() {
+    let Some(engines) = Engines::start("rotation").await else {
+        return;
+    };
+    // The provider: a demo process whose stand-ins play Slack throughout
+    // (its codes outlive the restarts); its address is the one browsers
+    // and Slack know, and each callback is moved from it to A or B.
+    let provider = Process::spawn("rotation-provider", free_port(), &["--demo"]);
+    let public = provider.server.base.clone();
+    let (redis, database) = (engines.redis.url(), engines.pg.url());
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let ports = [free_port(), free_port()];
+    let start = |which: usize, step: usize| {
+        let config = dir.join(format!("rotation-{step}.json"));
+        std::fs::write(&config, config_text_with_keys(&public, ROTATION[step])).unwrap();
+        let config = config.to_str().unwrap();
+        let args = [
+            "--config",
+            config,
+            "--public-url",
+            &public,
+            "--redis",
+            &redis,
+            "--database",
+            &database,
+        ];
+        Process::spawn(&format!("rotation-{which}"), ports[which], &args)
+    };
+    let mut processes = [start(0, 0), start(1, 0)];
+
+    // A moves on, then B, step by step; before each move, a flow begun on
+    // each process is left in flight, to end on each after the move.
+    for (which, step) in [(0, 1), (1, 1), (0, 2), (1, 2)] {
+        let mut in_flight = Vec::new();
+        for (issuer, p) in processes.iter().enumerate() {
+            for finisher in 0..2 {
+                let s = &p.server;
+                let url = s.connect(SEED).await;
+                in_flight.push((issuer, finisher, s.link(&url, "allow").await));
+            }
+        }
+        processes[which].terminate();
+        assert!(processes[which].wait_exit().success());
+        processes[which] = start(which, step);
+        for (issuer, finisher, link) in in_flight {
+            let to = &processes[finisher].server;
+            let res = to.get(&link.replacen(&public, &to.base, 1)).await;
+            let page = res.text().await.unwrap();
+            assert!(
+                page.contains("all set"),
+                "begun on process {issuer}, ended on {finisher} after process {which} moved to step {step}: {page}"
+            );
+        }
+    }
+
+    // Skipping the step where key 2 is known but not yet signing: a process
+    // still on key 1 alone refuses what a moved one signs.
+    processes[1].terminate();
+    processes[1].wait_exit();
+    let behind = start(1, 0);
+    let moved = &processes[0].server;
+    let url = moved.connect(SEED).await;
+    let link = moved.link(&url, "allow").await;
+    refused_state(
+        behind
+            .server
+            .get(&link.replacen(&public, &behind.server.base, 1))
+            .await,
+    )
+    .await;
 }

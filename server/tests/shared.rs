@@ -1,8 +1,10 @@
 //! Past one process: replay marks and idempotency entries in a real
-//! `redis-server`, records in a real PostgreSQL (Debian's packages), each
-//! started on a loopback port and a directory of its own. The same store
-//! suites run against every engine; two instances share Redis and
-//! PostgreSQL; Redis going away fails closed.
+//! `redis-server`, records in a real PostgreSQL (Debian's packages, started
+//! by `common::engines`). The same store suites run against every engine;
+//! two instances share a SQLite file and Redis; Redis or PostgreSQL going
+//! away, or failing inside the callback's transaction, fails closed and the
+//! same callback can be retried. (Two processes of the binary, SIGTERM and
+//! a key rotation across restarts are in `processes.rs`.)
 //!
 //! Without `redis-server` or `postgresql` these tests say they were skipped
 //! and pass; `bash .ci/run` installs both and never skips them.
@@ -441,8 +443,8 @@ async fn postgres_failing_inside_the_transaction_writes_nothing_and_another_inst
     let Some(engines) = Engines::start("pg-fails").await else {
         return;
     };
-    let a = engines.instance("pg-fails-a", None, None).await;
-    let b = engines.instance("pg-fails-b", Some(&a.base), None).await;
+    let a = engines.instance("pg-fails-a", None).await;
+    let b = engines.instance("pg-fails-b", Some(&a.base)).await;
 
     // The endpoint insert fails after the connection row went in.
     psql(
@@ -471,61 +473,4 @@ async fn postgres_failing_inside_the_transaction_writes_nothing_and_another_inst
     assert_eq!(a.get(&on_a).await.status(), StatusCode::BAD_REQUEST);
     assert_eq!(b.get(&on_b).await.status(), StatusCode::BAD_REQUEST);
     assert_eq!(b.list("/v1/channel-connections").await.len(), 1);
-}
-
-/// The key rings of a rotation from key 1 to key 2 (id, active), each
-/// step rolled out one instance at a time: first 2 is known to all, then
-/// it signs.
-const ROTATION: [&[(u8, bool)]; 3] = [&[(1, true)], &[(1, true), (2, false)], &[(2, true), (1, false)]];
-
-#[tokio::test]
-async fn a_signing_key_rotation_rolled_out_one_instance_at_a_time_refuses_no_flow_in_flight() {
-    let Some(engines) = Engines::start("rotation").await else {
-        return;
-    };
-    // The first instance also serves the public address (the stand-ins).
-    let mut rings = Vec::new();
-    for (n, keys) in ROTATION.iter().enumerate() {
-        let behind = rings.first().map(|(s, _): &(Server, usize)| s.base.clone());
-        let s = engines
-            .instance(&format!("rotation-{n}"), behind.as_deref(), Some(keys))
-            .await;
-        rings.push((s, n));
-    }
-    // Two instances, each on a step of the rotation: (A, B) as the rollout
-    // moves on, A first.
-    let rollout = [(0, 0), (1, 0), (1, 1), (2, 1), (2, 2)];
-    let public = rings[0].0.base.clone();
-    let mut flows = 0;
-    for pair in rollout.windows(2) {
-        let (now, next) = (pair[0], pair[1]);
-        // A flow begun on either instance now ends on either, now or after
-        // the next instance has moved on.
-        for issuer in [now.0, now.1] {
-            for finisher in [now.0, now.1, next.0, next.1] {
-                let (from, to) = (&rings[issuer].0, &rings[finisher].0);
-                let url = from.connect(SEED).await;
-                let callback = from.link(&url, "allow").await.replacen(&public, &to.base, 1);
-                let res = to.get(&callback).await;
-                assert_eq!(
-                    res.status(),
-                    StatusCode::OK,
-                    "issued on step {issuer}, finished on step {finisher}"
-                );
-                flows += 1;
-            }
-        }
-    }
-    assert_eq!(flows, 32);
-
-    // Skipping the step where 2 is known but not yet signing: an instance
-    // still on key 1 alone refuses what a moved one signs.
-    let skipped = &rings[2].0;
-    let url = skipped.connect(SEED).await;
-    let callback = skipped
-        .link(&url, "allow")
-        .await
-        .replacen(&public, &rings[0].0.base, 1);
-    let res = rings[0].0.get(&callback).await;
-    refused_state(res).await;
 }

@@ -206,29 +206,25 @@ impl Engines {
         })
     }
 
-    /// An instance on these engines (behind `behind`'s address, if given),
-    /// signing with `keys` (id, active) instead of the demo's key.
-    pub async fn instance(&self, name: &str, behind: Option<&str>, keys: Option<&[(u8, bool)]>) -> Server {
+    /// An instance on these engines (behind `behind`'s address, if given).
+    pub async fn instance(&self, name: &str, behind: Option<&str>) -> Server {
         let (marks, records) = (self.marks.clone(), self.records.clone());
-        start_on(db_path(name), behind, move |mut s| {
-            if let Some(keys) = keys {
-                s.config = config_with_keys(&s.public_url, keys);
-            }
+        start_on(db_path(name), behind, move |s| {
             s.sharing(marks).recording(records)
         })
         .await
     }
 }
 
-/// The demo configuration with these signing keys (id, active); each id's
-/// secret is fixed, as every instance's configuration would have it.
-pub fn config_with_keys(public: &str, keys: &[(u8, bool)]) -> Config {
+/// The demo configuration's text with these signing keys (id, active);
+/// each id's secret is fixed, as every instance's configuration would have it.
+pub fn config_text_with_keys(public: &str, keys: &[(u8, bool)]) -> String {
     let mut file: serde_json::Value = serde_json::from_str(&Config::demo_text(public)).unwrap();
     file["keys"] = keys
         .iter()
         .map(|(id, active)| serde_json::json!({ "id": id, "secretHex": format!("{id:02x}").repeat(32), "active": active }))
         .collect();
-    Config::parse(&file.to_string()).unwrap()
+    file.to_string()
 }
 
 /// Runs one SQL batch on the test's PostgreSQL.
