@@ -1,6 +1,8 @@
 //! Replay marks and idempotency entries in Redis, shared by every instance:
 //! `SET key value NX EXAT` claims atomically, so two instances never both
-//! accept one state. Any Redis failure is an error, never a pass.
+//! accept one state. Records parked after a failed store are taken with
+//! `GETDEL`, once. Any Redis failure is an error, never a pass. Needs Redis
+//! 6.2 or later (`EXAT`, `GETDEL`).
 
 use std::time::Duration;
 
