@@ -339,15 +339,17 @@ impl Records for PgStore {
                 None => None,
             };
             let stored = connection.as_ref().map(|(_, row)| row.identifier.clone());
-            let endpoints: Vec<_> = records
+            let mut keyed = records
                 .endpoints
                 .iter()
-                .map(|e| relinked(e, stored.as_deref()))
-                .collect();
-            let keys = endpoints
-                .iter()
-                .map(Sealer::endpoint_key)
-                .collect::<Result<Vec<_>, _>>()?;
+                .map(|e| {
+                    let e = relinked(e, stored.as_deref());
+                    Ok((Sealer::endpoint_key(&e)?, e))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            // Locks in key order: two saves of the same endpoints cannot deadlock.
+            keyed.sort_by(|a, b| a.0.cmp(&b.0));
+            let (keys, endpoints): (Vec<_>, Vec<_>) = keyed.into_iter().unzip();
             let write_connection = async {
                 let Some((c, row)) = &connection else {
                     return Ok(());
