@@ -55,9 +55,13 @@ pub(crate) fn cookie_attributes(public_url: &str) -> String {
     let secure = !(public_url.starts_with("http://127.0.0.1")
         || public_url.starts_with("http://localhost")
         || public_url.starts_with("http://[::1]"));
+    // Under the public URL's own path (a service mounted at /api sees /api/v1/...).
+    let prefix = url::Url::parse(public_url)
+        .map(|u| u.path().trim_end_matches('/').to_owned())
+        .unwrap_or_default();
     // Lax: the provider's redirect back is a cross-site top-level navigation.
     format!(
-        "HttpOnly; {}SameSite=Lax; Path={COOKIE_PATH}; ",
+        "HttpOnly; {}SameSite=Lax; Path={prefix}{COOKIE_PATH}; ",
         if secure { "Secure; " } else { "" }
     )
 }
@@ -71,4 +75,22 @@ pub(crate) fn presented_binding(headers: &HeaderMap) -> Option<[u8; 32]> {
         .flat_map(|v| v.split(';'))
         .find_map(|c| c.trim().strip_prefix(BINDING_COOKIE)?.strip_prefix('='))?;
     Some(Sha256::digest(value.as_bytes()).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cookie_attributes;
+
+    #[test]
+    fn the_cookie_follows_the_public_url() {
+        let mounted = cookie_attributes("https://api.example.com/api/");
+        assert!(
+            mounted.contains("Path=/api/v1/integrations/chat/oauth;"),
+            "{mounted}"
+        );
+        assert!(mounted.contains("Secure;"));
+        let root = cookie_attributes("http://127.0.0.1:3000");
+        assert!(root.contains("Path=/v1/integrations/chat/oauth;"), "{root}");
+        assert!(!root.contains("Secure;"), "loopback http: {root}");
+    }
 }

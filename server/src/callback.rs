@@ -37,10 +37,12 @@ pub(crate) async fn callback(
         // The cookie stays for the Teams proof sign-in, bound to it too.
         return Redirect::to(url).into_response();
     }
-    // A 503 may be retried: the cookie stays for the retry.
-    let retry = matches!(&outcome, Err(r) if r.status == 503);
+    // Cleared once its flow is stored, not before: a junk callback (anyone
+    // can send the browser to one) must not clear the cookie of a flow in
+    // progress, and a 503 may be retried.
+    let stored = matches!(&outcome, Ok(Done::Stored { .. }));
     let mut res = answer(&s, outcome);
-    if binding.is_some() && !retry {
+    if binding.is_some() && stored {
         let clear = format!("{BINDING_COOKIE}=; {}Max-Age=0", cookie_attributes(&s.public_url));
         if let Ok(v) = HeaderValue::from_str(&clear) {
             res.headers_mut().append(header::SET_COOKIE, v);

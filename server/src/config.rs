@@ -200,9 +200,16 @@ impl Config {
             .and_then(|k| k.try_into().ok())
             .ok_or("tokenKeyHex must be 32 bytes as 64 hex digits")?;
         let mut environments = Vec::new();
+        let mut api_keys = std::collections::HashSet::new();
         for env in file.environments {
             if environments.iter().any(|e: &Environment| e.id() == env.id) {
                 return Err(format!("environment {} is configured twice", env.id));
+            }
+            // An API key selects one environment: a shared one would pick either.
+            for k in &env.api_keys {
+                if !api_keys.insert(secret(k)?) {
+                    return Err(format!("environment {}: an API key is listed twice", env.id));
+                }
             }
             environments.push(environment(&platform, env)?);
         }
@@ -373,6 +380,15 @@ mod tests {
         );
         let err = Config::parse(&text).unwrap_err();
         assert!(err.contains("CHANNEL_CONNECT_TEST_UNSET_VARIABLE"), "{err}");
+    }
+
+    #[test]
+    fn an_api_key_selects_one_environment() {
+        let shared =
+            Config::demo_text("http://127.0.0.1:1").replace("demo-browser-secret-key", "demo-secret-key");
+        let err = Config::parse(&shared).unwrap_err();
+        assert!(err.contains("listed twice"), "{err}");
+        assert!(!err.contains("demo-secret-key"), "the key is not repeated: {err}");
     }
 
     #[test]

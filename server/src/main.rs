@@ -105,6 +105,11 @@ async fn run() -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         state = state.sharing(shared);
     }
+    if a.database.is_some() && a.redis.is_none() {
+        tracing::warn!(
+            "--database without --redis: replay marks, parked records and idempotency entries stay in this instance's SQLite file; instances behind one address need --redis too"
+        );
+    }
     let state = Arc::new(state);
     tracing::info!(%addr, demo, db = %a.db.display(), redis = a.redis.is_some(), postgres = a.database.is_some(), "listening");
     if demo && a.config.is_none() {

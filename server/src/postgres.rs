@@ -100,7 +100,9 @@ impl Statements {
             )
             .await?,
             connection_by_key: p(
-                "SELECT identifier FROM cc_connections WHERE environment_id = $1 AND natural_key = $2",
+                // A host reusing identifiers can give two rows one key: the oldest answers.
+                "SELECT identifier FROM cc_connections WHERE environment_id = $1 AND natural_key = $2
+                 ORDER BY created_at, seq LIMIT 1",
             )
             .await?,
             upsert_connection: p(

@@ -193,7 +193,8 @@ impl Store {
         )? {
             Some(id) => Some(id),
             None => find(
-                "SELECT identifier FROM connections WHERE environment_id = ?1 AND natural_key = ?2",
+                "SELECT identifier FROM connections WHERE environment_id = ?1 AND natural_key = ?2
+                 ORDER BY created_at, rowid LIMIT 1",
                 &natural,
             )?,
         };

@@ -593,3 +593,21 @@ async fn a_failed_store_keeps_the_binding_cookie_for_the_retry() {
     let done = s.http.get(&link).header("cookie", &cookie).send().await.unwrap();
     assert_eq!(done.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_junk_callback_does_not_clear_the_binding_cookie_of_a_flow_in_progress() {
+    let s = start("junk-callback").await;
+    let path = "/v1/integrations/chat/oauth/callback?code=x&state=junk";
+    let res = s
+        .http
+        .get(format!("{}{path}", s.base))
+        .header("cookie", "cc_bind=flow-in-progress")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        res.headers().get("set-cookie").is_none(),
+        "anyone can send a browser here: the cookie stays"
+    );
+}

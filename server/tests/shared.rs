@@ -329,6 +329,13 @@ async fn records_suite(records: &dyn Records) {
         records.list(Listing::Connections, "env", &page).await.unwrap()[0]["identifier"],
         "c3"
     );
+    // A host reusing identifiers can move one connection onto another's
+    // workspace: two rows share a key, and later saves still go through.
+    let reused = [("A", "T7"), ("B", "T8"), ("B", "T7"), ("C", "T7")];
+    for (id, team) in reused {
+        let saved = records.save("reuse", &slack_records(id, team, "xoxb-r"), t).await;
+        assert!(saved.is_ok(), "{id} on {team}: {saved:?}");
+    }
     records
         .save_start("s1", "https://provider/authorize", "cookie", t + 300)
         .await
