@@ -10,7 +10,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde_json::{Value, json};
 
 use crate::stores::{
-    IDEMPOTENCY_TTL_SECS, Idempotency, IdempotencyEntries, ReplayMarks, StoreError, StoreFuture,
+    IDEMPOTENCY_TTL_SECS, IN_FLIGHT_TTL_SECS, Idempotency, IdempotencyEntries, ReplayMarks, StoreError,
+    StoreFuture,
 };
 
 /// Releases an idempotency key only while it is still in flight (no answer).
@@ -132,7 +133,7 @@ impl IdempotencyEntries for RedisStore {
                 .arg(entry)
                 .arg("NX")
                 .arg("EX")
-                .arg(IDEMPOTENCY_TTL_SECS)
+                .arg(IN_FLIGHT_TTL_SECS)
                 .query_async(&mut conn)
                 .await
                 .map_err(|_| StoreError("redis idempotency"))?;
@@ -183,7 +184,8 @@ impl IdempotencyEntries for RedisStore {
                 .arg(&k)
                 .arg(v.to_string())
                 .arg("XX")
-                .arg("KEEPTTL")
+                .arg("EX")
+                .arg(IDEMPOTENCY_TTL_SECS)
                 .query_async(&mut conn)
                 .await
                 .map_err(|_| StoreError("redis idempotency"))?;

@@ -12,8 +12,8 @@ use serde_json::Value;
 
 use crate::seal::{Sealer, relinked};
 use crate::stores::{
-    Filter, IDEMPOTENCY_TTL_SECS, Idempotency, IdempotencyEntries, Listing, Records, ReplayMarks, StoreError,
-    StoreFuture, blocking,
+    Filter, IDEMPOTENCY_TTL_SECS, IN_FLIGHT_TTL_SECS, Idempotency, IdempotencyEntries, Listing, Records,
+    ReplayMarks, StoreError, StoreFuture, blocking,
 };
 
 /// Migrations, applied in order on open; `user_version` counts the applied ones.
@@ -384,6 +384,12 @@ impl Store {
         tx.execute(
             "DELETE FROM idempotency WHERE created_at < ?1",
             params![now - IDEMPOTENCY_TTL_SECS],
+        )
+        .map_err(|_| StoreError("idempotency"))?;
+        // A claim never answered within its time is forgotten.
+        tx.execute(
+            "DELETE FROM idempotency WHERE environment_id = ?1 AND key = ?2 AND status IS NULL AND created_at < ?3",
+            params![env, key, now - IN_FLIGHT_TTL_SECS],
         )
         .map_err(|_| StoreError("idempotency"))?;
         let found: Option<(Vec<u8>, Option<u16>, Option<String>)> = tx

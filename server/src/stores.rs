@@ -45,6 +45,11 @@ pub enum Idempotency {
 /// How long an idempotency entry is kept (Novu: 24 hours).
 pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 60 * 60;
 
+/// How long a claim without an answer holds its key: longer than any
+/// request may run (30 s), so a claim left behind by a failed `finish` or
+/// a dropped request frees itself instead of answering 409 for a day.
+pub const IN_FLIGHT_TTL_SECS: i64 = 60;
+
 /// The list endpoints' filters.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {

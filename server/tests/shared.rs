@@ -134,6 +134,37 @@ async fn the_store_suite_holds_on_sqlite_and_redis() {
     let shared = RedisStore::connect(&redis.url(), "suite").await.unwrap();
     replay_suite(&shared).await;
     idempotency_suite(&shared).await;
+
+    // A claim never answered (a failed finish, a dropped request) frees
+    // itself after a minute; an answer is kept a day. SQLite reads the
+    // clock it is given; Redis counts the time itself.
+    let t = now();
+    let in_flight = [
+        (t, &b"h"[..], Idempotency::Fresh),
+        (t + 59, b"h", Idempotency::InFlight),
+        (t + 61, b"h2", Idempotency::Fresh),
+    ];
+    for (at, hash, expected) in in_flight {
+        assert_eq!(sqlite.begin("env", "stale", hash, at).await.unwrap(), expected);
+    }
+    assert_eq!(
+        shared.begin("env", "stale", b"h", t).await.unwrap(),
+        Idempotency::Fresh
+    );
+    let key = format!(
+        "suite:idempotency:env:{}",
+        "stale".bytes().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let ttl: i64 = redis::cmd("TTL").arg(&key).query_async(&mut conn).await.unwrap();
+    assert!((1..=60).contains(&ttl), "a claim lasts a minute: {ttl}");
+    shared.finish("env", "stale", 201, "{}").await.unwrap();
+    let ttl: i64 = redis::cmd("TTL").arg(&key).query_async(&mut conn).await.unwrap();
+    assert!(ttl > 86_000, "an answer lasts a day: {ttl}");
 }
 
 #[tokio::test]
