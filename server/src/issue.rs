@@ -17,7 +17,7 @@ use crate::binding::START_PATH;
 use crate::config::Environment;
 use crate::error::ApiError;
 use crate::state::{AppState, authorize};
-use crate::stores::Idempotency;
+use crate::stores::{Filter, Idempotency, Listing};
 
 /// Longest `idempotency-key` (Novu).
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
@@ -97,7 +97,18 @@ pub(crate) async fn issue_url(s: &AppState, env: &Environment, body: &[u8], link
     let mut params = IssueParams::new(s.now(), &entropy);
     params.binding = binding.as_ref().map(|b| b.as_slice());
     let issued = if link {
-        LinkUserRequestBody::from_json(body).and_then(|b| env.core.link_user_url(&b, &params))
+        let linked = LinkUserRequestBody::from_json(body).and_then(|b| {
+            // Validated first: Novu's field errors (422) come before lookups.
+            env.core.link_user_url(&b, &params).map(|issued| (b, issued))
+        });
+        match linked {
+            Ok((b, issued)) => match linked_workspace(s, env, &b).await {
+                Ok(None) => Ok(issued),
+                Ok(Some(workspace)) => env.core.link_user_url(&b, &params.with_workspace(&workspace)),
+                Err(refusal) => return refusal.status_and_body(),
+            },
+            Err(e) => Err(e),
+        }
     } else {
         ConnectRequestBody::from_json(body).and_then(|b| env.core.connect_url(&b, &params))
     };
@@ -117,6 +128,34 @@ pub(crate) async fn issue_url(s: &AppState, env: &Environment, body: &[u8], link
         ),
         Err(e) => ApiError::from(e).status_and_body(),
     }
+}
+
+/// The workspace (Slack team, Teams tenant) of the connection a user link
+/// names: the sign-in is pinned there and a provider answer naming another
+/// is refused, so nobody links a subscriber of this connection to an
+/// account of a workspace of their own.
+async fn linked_workspace(
+    s: &AppState,
+    env: &Environment,
+    body: &LinkUserRequestBody,
+) -> Result<Option<String>, ApiError> {
+    let Some(id) = body.connection_identifier.as_deref() else {
+        return Ok(None);
+    };
+    let filter = Filter {
+        connection_identifier: Some(id.to_owned()),
+        limit: 1,
+        ..Filter::default()
+    };
+    let rows = s.records.list(Listing::Connections, env.id(), &filter).await?;
+    let Some(connection) = rows.first() else {
+        return Err(ApiError::NotFound(format!("Channel connection not found: {id}")));
+    };
+    if connection["integrationIdentifier"].as_str() != body.integration_identifier.as_deref() {
+        let msg = format!("Channel connection {id} belongs to another integration");
+        return Err(ApiError::BadRequest(msg));
+    }
+    Ok(connection["workspace"]["id"].as_str().map(str::to_owned))
 }
 
 /// `N` random bytes as base64url.

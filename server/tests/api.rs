@@ -15,6 +15,9 @@ use time::OffsetDateTime;
 
 use common::*;
 
+/// The demo environment's id (its API key is `DEMO_API_KEY`).
+const DEMO_ENV: &str = "6615c4b2e0f3a1b2c3d4e5f6";
+
 #[tokio::test]
 async fn slack_seed_install_is_stored_listed_and_sealed() {
     let s = start("slack-seed").await;
@@ -522,6 +525,75 @@ async fn a_user_is_linked_to_an_existing_connection_through_the_link_endpoint() 
         1,
         "linking adds no connection"
     );
+    // The link URL is pinned to the connection's team.
+    assert!(
+        v["url"].as_str().unwrap().contains(&format!("team={SLACK_TEAM}")),
+        "{v}"
+    );
+}
+
+const LINK: &str = "/v1/integrations/channel-endpoints/oauth";
+
+#[tokio::test]
+async fn a_user_link_ends_in_the_connections_own_workspace_or_not_at_all() {
+    let s = start("link-pinned").await;
+    // A Slack connection of another team than the one the stand-in's user is in.
+    let key = channel_connect_server::config::Config::demo(&s.base)
+        .unwrap()
+        .token_key;
+    let store = Store::open(&s.db, &key, os_entropy).unwrap();
+    let other_team: channel_connect::records::StoredRecords = serde_json::from_value(json!({
+        "connection": {
+            "identifier": "other-team", "integrationIdentifier": "slack", "providerId": "slack",
+            "context": {}, "workspace": { "id": "T0OTHER0001", "name": "Other" },
+            "auth": { "accessToken": "xoxb-other", "tokenType": "bot" }
+        },
+        "endpoints": []
+    }))
+    .unwrap();
+    store.save(DEMO_ENV, &other_team, 0).unwrap();
+
+    // The stand-in signs the user in to its own team: refused, nothing linked.
+    let body =
+        r#"{"integrationIdentifier":"slack","subscriberId":"s-9","connectionIdentifier":"other-team"}"#;
+    let (status, _, v) = s.post(LINK, Some(DEMO_API_KEY), None, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let url = v["url"].as_str().unwrap();
+    assert!(url.contains("team=T0OTHER0001"), "{url}");
+    let res = s.allow(url).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Connection failed"), "{page}");
+    assert!(s.list("/v1/channel-endpoints").await.is_empty());
+
+    // Teams: the sign-in runs in the connection's tenant.
+    let url = s.connect(TEAMS).await;
+    let proof = Server::location(&s.allow(&url).await);
+    assert_eq!(s.allow(&proof).await.status(), StatusCode::OK);
+    let teams = &s
+        .list("/v1/channel-connections?integrationIdentifier=msteams")
+        .await[0];
+    let id = teams["identifier"].as_str().unwrap();
+    let body = format!(
+        r#"{{"integrationIdentifier":"msteams","subscriberId":"s-9","connectionIdentifier":"{id}"}}"#
+    );
+    let (status, _, v) = s.post(LINK, Some(DEMO_API_KEY), None, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert!(
+        v["url"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("/{TENANT}/oauth2/v2.0/authorize")),
+        "{v}"
+    );
+
+    // A connection that does not exist, or of another integration.
+    let unknown = r#"{"integrationIdentifier":"slack","subscriberId":"s-9","connectionIdentifier":"nope"}"#;
+    let (status, _, v) = s.post(LINK, Some(DEMO_API_KEY), None, unknown).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
+    let crossed = body.replace("msteams", "slack");
+    let (status, _, v) = s.post(LINK, Some(DEMO_API_KEY), None, &crossed).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
 }
 
 /// Makes every write of an endpoint row fail inside the callback's
