@@ -132,7 +132,7 @@ impl Refusal {
 }
 
 async fn verify_and_store(
-    s: &AppState,
+    s: &Arc<AppState>,
     params: &CallbackParams<'_>,
     now: OffsetDateTime,
     binding: Option<&[u8]>,
@@ -156,38 +156,60 @@ async fn verify_and_store(
         .core
         .finish_callback(opened, &verify)
         .map_err(|e| with_redirect(e.into()))?;
-    // One use per state, whatever happens next: a code is redeemed once.
-    // A store that cannot answer fails closed (503): no state without its check.
+    let parking = params
+        .code
+        .as_deref()
+        .map(|code| parking_key(&verified.state.replay_id().0, code));
+    // From the replay mark on, the code may be spent: the rest runs in a
+    // task of its own, so a browser that goes away or a timeout cannot
+    // leave a state used with nothing stored or parked.
+    let task = tokio::spawn(settle(s.clone(), env.id().to_owned(), verified, parking, now));
+    let settled = task
+        .await
+        .unwrap_or_else(|_| Err(Refusal::plain(500, "Internal error")));
+    settled.map_err(with_redirect)
+}
+
+/// Marks the state used (once per state, whatever happens next: a code is
+/// redeemed once), then exchanges, stores and links; or, for a state used
+/// before, stores what a failed store parked.
+async fn settle(
+    s: Arc<AppState>,
+    env: String,
+    verified: VerifiedCallback,
+    parking: Option<Vec<u8>>,
+    now: OffsetDateTime,
+) -> Result<Done, Refusal> {
     let replay = verified.state.replay_id();
     let expires = verified.state.expires_at().unix_timestamp();
+    // A store that cannot answer fails closed (503): no state without its check.
     let first = s
         .replay
         .mark_used(&replay.0, expires, now.unix_timestamp())
         .await
         .map_err(|e| {
             tracing::error!(what = e.0, "replay marks unavailable");
-            with_redirect(Refusal::plain(503, "Service unavailable, try again"))
+            Refusal::plain(503, "Service unavailable, try again")
         })?;
-    let parking = params.code.as_deref().map(|code| parking_key(&replay.0, code));
     if !first {
         // Refused, unless it is a retry after the records store failed.
-        let records = take_parked(s, parking.as_deref(), now)
-            .await
-            .map_err(with_redirect)?;
-        return store(s, env.id(), &verified, &records, parking.as_deref(), now)
-            .await
-            .map_err(with_redirect);
+        let records = take_parked(&s, parking.as_deref(), now).await?;
+        return store(&s, &env, &verified, &records, parking.as_deref(), now).await;
     }
     if let Some(next) = &verified.next {
         return Ok(Done::Next(next.url.clone()));
     }
-    let records = exchange(s, &verified, now).await.map_err(with_redirect)?;
-    if let Some(app) = env.teams.get(verified.state.integration_identifier()) {
-        install_for_linked_users(s, app, &records).await;
+    let records = exchange(&s, &verified, now).await?;
+    let done = store(&s, &env, &verified, &records, parking.as_deref(), now).await?;
+    // Best effort, once the link is stored: the app lets the bot message the user.
+    let app = s
+        .config
+        .by_id(&env)
+        .and_then(|e| e.teams.get(verified.state.integration_identifier()));
+    if let Some(app) = app {
+        install_for_linked_users(&s, app, &records).await;
     }
-    store(s, env.id(), &verified, &records, parking.as_deref(), now)
-        .await
-        .map_err(with_redirect)
+    Ok(done)
 }
 
 /// Where a redeemed code's records wait for a retry: under the state's

@@ -15,9 +15,6 @@ use time::OffsetDateTime;
 
 use common::*;
 
-/// The demo environment's id (its API key is `DEMO_API_KEY`).
-const DEMO_ENV: &str = "6615c4b2e0f3a1b2c3d4e5f6";
-
 #[tokio::test]
 async fn slack_seed_install_is_stored_listed_and_sealed() {
     let s = start("slack-seed").await;

@@ -19,9 +19,6 @@ use common::*;
 use reqwest::StatusCode;
 use tokio::sync::Notify;
 
-/// The demo environment's id (its API key is `DEMO_API_KEY`).
-const DEMO_ENV: &str = "6615c4b2e0f3a1b2c3d4e5f6";
-
 /// A server process, killed when dropped.
 struct Process {
     child: Child,
@@ -113,24 +110,6 @@ async fn two_processes_share_redis_and_postgres() {
     // Stored in PostgreSQL: neither process's SQLite file has it.
     assert!(!contains(&a.db_bytes(), "slack-connection-abc123"));
     assert!(!contains(&b.db_bytes(), "slack-connection-abc123"));
-}
-
-/// A Slack token endpoint that tells the test when a request arrived and
-/// answers (a good answer) only when the test releases it.
-async fn held_provider(arrived: Arc<Notify>, release: Arc<Notify>) -> String {
-    use axum::routing::post;
-    let router = axum::Router::new().route(
-        "/api/oauth.v2.access",
-        post(move || async move {
-            arrived.notify_one();
-            release.notified().await;
-            r#"{"ok":true,"app_id":"A1","access_token":"xoxb-held","token_type":"bot","scope":"chat:write","bot_user_id":"U1","team":{"id":"T0DEMO00001","name":"Demo"},"authed_user":{"id":"U2"}}"#
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    base
 }
 
 #[tokio::test]

@@ -25,6 +25,7 @@ use channel_connect_server::stores::{
 use common::engines::*;
 use common::*;
 use reqwest::StatusCode;
+use tokio::sync::Notify;
 
 /// The callback again until the store answers (a restarted server takes a moment).
 async fn retry_until_not_503(s: &Server, url: &str) -> StatusCode {
@@ -272,6 +273,46 @@ async fn a_slow_or_failing_token_endpoint_gives_a_bounded_failure_and_stores_not
         );
         assert!(s.list("/v1/channel-connections").await.is_empty(), "{mode}");
     }
+}
+
+#[tokio::test]
+async fn a_browser_that_goes_away_mid_exchange_still_gets_its_connection_stored() {
+    let (arrived, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let provider = held_provider(arrived.clone(), release.clone()).await;
+    let s = start_on(db_path("browser-gone"), None, |mut st| {
+        let stand_in = format!("{}/standin/slack", st.public_url);
+        let text = Config::demo_text(&st.public_url).replace(&stand_in, &provider);
+        st.config = Config::parse(&text).unwrap();
+        st
+    })
+    .await;
+    let url = s.connect(SEED).await;
+    let state = url.split("state=").nth(1).unwrap().split('&').next().unwrap();
+    let callback = format!(
+        "{}/v1/integrations/chat/oauth/callback?code=c&state={state}",
+        s.base
+    );
+
+    // The state is marked used and the code on its way to the provider
+    // when the browser closes the tab.
+    let http = s.http.clone();
+    let browser = tokio::spawn(async move { http.get(callback).send().await });
+    arrived.notified().await;
+    browser.abort();
+    let _ = browser.await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    release.notify_one();
+
+    // The redeemed code's connection is stored all the same.
+    let mut stored = Vec::new();
+    for _ in 0..100 {
+        stored = s.list("/v1/channel-connections").await;
+        if !stored.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(stored.len(), 1, "the flow the browser left was finished");
 }
 
 /// The records of one Slack install for `team`, as the core gives them.

@@ -8,6 +8,8 @@ pub mod engines;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use tokio::sync::Notify;
+
 use channel_connect_server::config::{Config, DEMO_API_KEY};
 use channel_connect_server::sender::Sender;
 use channel_connect_server::sqlite::Store;
@@ -19,6 +21,8 @@ use time::OffsetDateTime;
 /// The curl example body of Novu's documentation (integration set to `slack`).
 pub const SEED: &str = include_str!("../../../examples/requests/seed-curl.json");
 pub const TEAMS: &str = r#"{"subscriberId":"subscriber-123","integrationIdentifier":"msteams","context":{"tenant":"org-acme"},"autoLinkUser":true}"#;
+/// The demo environment's id (its API key is `DEMO_API_KEY`).
+pub const DEMO_ENV: &str = "6615c4b2e0f3a1b2c3d4e5f6";
 pub const VICTIM: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 
 pub struct Server {
@@ -221,4 +225,22 @@ pub async fn refused_state(res: reqwest::Response) {
 
 pub fn contains(hay: &[u8], needle: &str) -> bool {
     hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// A Slack token endpoint that tells the test when a request arrived and
+/// answers (a good answer) only when the test releases it.
+pub async fn held_provider(arrived: Arc<Notify>, release: Arc<Notify>) -> String {
+    use axum::routing::post;
+    let router = axum::Router::new().route(
+        "/api/oauth.v2.access",
+        post(move || async move {
+            arrived.notify_one();
+            release.notified().await;
+            r#"{"ok":true,"app_id":"A1","access_token":"xoxb-held","token_type":"bot","scope":"chat:write","bot_user_id":"U1","team":{"id":"T0DEMO00001","name":"Demo"},"authed_user":{"id":"U2"}}"#
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    base
 }
