@@ -11,7 +11,7 @@ use channel_connect_server::sender::Sender;
 use channel_connect_server::sqlite::Store;
 use channel_connect_server::{AppState, app, install_crypto_provider, os_entropy};
 
-const USAGE: &str = "usage: channel-connect-server [--config FILE] [--listen ADDR] [--public-url URL] [--db PATH] [--redis URL] [--database URL] [--database-pool N] [--demo]";
+const USAGE: &str = "usage: channel-connect-server [--config FILE] [--listen ADDR] [--public-url URL] [--db PATH] [--redis URL] [--redis-prefix P] [--database URL] [--database-pool N] [--demo]";
 
 struct Args {
     config: Option<String>,
@@ -22,6 +22,8 @@ struct Args {
     public_url: Option<String>,
     /// Replay marks and idempotency entries in Redis, shared by instances.
     redis: Option<String>,
+    /// The Redis key prefix (deployments sharing one Redis each take their own).
+    redis_prefix: String,
     /// Connections and endpoints in PostgreSQL (`postgres://...`).
     database: Option<String>,
     /// PostgreSQL connections per instance.
@@ -36,6 +38,7 @@ fn args() -> Result<Args, String> {
         demo: false,
         public_url: None,
         redis: None,
+        redis_prefix: "channel-connect".to_owned(),
         database: None,
         database_pool: DEFAULT_POOL_SIZE,
     };
@@ -48,6 +51,7 @@ fn args() -> Result<Args, String> {
             "--db" => a.db = PathBuf::from(value()?),
             "--public-url" => a.public_url = Some(value()?.trim_end_matches('/').to_owned()),
             "--redis" => a.redis = Some(value()?),
+            "--redis-prefix" => a.redis_prefix = value()?,
             "--database" => a.database = Some(value()?),
             "--database-pool" => {
                 a.database_pool = value()?
@@ -100,7 +104,7 @@ async fn run() -> Result<(), String> {
         state = state.recording(records);
     }
     if let Some(url) = &a.redis {
-        let shared = RedisStore::connect(url, "channel-connect")
+        let shared = RedisStore::connect(url, &a.redis_prefix)
             .await
             .map_err(|e| e.to_string())?;
         state = state.sharing(shared);

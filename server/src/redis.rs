@@ -14,6 +14,11 @@ use crate::stores::{
     StoreFuture,
 };
 
+/// How long past a state's expiry its mark and parked records stay: Redis
+/// counts on its own clock, and an instance whose clock is behind by less
+/// than this still finds the mark of every state it would accept.
+const CLOCK_MARGIN_SECS: i64 = 300;
+
 /// Releases an idempotency key only while it is still in flight (no answer).
 const ABANDON: &str = r#"
 local v = redis.call('GET', KEYS[1])
@@ -72,8 +77,9 @@ impl ReplayMarks for RedisStore {
     fn mark_used<'a>(&'a self, replay_id: &'a [u8], expires_at: i64, now: i64) -> StoreFuture<'a, bool> {
         Box::pin(async move {
             let mut conn = self.conn.clone();
-            // Kept a second past expiry, and at least a second (EXAT in the past is an error).
-            let until = expires_at.max(now) + 1;
+            // Kept past expiry by a margin on Redis's clock, which may run
+            // ahead of the instance's (EXAT in the past is an error).
+            let until = expires_at.max(now) + CLOCK_MARGIN_SECS;
             let set: Option<String> = redis::cmd("SET")
                 .arg(self.key(&["replay", &hex(replay_id)]))
                 .arg(1)
@@ -90,7 +96,7 @@ impl ReplayMarks for RedisStore {
     fn park<'a>(&'a self, key: &'a [u8], sealed: &'a [u8], expires_at: i64, now: i64) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let mut conn = self.conn.clone();
-            let until = expires_at.max(now) + 1;
+            let until = expires_at.max(now) + CLOCK_MARGIN_SECS;
             let _: () = redis::cmd("SET")
                 .arg(self.key(&["parked", &hex(key)]))
                 .arg(sealed)

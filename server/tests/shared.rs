@@ -166,6 +166,17 @@ async fn the_store_suite_holds_on_sqlite_and_redis() {
     shared.finish("env", "stale", 201, "{}").await.unwrap();
     let ttl: i64 = redis::cmd("TTL").arg(&key).query_async(&mut conn).await.unwrap();
     assert!(ttl > 86_000, "an answer lasts a day: {ttl}");
+
+    // A replay mark outlives its state by minutes on Redis's clock, which
+    // may run ahead of an instance's.
+    let id = fresh_id();
+    assert!(shared.mark_used(&id, t + 300, t).await.unwrap());
+    let mark = format!(
+        "suite:replay:{}",
+        id.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    let ttl: i64 = redis::cmd("TTL").arg(&mark).query_async(&mut conn).await.unwrap();
+    assert!(ttl > 300 + 240, "kept past expiry: {ttl}");
 }
 
 #[tokio::test]
