@@ -5,13 +5,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use channel_connect_server::config::{Config, DEMO_API_KEY};
-use channel_connect_server::postgres::{DEFAULT_POOL_SIZE, PgStore};
+use channel_connect_server::postgres::{PgOptions, PgStore};
 use channel_connect_server::redis::RedisStore;
 use channel_connect_server::sender::Sender;
 use channel_connect_server::sqlite::Store;
 use channel_connect_server::{AppState, app, install_crypto_provider, os_entropy};
 
-const USAGE: &str = "usage: channel-connect-server [--config FILE] [--listen ADDR] [--public-url URL] [--db PATH] [--redis URL] [--redis-prefix P] [--database URL] [--database-pool N] [--demo]";
+const USAGE: &str = "usage: channel-connect-server [--config FILE] [--listen ADDR] [--public-url URL] [--db PATH] [--redis URL] [--redis-prefix P] [--database URL] [--database-pool N] [--database-ca FILE] [--demo]";
 
 struct Args {
     config: Option<String>,
@@ -26,8 +26,8 @@ struct Args {
     redis_prefix: String,
     /// Connections and endpoints in PostgreSQL (`postgres://...`).
     database: Option<String>,
-    /// PostgreSQL connections per instance.
-    database_pool: usize,
+    /// PostgreSQL connections per instance, and the CA that signs its certificate.
+    database_options: PgOptions,
 }
 
 fn args() -> Result<Args, String> {
@@ -40,7 +40,7 @@ fn args() -> Result<Args, String> {
         redis: None,
         redis_prefix: "channel-connect".to_owned(),
         database: None,
-        database_pool: DEFAULT_POOL_SIZE,
+        database_options: PgOptions::default(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -52,9 +52,10 @@ fn args() -> Result<Args, String> {
             "--public-url" => a.public_url = Some(value()?.trim_end_matches('/').to_owned()),
             "--redis" => a.redis = Some(value()?),
             "--redis-prefix" => a.redis_prefix = value()?,
+            "--database-ca" => a.database_options.ca_file = Some(PathBuf::from(value()?)),
             "--database" => a.database = Some(value()?),
             "--database-pool" => {
-                a.database_pool = value()?
+                a.database_options.pool_size = value()?
                     .parse()
                     .ok()
                     .filter(|n| (1..=1000).contains(n))
@@ -98,7 +99,7 @@ async fn run() -> Result<(), String> {
     let token_key = config.token_key;
     let mut state = AppState::new(config, store, sender, &base);
     if let Some(url) = &a.database {
-        let records = PgStore::connect_pooled(url, &token_key, os_entropy, a.database_pool)
+        let records = PgStore::connect_with(url, &token_key, os_entropy, &a.database_options)
             .await
             .map_err(|e| e.to_string())?;
         state = state.recording(records);

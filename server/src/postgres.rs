@@ -2,6 +2,7 @@
 //! instance. Rows are written as the SQLite store writes them (sealed by
 //! [`crate::seal::Sealer`]); one callback's records in one transaction.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -11,9 +12,14 @@ use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 use futures_util::future::try_join_all;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use rustls::{ClientConfig, RootCertStore};
+use rustls_platform_verifier::BuilderVerifierExt;
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls, Statement, Transaction};
+use tokio_postgres::{Client, Statement, Transaction};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::seal::{Row, Sealer, relinked};
 use crate::stores::{Filter, Listing, Records, StoreError, StoreFuture};
@@ -63,6 +69,7 @@ CREATE TABLE IF NOT EXISTS cc_starts (
 #[derive(Clone)]
 pub struct PgStore {
     url: Arc<str>,
+    tls: MakeRustlsConnect,
     slots: Arc<[Mutex<Option<Conn>>]>,
     next: Arc<AtomicUsize>,
     sealer: Sealer,
@@ -150,8 +157,27 @@ impl Statements {
     }
 }
 
-/// Connections per instance unless [`PgStore::connect_pooled`] says otherwise.
+/// Connections per instance unless [`PgOptions`] says otherwise.
 pub const DEFAULT_POOL_SIZE: usize = 8;
+
+/// How the store reaches PostgreSQL, besides its URL.
+#[derive(Clone, Debug)]
+pub struct PgOptions {
+    /// Connections in the pool (at least one; the others open on first use).
+    pub pool_size: usize,
+    /// A PEM file of the CA certificates that sign the server's certificate
+    /// (else the system's trust store).
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions {
+            pool_size: DEFAULT_POOL_SIZE,
+            ca_file: None,
+        }
+    }
+}
 
 /// One statement's parameters.
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -167,8 +193,8 @@ impl std::fmt::Debug for PgStore {
 }
 
 /// Opens one connection, its driver task spawned.
-async fn open(url: &str) -> Result<Client, StoreError> {
-    let connecting = tokio_postgres::connect(url, NoTls);
+async fn open(url: &str, tls: &MakeRustlsConnect) -> Result<Client, StoreError> {
+    let connecting = tokio_postgres::connect(url, tls.clone());
     let (client, connection) = tokio::time::timeout(OPERATION_TIMEOUT, connecting)
         .await
         .map_err(|_| StoreError("postgres connect"))?
@@ -179,6 +205,35 @@ async fn open(url: &str) -> Result<Client, StoreError> {
         }
     });
     Ok(client)
+}
+
+/// TLS to PostgreSQL (used as the URL's `sslmode` says; `require` in
+/// production): the server's certificate is verified against `ca_file`'s
+/// certificates, else the system's trust store.
+fn tls(ca_file: Option<&Path>) -> Result<MakeRustlsConnect, StoreError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|_| StoreError("postgres tls"))?;
+    let config = match ca_file {
+        Some(path) => {
+            let mut roots = RootCertStore::empty();
+            for cert in CertificateDer::pem_file_iter(path).map_err(|_| StoreError("postgres ca file"))? {
+                roots
+                    .add(cert.map_err(|_| StoreError("postgres ca file"))?)
+                    .map_err(|_| StoreError("postgres ca file"))?;
+            }
+            if roots.is_empty() {
+                return Err(StoreError("postgres ca file"));
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+        None => builder
+            .with_platform_verifier()
+            .map_err(|_| StoreError("postgres tls"))?
+            .with_no_client_auth(),
+    };
+    Ok(MakeRustlsConnect::new(config))
 }
 
 /// Bounds an operation: a store that hangs is a store that failed.
@@ -214,18 +269,18 @@ impl PgStore {
         token_key: &[u8; 32],
         entropy: fn(&mut [u8]),
     ) -> Result<PgStore, StoreError> {
-        PgStore::connect_pooled(url, token_key, entropy, DEFAULT_POOL_SIZE).await
+        PgStore::connect_with(url, token_key, entropy, &PgOptions::default()).await
     }
 
-    /// [`PgStore::connect`] with `size` connections (at least one); the
-    /// others open on first use.
-    pub async fn connect_pooled(
+    /// [`PgStore::connect`] with a pool size and a CA file of one's own.
+    pub async fn connect_with(
         url: &str,
         token_key: &[u8; 32],
         entropy: fn(&mut [u8]),
-        size: usize,
+        options: &PgOptions,
     ) -> Result<PgStore, StoreError> {
-        let mut client = open(url).await?;
+        let tls = tls(options.ca_file.as_deref())?;
+        let mut client = open(url, &tls).await?;
         let tx = client.transaction().await.map_err(failed("postgres migrate"))?;
         tx.execute("SELECT pg_advisory_xact_lock(7312846001)", &[])
             .await
@@ -234,13 +289,15 @@ impl PgStore {
             .await
             .map_err(failed("postgres migrate"))?;
         tx.commit().await.map_err(failed("postgres migrate"))?;
-        let mut slots: Vec<Mutex<Option<Conn>>> = (0..size.max(1)).map(|_| Mutex::new(None)).collect();
+        let size = options.pool_size.max(1);
+        let mut slots: Vec<Mutex<Option<Conn>>> = (0..size).map(|_| Mutex::new(None)).collect();
         slots[0] = Mutex::new(Some(Conn {
             client,
             statements: None,
         }));
         Ok(PgStore {
             url: url.into(),
+            tls,
             slots: slots.into(),
             next: Arc::new(AtomicUsize::new(0)),
             sealer: Sealer::new(token_key, entropy),
@@ -260,7 +317,7 @@ impl PgStore {
         };
         if guard.as_ref().is_none_or(|c| c.client.is_closed()) {
             *guard = None;
-            let client = open(&self.url).await?;
+            let client = open(&self.url, &self.tls).await?;
             *guard = Some(Conn {
                 client,
                 statements: None,

@@ -564,3 +564,33 @@ async fn postgres_failing_inside_the_transaction_writes_nothing_and_another_inst
     assert_eq!(b.get(&on_b).await.status(), StatusCode::BAD_REQUEST);
     assert_eq!(b.list("/v1/channel-connections").await.len(), 1);
 }
+
+#[tokio::test]
+async fn postgres_over_tls_trusts_the_given_ca_only() {
+    use channel_connect_server::postgres::PgOptions;
+    let Some(pg) = Postgres::start_tls("tls") else {
+        return;
+    };
+    let require = format!("{}?sslmode=require", pg.url());
+    // The server takes no plain connection: what succeeds below went over TLS.
+    let plain = format!("{}?sslmode=disable", pg.url());
+    assert!(
+        tokio_postgres::connect(&plain, tokio_postgres::NoTls)
+            .await
+            .is_err()
+    );
+
+    let trusting = |ca: &str| PgOptions {
+        ca_file: Some(pg.ca(ca)),
+        ..PgOptions::default()
+    };
+    let store = PgStore::connect_with(&require, &[5; 32], os_entropy, &trusting("ca"))
+        .await
+        .unwrap();
+    records_suite(&store).await;
+    // A certificate the store cannot verify is no connection: another CA,
+    // or the system's roots, which do not hold the test's CA.
+    let other = PgStore::connect_with(&require, &[5; 32], os_entropy, &trusting("other-ca")).await;
+    assert!(other.is_err());
+    assert!(PgStore::connect(&require, &[5; 32], os_entropy).await.is_err());
+}

@@ -127,6 +127,113 @@ impl Postgres {
         Some(pg)
     }
 
+    /// A cluster that takes TCP connections over TLS only, its certificate
+    /// (for 127.0.0.1) signed by a CA of the test's own ([`Postgres::ca`]).
+    pub fn start_tls(name: &str) -> Option<Postgres> {
+        let pg = Postgres::start(name)?;
+        pg.stop_server();
+        let tls = pg.dir.join("tls");
+        std::fs::create_dir_all(&tls).unwrap();
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        for ca in ["ca", "other-ca"] {
+            let (key, pem) = (format!("{ca}.key"), format!("{ca}.pem"));
+            openssl(
+                &tls,
+                &[
+                    &["req", "-x509"][..],
+                    &ec,
+                    &[
+                        "-keyout",
+                        &key,
+                        "-out",
+                        &pem,
+                        "-days",
+                        "2",
+                        "-subj",
+                        &format!("/CN=test {ca}"),
+                    ],
+                ]
+                .concat(),
+            );
+        }
+        openssl(
+            &tls,
+            &[
+                &["req"][..],
+                &ec,
+                &[
+                    "-keyout",
+                    "server.key",
+                    "-out",
+                    "server.csr",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                ],
+            ]
+            .concat(),
+        );
+        std::fs::write(
+            tls.join("server.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        openssl(
+            &tls,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "server.pem",
+                "-days",
+                "2",
+                "-extfile",
+                "server.ext",
+            ],
+        );
+        let data = pg.dir.join("data");
+        let conf = format!(
+            "ssl = on\nssl_cert_file = '{0}/server.pem'\nssl_key_file = '{0}/server.key'\n",
+            tls.display()
+        );
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.conf"))
+            .unwrap();
+        std::io::Write::write_all(&mut file, conf.as_bytes()).unwrap();
+        // TCP over TLS only: a plain connection finds no pg_hba.conf line.
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+        )
+        .unwrap();
+        let key = tls.join("server.key");
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        if as_root() {
+            let chown = Command::new("chown").arg("-R").arg("postgres").arg(&tls).status();
+            assert!(chown.unwrap().success());
+        }
+        pg.start_server();
+        Some(pg)
+    }
+
+    /// The CA that signed a TLS cluster's certificate, and one that did not.
+    pub fn ca(&self, which: &str) -> PathBuf {
+        self.dir.join("tls").join(format!("{which}.pem"))
+    }
+
     pub fn start_server(&self) {
         let data = self.dir.join("data");
         let opts = format!(
@@ -174,6 +281,20 @@ impl Drop for Postgres {
         let _ = std::panic::catch_unwind(|| self.stop_server());
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Runs `openssl` in `dir` (test certificates).
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// PostgreSQL refuses to run as root: the tests use its own user then.
