@@ -11,7 +11,7 @@ use channel_connect_server::sender::Sender;
 use channel_connect_server::sqlite::Store;
 use channel_connect_server::{AppState, app, install_crypto_provider, os_entropy};
 
-const USAGE: &str = "usage: channel-connect-server [--config FILE] [--listen ADDR] [--public-url URL] [--db PATH] [--redis URL] [--redis-prefix P] [--database URL] [--database-pool N] [--database-ca FILE] [--demo]";
+const USAGE: &str = "usage: channel-connect-server [--config FILE] [--listen ADDR] [--public-url URL] [--db PATH] [--redis URL] [--redis-prefix P] [--redis-ca FILE] [--database URL] [--database-pool N] [--database-ca FILE] [--demo]";
 
 struct Args {
     config: Option<String>,
@@ -24,6 +24,8 @@ struct Args {
     redis: Option<String>,
     /// The Redis key prefix (deployments sharing one Redis each take their own).
     redis_prefix: String,
+    /// The CA that signs a `rediss://` server's certificate (else the system's roots).
+    redis_ca: Option<PathBuf>,
     /// Connections and endpoints in PostgreSQL (`postgres://...`).
     database: Option<String>,
     /// PostgreSQL connections per instance, and the CA that signs its certificate.
@@ -39,6 +41,7 @@ fn args() -> Result<Args, String> {
         public_url: None,
         redis: None,
         redis_prefix: "channel-connect".to_owned(),
+        redis_ca: None,
         database: None,
         database_options: PgOptions::default(),
     };
@@ -52,6 +55,7 @@ fn args() -> Result<Args, String> {
             "--public-url" => a.public_url = Some(value()?.trim_end_matches('/').to_owned()),
             "--redis" => a.redis = Some(value()?),
             "--redis-prefix" => a.redis_prefix = value()?,
+            "--redis-ca" => a.redis_ca = Some(PathBuf::from(value()?)),
             "--database-ca" => a.database_options.ca_file = Some(PathBuf::from(value()?)),
             "--database" => a.database = Some(value()?),
             "--database-pool" => {
@@ -105,7 +109,7 @@ async fn run() -> Result<(), String> {
         state = state.recording(records);
     }
     if let Some(url) = &a.redis {
-        let shared = RedisStore::connect(url, &a.redis_prefix)
+        let shared = RedisStore::connect_with(url, &a.redis_prefix, a.redis_ca.as_deref())
             .await
             .map_err(|e| e.to_string())?;
         state = state.sharing(shared);

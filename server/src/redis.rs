@@ -4,8 +4,10 @@
 //! `GETDEL`, once. Any Redis failure is an error, never a pass. Needs Redis
 //! 6.2 or later (`EXAT`, `GETDEL`).
 
+use std::path::Path;
 use std::time::Duration;
 
+use redis::TlsCertificates;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde_json::{Value, json};
 
@@ -43,9 +45,33 @@ impl std::fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    /// Connects to `url` (`redis://host:port/db`); keys start with `prefix`.
+    /// Connects to `url` (`redis://host:port/db`, or `rediss://` for TLS,
+    /// verified against the system's roots); keys start with `prefix`.
     pub async fn connect(url: &str, prefix: &str) -> Result<RedisStore, StoreError> {
-        let client = redis::Client::open(url).map_err(|_| StoreError("redis url"))?;
+        RedisStore::connect_with(url, prefix, None).await
+    }
+
+    /// [`RedisStore::connect`], a `rediss://` server's certificate verified
+    /// against the CA certificates of the PEM file `ca_file` instead.
+    pub async fn connect_with(
+        url: &str,
+        prefix: &str,
+        ca_file: Option<&Path>,
+    ) -> Result<RedisStore, StoreError> {
+        // The TLS stack uses the process's crypto provider.
+        crate::install_crypto_provider();
+        let client = match ca_file {
+            None => redis::Client::open(url),
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|_| StoreError("redis ca file"))?;
+                let certs = TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                };
+                redis::Client::build_with_tls(url, certs)
+            }
+        }
+        .map_err(|_| StoreError("redis url"))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)))

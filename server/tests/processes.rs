@@ -245,3 +245,31 @@ async fn a_signing_key_rotation_rolled_out_one_process_at_a_time_refuses_no_flow
     )
     .await;
 }
+
+#[tokio::test]
+async fn the_binary_reaches_redis_and_postgres_over_tls() {
+    let (Some(redis), Some(pg)) = (
+        Redis::start_tls("process-tls"),
+        Postgres::start_tls("process-tls"),
+    ) else {
+        return;
+    };
+    let database = format!("{}?sslmode=require", pg.url());
+    let (redis_ca, pg_ca) = (redis.ca("ca"), pg.ca("ca"));
+    let args = [
+        "--demo",
+        "--redis",
+        &redis.url(),
+        "--redis-ca",
+        redis_ca.to_str().unwrap(),
+        "--database",
+        &database,
+        "--database-ca",
+        pg_ca.to_str().unwrap(),
+    ];
+    let p = Process::spawn("process-tls", free_port(), &args);
+    let s = &p.server;
+    let url = s.connect(SEED).await;
+    assert_eq!(s.allow(&url).await.status(), StatusCode::OK);
+    assert_eq!(s.list("/v1/channel-connections").await.len(), 1);
+}

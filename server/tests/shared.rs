@@ -594,3 +594,27 @@ async fn postgres_over_tls_trusts_the_given_ca_only() {
     assert!(other.is_err());
     assert!(PgStore::connect(&require, &[5; 32], os_entropy).await.is_err());
 }
+
+#[tokio::test]
+async fn redis_over_tls_trusts_the_given_ca_only() {
+    let Some(redis) = Redis::start_tls("tls") else {
+        return;
+    };
+    let url = redis.url();
+    assert!(url.starts_with("rediss://"), "{url}");
+    let shared = RedisStore::connect_with(&url, "tls", Some(&redis.ca("ca")))
+        .await
+        .unwrap();
+    replay_suite(&shared).await;
+    idempotency_suite(&shared).await;
+    // A certificate the store cannot verify is no connection.
+    let other = RedisStore::connect_with(&url, "tls", Some(&redis.ca("other-ca"))).await;
+    assert!(other.is_err());
+    assert!(
+        RedisStore::connect(&url, "tls").await.is_err(),
+        "the system's roots"
+    );
+    // The server speaks TLS only: plain Redis gets nowhere.
+    let plain = url.replace("rediss://", "redis://");
+    assert!(RedisStore::connect(&plain, "tls").await.is_err());
+}

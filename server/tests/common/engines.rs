@@ -16,15 +16,25 @@ use super::{Server, db_path, free_port, start_on, wait_listening};
 
 pub const REDIS_SERVER: &str = "/usr/bin/redis-server";
 
-/// A `redis-server` of the test's own, stopped when dropped.
+/// A `redis-server` of the test's own, stopped when dropped; with TLS,
+/// on TLS only, its certificate signed by the CA in `dir/tls/ca.pem`.
 pub struct Redis {
     child: Child,
     port: u16,
     dir: PathBuf,
+    tls: bool,
 }
 
 impl Redis {
     pub fn start(name: &str) -> Option<Redis> {
+        Redis::start_with(name, false)
+    }
+
+    pub fn start_tls(name: &str) -> Option<Redis> {
+        Redis::start_with(name, true)
+    }
+
+    fn start_with(name: &str, tls: bool) -> Option<Redis> {
         if !Path::new(REDIS_SERVER).exists() {
             eprintln!(
                 "SKIPPED: {name} needs Debian's redis-server (apt-get install redis-server); \
@@ -35,21 +45,41 @@ impl Redis {
         let port = free_port();
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("redis-{name}"));
         std::fs::create_dir_all(&dir).unwrap();
-        Some(Redis::spawn(port, dir))
+        if tls {
+            certificates(&dir.join("tls"));
+        }
+        Some(Redis::spawn(port, dir, tls))
     }
 
-    pub fn spawn(port: u16, dir: PathBuf) -> Redis {
+    fn spawn(port: u16, dir: PathBuf, tls: bool) -> Redis {
+        let port_arg = port.to_string();
+        let t = dir.join("tls");
+        let (cert, key, ca) = (t.join("server.pem"), t.join("server.key"), t.join("ca.pem"));
+        let (cert, key, ca) = (
+            cert.to_str().unwrap(),
+            key.to_str().unwrap(),
+            ca.to_str().unwrap(),
+        );
+        let listen: Vec<&str> = if tls {
+            let files = [
+                "--tls-cert-file",
+                cert,
+                "--tls-key-file",
+                key,
+                "--tls-ca-cert-file",
+                ca,
+            ];
+            [
+                &["--port", "0", "--tls-port", &port_arg, "--tls-auth-clients", "no"][..],
+                &files,
+            ]
+            .concat()
+        } else {
+            vec!["--port", &port_arg]
+        };
         let child = Command::new(REDIS_SERVER)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+            .args(&listen)
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(&dir)
             .stdout(Stdio::null())
@@ -57,11 +87,22 @@ impl Redis {
             .spawn()
             .expect("redis-server starts");
         wait_listening(port);
-        Redis { child, port, dir }
+        Redis {
+            child,
+            port,
+            dir,
+            tls,
+        }
     }
 
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}/", self.port)
+    }
+
+    /// The CA that signed a TLS server's certificate (`ca`), or one that did not (`other-ca`).
+    pub fn ca(&self, which: &str) -> PathBuf {
+        self.dir.join("tls").join(format!("{which}.pem"))
     }
 
     pub fn stop(&mut self) {
@@ -71,7 +112,7 @@ impl Redis {
 
     pub fn restart(&mut self) {
         self.stop();
-        *self = Redis::spawn(self.port, self.dir.clone());
+        *self = Redis::spawn(self.port, self.dir.clone(), self.tls);
     }
 }
 
@@ -133,76 +174,7 @@ impl Postgres {
         let pg = Postgres::start(name)?;
         pg.stop_server();
         let tls = pg.dir.join("tls");
-        std::fs::create_dir_all(&tls).unwrap();
-        let ec = [
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-        ];
-        for ca in ["ca", "other-ca"] {
-            let (key, pem) = (format!("{ca}.key"), format!("{ca}.pem"));
-            openssl(
-                &tls,
-                &[
-                    &["req", "-x509"][..],
-                    &ec,
-                    &[
-                        "-keyout",
-                        &key,
-                        "-out",
-                        &pem,
-                        "-days",
-                        "2",
-                        "-subj",
-                        &format!("/CN=test {ca}"),
-                    ],
-                ]
-                .concat(),
-            );
-        }
-        openssl(
-            &tls,
-            &[
-                &["req"][..],
-                &ec,
-                &[
-                    "-keyout",
-                    "server.key",
-                    "-out",
-                    "server.csr",
-                    "-subj",
-                    "/CN=127.0.0.1",
-                ],
-            ]
-            .concat(),
-        );
-        std::fs::write(
-            tls.join("server.ext"),
-            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        openssl(
-            &tls,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                "server.pem",
-                "-days",
-                "2",
-                "-extfile",
-                "server.ext",
-            ],
-        );
+        certificates(&tls);
         let data = pg.dir.join("data");
         let conf = format!(
             "ssl = on\nssl_cert_file = '{0}/server.pem'\nssl_key_file = '{0}/server.key'\n",
@@ -281,6 +253,58 @@ impl Drop for Postgres {
         let _ = std::panic::catch_unwind(|| self.stop_server());
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A CA (`ca.pem`), a server certificate for 127.0.0.1 it signs
+/// (`server.pem`, `server.key`), and a CA that signs nothing (`other-ca.pem`).
+pub fn certificates(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    for ca in ["ca", "other-ca"] {
+        let (key, pem, subject) = (format!("{ca}.key"), format!("{ca}.pem"), format!("/CN=test {ca}"));
+        let args = [
+            "req", "-x509", "-keyout", &key, "-out", &pem, "-days", "2", "-subj", &subject,
+        ];
+        openssl(dir, &[&args[..], &ec].concat());
+    }
+    let args = [
+        "req",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ];
+    openssl(dir, &[&args[..], &ec].concat());
+    let ext = "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n";
+    std::fs::write(dir.join("server.ext"), ext).unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+        ],
+    );
 }
 
 /// Runs `openssl` in `dir` (test certificates).
