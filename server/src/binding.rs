@@ -26,8 +26,10 @@ pub(crate) async fn start(State(s): State<Arc<AppState>>, Path(id): Path<String>
     match s.records.take_start(&id, now).await {
         Ok(Some((url, cookie))) => {
             let max_age = s.config.platform.lifetime_secs();
+            // A name per flow (from the start id): a second flow leaves the first's cookie be.
+            let name = format!("{BINDING_COOKIE}_{}", id.get(..8).unwrap_or(&id));
             let cookie = format!(
-                "{BINDING_COOKIE}={cookie}; {}Max-Age={max_age}",
+                "{name}={cookie}; {}Max-Age={max_age}",
                 cookie_attributes(&s.public_url)
             );
             let mut res = Redirect::to(&url).into_response();
@@ -66,15 +68,33 @@ pub(crate) fn cookie_attributes(public_url: &str) -> String {
     )
 }
 
-/// The binding value the browser presents: the hash of its cookie.
-pub(crate) fn presented_binding(headers: &HeaderMap) -> Option<[u8; 32]> {
-    let cookies = headers.get_all(header::COOKIE);
-    let value = cookies
+/// A binding cookie the browser presents: its name and the hash of its
+/// value (what the state is bound to).
+pub(crate) struct BindingCookie {
+    pub name: String,
+    pub hash: [u8; 32],
+}
+
+/// Most binding cookies read from one request (one per flow in progress).
+const MAX_BINDING_COOKIES: usize = 8;
+
+/// The binding cookies the browser presents: one per flow it started, so
+/// flows in two tabs do not undo each other.
+pub(crate) fn presented_bindings(headers: &HeaderMap) -> Vec<BindingCookie> {
+    let per_flow = format!("{BINDING_COOKIE}_");
+    headers
+        .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix(BINDING_COOKIE)?.strip_prefix('='))?;
-    Some(Sha256::digest(value.as_bytes()).into())
+        .filter_map(|c| c.trim().split_once('='))
+        .filter(|(name, _)| *name == BINDING_COOKIE || name.starts_with(&per_flow))
+        .take(MAX_BINDING_COOKIES)
+        .map(|(name, value)| BindingCookie {
+            name: name.to_owned(),
+            hash: Sha256::digest(value.as_bytes()).into(),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use channel_connect::{
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::binding::{BINDING_COOKIE, cookie_attributes, presented_binding};
+use crate::binding::{BindingCookie, cookie_attributes, presented_bindings};
 use crate::page::finish;
 use crate::state::AppState;
 
@@ -28,9 +28,14 @@ pub(crate) async fn callback(
 ) -> Response {
     let query = query.unwrap_or_default();
     let now = s.now();
-    let binding = presented_binding(&headers);
+    let cookies = presented_bindings(&headers);
+    let mut binding = None;
     let outcome = match CallbackParams::parse(&query) {
-        Ok(params) => verify_and_store(&s, &params, now, binding.as_ref().map(|b| b.as_slice())).await,
+        Ok(params) => {
+            binding = matching_binding(&s, &params, now, &cookies);
+            let hash = binding.map(|b| b.hash.as_slice());
+            verify_and_store(&s, &params, now, hash).await
+        }
         Err(e) => Err(Refusal::from(e)),
     };
     if let Ok(Done::Next(url)) = &outcome {
@@ -42,13 +47,29 @@ pub(crate) async fn callback(
     // progress, and a 503 may be retried.
     let stored = matches!(&outcome, Ok(Done::Stored { .. }));
     let mut res = answer(&s, outcome);
-    if binding.is_some() && stored {
-        let clear = format!("{BINDING_COOKIE}=; {}Max-Age=0", cookie_attributes(&s.public_url));
+    if let (Some(cookie), true) = (binding, stored) {
+        let clear = format!("{}=; {}Max-Age=0", cookie.name, cookie_attributes(&s.public_url));
         if let Ok(v) = HeaderValue::from_str(&clear) {
             res.headers_mut().append(header::SET_COOKIE, v);
         }
     }
     res
+}
+
+/// The presented cookie this callback's state is bound to: the first that
+/// opens the state (a browser may run several flows), else the first.
+fn matching_binding<'c>(
+    s: &AppState,
+    params: &CallbackParams<'_>,
+    now: OffsetDateTime,
+    cookies: &'c [BindingCookie],
+) -> Option<&'c BindingCookie> {
+    let opens = |c: &&BindingCookie| {
+        let mut verify = VerifyParams::at(now);
+        verify.binding = Some(&c.hash);
+        s.config.platform.open_callback(params, &verify).is_ok()
+    };
+    cookies.iter().find(opens).or(cookies.first())
 }
 
 /// The browser's answer to a callback that ended the flow.

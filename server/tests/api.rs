@@ -680,3 +680,53 @@ async fn a_junk_callback_does_not_clear_the_binding_cookie_of_a_flow_in_progress
         "anyone can send a browser here: the cookie stays"
     );
 }
+
+#[tokio::test]
+async fn two_bound_flows_in_one_browser_do_not_undo_each_other() {
+    let s = start("two-tabs").await;
+    let mut flows = Vec::new();
+    for _ in 0..2 {
+        let (_, _, v) = s
+            .post(
+                "/v1/integrations/channel-connections/oauth",
+                Some(BROWSER_KEY),
+                None,
+                SEED,
+            )
+            .await;
+        let res = s.get(v["url"].as_str().unwrap()).await;
+        let cookie = set_cookie(&res).split(';').next().unwrap().to_owned();
+        let link = s.link(&Server::location(&res), "allow").await;
+        flows.push((cookie, link));
+    }
+    let (first, second) = (&flows[0], &flows[1]);
+    assert_ne!(
+        first.0.split('=').next(),
+        second.0.split('=').next(),
+        "a cookie name per flow"
+    );
+    // The browser sends both; the first flow ends and clears its own cookie only.
+    let jar = format!("{}; {}", second.0, first.0);
+    let done = s.http.get(&first.1).header("cookie", &jar).send().await.unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    let cleared = done.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let first_name = first.0.split('=').next().unwrap();
+    assert!(cleared.starts_with(&format!("{first_name}=;")), "{cleared}");
+    // The second still ends, with its own cookie; a cookie of another flow is not enough.
+    let other = s
+        .http
+        .get(&second.1)
+        .header("cookie", &first.0)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::BAD_REQUEST);
+    let done = s
+        .http
+        .get(&second.1)
+        .header("cookie", &second.0)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+}
