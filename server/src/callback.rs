@@ -64,6 +64,9 @@ fn matching_binding<'c>(
     now: OffsetDateTime,
     cookies: &'c [BindingCookie],
 ) -> Option<&'c BindingCookie> {
+    if cookies.len() < 2 {
+        return cookies.first();
+    }
     let opens = |c: &&BindingCookie| {
         let mut verify = VerifyParams::at(now);
         verify.binding = Some(&c.hash);

@@ -97,15 +97,15 @@ pub(crate) async fn issue_url(s: &AppState, env: &Environment, body: &[u8], link
     let mut params = IssueParams::new(s.now(), &entropy);
     params.binding = binding.as_ref().map(|b| b.as_slice());
     let issued = if link {
-        let linked = LinkUserRequestBody::from_json(body).and_then(|b| {
-            // Validated first: Novu's field errors (422) come before lookups.
-            env.core.link_user_url(&b, &params).map(|issued| (b, issued))
-        });
-        match linked {
-            Ok((b, issued)) => match linked_workspace(s, env, &b).await {
-                Ok(None) => Ok(issued),
+        match LinkUserRequestBody::from_json(body) {
+            Ok(b) => match linked_workspace(s, env, &b).await {
+                Ok(None) => env.core.link_user_url(&b, &params),
                 Ok(Some(workspace)) => env.core.link_user_url(&b, &params.with_workspace(&workspace)),
-                Err(refusal) => return refusal.status_and_body(),
+                // Novu's field errors (422) come before a lookup's refusal.
+                Err(refusal) => match env.core.link_user_url(&b, &params) {
+                    Err(invalid) => Err(invalid),
+                    Ok(_) => return refusal.status_and_body(),
+                },
             },
             Err(e) => Err(e),
         }

@@ -588,6 +588,13 @@ async fn a_user_link_ends_in_the_connections_own_workspace_or_not_at_all() {
     let unknown = r#"{"integrationIdentifier":"slack","subscriberId":"s-9","connectionIdentifier":"nope"}"#;
     let (status, _, v) = s.post(LINK, Some(DEMO_API_KEY), None, unknown).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
+    let invalid = r#"{"subscriberId":"s-9","connectionIdentifier":"nope"}"#;
+    let (status, _, v) = s.post(LINK, Some(DEMO_API_KEY), None, invalid).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "field errors first: {v}"
+    );
     let crossed = body.replace("msteams", "slack");
     let (status, _, v) = s.post(LINK, Some(DEMO_API_KEY), None, &crossed).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");

@@ -44,6 +44,10 @@ fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn fresh_id() -> [u8; 16] {
     let mut id = [0u8; 16];
     os_entropy(&mut id);
@@ -152,10 +156,7 @@ async fn the_store_suite_holds_on_sqlite_and_redis() {
         shared.begin("env", "stale", b"h", t).await.unwrap(),
         Idempotency::Fresh
     );
-    let key = format!(
-        "suite:idempotency:env:{}",
-        "stale".bytes().map(|b| format!("{b:02x}")).collect::<String>()
-    );
+    let key = format!("suite:idempotency:env:{}", hex(b"stale"));
     let mut conn = redis::Client::open(redis.url())
         .unwrap()
         .get_multiplexed_async_connection()
@@ -171,10 +172,7 @@ async fn the_store_suite_holds_on_sqlite_and_redis() {
     // may run ahead of an instance's.
     let id = fresh_id();
     assert!(shared.mark_used(&id, t + 300, t).await.unwrap());
-    let mark = format!(
-        "suite:replay:{}",
-        id.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    );
+    let mark = format!("suite:replay:{}", hex(&id));
     let ttl: i64 = redis::cmd("TTL").arg(&mark).query_async(&mut conn).await.unwrap();
     assert!(ttl > 300 + 240, "kept past expiry: {ttl}");
 }
@@ -350,31 +348,14 @@ async fn records_suite(records: &dyn Records) {
         limit: 10,
         ..Filter::default()
     };
-    assert_eq!(
-        records
-            .save("env", &slack_records("c1", "T1", "xoxb-1"), t)
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("c1")
-    );
+    let save = |id: &'static str, team: &'static str, at: i64| async move {
+        let stored = records.save("env", &slack_records(id, team, "xoxb-s"), at).await;
+        stored.unwrap()
+    };
+    assert_eq!(save("c1", "T1", t).await.as_deref(), Some("c1"));
     // A re-install of the same workspace for the same context keeps the identifier.
-    assert_eq!(
-        records
-            .save("env", &slack_records("c2", "T1", "xoxb-2"), t)
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("c1")
-    );
-    assert_eq!(
-        records
-            .save("env", &slack_records("c3", "T2", "xoxb-3"), t + 1)
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("c3")
-    );
+    assert_eq!(save("c2", "T1", t).await.as_deref(), Some("c1"));
+    assert_eq!(save("c3", "T2", t + 1).await.as_deref(), Some("c3"));
     let listed = records.list(Listing::Connections, "env", &all).await.unwrap();
     let ids: Vec<&str> = listed.iter().filter_map(|c| c["identifier"].as_str()).collect();
     assert_eq!(ids, ["c1", "c3"], "oldest first, one per workspace");
