@@ -3,8 +3,10 @@
 //! `/` with browser binding on, "Allow" on each stand-in page, and lands on
 //! the success page; screenshots go to `target/tmp/browser/`.
 //!
-//! Needs Debian's `chromium` and `chromium-driver`; without them the test
-//! says it was skipped and passes. `bash .ci/run` installs them and runs it.
+//! Needs Debian's `chromium` and `chromium-driver` (`$CHROMIUM` and
+//! `$CHROMEDRIVER` override their paths). Without them the test fails under
+//! CI and, for a developer, says plainly that it skipped. `bash .ci/run`
+//! installs them and runs it.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -19,8 +21,17 @@ use channel_connect_server::sqlite::Store;
 use channel_connect_server::{AppState, app, install_crypto_provider, os_entropy};
 use serde_json::{Value, json};
 
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const CHROMIUM: &str = "/usr/bin/chromium";
+mod common;
+
+use common::tools::{skip, tool};
+
+fn chromedriver() -> PathBuf {
+    tool("CHROMEDRIVER", "/usr/bin/chromedriver")
+}
+
+fn chromium() -> PathBuf {
+    tool("CHROMIUM", "/usr/bin/chromium")
+}
 /// The W3C WebDriver element key.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -45,7 +56,7 @@ impl Driver {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(CHROMEDRIVER)
+        let child = Command::new(chromedriver())
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -72,7 +83,7 @@ impl Driver {
         let caps = json!({ "capabilities": { "alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
-                "binary": CHROMIUM,
+                "binary": chromium(),
                 "args": [
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -172,12 +183,9 @@ impl Driver {
 
 #[tokio::test]
 async fn chromium_connects_slack_and_teams_through_the_demo_page() {
-    if !std::path::Path::new(CHROMEDRIVER).exists() || !std::path::Path::new(CHROMIUM).exists() {
-        eprintln!(
-            "SKIPPED: the browser test needs Debian's chromium and chromium-driver \
-             (apt-get install chromium chromium-driver); `bash .ci/run` installs them and runs it"
-        );
-        return;
+    if !chromedriver().exists() || !chromium().exists() {
+        let needs = "Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)";
+        return skip("the browser test", needs);
     }
     install_crypto_provider();
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");

@@ -14,7 +14,10 @@ use channel_connect_server::redis::RedisStore;
 
 use super::{Server, db_path, free_port, start_on, wait_listening};
 
-pub const REDIS_SERVER: &str = "/usr/bin/redis-server";
+/// redis-server (`$REDIS_SERVER` overrides Debian's path).
+pub fn redis_server() -> PathBuf {
+    super::tools::tool("REDIS_SERVER", "/usr/bin/redis-server")
+}
 
 /// A `redis-server` of the test's own, stopped when dropped; with TLS,
 /// on TLS only, its certificate signed by the CA in `dir/tls/ca.pem`.
@@ -35,11 +38,8 @@ impl Redis {
     }
 
     fn start_with(name: &str, tls: bool) -> Option<Redis> {
-        if !Path::new(REDIS_SERVER).exists() {
-            eprintln!(
-                "SKIPPED: {name} needs Debian's redis-server (apt-get install redis-server); \
-                 `bash .ci/run` installs it and runs these tests"
-            );
+        if !redis_server().exists() {
+            super::tools::skip(name, "Debian's redis-server (apt-get install redis-server)");
             return None;
         }
         let port = free_port();
@@ -77,7 +77,7 @@ impl Redis {
         } else {
             vec!["--port", &port_arg]
         };
-        let child = Command::new(REDIS_SERVER)
+        let child = Command::new(redis_server())
             .args(&listen)
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .arg("--dir")
@@ -132,15 +132,16 @@ pub struct Postgres {
 
 impl Postgres {
     pub fn start(name: &str) -> Option<Postgres> {
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()?
+        // `$PG_ROOT` overrides Debian's /usr/lib/postgresql (VERSION/bin/initdb under it).
+        let root = super::tools::tool("PG_ROOT", "/usr/lib/postgresql");
+        let bin = std::fs::read_dir(root)
+            .ok()
+            .into_iter()
+            .flatten()
             .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
             .find(|b| b.join("initdb").exists());
         let Some(bin) = bin else {
-            eprintln!(
-                "SKIPPED: {name} needs Debian's postgresql (apt-get install postgresql); \
-                 `bash .ci/run` installs it and runs these tests"
-            );
+            super::tools::skip(name, "Debian's postgresql (apt-get install postgresql)");
             return None;
         };
         let port = free_port();

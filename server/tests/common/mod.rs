@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test file uses part of it
 
 pub mod engines;
+pub mod tools;
 
 use std::path::PathBuf;
 use std::sync::Arc;
