@@ -31,6 +31,7 @@ pub mod postgres;
 pub mod redis;
 pub mod seal;
 pub mod sender;
+pub mod serve;
 pub mod sqlite;
 pub mod standin;
 pub mod state;

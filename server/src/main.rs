@@ -1,101 +1,124 @@
-//! `channel-connect-server [--config FILE] [--listen ADDR] [--db PATH] [--demo]`
+//! `channel-connect-server (--config FILE | --demo) [options]`: `--help` lists them.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
 
 use channel_connect_server::config::{Config, DEMO_API_KEY};
 use channel_connect_server::postgres::{PgOptions, PgStore};
 use channel_connect_server::redis::RedisStore;
 use channel_connect_server::sender::Sender;
+use channel_connect_server::serve::{Limits, serve};
 use channel_connect_server::sqlite::Store;
 use channel_connect_server::{AppState, app, install_crypto_provider, os_entropy};
 
-const USAGE: &str = "usage: channel-connect-server [--config FILE] [--listen ADDR] [--public-url URL] [--db PATH] [--redis URL] [--redis-prefix P] [--redis-ca FILE] [--database URL] [--database-pool N] [--database-ca FILE] [--demo]";
-
+/// Novu's channel-connection OAuth API for Slack and Microsoft Teams.
+///
+/// Serve a configuration of your own with `--config FILE`, or try the
+/// whole flow offline with `--demo` (published keys, stand-ins for Slack
+/// and Microsoft: never for real use). Every flag can also be given by the
+/// environment variable shown beside it.
+#[derive(Parser)]
+#[command(version, about, long_about, after_help = HINT)]
 struct Args {
-    config: Option<String>,
-    listen: SocketAddr,
-    db: PathBuf,
+    /// The configuration file (environments, API keys, integrations, keys).
+    #[arg(long, env = "CHANNEL_CONNECT_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Run the demo: stand-ins for Slack and Microsoft and a start page on
+    /// `/`; with the embedded demo configuration unless `--config` is given.
+    #[arg(long, env = "CHANNEL_CONNECT_DEMO")]
     demo: bool,
-    /// How browsers reach this server (start URLs), when not the listen address.
+    /// The address to listen on.
+    #[arg(long, env = "CHANNEL_CONNECT_LISTEN", default_value = "127.0.0.1:3000")]
+    listen: SocketAddr,
+    /// How browsers reach this server (start URLs, cookie path), when not
+    /// the listen address (behind a proxy, say).
+    #[arg(long, env = "CHANNEL_CONNECT_PUBLIC_URL", value_name = "URL")]
     public_url: Option<String>,
-    /// Replay marks and idempotency entries in Redis, shared by instances.
+    /// The SQLite file (records; replay marks and idempotency without --redis).
+    #[arg(
+        long,
+        env = "CHANNEL_CONNECT_DB",
+        default_value = "channel-connect.db",
+        value_name = "PATH"
+    )]
+    db: PathBuf,
+    /// Replay marks, parked records and idempotency entries in Redis,
+    /// shared by every instance (`redis://` or `rediss://`).
+    #[arg(long, env = "CHANNEL_CONNECT_REDIS", value_name = "URL")]
     redis: Option<String>,
-    /// The Redis key prefix (deployments sharing one Redis each take their own).
+    /// The prefix of every Redis key (deployments sharing one Redis each take their own).
+    #[arg(long, env = "CHANNEL_CONNECT_REDIS_PREFIX", default_value = "channel-connect")]
     redis_prefix: String,
     /// The CA that signs a `rediss://` server's certificate (else the system's roots).
+    #[arg(long, env = "CHANNEL_CONNECT_REDIS_CA", value_name = "FILE")]
     redis_ca: Option<PathBuf>,
-    /// Connections and endpoints in PostgreSQL (`postgres://...`).
+    /// Connections, endpoints and start links in PostgreSQL (`postgres://...`).
+    #[arg(long, env = "CHANNEL_CONNECT_DATABASE", value_name = "URL")]
     database: Option<String>,
-    /// PostgreSQL connections per instance, and the CA that signs its certificate.
-    database_options: PgOptions,
+    /// PostgreSQL connections per instance.
+    #[arg(long, env = "CHANNEL_CONNECT_DATABASE_POOL", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    database_pool: u16,
+    /// The CA that signs PostgreSQL's certificate (else the system's roots).
+    #[arg(long, env = "CHANNEL_CONNECT_DATABASE_CA", value_name = "FILE")]
+    database_ca: Option<PathBuf>,
+    /// Connections served at once; more wait to be accepted.
+    #[arg(long, env = "CHANNEL_CONNECT_MAX_CONNECTIONS", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// Seconds a client has to send a request's headers, from connecting
+    /// or from the previous answer (the keep-alive idle time).
+    #[arg(long, env = "CHANNEL_CONNECT_HEADER_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
+    /// Seconds a connection may make no read or write progress (at least 31:
+    /// longer than a request may run).
+    #[arg(long, env = "CHANNEL_CONNECT_IDLE_TIMEOUT", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(31..=86400))]
+    idle_timeout: u64,
+    /// Seconds requests in flight have to finish after SIGTERM or Ctrl-C
+    /// before the process exits anyway.
+    #[arg(long, env = "CHANNEL_CONNECT_SHUTDOWN_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    shutdown_timeout: u64,
 }
 
-fn args() -> Result<Args, String> {
-    let mut a = Args {
-        config: None,
-        listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
-        db: PathBuf::from("channel-connect.db"),
-        demo: false,
-        public_url: None,
-        redis: None,
-        redis_prefix: "channel-connect".to_owned(),
-        redis_ca: None,
-        database: None,
-        database_options: PgOptions::default(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or(format!("{flag} needs a value\n{USAGE}"));
-        match flag.as_str() {
-            "--config" => a.config = Some(value()?),
-            "--listen" => a.listen = value()?.parse().map_err(|e| format!("--listen: {e}"))?,
-            "--db" => a.db = PathBuf::from(value()?),
-            "--public-url" => a.public_url = Some(value()?.trim_end_matches('/').to_owned()),
-            "--redis" => a.redis = Some(value()?),
-            "--redis-prefix" => a.redis_prefix = value()?,
-            "--redis-ca" => a.redis_ca = Some(PathBuf::from(value()?)),
-            "--database-ca" => a.database_options.ca_file = Some(PathBuf::from(value()?)),
-            "--database" => a.database = Some(value()?),
-            "--database-pool" => {
-                a.database_options.pool_size = value()?
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or("--database-pool: a number of connections, 1 to 1000")?
-            }
-            "--demo" => a.demo = true,
-            "-h" | "--help" => return Err(USAGE.to_owned()),
-            other => return Err(format!("unknown argument {other}\n{USAGE}")),
-        }
-    }
-    Ok(a)
-}
+const HINT: &str = "channel-connect-server needs --config FILE (your configuration) or --demo (an offline trial); --help lists every flag";
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> ExitCode {
     tracing_subscriber::fmt().with_target(false).init();
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    let args = Args::parse();
+    if args.config.is_none() && !args.demo {
+        eprintln!("{HINT}");
+        return ExitCode::from(2);
+    }
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{e}");
-            std::process::ExitCode::from(2)
+            ExitCode::from(2)
         }
     }
 }
 
-async fn run() -> Result<(), String> {
+async fn run(a: Args) -> Result<(), String> {
     install_crypto_provider();
-    let a = args()?;
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", a.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let base = a.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    let demo = a.demo || a.config.is_none();
+    let base = match &a.public_url {
+        Some(u) => u.trim_end_matches('/').to_owned(),
+        None => format!("http://{addr}"),
+    };
     let config = match &a.config {
-        Some(path) => Config::from_file(path)?,
+        Some(path) => Config::from_file(&path.to_string_lossy())?,
         None => Config::demo(&base)?,
     };
     let store = Store::open(&a.db, &config.token_key, os_entropy).map_err(|e| e.to_string())?;
@@ -103,7 +126,11 @@ async fn run() -> Result<(), String> {
     let token_key = config.token_key;
     let mut state = AppState::new(config, store, sender, &base);
     if let Some(url) = &a.database {
-        let records = PgStore::connect_with(url, &token_key, os_entropy, &a.database_options)
+        let options = PgOptions {
+            pool_size: usize::from(a.database_pool),
+            ca_file: a.database_ca.clone(),
+        };
+        let records = PgStore::connect_with(url, &token_key, os_entropy, &options)
             .await
             .map_err(|e| e.to_string())?;
         state = state.recording(records);
@@ -120,17 +147,34 @@ async fn run() -> Result<(), String> {
         );
     }
     let state = Arc::new(state);
-    tracing::info!(%addr, demo, db = %a.db.display(), redis = a.redis.is_some(), postgres = a.database.is_some(), "listening");
-    if demo && a.config.is_none() {
-        println!("channel-connect demo on {base}  (open {base}/ in a browser)");
+    tracing::info!(%addr, demo = a.demo, db = %a.db.display(), redis = a.redis.is_some(), postgres = a.database.is_some(), "listening");
+    if a.demo {
+        announce_demo(&base, &addr, a.config.is_none());
+    }
+    let limits = Limits {
+        max_connections: usize::try_from(a.max_connections).unwrap_or(usize::MAX),
+        header_timeout: Duration::from_secs(a.header_timeout),
+        idle_timeout: Duration::from_secs(a.idle_timeout),
+        shutdown_timeout: Duration::from_secs(a.shutdown_timeout),
+    };
+    serve(listener, app(state, a.demo, &base), limits, shutdown()).await;
+    Ok(())
+}
+
+/// The demo says what it is: loudly when anyone but this machine can reach
+/// it (its keys are published), with a first request to try on loopback.
+fn announce_demo(base: &str, addr: &SocketAddr, embedded: bool) {
+    if !addr.ip().is_loopback() {
+        let banner = "THIS IS THE DEMO: its API keys, signing and token keys are published and its Slack and Microsoft are stand-ins. Never expose it; serve your own configuration with --config FILE.";
+        tracing::warn!("{banner}");
+        println!("!!! {banner} !!!");
+    }
+    println!("channel-connect demo on {base}  (open {base}/ in a browser)");
+    if embedded {
         println!(
             "curl -s -X POST {base}/v1/integrations/channel-connections/oauth \\\n  -H 'Authorization: ApiKey {DEMO_API_KEY}' -H 'Content-Type: application/json' \\\n  -d '{{\"subscriberId\":\"subscriber-123\",\"integrationIdentifier\":\"slack\",\"connectionIdentifier\":\"slack-connection-abc123\",\"context\":{{\"key\":\"org-acme\"}},\"scope\":[\"chat:write\",\"chat:write.public\",\"channels:read\"],\"connectionMode\":\"shared\",\"autoLinkUser\":true}}'"
         );
     }
-    axum::serve(listener, app(state, demo, &base))
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(|e| e.to_string())
 }
 
 /// Ctrl-C or SIGTERM: stop accepting, finish the requests in flight.

@@ -196,7 +196,12 @@ async fn chromium_connects_slack_and_teams_through_the_demo_page() {
     let store = Store::in_memory(&config.token_key, os_entropy).unwrap();
     let state = Arc::new(AppState::new(config, store, Sender::new().unwrap(), &base));
     let router = app(state, true, &base);
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    tokio::spawn(channel_connect_server::serve::serve(
+        listener,
+        router,
+        Default::default(),
+        std::future::pending(),
+    ));
 
     let d = Driver::start(&out).await;
     d.go(&format!("{base}/")).await;

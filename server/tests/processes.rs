@@ -5,8 +5,8 @@
 
 mod common;
 
+use common::process::Process;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,75 +18,6 @@ use common::engines::*;
 use common::*;
 use reqwest::StatusCode;
 use tokio::sync::Notify;
-
-/// A server process, killed when dropped.
-struct Process {
-    child: Child,
-    server: Server,
-}
-
-impl Process {
-    /// Starts the binary on `port` with `args`; answers once it listens.
-    fn spawn(name: &str, port: u16, args: &[&str]) -> Process {
-        let db = db_path(name);
-        let child = Command::new(env!("CARGO_BIN_EXE_channel-connect-server"))
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .arg("--db")
-            .arg(&db)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the server binary starts");
-        wait_listening(port);
-        let mut child = child;
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "{name} exited at start (port {port} taken?)"
-        );
-        channel_connect_server::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let server = Server {
-            base: format!("http://127.0.0.1:{port}"),
-            db,
-            http,
-        };
-        Process { child, server }
-    }
-
-    /// What `systemctl stop` or Kubernetes sends.
-    fn terminate(&self) {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
-
-    /// Waits (bounded) for the process to exit; its status.
-    fn wait_exit(&mut self) -> std::process::ExitStatus {
-        for _ in 0..400 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!("the server did not exit within 10 s of SIGTERM");
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[tokio::test]
 async fn two_processes_share_redis_and_postgres() {
@@ -272,4 +203,44 @@ async fn the_binary_reaches_redis_and_postgres_over_tls() {
     let url = s.connect(SEED).await;
     assert_eq!(s.allow(&url).await.status(), StatusCode::OK);
     assert_eq!(s.list("/v1/channel-connections").await.len(), 1);
+}
+
+#[test]
+fn without_a_configuration_or_demo_the_binary_says_what_to_pass() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_channel-connect-server"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--config FILE") && err.contains("--demo"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[tokio::test]
+async fn the_demo_off_loopback_says_loudly_that_it_is_a_demo() {
+    let port = free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_channel-connect-server"))
+        .args(["--demo", "--listen", &format!("0.0.0.0:{port}")])
+        .args(["--public-url", &format!("http://127.0.0.1:{port}"), "--db"])
+        .arg(db_path("demo-everywhere"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Every line up to the one the demo always prints.
+    let mut said = String::new();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    while !said.contains("channel-connect demo on") {
+        let read = std::io::BufRead::read_line(&mut out, &mut said).unwrap();
+        assert!(read > 0, "the demo exited: {said}");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(said.contains("THIS IS THE DEMO"), "{said}");
+
+    // On loopback it only says where it is.
+    let mut p = Process::spawn("demo-loopback", free_port(), &["--demo"]);
+    p.terminate();
+    assert!(p.wait_exit().success());
 }

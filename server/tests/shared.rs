@@ -243,7 +243,12 @@ async fn broken_provider() -> String {
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    tokio::spawn(channel_connect_server::serve::serve(
+        listener,
+        router,
+        Default::default(),
+        std::future::pending(),
+    ));
     base
 }
 

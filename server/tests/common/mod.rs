@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test file uses part of it
 
 pub mod engines;
+pub mod process;
 pub mod tools;
 
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use tokio::sync::Notify;
 
 use channel_connect_server::config::{Config, DEMO_API_KEY};
 use channel_connect_server::sender::Sender;
+use channel_connect_server::serve::{Limits, serve};
 use channel_connect_server::sqlite::Store;
 use channel_connect_server::{AppState, app, install_crypto_provider, os_entropy};
 use reqwest::StatusCode;
@@ -68,7 +70,7 @@ pub async fn start_on(
     let store = Store::open(&db, &config.token_key, os_entropy).unwrap();
     let state = customize(AppState::new(config, store, Sender::new().unwrap(), &public));
     let router = app(Arc::new(state), true, &public);
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    tokio::spawn(serve(listener, router, Limits::default(), std::future::pending()));
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -242,6 +244,6 @@ pub async fn held_provider(arrived: Arc<Notify>, release: Arc<Notify>) -> String
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    tokio::spawn(serve(listener, router, Limits::default(), std::future::pending()));
     base
 }

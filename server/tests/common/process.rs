@@ -1,0 +1,90 @@
+//! The `channel-connect-server` binary as a child process of a test.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::{Server, db_path, wait_listening};
+
+/// A server process, killed when dropped.
+pub struct Process {
+    pub child: Child,
+    pub server: Server,
+}
+
+impl Process {
+    /// Starts the binary on `port` with `args`; answers once it listens.
+    pub fn spawn(name: &str, port: u16, args: &[&str]) -> Process {
+        Process::spawn_limited(name, port, args, None)
+    }
+
+    /// [`Process::spawn`] with at most `open_files` file descriptors
+    /// (`ulimit -n`), when given.
+    pub fn spawn_limited(name: &str, port: u16, args: &[&str], open_files: Option<u32>) -> Process {
+        let db = db_path(name);
+        let bin = env!("CARGO_BIN_EXE_channel-connect-server");
+        let mut command = match open_files {
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\""), bin]);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let child = command
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the server binary starts");
+        wait_listening(port);
+        let mut child = child;
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{name} exited at start (port {port} taken?)"
+        );
+        channel_connect_server::install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let server = Server {
+            base: format!("http://127.0.0.1:{port}"),
+            db,
+            http,
+        };
+        Process { child, server }
+    }
+
+    /// What `systemctl stop` or Kubernetes sends.
+    pub fn terminate(&self) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+
+    /// Waits (bounded) for the process to exit; its status.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        for _ in 0..400 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("the server did not exit within 10 s of SIGTERM");
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
