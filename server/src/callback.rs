@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 use crate::binding::{BindingCookie, cookie_attributes, presented_bindings};
 use crate::page::finish;
 use crate::state::AppState;
+use crate::stores::Saved;
 
 /// The provider's redirect back: verify, refuse replays, exchange, prove,
 /// store, answer the browser.
@@ -258,12 +259,19 @@ async fn store(
     now: OffsetDateTime,
 ) -> Result<Done, Refusal> {
     let e = match s.records.save(env, records, now.unix_timestamp()).await {
-        Ok(connection) => {
+        Ok(Saved::Stored(connection)) => {
             return Ok(Done::Stored {
                 env: env.to_owned(),
                 integration: verified.state.integration_identifier().to_owned(),
                 connection,
             });
+        }
+        Ok(Saved::Refused(conflict)) => {
+            tracing::warn!(
+                ?conflict,
+                "records refused: not a re-install of the stored connection"
+            );
+            return Err(Refusal::plain(409, conflict.message()));
         }
         Err(e) => e,
     };

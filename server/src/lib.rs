@@ -29,6 +29,7 @@ pub mod issue;
 pub mod page;
 pub mod postgres;
 pub mod redis;
+pub mod reinstall;
 pub mod seal;
 pub mod sender;
 pub mod serve;

@@ -21,8 +21,9 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement, Transaction};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use crate::reinstall::{self, Conflict};
 use crate::seal::{Row, Sealer, relinked};
-use crate::stores::{Filter, Listing, Records, StoreError, StoreFuture};
+use crate::stores::{Filter, Listing, Records, Saved, StoreError, StoreFuture};
 
 /// The schema, created under an advisory lock so instances starting
 /// together do not race.
@@ -103,7 +104,7 @@ impl Statements {
         Ok(Statements {
             lock: p("SELECT pg_advisory_xact_lock($1)").await?,
             connection_by_id: p(
-                "SELECT identifier FROM cc_connections WHERE environment_id = $1 AND identifier = $2",
+                "SELECT public_json FROM cc_connections WHERE environment_id = $1 AND identifier = $2",
             )
             .await?,
             connection_by_key: p(
@@ -337,29 +338,44 @@ impl PgStore {
         Ok((client, statements))
     }
 
-    /// The row a connection is written to: under its own identifier, else
-    /// the one stored for its natural key, else its own (after the key's lock).
+    /// The row a connection is written to: under its own identifier (when
+    /// the stored one there is re-installed), else the one stored for its
+    /// natural key, else its own; after the locks of both.
     async fn connection_row(
         &self,
         tx: &Transaction<'_>,
         st: &Statements,
         env: &str,
         c: &ChannelConnectionRecord,
-    ) -> Result<Row, StoreError> {
+    ) -> Result<Result<Row, Conflict>, StoreError> {
         let natural = Sealer::connection_key(c)?;
-        let lock = lock_id(env, &natural);
-        let (p_lock, p_id, p_key): (Params, Params, Params) =
-            (&[&lock], &[&env, &c.identifier], &[&env, &natural]);
-        // Pipelined: the server runs them in order, so both reads come after the lock.
-        let (_, by_id, by_key) = tokio::try_join!(
-            tx.execute(&st.lock, p_lock),
+        // The identifier's lock first, then the key's (every save in this
+        // order): two saves naming one identifier from two workspaces run
+        // one after the other, and the second sees the first's row.
+        let id_lock = lock_id(env, &[b"identifier\0", c.identifier.as_bytes()].concat());
+        let key_lock = lock_id(env, &natural);
+        let (p_id_lock, p_key_lock, p_id, p_key): (Params, Params, Params, Params) = (
+            &[&id_lock],
+            &[&key_lock],
+            &[&env, &c.identifier],
+            &[&env, &natural],
+        );
+        // Pipelined: the server runs them in order, so both reads come after the locks.
+        let (_, _, by_id, by_key) = tokio::try_join!(
+            tx.execute(&st.lock, p_id_lock),
+            tx.execute(&st.lock, p_key_lock),
             tx.query_opt(&st.connection_by_id, p_id),
             tx.query_opt(&st.connection_by_key, p_key),
         )
         .map_err(failed("find connection"))?;
-        let existing = by_id.or(by_key).map(|row| row.get::<_, String>(0));
-        self.sealer
-            .connection_row(env, c, existing.as_deref().unwrap_or(&c.identifier))
+        let existing = match by_id {
+            Some(row) => match reinstall::check_public(row.get::<_, &str>(0), c) {
+                Ok(()) => c.identifier.clone(),
+                Err(conflict) => return Ok(Err(conflict)),
+            },
+            None => by_key.map_or_else(|| c.identifier.clone(), |row| row.get::<_, String>(0)),
+        };
+        self.sealer.connection_row(env, c, &existing).map(Ok)
     }
 
     /// An endpoint's existing identifier, after its natural key's lock.
@@ -381,12 +397,7 @@ impl PgStore {
 }
 
 impl Records for PgStore {
-    fn save<'a>(
-        &'a self,
-        env: &'a str,
-        records: &'a StoredRecords,
-        now: i64,
-    ) -> StoreFuture<'a, Option<String>> {
+    fn save<'a>(&'a self, env: &'a str, records: &'a StoredRecords, now: i64) -> StoreFuture<'a, Saved> {
         // Five round trips whatever the records: begin; the connection's
         // lookup; its write with every endpoint's lookup; the endpoints'
         // writes; commit.
@@ -394,7 +405,11 @@ impl Records for PgStore {
             let (mut client, st) = self.conn().await?;
             let tx = client.transaction().await.map_err(failed("begin"))?;
             let connection = match &records.connection {
-                Some(c) => Some((c, self.connection_row(&tx, &st, env, c).await?)),
+                Some(c) => match self.connection_row(&tx, &st, env, c).await? {
+                    Ok(row) => Some((c, row)),
+                    // Dropped without commit: nothing written.
+                    Err(conflict) => return Ok(Saved::Refused(conflict)),
+                },
                 None => None,
             };
             let stored = connection.as_ref().map(|(_, row)| row.identifier.clone());
@@ -459,7 +474,7 @@ impl Records for PgStore {
                 .map_err(failed("write endpoint"))?;
             // Dropped without commit on any error above: nothing half-written.
             tx.commit().await.map_err(failed("commit"))?;
-            Ok(stored)
+            Ok(Saved::Stored(stored))
         }))
     }
 

@@ -10,10 +10,11 @@ use channel_connect::records::{ChannelConnectionRecord, ChannelEndpointRecord, S
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
+use crate::reinstall::{self, Conflict};
 use crate::seal::{Sealer, relinked};
 use crate::stores::{
     Filter, IDEMPOTENCY_TTL_SECS, IN_FLIGHT_TTL_SECS, Idempotency, IdempotencyEntries, Listing, Records,
-    ReplayMarks, StoreError, StoreFuture, blocking,
+    ReplayMarks, Saved, StoreError, StoreFuture, blocking,
 };
 
 /// Migrations, applied in order on open; `user_version` counts the applied ones.
@@ -152,26 +153,25 @@ impl Store {
 
     /// Stores one callback's records in one transaction: a connection for
     /// the same workspace, context and owner is updated (its identifier
-    /// kept), an endpoint for the same user likewise. Answers the stored
-    /// connection's identifier.
-    pub fn save(
-        &self,
-        environment_id: &str,
-        records: &StoredRecords,
-        now: i64,
-    ) -> Result<Option<String>, StoreError> {
+    /// kept), an endpoint for the same user likewise. Nothing is stored when
+    /// the connection's identifier names one these records may not replace.
+    pub fn save(&self, environment_id: &str, records: &StoredRecords, now: i64) -> Result<Saved, StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(|_| StoreError("begin"))?;
         let mut stored_id = None;
         if let Some(c) = &records.connection {
-            stored_id = Some(self.save_connection(&tx, environment_id, c, now)?);
+            match self.save_connection(&tx, environment_id, c, now)? {
+                Ok(id) => stored_id = Some(id),
+                // Dropped without commit: nothing written.
+                Err(conflict) => return Ok(Saved::Refused(conflict)),
+            }
         }
         for e in &records.endpoints {
             let e = relinked(e, stored_id.as_deref());
             self.save_endpoint(&tx, environment_id, &e, now)?;
         }
         tx.commit().map_err(|_| StoreError("commit"))?;
-        Ok(stored_id)
+        Ok(Saved::Stored(stored_id))
     }
 
     fn save_connection(
@@ -180,23 +180,30 @@ impl Store {
         env: &str,
         c: &ChannelConnectionRecord,
         now: i64,
-    ) -> Result<String, StoreError> {
+    ) -> Result<Result<String, Conflict>, StoreError> {
         let natural = Sealer::connection_key(c)?;
-        let find = |sql: &str, key: &dyn rusqlite::ToSql| {
-            tx.query_row(sql, params![env, key], |r| r.get::<_, String>(0))
+        let by_id: Option<String> = tx
+            .query_row(
+                "SELECT public_json FROM connections WHERE environment_id = ?1 AND identifier = ?2",
+                params![env, c.identifier],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|_| StoreError("find connection"))?;
+        let existing = match by_id {
+            Some(public) => match reinstall::check_public(&public, c) {
+                Ok(()) => Some(c.identifier.clone()),
+                Err(conflict) => return Ok(Err(conflict)),
+            },
+            None => tx
+                .query_row(
+                    "SELECT identifier FROM connections WHERE environment_id = ?1 AND natural_key = ?2
+                     ORDER BY created_at, rowid LIMIT 1",
+                    params![env, natural],
+                    |r| r.get::<_, String>(0),
+                )
                 .optional()
-                .map_err(|_| StoreError("find connection"))
-        };
-        let existing = match find(
-            "SELECT identifier FROM connections WHERE environment_id = ?1 AND identifier = ?2",
-            &c.identifier,
-        )? {
-            Some(id) => Some(id),
-            None => find(
-                "SELECT identifier FROM connections WHERE environment_id = ?1 AND natural_key = ?2
-                 ORDER BY created_at, rowid LIMIT 1",
-                &natural,
-            )?,
+                .map_err(|_| StoreError("find connection"))?,
         };
         let row = self
             .sealer
@@ -212,7 +219,7 @@ impl Store {
             params![env, row.identifier, c.integration_identifier, c.subscriber_id, row.natural_key, row.public_json, row.sealed, now],
         )
         .map_err(|_| StoreError("write connection"))?;
-        Ok(row.identifier)
+        Ok(Ok(row.identifier))
     }
 
     fn save_endpoint(
@@ -507,12 +514,7 @@ impl IdempotencyEntries for Store {
 }
 
 impl Records for Store {
-    fn save<'a>(
-        &'a self,
-        env: &'a str,
-        records: &'a StoredRecords,
-        now: i64,
-    ) -> StoreFuture<'a, Option<String>> {
+    fn save<'a>(&'a self, env: &'a str, records: &'a StoredRecords, now: i64) -> StoreFuture<'a, Saved> {
         let (store, env, records) = (self.clone(), env.to_owned(), records.clone());
         Box::pin(blocking(move || store.save(&env, &records, now)))
     }

@@ -6,6 +6,8 @@
 use std::future::Future;
 
 use channel_connect::records::StoredRecords;
+
+use crate::reinstall::Conflict;
 use serde_json::Value;
 use std::pin::Pin;
 
@@ -74,16 +76,21 @@ pub enum Listing {
     Endpoints,
 }
 
+/// What a save did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Saved {
+    /// Stored; the connection's identifier (an existing one when it is a re-install).
+    Stored(Option<String>),
+    /// Nothing stored: the connection's identifier names a stored
+    /// connection that these records may not replace ([`crate::reinstall`]).
+    Refused(Conflict),
+}
+
 /// Connections, endpoints and start URLs.
 pub trait Records: Send + Sync {
-    /// Stores one callback's records in one transaction; answers the stored
-    /// connection's identifier (an existing one when it is a re-install).
-    fn save<'a>(
-        &'a self,
-        env: &'a str,
-        records: &'a StoredRecords,
-        now: i64,
-    ) -> StoreFuture<'a, Option<String>>;
+    /// Stores one callback's records in one transaction, or nothing when
+    /// they would replace a connection they are no re-install of.
+    fn save<'a>(&'a self, env: &'a str, records: &'a StoredRecords, now: i64) -> StoreFuture<'a, Saved>;
     /// A page of the environment's rows, credentials removed, oldest first.
     fn list<'a>(&'a self, what: Listing, env: &'a str, filter: &'a Filter) -> StoreFuture<'a, Vec<Value>>;
     /// Keeps a start URL's target and cookie until the state expires.

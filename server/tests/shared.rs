@@ -18,9 +18,10 @@ use channel_connect_server::config::{Config, DEMO_API_KEY};
 use channel_connect_server::os_entropy;
 use channel_connect_server::postgres::PgStore;
 use channel_connect_server::redis::RedisStore;
+use channel_connect_server::reinstall::Conflict;
 use channel_connect_server::sqlite::Store;
 use channel_connect_server::stores::{
-    Filter, Idempotency, IdempotencyEntries, Listing, Records, ReplayMarks,
+    Filter, Idempotency, IdempotencyEntries, Listing, Records, ReplayMarks, Saved,
 };
 use common::engines::*;
 use common::*;
@@ -331,10 +332,20 @@ async fn a_browser_that_goes_away_mid_exchange_still_gets_its_connection_stored(
 
 /// The records of one Slack install for `team`, as the core gives them.
 fn slack_records(identifier: &str, team: &str, token: &str) -> channel_connect::records::StoredRecords {
+    owned_records(identifier, team, token, "acme")
+}
+
+/// [`slack_records`] for the context `tenant: owner`.
+fn owned_records(
+    identifier: &str,
+    team: &str,
+    token: &str,
+    owner: &str,
+) -> channel_connect::records::StoredRecords {
     serde_json::from_value(serde_json::json!({
         "connection": {
             "identifier": identifier, "integrationIdentifier": "slack", "providerId": "slack",
-            "context": { "tenant": { "id": "acme" } },
+            "context": { "tenant": { "id": owner } },
             "workspace": { "id": team, "name": "Acme" },
             "auth": { "accessToken": token, "tokenType": "bot" }
         },
@@ -357,10 +368,25 @@ async fn records_suite(records: &dyn Records) {
         let stored = records.save("env", &slack_records(id, team, "xoxb-s"), at).await;
         stored.unwrap()
     };
-    assert_eq!(save("c1", "T1", t).await.as_deref(), Some("c1"));
+    let stored = |id: &str| Saved::Stored(Some(id.to_owned()));
+    assert_eq!(save("c1", "T1", t).await, stored("c1"));
     // A re-install of the same workspace for the same context keeps the identifier.
-    assert_eq!(save("c2", "T1", t).await.as_deref(), Some("c1"));
-    assert_eq!(save("c3", "T2", t + 1).await.as_deref(), Some("c3"));
+    assert_eq!(save("c2", "T1", t).await, stored("c1"));
+    assert_eq!(save("c3", "T2", t + 1).await, stored("c3"));
+    // Naming c1 from another owner, or from c1's owner in another
+    // workspace, stores nothing: not the connection, not its endpoint.
+    let before = records.list(Listing::Connections, "env", &all).await.unwrap();
+    let takeover = owned_records("c1", "T1", "xoxb-evil", "evil");
+    let refused = records.save("env", &takeover, t + 2).await.unwrap();
+    assert_eq!(refused, Saved::Refused(Conflict::Owner));
+    assert_eq!(
+        save("c1", "T66", t + 2).await,
+        Saved::Refused(Conflict::Workspace)
+    );
+    assert_eq!(
+        records.list(Listing::Connections, "env", &all).await.unwrap(),
+        before
+    );
     let listed = records.list(Listing::Connections, "env", &all).await.unwrap();
     let ids: Vec<&str> = listed.iter().filter_map(|c| c["identifier"].as_str()).collect();
     assert_eq!(ids, ["c1", "c3"], "oldest first, one per workspace");
@@ -398,12 +424,17 @@ async fn records_suite(records: &dyn Records) {
         records.list(Listing::Connections, "env", &page).await.unwrap()[0]["identifier"],
         "c3"
     );
-    // A host reusing identifiers can move one connection onto another's
-    // workspace: two rows share a key, and later saves still go through.
-    let reused = [("A", "T7"), ("B", "T8"), ("B", "T7"), ("C", "T7")];
-    for (id, team) in reused {
+    // An identifier cannot move a connection onto another's workspace; a
+    // new identifier for a stored workspace and owner finds the stored row.
+    let reused = [
+        ("A", "T7", stored("A")),
+        ("B", "T8", stored("B")),
+        ("B", "T7", Saved::Refused(Conflict::Workspace)),
+        ("C", "T7", stored("A")),
+    ];
+    for (id, team, expected) in reused {
         let saved = records.save("reuse", &slack_records(id, team, "xoxb-r"), t).await;
-        assert!(saved.is_ok(), "{id} on {team}: {saved:?}");
+        assert_eq!(saved.unwrap(), expected, "{id} on {team}");
     }
     records
         .save_start("s1", "https://provider/authorize", "cookie", t + 300)
@@ -433,7 +464,10 @@ async fn concurrent_installs_suite(records: Arc<dyn Records>) {
         .collect();
     let mut ids = std::collections::HashSet::new();
     for save in saves {
-        ids.insert(save.await.unwrap());
+        match save.await.unwrap() {
+            Saved::Stored(id) => ids.insert(id),
+            refused => panic!("{refused:?}"),
+        };
     }
     assert_eq!(ids.len(), 1, "one identifier answered to all: {ids:?}");
     let all = Filter {
@@ -456,6 +490,27 @@ async fn concurrent_installs_suite(records: Arc<dyn Records>) {
             .len(),
         1
     );
+    // One identifier named from 16 workspaces at once: the first save
+    // stores it, every other is refused, whichever instance runs it.
+    let saves: Vec<_> = (0..16)
+        .map(|i| {
+            let records = records.clone();
+            tokio::spawn(async move {
+                let mine = slack_records("contested", &format!("T{i}"), "xoxb-race");
+                records.save("contest", &mine, t).await.unwrap()
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for save in saves {
+        outcomes.push(save.await.unwrap());
+    }
+    let stored = outcomes.iter().filter(|o| matches!(o, Saved::Stored(_))).count();
+    let refused = outcomes
+        .iter()
+        .filter(|o| **o == Saved::Refused(Conflict::Workspace))
+        .count();
+    assert_eq!((stored, refused), (1, 15), "{outcomes:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

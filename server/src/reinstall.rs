@@ -1,0 +1,112 @@
+//! What may be written over a stored connection: only a re-install of it,
+//! by the same owner, for the same integration, in the same workspace.
+//!
+//! A connect names its `connectionIdentifier`, and whoever finishes the
+//! flow chooses the workspace; without this rule a connect naming another
+//! owner's connection would replace its workspace, owner and token while
+//! the old connection's user endpoints stayed linked to it. The same rule
+//! is checked when the URL is issued (with the workspace pinned) and again
+//! when the callback saves, in the save's transaction.
+
+use std::collections::BTreeMap;
+
+use channel_connect::records::ChannelConnectionRecord;
+
+/// Why a connection may not be written over a stored one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conflict {
+    /// The stored connection belongs to another integration.
+    Integration,
+    /// It belongs to another subscriber or context.
+    Owner,
+    /// It is in another workspace (Slack team, Teams tenant).
+    Workspace,
+}
+
+impl Conflict {
+    /// What the caller or the browser is told (no identifier, no value).
+    pub fn message(self) -> &'static str {
+        match self {
+            Conflict::Integration => "The connection belongs to another integration",
+            Conflict::Owner => "The connection belongs to another subscriber or context",
+            Conflict::Workspace => {
+                "The connection is in another workspace: reconnect it in its own workspace, or create a new connection"
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+/// `Ok` when `new` is a re-install of `stored`: same integration, same
+/// owner (the subscriber of a subscriber-mode connection, and the context's
+/// keys and ids; context data may change), same workspace.
+pub fn check(stored: &ChannelConnectionRecord, new: &ChannelConnectionRecord) -> Result<(), Conflict> {
+    if stored.integration_identifier != new.integration_identifier {
+        return Err(Conflict::Integration);
+    }
+    let ids = |c: &ChannelConnectionRecord| -> BTreeMap<String, String> {
+        c.context.iter().map(|(k, v)| (k.clone(), v.id.clone())).collect()
+    };
+    if stored.subscriber_id != new.subscriber_id || ids(stored) != ids(new) {
+        return Err(Conflict::Owner);
+    }
+    if stored.workspace.id != new.workspace.id {
+        return Err(Conflict::Workspace);
+    }
+    Ok(())
+}
+
+/// [`check`] against a stored row's public JSON (what every engine keeps
+/// beside the sealed record).
+pub fn check_public(stored_public: &str, new: &ChannelConnectionRecord) -> Result<(), Conflict> {
+    match serde_json::from_str::<ChannelConnectionRecord>(stored_public) {
+        Ok(stored) => check(&stored, new),
+        // A row this server cannot read is no row to overwrite.
+        Err(_) => Err(Conflict::Owner),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn record(v: serde_json::Value) -> ChannelConnectionRecord {
+        let mut base = json!({
+            "identifier": "c1", "integrationIdentifier": "slack", "providerId": "slack",
+            "subscriberId": "s1", "context": {"org": {"id": "acme", "data": {"plan": "pro"}}},
+            "workspace": {"id": "T1"}
+        });
+        base.as_object_mut()
+            .unwrap()
+            .extend(v.as_object().unwrap().clone());
+        serde_json::from_value(base).unwrap()
+    }
+
+    #[test]
+    fn only_a_reinstall_may_overwrite() {
+        let stored = record(json!({}));
+        assert_eq!(check(&stored, &record(json!({}))), Ok(()));
+        // Context data may change; the owner is the same.
+        let data = record(json!({"context": {"org": {"id": "acme", "data": {"plan": "free"}}}}));
+        assert_eq!(check(&stored, &data), Ok(()));
+        let cases = [
+            (json!({"integrationIdentifier": "slack-2"}), Conflict::Integration),
+            (json!({"subscriberId": "s2"}), Conflict::Owner),
+            (json!({"subscriberId": null}), Conflict::Owner),
+            (json!({"context": {"org": {"id": "evil"}}}), Conflict::Owner),
+            (json!({"context": {"team": {"id": "acme"}}}), Conflict::Owner),
+            (json!({"context": {}}), Conflict::Owner),
+            (json!({"workspace": {"id": "T2"}}), Conflict::Workspace),
+        ];
+        for (change, conflict) in cases {
+            assert_eq!(check(&stored, &record(change.clone())), Err(conflict), "{change}");
+        }
+        assert_eq!(check_public("{}", &stored), Err(Conflict::Owner));
+    }
+}
