@@ -9,13 +9,17 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use channel_connect::{ConnectRequestBody, Entropy, IssueParams, LinkUserRequestBody};
+use channel_connect::records::{self, ChannelConnectionRecord, WorkspaceRecord};
+use channel_connect::{
+    ConnectRequestBody, Entropy, IssueParams, IssuedUrl, LinkUserRequestBody, VerifyParams,
+};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::binding::START_PATH;
 use crate::config::Environment;
 use crate::error::ApiError;
+use crate::reinstall::{self, Conflict};
 use crate::state::{AppState, authorize};
 use crate::stores::{Filter, Idempotency, Listing};
 
@@ -98,23 +102,18 @@ pub(crate) async fn issue_url(s: &AppState, env: &Environment, body: &[u8], link
     params.binding = binding.as_ref().map(|b| b.as_slice());
     let issued = if link {
         match LinkUserRequestBody::from_json(body) {
-            Ok(b) => match linked_workspace(s, env, &b).await {
-                Ok(None) => env.core.link_user_url(&b, &params),
-                Ok(Some(workspace)) => env.core.link_user_url(&b, &params.with_workspace(&workspace)),
-                // Novu's field errors (422) come before a lookup's refusal.
-                Err(refusal) => match env.core.link_user_url(&b, &params) {
-                    Err(invalid) => Err(invalid),
-                    Ok(_) => return refusal.status_and_body(),
-                },
-            },
-            Err(e) => Err(e),
+            Ok(b) => link_url(s, env, &b, &params).await,
+            Err(e) => Err(e.into()),
         }
     } else {
-        ConnectRequestBody::from_json(body).and_then(|b| env.core.connect_url(&b, &params))
+        match ConnectRequestBody::from_json(body) {
+            Ok(b) => connect_url(s, env, &b, &params).await,
+            Err(e) => Err(e.into()),
+        }
     };
     let issued = match issued {
         Ok(issued) => issued,
-        Err(e) => return ApiError::Request(e).status_and_body(),
+        Err(e) => return e.status_and_body(),
     };
     let Some(cookie) = cookie else {
         return (201, json!({ "url": issued.url }));
@@ -130,32 +129,93 @@ pub(crate) async fn issue_url(s: &AppState, env: &Environment, body: &[u8], link
     }
 }
 
-/// The workspace (Slack team, Teams tenant) of the connection a user link
-/// names: the sign-in is pinned there and a provider answer naming another
-/// is refused, so nobody links a subscriber of this connection to an
-/// account of a workspace of their own.
-async fn linked_workspace(
+/// A user link's URL. When it names a connection, the sign-in is pinned to
+/// that connection's workspace (Slack team, Teams tenant) and a provider
+/// answer naming another is refused, so nobody links a subscriber of this
+/// connection to an account of a workspace of their own.
+async fn link_url(
     s: &AppState,
     env: &Environment,
-    body: &LinkUserRequestBody,
-) -> Result<Option<String>, ApiError> {
-    let Some(id) = body.connection_identifier.as_deref() else {
-        return Ok(None);
+    b: &LinkUserRequestBody,
+    params: &IssueParams<'_>,
+) -> Result<IssuedUrl, ApiError> {
+    let Some(id) = b.connection_identifier.as_deref() else {
+        return Ok(env.core.link_user_url(b, params)?);
     };
+    let refusal = match stored_connection(s, env, id).await? {
+        Some(c) if Some(c.integration_identifier.as_str()) == b.integration_identifier.as_deref() => {
+            return Ok(env
+                .core
+                .link_user_url(b, &params.with_workspace(&c.workspace.id))?);
+        }
+        Some(_) => ApiError::BadRequest(Conflict::Integration.message().to_owned()),
+        None => ApiError::NotFound(format!("Channel connection not found: {id}")),
+    };
+    // Novu's field errors (422) come before a lookup's refusal.
+    env.core.link_user_url(b, params)?;
+    Err(refusal)
+}
+
+/// A connect's URL. When it names a stored connection, only that
+/// connection's owner may reconnect it, for its integration, in its
+/// workspace ([`crate::reinstall`]; the callback checks the same again).
+async fn connect_url(
+    s: &AppState,
+    env: &Environment,
+    b: &ConnectRequestBody,
+    params: &IssueParams<'_>,
+) -> Result<IssuedUrl, ApiError> {
+    let stored = match b.connection_identifier.as_deref() {
+        Some(id) => stored_connection(s, env, id).await?,
+        None => None,
+    };
+    let unpinned = env.core.connect_url(b, params)?;
+    let Some(stored) = stored else {
+        return Ok(unpinned);
+    };
+    // The record this flow would store, in the stored workspace: the same
+    // owner rule as the callback's, read from the state just issued.
+    let conflict = |c: Conflict| match c {
+        Conflict::Integration => ApiError::BadRequest(c.message().to_owned()),
+        _ => ApiError::Conflict(c.message().to_owned()),
+    };
+    let verify = VerifyParams {
+        binding: params.binding,
+        ..VerifyParams::at(params.now)
+    };
+    let state = unpinned
+        .state()
+        .and_then(|token| s.config.platform.open_state(token, &verify).ok())
+        .ok_or(ApiError::Internal("issued state"))?;
+    let workspace = WorkspaceRecord {
+        details: Default::default(),
+        ..stored.workspace.clone()
+    };
+    let candidate =
+        records::connection(&state, workspace, None).map_err(|_| conflict(Conflict::Workspace))?;
+    reinstall::check(&stored, &candidate).map_err(conflict)?;
+    Ok(env
+        .core
+        .connect_url(b, &params.with_workspace(&stored.workspace.id))?)
+}
+
+/// The environment's connection `id`, as stored (credentials removed).
+async fn stored_connection(
+    s: &AppState,
+    env: &Environment,
+    id: &str,
+) -> Result<Option<ChannelConnectionRecord>, ApiError> {
     let filter = Filter {
         connection_identifier: Some(id.to_owned()),
         limit: 1,
         ..Filter::default()
     };
     let rows = s.records.list(Listing::Connections, env.id(), &filter).await?;
-    let Some(connection) = rows.first() else {
-        return Err(ApiError::NotFound(format!("Channel connection not found: {id}")));
-    };
-    if connection["integrationIdentifier"].as_str() != body.integration_identifier.as_deref() {
-        let msg = format!("Channel connection {id} belongs to another integration");
-        return Err(ApiError::BadRequest(msg));
-    }
-    Ok(connection["workspace"]["id"].as_str().map(str::to_owned))
+    rows.into_iter()
+        .next()
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|_| ApiError::Internal("stored connection"))
 }
 
 /// `N` random bytes as base64url.

@@ -4,7 +4,7 @@
 //! They trust nothing they did not issue: codes are single-use, bound to
 //! the client and redirect URI, and Microsoft's are PKCE-checked.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Form, Path, Query, State};
@@ -19,8 +19,14 @@ use sha2::{Digest, Sha256};
 
 use crate::page::escape;
 
-/// The Slack team every stand-in install lands in.
+/// The Slack team a stand-in install lands in ("Allow").
 pub const SLACK_TEAM: &str = "T0DEMO00001";
+/// The second workspace the stand-in user belongs to ("Allow in Other
+/// Workspace"), as Slack's authorize page lets a user pick a workspace.
+pub const OTHER_SLACK_TEAM: &str = "T0DEMO00002";
+/// Codes issued and not redeemed (and apps installed) kept at most: the
+/// oldest go first, so reloading a page forever costs bounded memory.
+const MAX_KEPT: usize = 4096;
 /// The Microsoft tenant every stand-in user belongs to.
 pub const TENANT: &str = "5d2e8f3a-1b4c-4d6e-9f70-8a1b2c3d4e5f";
 /// The stand-in user's object id.
@@ -33,14 +39,42 @@ struct Grant {
     redirect_uri: String,
     scope: String,
     challenge: Option<String>,
+    /// The Slack team the user picked.
+    team: &'static str,
+}
+
+/// At most [`MAX_KEPT`] values by key, the oldest dropped first.
+struct Bounded<T> {
+    by_key: HashMap<String, T>,
+    order: VecDeque<String>,
+}
+
+impl<T> Default for Bounded<T> {
+    fn default() -> Self {
+        Bounded {
+            by_key: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+}
+
+impl<T> Bounded<T> {
+    fn insert(&mut self, key: String, value: T) {
+        while self.order.len() >= MAX_KEPT {
+            if let Some(oldest) = self.order.pop_front() {
+                self.by_key.remove(&oldest);
+            }
+        }
+        self.order.push_back(key.clone());
+        self.by_key.insert(key, value);
+    }
 }
 
 #[derive(Default)]
 struct Standin {
     base: String,
-    next_code: Mutex<u64>,
-    grants: Mutex<HashMap<String, Grant>>,
-    installed: Mutex<Vec<String>>,
+    grants: Mutex<Bounded<Grant>>,
+    installed: Mutex<Bounded<()>>,
 }
 
 type Shared = Arc<Standin>;
@@ -73,15 +107,16 @@ impl Standin {
         r.starts_with(&format!("{}/", self.base)).then_some(r.as_str())
     }
 
-    fn grant(&self, q: &HashMap<String, String>, redirect: &str, scope: String) -> String {
-        let mut n = self.next_code.lock().unwrap_or_else(|p| p.into_inner());
-        *n += 1;
-        let code = format!("standin-code-{n}");
+    fn grant(&self, q: &HashMap<String, String>, redirect: &str, scope: &str, team: &'static str) -> String {
+        let mut random = [0u8; 12];
+        crate::os_entropy(&mut random);
+        let code = format!("standin-code-{}", URL_SAFE_NO_PAD.encode(random));
         let grant = Grant {
             client_id: q.get("client_id").cloned().unwrap_or_default(),
             redirect_uri: redirect.to_owned(),
-            scope,
+            scope: scope.to_owned(),
             challenge: q.get("code_challenge").cloned(),
+            team,
         };
         self.grants
             .lock()
@@ -95,6 +130,7 @@ impl Standin {
             .grants
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .by_key
             .remove(form.get("code")?)?;
         let same = form.get("client_id") == Some(&grant.client_id)
             && form.get("redirect_uri").is_none_or(|r| *r == grant.redirect_uri);
@@ -108,19 +144,22 @@ fn back(redirect: &str, pairs: &[(&str, &str)]) -> String {
     url.into()
 }
 
-/// An authorize page: what is asked, and the two links.
-fn page(provider: &str, asked: &[(&str, &str)], allow: &str, cancel: &str) -> Response {
+/// An authorize page: what is asked, and the links (id, label, target).
+fn page(provider: &str, asked: &[(&str, &str)], links: &[(&str, &str, &str)]) -> Response {
     let rows: String = asked
         .iter()
         .map(|(k, v)| format!("<li>{}: <code>{}</code></li>", escape(k), escape(v)))
         .collect();
+    let links: Vec<String> = links
+        .iter()
+        .map(|(id, label, href)| format!("<a id=\"{id}\" href=\"{}\">{label}</a>", escape(href)))
+        .collect();
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{p} (stand-in)</title></head>\
          <body><h1>{p} (stand-in)</h1><p>An app asks to connect:</p><ul>{rows}</ul>\
-         <p><a id=\"allow\" href=\"{a}\">Allow</a> <a id=\"cancel\" href=\"{c}\">Cancel</a></p></body></html>",
+         <p>{links}</p></body></html>",
         p = escape(provider),
-        a = escape(allow),
-        c = escape(cancel)
+        links = links.join(" ")
     );
     (
         [(header::CONTENT_SECURITY_POLICY, "default-src 'none'")],
@@ -149,16 +188,29 @@ async fn slack_authorize(State(s): State<Shared>, Query(q): Params) -> Response 
         return bad("redirect_uri is not this server's");
     };
     let state = q.get("state").map(String::as_str).unwrap_or("");
-    let scope = q.get("scope").cloned().unwrap_or_default();
-    let code = s.grant(&q, redirect, scope.clone());
-    let allow = back(redirect, &[("code", &code), ("state", state)]);
+    let scope = q.get("scope").map_or("", String::as_str);
+    let allow = back(
+        redirect,
+        &[
+            ("code", &s.grant(&q, redirect, scope, SLACK_TEAM)),
+            ("state", state),
+        ],
+    );
+    let other = s.grant(&q, redirect, scope, OTHER_SLACK_TEAM);
+    let other = back(redirect, &[("code", &other), ("state", state)]);
     let cancel = back(redirect, &[("error", "access_denied"), ("state", state)]);
     let asked = [
         ("workspace", "Demo Workspace"),
-        ("scope", scope.as_str()),
+        ("team asked for", q.get("team").map_or("any", String::as_str)),
+        ("scope", scope),
         ("user_scope", q.get("user_scope").map_or("", |v| v)),
     ];
-    page("Slack", &asked, &allow, &cancel)
+    let links = [
+        ("allow", "Allow", allow.as_str()),
+        ("allow-other", "Allow in Other Workspace", other.as_str()),
+        ("cancel", "Cancel", cancel.as_str()),
+    ];
+    page("Slack", &asked, &links)
 }
 
 async fn slack_access(
@@ -176,7 +228,7 @@ async fn slack_access(
     let mut answer = json!({
         "ok": true, "app_id": "A0DEMO00001", "token_type": "bot", "scope": grant.scope,
         "access_token": "xoxb-0000000001-demo-bot-token", "bot_user_id": "U0DEMOBOT01",
-        "team": { "id": SLACK_TEAM, "name": "Demo Workspace" },
+        "team": { "id": grant.team, "name": if grant.team == SLACK_TEAM { "Demo Workspace" } else { "Other Workspace" } },
         "authed_user": { "id": "U0DEMOUSER1" },
         "enterprise": null, "is_enterprise_install": false
     });
@@ -216,8 +268,7 @@ async fn ms_consent(State(s): State<Shared>, Path(tenant): Path<String>, Query(q
     page(
         "Microsoft admin consent",
         &[("tenant", &tenant), ("scope", scope)],
-        &allow,
-        &cancel,
+        &[("allow", "Allow", &allow), ("cancel", "Cancel", &cancel)],
     )
 }
 
@@ -229,8 +280,8 @@ async fn ms_authorize(State(s): State<Shared>, Path(tenant): Path<String>, Query
         return bad("AADSTS501491: PKCE with S256 is required");
     }
     let state = q.get("state").map(String::as_str).unwrap_or("");
-    let scope = q.get("scope").cloned().unwrap_or_default();
-    let code = s.grant(&q, redirect, scope.clone());
+    let scope = q.get("scope").map_or("", String::as_str);
+    let code = s.grant(&q, redirect, scope, SLACK_TEAM);
     let allow = back(redirect, &[("code", &code), ("state", state)]);
     let cancel = back(redirect, &[("error", "access_denied"), ("state", state)]);
     page(
@@ -238,10 +289,9 @@ async fn ms_authorize(State(s): State<Shared>, Path(tenant): Path<String>, Query
         &[
             ("tenant", &tenant),
             ("user", "megan@demo.example"),
-            ("scope", &scope),
+            ("scope", scope),
         ],
-        &allow,
-        &cancel,
+        &[("allow", "Allow", &allow), ("cancel", "Cancel", &cancel)],
     )
 }
 
@@ -316,9 +366,9 @@ async fn graph_find_app(Query(q): Params) -> Json<Value> {
 
 async fn graph_install(State(s): State<Shared>, Path(user): Path<String>) -> StatusCode {
     let mut installed = s.installed.lock().unwrap_or_else(|p| p.into_inner());
-    if installed.contains(&user) {
+    if installed.by_key.contains_key(&user) {
         return StatusCode::CONFLICT;
     }
-    installed.push(user);
+    installed.insert(user, ());
     StatusCode::CREATED
 }

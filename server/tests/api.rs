@@ -737,3 +737,8 @@ async fn two_bound_flows_in_one_browser_do_not_undo_each_other() {
         .unwrap();
     assert_eq!(done.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_connect_cannot_take_over_another_connection() {
+    reinstall_rules(&start("reinstall").await).await;
+}

@@ -514,6 +514,16 @@ async fn concurrent_installs_suite(records: Arc<dyn Records>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connect_cannot_take_over_another_connection_on_postgres() {
+    let Some(pg) = Postgres::start("reinstall") else {
+        return;
+    };
+    let key = Config::demo("http://127.0.0.1:1").unwrap().token_key;
+    let records = PgStore::connect(&pg.url(), &key, os_entropy).await.unwrap();
+    reinstall_rules(&start_on(db_path("reinstall-pg"), None, |st| st.recording(records)).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_records_suite_holds_on_sqlite_and_postgres() {
     let sqlite = Store::in_memory(&[4; 32], os_entropy).unwrap();
     records_suite(&sqlite).await;
@@ -537,8 +547,23 @@ async fn postgres_down_fails_closed_and_the_service_recovers_when_it_is_back() {
     let first = s.connect(SEED).await;
     assert_eq!(s.allow(&first).await.status(), StatusCode::OK);
 
-    pg.stop_server();
+    // A flow begun before PostgreSQL went away (a reconnect naming a stored
+    // connection needs the store at issue, and fails closed without it).
     let url = s.connect(SEED).await;
+    pg.stop_server();
+    let (status, _, _) = s
+        .post(
+            "/v1/integrations/channel-connections/oauth",
+            Some(DEMO_API_KEY),
+            None,
+            SEED,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no ownership check, no URL"
+    );
     let res_link = s.link(&url, "allow").await;
     let res = s.get(&res_link).await;
     assert_eq!(

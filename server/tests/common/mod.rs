@@ -16,6 +16,7 @@ use channel_connect_server::config::{Config, DEMO_API_KEY};
 use channel_connect_server::sender::Sender;
 use channel_connect_server::serve::{Limits, serve};
 use channel_connect_server::sqlite::Store;
+use channel_connect_server::standin;
 use channel_connect_server::{AppState, app, install_crypto_provider, os_entropy};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -246,4 +247,80 @@ pub async fn held_provider(arrived: Arc<Notify>, release: Arc<Notify>) -> String
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(serve(listener, router, Limits::default(), std::future::pending()));
     base
+}
+
+/// A stored connection can be re-installed by its owner only, for its
+/// integration, in its workspace: refused at issue (another owner 409,
+/// another integration 400; the owner's reconnect pinned with `team=`),
+/// and refused again at the callback for flows issued before it existed
+/// (a 409 page, nothing stored).
+pub async fn reinstall_rules(s: &Server) {
+    let victim = s.connect(SEED).await;
+    assert_eq!(s.allow(&victim).await.status(), StatusCode::OK);
+    let key = Some(DEMO_API_KEY);
+    let connect = "/v1/integrations/channel-connections/oauth";
+    let evil = SEED.replace("org-acme", "org-evil");
+    let (status, _, body) = s.post(connect, key, None, &evil).await;
+    assert_eq!(status, StatusCode::CONFLICT, "another owner: {body}");
+    assert_eq!(body["statusCode"], 409);
+    let teams = SEED.replace(
+        "\"integrationIdentifier\": \"slack\"",
+        "\"integrationIdentifier\": \"msteams\"",
+    );
+    assert_ne!(teams, SEED);
+    let (status, _, body) = s.post(connect, key, None, &teams).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "another integration: {body}");
+
+    // The owner's reconnect is pinned to the stored team: another is refused.
+    let again = s.connect(SEED).await;
+    assert!(
+        again.contains(&format!("team={}", standin::SLACK_TEAM)),
+        "{again}"
+    );
+    let elsewhere = s.get(&s.link(&again, "allow-other").await).await;
+    assert_eq!(elsewhere.status(), StatusCode::FORBIDDEN);
+    assert_eq!(s.allow(&s.connect(SEED).await).await.status(), StatusCode::OK);
+
+    // Flows issued before their identifier existed: the first stores it,
+    // the second (another owner; the owner in another workspace) stores nothing.
+    let contested = |id: &str, owner: &str| {
+        SEED.replace("slack-connection-abc123", id)
+            .replace("org-acme", owner)
+    };
+    let first = s.connect(&contested("contested-1", "org-one")).await;
+    let thief = s.connect(&contested("contested-1", "org-evil")).await;
+    assert_eq!(s.allow(&first).await.status(), StatusCode::OK);
+    let res = s.allow(&thief).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("another subscriber or context")
+    );
+
+    let first = s.connect(&contested("contested-2", "org-two")).await;
+    let other_team = s.connect(&contested("contested-2", "org-two")).await;
+    assert_eq!(s.allow(&first).await.status(), StatusCode::OK);
+    let res = s.get(&s.link(&other_team, "allow-other").await).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert!(res.text().await.unwrap().contains("another workspace"));
+
+    let owners = [
+        ("slack-connection-abc123", "org-acme"),
+        ("contested-1", "org-one"),
+        ("contested-2", "org-two"),
+    ];
+    for (id, owner) in owners {
+        let c = s
+            .list(&format!("/v1/channel-connections?connectionIdentifier={id}"))
+            .await;
+        assert_eq!(c.len(), 1, "{id}");
+        assert_eq!(c[0]["workspace"]["id"], standin::SLACK_TEAM, "{id}");
+        assert_eq!(c[0]["context"]["property1"]["id"], owner, "{id}");
+    }
+    let all = s.list("/v1/channel-connections?limit=100").await;
+    assert_eq!(all.len(), 3, "nothing else stored: {all:?}");
+    let endpoints = s.list("/v1/channel-endpoints?limit=100").await;
+    assert_eq!(endpoints.len(), 3, "one user link per stored flow: {endpoints:?}");
 }
