@@ -10,7 +10,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use channel_connect::provider::msteams::{graph, token as microsoft};
 use channel_connect::records::StoredRecords;
 use channel_connect::{
-    CallbackError, CallbackParams, HttpResponse, MsTeams, Tenant, VerifiedCallback, VerifyParams,
+    CallbackError, CallbackParams, HttpResponse, MsTeams, StateErrorKind, Tenant, VerifiedCallback,
+    VerifyParams,
 };
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -57,23 +58,33 @@ pub(crate) async fn callback(
     res
 }
 
-/// The presented cookie this callback's state is bound to: the first that
-/// opens the state (a browser may run several flows), else the first.
+/// The presented cookie this callback's state is bound to, if the state
+/// carries a binding: the one that opens it (a browser may run several
+/// flows). An unbound state chooses none, so finishing it clears no cookie
+/// of another flow in progress.
 fn matching_binding<'c>(
     s: &AppState,
     params: &CallbackParams<'_>,
     now: OffsetDateTime,
     cookies: &'c [BindingCookie],
 ) -> Option<&'c BindingCookie> {
-    if cookies.len() < 2 {
-        return cookies.first();
+    if cookies.is_empty() {
+        return None;
     }
-    let opens = |c: &&BindingCookie| {
+    let opens = |binding: Option<&[u8]>| {
         let mut verify = VerifyParams::at(now);
-        verify.binding = Some(&c.hash);
-        s.config.platform.open_callback(params, &verify).is_ok()
+        verify.binding = binding;
+        s.config.platform.open_callback(params, &verify)
     };
-    cookies.iter().find(opens).or(cookies.first())
+    match opens(None) {
+        Err(CallbackError::State(e)) if e.kind() == StateErrorKind::BindingMissing => {}
+        // Unbound, or refused for another reason: no cookie is this flow's.
+        _ => return None,
+    }
+    match cookies {
+        [only] => Some(only),
+        _ => cookies.iter().find(|c| opens(Some(&c.hash)).is_ok()),
+    }
 }
 
 /// The browser's answer to a callback that ended the flow.
@@ -169,6 +180,12 @@ async fn verify_and_store(
         .config
         .by_id(opened.state().environment_id())
         .ok_or_else(|| Refusal::plain(400, "Invalid OAuth state parameter"))?;
+    // Once an environment binds its flows, a state without a binding (made
+    // before, or by a host that skips the start URL) is refused.
+    if !opened.state().is_bound() && !env.browser_binding.accepts_unbound() {
+        tracing::warn!(reason = ?StateErrorKind::BindingMissing, "state refused: unbound in a binding environment");
+        return Err(Refusal::plain(400, "Invalid OAuth state parameter"));
+    }
     let redirect = env
         .redirect_urls
         .get(opened.state().integration_identifier())

@@ -82,9 +82,10 @@ struct EnvironmentFile {
     api_keys: Vec<String>,
     #[serde(default)]
     environment_secret_keys: Vec<String>,
-    /// Answer a first-party start URL that sets the binding cookie.
+    /// Answer a first-party start URL that sets the binding cookie:
+    /// `true`, `false` or `"rollout"` (see [`Binding`]).
     #[serde(default)]
-    browser_binding: bool,
+    browser_binding: BindingFile,
     integrations: Vec<IntegrationFile>,
 }
 
@@ -109,6 +110,49 @@ struct IntegrationFile {
     redirect_url: Option<String>,
 }
 
+/// `browserBinding` as the file writes it: a boolean, or `"rollout"`.
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+enum BindingFile {
+    #[default]
+    #[serde(skip)]
+    Absent,
+    Flag(bool),
+    Mode(RolloutWord),
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RolloutWord {
+    Rollout,
+}
+
+/// Whether an environment's flows are bound to the browser that opens the
+/// start URL (an `HttpOnly` cookie the callback must present).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binding {
+    /// Unbound states, answered with the provider URL itself.
+    Off,
+    /// Bound states issued, unbound ones still accepted: for turning binding
+    /// on without refusing the flows issued just before (their states live
+    /// five minutes). Switch to `On` once those have expired.
+    Rollout,
+    /// Bound states only: a callback whose state carries no binding is refused.
+    On,
+}
+
+impl Binding {
+    /// Whether new states are bound (start URLs answered).
+    pub fn issues_bound(self) -> bool {
+        self != Binding::Off
+    }
+
+    /// Whether a callback may present a state without a binding.
+    pub fn accepts_unbound(self) -> bool {
+        self != Binding::On
+    }
+}
+
 /// One environment: its API keys, its core, and what the server needs
 /// besides the core (redirect URLs, the Teams apps for app installs).
 pub struct Environment {
@@ -120,7 +164,7 @@ pub struct Environment {
     /// The Teams apps per integration identifier (for installing the app for a linked user).
     pub teams: HashMap<String, MsTeams>,
     /// Whether flows are bound to the browser that opens the start URL.
-    pub browser_binding: bool,
+    pub browser_binding: Binding,
 }
 
 impl Environment {
@@ -297,7 +341,11 @@ fn environment(platform: &Platform, env: EnvironmentFile) -> Result<Environment,
     }
     let core = b.build().map_err(|e| format!("environment {}: {e}", env.id))?;
     Ok(Environment {
-        browser_binding: env.browser_binding,
+        browser_binding: match env.browser_binding {
+            BindingFile::Absent | BindingFile::Flag(false) => Binding::Off,
+            BindingFile::Flag(true) => Binding::On,
+            BindingFile::Mode(RolloutWord::Rollout) => Binding::Rollout,
+        },
         api_keys,
         core,
         redirect_urls,
@@ -389,6 +437,24 @@ mod tests {
         let err = Config::parse(&shared).unwrap_err();
         assert!(err.contains("listed twice"), "{err}");
         assert!(!err.contains("demo-secret-key"), "the key is not repeated: {err}");
+    }
+
+    #[test]
+    fn browser_binding_is_off_on_or_rolling_out() {
+        let with = |value: &str| {
+            let text = Config::demo_text("http://127.0.0.1:1").replace(
+                "\"browserBinding\": true",
+                &format!("\"browserBinding\": {value}"),
+            );
+            Config::parse(&text).map(|c| c.environments[1].browser_binding)
+        };
+        assert_eq!(with("true"), Ok(Binding::On));
+        assert_eq!(with("false"), Ok(Binding::Off));
+        assert_eq!(with("\"rollout\""), Ok(Binding::Rollout));
+        assert!(with("\"maybe\"").is_err());
+        let demo = Config::demo("http://127.0.0.1:1").unwrap();
+        assert_eq!(demo.environments[0].browser_binding, Binding::Off, "absent: off");
+        assert!(!Binding::On.accepts_unbound() && Binding::Rollout.accepts_unbound());
     }
 
     #[test]

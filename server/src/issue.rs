@@ -96,7 +96,7 @@ pub(crate) async fn issue_url(s: &AppState, env: &Environment, body: &[u8], link
     (s.entropy)(&mut bytes);
     let entropy = Entropy(bytes);
     // With browser binding, the state is bound to a cookie the start URL sets.
-    let cookie = env.browser_binding.then(|| random_token::<32>(s));
+    let cookie = env.browser_binding.issues_bound().then(|| random_token::<32>(s));
     let binding = cookie.as_ref().map(|c| Sha256::digest(c.as_bytes()));
     let mut params = IssueParams::new(s.now(), &entropy);
     params.binding = binding.as_ref().map(|b| b.as_slice());

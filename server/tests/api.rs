@@ -742,3 +742,92 @@ async fn two_bound_flows_in_one_browser_do_not_undo_each_other() {
 async fn a_connect_cannot_take_over_another_connection() {
     reinstall_rules(&start("reinstall").await).await;
 }
+
+/// The binding environment's id (its API key is `BROWSER_KEY`).
+const BROWSER_ENV: &str = "6615c4b2e0f3a1b2c3d4e5f8";
+
+/// A provider URL of the binding environment whose state carries no
+/// binding: what an instance issued before binding was turned on.
+fn unbound_url(s: &Server) -> String {
+    use channel_connect::{ConnectRequestBody, Entropy, IssueParams};
+    let config = channel_connect_server::config::Config::demo(&s.base).unwrap();
+    let env = config.by_id(BROWSER_ENV).unwrap();
+    let body = ConnectRequestBody::from_json(SEED.as_bytes()).unwrap();
+    let mut entropy = [0u8; 32];
+    os_entropy(&mut entropy);
+    let entropy = Entropy(entropy);
+    let params = IssueParams::new(OffsetDateTime::now_utc(), &entropy);
+    env.core.connect_url(&body, &params).unwrap().url
+}
+
+#[tokio::test]
+async fn once_binding_is_on_an_unbound_state_is_refused_and_rollout_accepts_it() {
+    let s = start("binding-required").await;
+    let res = s.allow(&unbound_url(&s)).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(s.list("/v1/channel-connections").await.is_empty());
+
+    // "rollout": bound states issued, unbound ones (issued before) accepted.
+    let rolling = start_on(db_path("binding-rollout"), None, |mut st| {
+        let text = channel_connect_server::config::Config::demo_text(&st.public_url)
+            .replace("\"browserBinding\": true", "\"browserBinding\": \"rollout\"");
+        st.config = channel_connect_server::config::Config::parse(&text).unwrap();
+        st
+    })
+    .await;
+    assert_eq!(
+        rolling.allow(&unbound_url(&rolling)).await.status(),
+        StatusCode::OK
+    );
+    let (_, _, v) = rolling
+        .post(
+            "/v1/integrations/channel-connections/oauth",
+            Some(BROWSER_KEY),
+            None,
+            SEED,
+        )
+        .await;
+    let start_url = v["url"].as_str().unwrap();
+    assert!(
+        start_url.contains("/oauth/start/"),
+        "bound states issued: {start_url}"
+    );
+}
+
+#[tokio::test]
+async fn finishing_an_unbound_flow_leaves_the_binding_cookie_of_another_flow_alone() {
+    let s = start("binding-unbound-flow").await;
+    let path = "/v1/integrations/channel-connections/oauth";
+    // Flow 1, bound, in progress in this browser.
+    let (_, _, v) = s.post(path, Some(BROWSER_KEY), None, SEED).await;
+    let res = s.get(v["url"].as_str().unwrap()).await;
+    let cookie = set_cookie(&res);
+    let bound_link = s.link(&Server::location(&res), "allow").await;
+
+    // Another environment sends the same browser through an unbound flow.
+    let other = SEED.replace("org-acme", "org-other");
+    let unbound_link = s.link(&s.connect(&other).await, "allow").await;
+    let done = s
+        .http
+        .get(&unbound_link)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    assert!(
+        done.headers().get("set-cookie").is_none(),
+        "an unbound flow clears no cookie: {:?}",
+        done.headers().get("set-cookie")
+    );
+
+    // Flow 1 still finishes with its cookie.
+    let done = s
+        .http
+        .get(&bound_link)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+}
