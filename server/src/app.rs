@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -30,8 +30,12 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/integrations/channel-connections/oauth", post(issue::connect))
         .route("/v1/integrations/channel-endpoints/oauth", post(issue::link_user))
-        .route(CALLBACK_PATH, get(callback::callback))
-        .route(&format!("{}/{{id}}", binding::START_PATH), get(binding::start))
+        // HEAD spends nothing: link scanners and preview bots send it.
+        .route(CALLBACK_PATH, get(callback::callback).head(without_effect))
+        .route(
+            &format!("{}/{{id}}", binding::START_PATH),
+            get(binding::start).head(without_effect),
+        )
         .route("/v1/channel-connections", get(list_connections))
         .route("/v1/channel-connections/{identifier}", get(get_connection))
         .route("/v1/channel-endpoints", get(list_endpoints))
@@ -45,13 +49,24 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(middleware::from_fn(log_request))
 }
 
-/// One line per request: method, path (never the query: it holds codes and
+/// The answer to `HEAD` on a route whose `GET` spends something (a start
+/// link, a state): nothing spent, no cookie, not to be cached.
+async fn without_effect() -> impl IntoResponse {
+    (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")])
+}
+
+/// One line per request: method, route (the template, never the path: a
+/// start link's id is a bearer secret; never the query: it holds codes and
 /// states), status and time taken.
 async fn log_request(req: Request, next: Next) -> Response {
-    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "(no route)".to_owned(), |m| m.as_str().to_owned());
     let started = std::time::Instant::now();
     let res = next.run(req).await;
-    tracing::info!(%method, %path, status = res.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+    tracing::info!(%method, %route, status = res.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
     res
 }
 

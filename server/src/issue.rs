@@ -40,7 +40,8 @@ async fn issue(s: Arc<AppState>, headers: HeaderMap, body: Bytes, link: bool) ->
         Ok(env) => env,
         Err(e) => return e.into_response(),
     };
-    let Some(key) = headers.get("idempotency-key") else {
+    // An empty key is no key, as Novu's interceptor treats it.
+    let Some(key) = headers.get("idempotency-key").filter(|k| !k.is_empty()) else {
         let (status, value) = issue_url(&s, env, &body, link).await;
         return json_response(status, &value.to_string(), false);
     };

@@ -63,6 +63,10 @@ CREATE TABLE IF NOT EXISTS cc_starts (
     cookie TEXT NOT NULL,
     expires_at BIGINT NOT NULL
 );
+-- Purged on every start request (unauthenticated): by index, not by scanning.
+CREATE INDEX IF NOT EXISTS cc_starts_expiry ON cc_starts (expires_at);
+-- A connection's endpoints (the list filter).
+CREATE INDEX IF NOT EXISTS cc_endpoints_connection ON cc_endpoints (environment_id, connection_identifier);
 ";
 
 /// A small pool of PostgreSQL connections, each opened again on its next

@@ -81,6 +81,10 @@ CREATE INDEX replay_marks_expiry ON replay_marks (expires_at);
 CREATE INDEX starts_expiry ON starts (expires_at);
 CREATE INDEX parked_expiry ON parked (expires_at);
 ",
+    "
+-- A connection's endpoints (the list filter).
+CREATE INDEX endpoints_connection ON endpoints (environment_id, connection_identifier);
+",
 ];
 
 /// The database, shared by the handlers (cheap to clone).

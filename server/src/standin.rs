@@ -372,3 +372,26 @@ async fn graph_install(State(s): State<Shared>, Path(user): Path<String>) -> Sta
     installed.insert(user, ());
     StatusCode::CREATED
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Bounded, MAX_KEPT};
+
+    #[test]
+    fn the_stand_ins_keep_a_bounded_number_of_codes() {
+        let mut kept = Bounded::default();
+        for n in 0..MAX_KEPT + 100 {
+            kept.insert(format!("code-{n}"), n);
+        }
+        assert_eq!(kept.by_key.len(), MAX_KEPT);
+        assert_eq!(kept.order.len(), MAX_KEPT);
+        assert!(!kept.by_key.contains_key("code-0"), "the oldest went first");
+        assert!(kept.by_key.contains_key(&format!("code-{}", MAX_KEPT + 99)));
+        // Redeemed codes leave the map; the order list stays bounded too.
+        for n in 0..MAX_KEPT + 100 {
+            kept.by_key.remove(&format!("code-{n}"));
+            kept.insert(format!("again-{n}"), n);
+        }
+        assert!(kept.order.len() <= MAX_KEPT && kept.by_key.len() <= MAX_KEPT);
+    }
+}

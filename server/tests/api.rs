@@ -831,3 +831,50 @@ async fn finishing_an_unbound_flow_leaves_the_binding_cookie_of_another_flow_alo
         .unwrap();
     assert_eq!(done.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn head_spends_neither_a_start_link_nor_a_state() {
+    let s = start("head").await;
+    let (_, _, v) = s
+        .post(
+            "/v1/integrations/channel-connections/oauth",
+            Some(BROWSER_KEY),
+            None,
+            SEED,
+        )
+        .await;
+    let start_url = v["url"].as_str().unwrap();
+    let head = s.http.head(start_url).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert!(
+        head.headers().get("set-cookie").is_none(),
+        "no cookie handed to a scanner"
+    );
+    let res = s.get(start_url).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "the start link still works");
+    let cookie = set_cookie(&res);
+    let callback = s.link(&Server::location(&res), "allow").await;
+    assert_eq!(
+        s.http.head(&callback).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let done = s
+        .http
+        .get(&callback)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::OK, "the state is still unspent");
+}
+
+#[tokio::test]
+async fn an_empty_idempotency_key_is_no_key() {
+    let s = start("idempotency-empty").await;
+    let path = "/v1/integrations/channel-connections/oauth";
+    let (a, ha, va) = s.post(path, Some(DEMO_API_KEY), Some(""), SEED).await;
+    let (b, hb, vb) = s.post(path, Some(DEMO_API_KEY), Some(""), SEED).await;
+    assert_eq!((a, b), (StatusCode::CREATED, StatusCode::CREATED));
+    assert_ne!(va["url"], vb["url"], "two requests, two URLs");
+    assert!(ha.get("idempotency-replay").is_none() && hb.get("idempotency-replay").is_none());
+}

@@ -28,7 +28,7 @@ fn half_open(port: u16, n: usize) -> Vec<TcpStream> {
 async fn half_open_connections_under_a_low_descriptor_limit_do_not_starve_the_service() {
     let port = free_port();
     let args = ["--demo", "--max-connections", "48", "--header-timeout", "2"];
-    let p = Process::spawn_limited("half-open", port, &args, Some(128));
+    let p = Process::spawn_with("half-open", port, &args, Some(128), None);
     // More half-open connections than the process has descriptors.
     let held = half_open(port, 300);
     assert_eq!(
@@ -82,4 +82,63 @@ async fn sigterm_with_unfinished_requests_exits_within_the_shutdown_deadline() {
     // body would hold the process until the request timeout (30 s).
     let status = p.wait_exit();
     assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn the_log_names_routes_never_start_ids_codes_or_states() {
+    let port = free_port();
+    let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("secrets-log.txt");
+    let mut p = Process::spawn_with("secrets-log", port, &["--demo"], None, Some(&log));
+    let s = &p.server;
+    // A bound flow: its start link's id is a bearer secret.
+    let (_, _, v) = s
+        .post(
+            "/v1/integrations/channel-connections/oauth",
+            Some(channel_connect_server::config::DEMO_BROWSER_API_KEY),
+            None,
+            SEED,
+        )
+        .await;
+    let start = v["url"].as_str().unwrap().to_owned();
+    let id = start.rsplit('/').next().unwrap().to_owned();
+    let res = s.get(&start).await;
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let callback = s.link(&Server::location(&res), "allow").await;
+    let done = s
+        .http
+        .get(&callback)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    let missing = s
+        .get("/v1/integrations/chat/oauth/start/another-id-that-is-secret")
+        .await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    p.terminate();
+    assert!(p.wait_exit().success());
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("/v1/integrations/chat/oauth/start/{id}"), "{text}");
+    let query = callback.split_once('?').unwrap().1;
+    let code = query.split('&').find_map(|kv| kv.strip_prefix("code=")).unwrap();
+    let state = query.split('&').find_map(|kv| kv.strip_prefix("state=")).unwrap();
+    let cookie_value = cookie.split_once('=').unwrap().1;
+    for secret in [
+        id.as_str(),
+        "another-id-that-is-secret",
+        code,
+        state,
+        cookie_value,
+        "demo-browser-secret-key",
+    ] {
+        assert!(!text.contains(secret), "{secret} in the log:\n{text}");
+    }
 }

@@ -684,3 +684,116 @@ async fn redis_over_tls_trusts_the_given_ca_only() {
     let plain = url.replace("rediss://", "redis://");
     assert!(RedisStore::connect(&plain, "tls").await.is_err());
 }
+
+/// Every statement that purges expired rows or finds one row (each runs
+/// per request, some on unauthenticated ones) uses an index, on both
+/// engines: a table scan per request is a denial of service in waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_purge_and_lookup_uses_an_index() {
+    let db = db_path("indexed");
+    drop(Store::open(&db, &[4; 32], os_entropy).unwrap());
+    let sqlite = rusqlite::Connection::open(&db).unwrap();
+    // Each statement and the column its index must search by.
+    let sqlite_statements = [
+        ("DELETE FROM replay_marks WHERE expires_at < 1", "expires_at<"),
+        ("DELETE FROM starts WHERE expires_at < 1", "expires_at<"),
+        ("DELETE FROM parked WHERE expires_at < 1", "expires_at<"),
+        ("DELETE FROM idempotency WHERE created_at < 1", "created_at<"),
+        ("SELECT url FROM starts WHERE id = 'i'", "id="),
+        ("DELETE FROM parked WHERE key = x'00' AND expires_at >= 1", "key="),
+        (
+            "SELECT status FROM idempotency WHERE environment_id = 'e' AND key = 'k'",
+            "key=",
+        ),
+        (
+            "SELECT public_json FROM connections WHERE environment_id = 'e' AND identifier = 'i'",
+            "identifier=",
+        ),
+        (
+            "SELECT identifier FROM connections WHERE environment_id = 'e' AND natural_key = x'00'",
+            "natural_key=",
+        ),
+        (
+            "SELECT identifier FROM endpoints WHERE environment_id = 'e' AND natural_key = x'00'",
+            "natural_key=",
+        ),
+        (
+            "SELECT public_json FROM endpoints WHERE environment_id = 'e' AND connection_identifier = 'c'",
+            "connection_identifier=",
+        ),
+    ];
+    for (sql, searched) in sqlite_statements {
+        let plan: Vec<String> = sqlite
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(
+            plan.iter()
+                .any(|step| step.starts_with("SEARCH") && step.contains(searched)),
+            "SQLite does not search by {searched} for {sql}: {plan:?}"
+        );
+    }
+
+    let Some(pg) = Postgres::start("indexed") else {
+        return;
+    };
+    drop(PgStore::connect(&pg.url(), &[4; 32], os_entropy).await.unwrap());
+    let (client, conn) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    // Rows enough, spread over environments, that the planner's choice says
+    // what a loaded table gets.
+    client
+        .batch_execute(
+            "INSERT INTO cc_starts SELECT 's' || n, 'u', 'c', n FROM generate_series(1, 5000) n;
+             INSERT INTO cc_connections (environment_id, identifier, integration_identifier, natural_key,
+                 public_json, sealed, created_at, updated_at)
+             SELECT 'e' || (n % 3), 'i' || n, 'slack', sha256(n::text::bytea), '{}', '', n, n
+             FROM generate_series(1, 5000) n;
+             INSERT INTO cc_endpoints (environment_id, identifier, integration_identifier, subscriber_id,
+                 connection_identifier, natural_key, public_json, sealed, created_at, updated_at)
+             SELECT 'e' || (n % 3), 'p' || n, 'slack', 's', 'i' || (n / 2), sha256(n::text::bytea), '{}', '', n, n
+             FROM generate_series(1, 5000) n;
+             ANALYZE",
+        )
+        .await
+        .unwrap();
+    let pg_statements = [
+        ("DELETE FROM cc_starts WHERE expires_at < 1", "expires_at <"),
+        ("DELETE FROM cc_starts WHERE id = 'i'", "id ="),
+        (
+            "SELECT public_json FROM cc_connections WHERE environment_id = 'e1' AND identifier = 'i7'",
+            "identifier =",
+        ),
+        (
+            "SELECT identifier FROM cc_connections WHERE environment_id = 'e1' AND natural_key = '\\x00'",
+            "natural_key =",
+        ),
+        (
+            "SELECT identifier FROM cc_endpoints WHERE environment_id = 'e1' AND natural_key = '\\x00'",
+            "natural_key =",
+        ),
+        (
+            "SELECT public_json FROM cc_endpoints WHERE environment_id = 'e1' AND connection_identifier = 'i7'",
+            "connection_identifier =",
+        ),
+    ];
+    for (sql, searched) in pg_statements {
+        let plan: Vec<String> = client
+            .query(&format!("EXPLAIN {sql}"), &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("Index Cond") && step.contains(searched)),
+            "PostgreSQL does not search by {searched} for {sql}: {plan:?}"
+        );
+    }
+}

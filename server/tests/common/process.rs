@@ -14,12 +14,18 @@ pub struct Process {
 impl Process {
     /// Starts the binary on `port` with `args`; answers once it listens.
     pub fn spawn(name: &str, port: u16, args: &[&str]) -> Process {
-        Process::spawn_limited(name, port, args, None)
+        Process::spawn_with(name, port, args, None, None)
     }
 
     /// [`Process::spawn`] with at most `open_files` file descriptors
-    /// (`ulimit -n`), when given.
-    pub fn spawn_limited(name: &str, port: u16, args: &[&str], open_files: Option<u32>) -> Process {
+    /// (`ulimit -n`) and its log (stdout and stderr) written to `log`, when given.
+    pub fn spawn_with(
+        name: &str,
+        port: u16,
+        args: &[&str],
+        open_files: Option<u32>,
+        log: Option<&std::path::Path>,
+    ) -> Process {
         let db = db_path(name);
         let bin = env!("CARGO_BIN_EXE_channel-connect-server");
         let mut command = match open_files {
@@ -35,8 +41,10 @@ impl Process {
             .arg("--db")
             .arg(&db)
             .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(log.map_or_else(Stdio::null, |l| std::fs::File::create(l).unwrap().into()))
+            .stderr(log.map_or_else(Stdio::null, |l| {
+                std::fs::OpenOptions::new().append(true).open(l).unwrap().into()
+            }))
             .spawn()
             .expect("the server binary starts");
         wait_listening(port);
