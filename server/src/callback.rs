@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 
 use crate::binding::{BindingCookie, cookie_attributes, presented_bindings};
 use crate::page::finish;
+use crate::sender::SendError;
 use crate::state::AppState;
 use crate::stores::Saved;
 
@@ -351,15 +352,16 @@ async fn exchange(
         .token_request()
         .map_err(|e| Refusal::plain(e.status(), &e.to_string()))?
         .ok_or_else(|| Refusal::plain(400, "Nothing to exchange"))?;
-    let answer = s
-        .sender
-        .send(&request)
-        .await
-        .ok_or_else(|| Refusal::plain(502, "The provider could not be reached"))?;
+    let provider = verified.state.provider();
+    let answer = s.sender.send(&request).await.map_err(|error| {
+        tracing::warn!(provider, operation = "token exchange", %error, "provider call failed");
+        Refusal::plain(502, "The provider could not be reached")
+    })?;
     verified
         .records(&HttpResponse::new(answer.status, &answer.body), now)
         .map_err(|e| {
-            tracing::warn!(refusal = %e, "token response refused");
+            let status = answer.status;
+            tracing::warn!(provider, operation = "token exchange", status, refusal = %e, "provider answer refused");
             Refusal::plain(e.status(), &e.to_string())
         })
 }
@@ -378,9 +380,20 @@ async fn install_for_linked_users(s: &AppState, app: &MsTeams, records: &StoredR
         };
         match install(s, app, user, tenant).await {
             Ok(outcome) => tracing::info!(?outcome, "Teams app installed for the linked user"),
-            Err(step) => tracing::warn!(step, "Teams app not installed for the linked user"),
+            Err(Failed { step, cause }) => tracing::warn!(
+                provider = "msteams",
+                operation = step,
+                error = cause,
+                "Teams app not installed for the linked user"
+            ),
         }
     }
+}
+
+/// A step of the app installation that failed, and why (kinds only).
+struct Failed {
+    step: &'static str,
+    cause: String,
 }
 
 async fn install(
@@ -388,21 +401,35 @@ async fn install(
     app: &MsTeams,
     user: &str,
     tenant: &str,
-) -> Result<graph::UserInstall, &'static str> {
-    let tenant = Tenant::new(tenant).map_err(|_| "tenant")?;
+) -> Result<graph::UserInstall, Failed> {
+    let at = |step: &'static str| move |cause: String| Failed { step, cause };
+    let answered = |step: &'static str| {
+        move |e: SendError| Failed {
+            step,
+            cause: e.to_string(),
+        }
+    };
+    let refused = |step: &'static str, status: u16| {
+        move |_| Failed {
+            step,
+            cause: format!("answer refused (HTTP {status})"),
+        }
+    };
+    let tenant = Tenant::new(tenant).map_err(|_| at("tenant")("not a tenant id".into()))?;
     let answer = s
         .sender
         .send(&microsoft::app_only_token_request(app, &tenant))
         .await
-        .ok_or("app-only token")?;
+        .map_err(answered("app-only token"))?;
     let token = microsoft::parse_app_only_token(&HttpResponse::new(answer.status, &answer.body), s.now())
-        .map_err(|_| "app-only token")?;
+        .map_err(refused("app-only token", answer.status))?;
     let find = graph::find_app_request(app, token.access_token(), graph::AppDistribution::Organization);
-    let answer = s.sender.send(&find).await.ok_or("find app")?;
-    let found =
-        graph::parse_find_app(&HttpResponse::new(answer.status, &answer.body)).map_err(|_| "find app")?;
-    let req =
-        graph::install_for_user_request(app, token.access_token(), user, &found).map_err(|_| "install")?;
-    let answer = s.sender.send(&req).await.ok_or("install")?;
-    graph::parse_install_for_user(&HttpResponse::new(answer.status, &answer.body)).map_err(|_| "install")
+    let answer = s.sender.send(&find).await.map_err(answered("find app"))?;
+    let found = graph::parse_find_app(&HttpResponse::new(answer.status, &answer.body))
+        .map_err(refused("find app", answer.status))?;
+    let req = graph::install_for_user_request(app, token.access_token(), user, &found)
+        .map_err(|_| at("install")("request not made".into()))?;
+    let answer = s.sender.send(&req).await.map_err(answered("install"))?;
+    graph::parse_install_for_user(&HttpResponse::new(answer.status, &answer.body))
+        .map_err(refused("install", answer.status))
 }

@@ -35,8 +35,8 @@ impl Sender {
         Ok(Sender { client })
     }
 
-    /// Sends one request; `None` when the provider could not be reached.
-    pub async fn send(&self, req: &HttpRequest) -> Option<Answer> {
+    /// Sends one request; the kind of failure when no answer came.
+    pub async fn send(&self, req: &HttpRequest) -> Result<Answer, SendError> {
         let method = match req.method_kind() {
             Method::Get => reqwest::Method::GET,
             _ => reqwest::Method::POST,
@@ -48,15 +48,79 @@ impl Sender {
         if !req.body().is_empty() {
             builder = builder.body(req.body().to_owned());
         }
-        let mut res = builder.send().await.ok()?;
+        let mut res = builder.send().await.map_err(SendError::from)?;
         let status = res.status().as_u16();
         let mut body = Vec::new();
-        while let Some(chunk) = res.chunk().await.ok()? {
+        while let Some(chunk) = res.chunk().await.map_err(SendError::from)? {
             body.extend_from_slice(&chunk);
             if body.len() > MAX_RESPONSE_BYTES {
                 break; // the parser refuses it as too large
             }
         }
-        Some(Answer { status, body })
+        Ok(Answer { status, body })
     }
 }
+
+/// Why a provider call got no answer: the kind only, fit for a log line
+/// (reqwest's own message names the URL, which a log must not carry).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SendError {
+    /// What failed.
+    pub kind: SendErrorKind,
+    /// The operating system's reason, when there was one (connection refused, reset).
+    pub io: Option<std::io::ErrorKind>,
+}
+
+/// What part of a provider call failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendErrorKind {
+    /// No answer within the timeout.
+    Timeout,
+    /// No connection (DNS, refused, TLS handshake).
+    Connect,
+    /// The answer broke off while its body was read.
+    Body,
+    /// Anything else on the way (a redirect refused, a protocol error).
+    Request,
+}
+
+impl From<reqwest::Error> for SendError {
+    fn from(e: reqwest::Error) -> Self {
+        let kind = if e.is_timeout() {
+            SendErrorKind::Timeout
+        } else if e.is_connect() {
+            SendErrorKind::Connect
+        } else if e.is_body() || e.is_decode() {
+            SendErrorKind::Body
+        } else {
+            SendErrorKind::Request
+        };
+        let mut source = std::error::Error::source(&e);
+        let mut io = None;
+        while let Some(cause) = source {
+            if let Some(os) = cause.downcast_ref::<std::io::Error>() {
+                io = Some(os.kind());
+                break;
+            }
+            source = cause.source();
+        }
+        SendError { kind, io }
+    }
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.kind {
+            SendErrorKind::Timeout => "timed out",
+            SendErrorKind::Connect => "could not connect",
+            SendErrorKind::Body => "answer broke off",
+            SendErrorKind::Request => "request failed",
+        };
+        match self.io {
+            Some(io) => write!(f, "{what} ({io})"),
+            None => f.write_str(what),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}

@@ -1,0 +1,111 @@
+//! What the service's log says: routes, never secrets (start ids, codes,
+//! states, cookies, keys), and a provider failure with its cause.
+
+mod common;
+
+use common::process::Process;
+use common::*;
+use reqwest::StatusCode;
+
+fn log_file(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-log.txt"))
+}
+
+#[tokio::test]
+async fn the_log_names_routes_never_start_ids_codes_or_states() {
+    let port = free_port();
+    let log = log_file("secrets");
+    let mut p = Process::spawn_with("secrets-log", port, &["--demo"], None, Some(&log));
+    let s = &p.server;
+    // A bound flow: its start link's id is a bearer secret.
+    let (_, _, v) = s
+        .post(
+            "/v1/integrations/channel-connections/oauth",
+            Some(channel_connect_server::config::DEMO_BROWSER_API_KEY),
+            None,
+            SEED,
+        )
+        .await;
+    let start = v["url"].as_str().unwrap().to_owned();
+    let id = start.rsplit('/').next().unwrap().to_owned();
+    let res = s.get(&start).await;
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let callback = s.link(&Server::location(&res), "allow").await;
+    let done = s
+        .http
+        .get(&callback)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    let missing = s
+        .get("/v1/integrations/chat/oauth/start/another-id-that-is-secret")
+        .await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    p.terminate();
+    assert!(p.wait_exit().success());
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("/v1/integrations/chat/oauth/start/{id}"), "{text}");
+    let query = callback.split_once('?').unwrap().1;
+    let code = query.split('&').find_map(|kv| kv.strip_prefix("code=")).unwrap();
+    let state = query.split('&').find_map(|kv| kv.strip_prefix("state=")).unwrap();
+    let cookie_value = cookie.split_once('=').unwrap().1;
+    for secret in [
+        id.as_str(),
+        "another-id-that-is-secret",
+        code,
+        state,
+        cookie_value,
+        "demo-browser-secret-key",
+    ] {
+        assert!(!text.contains(secret), "{secret} in the log:\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn a_provider_failure_is_logged_with_its_provider_operation_and_cause() {
+    let (port, nobody) = (free_port(), free_port());
+    let base = format!("http://127.0.0.1:{port}");
+    // Slack's token endpoint where nothing listens.
+    let config = channel_connect_server::config::Config::demo_text(&base).replace(
+        &format!("{base}/standin/slack"),
+        &format!("http://127.0.0.1:{nobody}"),
+    );
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("unreachable-config.json");
+    std::fs::write(&path, config).unwrap();
+    let log = log_file("unreachable");
+    let args = ["--config", path.to_str().unwrap()];
+    let mut p = Process::spawn_with("unreachable", port, &args, None, Some(&log));
+    let url = p.server.connect(SEED).await;
+    let state = url.split("state=").nth(1).unwrap().split('&').next().unwrap();
+    let code = "a-code-that-must-not-be-logged";
+    let res = p
+        .server
+        .get(&format!(
+            "{base}/v1/integrations/chat/oauth/callback?code={code}&state={state}"
+        ))
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+    assert!(res.text().await.unwrap().contains("could not be reached"));
+    p.terminate();
+    assert!(p.wait_exit().success());
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("provider call failed"))
+        .unwrap_or_else(|| panic!("no provider failure logged:\n{text}"));
+    for part in ["slack", "token exchange", "could not connect", "refused"] {
+        assert!(line.contains(part), "{part} missing from {line}");
+    }
+    assert!(!text.contains(code) && !text.contains(state), "{text}");
+    assert!(!text.contains("demo-slack-client-secret"), "{text}");
+}
