@@ -75,8 +75,18 @@ pub(crate) struct BindingCookie {
     pub hash: [u8; 32],
 }
 
-/// Most binding cookies read from one request (one per flow in progress).
-const MAX_BINDING_COOKIES: usize = 8;
+/// Most binding cookies read from one request (one per flow in progress);
+/// values not of the form this server sets are skipped before counting.
+const MAX_BINDING_COOKIES: usize = 32;
+
+/// Whether a cookie value has the form of one this server sets: 32 random
+/// bytes as unpadded base64url.
+fn well_formed(value: &str) -> bool {
+    value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
 
 /// The binding cookies the browser presents: one per flow it started, so
 /// flows in two tabs do not undo each other.
@@ -88,7 +98,9 @@ pub(crate) fn presented_bindings(headers: &HeaderMap) -> Vec<BindingCookie> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .filter(|(name, _)| *name == BINDING_COOKIE || name.starts_with(&per_flow))
+        .filter(|(name, value)| {
+            (*name == BINDING_COOKIE || name.starts_with(&per_flow)) && well_formed(value)
+        })
         .take(MAX_BINDING_COOKIES)
         .map(|(name, value)| BindingCookie {
             name: name.to_owned(),

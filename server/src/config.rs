@@ -232,7 +232,8 @@ impl Config {
 
     /// Parses and validates a configuration.
     pub fn parse(text: &str) -> Result<Config, String> {
-        let file: File = serde_json::from_str(text).map_err(|e| format!("bad configuration: {e}"))?;
+        let file: File = serde_json::from_str(text)
+            .map_err(|e| format!("bad configuration: {}", without_values(&e.to_string())))?;
         let mut platform = Platform::new(key_ring(&file.keys)?);
         if let Some(l) = file.lifetime_secs {
             platform = platform.with_lifetime_secs(l).map_err(|e| e.to_string())?;
@@ -277,6 +278,30 @@ impl Config {
     pub fn by_id(&self, id: &str) -> Option<&Environment> {
         self.environments.iter().find(|e| e.id() == id)
     }
+}
+
+/// A parser's message with every quoted value blanked: a secret in a field
+/// of the wrong type must not reach the terminal or a log.
+fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut chars = message.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '"' {
+            // Skip to the closing quote, escapes included.
+            while let Some(inner) = chars.next() {
+                match inner {
+                    '\\' => {
+                        chars.next();
+                    }
+                    '"' => break,
+                    _ => {}
+                }
+            }
+            out.push_str("...\"");
+        }
+    }
+    out
 }
 
 fn secret(value: &str) -> Result<String, String> {
@@ -455,6 +480,20 @@ mod tests {
         let demo = Config::demo("http://127.0.0.1:1").unwrap();
         assert_eq!(demo.environments[0].browser_binding, Binding::Off, "absent: off");
         assert!(!Binding::On.accepts_unbound() && Binding::Rollout.accepts_unbound());
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_type_does_not_show_its_value() {
+        let text = Config::demo_text("http://127.0.0.1:1").replace(
+            r#""apiKeys": ["demo-secret-key"]"#,
+            r#""apiKeys": "sk_live_\"SUPER\"SECRET""#,
+        );
+        let err = Config::parse(&text).unwrap_err();
+        assert!(!err.contains("SECRET") && !err.contains("sk_live"), "{err}");
+        assert!(
+            err.contains("expected a sequence") && err.contains("line"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use channel_connect::records::{self, ChannelConnectionRecord, WorkspaceRecord};
 use channel_connect::{
-    ConnectRequestBody, Entropy, IssueParams, IssuedUrl, LinkUserRequestBody, VerifyParams,
+    ConnectRequestBody, Entropy, IssueParams, IssuedUrl, LinkUserRequestBody, VerifiedState, VerifyParams,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::binding::START_PATH;
 use crate::config::Environment;
 use crate::error::ApiError;
-use crate::reinstall::{self, Conflict};
+use crate::ownership::{self, Conflict};
 use crate::state::{AppState, authorize};
 use crate::stores::{Filter, Idempotency, Listing};
 
@@ -145,11 +145,15 @@ async fn link_url(
     };
     let refusal = match stored_connection(s, env, id).await? {
         Some(c) if Some(c.integration_identifier.as_str()) == b.integration_identifier.as_deref() => {
-            return Ok(env
+            // Pinned to the connection's workspace, and only for its owner's subscribers.
+            let pinned = env
                 .core
-                .link_user_url(b, &params.with_workspace(&c.workspace.id))?);
+                .link_user_url(b, &params.with_workspace(&c.workspace.id))?;
+            let state = issued_state(s, &pinned, params)?;
+            ownership::check_link(&c, &state).map_err(refused)?;
+            return Ok(pinned);
         }
-        Some(_) => ApiError::BadRequest(Conflict::Integration.message().to_owned()),
+        Some(_) => refused(Conflict::Integration),
         None => ApiError::NotFound(format!("Channel connection not found: {id}")),
     };
     // Novu's field errors (422) come before a lookup's refusal.
@@ -159,7 +163,7 @@ async fn link_url(
 
 /// A connect's URL. When it names a stored connection, only that
 /// connection's owner may reconnect it, for its integration, in its
-/// workspace ([`crate::reinstall`]; the callback checks the same again).
+/// workspace ([`crate::ownership`]; the callback checks the same again).
 async fn connect_url(
     s: &AppState,
     env: &Environment,
@@ -176,28 +180,41 @@ async fn connect_url(
     };
     // The record this flow would store, in the stored workspace: the same
     // owner rule as the callback's, read from the state just issued.
-    let conflict = |c: Conflict| match c {
-        Conflict::Integration => ApiError::BadRequest(c.message().to_owned()),
-        _ => ApiError::Conflict(c.message().to_owned()),
-    };
-    let verify = VerifyParams {
-        binding: params.binding,
-        ..VerifyParams::at(params.now)
-    };
-    let state = unpinned
-        .state()
-        .and_then(|token| s.config.platform.open_state(token, &verify).ok())
-        .ok_or(ApiError::Internal("issued state"))?;
+    let state = issued_state(s, &unpinned, params)?;
     let workspace = WorkspaceRecord {
         details: Default::default(),
         ..stored.workspace.clone()
     };
-    let candidate =
-        records::connection(&state, workspace, None).map_err(|_| conflict(Conflict::Workspace))?;
-    reinstall::check(&stored, &candidate).map_err(conflict)?;
+    let candidate = records::connection(&state, workspace, None).map_err(|_| refused(Conflict::Workspace))?;
+    ownership::check(&stored, &candidate).map_err(refused)?;
     Ok(env
         .core
         .connect_url(b, &params.with_workspace(&stored.workspace.id))?)
+}
+
+/// A refusal at issue: another integration's connection is a bad request
+/// (400), another owner's or workspace's a conflict (409).
+fn refused(c: Conflict) -> ApiError {
+    match c {
+        Conflict::Integration => ApiError::BadRequest(c.message().to_owned()),
+        Conflict::Owner | Conflict::Workspace => ApiError::Conflict(c.message().to_owned()),
+    }
+}
+
+/// The state of a URL just issued, opened as the callback will open it.
+fn issued_state(
+    s: &AppState,
+    issued: &IssuedUrl,
+    params: &IssueParams<'_>,
+) -> Result<VerifiedState, ApiError> {
+    let verify = VerifyParams {
+        binding: params.binding,
+        ..VerifyParams::at(params.now)
+    };
+    issued
+        .state()
+        .and_then(|token| s.config.platform.open_state(token, &verify).ok())
+        .ok_or(ApiError::Internal("issued state"))
 }
 
 /// The environment's connection `id`, as stored (credentials removed).

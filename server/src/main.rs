@@ -67,10 +67,20 @@ struct Args {
     /// The CA that signs PostgreSQL's certificate (else the system's roots).
     #[arg(long, env = "CHANNEL_CONNECT_DATABASE_CA", value_name = "FILE")]
     database_ca: Option<PathBuf>,
-    /// Connections served at once; more wait to be accepted.
+    /// Connections served at once; more wait to be accepted. Lowered to
+    /// what fits under the open-file limit (the soft limit is raised to the
+    /// hard one first).
     #[arg(long, env = "CHANNEL_CONNECT_MAX_CONNECTIONS", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
+    /// Connections one client address may hold at once; 0 for no limit
+    /// (behind a proxy, where every client has the proxy's address).
+    #[arg(
+        long,
+        env = "CHANNEL_CONNECT_MAX_CONNECTIONS_PER_CLIENT",
+        default_value_t = 256
+    )]
+    max_connections_per_client: u32,
     /// Seconds a client has to send a request's headers, from connecting
     /// or from the previous answer (the keep-alive idle time).
     #[arg(long, env = "CHANNEL_CONNECT_HEADER_TIMEOUT", default_value_t = 10,
@@ -151,13 +161,27 @@ async fn run(a: Args) -> Result<(), String> {
     if a.demo {
         announce_demo(&base, &addr, a.config.is_none());
     }
-    let limits = Limits {
+    let wanted = Limits {
         max_connections: usize::try_from(a.max_connections).unwrap_or(usize::MAX),
+        max_per_client: usize::try_from(a.max_connections_per_client).unwrap_or(usize::MAX),
         header_timeout: Duration::from_secs(a.header_timeout),
         idle_timeout: Duration::from_secs(a.idle_timeout),
         shutdown_timeout: Duration::from_secs(a.shutdown_timeout),
     };
-    serve(listener, app(state, a.demo, &base), limits, shutdown()).await;
+    let (limits, open_files) = wanted.fitted_to_descriptors();
+    if let Some(open_files) = open_files {
+        tracing::warn!(
+            open_files,
+            max_connections = limits.max_connections,
+            "--max-connections lowered to fit the open-file limit (raise it with ulimit -n or LimitNOFILE=)"
+        );
+    }
+    let tasks = state.tasks.clone();
+    let drain = async move {
+        tasks.close();
+        tasks.wait().await;
+    };
+    serve(listener, app(state, a.demo, &base), limits, shutdown(), drain).await;
     Ok(())
 }
 

@@ -21,7 +21,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement, Transaction};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::reinstall::{self, Conflict};
+use crate::ownership::{self, Conflict};
 use crate::seal::{Row, Sealer, relinked};
 use crate::stores::{Filter, Listing, Records, Saved, StoreError, StoreFuture};
 
@@ -373,7 +373,7 @@ impl PgStore {
         )
         .map_err(failed("find connection"))?;
         let existing = match by_id {
-            Some(row) => match reinstall::check_public(row.get::<_, &str>(0), c) {
+            Some(row) => match ownership::check_public(row.get::<_, &str>(0), c) {
                 Ok(()) => c.identifier.clone(),
                 Err(conflict) => return Ok(Err(conflict)),
             },

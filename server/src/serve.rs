@@ -8,7 +8,9 @@
 //! sends half a request line holds its connection, and its file descriptor,
 //! forever) and has neither a connection cap nor a shutdown deadline.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +30,10 @@ use tower::ServiceExt;
 pub struct Limits {
     /// Connections served at once; more wait in the kernel's backlog.
     pub max_connections: usize,
+    /// Connections one client address may hold at once (0: no limit);
+    /// past it, a new connection from that address is closed at once.
+    /// Behind a proxy every client has the proxy's address: set 0 there.
+    pub max_per_client: usize,
     /// Time to receive a request's headers, counted from the connection's
     /// start or from the end of the previous answer (the keep-alive idle time).
     pub header_timeout: Duration,
@@ -44,6 +50,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: 1024,
+            max_per_client: 256,
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             shutdown_timeout: Duration::from_secs(30),
@@ -51,17 +58,89 @@ impl Default for Limits {
     }
 }
 
+/// The most bytes a request's head may take (hyper's default is ~400 KB,
+/// times every connection).
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Descriptors kept for the process's own use beside its connections: the
+/// database, provider calls, Redis, PostgreSQL, the log.
+fn reserved_descriptors(limit: u64) -> u64 {
+    (limit / 4).clamp(32, 256)
+}
+
+impl Limits {
+    /// Raises the soft open-file limit to the hard one and lowers
+    /// [`Limits::max_connections`] to what fits under it, so that accepting
+    /// connections never leaves a callback without a descriptor for its
+    /// provider call. Answers the limit when the cap had to come down.
+    pub fn fitted_to_descriptors(mut self) -> (Limits, Option<u64>) {
+        let Ok(limit) = rlimit::increase_nofile_limit(u64::MAX) else {
+            return (self, None);
+        };
+        let fits = usize::try_from(limit.saturating_sub(reserved_descriptors(limit)))
+            .unwrap_or(usize::MAX)
+            .max(1);
+        if fits < self.max_connections {
+            self.max_connections = fits;
+            return (self, Some(limit));
+        }
+        (self, None)
+    }
+}
+
+/// Connections held per client address.
+#[derive(Default)]
+struct PerClient(std::sync::Mutex<HashMap<IpAddr, usize>>);
+
+impl PerClient {
+    /// Counts one more connection from `ip`, unless it holds `max` already.
+    fn admit(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<ClientSlot> {
+        let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = held.entry(ip).or_insert(0);
+        if max != 0 && *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot(self.clone(), ip))
+    }
+}
+
+/// One connection of a client address, given back when dropped.
+struct ClientSlot(Arc<PerClient>, IpAddr);
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut held = self.0.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = held.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                held.remove(&self.1);
+            }
+        }
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown` resolves; then stops
-/// accepting, lets connections finish their requests in flight for up to
-/// [`Limits::shutdown_timeout`], and returns. Handlers see the peer's
-/// address as [`ConnectInfo<std::net::SocketAddr>`].
-pub async fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown: impl Future<Output = ()>) {
+/// accepting, and lets connections finish their requests in flight, and
+/// `drain` (work the handlers left running) complete, for up to
+/// [`Limits::shutdown_timeout`] in all, and returns. Handlers see the
+/// peer's address as [`ConnectInfo<std::net::SocketAddr>`].
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+    drain: impl Future<Output = ()>,
+) {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let clients = Arc::new(PerClient::default());
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
+        .header_read_timeout(limits.header_timeout)
+        .max_header_size(MAX_HEAD_BYTES);
     let mut shutdown = pin!(shutdown);
+    let mut last_accept_warning: Option<std::time::Instant> = None;
     loop {
         // A permit first: past the cap, connections wait in the backlog
         // instead of taking file descriptors.
@@ -76,13 +155,22 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown:
             accepted = listener.accept() => match accepted {
                 Ok(c) => c,
                 Err(e) => {
-                    // Out of descriptors (or a connection reset before accept): wait, go on.
-                    tracing::warn!(error = %e, "accept failed");
+                    // Out of descriptors (or a connection reset before accept): wait, go on,
+                    // saying so once a second at most.
+                    if last_accept_warning.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                        tracing::warn!(error = %e, "accept failed");
+                        last_accept_warning = Some(std::time::Instant::now());
+                    }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             },
             () = &mut shutdown => break,
+        };
+        // One address holding too many: closed at once, its permit given back.
+        let Some(slot) = clients.admit(peer.ip(), limits.max_per_client) else {
+            tracing::debug!("connection refused: its client address holds its share");
+            continue;
         };
         let _ = stream.set_nodelay(true);
         let mut stream = TimeoutStream::new(stream);
@@ -98,7 +186,7 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown:
         tokio::spawn(async move {
             // A client that goes away, times out or speaks no HTTP: nothing to do.
             let _ = conn.await;
-            drop(permit);
+            drop((slot, permit));
         });
     }
     drop(listener);
@@ -106,7 +194,11 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown:
         connections = graceful.count(),
         "stopped accepting; finishing requests in flight"
     );
-    if tokio::time::timeout(limits.shutdown_timeout, graceful.shutdown())
+    let finished = async {
+        graceful.shutdown().await;
+        drain.await;
+    };
+    if tokio::time::timeout(limits.shutdown_timeout, finished)
         .await
         .is_err()
     {

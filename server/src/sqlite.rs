@@ -10,7 +10,7 @@ use channel_connect::records::{ChannelConnectionRecord, ChannelEndpointRecord, S
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
-use crate::reinstall::{self, Conflict};
+use crate::ownership::{self, Conflict};
 use crate::seal::{Sealer, relinked};
 use crate::stores::{
     Filter, IDEMPOTENCY_TTL_SECS, IN_FLIGHT_TTL_SECS, Idempotency, IdempotencyEntries, Listing, Records,
@@ -195,7 +195,7 @@ impl Store {
             .optional()
             .map_err(|_| StoreError("find connection"))?;
         let existing = match by_id {
-            Some(public) => match reinstall::check_public(&public, c) {
+            Some(public) => match ownership::check_public(&public, c) {
                 Ok(()) => Some(c.identifier.clone()),
                 Err(conflict) => return Ok(Err(conflict)),
             },

@@ -100,9 +100,17 @@ pub fn router(base: &str) -> Router {
         .with_state(s)
 }
 
+/// Longest query value an authorize page takes (a scope list, a URI): what
+/// a code keeps is bounded in size as well as in number.
+const MAX_PARAM_BYTES: usize = 2048;
+
 impl Standin {
-    /// Only this server's own callback may receive codes (no open redirect).
+    /// Only this server's own callback may receive codes (no open redirect),
+    /// and only for parameters of a sane size.
     fn redirect<'a>(&self, q: &'a HashMap<String, String>) -> Option<&'a str> {
+        if q.values().any(|v| v.len() > MAX_PARAM_BYTES) {
+            return None;
+        }
         let r = q.get("redirect_uri")?;
         r.starts_with(&format!("{}/", self.base)).then_some(r.as_str())
     }
@@ -185,7 +193,7 @@ fn bad(message: &str) -> Response {
 
 async fn slack_authorize(State(s): State<Shared>, Query(q): Params) -> Response {
     let Some(redirect) = s.redirect(&q) else {
-        return bad("redirect_uri is not this server's");
+        return bad("redirect_uri is not this server's, or a parameter is too long");
     };
     let state = q.get("state").map(String::as_str).unwrap_or("");
     let scope = q.get("scope").map_or("", String::as_str);
@@ -244,7 +252,7 @@ async fn slack_access(
 
 async fn ms_consent(State(s): State<Shared>, Path(tenant): Path<String>, Query(q): Params) -> Response {
     let Some(redirect) = s.redirect(&q) else {
-        return bad("redirect_uri is not this server's");
+        return bad("redirect_uri is not this server's, or a parameter is too long");
     };
     let state = q.get("state").map(String::as_str).unwrap_or("");
     let scope = q.get("scope").map(String::as_str).unwrap_or("");
@@ -274,7 +282,7 @@ async fn ms_consent(State(s): State<Shared>, Path(tenant): Path<String>, Query(q
 
 async fn ms_authorize(State(s): State<Shared>, Path(tenant): Path<String>, Query(q): Params) -> Response {
     let Some(redirect) = s.redirect(&q) else {
-        return bad("redirect_uri is not this server's");
+        return bad("redirect_uri is not this server's, or a parameter is too long");
     };
     if q.get("code_challenge_method").map(String::as_str) != Some("S256") {
         return bad("AADSTS501491: PKCE with S256 is required");
@@ -365,6 +373,9 @@ async fn graph_find_app(Query(q): Params) -> Json<Value> {
 }
 
 async fn graph_install(State(s): State<Shared>, Path(user): Path<String>) -> StatusCode {
+    if user.len() > 128 {
+        return StatusCode::BAD_REQUEST;
+    }
     let mut installed = s.installed.lock().unwrap_or_else(|p| p.into_inner());
     if installed.by_key.contains_key(&user) {
         return StatusCode::CONFLICT;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::http::{HeaderMap, header};
 use time::OffsetDateTime;
+use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, Environment};
 use crate::error::ApiError;
@@ -33,6 +34,9 @@ pub struct AppState {
     pub clock: fn() -> OffsetDateTime,
     /// This server's address as browsers reach it (start URLs).
     pub public_url: String,
+    /// Work a handler hands off to finish even if its request goes away (a
+    /// callback past its replay mark); a graceful shutdown waits for it.
+    pub tasks: TaskTracker,
 }
 
 impl AppState {
@@ -47,6 +51,7 @@ impl AppState {
             entropy: crate::os_entropy,
             clock: OffsetDateTime::now_utc,
             public_url: public_url.trim_end_matches('/').to_owned(),
+            tasks: TaskTracker::new(),
             config,
         }
     }

@@ -7,7 +7,7 @@ use std::future::Future;
 
 use channel_connect::records::StoredRecords;
 
-use crate::reinstall::Conflict;
+use crate::ownership::Conflict;
 use serde_json::Value;
 use std::pin::Pin;
 
@@ -82,7 +82,7 @@ pub enum Saved {
     /// Stored; the connection's identifier (an existing one when it is a re-install).
     Stored(Option<String>),
     /// Nothing stored: the connection's identifier names a stored
-    /// connection that these records may not replace ([`crate::reinstall`]).
+    /// connection that these records may not replace ([`crate::ownership`]).
     Refused(Conflict),
 }
 

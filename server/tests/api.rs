@@ -571,8 +571,9 @@ async fn a_user_link_ends_in_the_connections_own_workspace_or_not_at_all() {
         .list("/v1/channel-connections?integrationIdentifier=msteams")
         .await[0];
     let id = teams["identifier"].as_str().unwrap();
+    // (Its owner's: the connection is subscriber-123's, for tenant org-acme.)
     let body = format!(
-        r#"{{"integrationIdentifier":"msteams","subscriberId":"s-9","connectionIdentifier":"{id}"}}"#
+        r#"{{"integrationIdentifier":"msteams","subscriberId":"subscriber-123","connectionIdentifier":"{id}","context":{{"tenant":"org-acme"}}}}"#
     );
     let (status, _, v) = s.post(LINK, Some(DEMO_API_KEY), None, &body).await;
     assert_eq!(status, StatusCode::CREATED, "{v}");
@@ -877,4 +878,70 @@ async fn an_empty_idempotency_key_is_no_key() {
     assert_eq!((a, b), (StatusCode::CREATED, StatusCode::CREATED));
     assert_ne!(va["url"], vb["url"], "two requests, two URLs");
     assert!(ha.get("idempotency-replay").is_none() && hb.get("idempotency-replay").is_none());
+}
+
+#[tokio::test]
+async fn a_user_link_to_a_connection_is_for_its_owners_subscribers_only() {
+    let s = start("link-owner").await;
+    let shared = r#"{"integrationIdentifier":"slack","connectionIdentifier":"acme-slack","context":{"tenant":"acme"},"connectionMode":"shared"}"#;
+    assert_eq!(s.allow(&s.connect(shared).await).await.status(), StatusCode::OK);
+    let own = r#"{"integrationIdentifier":"slack","subscriberId":"s1","connectionIdentifier":"s1-slack","context":{"tenant":"acme"},"connectionMode":"subscriber"}"#;
+    assert_eq!(s.allow(&s.connect(own).await).await.status(), StatusCode::OK);
+
+    let link = |subscriber: &str, connection: &str, tenant: &str| {
+        format!(
+            r#"{{"integrationIdentifier":"slack","subscriberId":"{subscriber}","connectionIdentifier":"{connection}","context":{{"tenant":"{tenant}"}}}}"#
+        )
+    };
+    let cases = [
+        (link("s7", "acme-slack", "acme"), StatusCode::CREATED),
+        (link("s7", "acme-slack", "evil"), StatusCode::CONFLICT),
+        (link("s1", "s1-slack", "acme"), StatusCode::CREATED),
+        (link("s7", "s1-slack", "acme"), StatusCode::CONFLICT),
+        (link("s1", "s1-slack", "evil"), StatusCode::CONFLICT),
+    ];
+    for (body, expected) in cases {
+        let (status, _, v) = s.post(LINK, Some(DEMO_API_KEY), None, &body).await;
+        assert_eq!(status, expected, "{body}: {v}");
+        if expected == StatusCode::CONFLICT {
+            assert_eq!(v["statusCode"], 409);
+        }
+    }
+}
+
+#[tokio::test]
+async fn junk_binding_cookies_do_not_push_the_real_one_out() {
+    let s = start("binding-junk").await;
+    let (_, _, v) = s
+        .post(
+            "/v1/integrations/channel-connections/oauth",
+            Some(BROWSER_KEY),
+            None,
+            SEED,
+        )
+        .await;
+    let res = s.get(v["url"].as_str().unwrap()).await;
+    let cookie = set_cookie(&res);
+    let callback = s.link(&Server::location(&res), "allow").await;
+    // Cookies tossed in before it: malformed ones, and well-formed ones of flows gone by.
+    let mut jar: Vec<String> = (0..40).map(|i| format!("cc_bind_junk{i:04}=x{i}")).collect();
+    jar.extend((0..20).map(|i| format!("cc_bind_old{i:05}={}", "A".repeat(42) + &i.to_string()[..1])));
+    jar.push(cookie);
+    let done = s
+        .http
+        .get(&callback)
+        .header("cookie", jar.join("; "))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_stand_ins_refuse_oversized_parameters() {
+    let s = start("standin-sizes").await;
+    let url = s.connect(SEED).await;
+    let long = url.replace("scope=", &format!("scope={}", "x".repeat(4096)));
+    assert_eq!(s.get(&long).await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(s.get(&url).await.status(), StatusCode::OK);
 }

@@ -201,6 +201,7 @@ async fn chromium_connects_slack_and_teams_through_the_demo_page() {
         router,
         Default::default(),
         std::future::pending(),
+        async {},
     ));
 
     let d = Driver::start(&out).await;

@@ -26,8 +26,12 @@ fn half_open(port: u16, n: usize) -> Vec<TcpStream> {
 
 #[tokio::test]
 async fn half_open_connections_under_a_low_descriptor_limit_do_not_starve_the_service() {
+    // (The stand-in Slack is this same process: the token exchange is a
+    // connection to itself, so it needs a descriptor and a slot.)
     let port = free_port();
-    let args = ["--demo", "--max-connections", "48", "--header-timeout", "2"];
+    // The default cap (1024) is lowered to fit the 128 descriptors, so the
+    // callback's own provider call still finds one.
+    let args = ["--demo", "--header-timeout", "2"];
     let p = Process::spawn_with("half-open", port, &args, Some(128), None);
     // More half-open connections than the process has descriptors.
     let held = half_open(port, 300);
@@ -82,4 +86,110 @@ async fn sigterm_with_unfinished_requests_exits_within_the_shutdown_deadline() {
     // body would hold the process until the request timeout (30 s).
     let status = p.wait_exit();
     assert!(status.success(), "{status:?}");
+}
+
+/// Sends a request on `stream` and reads the status line, or `None` when
+/// the server closed the connection instead.
+fn status_of(stream: &mut TcpStream, request: &[u8]) -> Option<String> {
+    use std::io::Read;
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    stream.write_all(request).ok()?;
+    let mut buf = [0u8; 512];
+    let n = stream.read(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+    text.lines().next().filter(|l| !l.is_empty()).map(str::to_owned)
+}
+
+const HEALTH: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+
+#[tokio::test]
+async fn one_client_address_holds_at_most_its_share_of_connections() {
+    let port = free_port();
+    let args = ["--demo", "--max-connections-per-client", "2"];
+    let _p = Process::spawn("per-client", port, &args);
+    let mut kept: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    for s in &mut kept {
+        assert_eq!(status_of(s, HEALTH).as_deref(), Some("HTTP/1.1 200 OK"));
+    }
+    let mut third = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    assert_eq!(
+        status_of(&mut third, HEALTH),
+        None,
+        "a third is closed unanswered"
+    );
+    drop(kept.pop());
+    // The freed share is counted back (the server sees the close soon after).
+    let mut answered = false;
+    for _ in 0..100 {
+        let mut again = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        if status_of(&mut again, HEALTH).is_some() {
+            answered = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(answered, "a connection freed makes room for another");
+}
+
+#[tokio::test]
+async fn a_request_head_over_64_kib_is_refused() {
+    let port = free_port();
+    let _p = Process::spawn("big-head", port, &["--demo"]);
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut big = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: ".to_vec();
+    big.extend(std::iter::repeat_n(b'a', 100 * 1024));
+    big.extend_from_slice(b"\r\n\r\n");
+    let status = status_of(&mut s, &big);
+    assert!(
+        status.as_deref().is_none_or(|l| l.contains(" 431 ")),
+        "a 100 KiB head is not served: {status:?}"
+    );
+    let mut small = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    assert_eq!(status_of(&mut small, HEALTH).as_deref(), Some("HTTP/1.1 200 OK"));
+}
+
+// Two threads: the stand-in provider runs in this process while the test blocks on sockets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_never_take_the_descriptors_a_provider_call_needs() {
+    use std::sync::Arc;
+    use tokio::sync::Notify;
+    let release = Arc::new(Notify::new());
+    release.notify_one(); // the provider answers at once
+    let provider = held_provider(Arc::new(Notify::new()), release).await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let config = channel_connect_server::config::Config::demo_text(&base)
+        .replace(&format!("{base}/standin/slack"), &provider);
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("descriptors-config.json");
+    std::fs::write(&path, config).unwrap();
+    // The default cap (1024) under 128 descriptors, no per-client share,
+    // half-open connections held for a minute.
+    let args = [
+        "--config",
+        path.to_str().unwrap(),
+        "--header-timeout",
+        "60",
+        "--max-connections-per-client",
+        "0",
+    ];
+    let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("descriptors-log.txt");
+    let p = Process::spawn_with("descriptors", port, &args, Some(128), Some(&log));
+    let url = p.server.connect(SEED).await;
+    let state = url.split("state=").nth(1).unwrap().split('&').next().unwrap();
+    // The browser's connection, open before the flood.
+    let mut browser = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let held = half_open(port, 200);
+    std::thread::sleep(Duration::from_millis(300));
+
+    let request =
+        format!("GET /v1/integrations/chat/oauth/callback?code=c&state={state} HTTP/1.1\r\nHost: x\r\n\r\n");
+    let status = status_of(&mut browser, request.as_bytes());
+    assert_eq!(
+        status.as_deref(),
+        Some("HTTP/1.1 200 OK"),
+        "the token exchange found a descriptor"
+    );
+    drop(held);
 }

@@ -244,3 +244,40 @@ async fn the_demo_off_loopback_says_loudly_that_it_is_a_demo() {
     p.terminate();
     assert!(p.wait_exit().success());
 }
+
+// Two threads: the held provider answers while the test waits for the exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_waits_for_a_callback_whose_browser_went_away() {
+    let (arrived, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let provider = held_provider(arrived.clone(), release.clone()).await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let config = Config::demo_text(&base).replace(&format!("{base}/standin/slack"), &provider);
+    let config_path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sigterm-gone-config.json");
+    std::fs::write(&config_path, config).unwrap();
+    let mut p = Process::spawn("sigterm-gone", port, &["--config", config_path.to_str().unwrap()]);
+
+    let url = p.server.connect(SEED).await;
+    let state = url.split("state=").nth(1).unwrap().split('&').next().unwrap();
+    let callback = format!("{base}/v1/integrations/chat/oauth/callback?code=c&state={state}");
+    let http = p.server.http.clone();
+    let in_flight = tokio::spawn(async move { http.get(callback).send().await });
+    arrived.notified().await;
+    // The browser goes away mid-exchange, then the process is told to stop:
+    // no connection is left, but the exchange (its code spent) still runs.
+    in_flight.abort();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    p.terminate();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    release.notify_one();
+    assert!(p.wait_exit().success());
+
+    let token_key = Config::demo(&base).unwrap().token_key;
+    let store = Store::open(&p.server.db, &token_key, os_entropy).unwrap();
+    let all = Filter {
+        limit: 10,
+        ..Filter::default()
+    };
+    let stored = store.list(Listing::Connections, DEMO_ENV, &all).await.unwrap();
+    assert_eq!(stored.len(), 1, "stored before the process exited");
+}

@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use channel_connect_server::config::{Config, DEMO_API_KEY};
 use channel_connect_server::os_entropy;
+use channel_connect_server::ownership::Conflict;
 use channel_connect_server::postgres::PgStore;
 use channel_connect_server::redis::RedisStore;
-use channel_connect_server::reinstall::Conflict;
 use channel_connect_server::sqlite::Store;
 use channel_connect_server::stores::{
     Filter, Idempotency, IdempotencyEntries, Listing, Records, ReplayMarks, Saved,
@@ -249,6 +249,7 @@ async fn broken_provider() -> String {
         router,
         Default::default(),
         std::future::pending(),
+        async {},
     ));
     base
 }

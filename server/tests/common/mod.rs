@@ -71,7 +71,13 @@ pub async fn start_on(
     let store = Store::open(&db, &config.token_key, os_entropy).unwrap();
     let state = customize(AppState::new(config, store, Sender::new().unwrap(), &public));
     let router = app(Arc::new(state), true, &public);
-    tokio::spawn(serve(listener, router, Limits::default(), std::future::pending()));
+    tokio::spawn(serve(
+        listener,
+        router,
+        Limits::default(),
+        std::future::pending(),
+        async {},
+    ));
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -245,7 +251,13 @@ pub async fn held_provider(arrived: Arc<Notify>, release: Arc<Notify>) -> String
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(serve(listener, router, Limits::default(), std::future::pending()));
+    tokio::spawn(serve(
+        listener,
+        router,
+        Limits::default(),
+        std::future::pending(),
+        async {},
+    ));
     base
 }
 

@@ -1,5 +1,7 @@
-//! What may be written over a stored connection: only a re-install of it,
-//! by the same owner, for the same integration, in the same workspace.
+//! Who a stored connection belongs to, and so what may be written over it
+//! (only a re-install of it, by the same owner, for the same integration, in
+//! the same workspace) and who may link a user to it (a subscriber of its
+//! owner: the same context, and in `subscriber` mode the same subscriber).
 //!
 //! A connect names its `connectionIdentifier`, and whoever finishes the
 //! flow chooses the workspace; without this rule a connect naming another
@@ -10,6 +12,7 @@
 
 use std::collections::BTreeMap;
 
+use channel_connect::VerifiedState;
 use channel_connect::records::ChannelConnectionRecord;
 
 /// Why a connection may not be written over a stored one.
@@ -42,6 +45,14 @@ impl std::fmt::Display for Conflict {
     }
 }
 
+/// The context's keys and ids (its data may change).
+fn context_ids(c: &ChannelConnectionRecord) -> BTreeMap<&str, &str> {
+    c.context
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.id.as_str()))
+        .collect()
+}
+
 /// `Ok` when `new` is a re-install of `stored`: same integration, same
 /// owner (the subscriber of a subscriber-mode connection, and the context's
 /// keys and ids; context data may change), same workspace.
@@ -49,14 +60,29 @@ pub fn check(stored: &ChannelConnectionRecord, new: &ChannelConnectionRecord) ->
     if stored.integration_identifier != new.integration_identifier {
         return Err(Conflict::Integration);
     }
-    let ids = |c: &ChannelConnectionRecord| -> BTreeMap<String, String> {
-        c.context.iter().map(|(k, v)| (k.clone(), v.id.clone())).collect()
-    };
-    if stored.subscriber_id != new.subscriber_id || ids(stored) != ids(new) {
+    if stored.subscriber_id != new.subscriber_id || context_ids(stored) != context_ids(new) {
         return Err(Conflict::Owner);
     }
     if stored.workspace.id != new.workspace.id {
         return Err(Conflict::Workspace);
+    }
+    Ok(())
+}
+
+/// `Ok` when the user link `state` may attach to `stored`: same
+/// integration, same context keys and ids, and for a connection of one
+/// subscriber, that subscriber.
+pub fn check_link(stored: &ChannelConnectionRecord, state: &VerifiedState) -> Result<(), Conflict> {
+    if stored.integration_identifier != state.integration_identifier() {
+        return Err(Conflict::Integration);
+    }
+    let linked: BTreeMap<&str, &str> = state.context().map(|e| (e.key, e.id)).collect();
+    let same_subscriber = stored
+        .subscriber_id
+        .as_deref()
+        .is_none_or(|owner| state.subscriber_id() == Some(owner));
+    if linked != context_ids(stored) || !same_subscriber {
+        return Err(Conflict::Owner);
     }
     Ok(())
 }
