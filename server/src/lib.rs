@@ -5,44 +5,38 @@
 //! sealed at rest, and provider calls over rustls. The library crate stays
 //! pure; this crate does the I/O.
 //!
-//! * [`app::router`]: the API routes, to serve or to mount in a service,
-//!   over an [`AppState`].
-//! * [`sqlite::Store`]: connections, endpoints, replay marks, idempotency in SQLite;
-//!   [`redis::RedisStore`]: replay marks and idempotency shared by instances;
-//!   [`postgres::PgStore`]: connections and endpoints shared by instances
-//!   ([`stores`] has the traits).
-//! * [`sender::Sender`]: sends the core's request values.
-//! * [`config::Config`]: environments, API keys, integrations.
+//! One folder per concern, data flowing one way (`http` uses `state`,
+//! `store`, `config` and `sender`; `store` uses none of them):
 //!
-//! `--demo` adds [`standin`] (Slack and Microsoft, offline) and [`demo`]'s
-//! start page.
+//! * [`http`]: the routes ([`http::router`], to serve or to mount in a
+//!   service of your own), their extractors, errors and pages.
+//! * [`store`]: one trait per stored concern, and the engines:
+//!   [`store::sqlite::Store`] (everything, zero setup),
+//!   [`store::redis::RedisStore`] (replay marks and idempotency shared by
+//!   instances), [`store::postgres::PgStore`] (connections and endpoints
+//!   shared by instances).
+//! * [`state::AppState`]: what every handler shares; [`config::Config`]:
+//!   environments, API keys, integrations; [`sender::Sender`]: sends the
+//!   core's request values; [`serve`]: the listener and its limits.
+//! * [`demo`] (feature `demo`, on by default): the stand-ins for Slack and
+//!   Microsoft and the start page that `--demo` serves.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod app;
-mod binding;
-mod callback;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
-pub mod error;
-pub mod issue;
-pub mod ownership;
-pub mod page;
-pub mod postgres;
-pub mod redis;
-pub mod seal;
+pub mod http;
 pub mod sender;
 pub mod serve;
-pub mod sqlite;
-pub mod standin;
 pub mod state;
-pub mod stores;
+pub mod store;
 
 use std::sync::Arc;
 
 use axum::Router;
 
-pub use app::router;
+pub use http::router;
 pub use state::AppState;
 
 /// 32 bytes (or any length) from the operating system's generator.
@@ -55,14 +49,21 @@ pub fn os_entropy(out: &mut [u8]) {
 
 /// The API, plus the stand-ins and the start page when `demo` is set
 /// (`base` is the server's own address, the stand-ins' redirect target).
+#[cfg(feature = "demo")]
 pub fn app(state: Arc<AppState>, demo: bool, base: &str) -> Router {
     let api = router(state.clone());
     if demo {
-        api.nest("/standin", standin::router(base))
+        api.nest("/standin", demo::standin::router(base))
             .merge(demo::router(state))
     } else {
         api
     }
+}
+
+/// The API (this build has no demo: feature `demo` is off).
+#[cfg(not(feature = "demo"))]
+pub fn app(state: Arc<AppState>, _demo: bool, _base: &str) -> Router {
+    router(state)
 }
 
 /// Installs rustls' `ring` provider for the process (once; later calls are no-ops).

@@ -9,11 +9,11 @@ use std::time::Duration;
 use clap::Parser;
 
 use channel_connect_server::config::{Config, DEMO_API_KEY};
-use channel_connect_server::postgres::{PgOptions, PgStore};
-use channel_connect_server::redis::RedisStore;
 use channel_connect_server::sender::Sender;
 use channel_connect_server::serve::{Limits, serve};
-use channel_connect_server::sqlite::Store;
+use channel_connect_server::store::postgres::{PgOptions, PgStore};
+use channel_connect_server::store::redis::RedisStore;
+use channel_connect_server::store::sqlite::Store;
 use channel_connect_server::{AppState, app, install_crypto_provider, os_entropy};
 
 /// Novu's channel-connection OAuth API for Slack and Microsoft Teams.
@@ -106,6 +106,10 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     if args.config.is_none() && !args.demo {
         eprintln!("{HINT}");
+        return ExitCode::from(2);
+    }
+    if args.demo && cfg!(not(feature = "demo")) {
+        eprintln!("this build has no demo (feature `demo` is off): pass --config FILE");
         return ExitCode::from(2);
     }
     match run(args).await {

@@ -8,11 +8,11 @@ use time::OffsetDateTime;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, Environment};
-use crate::error::ApiError;
-use crate::seal::Sealer;
+use crate::http::error::ApiError;
 use crate::sender::Sender;
-use crate::sqlite::Store;
-use crate::stores::{IdempotencyEntries, Records, ReplayMarks};
+use crate::store::seal::Sealer;
+use crate::store::sqlite::Store;
+use crate::store::{IdempotencyEntries, Records, ReplayMarks};
 
 /// What every handler shares.
 pub struct AppState {

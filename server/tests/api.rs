@@ -5,10 +5,10 @@
 mod common;
 
 use channel_connect_server::config::DEMO_API_KEY;
+use channel_connect_server::demo::standin::{SLACK_TEAM, TENANT, USER_OID};
 use channel_connect_server::os_entropy;
-use channel_connect_server::sqlite::Store;
-use channel_connect_server::standin::{SLACK_TEAM, TENANT, USER_OID};
-use channel_connect_server::stores::Idempotency;
+use channel_connect_server::store::Idempotency;
+use channel_connect_server::store::sqlite::Store;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -355,7 +355,7 @@ fn an_idempotency_key_in_flight_is_a_conflict() {
         Idempotency::Replay { status: 201, .. }
     ));
     // A day later the key is free again.
-    let later = 102 + channel_connect_server::stores::IDEMPOTENCY_TTL_SECS + 1;
+    let later = 102 + channel_connect_server::store::IDEMPOTENCY_TTL_SECS + 1;
     assert_eq!(
         store.idempotency_begin("env", "k", b"other", later).unwrap(),
         Idempotency::Fresh

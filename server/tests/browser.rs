@@ -17,7 +17,7 @@ use std::time::Duration;
 use base64::Engine;
 use channel_connect_server::config::{Config, DEMO_BROWSER_API_KEY};
 use channel_connect_server::sender::Sender;
-use channel_connect_server::sqlite::Store;
+use channel_connect_server::store::sqlite::Store;
 use channel_connect_server::{AppState, app, install_crypto_provider, os_entropy};
 use serde_json::{Value, json};
 

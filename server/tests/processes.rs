@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use channel_connect_server::config::Config;
 use channel_connect_server::os_entropy;
-use channel_connect_server::sqlite::Store;
-use channel_connect_server::stores::{Filter, Listing, Records};
+use channel_connect_server::store::sqlite::Store;
+use channel_connect_server::store::{Filter, Listing, Records};
 use common::engines::*;
 use common::*;
 use reqwest::StatusCode;

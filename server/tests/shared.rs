@@ -16,11 +16,11 @@ use std::time::Duration;
 
 use channel_connect_server::config::{Config, DEMO_API_KEY};
 use channel_connect_server::os_entropy;
-use channel_connect_server::ownership::Conflict;
-use channel_connect_server::postgres::PgStore;
-use channel_connect_server::redis::RedisStore;
-use channel_connect_server::sqlite::Store;
-use channel_connect_server::stores::{
+use channel_connect_server::store::ownership::Conflict;
+use channel_connect_server::store::postgres::PgStore;
+use channel_connect_server::store::redis::RedisStore;
+use channel_connect_server::store::sqlite::Store;
+use channel_connect_server::store::{
     Filter, Idempotency, IdempotencyEntries, Listing, Records, ReplayMarks, Saved,
 };
 use common::engines::*;
@@ -634,7 +634,7 @@ async fn postgres_failing_inside_the_transaction_writes_nothing_and_another_inst
 
 #[tokio::test]
 async fn postgres_over_tls_trusts_the_given_ca_only() {
-    use channel_connect_server::postgres::PgOptions;
+    use channel_connect_server::store::postgres::PgOptions;
     let Some(pg) = Postgres::start_tls("tls") else {
         return;
     };

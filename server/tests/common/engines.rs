@@ -9,8 +9,8 @@ use std::process::{Child, Command, Stdio};
 
 use channel_connect_server::config::Config;
 use channel_connect_server::os_entropy;
-use channel_connect_server::postgres::PgStore;
-use channel_connect_server::redis::RedisStore;
+use channel_connect_server::store::postgres::PgStore;
+use channel_connect_server::store::redis::RedisStore;
 
 use super::{Server, db_path, free_port, start_on, wait_listening};
 

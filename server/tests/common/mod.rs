@@ -13,10 +13,10 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use channel_connect_server::config::{Config, DEMO_API_KEY};
+use channel_connect_server::demo::standin;
 use channel_connect_server::sender::Sender;
 use channel_connect_server::serve::{Limits, serve};
-use channel_connect_server::sqlite::Store;
-use channel_connect_server::standin;
+use channel_connect_server::store::sqlite::Store;
 use channel_connect_server::{AppState, app, install_crypto_provider, os_entropy};
 use reqwest::StatusCode;
 use serde_json::Value;

@@ -17,7 +17,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::page::escape;
+use crate::http::page::escape;
 
 /// The Slack team a stand-in install lands in ("Allow").
 pub const SLACK_TEAM: &str = "T0DEMO00001";

@@ -11,7 +11,7 @@ use channel_connect::records::{ChannelConnectionRecord, ChannelEndpointRecord, S
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::stores::StoreError;
+use crate::store::StoreError;
 
 /// Seals records and makes identifiers (cheap to clone).
 #[derive(Clone)]
@@ -49,7 +49,7 @@ impl Sealer {
     }
 
     /// One callback's records, sealed and bound to `key` (see
-    /// [`crate::stores::ReplayMarks::park`]).
+    /// [`crate::store::ReplayMarks::park`]).
     pub fn seal_parked(&self, key: &[u8], records: &StoredRecords) -> Result<Vec<u8>, StoreError> {
         let plain = serde_json::to_string(records).map_err(|_| StoreError("encode"))?;
         self.seal(&plain, &[&b"parked\0"[..], key].concat())

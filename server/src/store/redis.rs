@@ -11,7 +11,7 @@ use redis::TlsCertificates;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde_json::{Value, json};
 
-use crate::stores::{
+use crate::store::{
     IDEMPOTENCY_TTL_SECS, IN_FLIGHT_TTL_SECS, Idempotency, IdempotencyEntries, ReplayMarks, StoreError,
     StoreFuture,
 };

@@ -1,6 +1,6 @@
 //! Connections, endpoints and start URLs in PostgreSQL, shared by every
 //! instance. Rows are written as the SQLite store writes them (sealed by
-//! [`crate::seal::Sealer`]); one callback's records in one transaction.
+//! [`crate::store::seal::Sealer`]); one callback's records in one transaction.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,9 +21,9 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement, Transaction};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::ownership::{self, Conflict};
-use crate::seal::{Row, Sealer, relinked};
-use crate::stores::{Filter, Listing, Records, Saved, StoreError, StoreFuture};
+use crate::store::ownership::{self, Conflict};
+use crate::store::seal::{Row, Sealer, relinked};
+use crate::store::{Filter, Listing, Records, Saved, StoreError, StoreFuture};
 
 /// The schema, created under an advisory lock so instances starting
 /// together do not race.

@@ -16,12 +16,12 @@ use channel_connect::{
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::binding::START_PATH;
 use crate::config::Environment;
-use crate::error::ApiError;
-use crate::ownership::{self, Conflict};
+use crate::http::binding::START_PATH;
+use crate::http::error::ApiError;
 use crate::state::{AppState, authorize};
-use crate::stores::{Filter, Idempotency, Listing};
+use crate::store::ownership::{self, Conflict};
+use crate::store::{Filter, Idempotency, Listing};
 
 /// Longest `idempotency-key` (Novu).
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
@@ -163,7 +163,7 @@ async fn link_url(
 
 /// A connect's URL. When it names a stored connection, only that
 /// connection's owner may reconnect it, for its integration, in its
-/// workspace ([`crate::ownership`]; the callback checks the same again).
+/// workspace ([`crate::store::ownership`]; the callback checks the same again).
 async fn connect_url(
     s: &AppState,
     env: &Environment,

@@ -1,5 +1,11 @@
-//! The router: the routes, their layers, the request log, and the list
-//! endpoints. The handlers live beside it, one module per concern.
+//! The HTTP side: the router, its layers and the request log; the handlers
+//! live beside it, one module per concern.
+
+pub(crate) mod binding;
+mod callback;
+pub mod error;
+pub mod issue;
+pub mod page;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,10 +22,9 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::config::CALLBACK_PATH;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::state::{AppState, authorize};
-use crate::stores::{Filter, Listing};
-use crate::{binding, callback, issue};
+use crate::store::{Filter, Listing};
 
 /// Request bodies larger than this are refused (five contexts of 64 KB fit).
 pub const MAX_BODY_BYTES: usize = 512 * 1024;

@@ -16,11 +16,11 @@ use channel_connect::{
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::binding::{BindingCookie, cookie_attributes, presented_bindings};
-use crate::page::finish;
+use crate::http::binding::{BindingCookie, cookie_attributes, presented_bindings};
+use crate::http::page::finish;
 use crate::sender::SendError;
 use crate::state::AppState;
-use crate::stores::Saved;
+use crate::store::Saved;
 
 /// The provider's redirect back: verify, refuse replays, exchange, prove,
 /// store, answer the browser.

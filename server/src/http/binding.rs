@@ -8,8 +8,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
-use crate::page::finish;
+use crate::http::error::ApiError;
+use crate::http::page::finish;
 use crate::state::AppState;
 
 /// The first-party start URL's path (browser binding).

@@ -1,13 +1,19 @@
 //! What the store engines promise, one trait per concern: replay marks and
 //! idempotency entries (shared by every instance of the service, so they
 //! may live in Redis) beside the records (connections, endpoints), which
-//! [`crate::sqlite::Store`] keeps.
+//! [`crate::store::sqlite::Store`] keeps.
+
+pub mod ownership;
+pub mod postgres;
+pub mod redis;
+pub mod seal;
+pub mod sqlite;
 
 use std::future::Future;
 
 use channel_connect::records::StoredRecords;
 
-use crate::ownership::Conflict;
+use ownership::Conflict;
 use serde_json::Value;
 use std::pin::Pin;
 
@@ -82,7 +88,7 @@ pub enum Saved {
     /// Stored; the connection's identifier (an existing one when it is a re-install).
     Stored(Option<String>),
     /// Nothing stored: the connection's identifier names a stored
-    /// connection that these records may not replace ([`crate::ownership`]).
+    /// connection that these records may not replace ([`crate::store::ownership`]).
     Refused(Conflict),
 }
 

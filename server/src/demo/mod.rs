@@ -2,6 +2,8 @@
 //! a form that starts the flow for a demo subscriber (the server plays the
 //! customer's backend here, so the browser never holds the API key).
 
+pub mod standin;
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -12,8 +14,8 @@ use axum::routing::{get, post};
 use serde_json::json;
 
 use crate::config::DEMO_BROWSER_API_KEY;
-use crate::error::ApiError;
-use crate::issue::issue_url;
+use crate::http::error::ApiError;
+use crate::http::issue::issue_url;
 use crate::state::AppState;
 
 /// `/` and `/demo/connect/{integration}`.

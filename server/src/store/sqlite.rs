@@ -10,9 +10,9 @@ use channel_connect::records::{ChannelConnectionRecord, ChannelEndpointRecord, S
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
-use crate::ownership::{self, Conflict};
-use crate::seal::{Sealer, relinked};
-use crate::stores::{
+use crate::store::ownership::{self, Conflict};
+use crate::store::seal::{Sealer, relinked};
+use crate::store::{
     Filter, IDEMPOTENCY_TTL_SECS, IN_FLIGHT_TTL_SECS, Idempotency, IdempotencyEntries, Listing, Records,
     ReplayMarks, Saved, StoreError, StoreFuture, blocking,
 };

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use channel_connect::RequestError;
 use serde_json::{Value, json};
 
-use crate::stores::StoreError;
+use crate::store::StoreError;
 
 /// What a handler can answer instead of success.
 #[derive(Debug)]
