@@ -233,7 +233,7 @@ async fn settle(
         .mark_used(&replay.0, expires, now.unix_timestamp())
         .await
         .map_err(|e| {
-            tracing::error!(what = e.0, "replay marks unavailable");
+            tracing::error!(error = %e, "replay marks unavailable");
             Refusal::plain(503, "Service unavailable, try again")
         })?;
     if !first {
@@ -295,7 +295,7 @@ async fn store(
         }
         Err(e) => e,
     };
-    tracing::error!(what = e.0, "records not stored");
+    tracing::error!(error = %e, "records not stored");
     let Some(key) = parking else {
         return Err(Refusal::plain(503, "Service unavailable, try again"));
     };
@@ -307,7 +307,7 @@ async fn store(
     match parked {
         Ok(()) => Err(Refusal::plain(503, "Service unavailable, try again")),
         Err(e) => {
-            tracing::error!(what = e.0, "exchanged records lost: the flow must start again");
+            tracing::error!(error = %e, "exchanged records lost: the flow must start again");
             Err(Refusal::plain(
                 503,
                 "Service unavailable, start the connection again",
@@ -333,13 +333,13 @@ async fn take_parked(
         .take_parked(key, now.unix_timestamp())
         .await
         .map_err(|e| {
-            tracing::error!(what = e.0, "parked records unavailable");
+            tracing::error!(error = %e, "parked records unavailable");
             Refusal::plain(503, "Service unavailable, try again")
         })?
         .ok_or_else(replayed)?;
     tracing::info!("storing records parked by a failed store");
     s.sealer.open_parked(key, &sealed).map_err(|e| {
-        tracing::error!(what = e.0, "parked records do not open");
+        tracing::error!(error = %e, "parked records do not open");
         replayed()
     })
 }

@@ -67,6 +67,6 @@ impl From<RequestError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::Unavailable(e.0)
+        ApiError::Unavailable(e.op())
     }
 }

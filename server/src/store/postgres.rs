@@ -202,7 +202,7 @@ async fn open(url: &str, tls: &MakeRustlsConnect) -> Result<Client, StoreError> 
     let connecting = tokio_postgres::connect(url, tls.clone());
     let (client, connection) = tokio::time::timeout(OPERATION_TIMEOUT, connecting)
         .await
-        .map_err(|_| StoreError("postgres connect"))?
+        .map_err(|e| StoreError::with("postgres connect", e))?
         .map_err(failed("postgres connect"))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
@@ -219,23 +219,25 @@ fn tls(ca_file: Option<&Path>) -> Result<MakeRustlsConnect, StoreError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|_| StoreError("postgres tls"))?;
+        .map_err(|e| StoreError::with("postgres tls", e))?;
     let config = match ca_file {
         Some(path) => {
             let mut roots = RootCertStore::empty();
-            for cert in CertificateDer::pem_file_iter(path).map_err(|_| StoreError("postgres ca file"))? {
+            for cert in
+                CertificateDer::pem_file_iter(path).map_err(|e| StoreError::with("postgres ca file", e))?
+            {
                 roots
-                    .add(cert.map_err(|_| StoreError("postgres ca file"))?)
-                    .map_err(|_| StoreError("postgres ca file"))?;
+                    .add(cert.map_err(|e| StoreError::with("postgres ca file", e))?)
+                    .map_err(|e| StoreError::with("postgres ca file", e))?;
             }
             if roots.is_empty() {
-                return Err(StoreError("postgres ca file"));
+                return Err(StoreError::new("postgres ca file"));
             }
             builder.with_root_certificates(roots).with_no_client_auth()
         }
         None => builder
             .with_platform_verifier()
-            .map_err(|_| StoreError("postgres tls"))?
+            .map_err(|e| StoreError::with("postgres tls", e))?
             .with_no_client_auth(),
     };
     Ok(MakeRustlsConnect::new(config))
@@ -245,7 +247,7 @@ fn tls(ca_file: Option<&Path>) -> Result<MakeRustlsConnect, StoreError> {
 async fn bounded<T>(op: impl std::future::Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
     tokio::time::timeout(OPERATION_TIMEOUT, op)
         .await
-        .map_err(|_| StoreError("postgres timeout"))?
+        .map_err(|e| StoreError::with("postgres timeout", e))?
 }
 
 /// The advisory lock of one natural key: transactions that write the same
@@ -263,7 +265,7 @@ fn lock_id(env: &str, natural_key: &[u8]) -> i64 {
 }
 
 fn failed(what: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
-    move |_| StoreError(what)
+    move |e| StoreError::with(what, e)
 }
 
 impl PgStore {
@@ -328,7 +330,7 @@ impl PgStore {
                 statements: None,
             });
         }
-        let conn = guard.as_mut().ok_or(StoreError("postgres connect"))?;
+        let conn = guard.as_mut().ok_or(StoreError::new("postgres connect"))?;
         let statements = match &conn.statements {
             Some(s) => s.clone(),
             None => {
@@ -338,7 +340,7 @@ impl PgStore {
             }
         };
         let client = MutexGuard::try_map(guard, |c| c.as_mut().map(|c| &mut c.client))
-            .map_err(|_| StoreError("postgres connect"))?;
+            .map_err(|_| StoreError::new("postgres connect"))?;
         Ok((client, statements))
     }
 
@@ -504,7 +506,7 @@ impl Records for PgStore {
                 .await
                 .map_err(failed("list"))?;
             rows.iter()
-                .map(|r| serde_json::from_str(r.get::<_, &str>(0)).map_err(|_| StoreError("decode")))
+                .map(|r| serde_json::from_str(r.get::<_, &str>(0)).map_err(|e| StoreError::with("decode", e)))
                 .collect()
         }))
     }

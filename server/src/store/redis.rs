@@ -63,7 +63,7 @@ impl RedisStore {
         let client = match ca_file {
             None => redis::Client::open(url),
             Some(path) => {
-                let pem = std::fs::read(path).map_err(|_| StoreError("redis ca file"))?;
+                let pem = std::fs::read(path).map_err(|e| StoreError::with("redis ca file", e))?;
                 let certs = TlsCertificates {
                     client_tls: None,
                     root_cert: Some(pem),
@@ -71,14 +71,14 @@ impl RedisStore {
                 redis::Client::build_with_tls(url, certs)
             }
         }
-        .map_err(|_| StoreError("redis url"))?;
+        .map_err(|e| StoreError::with("redis url", e))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)))
             .set_number_of_retries(1);
         let conn = ConnectionManager::new_with_config(client, config)
             .await
-            .map_err(|_| StoreError("redis connect"))?;
+            .map_err(|e| StoreError::with("redis connect", e))?;
         Ok(RedisStore {
             conn,
             prefix: prefix.to_owned(),
@@ -114,7 +114,7 @@ impl ReplayMarks for RedisStore {
                 .arg(until)
                 .query_async(&mut conn)
                 .await
-                .map_err(|_| StoreError("redis replay mark"))?;
+                .map_err(|e| StoreError::with("redis replay mark", e))?;
             Ok(set.is_some())
         })
     }
@@ -130,7 +130,7 @@ impl ReplayMarks for RedisStore {
                 .arg(until)
                 .query_async(&mut conn)
                 .await
-                .map_err(|_| StoreError("redis park"))?;
+                .map_err(|e| StoreError::with("redis park", e))?;
             Ok(())
         })
     }
@@ -143,7 +143,7 @@ impl ReplayMarks for RedisStore {
                 .arg(self.key(&["parked", &hex(key)]))
                 .query_async(&mut conn)
                 .await
-                .map_err(|_| StoreError("redis take parked"))
+                .map_err(|e| StoreError::with("redis take parked", e))
         })
     }
 }
@@ -168,7 +168,7 @@ impl IdempotencyEntries for RedisStore {
                 .arg(IN_FLIGHT_TTL_SECS)
                 .query_async(&mut conn)
                 .await
-                .map_err(|_| StoreError("redis idempotency"))?;
+                .map_err(|e| StoreError::with("redis idempotency", e))?;
             if claimed.is_some() {
                 return Ok(Idempotency::Fresh);
             }
@@ -176,12 +176,13 @@ impl IdempotencyEntries for RedisStore {
                 .arg(&k)
                 .query_async(&mut conn)
                 .await
-                .map_err(|_| StoreError("redis idempotency"))?;
+                .map_err(|e| StoreError::with("redis idempotency", e))?;
             // Gone between the two calls (expired or abandoned): in flight elsewhere, retry later.
             let Some(held) = held else {
                 return Ok(Idempotency::InFlight);
             };
-            let v: Value = serde_json::from_str(&held).map_err(|_| StoreError("redis idempotency entry"))?;
+            let v: Value =
+                serde_json::from_str(&held).map_err(|e| StoreError::with("redis idempotency entry", e))?;
             if v["hash"].as_str() != Some(hex(hash).as_str()) {
                 return Ok(Idempotency::Mismatch);
             }
@@ -206,10 +207,10 @@ impl IdempotencyEntries for RedisStore {
                 .arg(&k)
                 .query_async(&mut conn)
                 .await
-                .map_err(|_| StoreError("redis idempotency"))?;
+                .map_err(|e| StoreError::with("redis idempotency", e))?;
             let Some(held) = held else { return Ok(()) };
             let mut v: Value =
-                serde_json::from_str(&held).map_err(|_| StoreError("redis idempotency entry"))?;
+                serde_json::from_str(&held).map_err(|e| StoreError::with("redis idempotency entry", e))?;
             v["status"] = json!(status);
             v["body"] = json!(body);
             let _: Option<String> = redis::cmd("SET")
@@ -220,7 +221,7 @@ impl IdempotencyEntries for RedisStore {
                 .arg(IDEMPOTENCY_TTL_SECS)
                 .query_async(&mut conn)
                 .await
-                .map_err(|_| StoreError("redis idempotency"))?;
+                .map_err(|e| StoreError::with("redis idempotency", e))?;
             Ok(())
         })
     }
@@ -233,7 +234,7 @@ impl IdempotencyEntries for RedisStore {
                 .key(k)
                 .invoke_async(&mut conn)
                 .await
-                .map_err(|_| StoreError("redis idempotency"))?;
+                .map_err(|e| StoreError::with("redis idempotency", e))?;
             Ok(())
         })
     }

@@ -51,14 +51,14 @@ impl Sealer {
     /// One callback's records, sealed and bound to `key` (see
     /// [`crate::store::ReplayMarks::park`]).
     pub fn seal_parked(&self, key: &[u8], records: &StoredRecords) -> Result<Vec<u8>, StoreError> {
-        let plain = serde_json::to_string(records).map_err(|_| StoreError("encode"))?;
+        let plain = serde_json::to_string(records).map_err(|e| StoreError::with("encode", e))?;
         self.seal(&plain, &[&b"parked\0"[..], key].concat())
     }
 
     /// Opens records sealed by [`Sealer::seal_parked`] under the same `key`.
     pub fn open_parked(&self, key: &[u8], sealed: &[u8]) -> Result<StoredRecords, StoreError> {
         let plain = self.open(sealed, &[&b"parked\0"[..], key].concat())?;
-        serde_json::from_str(&plain).map_err(|_| StoreError("decode"))
+        serde_json::from_str(&plain).map_err(|e| StoreError::with("decode", e))
     }
 
     /// The connection's natural key: integration, workspace, owner, context.
@@ -67,7 +67,7 @@ impl Sealer {
             c.integration_identifier.as_bytes(),
             c.workspace.id.as_bytes(),
             c.subscriber_id.as_deref().unwrap_or("").as_bytes(),
-            &serde_json::to_vec(&c.context).map_err(|_| StoreError("encode"))?,
+            &serde_json::to_vec(&c.context).map_err(|e| StoreError::with("encode", e))?,
         ]))
     }
 
@@ -99,7 +99,7 @@ impl Sealer {
             e.subscriber_id.as_bytes(),
             e.connection_identifier.as_deref().unwrap_or("").as_bytes(),
             e.endpoint.kind().as_bytes(),
-            &serde_json::to_vec(&public_fields).map_err(|_| StoreError("encode"))?,
+            &serde_json::to_vec(&public_fields).map_err(|e| StoreError::with("encode", e))?,
         ]))
     }
 
@@ -135,9 +135,9 @@ impl Sealer {
         identifier: &str,
         strip: impl FnOnce(&mut Map<String, Value>),
     ) -> Result<(String, Vec<u8>), StoreError> {
-        let full = serde_json::to_value(record).map_err(|_| StoreError("encode"))?;
+        let full = serde_json::to_value(record).map_err(|e| StoreError::with("encode", e))?;
         let Value::Object(mut public) = full.clone() else {
-            return Err(StoreError("encode"));
+            return Err(StoreError::new("encode"));
         };
         strip(&mut public);
         let sealed = self.seal(&full.to_string(), &aad(table, env, identifier))?;
@@ -154,7 +154,7 @@ impl Sealer {
         let sealed = self
             .cipher
             .encrypt(&XNonce::from(nonce), payload)
-            .map_err(|_| StoreError("seal"))?;
+            .map_err(|e| StoreError::with("seal", e))?;
         Ok([nonce.as_slice(), &sealed].concat())
     }
 
@@ -166,20 +166,20 @@ impl Sealer {
         sealed: &[u8],
     ) -> Result<ChannelConnectionRecord, StoreError> {
         let plain = self.open(sealed, &aad("connection", env, identifier))?;
-        serde_json::from_str(&plain).map_err(|_| StoreError("decode"))
+        serde_json::from_str(&plain).map_err(|e| StoreError::with("decode", e))
     }
 
     fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<String, StoreError> {
         if sealed.len() < 24 {
-            return Err(StoreError("unseal"));
+            return Err(StoreError::new("unseal"));
         }
         let (nonce, body) = sealed.split_at(24);
-        let nonce = XNonce::try_from(nonce).map_err(|_| StoreError("unseal"))?;
+        let nonce = XNonce::try_from(nonce).map_err(|e| StoreError::with("unseal", e))?;
         let plain = self
             .cipher
             .decrypt(&nonce, Payload { msg: body, aad })
-            .map_err(|_| StoreError("unseal"))?;
-        String::from_utf8(plain).map_err(|_| StoreError("unseal"))
+            .map_err(|e| StoreError::with("unseal", e))?;
+        String::from_utf8(plain).map_err(|e| StoreError::with("unseal", e))
     }
 
     /// A new `prefix` + 12 characters identifier (Novu's shape).

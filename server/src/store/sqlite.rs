@@ -104,13 +104,13 @@ impl Store {
     /// Opens (creating) the database at `path` and applies the migrations.
     /// `entropy` fills nonces (the OS generator in the binary).
     pub fn open(path: &Path, token_key: &[u8; 32], entropy: fn(&mut [u8])) -> Result<Store, StoreError> {
-        let conn = Connection::open(path).map_err(|_| StoreError("open"))?;
+        let conn = Connection::open(path).map_err(|e| StoreError::with("open", e))?;
         Store::with_connection(conn, token_key, entropy)
     }
 
     /// An in-memory database (tests, `--db :memory:`).
     pub fn in_memory(token_key: &[u8; 32], entropy: fn(&mut [u8])) -> Result<Store, StoreError> {
-        let conn = Connection::open_in_memory().map_err(|_| StoreError("open"))?;
+        let conn = Connection::open_in_memory().map_err(|e| StoreError::with("open", e))?;
         Store::with_connection(conn, token_key, entropy)
     }
 
@@ -120,9 +120,9 @@ impl Store {
         entropy: fn(&mut [u8]),
     ) -> Result<Store, StoreError> {
         conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(|_| StoreError("configure"))?;
+            .map_err(|e| StoreError::with("configure", e))?;
         conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|_| StoreError("configure"))?;
+            .map_err(|e| StoreError::with("configure", e))?;
         migrate(&mut conn)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
@@ -145,13 +145,13 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let conn = self.lock();
         conn.execute("DELETE FROM replay_marks WHERE expires_at < ?1", params![now])
-            .map_err(|_| StoreError("replay marks"))?;
+            .map_err(|e| StoreError::with("replay marks", e))?;
         let added = conn
             .execute(
                 "INSERT OR IGNORE INTO replay_marks (replay_id, expires_at) VALUES (?1, ?2)",
                 params![replay_id, expires_at],
             )
-            .map_err(|_| StoreError("replay marks"))?;
+            .map_err(|e| StoreError::with("replay marks", e))?;
         Ok(added == 1)
     }
 
@@ -161,7 +161,7 @@ impl Store {
     /// the connection's identifier names one these records may not replace.
     pub fn save(&self, environment_id: &str, records: &StoredRecords, now: i64) -> Result<Saved, StoreError> {
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(|_| StoreError("begin"))?;
+        let tx = conn.transaction().map_err(|e| StoreError::with("begin", e))?;
         let mut stored_id = None;
         if let Some(c) = &records.connection {
             match self.save_connection(&tx, environment_id, c, now)? {
@@ -174,7 +174,7 @@ impl Store {
             let e = relinked(e, stored_id.as_deref());
             self.save_endpoint(&tx, environment_id, &e, now)?;
         }
-        tx.commit().map_err(|_| StoreError("commit"))?;
+        tx.commit().map_err(|e| StoreError::with("commit", e))?;
         Ok(Saved::Stored(stored_id))
     }
 
@@ -193,7 +193,7 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()
-            .map_err(|_| StoreError("find connection"))?;
+            .map_err(|e| StoreError::with("find connection", e))?;
         let existing = match by_id {
             Some(public) => match ownership::check_public(&public, c) {
                 Ok(()) => Some(c.identifier.clone()),
@@ -207,7 +207,7 @@ impl Store {
                     |r| r.get::<_, String>(0),
                 )
                 .optional()
-                .map_err(|_| StoreError("find connection"))?,
+                .map_err(|e| StoreError::with("find connection", e))?,
         };
         let row = self
             .sealer
@@ -222,7 +222,7 @@ impl Store {
                  sealed = excluded.sealed, updated_at = excluded.updated_at",
             params![env, row.identifier, c.integration_identifier, c.subscriber_id, row.natural_key, row.public_json, row.sealed, now],
         )
-        .map_err(|_| StoreError("write connection"))?;
+        .map_err(|e| StoreError::with("write connection", e))?;
         Ok(Ok(row.identifier))
     }
 
@@ -240,7 +240,7 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()
-            .map_err(|_| StoreError("find endpoint"))?;
+            .map_err(|e| StoreError::with("find endpoint", e))?;
         let row = self.sealer.endpoint_row(env, e, existing)?;
         tx.execute(
             "INSERT INTO endpoints (environment_id, identifier, integration_identifier, subscriber_id,
@@ -250,7 +250,7 @@ impl Store {
                  public_json = excluded.public_json, sealed = excluded.sealed, updated_at = excluded.updated_at",
             params![env, row.identifier, e.integration_identifier, e.subscriber_id, e.connection_identifier, row.natural_key, row.public_json, row.sealed, now],
         )
-        .map_err(|_| StoreError("write endpoint"))?;
+        .map_err(|e| StoreError::with("write endpoint", e))?;
         Ok(())
     }
 
@@ -269,7 +269,7 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()
-            .map_err(|_| StoreError("read connection"))?;
+            .map_err(|e| StoreError::with("read connection", e))?;
         let Some(sealed) = sealed else { return Ok(None) };
         self.sealer.open_connection(env, identifier, &sealed).map(Some)
     }
@@ -300,7 +300,9 @@ impl Store {
 
     fn list(&self, sql: &str, env: &str, f: &Filter) -> Result<Vec<Value>, StoreError> {
         let conn = self.lock();
-        let mut stmt = conn.prepare_cached(sql).map_err(|_| StoreError("list"))?;
+        let mut stmt = conn
+            .prepare_cached(sql)
+            .map_err(|e| StoreError::with("list", e))?;
         let rows = stmt
             .query_map(
                 params![
@@ -313,10 +315,10 @@ impl Store {
                 ],
                 |r| r.get::<_, String>(0),
             )
-            .map_err(|_| StoreError("list"))?;
+            .map_err(|e| StoreError::with("list", e))?;
         rows.map(|r| {
-            let text = r.map_err(|_| StoreError("list"))?;
-            serde_json::from_str(&text).map_err(|_| StoreError("decode"))
+            let text = r.map_err(|e| StoreError::with("list", e))?;
+            serde_json::from_str(&text).map_err(|e| StoreError::with("decode", e))
         })
         .collect()
     }
@@ -328,25 +330,25 @@ impl Store {
                 "INSERT INTO starts (id, url, cookie, expires_at) VALUES (?1, ?2, ?3, ?4)",
                 params![id, url, cookie, expires_at],
             )
-            .map_err(|_| StoreError("starts"))?;
+            .map_err(|e| StoreError::with("starts", e))?;
         Ok(())
     }
 
     /// Takes a start (once): the provider URL and the cookie to set.
     pub fn take_start(&self, id: &str, now: i64) -> Result<Option<(String, String)>, StoreError> {
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(|_| StoreError("begin"))?;
+        let tx = conn.transaction().map_err(|e| StoreError::with("begin", e))?;
         tx.execute("DELETE FROM starts WHERE expires_at < ?1", params![now])
-            .map_err(|_| StoreError("starts"))?;
+            .map_err(|e| StoreError::with("starts", e))?;
         let found = tx
             .query_row("SELECT url, cookie FROM starts WHERE id = ?1", params![id], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()
-            .map_err(|_| StoreError("starts"))?;
+            .map_err(|e| StoreError::with("starts", e))?;
         tx.execute("DELETE FROM starts WHERE id = ?1", params![id])
-            .map_err(|_| StoreError("starts"))?;
-        tx.commit().map_err(|_| StoreError("commit"))?;
+            .map_err(|e| StoreError::with("starts", e))?;
+        tx.commit().map_err(|e| StoreError::with("commit", e))?;
         Ok(found)
     }
 
@@ -360,12 +362,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         let conn = self.lock();
         conn.execute("DELETE FROM parked WHERE expires_at < ?1", params![now])
-            .map_err(|_| StoreError("parked"))?;
+            .map_err(|e| StoreError::with("parked", e))?;
         conn.execute(
             "INSERT OR REPLACE INTO parked (key, sealed, expires_at) VALUES (?1, ?2, ?3)",
             params![key, sealed, expires_at],
         )
-        .map_err(|_| StoreError("parked"))?;
+        .map_err(|e| StoreError::with("parked", e))?;
         Ok(())
     }
 
@@ -378,7 +380,7 @@ impl Store {
             |r| r.get(0),
         )
         .optional()
-        .map_err(|_| StoreError("parked"))
+        .map_err(|e| StoreError::with("parked", e))
     }
 
     /// Claims an idempotency key for a request (its hash), or answers what
@@ -391,18 +393,18 @@ impl Store {
         now: i64,
     ) -> Result<Idempotency, StoreError> {
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(|_| StoreError("begin"))?;
+        let tx = conn.transaction().map_err(|e| StoreError::with("begin", e))?;
         tx.execute(
             "DELETE FROM idempotency WHERE created_at < ?1",
             params![now - IDEMPOTENCY_TTL_SECS],
         )
-        .map_err(|_| StoreError("idempotency"))?;
+        .map_err(|e| StoreError::with("idempotency", e))?;
         // A claim never answered within its time is forgotten.
         tx.execute(
             "DELETE FROM idempotency WHERE environment_id = ?1 AND key = ?2 AND status IS NULL AND created_at < ?3",
             params![env, key, now - IN_FLIGHT_TTL_SECS],
         )
-        .map_err(|_| StoreError("idempotency"))?;
+        .map_err(|e| StoreError::with("idempotency", e))?;
         let found: Option<(Vec<u8>, Option<u16>, Option<String>)> = tx
             .query_row(
                 "SELECT request_hash, status, response FROM idempotency WHERE environment_id = ?1 AND key = ?2",
@@ -410,21 +412,21 @@ impl Store {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()
-            .map_err(|_| StoreError("idempotency"))?;
+            .map_err(|e| StoreError::with("idempotency", e))?;
         let answer = match found {
             None => {
                 tx.execute(
                     "INSERT INTO idempotency (environment_id, key, request_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
                     params![env, key, request_hash, now],
                 )
-                .map_err(|_| StoreError("idempotency"))?;
+                .map_err(|e| StoreError::with("idempotency", e))?;
                 Idempotency::Fresh
             }
             Some((hash, _, _)) if hash != request_hash => Idempotency::Mismatch,
             Some((_, Some(status), Some(body))) => Idempotency::Replay { status, body },
             Some(_) => Idempotency::InFlight,
         };
-        tx.commit().map_err(|_| StoreError("commit"))?;
+        tx.commit().map_err(|e| StoreError::with("commit", e))?;
         Ok(answer)
     }
 
@@ -441,7 +443,7 @@ impl Store {
                 "UPDATE idempotency SET status = ?3, response = ?4 WHERE environment_id = ?1 AND key = ?2",
                 params![env, key, status, body],
             )
-            .map_err(|_| StoreError("idempotency"))?;
+            .map_err(|e| StoreError::with("idempotency", e))?;
         Ok(())
     }
 
@@ -452,25 +454,26 @@ impl Store {
                 "DELETE FROM idempotency WHERE environment_id = ?1 AND key = ?2 AND status IS NULL",
                 params![env, key],
             )
-            .map_err(|_| StoreError("idempotency"))?;
+            .map_err(|e| StoreError::with("idempotency", e))?;
         Ok(())
     }
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let tx = conn.transaction().map_err(|_| StoreError("migrate"))?;
+    let tx = conn.transaction().map_err(|e| StoreError::with("migrate", e))?;
     let applied: i64 = tx
         .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(|_| StoreError("migrate"))?;
+        .map_err(|e| StoreError::with("migrate", e))?;
     for (n, sql) in (0i64..)
         .zip(MIGRATIONS)
         .skip(usize::try_from(applied).unwrap_or(usize::MAX))
     {
-        tx.execute_batch(sql).map_err(|_| StoreError("migrate"))?;
+        tx.execute_batch(sql)
+            .map_err(|e| StoreError::with("migrate", e))?;
         tx.pragma_update(None, "user_version", n + 1)
-            .map_err(|_| StoreError("migrate"))?;
+            .map_err(|e| StoreError::with("migrate", e))?;
     }
-    tx.commit().map_err(|_| StoreError("migrate"))
+    tx.commit().map_err(|e| StoreError::with("migrate", e))
 }
 
 impl ReplayMarks for Store {
