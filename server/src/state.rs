@@ -12,16 +12,22 @@ use crate::http::error::ApiError;
 use crate::sender::Sender;
 use crate::store::seal::Sealer;
 use crate::store::sqlite::Store;
-use crate::store::{IdempotencyEntries, Records, ReplayMarks};
+use crate::store::{Connections, Endpoints, IdempotencyEntries, ParkedRecords, ReplayMarks, StartLinks};
 
 /// What every handler shares.
 pub struct AppState {
     /// Environments and keys.
     pub config: Config,
-    /// The records (connections, endpoints) and start URLs.
-    pub records: Arc<dyn Records>,
+    /// Connections (the SQLite store, or PostgreSQL shared by every instance).
+    pub connections: Arc<dyn Connections>,
+    /// Endpoints (likewise).
+    pub endpoints: Arc<dyn Endpoints>,
+    /// Start links (likewise).
+    pub starts: Arc<dyn StartLinks>,
     /// Replay marks (the SQLite store, or Redis shared by every instance).
     pub replay: Arc<dyn ReplayMarks>,
+    /// Records parked for a retry (likewise).
+    pub parked: Arc<dyn ParkedRecords>,
     /// Idempotency entries (likewise).
     pub idempotency: Arc<dyn IdempotencyEntries>,
     /// Provider calls.
@@ -43,9 +49,12 @@ impl AppState {
     /// Everything in the SQLite store, the OS's entropy and the system clock.
     pub fn new(config: Config, store: Store, sender: Sender, public_url: &str) -> AppState {
         AppState {
+            connections: Arc::new(store.clone()),
+            endpoints: Arc::new(store.clone()),
+            starts: Arc::new(store.clone()),
             replay: Arc::new(store.clone()),
-            idempotency: Arc::new(store.clone()),
-            records: Arc::new(store),
+            parked: Arc::new(store.clone()),
+            idempotency: Arc::new(store),
             sealer: Sealer::new(&config.token_key, crate::os_entropy),
             sender,
             entropy: crate::os_entropy,
@@ -56,16 +65,25 @@ impl AppState {
         }
     }
 
-    /// Replay marks and idempotency entries in `shared` (Redis) instead.
-    pub fn sharing<T: ReplayMarks + IdempotencyEntries + Clone + 'static>(mut self, shared: T) -> AppState {
+    /// Replay marks, parked records and idempotency entries in `shared` (Redis) instead.
+    pub fn sharing<T>(mut self, shared: T) -> AppState
+    where
+        T: ReplayMarks + ParkedRecords + IdempotencyEntries + Clone + 'static,
+    {
         self.replay = Arc::new(shared.clone());
+        self.parked = Arc::new(shared.clone());
         self.idempotency = Arc::new(shared);
         self
     }
 
-    /// Records (connections, endpoints, starts) in `records` (PostgreSQL) instead.
-    pub fn recording<T: Records + 'static>(mut self, records: T) -> AppState {
-        self.records = Arc::new(records);
+    /// Connections, endpoints and start links in `records` (PostgreSQL) instead.
+    pub fn recording<T>(mut self, records: T) -> AppState
+    where
+        T: Connections + Endpoints + StartLinks + Clone + 'static,
+    {
+        self.connections = Arc::new(records.clone());
+        self.endpoints = Arc::new(records.clone());
+        self.starts = Arc::new(records);
         self
     }
 

@@ -21,7 +21,8 @@ use channel_connect_server::store::postgres::PgStore;
 use channel_connect_server::store::redis::RedisStore;
 use channel_connect_server::store::sqlite::Store;
 use channel_connect_server::store::{
-    Filter, Idempotency, IdempotencyEntries, Listing, Records, ReplayMarks, Saved,
+    Connections, Endpoints, Filter, Idempotency, IdempotencyEntries, ParkedRecords, ReplayMarks, Saved,
+    StartLink, StartLinks,
 };
 use common::engines::*;
 use common::*;
@@ -56,7 +57,7 @@ fn fresh_id() -> [u8; 16] {
 }
 
 /// What every engine must do with replay marks.
-async fn replay_suite(marks: &dyn ReplayMarks) {
+async fn replay_suite<M: ReplayMarks + ParkedRecords>(marks: &M) {
     let (id, other, t) = (fresh_id(), fresh_id(), now());
     assert!(marks.mark_used(&id, t + 300, t).await.unwrap(), "first use");
     assert!(
@@ -359,7 +360,7 @@ fn owned_records(
 }
 
 /// What every records engine must do.
-async fn records_suite(records: &dyn Records) {
+async fn records_suite<R: Connections + Endpoints + StartLinks>(records: &R) {
     let t = now();
     let all = Filter {
         limit: 10,
@@ -376,7 +377,7 @@ async fn records_suite(records: &dyn Records) {
     assert_eq!(save("c3", "T2", t + 1).await, stored("c3"));
     // Naming c1 from another owner, or from c1's owner in another
     // workspace, stores nothing: not the connection, not its endpoint.
-    let before = records.list(Listing::Connections, "env", &all).await.unwrap();
+    let before = records.list_connections("env", &all).await.unwrap();
     let takeover = owned_records("c1", "T1", "xoxb-evil", "evil");
     let refused = records.save("env", &takeover, t + 2).await.unwrap();
     assert_eq!(refused, Saved::Refused(Conflict::Owner));
@@ -384,45 +385,37 @@ async fn records_suite(records: &dyn Records) {
         save("c1", "T66", t + 2).await,
         Saved::Refused(Conflict::Workspace)
     );
-    assert_eq!(
-        records.list(Listing::Connections, "env", &all).await.unwrap(),
-        before
-    );
-    let listed = records.list(Listing::Connections, "env", &all).await.unwrap();
-    let ids: Vec<&str> = listed.iter().filter_map(|c| c["identifier"].as_str()).collect();
+    assert_eq!(records.list_connections("env", &all).await.unwrap(), before);
+    let listed = records.list_connections("env", &all).await.unwrap();
+    let ids: Vec<&str> = listed.iter().map(|c| c.connection.identifier.as_str()).collect();
     assert_eq!(ids, ["c1", "c3"], "oldest first, one per workspace");
     assert!(
-        !serde_json::to_string(&listed).unwrap().contains("xoxb"),
+        listed.iter().all(|c| c.connection.auth.is_none()),
         "no token answered"
     );
     assert!(
         records
-            .list(Listing::Connections, "other-env", &all)
+            .list_connections("other-env", &all)
             .await
             .unwrap()
             .is_empty()
     );
-    let endpoints = records.list(Listing::Endpoints, "env", &all).await.unwrap();
+    let endpoints = records.list_endpoints("env", &all).await.unwrap();
     assert_eq!(endpoints.len(), 2, "one per connection");
     let only_c3 = Filter {
         connection_identifier: Some("c3".into()),
         ..all.clone()
     };
-    assert_eq!(
-        records
-            .list(Listing::Endpoints, "env", &only_c3)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(records.list_endpoints("env", &only_c3).await.unwrap().len(), 1);
     let page = Filter {
         limit: 1,
         offset: 1,
         ..all.clone()
     };
     assert_eq!(
-        records.list(Listing::Connections, "env", &page).await.unwrap()[0]["identifier"],
+        records.list_connections("env", &page).await.unwrap()[0]
+            .connection
+            .identifier,
         "c3"
     );
     // An identifier cannot move a connection onto another's workspace; a
@@ -437,22 +430,20 @@ async fn records_suite(records: &dyn Records) {
         let saved = records.save("reuse", &slack_records(id, team, "xoxb-r"), t).await;
         assert_eq!(saved.unwrap(), expected, "{id} on {team}");
     }
-    records
-        .save_start("s1", "https://provider/authorize", "cookie", t + 300)
-        .await
-        .unwrap();
-    assert_eq!(
-        records.take_start("s1", t).await.unwrap(),
-        Some(("https://provider/authorize".into(), "cookie".into()))
-    );
+    let link = StartLink {
+        url: "https://provider/authorize".into(),
+        cookie: "cookie".into(),
+    };
+    records.save_start("s1", &link, t + 300).await.unwrap();
+    assert_eq!(records.take_start("s1", t).await.unwrap(), Some(link.clone()));
     assert_eq!(records.take_start("s1", t).await.unwrap(), None, "once");
-    records.save_start("s2", "u", "c", t + 300).await.unwrap();
+    records.save_start("s2", &link, t + 300).await.unwrap();
     assert_eq!(records.take_start("s2", t + 301).await.unwrap(), None, "expired");
 }
 
 /// Many callbacks for one workspace and context at once (a pool, or many
 /// instances): one connection, one endpoint, one identifier for all.
-async fn concurrent_installs_suite(records: Arc<dyn Records>) {
+async fn concurrent_installs_suite<R: Connections + Endpoints + 'static>(records: Arc<R>) {
     let t = now();
     let saves: Vec<_> = (0..16)
         .map(|i| {
@@ -475,22 +466,8 @@ async fn concurrent_installs_suite(records: Arc<dyn Records>) {
         limit: 100,
         ..Filter::default()
     };
-    assert_eq!(
-        records
-            .list(Listing::Connections, "race", &all)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
-    assert_eq!(
-        records
-            .list(Listing::Endpoints, "race", &all)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(records.list_connections("race", &all).await.unwrap().len(), 1);
+    assert_eq!(records.list_endpoints("race", &all).await.unwrap().len(), 1);
     // One identifier named from 16 workspaces at once: the first save
     // stores it, every other is refused, whichever instance runs it.
     let saves: Vec<_> = (0..16)

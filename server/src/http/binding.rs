@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::http::error::ApiError;
 use crate::http::page::finish;
 use crate::state::AppState;
+use crate::store::StartLink;
 
 /// The first-party start URL's path (browser binding).
 pub const START_PATH: &str = "/v1/integrations/chat/oauth/start";
@@ -23,8 +24,8 @@ const COOKIE_PATH: &str = "/v1/integrations/chat/oauth";
 /// browser on to the provider.
 pub(crate) async fn start(State(s): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
     let now = s.now().unix_timestamp();
-    match s.records.take_start(&id, now).await {
-        Ok(Some((url, cookie))) => {
+    match s.starts.take_start(&id, now).await {
+        Ok(Some(StartLink { url, cookie })) => {
             let max_age = s.config.platform.lifetime_secs();
             // A name per flow (from the start id): a second flow leaves the first's cookie be.
             let name = format!("{BINDING_COOKIE}_{}", id.get(..8).unwrap_or(&id));

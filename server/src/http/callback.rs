@@ -278,7 +278,7 @@ async fn store(
     parking: Option<&[u8]>,
     now: OffsetDateTime,
 ) -> Result<Done, Refusal> {
-    let e = match s.records.save(env, records, now.unix_timestamp()).await {
+    let e = match s.connections.save(env, records, now.unix_timestamp()).await {
         Ok(Saved::Stored(connection)) => {
             return Ok(Done::Stored {
                 env: env.to_owned(),
@@ -301,7 +301,7 @@ async fn store(
     };
     let expires = verified.state.expires_at().unix_timestamp();
     let parked = match s.sealer.seal_parked(key, records) {
-        Ok(sealed) => s.replay.park(key, &sealed, expires, now.unix_timestamp()).await,
+        Ok(sealed) => s.parked.park(key, &sealed, expires, now.unix_timestamp()).await,
         Err(e) => Err(e),
     };
     match parked {
@@ -329,7 +329,7 @@ async fn take_parked(
     };
     let Some(key) = key else { return Err(replayed()) };
     let sealed = s
-        .replay
+        .parked
         .take_parked(key, now.unix_timestamp())
         .await
         .map_err(|e| {

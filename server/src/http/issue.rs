@@ -21,7 +21,7 @@ use crate::http::binding::START_PATH;
 use crate::http::error::ApiError;
 use crate::state::{AppState, authorize};
 use crate::store::ownership::{self, Conflict};
-use crate::store::{Filter, Idempotency, Listing};
+use crate::store::{Filter, Idempotency, StartLink};
 
 /// Longest `idempotency-key` (Novu).
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
@@ -121,7 +121,11 @@ pub(crate) async fn issue_url(s: &AppState, env: &Environment, body: &[u8], link
     };
     let id = random_token::<16>(s);
     let expires = issued.expires_at.unix_timestamp();
-    match s.records.save_start(&id, &issued.url, &cookie, expires).await {
+    let link = StartLink {
+        url: issued.url,
+        cookie,
+    };
+    match s.starts.save_start(&id, &link, expires).await {
         Ok(()) => (
             201,
             json!({ "url": format!("{}{START_PATH}/{id}", s.public_url) }),
@@ -228,12 +232,8 @@ async fn stored_connection(
         limit: 1,
         ..Filter::default()
     };
-    let rows = s.records.list(Listing::Connections, env.id(), &filter).await?;
-    rows.into_iter()
-        .next()
-        .map(serde_json::from_value)
-        .transpose()
-        .map_err(|_| ApiError::Internal("stored connection"))
+    let rows = s.connections.list_connections(env.id(), &filter).await?;
+    Ok(rows.into_iter().next().map(|row| row.connection))
 }
 
 /// `N` random bytes as base64url.

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use channel_connect::records::{ChannelConnectionRecord, StoredRecords};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
@@ -23,7 +22,10 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::store::ownership::{self, Conflict};
 use crate::store::seal::{Row, Sealer, relinked};
-use crate::store::{Filter, Listing, Records, Saved, StoreError, StoreFuture};
+use crate::store::{
+    ConnectionRow, Connections, EndpointRow, Endpoints, Filter, Saved, StartLink, StartLinks, StoreError,
+    StoreFuture,
+};
 
 /// The schema, created under an advisory lock so instances starting
 /// together do not race.
@@ -140,14 +142,14 @@ impl Statements {
             )
             .await?,
             list_connections: p(
-                "SELECT public_json FROM cc_connections WHERE environment_id = $1
+                "SELECT public_json, created_at, updated_at FROM cc_connections WHERE environment_id = $1
                      AND ($2::text IS NULL OR subscriber_id = $2) AND ($3::text IS NULL OR identifier = $3)
                      AND ($4::text IS NULL OR integration_identifier = $4)
                  ORDER BY created_at, seq LIMIT $5 OFFSET $6",
             )
             .await?,
             list_endpoints: p(
-                "SELECT public_json FROM cc_endpoints WHERE environment_id = $1
+                "SELECT identifier, public_json, created_at, updated_at FROM cc_endpoints WHERE environment_id = $1
                      AND ($2::text IS NULL OR subscriber_id = $2)
                      AND ($3::text IS NULL OR connection_identifier = $3)
                      AND ($4::text IS NULL OR integration_identifier = $4)
@@ -402,7 +404,7 @@ impl PgStore {
     }
 }
 
-impl Records for PgStore {
+impl Connections for PgStore {
     fn save<'a>(&'a self, env: &'a str, records: &'a StoredRecords, now: i64) -> StoreFuture<'a, Saved> {
         // Five round trips whatever the records: begin; the connection's
         // lookup; its write with every endpoint's lookup; the endpoints'
@@ -484,51 +486,61 @@ impl Records for PgStore {
         }))
     }
 
-    fn list<'a>(&'a self, what: Listing, env: &'a str, f: &'a Filter) -> StoreFuture<'a, Vec<Value>> {
+    fn list_connections<'a>(&'a self, env: &'a str, f: &'a Filter) -> StoreFuture<'a, Vec<ConnectionRow>> {
         Box::pin(bounded(async move {
             let (client, st) = self.conn().await?;
-            let statement = match what {
-                Listing::Connections => &st.list_connections,
-                Listing::Endpoints => &st.list_endpoints,
-            };
             let rows = client
-                .query(
-                    statement,
-                    &[
-                        &env,
-                        &f.subscriber_id,
-                        &f.connection_identifier,
-                        &f.integration_identifier,
-                        &f.limit,
-                        &f.offset,
-                    ],
-                )
+                .query(&st.list_connections, &filter_params(&env, f))
                 .await
                 .map_err(failed("list"))?;
             rows.iter()
-                .map(|r| serde_json::from_str(r.get::<_, &str>(0)).map_err(|e| StoreError::with("decode", e)))
+                .map(|r| {
+                    Ok(ConnectionRow {
+                        connection: decode(r.get(0))?,
+                        created_at: r.get(1),
+                        updated_at: r.get(2),
+                    })
+                })
                 .collect()
         }))
     }
+}
 
-    fn save_start<'a>(
-        &'a self,
-        id: &'a str,
-        url: &'a str,
-        cookie: &'a str,
-        expires_at: i64,
-    ) -> StoreFuture<'a, ()> {
+impl Endpoints for PgStore {
+    fn list_endpoints<'a>(&'a self, env: &'a str, f: &'a Filter) -> StoreFuture<'a, Vec<EndpointRow>> {
+        Box::pin(bounded(async move {
+            let (client, st) = self.conn().await?;
+            let rows = client
+                .query(&st.list_endpoints, &filter_params(&env, f))
+                .await
+                .map_err(failed("list"))?;
+            rows.iter()
+                .map(|r| {
+                    Ok(EndpointRow {
+                        identifier: r.get(0),
+                        endpoint: decode(r.get(1))?,
+                        created_at: r.get(2),
+                        updated_at: r.get(3),
+                    })
+                })
+                .collect()
+        }))
+    }
+}
+
+impl StartLinks for PgStore {
+    fn save_start<'a>(&'a self, id: &'a str, link: &'a StartLink, expires_at: i64) -> StoreFuture<'a, ()> {
         Box::pin(bounded(async move {
             let (client, st) = self.conn().await?;
             client
-                .execute(&st.insert_start, &[&id, &url, &cookie, &expires_at])
+                .execute(&st.insert_start, &[&id, &link.url, &link.cookie, &expires_at])
                 .await
                 .map_err(failed("starts"))?;
             Ok(())
         }))
     }
 
-    fn take_start<'a>(&'a self, id: &'a str, now: i64) -> StoreFuture<'a, Option<(String, String)>> {
+    fn take_start<'a>(&'a self, id: &'a str, now: i64) -> StoreFuture<'a, Option<StartLink>> {
         Box::pin(bounded(async move {
             let (client, st) = self.conn().await?;
             client
@@ -539,7 +551,27 @@ impl Records for PgStore {
                 .query_opt(&st.take_start, &[&id])
                 .await
                 .map_err(failed("starts"))?;
-            Ok(row.map(|r| (r.get(0), r.get(1))))
+            Ok(row.map(|r| StartLink {
+                url: r.get(0),
+                cookie: r.get(1),
+            }))
         }))
     }
+}
+
+/// The list statements' parameters, in their order.
+fn filter_params<'a>(env: &'a &'a str, f: &'a Filter) -> [&'a (dyn ToSql + Sync); 6] {
+    [
+        env as &(dyn ToSql + Sync),
+        &f.subscriber_id,
+        &f.connection_identifier,
+        &f.integration_identifier,
+        &f.limit,
+        &f.offset,
+    ]
+}
+
+/// A row's public JSON as its record.
+fn decode<T: serde::de::DeserializeOwned>(public: &str) -> Result<T, StoreError> {
+    serde_json::from_str(public).map_err(|e| StoreError::with("decode", e))
 }

@@ -12,8 +12,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde_json::{Value, json};
 
 use crate::store::{
-    IDEMPOTENCY_TTL_SECS, IN_FLIGHT_TTL_SECS, Idempotency, IdempotencyEntries, ReplayMarks, StoreError,
-    StoreFuture,
+    IDEMPOTENCY_TTL_SECS, IN_FLIGHT_TTL_SECS, Idempotency, IdempotencyEntries, ParkedRecords, ReplayMarks,
+    StoreError, StoreFuture,
 };
 
 /// How long past a state's expiry its mark and parked records stay: Redis
@@ -118,7 +118,9 @@ impl ReplayMarks for RedisStore {
             Ok(set.is_some())
         })
     }
+}
 
+impl ParkedRecords for RedisStore {
     fn park<'a>(&'a self, key: &'a [u8], sealed: &'a [u8], expires_at: i64, now: i64) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let mut conn = self.conn.clone();

@@ -8,13 +8,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use channel_connect::records::{ChannelConnectionRecord, ChannelEndpointRecord, StoredRecords};
 use rusqlite::{Connection, OptionalExtension, params};
-use serde_json::Value;
 
 use crate::store::ownership::{self, Conflict};
 use crate::store::seal::{Sealer, relinked};
 use crate::store::{
-    Filter, IDEMPOTENCY_TTL_SECS, IN_FLIGHT_TTL_SECS, Idempotency, IdempotencyEntries, Listing, Records,
-    ReplayMarks, Saved, StoreError, StoreFuture, blocking,
+    ConnectionRow, Connections, EndpointRow, Endpoints, Filter, IDEMPOTENCY_TTL_SECS, IN_FLIGHT_TTL_SECS,
+    Idempotency, IdempotencyEntries, ParkedRecords, ReplayMarks, Saved, StartLink, StartLinks, StoreError,
+    StoreFuture, blocking,
 };
 
 /// Migrations, applied in order on open; `user_version` counts the applied ones.
@@ -275,74 +275,89 @@ impl Store {
     }
 
     /// The environment's connections, credentials removed, oldest first.
-    pub fn list_connections(&self, env: &str, filter: &Filter) -> Result<Vec<Value>, StoreError> {
-        self.list(
-            "SELECT public_json FROM connections WHERE environment_id = ?1
-                 AND (?2 IS NULL OR subscriber_id = ?2) AND (?3 IS NULL OR identifier = ?3)
-                 AND (?4 IS NULL OR integration_identifier = ?4)
-             ORDER BY created_at, rowid LIMIT ?5 OFFSET ?6",
-            env,
-            filter,
-        )
-    }
-
-    /// The environment's endpoints, credentials removed, oldest first.
-    pub fn list_endpoints(&self, env: &str, filter: &Filter) -> Result<Vec<Value>, StoreError> {
-        self.list(
-            "SELECT public_json FROM endpoints WHERE environment_id = ?1
-                 AND (?2 IS NULL OR subscriber_id = ?2) AND (?3 IS NULL OR connection_identifier = ?3)
-                 AND (?4 IS NULL OR integration_identifier = ?4)
-             ORDER BY created_at, rowid LIMIT ?5 OFFSET ?6",
-            env,
-            filter,
-        )
-    }
-
-    fn list(&self, sql: &str, env: &str, f: &Filter) -> Result<Vec<Value>, StoreError> {
+    pub fn list_connections(&self, env: &str, f: &Filter) -> Result<Vec<ConnectionRow>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare_cached(sql)
-            .map_err(|e| StoreError::with("list", e))?;
-        let rows = stmt
-            .query_map(
-                params![
-                    env,
-                    f.subscriber_id,
-                    f.connection_identifier,
-                    f.integration_identifier,
-                    f.limit,
-                    f.offset
-                ],
-                |r| r.get::<_, String>(0),
+            .prepare_cached(
+                "SELECT public_json, created_at, updated_at FROM connections WHERE environment_id = ?1
+                     AND (?2 IS NULL OR subscriber_id = ?2) AND (?3 IS NULL OR identifier = ?3)
+                     AND (?4 IS NULL OR integration_identifier = ?4)
+                 ORDER BY created_at, rowid LIMIT ?5 OFFSET ?6",
             )
             .map_err(|e| StoreError::with("list", e))?;
-        rows.map(|r| {
-            let text = r.map_err(|e| StoreError::with("list", e))?;
-            serde_json::from_str(&text).map_err(|e| StoreError::with("decode", e))
+        let rows = stmt
+            .query_map(filter_params(env, f), |r| {
+                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(|e| StoreError::with("list", e))?;
+        rows.map(|row| {
+            let (public, created_at, updated_at) = row.map_err(|e| StoreError::with("list", e))?;
+            Ok(ConnectionRow {
+                connection: decode(&public)?,
+                created_at,
+                updated_at,
+            })
         })
         .collect()
     }
 
-    /// Keeps a start URL's target and cookie until the state expires.
-    pub fn save_start(&self, id: &str, url: &str, cookie: &str, expires_at: i64) -> Result<(), StoreError> {
+    /// The environment's endpoints, credentials removed, oldest first.
+    pub fn list_endpoints(&self, env: &str, f: &Filter) -> Result<Vec<EndpointRow>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT identifier, public_json, created_at, updated_at FROM endpoints WHERE environment_id = ?1
+                     AND (?2 IS NULL OR subscriber_id = ?2) AND (?3 IS NULL OR connection_identifier = ?3)
+                     AND (?4 IS NULL OR integration_identifier = ?4)
+                 ORDER BY created_at, rowid LIMIT ?5 OFFSET ?6",
+            )
+            .map_err(|e| StoreError::with("list", e))?;
+        let rows = stmt
+            .query_map(filter_params(env, f), |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                ))
+            })
+            .map_err(|e| StoreError::with("list", e))?;
+        rows.map(|row| {
+            let (identifier, public, created_at, updated_at) =
+                row.map_err(|e| StoreError::with("list", e))?;
+            Ok(EndpointRow {
+                identifier,
+                endpoint: decode(&public)?,
+                created_at,
+                updated_at,
+            })
+        })
+        .collect()
+    }
+
+    /// Keeps a start link until the state expires.
+    pub fn save_start(&self, id: &str, link: &StartLink, expires_at: i64) -> Result<(), StoreError> {
         self.lock()
             .execute(
                 "INSERT INTO starts (id, url, cookie, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                params![id, url, cookie, expires_at],
+                params![id, link.url, link.cookie, expires_at],
             )
             .map_err(|e| StoreError::with("starts", e))?;
         Ok(())
     }
 
-    /// Takes a start (once): the provider URL and the cookie to set.
-    pub fn take_start(&self, id: &str, now: i64) -> Result<Option<(String, String)>, StoreError> {
+    /// Takes a start link (once).
+    pub fn take_start(&self, id: &str, now: i64) -> Result<Option<StartLink>, StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(|e| StoreError::with("begin", e))?;
         tx.execute("DELETE FROM starts WHERE expires_at < ?1", params![now])
             .map_err(|e| StoreError::with("starts", e))?;
         let found = tx
             .query_row("SELECT url, cookie FROM starts WHERE id = ?1", params![id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
+                Ok(StartLink {
+                    url: r.get(0)?,
+                    cookie: r.get(1)?,
+                })
             })
             .optional()
             .map_err(|e| StoreError::with("starts", e))?;
@@ -481,7 +496,9 @@ impl ReplayMarks for Store {
         let (store, id) = (self.clone(), replay_id.to_vec());
         Box::pin(blocking(move || store.mark_used_blocking(&id, expires_at, now)))
     }
+}
 
+impl ParkedRecords for Store {
     fn park<'a>(&'a self, key: &'a [u8], sealed: &'a [u8], expires_at: i64, now: i64) -> StoreFuture<'a, ()> {
         let (store, key, sealed) = (self.clone(), key.to_vec(), sealed.to_vec());
         Box::pin(blocking(move || {
@@ -520,35 +537,56 @@ impl IdempotencyEntries for Store {
     }
 }
 
-impl Records for Store {
+impl Connections for Store {
     fn save<'a>(&'a self, env: &'a str, records: &'a StoredRecords, now: i64) -> StoreFuture<'a, Saved> {
         let (store, env, records) = (self.clone(), env.to_owned(), records.clone());
         Box::pin(blocking(move || store.save(&env, &records, now)))
     }
 
-    fn list<'a>(&'a self, what: Listing, env: &'a str, filter: &'a Filter) -> StoreFuture<'a, Vec<Value>> {
-        let (store, env, filter) = (self.clone(), env.to_owned(), filter.clone());
-        Box::pin(blocking(move || match what {
-            Listing::Connections => store.list_connections(&env, &filter),
-            Listing::Endpoints => store.list_endpoints(&env, &filter),
-        }))
-    }
-
-    fn save_start<'a>(
+    fn list_connections<'a>(
         &'a self,
-        id: &'a str,
-        url: &'a str,
-        cookie: &'a str,
-        expires_at: i64,
-    ) -> StoreFuture<'a, ()> {
-        let (store, id, url, cookie) = (self.clone(), id.to_owned(), url.to_owned(), cookie.to_owned());
-        Box::pin(blocking(move || store.save_start(&id, &url, &cookie, expires_at)))
+        env: &'a str,
+        filter: &'a Filter,
+    ) -> StoreFuture<'a, Vec<ConnectionRow>> {
+        let (store, env, filter) = (self.clone(), env.to_owned(), filter.clone());
+        Box::pin(blocking(move || store.list_connections(&env, &filter)))
+    }
+}
+
+impl Endpoints for Store {
+    fn list_endpoints<'a>(&'a self, env: &'a str, filter: &'a Filter) -> StoreFuture<'a, Vec<EndpointRow>> {
+        let (store, env, filter) = (self.clone(), env.to_owned(), filter.clone());
+        Box::pin(blocking(move || store.list_endpoints(&env, &filter)))
+    }
+}
+
+impl StartLinks for Store {
+    fn save_start<'a>(&'a self, id: &'a str, link: &'a StartLink, expires_at: i64) -> StoreFuture<'a, ()> {
+        let (store, id, link) = (self.clone(), id.to_owned(), link.clone());
+        Box::pin(blocking(move || store.save_start(&id, &link, expires_at)))
     }
 
-    fn take_start<'a>(&'a self, id: &'a str, now: i64) -> StoreFuture<'a, Option<(String, String)>> {
+    fn take_start<'a>(&'a self, id: &'a str, now: i64) -> StoreFuture<'a, Option<StartLink>> {
         let (store, id) = (self.clone(), id.to_owned());
         Box::pin(blocking(move || store.take_start(&id, now)))
     }
+}
+
+/// The list statements' parameters, in their order.
+fn filter_params<'a>(env: &'a str, f: &'a Filter) -> impl rusqlite::Params + 'a {
+    (
+        env,
+        &f.subscriber_id,
+        &f.connection_identifier,
+        &f.integration_identifier,
+        f.limit,
+        f.offset,
+    )
+}
+
+/// A row's public JSON as its record.
+fn decode<T: serde::de::DeserializeOwned>(public: &str) -> Result<T, StoreError> {
+    serde_json::from_str(public).map_err(|e| StoreError::with("decode", e))
 }
 
 #[cfg(test)]
