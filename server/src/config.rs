@@ -6,6 +6,7 @@
 //! secret: `"env:NAME"` reads `NAME` at start (missing: an error).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use channel_connect::{
     BaseUrl, ChannelConnect, ClientId, Integration, KeyId, KeyRing, MsTeams, Platform, RedirectUri, Secret,
@@ -195,14 +196,14 @@ pub struct Config {
     /// Signing keys and clock rules shared by every environment.
     pub platform: Platform,
     /// The environments, each with its own API keys and integrations.
-    pub environments: Vec<Environment>,
+    pub environments: Vec<Arc<Environment>>,
     /// The AEAD key for tokens at rest (32 bytes).
     pub token_key: [u8; 32],
 }
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let ids: Vec<&str> = self.environments.iter().map(Environment::id).collect();
+        let ids: Vec<&str> = self.environments.iter().map(|e| e.id()).collect();
         f.debug_struct("Config")
             .field("environments", &ids)
             .field("token_key", &"[redacted]")
@@ -247,7 +248,7 @@ impl Config {
         let mut environments = Vec::new();
         let mut api_keys = std::collections::HashSet::new();
         for env in file.environments {
-            if environments.iter().any(|e: &Environment| e.id() == env.id) {
+            if environments.iter().any(|e: &Arc<Environment>| e.id() == env.id) {
                 return Err(format!("environment {} is configured twice", env.id));
             }
             // An API key selects one environment: a shared one would pick either.
@@ -256,7 +257,7 @@ impl Config {
                     return Err(format!("environment {}: an API key is listed twice", env.id));
                 }
             }
-            environments.push(environment(&platform, env)?);
+            environments.push(Arc::new(environment(&platform, env)?));
         }
         Ok(Config {
             platform,
@@ -266,7 +267,7 @@ impl Config {
     }
 
     /// The environment an API key selects.
-    pub fn by_api_key(&self, presented: &str) -> Option<&Environment> {
+    pub fn by_api_key(&self, presented: &str) -> Option<&Arc<Environment>> {
         // Every environment is compared, so the time does not say which matched.
         self.environments.iter().fold(
             None,
@@ -275,7 +276,7 @@ impl Config {
     }
 
     /// The environment with this id.
-    pub fn by_id(&self, id: &str) -> Option<&Environment> {
+    pub fn by_id(&self, id: &str) -> Option<&Arc<Environment>> {
         self.environments.iter().find(|e| e.id() == id)
     }
 }

@@ -3,12 +3,10 @@
 
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, header};
 use time::OffsetDateTime;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Config, Environment};
-use crate::http::error::ApiError;
+use crate::config::Config;
 use crate::sender::Sender;
 use crate::store::seal::Sealer;
 use crate::store::sqlite::Store;
@@ -96,17 +94,4 @@ impl AppState {
     pub(crate) fn now(&self) -> OffsetDateTime {
         (self.clock)()
     }
-}
-
-/// The environment the `Authorization: ApiKey ...` header selects.
-pub(crate) fn authorize<'a>(state: &'a AppState, headers: &HeaderMap) -> Result<&'a Environment, ApiError> {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("ApiKey "))
-        .ok_or(ApiError::Unauthorized)?;
-    state
-        .config
-        .by_api_key(presented.trim())
-        .ok_or(ApiError::Unauthorized)
 }

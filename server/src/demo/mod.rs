@@ -47,7 +47,7 @@ async fn start(State(s): State<Arc<AppState>>, Path(integration): Path<String>) 
     // The environment with browser binding on: the answer is a start URL
     // of this server, which sets the cookie on the way to the provider.
     let Some(env) = s.config.by_api_key(DEMO_BROWSER_API_KEY) else {
-        return ApiError::NotFound("no demo environment".into()).into_response();
+        return ApiError::Internal("no demo environment").into_response();
     };
     let body = json!({
         "integrationIdentifier": integration, "subscriberId": "subscriber-123",

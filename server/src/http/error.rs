@@ -1,5 +1,6 @@
-//! Every refusal the API answers, in Novu's body shape
-//! `{"statusCode": N, "message": "..."}`, as an axum response.
+//! Every refusal the API answers, grouped by cause (who asks, what is
+//! asked, the stores, this server), with one map to HTTP statuses and
+//! Novu's body shape `{"statusCode": N, "message": "..."}`.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -13,45 +14,95 @@ use crate::store::StoreError;
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ApiError {
-    /// No or a wrong `Authorization: ApiKey ...` (401).
+    /// Who asks: no or a wrong `Authorization: ApiKey ...` (401).
     Unauthorized,
-    /// A request-body or request-rule refusal (422, 404, 400).
-    Request(RequestError),
-    /// A malformed header (400).
-    BadRequest(String),
-    /// A reused idempotency key with another body (422).
-    Unprocessable(String),
-    /// A request under the same idempotency key still in progress (409).
-    Conflict(String),
-    /// Not found (a connection identifier).
-    NotFound(String),
-    /// The server itself failed.
+    /// What is asked, as the core judged it (422, 400 or 404, its message).
+    Invalid(RequestError),
+    /// What is asked, as this server judged it.
+    Refused(Refusal, String),
+    /// A store did not answer (503, retry later); the store's error kept.
+    Unavailable(StoreError),
+    /// This server failed (500).
     Internal(&'static str),
-    /// A store did not answer (503): retry later.
-    Unavailable(&'static str),
+}
+
+/// Why this server refused a request it could read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// A malformed header, or a connection of another integration (400).
+    BadRequest,
+    /// Nothing of that identifier in the environment (404).
+    NotFound,
+    /// Another owner's or workspace's connection, or an idempotency key in
+    /// use (409).
+    Conflict,
+    /// An idempotency key reused with another body (422).
+    Unprocessable,
 }
 
 impl ApiError {
+    /// A refusal of `kind` saying `message`.
+    pub fn refused(kind: Refusal, message: impl Into<String>) -> ApiError {
+        ApiError::Refused(kind, message.into())
+    }
+
+    /// The HTTP status: the one place statuses are chosen.
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::Unauthorized => 401,
+            ApiError::Invalid(e) => e.status(),
+            ApiError::Refused(Refusal::BadRequest, _) => 400,
+            ApiError::Refused(Refusal::NotFound, _) => 404,
+            ApiError::Refused(Refusal::Conflict, _) => 409,
+            ApiError::Refused(Refusal::Unprocessable, _) => 422,
+            ApiError::Unavailable(_) => 503,
+            ApiError::Internal(_) => 500,
+        }
+    }
+
     /// The status and Novu's body.
     pub fn status_and_body(&self) -> (u16, Value) {
-        let plain = |status: u16, message: &str| (status, json!({"statusCode": status, "message": message}));
+        let status = self.status();
+        let plain = |message: &str| json!({"statusCode": status, "message": message});
+        let body = match self {
+            ApiError::Unauthorized => plain("API Key not found"),
+            ApiError::Invalid(e) => e.to_json(),
+            ApiError::Refused(_, message) => plain(message),
+            ApiError::Unavailable(_) => plain("Service unavailable, try again"),
+            ApiError::Internal(what) => plain(what),
+        };
+        (status, body)
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ApiError::Unauthorized => plain(401, "API Key not found"),
-            ApiError::Request(e) => (e.status(), e.to_json()),
-            ApiError::BadRequest(m) => plain(400, m),
-            ApiError::Unprocessable(m) => plain(422, m),
-            ApiError::Conflict(m) => plain(409, m),
-            ApiError::NotFound(m) => plain(404, m),
-            ApiError::Internal(what) => plain(500, what),
-            ApiError::Unavailable(_) => plain(503, "Service unavailable, try again"),
+            ApiError::Unauthorized => f.write_str("no or a wrong API key"),
+            ApiError::Invalid(e) => write!(f, "{e}"),
+            ApiError::Refused(kind, message) => write!(f, "{kind:?}: {message}"),
+            ApiError::Unavailable(e) => write!(f, "{e}"),
+            ApiError::Internal(what) => write!(f, "internal: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ApiError::Invalid(e) => Some(e),
+            ApiError::Unavailable(e) => Some(e),
+            _ => None,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(what) | ApiError::Unavailable(what) = &self {
-            tracing::error!(what, "server failure");
+        match &self {
+            ApiError::Unavailable(e) => tracing::error!(error = %e, "store unavailable"),
+            ApiError::Internal(what) => tracing::error!(what, "server failure"),
+            _ => {}
         }
         let (status, body) = self.status_and_body();
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -61,12 +112,12 @@ impl IntoResponse for ApiError {
 
 impl From<RequestError> for ApiError {
     fn from(e: RequestError) -> Self {
-        ApiError::Request(e)
+        ApiError::Invalid(e)
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::Unavailable(e.op())
+        ApiError::Unavailable(e)
     }
 }

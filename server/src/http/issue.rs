@@ -17,39 +17,46 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::config::Environment;
+use crate::http::auth::Authenticated;
 use crate::http::binding::START_PATH;
-use crate::http::error::ApiError;
-use crate::state::{AppState, authorize};
+use crate::http::error::{ApiError, Refusal};
+use crate::state::AppState;
 use crate::store::ownership::{self, Conflict};
 use crate::store::{Filter, Idempotency, StartLink};
 
 /// Longest `idempotency-key` (Novu).
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
-pub(crate) async fn connect(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    issue(s, headers, body, false).await
+pub(crate) async fn connect(
+    State(s): State<Arc<AppState>>,
+    Authenticated(env): Authenticated,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    issue(&s, &env, headers, body, false).await
 }
 
-pub(crate) async fn link_user(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    issue(s, headers, body, true).await
+pub(crate) async fn link_user(
+    State(s): State<Arc<AppState>>,
+    Authenticated(env): Authenticated,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    issue(&s, &env, headers, body, true).await
 }
 
-/// Both POST endpoints: authorize, honour `idempotency-key`, issue the URL.
-async fn issue(s: Arc<AppState>, headers: HeaderMap, body: Bytes, link: bool) -> Response {
-    let env = match authorize(&s, &headers) {
-        Ok(env) => env,
-        Err(e) => return e.into_response(),
-    };
+/// Both POST endpoints: honour `idempotency-key`, issue the URL.
+async fn issue(s: &AppState, env: &Environment, headers: HeaderMap, body: Bytes, link: bool) -> Response {
     // An empty key is no key, as Novu's interceptor treats it.
     let Some(key) = headers.get("idempotency-key").filter(|k| !k.is_empty()) else {
-        let (status, value) = issue_url(&s, env, &body, link).await;
+        let (status, value) = issue_url(s, env, &body, link).await;
         return json_response(status, &value.to_string(), false);
     };
     let key = match key.to_str() {
         Ok(k) if k.len() <= MAX_IDEMPOTENCY_KEY_LEN => k.to_owned(),
         _ => {
             let msg = format!("idempotency-key must be at most {MAX_IDEMPOTENCY_KEY_LEN} characters");
-            return ApiError::BadRequest(msg).into_response();
+            return ApiError::refused(Refusal::BadRequest, msg).into_response();
         }
     };
     let route: &[u8] = if link { b"endpoints" } else { b"connections" };
@@ -66,18 +73,18 @@ async fn issue(s: Arc<AppState>, headers: HeaderMap, body: Bytes, link: bool) ->
         Ok(Idempotency::Mismatch) => {
             let msg =
                 "Request with the same idempotency-key but a different body was already sent".to_owned();
-            return ApiError::Unprocessable(msg).into_response();
+            return ApiError::refused(Refusal::Unprocessable, msg).into_response();
         }
         Ok(Idempotency::InFlight) => {
-            let mut res = ApiError::Conflict("A request with this idempotency-key is being processed".into())
-                .into_response();
+            let msg = "A request with this idempotency-key is being processed";
+            let mut res = ApiError::refused(Refusal::Conflict, msg).into_response();
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             return res;
         }
         Err(e) => return ApiError::from(e).into_response(),
     }
-    let (status, value) = issue_url(&s, env, &body, link).await;
+    let (status, value) = issue_url(s, env, &body, link).await;
     let text = value.to_string();
     // A server failure is not an answer to keep: the key is freed for a retry.
     let kept = if status >= 500 {
@@ -158,7 +165,7 @@ async fn link_url(
             return Ok(pinned);
         }
         Some(_) => refused(Conflict::Integration),
-        None => ApiError::NotFound(format!("Channel connection not found: {id}")),
+        None => ApiError::refused(Refusal::NotFound, format!("Channel connection not found: {id}")),
     };
     // Novu's field errors (422) come before a lookup's refusal.
     env.core.link_user_url(b, params)?;
@@ -200,8 +207,8 @@ async fn connect_url(
 /// (400), another owner's or workspace's a conflict (409).
 fn refused(c: Conflict) -> ApiError {
     match c {
-        Conflict::Integration => ApiError::BadRequest(c.message().to_owned()),
-        Conflict::Owner | Conflict::Workspace => ApiError::Conflict(c.message().to_owned()),
+        Conflict::Integration => ApiError::refused(Refusal::BadRequest, c.message()),
+        Conflict::Owner | Conflict::Workspace => ApiError::refused(Refusal::Conflict, c.message()),
     }
 }
 

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::http::error::ApiError;
-use crate::state::{AppState, authorize};
+use crate::http::auth::Authenticated;
+use crate::http::error::{ApiError, Refusal};
+use crate::state::AppState;
 use crate::store::{ConnectionRow, EndpointRow, Filter};
 
 /// The list endpoints' query (Novu's names).
@@ -40,10 +40,9 @@ impl ListQuery {
 /// A page of the environment's connections.
 pub(super) async fn list_connections(
     State(s): State<Arc<AppState>>,
-    headers: HeaderMap,
+    Authenticated(env): Authenticated,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let env = authorize(&s, &headers)?;
     let filter = q.filter();
     let rows = s.connections.list_connections(env.id(), &filter).await?;
     let data: Vec<Value> = rows.iter().map(connection_json).collect::<Result<_, _>>()?;
@@ -53,10 +52,9 @@ pub(super) async fn list_connections(
 /// A page of the environment's endpoints.
 pub(super) async fn list_endpoints(
     State(s): State<Arc<AppState>>,
-    headers: HeaderMap,
+    Authenticated(env): Authenticated,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let env = authorize(&s, &headers)?;
     let filter = q.filter();
     let rows = s.endpoints.list_endpoints(env.id(), &filter).await?;
     let data: Vec<Value> = rows.iter().map(endpoint_json).collect::<Result<_, _>>()?;
@@ -85,10 +83,9 @@ fn endpoint_json(row: &EndpointRow) -> Result<Value, ApiError> {
 /// One connection of the environment.
 pub(super) async fn get_connection(
     State(s): State<Arc<AppState>>,
-    headers: HeaderMap,
+    Authenticated(env): Authenticated,
     Path(identifier): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let env = authorize(&s, &headers)?;
     let filter = Filter {
         connection_identifier: Some(identifier.clone()),
         limit: 1,
@@ -97,8 +94,9 @@ pub(super) async fn get_connection(
     let mut found = s.connections.list_connections(env.id(), &filter).await?;
     match found.pop() {
         Some(c) => Ok(Json(json!({ "data": connection_json(&c)? }))),
-        None => Err(ApiError::NotFound(format!(
-            "Channel connection not found: {identifier}"
-        ))),
+        None => Err(ApiError::refused(
+            Refusal::NotFound,
+            format!("Channel connection not found: {identifier}"),
+        )),
     }
 }

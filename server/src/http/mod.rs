@@ -1,6 +1,7 @@
 //! The HTTP side: the router, its layers and the request log; the handlers
 //! live beside it, one module per concern.
 
+pub mod auth;
 pub(crate) mod binding;
 mod callback;
 pub mod error;
