@@ -1,0 +1,69 @@
+//! One environment: its API keys, its core, its browser binding, and what
+//! the server needs besides the core.
+
+use std::collections::HashMap;
+
+use channel_connect::{ChannelConnect, MsTeams, Secret};
+
+/// Whether an environment's flows are bound to the browser that opens the
+/// start URL (an `HttpOnly` cookie the callback must present).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binding {
+    /// Unbound states, answered with the provider URL itself.
+    Off,
+    /// Bound states issued, unbound ones still accepted: for turning binding
+    /// on without refusing the flows issued just before (their states live
+    /// five minutes). Switch to `On` once those have expired.
+    Rollout,
+    /// Bound states only: a callback whose state carries no binding is refused.
+    On,
+}
+
+impl Binding {
+    /// Whether new states are bound (start URLs answered).
+    pub fn issues_bound(self) -> bool {
+        self != Binding::Off
+    }
+
+    /// Whether a callback may present a state without a binding.
+    pub fn accepts_unbound(self) -> bool {
+        self != Binding::On
+    }
+}
+
+/// One environment: its API keys, its core, and what the server needs
+/// besides the core (redirect URLs, the Teams apps for app installs).
+pub struct Environment {
+    pub(super) api_keys: Vec<Secret>,
+    /// The library's core for this environment.
+    pub core: ChannelConnect,
+    /// `redirectUrl` per integration identifier.
+    pub redirect_urls: HashMap<String, url::Url>,
+    /// The Teams apps per integration identifier (for installing the app for a linked user).
+    pub teams: HashMap<String, MsTeams>,
+    /// Whether flows are bound to the browser that opens the start URL.
+    pub browser_binding: Binding,
+}
+
+impl Environment {
+    /// The environment's id.
+    pub fn id(&self) -> &str {
+        self.core.environment_id()
+    }
+
+    /// Whether `presented` is one of this environment's API keys, compared
+    /// in constant time.
+    pub fn accepts(&self, presented: &str) -> bool {
+        self.api_keys.iter().fold(false, |hit, k| {
+            hit | constant_time_eq(k.expose().as_bytes(), presented.as_bytes())
+        })
+    }
+}
+
+/// Equal bytes, in time that depends on the lengths only.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,164 @@
+//! The server's configuration: environments (API keys, integrations) on one
+//! platform (signing keys, state lifetime), and the key that seals tokens at
+//! rest. One JSON file (`file`), or the embedded demo (`demo`).
+//!
+//! A secret field may name an environment variable instead of holding the
+//! secret: `"env:NAME"` reads `NAME` at start (missing: an error).
+
+mod demo;
+mod environment;
+mod file;
+
+use std::sync::Arc;
+
+use channel_connect::Platform;
+
+pub use environment::{Binding, Environment};
+
+/// The callback path this server serves (the integrations' `redirectUri`).
+pub const CALLBACK_PATH: &str = "/v1/integrations/chat/oauth/callback";
+
+/// The demo API key (also printed at start).
+pub const DEMO_API_KEY: &str = "demo-secret-key";
+/// The API key of the demo environment with browser binding on (the start page's).
+pub const DEMO_BROWSER_API_KEY: &str = "demo-browser-secret-key";
+
+/// Everything the server runs with.
+pub struct Config {
+    /// Signing keys and clock rules shared by every environment.
+    pub platform: Platform,
+    /// The environments, each with its own API keys and integrations.
+    pub environments: Vec<Arc<Environment>>,
+    /// The AEAD key for tokens at rest (32 bytes).
+    pub token_key: [u8; 32],
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: Vec<&str> = self.environments.iter().map(|e| e.id()).collect();
+        f.debug_struct("Config")
+            .field("environments", &ids)
+            .field("token_key", &"[redacted]")
+            .finish()
+    }
+}
+
+impl Config {
+    /// The embedded demo, its integrations pointing at the stand-ins under `base`.
+    pub fn demo(base: &str) -> Result<Config, String> {
+        Config::parse(&Config::demo_text(base))
+    }
+
+    /// The demo configuration's JSON text (a starting point for a file of
+    /// one's own, and for tests that change a part of it).
+    pub fn demo_text(base: &str) -> String {
+        demo::DEMO_CONFIG
+            .replace("{integrations}", demo::DEMO_INTEGRATIONS)
+            .replace("{base}", base.trim_end_matches('/'))
+    }
+
+    /// Reads a configuration file.
+    pub fn from_file(path: &str) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        Config::parse(&text)
+    }
+
+    /// Parses and validates a configuration.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let parsed = file::parse(text)?;
+        Ok(Config {
+            platform: parsed.platform,
+            environments: parsed.environments,
+            token_key: parsed.token_key,
+        })
+    }
+
+    /// The environment an API key selects.
+    pub fn by_api_key(&self, presented: &str) -> Option<&Arc<Environment>> {
+        // Every environment is compared, so the time does not say which matched.
+        self.environments.iter().fold(
+            None,
+            |found, e| if e.accepts(presented) { Some(e) } else { found },
+        )
+    }
+
+    /// The environment with this id.
+    pub fn by_id(&self, id: &str) -> Option<&Arc<Environment>> {
+        self.environments.iter().find(|e| e.id() == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_parses_and_keys_select_environments() {
+        let c = Config::demo("http://127.0.0.1:3000").unwrap();
+        assert!(c.by_api_key(DEMO_API_KEY).is_some());
+        assert!(c.by_api_key("demo-secret-kez").is_none());
+        assert!(c.by_api_key("").is_none());
+        assert!(!format!("{c:?}").contains("64656d6f"));
+    }
+
+    #[test]
+    fn secrets_from_the_environment_must_exist() {
+        let text = Config::demo_text("http://127.0.0.1:1").replace(
+            "\"demo-secret-key\"",
+            "\"env:CHANNEL_CONNECT_TEST_UNSET_VARIABLE\"",
+        );
+        let err = Config::parse(&text).unwrap_err();
+        assert!(err.contains("CHANNEL_CONNECT_TEST_UNSET_VARIABLE"), "{err}");
+    }
+
+    #[test]
+    fn an_api_key_selects_one_environment() {
+        let shared =
+            Config::demo_text("http://127.0.0.1:1").replace("demo-browser-secret-key", "demo-secret-key");
+        let err = Config::parse(&shared).unwrap_err();
+        assert!(err.contains("listed twice"), "{err}");
+        assert!(!err.contains("demo-secret-key"), "the key is not repeated: {err}");
+    }
+
+    #[test]
+    fn browser_binding_is_off_on_or_rolling_out() {
+        let with = |value: &str| {
+            let text = Config::demo_text("http://127.0.0.1:1").replace(
+                "\"browserBinding\": true",
+                &format!("\"browserBinding\": {value}"),
+            );
+            Config::parse(&text).map(|c| c.environments[1].browser_binding)
+        };
+        assert_eq!(with("true"), Ok(Binding::On));
+        assert_eq!(with("false"), Ok(Binding::Off));
+        assert_eq!(with("\"rollout\""), Ok(Binding::Rollout));
+        assert!(with("\"maybe\"").is_err());
+        let demo = Config::demo("http://127.0.0.1:1").unwrap();
+        assert_eq!(demo.environments[0].browser_binding, Binding::Off, "absent: off");
+        assert!(!Binding::On.accepts_unbound() && Binding::Rollout.accepts_unbound());
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_type_does_not_show_its_value() {
+        let text = Config::demo_text("http://127.0.0.1:1").replace(
+            r#""apiKeys": ["demo-secret-key"]"#,
+            r#""apiKeys": "sk_live_\"SUPER\"SECRET""#,
+        );
+        let err = Config::parse(&text).unwrap_err();
+        assert!(!err.contains("SECRET") && !err.contains("sk_live"), "{err}");
+        assert!(
+            err.contains("expected a sequence") && err.contains("line"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn one_key_is_active() {
+        let two = Config::demo_text("http://127.0.0.1:1").replace(
+            r#""active": true }]"#,
+            r#""active": true }, { "id": 2, "secretHex": "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", "active": true }]"#,
+        );
+        let err = Config::parse(&two).unwrap_err();
+        assert!(err.contains("only one key"), "{err}");
+    }
+}

@@ -1,0 +1,169 @@
+//! From the replay mark on: exchange the code, store the records (or park
+//! them when the store fails), and install the Teams app for a linked user.
+//! Runs in a task of its own, so a browser that goes away cannot leave a
+//! code spent with nothing stored.
+
+use std::sync::Arc;
+
+use channel_connect::records::StoredRecords;
+use channel_connect::{HttpResponse, VerifiedCallback};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use super::outcome::{Done, Refusal};
+use super::teams_app::install_for_linked_users;
+use crate::state::AppState;
+use crate::store::Saved;
+
+/// Marks the state used (once per state, whatever happens next: a code is
+/// redeemed once), then exchanges, stores and links; or, for a state used
+/// before, stores what a failed store parked.
+pub(super) async fn settle(
+    s: Arc<AppState>,
+    env: String,
+    verified: VerifiedCallback,
+    parking: Option<Vec<u8>>,
+    now: OffsetDateTime,
+) -> Result<Done, Refusal> {
+    let replay = verified.state.replay_id();
+    let expires = verified.state.expires_at().unix_timestamp();
+    // A store that cannot answer fails closed (503): no state without its check.
+    let first = s
+        .replay
+        .mark_used(&replay.0, expires, now.unix_timestamp())
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "replay marks unavailable");
+            Refusal::plain(503, "Service unavailable, try again")
+        })?;
+    if !first {
+        // Refused, unless it is a retry after the records store failed.
+        let records = take_parked(&s, parking.as_deref(), now).await?;
+        return store(&s, &env, &verified, &records, parking.as_deref(), now).await;
+    }
+    if let Some(next) = &verified.next {
+        return Ok(Done::Next(next.url.clone()));
+    }
+    let records = exchange(&s, &verified, now).await?;
+    let done = store(&s, &env, &verified, &records, parking.as_deref(), now).await?;
+    // Best effort, once the link is stored: the app lets the bot message the user.
+    let app = s
+        .config
+        .by_id(&env)
+        .and_then(|e| e.teams.get(verified.state.integration_identifier()));
+    if let Some(app) = app {
+        install_for_linked_users(&s, app, &records).await;
+    }
+    Ok(done)
+}
+
+/// Where a redeemed code's records wait for a retry: under the state's
+/// replay id and the code, so only the same callback finds them.
+pub(super) fn parking_key(replay_id: &[u8], code: &str) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(b"channel-connect parked records\0");
+    h.update((replay_id.len() as u64).to_be_bytes());
+    h.update(replay_id);
+    h.update(code.as_bytes());
+    h.finalize().to_vec()
+}
+
+/// Stores the records; when the store fails, parks them (the code is spent)
+/// so a retry of the same callback can store them.
+async fn store(
+    s: &AppState,
+    env: &str,
+    verified: &VerifiedCallback,
+    records: &StoredRecords,
+    parking: Option<&[u8]>,
+    now: OffsetDateTime,
+) -> Result<Done, Refusal> {
+    let e = match s.connections.save(env, records, now.unix_timestamp()).await {
+        Ok(Saved::Stored(connection)) => {
+            return Ok(Done::Stored {
+                env: env.to_owned(),
+                integration: verified.state.integration_identifier().to_owned(),
+                connection,
+            });
+        }
+        Ok(Saved::Refused(conflict)) => {
+            tracing::warn!(
+                ?conflict,
+                "records refused: not a re-install of the stored connection"
+            );
+            return Err(Refusal::plain(409, conflict.message()));
+        }
+        Err(e) => e,
+    };
+    tracing::error!(error = %e, "records not stored");
+    let Some(key) = parking else {
+        return Err(Refusal::plain(503, "Service unavailable, try again"));
+    };
+    let expires = verified.state.expires_at().unix_timestamp();
+    let parked = match s.sealer.seal_parked(key, records) {
+        Ok(sealed) => s.parked.park(key, &sealed, expires, now.unix_timestamp()).await,
+        Err(e) => Err(e),
+    };
+    match parked {
+        Ok(()) => Err(Refusal::plain(503, "Service unavailable, try again")),
+        Err(e) => {
+            tracing::error!(error = %e, "exchanged records lost: the flow must start again");
+            Err(Refusal::plain(
+                503,
+                "Service unavailable, start the connection again",
+            ))
+        }
+    }
+}
+
+/// The records a failed store parked for this callback, taken once; a
+/// replay finds none and is refused.
+async fn take_parked(
+    s: &AppState,
+    key: Option<&[u8]>,
+    now: OffsetDateTime,
+) -> Result<StoredRecords, Refusal> {
+    let replayed = || {
+        tracing::warn!(reason = "Replayed", "state refused");
+        Refusal::plain(400, "Invalid OAuth state parameter")
+    };
+    let Some(key) = key else { return Err(replayed()) };
+    let sealed = s
+        .parked
+        .take_parked(key, now.unix_timestamp())
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "parked records unavailable");
+            Refusal::plain(503, "Service unavailable, try again")
+        })?
+        .ok_or_else(replayed)?;
+    tracing::info!("storing records parked by a failed store");
+    s.sealer.open_parked(key, &sealed).map_err(|e| {
+        tracing::error!(error = %e, "parked records do not open");
+        replayed()
+    })
+}
+
+/// Redeems the code and parses the answer into records.
+async fn exchange(
+    s: &AppState,
+    verified: &VerifiedCallback,
+    now: OffsetDateTime,
+) -> Result<StoredRecords, Refusal> {
+    let request = verified
+        .token_request()
+        .map_err(|e| Refusal::plain(e.status(), &e.to_string()))?
+        .ok_or_else(|| Refusal::plain(400, "Nothing to exchange"))?;
+    let provider = verified.state.provider();
+    let answer = s.sender.send(&request).await.map_err(|error| {
+        tracing::warn!(provider, operation = "token exchange", %error, "provider call failed");
+        Refusal::plain(502, "The provider could not be reached")
+    })?;
+    verified
+        .records(&HttpResponse::new(answer.status, &answer.body), now)
+        .map_err(|e| {
+            let status = answer.status;
+            tracing::warn!(provider, operation = "token exchange", status, refusal = %e, "provider answer refused");
+            Refusal::plain(e.status(), &e.to_string())
+        })
+}

@@ -1,0 +1,228 @@
+//! Connections, endpoints and start links in PostgreSQL, shared by every
+//! instance: the pool (here), the schema and statements
+//! (`statements`), and the records' reads and writes (`records`). Rows are
+//! written as the SQLite store writes them (sealed by
+//! [`crate::store::seal::Sealer`]); one callback's records in one transaction.
+
+mod records;
+mod statements;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use rustls::{ClientConfig, RootCertStore};
+use rustls_platform_verifier::BuilderVerifierExt;
+use sha2::{Digest, Sha256};
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
+use tokio_postgres::Client;
+use tokio_postgres::types::ToSql;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::store::StoreError;
+use crate::store::seal::Sealer;
+use statements::{SCHEMA, Statements};
+
+/// A small pool of PostgreSQL connections, each opened again on its next
+/// use after it breaks.
+#[derive(Clone)]
+pub struct PgStore {
+    url: Arc<str>,
+    tls: MakeRustlsConnect,
+    slots: Arc<[Mutex<Option<Conn>>]>,
+    next: Arc<AtomicUsize>,
+    sealer: Sealer,
+}
+
+/// One pooled connection and its statements, prepared once on first use
+/// (an unprepared query costs a second round trip each time).
+struct Conn {
+    client: Client,
+    statements: Option<Arc<Statements>>,
+}
+
+/// Connections per instance unless [`PgOptions`] says otherwise.
+pub const DEFAULT_POOL_SIZE: usize = 8;
+
+/// How the store reaches PostgreSQL, besides its URL.
+#[derive(Clone, Debug)]
+pub struct PgOptions {
+    /// Connections in the pool (at least one; the others open on first use).
+    pub pool_size: usize,
+    /// A PEM file of the CA certificates that sign the server's certificate
+    /// (else the system's trust store).
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions {
+            pool_size: DEFAULT_POOL_SIZE,
+            ca_file: None,
+        }
+    }
+}
+
+/// One statement's parameters.
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// How long one store operation may take, connecting included.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password: not kept.
+        f.write_str("PgStore { .. }")
+    }
+}
+
+/// Opens one connection, its driver task spawned.
+async fn open(url: &str, tls: &MakeRustlsConnect) -> Result<Client, StoreError> {
+    let connecting = tokio_postgres::connect(url, tls.clone());
+    let (client, connection) = tokio::time::timeout(OPERATION_TIMEOUT, connecting)
+        .await
+        .map_err(|e| StoreError::with("postgres connect", e))?
+        .map_err(failed("postgres connect"))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::error!(error = %e, "postgres connection ended");
+        }
+    });
+    Ok(client)
+}
+
+/// TLS to PostgreSQL (used as the URL's `sslmode` says; `require` in
+/// production): the server's certificate is verified against `ca_file`'s
+/// certificates, else the system's trust store.
+fn tls(ca_file: Option<&Path>) -> Result<MakeRustlsConnect, StoreError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StoreError::with("postgres tls", e))?;
+    let config = match ca_file {
+        Some(path) => {
+            let mut roots = RootCertStore::empty();
+            for cert in
+                CertificateDer::pem_file_iter(path).map_err(|e| StoreError::with("postgres ca file", e))?
+            {
+                roots
+                    .add(cert.map_err(|e| StoreError::with("postgres ca file", e))?)
+                    .map_err(|e| StoreError::with("postgres ca file", e))?;
+            }
+            if roots.is_empty() {
+                return Err(StoreError::new("postgres ca file"));
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+        None => builder
+            .with_platform_verifier()
+            .map_err(|e| StoreError::with("postgres tls", e))?
+            .with_no_client_auth(),
+    };
+    Ok(MakeRustlsConnect::new(config))
+}
+
+/// Bounds an operation: a store that hangs is a store that failed.
+async fn bounded<T>(op: impl std::future::Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    tokio::time::timeout(OPERATION_TIMEOUT, op)
+        .await
+        .map_err(|e| StoreError::with("postgres timeout", e))?
+}
+
+/// The advisory lock of one natural key: transactions that write the same
+/// key (two callbacks for one workspace at once, on a pool or on two
+/// instances) run one after the other, and the second finds the first's row.
+fn lock_id(env: &str, natural_key: &[u8]) -> i64 {
+    let mut h = Sha256::new();
+    h.update(env.as_bytes());
+    h.update([0]);
+    h.update(natural_key);
+    let digest = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
+}
+
+fn failed(what: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
+    move |e| StoreError::with(what, e)
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user@host:port/db`) and creates the
+    /// schema; a pool of [`DEFAULT_POOL_SIZE`] connections.
+    pub async fn connect(
+        url: &str,
+        token_key: &[u8; 32],
+        entropy: fn(&mut [u8]),
+    ) -> Result<PgStore, StoreError> {
+        PgStore::connect_with(url, token_key, entropy, &PgOptions::default()).await
+    }
+
+    /// [`PgStore::connect`] with a pool size and a CA file of one's own.
+    pub async fn connect_with(
+        url: &str,
+        token_key: &[u8; 32],
+        entropy: fn(&mut [u8]),
+        options: &PgOptions,
+    ) -> Result<PgStore, StoreError> {
+        let tls = tls(options.ca_file.as_deref())?;
+        let mut client = open(url, &tls).await?;
+        let tx = client.transaction().await.map_err(failed("postgres migrate"))?;
+        tx.execute("SELECT pg_advisory_xact_lock(7312846001)", &[])
+            .await
+            .map_err(failed("postgres migrate"))?;
+        tx.batch_execute(SCHEMA)
+            .await
+            .map_err(failed("postgres migrate"))?;
+        tx.commit().await.map_err(failed("postgres migrate"))?;
+        let size = options.pool_size.max(1);
+        let mut slots: Vec<Mutex<Option<Conn>>> = (0..size).map(|_| Mutex::new(None)).collect();
+        slots[0] = Mutex::new(Some(Conn {
+            client,
+            statements: None,
+        }));
+        Ok(PgStore {
+            url: url.into(),
+            tls,
+            slots: slots.into(),
+            next: Arc::new(AtomicUsize::new(0)),
+            sealer: Sealer::new(token_key, entropy),
+        })
+    }
+
+    /// A connection of the pool and its statements: the first idle one
+    /// from a rotating start, else a wait for that one; opened again first
+    /// when it broke.
+    async fn conn(&self) -> Result<(MappedMutexGuard<'_, Client>, Arc<Statements>), StoreError> {
+        let n = self.slots.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
+        let idle = (0..n).find_map(|i| self.slots[(start + i) % n].try_lock().ok());
+        let mut guard = match idle {
+            Some(g) => g,
+            None => self.slots[start].lock().await,
+        };
+        if guard.as_ref().is_none_or(|c| c.client.is_closed()) {
+            *guard = None;
+            let client = open(&self.url, &self.tls).await?;
+            *guard = Some(Conn {
+                client,
+                statements: None,
+            });
+        }
+        let conn = guard.as_mut().ok_or(StoreError::new("postgres connect"))?;
+        let statements = match &conn.statements {
+            Some(s) => s.clone(),
+            None => {
+                let s = Arc::new(Statements::prepare(&conn.client).await?);
+                conn.statements = Some(s.clone());
+                s
+            }
+        };
+        let client = MutexGuard::try_map(guard, |c| c.as_mut().map(|c| &mut c.client))
+            .map_err(|_| StoreError::new("postgres connect"))?;
+        Ok((client, statements))
+    }
+}

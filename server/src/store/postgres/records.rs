@@ -1,0 +1,247 @@
+//! The records' reads and writes in PostgreSQL: a callback's save in five
+//! pipelined round trips, the lists, start links.
+
+use channel_connect::records::{ChannelConnectionRecord, StoredRecords};
+use futures_util::future::try_join_all;
+use tokio_postgres::Transaction;
+use tokio_postgres::types::ToSql;
+
+use super::statements::Statements;
+use super::{Params, PgStore, bounded, failed, lock_id};
+use crate::store::ownership::{self, Conflict};
+use crate::store::seal::{Row, Sealer, relinked};
+use crate::store::{
+    ConnectionRow, Connections, EndpointRow, Endpoints, Filter, Saved, StartLink, StartLinks, StoreError,
+    StoreFuture,
+};
+
+impl PgStore {
+    /// The row a connection is written to: under its own identifier (when
+    /// the stored one there is re-installed), else the one stored for its
+    /// natural key, else its own; after the locks of both.
+    async fn connection_row(
+        &self,
+        tx: &Transaction<'_>,
+        st: &Statements,
+        env: &str,
+        c: &ChannelConnectionRecord,
+    ) -> Result<Result<Row, Conflict>, StoreError> {
+        let natural = Sealer::connection_key(c)?;
+        // The identifier's lock first, then the key's (every save in this
+        // order): two saves naming one identifier from two workspaces run
+        // one after the other, and the second sees the first's row.
+        let id_lock = lock_id(env, &[b"identifier\0", c.identifier.as_bytes()].concat());
+        let key_lock = lock_id(env, &natural);
+        let (p_id_lock, p_key_lock, p_id, p_key): (Params, Params, Params, Params) = (
+            &[&id_lock],
+            &[&key_lock],
+            &[&env, &c.identifier],
+            &[&env, &natural],
+        );
+        // Pipelined: the server runs them in order, so both reads come after the locks.
+        let (_, _, by_id, by_key) = tokio::try_join!(
+            tx.execute(&st.lock, p_id_lock),
+            tx.execute(&st.lock, p_key_lock),
+            tx.query_opt(&st.connection_by_id, p_id),
+            tx.query_opt(&st.connection_by_key, p_key),
+        )
+        .map_err(failed("find connection"))?;
+        let existing = match by_id {
+            Some(row) => match ownership::check_public(row.get::<_, &str>(0), c) {
+                Ok(()) => c.identifier.clone(),
+                Err(conflict) => return Ok(Err(conflict)),
+            },
+            None => by_key.map_or_else(|| c.identifier.clone(), |row| row.get::<_, String>(0)),
+        };
+        self.sealer.connection_row(env, c, &existing).map(Ok)
+    }
+
+    /// An endpoint's existing identifier, after its natural key's lock.
+    async fn endpoint_identifier(
+        tx: &Transaction<'_>,
+        st: &Statements,
+        env: &str,
+        natural: &[u8],
+    ) -> Result<Option<String>, StoreError> {
+        let lock = lock_id(env, natural);
+        let (p_lock, p_key): (Params, Params) = (&[&lock], &[&env, &natural]);
+        let (_, found) = tokio::try_join!(
+            tx.execute(&st.lock, p_lock),
+            tx.query_opt(&st.endpoint_by_key, p_key),
+        )
+        .map_err(failed("find endpoint"))?;
+        Ok(found.map(|row| row.get::<_, String>(0)))
+    }
+}
+
+impl Connections for PgStore {
+    fn save<'a>(&'a self, env: &'a str, records: &'a StoredRecords, now: i64) -> StoreFuture<'a, Saved> {
+        // Five round trips whatever the records: begin; the connection's
+        // lookup; its write with every endpoint's lookup; the endpoints'
+        // writes; commit.
+        Box::pin(bounded(async move {
+            let (mut client, st) = self.conn().await?;
+            let tx = client.transaction().await.map_err(failed("begin"))?;
+            let connection = match &records.connection {
+                Some(c) => match self.connection_row(&tx, &st, env, c).await? {
+                    Ok(row) => Some((c, row)),
+                    // Dropped without commit: nothing written.
+                    Err(conflict) => return Ok(Saved::Refused(conflict)),
+                },
+                None => None,
+            };
+            let stored = connection.as_ref().map(|(_, row)| row.identifier.clone());
+            let mut keyed = records
+                .endpoints
+                .iter()
+                .map(|e| {
+                    let e = relinked(e, stored.as_deref());
+                    Ok((Sealer::endpoint_key(&e)?, e))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            // Locks in key order: two saves of the same endpoints cannot deadlock.
+            keyed.sort_by(|a, b| a.0.cmp(&b.0));
+            let (keys, endpoints): (Vec<_>, Vec<_>) = keyed.into_iter().unzip();
+            let write_connection = async {
+                let Some((c, row)) = &connection else {
+                    return Ok(());
+                };
+                let params: [&(dyn ToSql + Sync); 8] = [
+                    &env,
+                    &row.identifier,
+                    &c.integration_identifier,
+                    &c.subscriber_id,
+                    &row.natural_key,
+                    &row.public_json,
+                    &row.sealed,
+                    &now,
+                ];
+                tx.execute(&st.upsert_connection, &params)
+                    .await
+                    .map(drop)
+                    .map_err(failed("write connection"))
+            };
+            let lookups = try_join_all(
+                keys.iter()
+                    .map(|k| PgStore::endpoint_identifier(&tx, &st, env, k)),
+            );
+            let ((), existing) = tokio::try_join!(write_connection, lookups)?;
+            let rows = endpoints
+                .iter()
+                .zip(existing)
+                .map(|(e, id)| Ok((e, self.sealer.endpoint_row(env, e, id)?)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let params: Vec<[&(dyn ToSql + Sync); 9]> = rows
+                .iter()
+                .map(|(e, row)| {
+                    [
+                        &env as &(dyn ToSql + Sync),
+                        &row.identifier,
+                        &e.integration_identifier,
+                        &e.subscriber_id,
+                        &e.connection_identifier,
+                        &row.natural_key,
+                        &row.public_json,
+                        &row.sealed,
+                        &now,
+                    ]
+                })
+                .collect();
+            try_join_all(params.iter().map(|p| tx.execute(&st.upsert_endpoint, p)))
+                .await
+                .map_err(failed("write endpoint"))?;
+            // Dropped without commit on any error above: nothing half-written.
+            tx.commit().await.map_err(failed("commit"))?;
+            Ok(Saved::Stored(stored))
+        }))
+    }
+
+    fn list_connections<'a>(&'a self, env: &'a str, f: &'a Filter) -> StoreFuture<'a, Vec<ConnectionRow>> {
+        Box::pin(bounded(async move {
+            let (client, st) = self.conn().await?;
+            let rows = client
+                .query(&st.list_connections, &filter_params(&env, f))
+                .await
+                .map_err(failed("list"))?;
+            rows.iter()
+                .map(|r| {
+                    Ok(ConnectionRow {
+                        connection: decode(r.get(0))?,
+                        created_at: r.get(1),
+                        updated_at: r.get(2),
+                    })
+                })
+                .collect()
+        }))
+    }
+}
+
+impl Endpoints for PgStore {
+    fn list_endpoints<'a>(&'a self, env: &'a str, f: &'a Filter) -> StoreFuture<'a, Vec<EndpointRow>> {
+        Box::pin(bounded(async move {
+            let (client, st) = self.conn().await?;
+            let rows = client
+                .query(&st.list_endpoints, &filter_params(&env, f))
+                .await
+                .map_err(failed("list"))?;
+            rows.iter()
+                .map(|r| {
+                    Ok(EndpointRow {
+                        identifier: r.get(0),
+                        endpoint: decode(r.get(1))?,
+                        created_at: r.get(2),
+                        updated_at: r.get(3),
+                    })
+                })
+                .collect()
+        }))
+    }
+}
+
+impl StartLinks for PgStore {
+    fn save_start<'a>(&'a self, id: &'a str, link: &'a StartLink, expires_at: i64) -> StoreFuture<'a, ()> {
+        Box::pin(bounded(async move {
+            let (client, st) = self.conn().await?;
+            client
+                .execute(&st.insert_start, &[&id, &link.url, &link.cookie, &expires_at])
+                .await
+                .map_err(failed("starts"))?;
+            Ok(())
+        }))
+    }
+
+    fn take_start<'a>(&'a self, id: &'a str, now: i64) -> StoreFuture<'a, Option<StartLink>> {
+        Box::pin(bounded(async move {
+            let (client, st) = self.conn().await?;
+            client
+                .execute(&st.purge_starts, &[&now])
+                .await
+                .map_err(failed("starts"))?;
+            let row = client
+                .query_opt(&st.take_start, &[&id])
+                .await
+                .map_err(failed("starts"))?;
+            Ok(row.map(|r| StartLink {
+                url: r.get(0),
+                cookie: r.get(1),
+            }))
+        }))
+    }
+}
+
+/// The list statements' parameters, in their order.
+fn filter_params<'a>(env: &'a &'a str, f: &'a Filter) -> [&'a (dyn ToSql + Sync); 6] {
+    [
+        env as &(dyn ToSql + Sync),
+        &f.subscriber_id,
+        &f.connection_identifier,
+        &f.integration_identifier,
+        &f.limit,
+        &f.offset,
+    ]
+}
+
+/// A row's public JSON as its record.
+fn decode<T: serde::de::DeserializeOwned>(public: &str) -> Result<T, StoreError> {
+    serde_json::from_str(public).map_err(|e| StoreError::with("decode", e))
+}

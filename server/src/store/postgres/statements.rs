@@ -1,0 +1,126 @@
+//! The schema and every statement the PostgreSQL store runs, prepared
+//! once per pooled connection.
+
+use tokio_postgres::{Client, Statement};
+
+use super::failed;
+use crate::store::StoreError;
+
+/// The schema, created under an advisory lock so instances starting
+/// together do not race.
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS cc_connections (
+    environment_id TEXT NOT NULL,
+    identifier TEXT NOT NULL,
+    integration_identifier TEXT NOT NULL,
+    subscriber_id TEXT,
+    natural_key BYTEA NOT NULL,
+    public_json TEXT NOT NULL,
+    sealed BYTEA NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    seq BIGSERIAL,
+    PRIMARY KEY (environment_id, identifier)
+);
+CREATE INDEX IF NOT EXISTS cc_connections_natural ON cc_connections (environment_id, natural_key);
+CREATE TABLE IF NOT EXISTS cc_endpoints (
+    environment_id TEXT NOT NULL,
+    identifier TEXT NOT NULL,
+    integration_identifier TEXT NOT NULL,
+    subscriber_id TEXT NOT NULL,
+    connection_identifier TEXT,
+    natural_key BYTEA NOT NULL,
+    public_json TEXT NOT NULL,
+    sealed BYTEA NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    seq BIGSERIAL,
+    PRIMARY KEY (environment_id, identifier),
+    UNIQUE (environment_id, natural_key)
+);
+CREATE TABLE IF NOT EXISTS cc_starts (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    cookie TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+-- Purged on every start request (unauthenticated): by index, not by scanning.
+CREATE INDEX IF NOT EXISTS cc_starts_expiry ON cc_starts (expires_at);
+-- A connection's endpoints (the list filter).
+CREATE INDEX IF NOT EXISTS cc_endpoints_connection ON cc_endpoints (environment_id, connection_identifier);
+";
+
+/// Every statement the store runs (see their SQL below).
+pub(super) struct Statements {
+    pub(super) lock: Statement,
+    pub(super) connection_by_id: Statement,
+    pub(super) connection_by_key: Statement,
+    pub(super) upsert_connection: Statement,
+    pub(super) endpoint_by_key: Statement,
+    pub(super) upsert_endpoint: Statement,
+    pub(super) list_connections: Statement,
+    pub(super) list_endpoints: Statement,
+    pub(super) insert_start: Statement,
+    pub(super) purge_starts: Statement,
+    pub(super) take_start: Statement,
+}
+
+impl Statements {
+    pub(super) async fn prepare(c: &Client) -> Result<Statements, StoreError> {
+        let p = |sql: &'static str| async move { c.prepare(sql).await.map_err(failed("prepare")) };
+        Ok(Statements {
+            lock: p("SELECT pg_advisory_xact_lock($1)").await?,
+            connection_by_id: p(
+                "SELECT public_json FROM cc_connections WHERE environment_id = $1 AND identifier = $2",
+            )
+            .await?,
+            connection_by_key: p(
+                // A host reusing identifiers can give two rows one key: the oldest answers.
+                "SELECT identifier FROM cc_connections WHERE environment_id = $1 AND natural_key = $2
+                 ORDER BY created_at, seq LIMIT 1",
+            )
+            .await?,
+            upsert_connection: p(
+                "INSERT INTO cc_connections (environment_id, identifier, integration_identifier, subscriber_id,
+                     natural_key, public_json, sealed, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+                 ON CONFLICT (environment_id, identifier) DO UPDATE SET
+                     integration_identifier = excluded.integration_identifier, subscriber_id = excluded.subscriber_id,
+                     natural_key = excluded.natural_key, public_json = excluded.public_json,
+                     sealed = excluded.sealed, updated_at = excluded.updated_at",
+            )
+            .await?,
+            endpoint_by_key: p(
+                "SELECT identifier FROM cc_endpoints WHERE environment_id = $1 AND natural_key = $2",
+            )
+            .await?,
+            upsert_endpoint: p(
+                "INSERT INTO cc_endpoints (environment_id, identifier, integration_identifier, subscriber_id,
+                     connection_identifier, natural_key, public_json, sealed, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+                 ON CONFLICT (environment_id, identifier) DO UPDATE SET
+                     public_json = excluded.public_json, sealed = excluded.sealed, updated_at = excluded.updated_at",
+            )
+            .await?,
+            list_connections: p(
+                "SELECT public_json, created_at, updated_at FROM cc_connections WHERE environment_id = $1
+                     AND ($2::text IS NULL OR subscriber_id = $2) AND ($3::text IS NULL OR identifier = $3)
+                     AND ($4::text IS NULL OR integration_identifier = $4)
+                 ORDER BY created_at, seq LIMIT $5 OFFSET $6",
+            )
+            .await?,
+            list_endpoints: p(
+                "SELECT identifier, public_json, created_at, updated_at FROM cc_endpoints WHERE environment_id = $1
+                     AND ($2::text IS NULL OR subscriber_id = $2)
+                     AND ($3::text IS NULL OR connection_identifier = $3)
+                     AND ($4::text IS NULL OR integration_identifier = $4)
+                 ORDER BY created_at, seq LIMIT $5 OFFSET $6",
+            )
+            .await?,
+            insert_start: p("INSERT INTO cc_starts (id, url, cookie, expires_at) VALUES ($1, $2, $3, $4)")
+                .await?,
+            purge_starts: p("DELETE FROM cc_starts WHERE expires_at < $1").await?,
+            take_start: p("DELETE FROM cc_starts WHERE id = $1 RETURNING url, cookie").await?,
+        })
+    }
+}

@@ -1,0 +1,194 @@
+//! The SQLite store (the zero-setup default): every stored concern in one
+//! file. Provider tokens (and webhook URLs) are sealed with
+//! XChaCha20-Poly1305 before they reach the file; what the list endpoints
+//! answer is kept beside them with every credential removed. `records`
+//! has connections, endpoints and start links; `marks` replay marks,
+//! parked records and idempotency entries.
+
+mod marks;
+mod records;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::Connection;
+
+use crate::store::StoreError;
+use crate::store::seal::Sealer;
+
+/// Migrations, applied in order on open; `user_version` counts the applied ones.
+const MIGRATIONS: &[&str] = &[
+    "
+CREATE TABLE connections (
+    environment_id TEXT NOT NULL,
+    identifier TEXT NOT NULL,
+    integration_identifier TEXT NOT NULL,
+    subscriber_id TEXT,
+    natural_key BLOB NOT NULL,
+    public_json TEXT NOT NULL,
+    sealed BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (environment_id, identifier)
+);
+CREATE INDEX connections_natural ON connections (environment_id, natural_key);
+CREATE TABLE endpoints (
+    environment_id TEXT NOT NULL,
+    identifier TEXT NOT NULL,
+    integration_identifier TEXT NOT NULL,
+    subscriber_id TEXT NOT NULL,
+    connection_identifier TEXT,
+    natural_key BLOB NOT NULL,
+    public_json TEXT NOT NULL,
+    sealed BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (environment_id, identifier),
+    UNIQUE (environment_id, natural_key)
+);
+CREATE TABLE replay_marks (
+    replay_id BLOB PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE starts (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    cookie TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE idempotency (
+    environment_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    request_hash BLOB NOT NULL,
+    status INTEGER,
+    response TEXT,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (environment_id, key)
+);
+",
+    "
+CREATE TABLE parked (
+    key BLOB PRIMARY KEY,
+    sealed BLOB NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+",
+    "
+-- Expired rows are purged on every use: by index, not by scanning.
+CREATE INDEX idempotency_created ON idempotency (created_at);
+CREATE INDEX replay_marks_expiry ON replay_marks (expires_at);
+CREATE INDEX starts_expiry ON starts (expires_at);
+CREATE INDEX parked_expiry ON parked (expires_at);
+",
+    "
+-- A connection's endpoints (the list filter).
+CREATE INDEX endpoints_connection ON endpoints (environment_id, connection_identifier);
+",
+];
+
+/// The database, shared by the handlers (cheap to clone).
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+    sealer: Sealer,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store { .. }")
+    }
+}
+
+impl Store {
+    /// Opens (creating) the database at `path` and applies the migrations.
+    /// `entropy` fills nonces (the OS generator in the binary).
+    pub fn open(path: &Path, token_key: &[u8; 32], entropy: fn(&mut [u8])) -> Result<Store, StoreError> {
+        let conn = Connection::open(path).map_err(|e| StoreError::with("open", e))?;
+        Store::with_connection(conn, token_key, entropy)
+    }
+
+    /// An in-memory database (tests, `--db :memory:`).
+    pub fn in_memory(token_key: &[u8; 32], entropy: fn(&mut [u8])) -> Result<Store, StoreError> {
+        let conn = Connection::open_in_memory().map_err(|e| StoreError::with("open", e))?;
+        Store::with_connection(conn, token_key, entropy)
+    }
+
+    fn with_connection(
+        mut conn: Connection,
+        key: &[u8; 32],
+        entropy: fn(&mut [u8]),
+    ) -> Result<Store, StoreError> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| StoreError::with("configure", e))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| StoreError::with("configure", e))?;
+        migrate(&mut conn)?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+            sealer: Sealer::new(key, entropy),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (every write is a transaction).
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction().map_err(|e| StoreError::with("migrate", e))?;
+    let applied: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| StoreError::with("migrate", e))?;
+    for (n, sql) in (0i64..)
+        .zip(MIGRATIONS)
+        .skip(usize::try_from(applied).unwrap_or(usize::MAX))
+    {
+        tx.execute_batch(sql)
+            .map_err(|e| StoreError::with("migrate", e))?;
+        tx.pragma_update(None, "user_version", n + 1)
+            .map_err(|e| StoreError::with("migrate", e))?;
+    }
+    tx.commit().map_err(|e| StoreError::with("migrate", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use channel_connect::records::StoredRecords;
+
+    fn install(identifier: &str, team: &str, token: &str) -> StoredRecords {
+        serde_json::from_value(serde_json::json!({
+            "connection": {
+                "identifier": identifier, "integrationIdentifier": "slack", "providerId": "slack",
+                "workspace": { "id": team },
+                "auth": { "accessToken": token }
+            }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn sealed_tokens_open_for_their_row_only() {
+        let store = Store::in_memory(&[9; 32], crate::os_entropy).unwrap();
+        store.save("env", &install("c1", "T1", "xoxb-one"), 1).unwrap();
+        store.save("env", &install("c2", "T2", "xoxb-two"), 1).unwrap();
+        let c1 = store.connection_with_tokens("env", "c1").unwrap().unwrap();
+        assert_eq!(c1.auth.unwrap().access_token.expose(), "xoxb-one");
+        assert!(store.connection_with_tokens("other-env", "c1").unwrap().is_none());
+        // A sealed record copied onto another row does not open there.
+        store
+            .lock()
+            .execute(
+                "UPDATE connections SET sealed = (SELECT sealed FROM connections WHERE identifier = 'c1')
+                 WHERE identifier = 'c2'",
+                [],
+            )
+            .unwrap();
+        assert!(store.connection_with_tokens("env", "c2").is_err());
+        // Another key opens nothing.
+        let conn = std::mem::replace(&mut *store.lock(), Connection::open_in_memory().unwrap());
+        let other = Store::with_connection(conn, &[8; 32], crate::os_entropy).unwrap();
+        assert!(other.connection_with_tokens("env", "c1").is_err());
+    }
+}

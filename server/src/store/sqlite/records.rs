@@ -1,0 +1,278 @@
+//! Connections, endpoints and start links in SQLite.
+
+use channel_connect::records::{ChannelConnectionRecord, ChannelEndpointRecord, StoredRecords};
+use rusqlite::{OptionalExtension, params};
+
+use super::Store;
+use crate::store::ownership::{self, Conflict};
+use crate::store::seal::{Sealer, relinked};
+use crate::store::{
+    ConnectionRow, Connections, EndpointRow, Endpoints, Filter, Saved, StartLink, StartLinks, StoreError,
+    StoreFuture, blocking,
+};
+
+impl Store {
+    /// Stores one callback's records in one transaction: a connection for
+    /// the same workspace, context and owner is updated (its identifier
+    /// kept), an endpoint for the same user likewise. Nothing is stored when
+    /// the connection's identifier names one these records may not replace.
+    pub fn save(&self, environment_id: &str, records: &StoredRecords, now: i64) -> Result<Saved, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| StoreError::with("begin", e))?;
+        let mut stored_id = None;
+        if let Some(c) = &records.connection {
+            match self.save_connection(&tx, environment_id, c, now)? {
+                Ok(id) => stored_id = Some(id),
+                // Dropped without commit: nothing written.
+                Err(conflict) => return Ok(Saved::Refused(conflict)),
+            }
+        }
+        for e in &records.endpoints {
+            let e = relinked(e, stored_id.as_deref());
+            self.save_endpoint(&tx, environment_id, &e, now)?;
+        }
+        tx.commit().map_err(|e| StoreError::with("commit", e))?;
+        Ok(Saved::Stored(stored_id))
+    }
+
+    fn save_connection(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        env: &str,
+        c: &ChannelConnectionRecord,
+        now: i64,
+    ) -> Result<Result<String, Conflict>, StoreError> {
+        let natural = Sealer::connection_key(c)?;
+        let by_id: Option<String> = tx
+            .query_row(
+                "SELECT public_json FROM connections WHERE environment_id = ?1 AND identifier = ?2",
+                params![env, c.identifier],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| StoreError::with("find connection", e))?;
+        let existing = match by_id {
+            Some(public) => match ownership::check_public(&public, c) {
+                Ok(()) => Some(c.identifier.clone()),
+                Err(conflict) => return Ok(Err(conflict)),
+            },
+            None => tx
+                .query_row(
+                    "SELECT identifier FROM connections WHERE environment_id = ?1 AND natural_key = ?2
+                     ORDER BY created_at, rowid LIMIT 1",
+                    params![env, natural],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()
+                .map_err(|e| StoreError::with("find connection", e))?,
+        };
+        let row = self
+            .sealer
+            .connection_row(env, c, existing.as_deref().unwrap_or(&c.identifier))?;
+        tx.execute(
+            "INSERT INTO connections (environment_id, identifier, integration_identifier, subscriber_id,
+                 natural_key, public_json, sealed, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+             ON CONFLICT (environment_id, identifier) DO UPDATE SET
+                 integration_identifier = excluded.integration_identifier, subscriber_id = excluded.subscriber_id,
+                 natural_key = excluded.natural_key, public_json = excluded.public_json,
+                 sealed = excluded.sealed, updated_at = excluded.updated_at",
+            params![env, row.identifier, c.integration_identifier, c.subscriber_id, row.natural_key, row.public_json, row.sealed, now],
+        )
+        .map_err(|e| StoreError::with("write connection", e))?;
+        Ok(Ok(row.identifier))
+    }
+
+    fn save_endpoint(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        env: &str,
+        e: &ChannelEndpointRecord,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let existing: Option<String> = tx
+            .query_row(
+                "SELECT identifier FROM endpoints WHERE environment_id = ?1 AND natural_key = ?2",
+                params![env, Sealer::endpoint_key(e)?],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| StoreError::with("find endpoint", e))?;
+        let row = self.sealer.endpoint_row(env, e, existing)?;
+        tx.execute(
+            "INSERT INTO endpoints (environment_id, identifier, integration_identifier, subscriber_id,
+                 connection_identifier, natural_key, public_json, sealed, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
+             ON CONFLICT (environment_id, identifier) DO UPDATE SET
+                 public_json = excluded.public_json, sealed = excluded.sealed, updated_at = excluded.updated_at",
+            params![env, row.identifier, e.integration_identifier, e.subscriber_id, e.connection_identifier, row.natural_key, row.public_json, row.sealed, now],
+        )
+        .map_err(|e| StoreError::with("write endpoint", e))?;
+        Ok(())
+    }
+
+    /// A connection's full record, tokens included (for the host's own use:
+    /// sending messages, refreshing; never for an API answer).
+    pub fn connection_with_tokens(
+        &self,
+        env: &str,
+        identifier: &str,
+    ) -> Result<Option<ChannelConnectionRecord>, StoreError> {
+        let sealed: Option<Vec<u8>> = self
+            .lock()
+            .query_row(
+                "SELECT sealed FROM connections WHERE environment_id = ?1 AND identifier = ?2",
+                params![env, identifier],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| StoreError::with("read connection", e))?;
+        let Some(sealed) = sealed else { return Ok(None) };
+        self.sealer.open_connection(env, identifier, &sealed).map(Some)
+    }
+
+    /// The environment's connections, credentials removed, oldest first.
+    pub fn list_connections(&self, env: &str, f: &Filter) -> Result<Vec<ConnectionRow>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT public_json, created_at, updated_at FROM connections WHERE environment_id = ?1
+                     AND (?2 IS NULL OR subscriber_id = ?2) AND (?3 IS NULL OR identifier = ?3)
+                     AND (?4 IS NULL OR integration_identifier = ?4)
+                 ORDER BY created_at, rowid LIMIT ?5 OFFSET ?6",
+            )
+            .map_err(|e| StoreError::with("list", e))?;
+        let rows = stmt
+            .query_map(filter_params(env, f), |r| {
+                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(|e| StoreError::with("list", e))?;
+        rows.map(|row| {
+            let (public, created_at, updated_at) = row.map_err(|e| StoreError::with("list", e))?;
+            Ok(ConnectionRow {
+                connection: decode(&public)?,
+                created_at,
+                updated_at,
+            })
+        })
+        .collect()
+    }
+
+    /// The environment's endpoints, credentials removed, oldest first.
+    pub fn list_endpoints(&self, env: &str, f: &Filter) -> Result<Vec<EndpointRow>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT identifier, public_json, created_at, updated_at FROM endpoints WHERE environment_id = ?1
+                     AND (?2 IS NULL OR subscriber_id = ?2) AND (?3 IS NULL OR connection_identifier = ?3)
+                     AND (?4 IS NULL OR integration_identifier = ?4)
+                 ORDER BY created_at, rowid LIMIT ?5 OFFSET ?6",
+            )
+            .map_err(|e| StoreError::with("list", e))?;
+        let rows = stmt
+            .query_map(filter_params(env, f), |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                ))
+            })
+            .map_err(|e| StoreError::with("list", e))?;
+        rows.map(|row| {
+            let (identifier, public, created_at, updated_at) =
+                row.map_err(|e| StoreError::with("list", e))?;
+            Ok(EndpointRow {
+                identifier,
+                endpoint: decode(&public)?,
+                created_at,
+                updated_at,
+            })
+        })
+        .collect()
+    }
+
+    /// Keeps a start link until the state expires.
+    pub fn save_start(&self, id: &str, link: &StartLink, expires_at: i64) -> Result<(), StoreError> {
+        self.lock()
+            .execute(
+                "INSERT INTO starts (id, url, cookie, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![id, link.url, link.cookie, expires_at],
+            )
+            .map_err(|e| StoreError::with("starts", e))?;
+        Ok(())
+    }
+
+    /// Takes a start link (once).
+    pub fn take_start(&self, id: &str, now: i64) -> Result<Option<StartLink>, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| StoreError::with("begin", e))?;
+        tx.execute("DELETE FROM starts WHERE expires_at < ?1", params![now])
+            .map_err(|e| StoreError::with("starts", e))?;
+        let found = tx
+            .query_row("SELECT url, cookie FROM starts WHERE id = ?1", params![id], |r| {
+                Ok(StartLink {
+                    url: r.get(0)?,
+                    cookie: r.get(1)?,
+                })
+            })
+            .optional()
+            .map_err(|e| StoreError::with("starts", e))?;
+        tx.execute("DELETE FROM starts WHERE id = ?1", params![id])
+            .map_err(|e| StoreError::with("starts", e))?;
+        tx.commit().map_err(|e| StoreError::with("commit", e))?;
+        Ok(found)
+    }
+}
+
+impl Connections for Store {
+    fn save<'a>(&'a self, env: &'a str, records: &'a StoredRecords, now: i64) -> StoreFuture<'a, Saved> {
+        let (store, env, records) = (self.clone(), env.to_owned(), records.clone());
+        Box::pin(blocking(move || store.save(&env, &records, now)))
+    }
+
+    fn list_connections<'a>(
+        &'a self,
+        env: &'a str,
+        filter: &'a Filter,
+    ) -> StoreFuture<'a, Vec<ConnectionRow>> {
+        let (store, env, filter) = (self.clone(), env.to_owned(), filter.clone());
+        Box::pin(blocking(move || store.list_connections(&env, &filter)))
+    }
+}
+
+impl Endpoints for Store {
+    fn list_endpoints<'a>(&'a self, env: &'a str, filter: &'a Filter) -> StoreFuture<'a, Vec<EndpointRow>> {
+        let (store, env, filter) = (self.clone(), env.to_owned(), filter.clone());
+        Box::pin(blocking(move || store.list_endpoints(&env, &filter)))
+    }
+}
+
+impl StartLinks for Store {
+    fn save_start<'a>(&'a self, id: &'a str, link: &'a StartLink, expires_at: i64) -> StoreFuture<'a, ()> {
+        let (store, id, link) = (self.clone(), id.to_owned(), link.clone());
+        Box::pin(blocking(move || store.save_start(&id, &link, expires_at)))
+    }
+
+    fn take_start<'a>(&'a self, id: &'a str, now: i64) -> StoreFuture<'a, Option<StartLink>> {
+        let (store, id) = (self.clone(), id.to_owned());
+        Box::pin(blocking(move || store.take_start(&id, now)))
+    }
+}
+
+/// The list statements' parameters, in their order.
+fn filter_params<'a>(env: &'a str, f: &'a Filter) -> impl rusqlite::Params + 'a {
+    (
+        env,
+        &f.subscriber_id,
+        &f.connection_identifier,
+        &f.integration_identifier,
+        f.limit,
+        f.offset,
+    )
+}
+
+/// A row's public JSON as its record.
+fn decode<T: serde::de::DeserializeOwned>(public: &str) -> Result<T, StoreError> {
+    serde_json::from_str(public).map_err(|e| StoreError::with("decode", e))
+}
