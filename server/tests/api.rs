@@ -945,3 +945,71 @@ async fn the_stand_ins_refuse_oversized_parameters() {
     assert_eq!(s.get(&long).await.status(), StatusCode::BAD_REQUEST);
     assert_eq!(s.get(&url).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn every_error_answers_in_novus_shape() {
+    let s = start("error-shapes").await;
+    let connect = "/v1/integrations/channel-connections/oauth";
+    let check = |what: &str, status: StatusCode, expected: u16, v: &Value, path: &str| {
+        assert_eq!(status.as_u16(), expected, "{what}: {v}");
+        assert_eq!(v["statusCode"], expected, "{what}: {v}");
+        assert_eq!(v["path"], path, "{what}: {v}");
+        let t = v["timestamp"].as_str().unwrap_or_default();
+        assert!(
+            t.len() == 24 && t.ends_with('Z') && t.as_bytes()[10] == b'T',
+            "{what}: {v}"
+        );
+        assert!(v["message"].is_string(), "{what}: {v}");
+    };
+    let json = |res: reqwest::Response| async move {
+        let kind = res.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(kind.starts_with("application/json"), "{kind}");
+        (
+            res.status(),
+            serde_json::from_slice::<Value>(&res.bytes().await.unwrap()).unwrap(),
+        )
+    };
+
+    let (status, v) = json(s.get("/v1/nope").await).await;
+    check("unknown route", status, 404, &v, "/v1/nope");
+    assert_eq!(v["message"], "Cannot GET /v1/nope");
+    let wrong = s
+        .http
+        .put(format!("{}/v1/channel-connections/x", s.base))
+        .send()
+        .await
+        .unwrap();
+    let (status, v) = json(wrong).await;
+    check("wrong method", status, 405, &v, "/v1/channel-connections/x");
+    let (status, _, v) = s.post(connect, None, None, SEED).await;
+    check("no key", status, 401, &v, connect);
+    let (status, _, v) = s
+        .post(connect, Some(DEMO_API_KEY), None, r#"{"subscriberId":"s"}"#)
+        .await;
+    check("validation", status, 422, &v, connect);
+    assert_eq!(
+        v["errors"]["integrationIdentifier"]["messages"][0],
+        "Integration identifier is required"
+    );
+    let too_many =
+        r#"{"integrationIdentifier":"slack","context":{"a":"1","b":"1","c":"1","d":"1","e":"1","f":"1"}}"#;
+    let (_, _, v) = s.post(connect, Some(DEMO_API_KEY), None, too_many).await;
+    assert!(v["errors"]["context"]["messages"].is_array(), "{v}");
+    let (status, _, v) = s
+        .post(
+            connect,
+            Some(DEMO_API_KEY),
+            None,
+            r#"{"integrationIdentifier":"nope","subscriberId":"s"}"#,
+        )
+        .await;
+    check("unknown integration", status, 404, &v, connect);
+    let (status, _, v) = s.post(connect, Some(DEMO_API_KEY), Some("k1"), SEED).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let (status, _, v) = s.post(connect, Some(DEMO_API_KEY), Some("k1"), TEAMS).await;
+    check("idempotency mismatch", status, 422, &v, connect);
+    assert!(v["errors"].is_object(), "{v}");
+    let big = "x".repeat(600 * 1024);
+    let (status, _, v) = s.post(connect, Some(DEMO_API_KEY), None, &big).await;
+    check("too large", status, 413, &v, connect);
+}

@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use channel_connect::RequestError;
+use channel_connect::{RequestError, ValidationError};
 use serde_json::{Value, json};
 
 use crate::store::StoreError;
@@ -66,12 +66,44 @@ impl ApiError {
         let plain = |message: &str| json!({"statusCode": status, "message": message});
         let body = match self {
             ApiError::Unauthorized => plain("API Key not found"),
+            // Novu's ValidationErrorDto: the field's messages under its name.
+            ApiError::Invalid(RequestError::Validation(v)) => json!({
+                "statusCode": status,
+                "message": "Validation Error",
+                "errors": { field_of(v): { "messages": [v.to_string()] } },
+            }),
             ApiError::Invalid(e) => e.to_json(),
+            ApiError::Refused(Refusal::Unprocessable, message) => json!({
+                "statusCode": status,
+                "message": message,
+                "errors": { "idempotency-key": { "messages": [message] } },
+            }),
             ApiError::Refused(_, message) => plain(message),
             ApiError::Unavailable(_) => plain("Service unavailable, try again"),
             ApiError::Internal(what) => plain(what),
         };
         (status, body)
+    }
+}
+
+/// The request field a validation error is about (Novu keys its 422
+/// `errors` by field).
+fn field_of(e: &ValidationError) -> &'static str {
+    use ValidationError as V;
+    match e {
+        V::IntegrationIdentifierRequired | V::IntegrationIdentifierInvalid => "integrationIdentifier",
+        V::SubscriberIdRequired | V::SubscriberIdInvalid => "subscriberId",
+        V::ConnectionIdentifierInvalid => "connectionIdentifier",
+        V::ContextKeyCount
+        | V::TooManyContexts { .. }
+        | V::ContextKeyInvalid
+        | V::ContextValueInvalid
+        | V::ContextIdInvalid
+        | V::ContextDataInvalid
+        | V::ContextDataTooLarge { .. }
+        | V::ContextDataNumber { .. } => "context",
+        V::ScopeInvalid => "scope",
+        _ => "body",
     }
 }
 

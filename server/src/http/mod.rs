@@ -7,6 +7,7 @@ mod callback;
 pub mod error;
 pub mod issue;
 mod lists;
+mod novu_errors;
 pub mod page;
 
 use std::sync::Arc;
@@ -43,12 +44,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/channel-connections/{identifier}", get(lists::get_connection))
         .route("/v1/channel-endpoints", get(lists::list_endpoints))
         .route("/healthz", get(|| async { "ok" }))
-        .with_state(state)
+        .fallback(novu_errors::not_found)
+        .with_state(state.clone())
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,
             Duration::from_secs(30),
         ))
+        .layer(middleware::from_fn_with_state(state, novu_errors::novu_shape))
         .layer(middleware::from_fn(log_request))
 }
 
