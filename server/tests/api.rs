@@ -30,7 +30,9 @@ async fn slack_seed_install_is_stored_listed_and_sealed() {
     assert_eq!(connections.len(), 1);
     assert_eq!(connections[0]["identifier"], "slack-connection-abc123");
     assert_eq!(connections[0]["workspace"]["id"], SLACK_TEAM);
-    assert!(connections[0].get("auth").is_none(), "tokens are never answered");
+    // Novu's SDKs need auth.accessToken to be a string: it is never the token.
+    assert_eq!(connections[0]["auth"], json!({"accessToken": "[redacted]"}));
+    assert!(!serde_json::to_string(&connections).unwrap().contains("xoxb"));
     let one = s.list("/v1/channel-connections?subscriberId=nobody").await;
     assert!(one.is_empty());
     let res = s.get("/v1/channel-connections/slack-connection-abc123").await;
@@ -1012,4 +1014,120 @@ async fn every_error_answers_in_novus_shape() {
     let big = "x".repeat(600 * 1024);
     let (status, _, v) = s.post(connect, Some(DEMO_API_KEY), None, &big).await;
     check("too large", status, 413, &v, connect);
+}
+
+#[tokio::test]
+async fn lists_page_and_filter_as_novu_does() {
+    let s = start("novu-lists").await;
+    for n in 1..=3 {
+        let body = SEED
+            .replace("slack-connection-abc123", &format!("list-{n}"))
+            .replace("org-acme", &format!("org-{n}"));
+        assert_eq!(s.allow(&s.connect(&body).await).await.status(), StatusCode::OK);
+    }
+    let page = |q: &str| {
+        let q = q.to_owned();
+        let s = &s;
+        async move {
+            let res = s.get_with_key(&format!("/v1/channel-connections{q}")).await;
+            let status = res.status();
+            (
+                status,
+                serde_json::from_slice::<Value>(&res.bytes().await.unwrap()).unwrap(),
+            )
+        }
+    };
+    let ids = |v: &Value| -> Vec<String> {
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["identifier"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Newest first; novu-py writes numbers as floats.
+    let (status, first) = page("?limit=2.0").await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(ids(&first), ["list-3", "list-2"]);
+    assert_eq!(
+        (first["totalCount"].clone(), first["totalCountCapped"].clone()),
+        (json!(3), json!(false))
+    );
+    assert_eq!(
+        (first["next"].clone(), first["previous"].clone()),
+        (json!("list-2"), Value::Null)
+    );
+    let (_, second) = page("?limit=2&after=list-2").await;
+    assert_eq!(ids(&second), ["list-1"]);
+    assert_eq!(
+        (second["next"].clone(), second["previous"].clone()),
+        (Value::Null, json!("list-1"))
+    );
+    let (_, asc) = page("?orderDirection=ASC&limit=100").await;
+    assert_eq!(ids(&asc), ["list-1", "list-2", "list-3"]);
+    // The connection object as the SDKs validate it.
+    let c = &first["data"][0];
+    assert_eq!(
+        (c["channel"].clone(), c["providerId"].clone()),
+        (json!("chat"), json!("slack"))
+    );
+    assert_eq!(c["subscriberId"], Value::Null, "shared: no subscriber");
+    assert_eq!(c["contextKeys"], json!(["property1:org-3", "property2:org-3"]));
+    assert_eq!(c["auth"]["accessToken"], "[redacted]");
+    assert!(c["createdAt"].as_str().unwrap().ends_with('Z'));
+    // Filters: exact context keys (repeated, any order), provider, mode, channel.
+    let (_, one) = page("?contextKeys=property2%3Aorg-1&contextKeys=property1%3Aorg-1").await;
+    assert_eq!(ids(&one), ["list-1"]);
+    let (_, partial) = page("?contextKeys=property1%3Aorg-1").await;
+    assert!(ids(&partial).is_empty(), "keys match exactly");
+    assert_eq!(ids(&page("?providerId=msteams").await.1), Vec::<String>::new());
+    assert_eq!(
+        ids(&page("?providerId=slack&connectionMode=shared").await.1).len(),
+        3
+    );
+    assert_eq!(ids(&page("?connectionMode=subscriber").await.1).len(), 0);
+    assert_eq!(ids(&page("?channel=email").await.1).len(), 0);
+    // Refused values are Novu's validation errors, keyed by the parameter.
+    for (q, field) in [
+        ("?limit=0", "limit"),
+        ("?limit=101", "limit"),
+        ("?limit=2.5", "limit"),
+        ("?orderDirection=up", "orderDirection"),
+        ("?channel=voice", "channel"),
+    ] {
+        let (status, v) = page(q).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{q}: {v}");
+        assert!(v["errors"][field]["messages"].is_array(), "{q}: {v}");
+    }
+    // One connection, and Novu's words for a missing one.
+    let (status, v) = page("/list-2").await;
+    assert_eq!(
+        (status, v["data"]["identifier"].clone()),
+        (StatusCode::OK, json!("list-2"))
+    );
+    let (status, v) = page("/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        v["message"],
+        "Channel connection with identifier 'nope' not found"
+    );
+    // Endpoints: the installer's user links, by connection.
+    let res = s
+        .get_with_key("/v1/channel-endpoints?connectionIdentifier=list-2")
+        .await;
+    let v: Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
+    let e = &v["data"][0];
+    assert_eq!(
+        (
+            v["totalCount"].clone(),
+            e["type"].clone(),
+            e["providerId"].clone()
+        ),
+        (json!(1), json!("slack_user"), json!("slack"))
+    );
+    assert_eq!(
+        (e["connectionIdentifier"].clone(), e["subscriberId"].clone()),
+        (json!("list-2"), json!("subscriber-123"))
+    );
+    assert!(e["endpoint"]["userId"].is_string() && e["identifier"].as_str().unwrap().starts_with("chendp_"));
 }

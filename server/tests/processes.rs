@@ -92,7 +92,7 @@ async fn sigterm_stops_accepting_and_finishes_the_callback_in_flight() {
         limit: 10,
         ..Filter::default()
     };
-    let stored = store.list_connections(DEMO_ENV, &all).unwrap();
+    let stored = store.list_connections(DEMO_ENV, &all).unwrap().rows;
     assert_eq!(
         stored.len(),
         1,
@@ -278,6 +278,6 @@ async fn sigterm_waits_for_a_callback_whose_browser_went_away() {
         limit: 10,
         ..Filter::default()
     };
-    let stored = store.list_connections(DEMO_ENV, &all).unwrap();
+    let stored = store.list_connections(DEMO_ENV, &all).unwrap().rows;
     assert_eq!(stored.len(), 1, "stored before the process exited");
 }

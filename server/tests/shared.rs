@@ -21,8 +21,8 @@ use channel_connect_server::store::postgres::PgStore;
 use channel_connect_server::store::redis::RedisStore;
 use channel_connect_server::store::sqlite::Store;
 use channel_connect_server::store::{
-    Connections, Endpoints, Filter, Idempotency, IdempotencyEntries, ParkedRecords, ReplayMarks, Saved,
-    StartLink, StartLinks,
+    ConnectionRow, Connections, Endpoints, Filter, Idempotency, IdempotencyEntries, Listed, Order,
+    ParkedRecords, ReplayMarks, Saved, StartLink, StartLinks,
 };
 use common::engines::*;
 use common::*;
@@ -386,37 +386,163 @@ async fn records_suite<R: Connections + Endpoints + StartLinks>(records: &R) {
         Saved::Refused(Conflict::Workspace)
     );
     assert_eq!(records.list_connections("env", &all).await.unwrap(), before);
+    let ids = |l: &Listed<ConnectionRow>| -> Vec<String> {
+        l.rows.iter().map(|c| c.connection.identifier.clone()).collect()
+    };
     let listed = records.list_connections("env", &all).await.unwrap();
-    let ids: Vec<&str> = listed.iter().map(|c| c.connection.identifier.as_str()).collect();
-    assert_eq!(ids, ["c1", "c3"], "oldest first, one per workspace");
+    assert_eq!(ids(&listed), ["c3", "c1"], "newest first, one per workspace");
+    assert_eq!(
+        (listed.total, listed.capped, &listed.next, &listed.previous),
+        (2, false, &None, &None)
+    );
     assert!(
-        listed.iter().all(|c| c.connection.auth.is_none()),
+        listed.rows.iter().all(|c| c.connection.auth.is_none()),
         "no token answered"
+    );
+    assert!(
+        listed
+            .rows
+            .iter()
+            .all(|c| c.updated_at >= c.created_at && c.created_at >= t)
+    );
+    let asc = Filter {
+        order: Order::Asc,
+        ..all.clone()
+    };
+    assert_eq!(
+        ids(&records.list_connections("env", &asc).await.unwrap()),
+        ["c1", "c3"]
     );
     assert!(
         records
             .list_connections("other-env", &all)
             .await
             .unwrap()
+            .rows
             .is_empty()
     );
+    // Cursor pages, one row each: forward, back, and with the cursor's own row.
+    let first = records.list_connections("env", &Filter::page(1)).await.unwrap();
+    assert_eq!(
+        (
+            ids(&first),
+            first.next.as_deref(),
+            first.previous.as_deref(),
+            first.total
+        ),
+        (vec!["c3".to_owned()], Some("c3"), None, 2)
+    );
+    let after = Filter {
+        after: first.next.clone(),
+        ..Filter::page(1)
+    };
+    let second = records.list_connections("env", &after).await.unwrap();
+    assert_eq!(
+        (ids(&second), second.next.as_deref(), second.previous.as_deref()),
+        (vec!["c1".to_owned()], None, Some("c1"))
+    );
+    let before = Filter {
+        before: second.previous.clone(),
+        ..Filter::page(1)
+    };
+    let back = records.list_connections("env", &before).await.unwrap();
+    assert_eq!(
+        (ids(&back), back.next.as_deref(), back.previous.as_deref()),
+        (vec!["c3".to_owned()], Some("c3"), None)
+    );
+    let with_cursor = Filter {
+        after: Some("c3".into()),
+        include_cursor: true,
+        ..Filter::page(5)
+    };
+    assert_eq!(
+        ids(&records.list_connections("env", &with_cursor).await.unwrap()),
+        ["c3", "c1"]
+    );
+    let unknown = Filter {
+        after: Some("nope".into()),
+        ..Filter::page(5)
+    };
+    assert!(
+        records
+            .list_connections("env", &unknown)
+            .await
+            .unwrap()
+            .rows
+            .is_empty()
+    );
+    // Filters: connection mode, exact context keys, integrations.
+    let count = |f: Filter| async move { records.list_connections("env", &f).await.unwrap().rows.len() };
+    assert_eq!(
+        count(Filter {
+            shared: Some(true),
+            ..all.clone()
+        })
+        .await,
+        2
+    );
+    assert_eq!(
+        count(Filter {
+            shared: Some(false),
+            ..all.clone()
+        })
+        .await,
+        0
+    );
+    assert_eq!(
+        count(Filter {
+            context_keys: Some("tenant:acme".into()),
+            ..all.clone()
+        })
+        .await,
+        2
+    );
+    assert_eq!(
+        count(Filter {
+            context_keys: Some("tenant:other".into()),
+            ..all.clone()
+        })
+        .await,
+        0
+    );
+    assert_eq!(
+        count(Filter {
+            context_keys: Some(String::new()),
+            ..all.clone()
+        })
+        .await,
+        0
+    );
+    assert_eq!(
+        count(Filter {
+            integration_identifiers: Some(vec!["slack".into()]),
+            ..all.clone()
+        })
+        .await,
+        2
+    );
+    assert_eq!(
+        count(Filter {
+            integration_identifiers: Some(Vec::new()),
+            ..all.clone()
+        })
+        .await,
+        0
+    );
     let endpoints = records.list_endpoints("env", &all).await.unwrap();
-    assert_eq!(endpoints.len(), 2, "one per connection");
+    assert_eq!(
+        (endpoints.rows.len(), endpoints.total),
+        (2, 2),
+        "one per connection"
+    );
+    assert!(endpoints.rows.iter().all(|e| e.identifier.starts_with("chendp_")));
     let only_c3 = Filter {
         connection_identifier: Some("c3".into()),
         ..all.clone()
     };
-    assert_eq!(records.list_endpoints("env", &only_c3).await.unwrap().len(), 1);
-    let page = Filter {
-        limit: 1,
-        offset: 1,
-        ..all.clone()
-    };
     assert_eq!(
-        records.list_connections("env", &page).await.unwrap()[0]
-            .connection
-            .identifier,
-        "c3"
+        records.list_endpoints("env", &only_c3).await.unwrap().rows.len(),
+        1
     );
     // An identifier cannot move a connection onto another's workspace; a
     // new identifier for a stored workspace and owner finds the stored row.
@@ -466,8 +592,11 @@ async fn concurrent_installs_suite<R: Connections + Endpoints + 'static>(records
         limit: 100,
         ..Filter::default()
     };
-    assert_eq!(records.list_connections("race", &all).await.unwrap().len(), 1);
-    assert_eq!(records.list_endpoints("race", &all).await.unwrap().len(), 1);
+    assert_eq!(
+        records.list_connections("race", &all).await.unwrap().rows.len(),
+        1
+    );
+    assert_eq!(records.list_endpoints("race", &all).await.unwrap().rows.len(), 1);
     // One identifier named from 16 workspaces at once: the first save
     // stores it, every other is refused, whichever instance runs it.
     let saves: Vec<_> = (0..16)
@@ -569,7 +698,7 @@ async fn postgres_down_fails_closed_and_the_service_recovers_when_it_is_back() {
         .iter()
         .filter_map(|c| c["identifier"].as_str().map(str::to_owned))
         .collect();
-    assert_eq!(ids, ["slack-connection-abc123", "after-recovery"]);
+    assert_eq!(ids, ["after-recovery", "slack-connection-abc123"], "newest first");
 }
 
 #[tokio::test]

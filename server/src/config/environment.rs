@@ -43,6 +43,22 @@ pub struct Environment {
     pub teams: HashMap<String, MsTeams>,
     /// Whether flows are bound to the browser that opens the start URL.
     pub browser_binding: Binding,
+    /// The provider (`slack`, `msteams`) per chat integration identifier.
+    pub providers: HashMap<String, String>,
+}
+
+impl Environment {
+    /// The chat integrations of `provider` (Novu's `providerId` filter).
+    pub fn integrations_of(&self, provider: &str) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .providers
+            .iter()
+            .filter(|(_, p)| *p == provider)
+            .map(|(id, _)| id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
 }
 
 impl Environment {

@@ -197,8 +197,12 @@ fn environment(platform: &Platform, env: EnvironmentFile) -> Result<Environment,
     }
     let mut redirect_urls = HashMap::new();
     let mut teams = HashMap::new();
+    let mut providers = HashMap::new();
     for i in env.integrations {
         let id = i.identifier.clone();
+        if matches!(i.provider.as_str(), "slack" | "msteams") {
+            providers.insert(id.clone(), i.provider.clone());
+        }
         if let Some(u) = &i.redirect_url {
             let parsed = url::Url::parse(u).map_err(|e| format!("integration {id}: redirectUrl: {e}"))?;
             if !matches!(parsed.scheme(), "https" | "http") {
@@ -223,6 +227,7 @@ fn environment(platform: &Platform, env: EnvironmentFile) -> Result<Environment,
         core,
         redirect_urls,
         teams,
+        providers,
     })
 }
 

@@ -36,14 +36,20 @@ pub enum Refusal {
     /// Another owner's or workspace's connection, or an idempotency key in
     /// use (409).
     Conflict,
-    /// An idempotency key reused with another body (422).
-    Unprocessable,
+    /// A value this server cannot take, and the field it is in (422): an
+    /// idempotency key reused with another body, a list's `limit`.
+    Invalid(&'static str),
 }
 
 impl ApiError {
     /// A refusal of `kind` saying `message`.
     pub fn refused(kind: Refusal, message: impl Into<String>) -> ApiError {
         ApiError::Refused(kind, message.into())
+    }
+
+    /// A 422 about `field` saying `message`.
+    pub fn invalid_field(field: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::Refused(Refusal::Invalid(field), message.into())
     }
 
     /// The HTTP status: the one place statuses are chosen.
@@ -54,7 +60,7 @@ impl ApiError {
             ApiError::Refused(Refusal::BadRequest, _) => 400,
             ApiError::Refused(Refusal::NotFound, _) => 404,
             ApiError::Refused(Refusal::Conflict, _) => 409,
-            ApiError::Refused(Refusal::Unprocessable, _) => 422,
+            ApiError::Refused(Refusal::Invalid(_), _) => 422,
             ApiError::Unavailable(_) => 503,
             ApiError::Internal(_) => 500,
         }
@@ -73,10 +79,10 @@ impl ApiError {
                 "errors": { field_of(v): { "messages": [v.to_string()] } },
             }),
             ApiError::Invalid(e) => e.to_json(),
-            ApiError::Refused(Refusal::Unprocessable, message) => json!({
+            ApiError::Refused(Refusal::Invalid(field), message) => json!({
                 "statusCode": status,
                 "message": message,
-                "errors": { "idempotency-key": { "messages": [message] } },
+                "errors": { *field: { "messages": [message] } },
             }),
             ApiError::Refused(_, message) => plain(message),
             ApiError::Unavailable(_) => plain("Service unavailable, try again"),

@@ -73,7 +73,7 @@ async fn issue(s: &AppState, env: &Environment, headers: HeaderMap, body: Bytes,
         Ok(Idempotency::Mismatch) => {
             let msg =
                 "Request with the same idempotency-key but a different body was already sent".to_owned();
-            return ApiError::refused(Refusal::Unprocessable, msg).into_response();
+            return ApiError::refused(Refusal::Invalid("idempotency-key"), msg).into_response();
         }
         Ok(Idempotency::InFlight) => {
             let msg = "A request with this idempotency-key is being processed";
@@ -234,13 +234,8 @@ async fn stored_connection(
     env: &Environment,
     id: &str,
 ) -> Result<Option<ChannelConnectionRecord>, ApiError> {
-    let filter = Filter {
-        connection_identifier: Some(id.to_owned()),
-        limit: 1,
-        ..Filter::default()
-    };
-    let rows = s.connections.list_connections(env.id(), &filter).await?;
-    Ok(rows.into_iter().next().map(|row| row.connection))
+    let listed = s.connections.list_connections(env.id(), &Filter::one(id)).await?;
+    Ok(listed.rows.into_iter().next().map(|row| row.connection))
 }
 
 /// `N` random bytes as base64url.

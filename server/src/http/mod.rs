@@ -9,6 +9,7 @@ pub mod issue;
 mod lists;
 mod novu_errors;
 pub mod page;
+pub mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;

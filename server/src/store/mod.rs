@@ -8,6 +8,7 @@ mod idempotency;
 mod marks;
 pub mod ownership;
 pub mod postgres;
+pub mod query;
 mod records;
 pub mod redis;
 pub mod seal;
@@ -19,7 +20,9 @@ use std::pin::Pin;
 
 pub use idempotency::{IDEMPOTENCY_TTL_SECS, IN_FLIGHT_TTL_SECS, Idempotency, IdempotencyEntries};
 pub use marks::{ParkedRecords, ReplayMarks};
-pub use records::{ConnectionRow, Connections, EndpointRow, Endpoints, Filter, Saved};
+pub use records::{
+    ConnectionRow, Connections, EndpointRow, Endpoints, Filter, Listed, Order, OrderBy, Saved, context_keys,
+};
 pub use starts::{StartLink, StartLinks};
 
 /// A future a store answers with.

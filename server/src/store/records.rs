@@ -32,19 +32,122 @@ pub struct EndpointRow {
     pub updated_at: i64,
 }
 
-/// The list endpoints' filters.
+/// Which way a list runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Order {
+    /// Oldest first.
+    Asc,
+    /// Newest first (Novu's default).
+    #[default]
+    Desc,
+}
+
+/// What a list is ordered by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OrderBy {
+    /// When first stored (Novu's default).
+    #[default]
+    CreatedAt,
+    /// When last written.
+    UpdatedAt,
+}
+
+/// A list's filters and page, as Novu's list endpoints take them.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
     /// Only this subscriber's.
     pub subscriber_id: Option<String>,
-    /// Only this connection (or, for endpoints, those linked to it).
+    /// Only the row with this identifier.
+    pub identifier: Option<String>,
+    /// Endpoints only: those linked to this connection.
     pub connection_identifier: Option<String>,
-    /// Only this integration's.
-    pub integration_identifier: Option<String>,
-    /// At most this many (default 10, at most 100).
+    /// Only these integrations' (`Some(empty)`: none).
+    pub integration_identifiers: Option<Vec<String>>,
+    /// Connections only: shared ones (`Some(true)`) or a subscriber's (`Some(false)`).
+    pub shared: Option<bool>,
+    /// Only rows with exactly these context keys, as [`context_keys`] writes them.
+    pub context_keys: Option<String>,
+    /// The rows after this one (an identifier), in the list's order.
+    pub after: Option<String>,
+    /// The rows before this one.
+    pub before: Option<String>,
+    /// Whether the cursor's own row is in the page.
+    pub include_cursor: bool,
+    /// What the list is ordered by.
+    pub order_by: OrderBy,
+    /// Which way.
+    pub order: Order,
+    /// At most this many rows (1 to 100).
     pub limit: i64,
-    /// Skip this many.
-    pub offset: i64,
+}
+
+impl Filter {
+    /// No filter, newest first, `limit` rows.
+    pub fn page(limit: i64) -> Filter {
+        Filter {
+            limit,
+            ..Filter::default()
+        }
+    }
+
+    /// The row with this identifier.
+    pub fn one(identifier: &str) -> Filter {
+        Filter {
+            identifier: Some(identifier.to_owned()),
+            ..Filter::page(1)
+        }
+    }
+}
+
+/// A page of rows and where the pages around it start.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Listed<T> {
+    /// The rows, in the list's order.
+    pub rows: Vec<T>,
+    /// The cursor for the next page (`after`), when there is one.
+    pub next: Option<String>,
+    /// The cursor for the previous page (`before`), when there is one.
+    pub previous: Option<String>,
+    /// How many rows the filters match (at most [`super::query::COUNT_CAP`]).
+    pub total: i64,
+    /// Whether `total` stopped at the cap.
+    pub capped: bool,
+}
+
+impl<T> Listed<T> {
+    /// A page from the rows a [`super::query::page`] statement answered
+    /// (one more than asked when more follow) and the count.
+    pub fn assemble(mut rows: Vec<T>, f: &Filter, reversed: bool, counted: i64, id: fn(&T) -> &str) -> Self {
+        let limit = usize::try_from(f.limit).unwrap_or(0);
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        if reversed {
+            rows.reverse();
+        }
+        let first = rows.first().map(|r| id(r).to_owned());
+        let last = rows.last().map(|r| id(r).to_owned());
+        let (next, previous) = match (f.after.is_some(), f.before.is_some()) {
+            // A page before a cursor: the cursor's side continues; this side if more.
+            (false, true) => (last, if more { first } else { None }),
+            (true, _) => (if more { last } else { None }, first),
+            (false, false) => (if more { last } else { None }, None),
+        };
+        Listed {
+            rows,
+            next,
+            previous,
+            total: counted.min(super::query::COUNT_CAP),
+            capped: counted > super::query::COUNT_CAP,
+        }
+    }
+}
+
+/// A context as one comparable text: its `type:id` keys, sorted, one per
+/// line (what the `contextKeys` filter matches exactly, order aside).
+pub fn context_keys(context: &channel_connect::records::ContextRecords) -> String {
+    let mut keys: Vec<String> = context.iter().map(|(k, v)| format!("{k}:{}", v.id)).collect();
+    keys.sort();
+    keys.join("\n")
 }
 
 /// What a save did.
@@ -68,11 +171,12 @@ pub trait Connections: Send + Sync {
         &'a self,
         env: &'a str,
         filter: &'a Filter,
-    ) -> StoreFuture<'a, Vec<ConnectionRow>>;
+    ) -> StoreFuture<'a, Listed<ConnectionRow>>;
 }
 
 /// Endpoints: where a subscriber is reached.
 pub trait Endpoints: Send + Sync {
-    /// A page of the environment's endpoints, oldest first.
-    fn list_endpoints<'a>(&'a self, env: &'a str, filter: &'a Filter) -> StoreFuture<'a, Vec<EndpointRow>>;
+    /// A page of the environment's endpoints.
+    fn list_endpoints<'a>(&'a self, env: &'a str, filter: &'a Filter)
+    -> StoreFuture<'a, Listed<EndpointRow>>;
 }

@@ -37,6 +37,8 @@ pub struct Row {
     pub public_json: String,
     /// The full record, sealed and bound to this row.
     pub sealed: Vec<u8>,
+    /// Its context's `type:id` keys ([`crate::store::context_keys`]).
+    pub context_keys: String,
 }
 
 impl Sealer {
@@ -88,6 +90,7 @@ impl Sealer {
             natural_key: Sealer::connection_key(c)?,
             public_json,
             sealed,
+            context_keys: crate::store::context_keys(&c.context),
         })
     }
 
@@ -123,6 +126,7 @@ impl Sealer {
             identifier,
             public_json: public,
             sealed,
+            context_keys: crate::store::context_keys(&e.context),
         })
     }
 

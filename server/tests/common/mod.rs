@@ -19,7 +19,7 @@ use channel_connect_server::serve::{Limits, serve};
 use channel_connect_server::store::sqlite::Store;
 use channel_connect_server::{AppState, app, install_crypto_provider, os_entropy};
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 /// The curl example body of Novu's documentation (integration set to `slack`).
@@ -324,12 +324,11 @@ pub async fn reinstall_rules(s: &Server) {
         ("contested-2", "org-two"),
     ];
     for (id, owner) in owners {
-        let c = s
-            .list(&format!("/v1/channel-connections?connectionIdentifier={id}"))
-            .await;
-        assert_eq!(c.len(), 1, "{id}");
-        assert_eq!(c[0]["workspace"]["id"], standin::SLACK_TEAM, "{id}");
-        assert_eq!(c[0]["context"]["property1"]["id"], owner, "{id}");
+        let res = s.get_with_key(&format!("/v1/channel-connections/{id}")).await;
+        let c: Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
+        assert_eq!(c["data"]["workspace"]["id"], standin::SLACK_TEAM, "{id}");
+        let keys = [format!("property1:{owner}"), format!("property2:{owner}")];
+        assert_eq!(c["data"]["contextKeys"], json!(keys), "{id}");
     }
     let all = s.list("/v1/channel-connections?limit=100").await;
     assert_eq!(all.len(), 3, "nothing else stored: {all:?}");

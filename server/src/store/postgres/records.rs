@@ -9,10 +9,11 @@ use tokio_postgres::types::ToSql;
 use super::statements::Statements;
 use super::{Params, PgStore, bounded, failed, lock_id};
 use crate::store::ownership::{self, Conflict};
+use crate::store::query::{self, Param, Table};
 use crate::store::seal::{Row, Sealer, relinked};
 use crate::store::{
-    ConnectionRow, Connections, EndpointRow, Endpoints, Filter, Saved, StartLink, StartLinks, StoreError,
-    StoreFuture,
+    ConnectionRow, Connections, EndpointRow, Endpoints, Filter, Listed, Saved, StartLink, StartLinks,
+    StoreError, StoreFuture,
 };
 
 impl PgStore {
@@ -106,7 +107,7 @@ impl Connections for PgStore {
                 let Some((c, row)) = &connection else {
                     return Ok(());
                 };
-                let params: [&(dyn ToSql + Sync); 8] = [
+                let params: [&(dyn ToSql + Sync); 9] = [
                     &env,
                     &row.identifier,
                     &c.integration_identifier,
@@ -115,6 +116,7 @@ impl Connections for PgStore {
                     &row.public_json,
                     &row.sealed,
                     &now,
+                    &row.context_keys,
                 ];
                 tx.execute(&st.upsert_connection, &params)
                     .await
@@ -131,7 +133,7 @@ impl Connections for PgStore {
                 .zip(existing)
                 .map(|(e, id)| Ok((e, self.sealer.endpoint_row(env, e, id)?)))
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            let params: Vec<[&(dyn ToSql + Sync); 9]> = rows
+            let params: Vec<[&(dyn ToSql + Sync); 10]> = rows
                 .iter()
                 .map(|(e, row)| {
                     [
@@ -144,6 +146,7 @@ impl Connections for PgStore {
                         &row.public_json,
                         &row.sealed,
                         &now,
+                        &row.context_keys,
                     ]
                 })
                 .collect();
@@ -156,45 +159,90 @@ impl Connections for PgStore {
         }))
     }
 
-    fn list_connections<'a>(&'a self, env: &'a str, f: &'a Filter) -> StoreFuture<'a, Vec<ConnectionRow>> {
+    fn list_connections<'a>(&'a self, env: &'a str, f: &'a Filter) -> StoreFuture<'a, Listed<ConnectionRow>> {
+        let table = Table {
+            name: "cc_connections",
+            columns: "identifier, public_json, created_at, updated_at",
+            tiebreak: "seq",
+            linked: false,
+            placeholder: |n| format!("${n}"),
+        };
         Box::pin(bounded(async move {
-            let (client, st) = self.conn().await?;
-            let rows = client
-                .query(&st.list_connections, &filter_params(&env, f))
-                .await
-                .map_err(failed("list"))?;
-            rows.iter()
-                .map(|r| {
+            self.listed(
+                &table,
+                env,
+                f,
+                |r: &ConnectionRow| r.connection.identifier.as_str(),
+                |r| {
                     Ok(ConnectionRow {
-                        connection: decode(r.get(0))?,
-                        created_at: r.get(1),
-                        updated_at: r.get(2),
+                        connection: decode(r.get(1))?,
+                        created_at: r.get(2),
+                        updated_at: r.get(3),
                     })
-                })
-                .collect()
+                },
+            )
+            .await
         }))
     }
 }
 
 impl Endpoints for PgStore {
-    fn list_endpoints<'a>(&'a self, env: &'a str, f: &'a Filter) -> StoreFuture<'a, Vec<EndpointRow>> {
+    fn list_endpoints<'a>(&'a self, env: &'a str, f: &'a Filter) -> StoreFuture<'a, Listed<EndpointRow>> {
+        let table = Table {
+            name: "cc_endpoints",
+            columns: "identifier, public_json, created_at, updated_at",
+            tiebreak: "seq",
+            linked: true,
+            placeholder: |n| format!("${n}"),
+        };
         Box::pin(bounded(async move {
-            let (client, st) = self.conn().await?;
-            let rows = client
-                .query(&st.list_endpoints, &filter_params(&env, f))
-                .await
-                .map_err(failed("list"))?;
-            rows.iter()
-                .map(|r| {
+            self.listed(
+                &table,
+                env,
+                f,
+                |r: &EndpointRow| r.identifier.as_str(),
+                |r| {
                     Ok(EndpointRow {
                         identifier: r.get(0),
                         endpoint: decode(r.get(1))?,
                         created_at: r.get(2),
                         updated_at: r.get(3),
                     })
-                })
-                .collect()
+                },
+            )
+            .await
         }))
+    }
+}
+
+impl PgStore {
+    /// A page and its count (two statements, pipelined).
+    async fn listed<T>(
+        &self,
+        table: &Table<'_>,
+        env: &str,
+        f: &Filter,
+        id: fn(&T) -> &str,
+        row: impl Fn(&tokio_postgres::Row) -> Result<T, StoreError>,
+    ) -> Result<Listed<T>, StoreError> {
+        let (client, _) = self.conn().await?;
+        let built = query::page(table, env, f);
+        let counting = query::count(table, env, f);
+        let (page_params, count_params) = (bound(&built.params), bound(&counting.params));
+        let (page_refs, count_refs) = (refs(&page_params), refs(&count_params));
+        let (rows, counted) = tokio::try_join!(
+            client.query(&built.sql, &page_refs),
+            client.query_one(&counting.sql, &count_refs),
+        )
+        .map_err(failed("list"))?;
+        let rows = rows.iter().map(row).collect::<Result<Vec<T>, StoreError>>()?;
+        Ok(Listed::assemble(
+            rows,
+            f,
+            built.reversed,
+            counted.get::<_, i64>(0),
+            id,
+        ))
     }
 }
 
@@ -229,16 +277,21 @@ impl StartLinks for PgStore {
     }
 }
 
-/// The list statements' parameters, in their order.
-fn filter_params<'a>(env: &'a &'a str, f: &'a Filter) -> [&'a (dyn ToSql + Sync); 6] {
-    [
-        env as &(dyn ToSql + Sync),
-        &f.subscriber_id,
-        &f.connection_identifier,
-        &f.integration_identifier,
-        &f.limit,
-        &f.offset,
-    ]
+/// A built statement's parameters as PostgreSQL takes them.
+fn bound(params: &[Param]) -> Vec<Box<dyn ToSql + Sync + Send>> {
+    params
+        .iter()
+        .map(|p| -> Box<dyn ToSql + Sync + Send> {
+            match p {
+                Param::Text(t) => Box::new(t.clone()),
+                Param::Int(i) => Box::new(*i),
+            }
+        })
+        .collect()
+}
+
+fn refs(params: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect()
 }
 
 /// A row's public JSON as its record.

@@ -46,6 +46,22 @@ CREATE TABLE IF NOT EXISTS cc_starts (
 );
 -- Purged on every start request (unauthenticated): by index, not by scanning.
 CREATE INDEX IF NOT EXISTS cc_starts_expiry ON cc_starts (expires_at);
+-- Novu's contextKeys filter: the context's type:id keys, sorted, one per line
+-- (added, and filled in for the rows before it, once).
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_name = 'cc_connections' AND column_name = 'context_keys') THEN
+        ALTER TABLE cc_connections ADD COLUMN context_keys TEXT NOT NULL DEFAULT '';
+        ALTER TABLE cc_endpoints ADD COLUMN context_keys TEXT NOT NULL DEFAULT '';
+        UPDATE cc_connections SET context_keys = COALESCE((SELECT string_agg(k, E'\\n' ORDER BY k) FROM
+            (SELECT key || ':' || (value ->> 'id') AS k FROM jsonb_each(public_json::jsonb -> 'context')) keys), '');
+        UPDATE cc_endpoints SET context_keys = COALESCE((SELECT string_agg(k, E'\\n' ORDER BY k) FROM
+            (SELECT key || ':' || (value ->> 'id') AS k FROM jsonb_each(public_json::jsonb -> 'context')) keys), '');
+    END IF;
+END $$;
+-- Lists walk environments newest first.
+CREATE INDEX IF NOT EXISTS cc_connections_created ON cc_connections (environment_id, created_at);
+CREATE INDEX IF NOT EXISTS cc_endpoints_created ON cc_endpoints (environment_id, created_at);
 -- A connection's endpoints (the list filter).
 CREATE INDEX IF NOT EXISTS cc_endpoints_connection ON cc_endpoints (environment_id, connection_identifier);
 ";
@@ -58,8 +74,6 @@ pub(super) struct Statements {
     pub(super) upsert_connection: Statement,
     pub(super) endpoint_by_key: Statement,
     pub(super) upsert_endpoint: Statement,
-    pub(super) list_connections: Statement,
-    pub(super) list_endpoints: Statement,
     pub(super) insert_start: Statement,
     pub(super) purge_starts: Statement,
     pub(super) take_start: Statement,
@@ -82,12 +96,12 @@ impl Statements {
             .await?,
             upsert_connection: p(
                 "INSERT INTO cc_connections (environment_id, identifier, integration_identifier, subscriber_id,
-                     natural_key, public_json, sealed, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+                     natural_key, public_json, sealed, created_at, updated_at, context_keys)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)
                  ON CONFLICT (environment_id, identifier) DO UPDATE SET
                      integration_identifier = excluded.integration_identifier, subscriber_id = excluded.subscriber_id,
                      natural_key = excluded.natural_key, public_json = excluded.public_json,
-                     sealed = excluded.sealed, updated_at = excluded.updated_at",
+                     sealed = excluded.sealed, updated_at = excluded.updated_at, context_keys = excluded.context_keys",
             )
             .await?,
             endpoint_by_key: p(
@@ -96,25 +110,11 @@ impl Statements {
             .await?,
             upsert_endpoint: p(
                 "INSERT INTO cc_endpoints (environment_id, identifier, integration_identifier, subscriber_id,
-                     connection_identifier, natural_key, public_json, sealed, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+                     connection_identifier, natural_key, public_json, sealed, created_at, updated_at, context_keys)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)
                  ON CONFLICT (environment_id, identifier) DO UPDATE SET
-                     public_json = excluded.public_json, sealed = excluded.sealed, updated_at = excluded.updated_at",
-            )
-            .await?,
-            list_connections: p(
-                "SELECT public_json, created_at, updated_at FROM cc_connections WHERE environment_id = $1
-                     AND ($2::text IS NULL OR subscriber_id = $2) AND ($3::text IS NULL OR identifier = $3)
-                     AND ($4::text IS NULL OR integration_identifier = $4)
-                 ORDER BY created_at, seq LIMIT $5 OFFSET $6",
-            )
-            .await?,
-            list_endpoints: p(
-                "SELECT identifier, public_json, created_at, updated_at FROM cc_endpoints WHERE environment_id = $1
-                     AND ($2::text IS NULL OR subscriber_id = $2)
-                     AND ($3::text IS NULL OR connection_identifier = $3)
-                     AND ($4::text IS NULL OR integration_identifier = $4)
-                 ORDER BY created_at, seq LIMIT $5 OFFSET $6",
+                     public_json = excluded.public_json, sealed = excluded.sealed, updated_at = excluded.updated_at,
+                     context_keys = excluded.context_keys",
             )
             .await?,
             insert_start: p("INSERT INTO cc_starts (id, url, cookie, expires_at) VALUES ($1, $2, $3, $4)")

@@ -1,14 +1,15 @@
 //! Connections, endpoints and start links in SQLite.
 
 use channel_connect::records::{ChannelConnectionRecord, ChannelEndpointRecord, StoredRecords};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, params, params_from_iter};
 
 use super::Store;
 use crate::store::ownership::{self, Conflict};
+use crate::store::query::{self, Param, Table};
 use crate::store::seal::{Sealer, relinked};
 use crate::store::{
-    ConnectionRow, Connections, EndpointRow, Endpoints, Filter, Saved, StartLink, StartLinks, StoreError,
-    StoreFuture, blocking,
+    ConnectionRow, Connections, EndpointRow, Endpoints, Filter, Listed, Saved, StartLink, StartLinks,
+    StoreError, StoreFuture, blocking,
 };
 
 impl Store {
@@ -71,13 +72,13 @@ impl Store {
             .connection_row(env, c, existing.as_deref().unwrap_or(&c.identifier))?;
         tx.execute(
             "INSERT INTO connections (environment_id, identifier, integration_identifier, subscriber_id,
-                 natural_key, public_json, sealed, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+                 natural_key, public_json, sealed, created_at, updated_at, context_keys)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)
              ON CONFLICT (environment_id, identifier) DO UPDATE SET
                  integration_identifier = excluded.integration_identifier, subscriber_id = excluded.subscriber_id,
                  natural_key = excluded.natural_key, public_json = excluded.public_json,
-                 sealed = excluded.sealed, updated_at = excluded.updated_at",
-            params![env, row.identifier, c.integration_identifier, c.subscriber_id, row.natural_key, row.public_json, row.sealed, now],
+                 sealed = excluded.sealed, updated_at = excluded.updated_at, context_keys = excluded.context_keys",
+            params![env, row.identifier, c.integration_identifier, c.subscriber_id, row.natural_key, row.public_json, row.sealed, now, row.context_keys],
         )
         .map_err(|e| StoreError::with("write connection", e))?;
         Ok(Ok(row.identifier))
@@ -101,11 +102,12 @@ impl Store {
         let row = self.sealer.endpoint_row(env, e, existing)?;
         tx.execute(
             "INSERT INTO endpoints (environment_id, identifier, integration_identifier, subscriber_id,
-                 connection_identifier, natural_key, public_json, sealed, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
+                 connection_identifier, natural_key, public_json, sealed, created_at, updated_at, context_keys)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)
              ON CONFLICT (environment_id, identifier) DO UPDATE SET
-                 public_json = excluded.public_json, sealed = excluded.sealed, updated_at = excluded.updated_at",
-            params![env, row.identifier, e.integration_identifier, e.subscriber_id, e.connection_identifier, row.natural_key, row.public_json, row.sealed, now],
+                 public_json = excluded.public_json, sealed = excluded.sealed, updated_at = excluded.updated_at,
+                 context_keys = excluded.context_keys",
+            params![env, row.identifier, e.integration_identifier, e.subscriber_id, e.connection_identifier, row.natural_key, row.public_json, row.sealed, now, row.context_keys],
         )
         .map_err(|e| StoreError::with("write endpoint", e))?;
         Ok(())
@@ -131,65 +133,88 @@ impl Store {
         self.sealer.open_connection(env, identifier, &sealed).map(Some)
     }
 
-    /// The environment's connections, credentials removed, oldest first.
-    pub fn list_connections(&self, env: &str, f: &Filter) -> Result<Vec<ConnectionRow>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT public_json, created_at, updated_at FROM connections WHERE environment_id = ?1
-                     AND (?2 IS NULL OR subscriber_id = ?2) AND (?3 IS NULL OR identifier = ?3)
-                     AND (?4 IS NULL OR integration_identifier = ?4)
-                 ORDER BY created_at, rowid LIMIT ?5 OFFSET ?6",
-            )
-            .map_err(|e| StoreError::with("list", e))?;
-        let rows = stmt
-            .query_map(filter_params(env, f), |r| {
-                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
-            })
-            .map_err(|e| StoreError::with("list", e))?;
-        rows.map(|row| {
-            let (public, created_at, updated_at) = row.map_err(|e| StoreError::with("list", e))?;
-            Ok(ConnectionRow {
-                connection: decode(&public)?,
-                created_at,
-                updated_at,
-            })
-        })
-        .collect()
+    /// A page of the environment's connections, credentials removed.
+    pub fn list_connections(&self, env: &str, f: &Filter) -> Result<Listed<ConnectionRow>, StoreError> {
+        let table = Table {
+            name: "connections",
+            columns: "identifier, public_json, created_at, updated_at",
+            tiebreak: "rowid",
+            linked: false,
+            placeholder: |n| format!("?{n}"),
+        };
+        self.listed(
+            &table,
+            env,
+            f,
+            |(_, public, created_at, updated_at)| {
+                Ok(ConnectionRow {
+                    connection: decode(&public)?,
+                    created_at,
+                    updated_at,
+                })
+            },
+            |r| r.connection.identifier.as_str(),
+        )
     }
 
-    /// The environment's endpoints, credentials removed, oldest first.
-    pub fn list_endpoints(&self, env: &str, f: &Filter) -> Result<Vec<EndpointRow>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT identifier, public_json, created_at, updated_at FROM endpoints WHERE environment_id = ?1
-                     AND (?2 IS NULL OR subscriber_id = ?2) AND (?3 IS NULL OR connection_identifier = ?3)
-                     AND (?4 IS NULL OR integration_identifier = ?4)
-                 ORDER BY created_at, rowid LIMIT ?5 OFFSET ?6",
+    /// A page of the environment's endpoints, credentials removed.
+    pub fn list_endpoints(&self, env: &str, f: &Filter) -> Result<Listed<EndpointRow>, StoreError> {
+        let table = Table {
+            name: "endpoints",
+            columns: "identifier, public_json, created_at, updated_at",
+            tiebreak: "rowid",
+            linked: true,
+            placeholder: |n| format!("?{n}"),
+        };
+        self.listed(
+            &table,
+            env,
+            f,
+            |(identifier, public, created_at, updated_at)| {
+                Ok(EndpointRow {
+                    identifier,
+                    endpoint: decode(&public)?,
+                    created_at,
+                    updated_at,
+                })
+            },
+            |r| r.identifier.as_str(),
+        )
+    }
+
+    /// A page and its count, in one read transaction.
+    fn listed<T>(
+        &self,
+        table: &Table<'_>,
+        env: &str,
+        f: &Filter,
+        row: impl Fn((String, String, i64, i64)) -> Result<T, StoreError>,
+        id: fn(&T) -> &str,
+    ) -> Result<Listed<T>, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| StoreError::with("list", e))?;
+        let built = query::page(table, env, f);
+        let rows = {
+            let mut stmt = tx
+                .prepare_cached(&built.sql)
+                .map_err(|e| StoreError::with("list", e))?;
+            let raw = stmt
+                .query_map(params_from_iter(built.params.iter().map(bind)), |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .map_err(|e| StoreError::with("list", e))?;
+            raw.map(|r| r.map_err(|e| StoreError::with("list", e)).and_then(&row))
+                .collect::<Result<Vec<T>, StoreError>>()?
+        };
+        let counting = query::count(table, env, f);
+        let counted: i64 = tx
+            .query_row(
+                &counting.sql,
+                params_from_iter(counting.params.iter().map(bind)),
+                |r| r.get(0),
             )
-            .map_err(|e| StoreError::with("list", e))?;
-        let rows = stmt
-            .query_map(filter_params(env, f), |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                ))
-            })
-            .map_err(|e| StoreError::with("list", e))?;
-        rows.map(|row| {
-            let (identifier, public, created_at, updated_at) =
-                row.map_err(|e| StoreError::with("list", e))?;
-            Ok(EndpointRow {
-                identifier,
-                endpoint: decode(&public)?,
-                created_at,
-                updated_at,
-            })
-        })
-        .collect()
+            .map_err(|e| StoreError::with("count", e))?;
+        Ok(Listed::assemble(rows, f, built.reversed, counted, id))
     }
 
     /// Keeps a start link until the state expires.
@@ -235,14 +260,18 @@ impl Connections for Store {
         &'a self,
         env: &'a str,
         filter: &'a Filter,
-    ) -> StoreFuture<'a, Vec<ConnectionRow>> {
+    ) -> StoreFuture<'a, Listed<ConnectionRow>> {
         let (store, env, filter) = (self.clone(), env.to_owned(), filter.clone());
         Box::pin(blocking(move || store.list_connections(&env, &filter)))
     }
 }
 
 impl Endpoints for Store {
-    fn list_endpoints<'a>(&'a self, env: &'a str, filter: &'a Filter) -> StoreFuture<'a, Vec<EndpointRow>> {
+    fn list_endpoints<'a>(
+        &'a self,
+        env: &'a str,
+        filter: &'a Filter,
+    ) -> StoreFuture<'a, Listed<EndpointRow>> {
         let (store, env, filter) = (self.clone(), env.to_owned(), filter.clone());
         Box::pin(blocking(move || store.list_endpoints(&env, &filter)))
     }
@@ -260,16 +289,12 @@ impl StartLinks for Store {
     }
 }
 
-/// The list statements' parameters, in their order.
-fn filter_params<'a>(env: &'a str, f: &'a Filter) -> impl rusqlite::Params + 'a {
-    (
-        env,
-        &f.subscriber_id,
-        &f.connection_identifier,
-        &f.integration_identifier,
-        f.limit,
-        f.offset,
-    )
+/// A built statement's parameter as SQLite takes it.
+fn bind(p: &Param) -> rusqlite::types::Value {
+    match p {
+        Param::Text(t) => rusqlite::types::Value::Text(t.clone()),
+        Param::Int(i) => rusqlite::types::Value::Integer(*i),
+    }
 }
 
 /// A row's public JSON as its record.

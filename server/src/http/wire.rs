@@ -1,0 +1,71 @@
+//! Novu's wire shapes for stored rows: the connection and endpoint objects
+//! its SDKs validate (`GetChannelConnectionResponseDto`,
+//! `GetChannelEndpointResponseDto`), never with a credential.
+
+use channel_connect::records::ContextRecords;
+use serde_json::{Map, Value, json};
+
+use crate::config::Environment;
+use crate::http::novu_errors::iso_8601;
+use crate::store::{ConnectionRow, EndpointRow};
+
+/// What `auth.accessToken` answers: the SDKs require a string there, and no
+/// answer of this API carries a usable token.
+pub const REDACTED: &str = "[redacted]";
+
+/// A connection as Novu answers it.
+pub fn connection(row: &ConnectionRow) -> Value {
+    let c = &row.connection;
+    let mut workspace = Map::new();
+    workspace.insert("id".into(), Value::String(c.workspace.id.clone()));
+    if let Some(name) = &c.workspace.name {
+        workspace.insert("name".into(), Value::String(name.clone()));
+    }
+    if let Some(Value::String(bot)) = c.workspace.details.get("botUserId") {
+        workspace.insert("botUserId".into(), Value::String(bot.clone()));
+    }
+    json!({
+        "identifier": c.identifier,
+        "channel": "chat",
+        "providerId": c.provider_id,
+        "integrationIdentifier": c.integration_identifier,
+        "subscriberId": c.subscriber_id,
+        "connectionMode": if c.subscriber_id.is_some() { "subscriber" } else { "shared" },
+        "contextKeys": context_keys(&c.context),
+        "workspace": workspace,
+        "auth": { "accessToken": REDACTED },
+        "createdAt": time(row.created_at),
+        "updatedAt": time(row.updated_at),
+    })
+}
+
+/// An endpoint as Novu answers it (`providerId` from the integration's
+/// provider in `env`, null when the integration is gone).
+pub fn endpoint(row: &EndpointRow, env: &Environment) -> Value {
+    let e = &row.endpoint;
+    json!({
+        "identifier": row.identifier,
+        "channel": "chat",
+        "providerId": env.providers.get(&e.integration_identifier),
+        "integrationIdentifier": e.integration_identifier,
+        "connectionIdentifier": e.connection_identifier,
+        "subscriberId": e.subscriber_id,
+        "contextKeys": context_keys(&e.context),
+        "type": e.endpoint.kind(),
+        "endpoint": e.endpoint.fields(),
+        "createdAt": time(row.created_at),
+        "updatedAt": time(row.updated_at),
+    })
+}
+
+/// Novu's `contextKeys`: `type:id`, sorted.
+pub fn context_keys(context: &ContextRecords) -> Vec<String> {
+    let mut keys: Vec<String> = context.iter().map(|(k, v)| format!("{k}:{}", v.id)).collect();
+    keys.sort();
+    keys
+}
+
+fn time(unix: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    iso_8601(t)
+}
