@@ -1131,3 +1131,80 @@ async fn lists_page_and_filter_as_novu_does() {
     );
     assert!(e["endpoint"]["userId"].is_string() && e["identifier"].as_str().unwrap().starts_with("chendp_"));
 }
+
+#[tokio::test]
+async fn connections_and_endpoints_written_through_the_api_keep_their_secrets() {
+    let s = start("crud").await;
+    let key = Some(DEMO_API_KEY);
+    let send = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let mut req = s
+            .http
+            .request(method, format!("{}{path}", s.base))
+            .header("authorization", format!("ApiKey {DEMO_API_KEY}"));
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b.to_string());
+        }
+        async move {
+            let res = req.send().await.unwrap();
+            let status = res.status();
+            let bytes = res.bytes().await.unwrap();
+            (
+                status,
+                serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+            )
+        }
+    };
+    use reqwest::Method;
+    let create = json!({"identifier": "api-made", "integrationIdentifier": "slack", "subscriberId": "s1",
+        "workspace": {"id": "T0API0001", "name": "API"}, "auth": {"accessToken": "xoxb-api-secret"}});
+    let (status, c) = send(Method::POST, "/v1/channel-connections", Some(create.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    assert_eq!(
+        (c["subscriberId"].clone(), c["auth"]["accessToken"].clone()),
+        (json!("s1"), json!("[redacted]"))
+    );
+    let (status, _) = send(Method::POST, "/v1/channel-connections", Some(create)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "an identifier is created once");
+    let hook = json!({"type": "webhook", "subscriberId": "s1", "integrationIdentifier": "slack",
+        "connectionIdentifier": "api-made", "endpoint": {"url": "https://hooks.slack.com/services/T/B/secret-hook"}});
+    let (status, e) = send(Method::POST, "/v1/channel-endpoints", Some(hook)).await;
+    assert_eq!(status, StatusCode::CREATED, "{e}");
+    assert_eq!(e["endpoint"]["url"], "[redacted]");
+    let teams = json!({"type": "ms_teams_user", "subscriberId": "s1", "integrationIdentifier": "slack", "endpoint": {"userId": "u"}});
+    let (status, v) = send(Method::POST, "/v1/channel-endpoints", Some(teams)).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a Teams target on a Slack integration: {v}"
+    );
+    let patch = json!({"workspace": {"id": "T0API0002"}, "auth": {"accessToken": "xoxb-api-rotated"}});
+    let (status, c) = send(Method::PATCH, "/v1/channel-connections/api-made", Some(patch)).await;
+    assert_eq!(
+        (status, c["workspace"]["id"].clone()),
+        (StatusCode::OK, json!("T0API0002"))
+    );
+    for secret in ["xoxb-api", "secret-hook"] {
+        assert!(!contains(&s.db_bytes(), secret), "{secret} is sealed in the file");
+    }
+    // Deleting the connection removes what sent through it.
+    let (status, _) = send(Method::DELETE, "/v1/channel-connections/api-made", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(
+        s.list("/v1/channel-endpoints?connectionIdentifier=api-made")
+            .await
+            .is_empty()
+    );
+    let (status, _) = send(Method::DELETE, "/v1/channel-connections/api-made", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // The older single route: mode link_user issues a user sign-in.
+    let (status, _, v) = s
+        .post(
+            "/v1/integrations/chat/oauth",
+            key,
+            None,
+            r#"{"integrationIdentifier":"slack","subscriberId":"s1","mode":"link_user"}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert!(v["url"].as_str().unwrap().contains("user_scope="), "{v}");
+}

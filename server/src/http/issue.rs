@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use channel_connect::records::{self, ChannelConnectionRecord, WorkspaceRecord};
@@ -20,12 +20,10 @@ use crate::config::Environment;
 use crate::http::auth::Authenticated;
 use crate::http::binding::START_PATH;
 use crate::http::error::{ApiError, Refusal};
+use crate::http::idempotent;
 use crate::state::AppState;
 use crate::store::ownership::{self, Conflict};
-use crate::store::{Filter, Idempotency, StartLink};
-
-/// Longest `idempotency-key` (Novu).
-pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+use crate::store::{Filter, StartLink};
 
 pub(crate) async fn connect(
     State(s): State<Arc<AppState>>,
@@ -45,57 +43,86 @@ pub(crate) async fn link_user(
     issue(&s, &env, headers, body, true).await
 }
 
+/// `POST /v1/integrations/chat/oauth`: Novu's older single route, the
+/// connect body with `mode` (`connect`, the default, or `link_user`);
+/// `autoLinkUser` defaults to false here.
+pub(crate) async fn chat_oauth(
+    State(s): State<Arc<AppState>>,
+    Authenticated(env): Authenticated,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let work = async {
+        let mut fields = match serde_json::from_slice::<Value>(&body) {
+            Ok(Value::Object(fields)) => fields,
+            // The core words the refusal of a body that is no object.
+            _ => return issue_url(&s, &env, &body, false).await,
+        };
+        let link = match fields.remove("mode") {
+            None => false,
+            Some(Value::String(m)) if m == "connect" => false,
+            Some(Value::String(m)) if m == "link_user" => true,
+            Some(_) => {
+                let e = ApiError::invalid_field("mode", "mode must be connect or link_user");
+                return e.status_and_body();
+            }
+        };
+        if !link {
+            fields.entry("autoLinkUser").or_insert(Value::Bool(false));
+        }
+        let rewritten = Value::Object(fields).to_string();
+        issue_url(&s, &env, rewritten.as_bytes(), link).await
+    };
+    idempotent::answer(&s, &env, &headers, "chat/oauth", &body, work).await
+}
+
+/// `POST /v1/integrations/channel-endpoints/link`: as in Novu, only a
+/// provider with subscriber chat linking (Telegram) answers a link here;
+/// a Slack or Teams integration is refused (400), its users link through
+/// `POST /v1/integrations/channel-endpoints/oauth`.
+pub(crate) async fn link_channel_endpoint(
+    State(s): State<Arc<AppState>>,
+    Authenticated(env): Authenticated,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let work = async {
+        let b = match LinkUserRequestBody::from_json(&body) {
+            Ok(b) => b,
+            Err(e) => return ApiError::from(e).status_and_body(),
+        };
+        let refusal = match b.integration_identifier.as_deref() {
+            None => ApiError::invalid_field("integrationIdentifier", "integrationIdentifier is required"),
+            Some(_) if b.subscriber_id.is_none() => {
+                ApiError::invalid_field("subscriberId", "subscriberId is required")
+            }
+            Some(id) => match env.providers.get(id) {
+                Some(provider) => ApiError::refused(
+                    Refusal::BadRequest,
+                    format!(
+                        "Integration {id} ({provider}) does not support subscriber chat linking: \
+                         link its users with POST /v1/integrations/channel-endpoints/oauth"
+                    ),
+                ),
+                None => ApiError::refused(
+                    Refusal::NotFound,
+                    format!("Integration not found: {id} in environment {}", env.id()),
+                ),
+            },
+        };
+        refusal.status_and_body()
+    };
+    idempotent::answer(&s, &env, &headers, "channel-endpoints/link", &body, work).await
+}
+
 /// Both POST endpoints: honour `idempotency-key`, issue the URL.
 async fn issue(s: &AppState, env: &Environment, headers: HeaderMap, body: Bytes, link: bool) -> Response {
-    // An empty key is no key, as Novu's interceptor treats it.
-    let Some(key) = headers.get("idempotency-key").filter(|k| !k.is_empty()) else {
-        let (status, value) = issue_url(s, env, &body, link).await;
-        return json_response(status, &value.to_string(), false);
-    };
-    let key = match key.to_str() {
-        Ok(k) if k.len() <= MAX_IDEMPOTENCY_KEY_LEN => k.to_owned(),
-        _ => {
-            let msg = format!("idempotency-key must be at most {MAX_IDEMPOTENCY_KEY_LEN} characters");
-            return ApiError::refused(Refusal::BadRequest, msg).into_response();
-        }
-    };
-    let route: &[u8] = if link { b"endpoints" } else { b"connections" };
-    let hash = Sha256::new()
-        .chain_update(route)
-        .chain_update([0])
-        .chain_update(&body)
-        .finalize()
-        .to_vec();
-    let now = s.now().unix_timestamp();
-    match s.idempotency.begin(env.id(), &key, &hash, now).await {
-        Ok(Idempotency::Fresh) => {}
-        Ok(Idempotency::Replay { status, body }) => return json_response(status, &body, true),
-        Ok(Idempotency::Mismatch) => {
-            let msg =
-                "Request with the same idempotency-key but a different body was already sent".to_owned();
-            return ApiError::refused(Refusal::Invalid("idempotency-key"), msg).into_response();
-        }
-        Ok(Idempotency::InFlight) => {
-            let msg = "A request with this idempotency-key is being processed";
-            let mut res = ApiError::refused(Refusal::Conflict, msg).into_response();
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            return res;
-        }
-        Err(e) => return ApiError::from(e).into_response(),
-    }
-    let (status, value) = issue_url(s, env, &body, link).await;
-    let text = value.to_string();
-    // A server failure is not an answer to keep: the key is freed for a retry.
-    let kept = if status >= 500 {
-        s.idempotency.abandon(env.id(), &key).await
+    let route = if link {
+        "endpoints/oauth"
     } else {
-        s.idempotency.finish(env.id(), &key, status, &text).await
+        "connections/oauth"
     };
-    if let Err(e) = kept {
-        return ApiError::from(e).into_response();
-    }
-    json_response(status, &text, false)
+    idempotent::answer(s, env, &headers, route, &body, issue_url(s, env, &body, link)).await
 }
 
 /// The answer to one POST, success or refusal, as status and JSON (cached as is).
@@ -205,10 +232,12 @@ async fn connect_url(
 
 /// A refusal at issue: another integration's connection is a bad request
 /// (400), another owner's or workspace's a conflict (409).
-fn refused(c: Conflict) -> ApiError {
+pub(crate) fn refused(c: Conflict) -> ApiError {
     match c {
         Conflict::Integration => ApiError::refused(Refusal::BadRequest, c.message()),
-        Conflict::Owner | Conflict::Workspace => ApiError::refused(Refusal::Conflict, c.message()),
+        Conflict::Owner | Conflict::Workspace | Conflict::Exists => {
+            ApiError::refused(Refusal::Conflict, c.message())
+        }
     }
 }
 
@@ -243,19 +272,4 @@ fn random_token<const N: usize>(s: &AppState) -> String {
     let mut bytes = [0u8; N];
     (s.entropy)(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn json_response(status: u16, body: &str, replay: bool) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut res = (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_owned(),
-    )
-        .into_response();
-    if replay {
-        res.headers_mut()
-            .insert("idempotency-replay", HeaderValue::from_static("true"));
-    }
-    res
 }

@@ -4,7 +4,10 @@
 pub mod auth;
 pub(crate) mod binding;
 mod callback;
+mod connections;
+mod endpoints;
 pub mod error;
+mod idempotent;
 pub mod issue;
 mod lists;
 mod novu_errors;
@@ -35,15 +38,37 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/integrations/channel-connections/oauth", post(issue::connect))
         .route("/v1/integrations/channel-endpoints/oauth", post(issue::link_user))
+        .route("/v1/integrations/chat/oauth", post(issue::chat_oauth))
+        .route(
+            "/v1/integrations/channel-endpoints/link",
+            post(issue::link_channel_endpoint),
+        )
         // HEAD spends nothing: link scanners and preview bots send it.
         .route(CALLBACK_PATH, get(callback::callback).head(without_effect))
         .route(
             &format!("{}/{{id}}", binding::START_PATH),
             get(binding::start).head(without_effect),
         )
-        .route("/v1/channel-connections", get(lists::list_connections))
-        .route("/v1/channel-connections/{identifier}", get(lists::get_connection))
-        .route("/v1/channel-endpoints", get(lists::list_endpoints))
+        .route(
+            "/v1/channel-connections",
+            get(lists::list_connections).post(connections::create),
+        )
+        .route(
+            "/v1/channel-connections/{identifier}",
+            get(lists::get_connection)
+                .patch(connections::update)
+                .delete(connections::delete),
+        )
+        .route(
+            "/v1/channel-endpoints",
+            get(lists::list_endpoints).post(endpoints::create),
+        )
+        .route(
+            "/v1/channel-endpoints/{identifier}",
+            get(endpoints::get)
+                .patch(endpoints::update)
+                .delete(endpoints::delete),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .fallback(novu_errors::not_found)
         .with_state(state.clone())

@@ -43,6 +43,12 @@ pub fn connection(row: &ConnectionRow) -> Value {
 /// provider in `env`, null when the integration is gone).
 pub fn endpoint(row: &EndpointRow, env: &Environment) -> Value {
     let e = &row.endpoint;
+    let mut target = e.endpoint.fields().clone();
+    // A webhook's URL is its credential: sealed, and answered redacted
+    // (the SDKs' webhook shape has a `url`).
+    if e.endpoint.kind() == "webhook" {
+        target.insert("url".into(), Value::String(REDACTED.into()));
+    }
     json!({
         "identifier": row.identifier,
         "channel": "chat",
@@ -52,7 +58,7 @@ pub fn endpoint(row: &EndpointRow, env: &Environment) -> Value {
         "subscriberId": e.subscriber_id,
         "contextKeys": context_keys(&e.context),
         "type": e.endpoint.kind(),
-        "endpoint": e.endpoint.fields(),
+        "endpoint": target,
         "createdAt": time(row.created_at),
         "updatedAt": time(row.updated_at),
     })

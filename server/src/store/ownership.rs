@@ -24,6 +24,8 @@ pub enum Conflict {
     Owner,
     /// It is in another workspace (Slack team, Teams tenant).
     Workspace,
+    /// One already exists under that identifier, or reaches that target.
+    Exists,
 }
 
 impl Conflict {
@@ -32,6 +34,7 @@ impl Conflict {
         match self {
             Conflict::Integration => "The connection belongs to another integration",
             Conflict::Owner => "The connection belongs to another subscriber or context",
+            Conflict::Exists => "One already exists with that identifier, or for that target",
             Conflict::Workspace => {
                 "The connection is in another workspace: reconnect it in its own workspace, or create a new connection"
             }

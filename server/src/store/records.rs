@@ -166,17 +166,48 @@ pub trait Connections: Send + Sync {
     /// one transaction, or nothing when they would replace a connection
     /// they are no re-install of.
     fn save<'a>(&'a self, env: &'a str, records: &'a StoredRecords, now: i64) -> StoreFuture<'a, Saved>;
-    /// A page of the environment's connections, oldest first.
+    /// A page of the environment's connections (one: [`Filter::one`]).
     fn list_connections<'a>(
         &'a self,
         env: &'a str,
         filter: &'a Filter,
     ) -> StoreFuture<'a, Listed<ConnectionRow>>;
+    /// A connection's full record, tokens included (for the host's own use:
+    /// sending, refreshing; never for an API answer).
+    fn connection_record<'a>(
+        &'a self,
+        env: &'a str,
+        identifier: &'a str,
+    ) -> StoreFuture<'a, Option<ChannelConnectionRecord>>;
+    /// Writes a connection as given under its identifier (the API's create
+    /// and update: the caller checked what may be written), keeping its
+    /// first time; the stored row.
+    fn put_connection<'a>(
+        &'a self,
+        env: &'a str,
+        connection: &'a ChannelConnectionRecord,
+        now: i64,
+    ) -> StoreFuture<'a, ConnectionRow>;
+    /// Removes a connection and every endpoint linked to it (none may send
+    /// through a connection that is gone), in one transaction; `None` when
+    /// there was no such connection, else how many endpoints went with it.
+    fn delete_connection<'a>(&'a self, env: &'a str, identifier: &'a str) -> StoreFuture<'a, Option<u64>>;
 }
 
 /// Endpoints: where a subscriber is reached.
 pub trait Endpoints: Send + Sync {
-    /// A page of the environment's endpoints.
+    /// A page of the environment's endpoints (one: [`Filter::one`]).
     fn list_endpoints<'a>(&'a self, env: &'a str, filter: &'a Filter)
     -> StoreFuture<'a, Listed<EndpointRow>>;
+    /// Writes an endpoint as given under `identifier`, keeping its first
+    /// time; refused when another endpoint reaches the same target.
+    fn put_endpoint<'a>(
+        &'a self,
+        env: &'a str,
+        identifier: &'a str,
+        endpoint: &'a ChannelEndpointRecord,
+        now: i64,
+    ) -> StoreFuture<'a, Result<EndpointRow, Conflict>>;
+    /// Removes an endpoint; whether there was one.
+    fn delete_endpoint<'a>(&'a self, env: &'a str, identifier: &'a str) -> StoreFuture<'a, bool>;
 }

@@ -22,7 +22,8 @@ pub fn under_ci() -> bool {
 /// `test` cannot run without `needs`: panics under CI, else prints one
 /// `SKIPPED:` line that `cargo test` shows without `--nocapture`.
 pub fn skip(test: &str, needs: &str) {
-    let line = format!("SKIPPED: {test} needs {needs}; `bash .ci/run` installs it and runs this test");
+    let line =
+        format!("SKIPPED: {test} needs {needs}; `bash .ci/run` installs what the tests need and runs them");
     assert!(!under_ci(), "{line} (CI is set: a test that cannot run fails)");
     // Written to the process's stderr itself: the harness captures what
     // `eprintln!` prints in a passing test, and this line must be seen.

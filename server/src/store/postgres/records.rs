@@ -1,7 +1,7 @@
 //! The records' reads and writes in PostgreSQL: a callback's save in five
 //! pipelined round trips, the lists, start links.
 
-use channel_connect::records::{ChannelConnectionRecord, StoredRecords};
+use channel_connect::records::{ChannelConnectionRecord, ChannelEndpointRecord, StoredRecords};
 use futures_util::future::try_join_all;
 use tokio_postgres::Transaction;
 use tokio_postgres::types::ToSql;
@@ -76,6 +76,87 @@ impl PgStore {
 }
 
 impl Connections for PgStore {
+    fn connection_record<'a>(
+        &'a self,
+        env: &'a str,
+        identifier: &'a str,
+    ) -> StoreFuture<'a, Option<ChannelConnectionRecord>> {
+        Box::pin(bounded(async move {
+            let (client, _) = self.conn().await?;
+            let row = client
+                .query_opt(
+                    "SELECT sealed FROM cc_connections WHERE environment_id = $1 AND identifier = $2",
+                    &[&env, &identifier],
+                )
+                .await
+                .map_err(failed("read connection"))?;
+            row.map(|r| self.sealer.open_connection(env, identifier, r.get(0)))
+                .transpose()
+        }))
+    }
+
+    fn put_connection<'a>(
+        &'a self,
+        env: &'a str,
+        c: &'a ChannelConnectionRecord,
+        now: i64,
+    ) -> StoreFuture<'a, ConnectionRow> {
+        Box::pin(bounded(async move {
+            let row = self.sealer.connection_row(env, c, &c.identifier)?;
+            let (mut client, st) = self.conn().await?;
+            let tx = client.transaction().await.map_err(failed("begin"))?;
+            let lock = lock_id(env, &[b"identifier\0", c.identifier.as_bytes()].concat());
+            tx.execute(&st.lock, &[&lock]).await.map_err(failed("lock"))?;
+            let written = tx
+                .query_one(
+                    "INSERT INTO cc_connections (environment_id, identifier, integration_identifier, subscriber_id,
+                         natural_key, public_json, sealed, created_at, updated_at, context_keys)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)
+                     ON CONFLICT (environment_id, identifier) DO UPDATE SET
+                         integration_identifier = excluded.integration_identifier, subscriber_id = excluded.subscriber_id,
+                         natural_key = excluded.natural_key, public_json = excluded.public_json,
+                         sealed = excluded.sealed, updated_at = excluded.updated_at, context_keys = excluded.context_keys
+                     RETURNING created_at, updated_at",
+                    &[&env, &row.identifier, &c.integration_identifier, &c.subscriber_id, &row.natural_key,
+                      &row.public_json, &row.sealed, &now, &row.context_keys],
+                )
+                .await
+                .map_err(failed("write connection"))?;
+            tx.commit().await.map_err(failed("commit"))?;
+            Ok(ConnectionRow {
+                connection: decode(&row.public_json)?,
+                created_at: written.get(0),
+                updated_at: written.get(1),
+            })
+        }))
+    }
+
+    fn delete_connection<'a>(&'a self, env: &'a str, identifier: &'a str) -> StoreFuture<'a, Option<u64>> {
+        Box::pin(bounded(async move {
+            let (mut client, _) = self.conn().await?;
+            let tx = client.transaction().await.map_err(failed("begin"))?;
+            let gone = tx
+                .execute(
+                    "DELETE FROM cc_connections WHERE environment_id = $1 AND identifier = $2",
+                    &[&env, &identifier],
+                )
+                .await
+                .map_err(failed("delete connection"))?;
+            if gone == 0 {
+                return Ok(None);
+            }
+            let endpoints = tx
+                .execute(
+                    "DELETE FROM cc_endpoints WHERE environment_id = $1 AND connection_identifier = $2",
+                    &[&env, &identifier],
+                )
+                .await
+                .map_err(failed("delete endpoints"))?;
+            tx.commit().await.map_err(failed("commit"))?;
+            Ok(Some(endpoints))
+        }))
+    }
+
     fn save<'a>(&'a self, env: &'a str, records: &'a StoredRecords, now: i64) -> StoreFuture<'a, Saved> {
         // Five round trips whatever the records: begin; the connection's
         // lookup; its write with every endpoint's lookup; the endpoints'
@@ -187,6 +268,66 @@ impl Connections for PgStore {
 }
 
 impl Endpoints for PgStore {
+    fn put_endpoint<'a>(
+        &'a self,
+        env: &'a str,
+        identifier: &'a str,
+        e: &'a ChannelEndpointRecord,
+        now: i64,
+    ) -> StoreFuture<'a, Result<EndpointRow, Conflict>> {
+        Box::pin(bounded(async move {
+            let row = self.sealer.endpoint_row(env, e, Some(identifier.to_owned()))?;
+            let (mut client, st) = self.conn().await?;
+            let tx = client.transaction().await.map_err(failed("begin"))?;
+            let lock = lock_id(env, &row.natural_key);
+            tx.execute(&st.lock, &[&lock]).await.map_err(failed("lock"))?;
+            let holder = tx
+                .query_opt(&st.endpoint_by_key, &[&env, &row.natural_key])
+                .await
+                .map_err(failed("find endpoint"))?;
+            if holder.is_some_and(|h| h.get::<_, &str>(0) != identifier) {
+                return Ok(Err(Conflict::Exists));
+            }
+            let written = tx
+                .query_one(
+                    "INSERT INTO cc_endpoints (environment_id, identifier, integration_identifier, subscriber_id,
+                         connection_identifier, natural_key, public_json, sealed, created_at, updated_at, context_keys)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)
+                     ON CONFLICT (environment_id, identifier) DO UPDATE SET
+                         integration_identifier = excluded.integration_identifier, subscriber_id = excluded.subscriber_id,
+                         connection_identifier = excluded.connection_identifier, natural_key = excluded.natural_key,
+                         public_json = excluded.public_json, sealed = excluded.sealed,
+                         updated_at = excluded.updated_at, context_keys = excluded.context_keys
+                     RETURNING created_at, updated_at",
+                    &[&env, &row.identifier, &e.integration_identifier, &e.subscriber_id, &e.connection_identifier,
+                      &row.natural_key, &row.public_json, &row.sealed, &now, &row.context_keys],
+                )
+                .await
+                .map_err(failed("write endpoint"))?;
+            tx.commit().await.map_err(failed("commit"))?;
+            Ok(Ok(EndpointRow {
+                identifier: row.identifier,
+                endpoint: decode(&row.public_json)?,
+                created_at: written.get(0),
+                updated_at: written.get(1),
+            }))
+        }))
+    }
+
+    fn delete_endpoint<'a>(&'a self, env: &'a str, identifier: &'a str) -> StoreFuture<'a, bool> {
+        Box::pin(bounded(async move {
+            let (client, _) = self.conn().await?;
+            let gone = client
+                .execute(
+                    "DELETE FROM cc_endpoints WHERE environment_id = $1 AND identifier = $2",
+                    &[&env, &identifier],
+                )
+                .await
+                .map_err(failed("delete endpoint"))?;
+            Ok(gone > 0)
+        }))
+    }
+
     fn list_endpoints<'a>(&'a self, env: &'a str, f: &'a Filter) -> StoreFuture<'a, Listed<EndpointRow>> {
         let table = Table {
             name: "cc_endpoints",

@@ -133,6 +133,117 @@ impl Store {
         self.sealer.open_connection(env, identifier, &sealed).map(Some)
     }
 
+    /// Writes a connection as given (see [`Connections::put_connection`]).
+    pub fn put_connection(
+        &self,
+        env: &str,
+        c: &ChannelConnectionRecord,
+        now: i64,
+    ) -> Result<ConnectionRow, StoreError> {
+        let row = self.sealer.connection_row(env, c, &c.identifier)?;
+        let (created_at, updated_at) = self
+            .lock()
+            .query_row(
+                "INSERT INTO connections (environment_id, identifier, integration_identifier, subscriber_id,
+                     natural_key, public_json, sealed, created_at, updated_at, context_keys)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)
+                 ON CONFLICT (environment_id, identifier) DO UPDATE SET
+                     integration_identifier = excluded.integration_identifier, subscriber_id = excluded.subscriber_id,
+                     natural_key = excluded.natural_key, public_json = excluded.public_json,
+                     sealed = excluded.sealed, updated_at = excluded.updated_at, context_keys = excluded.context_keys
+                 RETURNING created_at, updated_at",
+                params![env, row.identifier, c.integration_identifier, c.subscriber_id, row.natural_key, row.public_json, row.sealed, now, row.context_keys],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| StoreError::with("write connection", e))?;
+        Ok(ConnectionRow {
+            connection: decode(&row.public_json)?,
+            created_at,
+            updated_at,
+        })
+    }
+
+    /// Removes a connection and its endpoints (see [`Connections::delete_connection`]).
+    pub fn delete_connection(&self, env: &str, identifier: &str) -> Result<Option<u64>, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| StoreError::with("begin", e))?;
+        let gone = tx
+            .execute(
+                "DELETE FROM connections WHERE environment_id = ?1 AND identifier = ?2",
+                params![env, identifier],
+            )
+            .map_err(|e| StoreError::with("delete connection", e))?;
+        if gone == 0 {
+            return Ok(None);
+        }
+        let endpoints = tx
+            .execute(
+                "DELETE FROM endpoints WHERE environment_id = ?1 AND connection_identifier = ?2",
+                params![env, identifier],
+            )
+            .map_err(|e| StoreError::with("delete endpoints", e))?;
+        tx.commit().map_err(|e| StoreError::with("commit", e))?;
+        Ok(Some(endpoints as u64))
+    }
+
+    /// Writes an endpoint as given (see [`Endpoints::put_endpoint`]).
+    pub fn put_endpoint(
+        &self,
+        env: &str,
+        identifier: &str,
+        e: &ChannelEndpointRecord,
+        now: i64,
+    ) -> Result<Result<EndpointRow, Conflict>, StoreError> {
+        let row = self.sealer.endpoint_row(env, e, Some(identifier.to_owned()))?;
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| StoreError::with("begin", e))?;
+        let holder: Option<String> = tx
+            .query_row(
+                "SELECT identifier FROM endpoints WHERE environment_id = ?1 AND natural_key = ?2",
+                params![env, row.natural_key],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| StoreError::with("find endpoint", e))?;
+        if holder.is_some_and(|h| h != identifier) {
+            return Ok(Err(Conflict::Exists));
+        }
+        let (created_at, updated_at) = tx
+            .query_row(
+                "INSERT INTO endpoints (environment_id, identifier, integration_identifier, subscriber_id,
+                     connection_identifier, natural_key, public_json, sealed, created_at, updated_at, context_keys)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)
+                 ON CONFLICT (environment_id, identifier) DO UPDATE SET
+                     integration_identifier = excluded.integration_identifier, subscriber_id = excluded.subscriber_id,
+                     connection_identifier = excluded.connection_identifier, natural_key = excluded.natural_key,
+                     public_json = excluded.public_json, sealed = excluded.sealed, updated_at = excluded.updated_at,
+                     context_keys = excluded.context_keys
+                 RETURNING created_at, updated_at",
+                params![env, row.identifier, e.integration_identifier, e.subscriber_id, e.connection_identifier, row.natural_key, row.public_json, row.sealed, now, row.context_keys],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| StoreError::with("write endpoint", e))?;
+        tx.commit().map_err(|e| StoreError::with("commit", e))?;
+        Ok(Ok(EndpointRow {
+            identifier: row.identifier,
+            endpoint: decode(&row.public_json)?,
+            created_at,
+            updated_at,
+        }))
+    }
+
+    /// Removes an endpoint.
+    pub fn delete_endpoint(&self, env: &str, identifier: &str) -> Result<bool, StoreError> {
+        let gone = self
+            .lock()
+            .execute(
+                "DELETE FROM endpoints WHERE environment_id = ?1 AND identifier = ?2",
+                params![env, identifier],
+            )
+            .map_err(|e| StoreError::with("delete endpoint", e))?;
+        Ok(gone > 0)
+    }
+
     /// A page of the environment's connections, credentials removed.
     pub fn list_connections(&self, env: &str, f: &Filter) -> Result<Listed<ConnectionRow>, StoreError> {
         let table = Table {
@@ -251,6 +362,30 @@ impl Store {
 }
 
 impl Connections for Store {
+    fn connection_record<'a>(
+        &'a self,
+        env: &'a str,
+        identifier: &'a str,
+    ) -> StoreFuture<'a, Option<ChannelConnectionRecord>> {
+        let (store, env, id) = (self.clone(), env.to_owned(), identifier.to_owned());
+        Box::pin(blocking(move || store.connection_with_tokens(&env, &id)))
+    }
+
+    fn put_connection<'a>(
+        &'a self,
+        env: &'a str,
+        connection: &'a ChannelConnectionRecord,
+        now: i64,
+    ) -> StoreFuture<'a, ConnectionRow> {
+        let (store, env, c) = (self.clone(), env.to_owned(), connection.clone());
+        Box::pin(blocking(move || store.put_connection(&env, &c, now)))
+    }
+
+    fn delete_connection<'a>(&'a self, env: &'a str, identifier: &'a str) -> StoreFuture<'a, Option<u64>> {
+        let (store, env, id) = (self.clone(), env.to_owned(), identifier.to_owned());
+        Box::pin(blocking(move || store.delete_connection(&env, &id)))
+    }
+
     fn save<'a>(&'a self, env: &'a str, records: &'a StoredRecords, now: i64) -> StoreFuture<'a, Saved> {
         let (store, env, records) = (self.clone(), env.to_owned(), records.clone());
         Box::pin(blocking(move || store.save(&env, &records, now)))
@@ -267,6 +402,27 @@ impl Connections for Store {
 }
 
 impl Endpoints for Store {
+    fn put_endpoint<'a>(
+        &'a self,
+        env: &'a str,
+        identifier: &'a str,
+        endpoint: &'a ChannelEndpointRecord,
+        now: i64,
+    ) -> StoreFuture<'a, Result<EndpointRow, Conflict>> {
+        let (store, env, id, e) = (
+            self.clone(),
+            env.to_owned(),
+            identifier.to_owned(),
+            endpoint.clone(),
+        );
+        Box::pin(blocking(move || store.put_endpoint(&env, &id, &e, now)))
+    }
+
+    fn delete_endpoint<'a>(&'a self, env: &'a str, identifier: &'a str) -> StoreFuture<'a, bool> {
+        let (store, env, id) = (self.clone(), env.to_owned(), identifier.to_owned());
+        Box::pin(blocking(move || store.delete_endpoint(&env, &id)))
+    }
+
     fn list_endpoints<'a>(
         &'a self,
         env: &'a str,

@@ -1,0 +1,254 @@
+//! Connections written through the API, as Novu allows: one given its
+//! workspace and auth by the caller (`POST`), its workspace and auth
+//! replaced (`PATCH`), and removed with its endpoints (`DELETE`, 204).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use channel_connect::context::Context;
+use channel_connect::records::ChannelConnectionRecord;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::config::Environment;
+use crate::http::auth::Authenticated;
+use crate::http::error::{ApiError, Refusal};
+use crate::http::{idempotent, wire};
+use crate::state::AppState;
+use crate::store::Filter;
+use crate::store::ownership::Conflict;
+
+/// `CreateChannelConnectionRequestDto`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Create {
+    identifier: Option<String>,
+    subscriber_id: Option<String>,
+    context: Option<Map<String, Value>>,
+    connection_mode: Option<String>,
+    integration_identifier: Option<String>,
+    workspace: Option<WorkspaceIn>,
+    auth: Option<AuthIn>,
+}
+
+/// `UpdateChannelConnectionRequestDto`.
+#[derive(Deserialize)]
+struct Update {
+    workspace: Option<WorkspaceIn>,
+    auth: Option<AuthIn>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WorkspaceIn {
+    id: Option<String>,
+    name: Option<String>,
+    bot_user_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AuthIn {
+    access_token: Option<String>,
+    refresh_token: Option<String>,
+    expires_at: Option<String>,
+}
+
+/// `POST /v1/channel-connections`: 201 and the connection.
+pub(super) async fn create(
+    State(s): State<Arc<AppState>>,
+    Authenticated(env): Authenticated,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let work = async { answer(201, create_connection(&s, &env, &body).await) };
+    idempotent::answer(&s, &env, &headers, "connections", &body, work).await
+}
+
+/// `PATCH /v1/channel-connections/{identifier}`: 200 and the connection.
+pub(super) async fn update(
+    State(s): State<Arc<AppState>>,
+    Authenticated(env): Authenticated,
+    Path(identifier): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let route = format!("connections/{identifier}");
+    let work = async { answer(200, update_connection(&s, &env, &identifier, &body).await) };
+    idempotent::answer(&s, &env, &headers, &route, &body, work).await
+}
+
+/// `DELETE /v1/channel-connections/{identifier}`: 204; its endpoints go too.
+pub(super) async fn delete(
+    State(s): State<Arc<AppState>>,
+    Authenticated(env): Authenticated,
+    Path(identifier): Path<String>,
+) -> Result<Response, ApiError> {
+    match s.connections.delete_connection(env.id(), &identifier).await? {
+        Some(endpoints) => {
+            tracing::info!(endpoints, "connection deleted with its endpoints");
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        None => Err(not_found(&identifier)),
+    }
+}
+
+fn answer(status: u16, result: Result<Value, ApiError>) -> (u16, Value) {
+    match result {
+        Ok(v) => (status, v),
+        Err(e) => e.status_and_body(),
+    }
+}
+
+pub(super) fn not_found(identifier: &str) -> ApiError {
+    ApiError::refused(
+        Refusal::NotFound,
+        format!("Channel connection with identifier '{identifier}' not found"),
+    )
+}
+
+fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|_| ApiError::invalid_field("body", "request body is not valid JSON of the expected shape"))
+}
+
+async fn create_connection(s: &AppState, env: &Environment, bytes: &[u8]) -> Result<Value, ApiError> {
+    let c: Create = body(bytes)?;
+    let integration = c.integration_identifier.ok_or_else(|| {
+        ApiError::invalid_field("integrationIdentifier", "integrationIdentifier is required")
+    })?;
+    let provider = env.providers.get(&integration).ok_or_else(|| {
+        let msg = format!("Integration not found: {integration} in environment {}", env.id());
+        ApiError::refused(Refusal::NotFound, msg)
+    })?;
+    let shared = match c.connection_mode.as_deref() {
+        Some("shared") => true,
+        Some("subscriber") => false,
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "connectionMode",
+                "connectionMode must be subscriber or shared",
+            ));
+        }
+        None => c.subscriber_id.is_none(),
+    };
+    if !shared && c.subscriber_id.as_deref().is_none_or(str::is_empty) {
+        let msg = "subscriberId is required for a subscriber connection";
+        return Err(ApiError::invalid_field("subscriberId", msg));
+    }
+    let identifier = match c.identifier {
+        Some(id) if valid_identifier(&id) => id,
+        Some(_) => {
+            let msg = "identifier must be 1 to 100 characters of A-Z, a-z, 0-9, '.', '_' or '-'";
+            return Err(ApiError::invalid_field("identifier", msg));
+        }
+        None => s.sealer.new_identifier("chconn_"),
+    };
+    let context = match &c.context {
+        Some(map) => {
+            Context::new(map).map_err(|e| ApiError::invalid_field("context", e.to_string()))?;
+            context_records(map)
+        }
+        None => Value::Object(Map::new()),
+    };
+    let existing = s
+        .connections
+        .list_connections(env.id(), &Filter::one(&identifier))
+        .await?;
+    if !existing.rows.is_empty() {
+        return Err(ApiError::refused(Refusal::Conflict, Conflict::Exists.message()));
+    }
+    let record = json!({
+        "identifier": identifier,
+        "integrationIdentifier": integration,
+        "providerId": provider,
+        "subscriberId": if shared { None } else { c.subscriber_id },
+        "context": context,
+        "workspace": workspace(c.workspace)?,
+        "auth": auth(c.auth)?,
+    });
+    put(s, env, record).await
+}
+
+async fn update_connection(
+    s: &AppState,
+    env: &Environment,
+    identifier: &str,
+    bytes: &[u8],
+) -> Result<Value, ApiError> {
+    let u: Update = body(bytes)?;
+    let stored = s
+        .connections
+        .connection_record(env.id(), identifier)
+        .await?
+        .ok_or_else(|| not_found(identifier))?;
+    let mut record = serde_json::to_value(&stored).map_err(|_| ApiError::Internal("encode connection"))?;
+    record["workspace"] = workspace(u.workspace)?;
+    record["auth"] = auth(u.auth)?;
+    put(s, env, record).await
+}
+
+async fn put(s: &AppState, env: &Environment, record: Value) -> Result<Value, ApiError> {
+    let record: ChannelConnectionRecord = serde_json::from_value(record)
+        .map_err(|_| ApiError::invalid_field("auth", "auth.expiresAt must be an ISO 8601 time"))?;
+    let row = s
+        .connections
+        .put_connection(env.id(), &record, s.now().unix_timestamp())
+        .await?;
+    Ok(wire::connection(&row))
+}
+
+fn workspace(w: Option<WorkspaceIn>) -> Result<Value, ApiError> {
+    let w = w.ok_or_else(|| ApiError::invalid_field("workspace", "workspace is required"))?;
+    let id =
+        w.id.filter(|id| !id.is_empty())
+            .ok_or_else(|| ApiError::invalid_field("workspace", "workspace.id is required"))?;
+    let mut out = json!({ "id": id });
+    if let Some(name) = w.name {
+        out["name"] = Value::String(name);
+    }
+    if let Some(bot) = w.bot_user_id {
+        out["botUserId"] = Value::String(bot);
+    }
+    Ok(out)
+}
+
+fn auth(a: Option<AuthIn>) -> Result<Value, ApiError> {
+    let a = a.ok_or_else(|| ApiError::invalid_field("auth", "auth is required"))?;
+    let token = a
+        .access_token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::invalid_field("auth", "auth.accessToken is required"))?;
+    let mut out = json!({ "accessToken": token });
+    if let Some(r) = a.refresh_token {
+        out["refreshToken"] = Value::String(r);
+    }
+    if let Some(e) = a.expires_at {
+        // Checked as the record reads it (UTC, whole seconds or milliseconds).
+        out["expiresAt"] = Value::String(e);
+    }
+    Ok(out)
+}
+
+/// A validated request context as records keep it (`key: {id, data?}`).
+pub(super) fn context_records(map: &Map<String, Value>) -> Value {
+    let entries = map.iter().map(|(k, v)| {
+        let entry = match v {
+            Value::String(id) => json!({ "id": id }),
+            other => other.clone(),
+        };
+        (k.clone(), entry)
+    });
+    Value::Object(entries.collect())
+}
+
+/// Novu's connection identifiers, as the core checks them.
+pub(super) fn valid_identifier(id: &str) -> bool {
+    (1..=100).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}

@@ -1,0 +1,269 @@
+//! Endpoints written through the API, as Novu allows: created for a
+//! subscriber (`POST`), read (`GET`), their target replaced (`PATCH`),
+//! removed (`DELETE`, 204). A webhook URL is a credential: sealed, never
+//! answered.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use channel_connect::context::Context;
+use channel_connect::records::{ChannelEndpointRecord, Endpoint};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::config::Environment;
+use crate::http::connections::{context_records, valid_identifier};
+use crate::http::error::{ApiError, Refusal};
+use crate::http::{auth::Authenticated, idempotent, wire};
+use crate::state::AppState;
+use crate::store::ownership::Conflict;
+use crate::store::{EndpointRow, Filter};
+
+/// A create request (`Create*EndpointDto`, by `type`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Create {
+    identifier: Option<String>,
+    subscriber_id: Option<String>,
+    integration_identifier: Option<String>,
+    connection_identifier: Option<String>,
+    context: Option<Map<String, Value>>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    endpoint: Option<Map<String, Value>>,
+}
+
+/// `UpdateChannelEndpointRequestDto`.
+#[derive(Deserialize)]
+struct Update {
+    endpoint: Option<Map<String, Value>>,
+}
+
+/// The endpoint types a provider reaches, and each one's required fields.
+fn required_fields(provider: &str, kind: &str) -> Option<&'static [&'static str]> {
+    match (provider, kind) {
+        ("slack", "slack_channel") => Some(&["channelId"]),
+        ("slack", "slack_user") => Some(&["userId"]),
+        ("slack" | "msteams", "webhook") => Some(&["url"]),
+        ("msteams", "ms_teams_channel") => Some(&["teamId", "channelId"]),
+        ("msteams", "ms_teams_user") => Some(&["userId"]),
+        _ => None,
+    }
+}
+
+/// `POST /v1/channel-endpoints`: 201 and the endpoint.
+pub(super) async fn create(
+    State(s): State<Arc<AppState>>,
+    Authenticated(env): Authenticated,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let work = async { answer(201, create_endpoint(&s, &env, &body).await) };
+    idempotent::answer(&s, &env, &headers, "endpoints", &body, work).await
+}
+
+/// `GET /v1/channel-endpoints/{identifier}`.
+pub(super) async fn get(
+    State(s): State<Arc<AppState>>,
+    Authenticated(env): Authenticated,
+    Path(identifier): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let row = stored(&s, &env, &identifier).await?;
+    Ok(Json(json!({ "data": wire::endpoint(&row, &env) })))
+}
+
+/// `PATCH /v1/channel-endpoints/{identifier}`: 200 and the endpoint.
+pub(super) async fn update(
+    State(s): State<Arc<AppState>>,
+    Authenticated(env): Authenticated,
+    Path(identifier): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let route = format!("endpoints/{identifier}");
+    let work = async { answer(200, update_endpoint(&s, &env, &identifier, &body).await) };
+    idempotent::answer(&s, &env, &headers, &route, &body, work).await
+}
+
+/// `DELETE /v1/channel-endpoints/{identifier}`: 204.
+pub(super) async fn delete(
+    State(s): State<Arc<AppState>>,
+    Authenticated(env): Authenticated,
+    Path(identifier): Path<String>,
+) -> Result<Response, ApiError> {
+    if s.endpoints.delete_endpoint(env.id(), &identifier).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(not_found(&identifier))
+    }
+}
+
+fn answer(status: u16, result: Result<Value, ApiError>) -> (u16, Value) {
+    match result {
+        Ok(v) => (status, v),
+        Err(e) => e.status_and_body(),
+    }
+}
+
+fn not_found(identifier: &str) -> ApiError {
+    ApiError::refused(
+        Refusal::NotFound,
+        format!("Channel endpoint with identifier '{identifier}' not found"),
+    )
+}
+
+async fn stored(s: &AppState, env: &Environment, identifier: &str) -> Result<EndpointRow, ApiError> {
+    let found = s
+        .endpoints
+        .list_endpoints(env.id(), &Filter::one(identifier))
+        .await?;
+    found.rows.into_iter().next().ok_or_else(|| not_found(identifier))
+}
+
+async fn create_endpoint(s: &AppState, env: &Environment, bytes: &[u8]) -> Result<Value, ApiError> {
+    let c: Create = serde_json::from_slice(bytes).map_err(|_| {
+        ApiError::invalid_field("body", "request body is not valid JSON of the expected shape")
+    })?;
+    let required = |v: Option<String>, field: &'static str| {
+        v.filter(|v| !v.is_empty())
+            .ok_or_else(|| ApiError::invalid_field(field, format!("{field} is required")))
+    };
+    let subscriber = required(c.subscriber_id, "subscriberId")?;
+    let integration = required(c.integration_identifier, "integrationIdentifier")?;
+    let kind = required(c.kind, "type")?;
+    let provider = env.providers.get(&integration).ok_or_else(|| {
+        let msg = format!("Integration not found: {integration} in environment {}", env.id());
+        ApiError::refused(Refusal::NotFound, msg)
+    })?;
+    let fields = c
+        .endpoint
+        .ok_or_else(|| ApiError::invalid_field("endpoint", "endpoint is required"))?;
+    let endpoint = checked(provider, &kind, fields)?;
+    let identifier = match c.identifier {
+        Some(id) if valid_identifier(&id) => id,
+        Some(_) => {
+            let msg = "identifier must be 1 to 100 characters of A-Z, a-z, 0-9, '.', '_' or '-'";
+            return Err(ApiError::invalid_field("identifier", msg));
+        }
+        None => s.sealer.new_identifier("chendp_"),
+    };
+    if let Some(connection) = &c.connection_identifier {
+        let found = s
+            .connections
+            .list_connections(env.id(), &Filter::one(connection))
+            .await?;
+        let Some(row) = found.rows.first() else {
+            return Err(super::connections::not_found(connection));
+        };
+        if row.connection.integration_identifier != integration {
+            let msg = Conflict::Integration.message();
+            return Err(ApiError::refused(Refusal::BadRequest, msg));
+        }
+    }
+    let context = match &c.context {
+        Some(map) => {
+            Context::new(map).map_err(|e| ApiError::invalid_field("context", e.to_string()))?;
+            context_records(map)
+        }
+        None => Value::Object(Map::new()),
+    };
+    let existing = s
+        .endpoints
+        .list_endpoints(env.id(), &Filter::one(&identifier))
+        .await?;
+    if !existing.rows.is_empty() {
+        return Err(ApiError::refused(Refusal::Conflict, Conflict::Exists.message()));
+    }
+    let record = ChannelEndpointRecord {
+        endpoint,
+        subscriber_id: subscriber,
+        connection_identifier: c.connection_identifier,
+        integration_identifier: integration,
+        context: serde_json::from_value(context).map_err(|_| ApiError::Internal("context"))?,
+    };
+    put(s, env, &identifier, &record).await
+}
+
+async fn update_endpoint(
+    s: &AppState,
+    env: &Environment,
+    identifier: &str,
+    bytes: &[u8],
+) -> Result<Value, ApiError> {
+    let u: Update = serde_json::from_slice(bytes).map_err(|_| {
+        ApiError::invalid_field("body", "request body is not valid JSON of the expected shape")
+    })?;
+    let new = u
+        .endpoint
+        .ok_or_else(|| ApiError::invalid_field("endpoint", "endpoint is required"))?;
+    let row = stored(s, env, identifier).await?;
+    let provider = env
+        .providers
+        .get(&row.endpoint.integration_identifier)
+        .ok_or(ApiError::refused(
+            Refusal::BadRequest,
+            "The endpoint's integration is gone",
+        ))?;
+    // The SDKs send part of some targets (a Teams channel without its
+    // team): what is left out keeps its stored value.
+    let mut fields = row.endpoint.endpoint.fields().clone();
+    fields.extend(new);
+    let endpoint = checked(provider, row.endpoint.endpoint.kind(), fields)?;
+    let record = ChannelEndpointRecord {
+        endpoint,
+        ..row.endpoint
+    };
+    put(s, env, identifier, &record).await
+}
+
+/// The target, if `kind` is one `provider` reaches and every field it
+/// needs is a non-empty string (a webhook's URL an https one).
+fn checked(provider: &str, kind: &str, fields: Map<String, Value>) -> Result<Endpoint, ApiError> {
+    let Some(required) = required_fields(provider, kind) else {
+        let msg = format!("type {kind} is not an endpoint of a {provider} integration");
+        return Err(ApiError::invalid_field("type", msg));
+    };
+    for field in required {
+        if fields
+            .get(*field)
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            let msg = format!("endpoint.{field} is required for {kind}");
+            return Err(ApiError::invalid_field("endpoint", msg));
+        }
+    }
+    if kind == "webhook" {
+        let url = fields.get("url").and_then(Value::as_str).unwrap_or_default();
+        if url::Url::parse(url)
+            .map(|u| u.scheme() != "https")
+            .unwrap_or(true)
+        {
+            return Err(ApiError::invalid_field(
+                "endpoint",
+                "endpoint.url must be an https URL",
+            ));
+        }
+    }
+    Ok(Endpoint::new(kind, fields))
+}
+
+async fn put(
+    s: &AppState,
+    env: &Environment,
+    identifier: &str,
+    record: &ChannelEndpointRecord,
+) -> Result<Value, ApiError> {
+    let written = s
+        .endpoints
+        .put_endpoint(env.id(), identifier, record, s.now().unix_timestamp())
+        .await?;
+    match written {
+        Ok(row) => Ok(wire::endpoint(&row, env)),
+        Err(conflict) => Err(ApiError::refused(Refusal::Conflict, conflict.message())),
+    }
+}
