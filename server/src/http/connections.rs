@@ -64,7 +64,7 @@ pub(super) async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let work = async { answer(201, create_connection(&s, &env, &body).await) };
+    let work = async { idempotent::outcome(201, create_connection(&s, &env, &body).await) };
     idempotent::answer(&s, &env, &headers, "connections", &body, work).await
 }
 
@@ -77,7 +77,7 @@ pub(super) async fn update(
     body: Bytes,
 ) -> Response {
     let route = format!("connections/{identifier}");
-    let work = async { answer(200, update_connection(&s, &env, &identifier, &body).await) };
+    let work = async { idempotent::outcome(200, update_connection(&s, &env, &identifier, &body).await) };
     idempotent::answer(&s, &env, &headers, &route, &body, work).await
 }
 
@@ -93,13 +93,6 @@ pub(super) async fn delete(
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         None => Err(not_found(&identifier)),
-    }
-}
-
-fn answer(status: u16, result: Result<Value, ApiError>) -> (u16, Value) {
-    match result {
-        Ok(v) => (status, v),
-        Err(e) => e.status_and_body(),
     }
 }
 

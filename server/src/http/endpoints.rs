@@ -62,7 +62,7 @@ pub(super) async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let work = async { answer(201, create_endpoint(&s, &env, &body).await) };
+    let work = async { idempotent::outcome(201, create_endpoint(&s, &env, &body).await) };
     idempotent::answer(&s, &env, &headers, "endpoints", &body, work).await
 }
 
@@ -85,7 +85,7 @@ pub(super) async fn update(
     body: Bytes,
 ) -> Response {
     let route = format!("endpoints/{identifier}");
-    let work = async { answer(200, update_endpoint(&s, &env, &identifier, &body).await) };
+    let work = async { idempotent::outcome(200, update_endpoint(&s, &env, &identifier, &body).await) };
     idempotent::answer(&s, &env, &headers, &route, &body, work).await
 }
 
@@ -99,13 +99,6 @@ pub(super) async fn delete(
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(not_found(&identifier))
-    }
-}
-
-fn answer(status: u16, result: Result<Value, ApiError>) -> (u16, Value) {
-    match result {
-        Ok(v) => (status, v),
-        Err(e) => e.status_and_body(),
     }
 }
 

@@ -76,6 +76,15 @@ pub(crate) async fn answer(
     json_response(status, &text, false)
 }
 
+/// A handler's result as the status and JSON [`answer`] keeps: `status`
+/// on success, the refusal's own otherwise.
+pub(crate) fn outcome(status: u16, result: Result<Value, ApiError>) -> (u16, Value) {
+    match result {
+        Ok(v) => (status, v),
+        Err(e) => e.status_and_body(),
+    }
+}
+
 /// A JSON answer, marked when it is a kept one.
 pub(crate) fn json_response(status: u16, body: &str, replay: bool) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
