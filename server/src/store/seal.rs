@@ -51,7 +51,7 @@ impl Sealer {
     }
 
     /// One callback's records, sealed and bound to `key` (see
-    /// [`crate::store::ReplayMarks::park`]).
+    /// [`crate::store::ParkedRecords::park`]).
     pub fn seal_parked(&self, key: &[u8], records: &StoredRecords) -> Result<Vec<u8>, StoreError> {
         let plain = serde_json::to_string(records).map_err(|e| StoreError::with("encode", e))?;
         self.seal(&plain, &[&b"parked\0"[..], key].concat())

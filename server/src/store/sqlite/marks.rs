@@ -29,7 +29,7 @@ impl Store {
         Ok(added == 1)
     }
 
-    /// Keeps a redeemed code's sealed records for a retry (see [`ReplayMarks::park`]).
+    /// Keeps a redeemed code's sealed records for a retry (see [`ParkedRecords::park`]).
     pub fn park_blocking(
         &self,
         key: &[u8],
