@@ -4,6 +4,7 @@
 //! written as the SQLite store writes them (sealed by
 //! [`crate::store::seal::Sealer`]); one callback's records in one transaction.
 
+mod lists;
 mod records;
 mod statements;
 
@@ -225,4 +226,9 @@ impl PgStore {
             .map_err(|_| StoreError::new("postgres connect"))?;
         Ok((client, statements))
     }
+}
+
+/// A row's public JSON as its record.
+fn decode<T: serde::de::DeserializeOwned>(public: &str) -> Result<T, StoreError> {
+    serde_json::from_str(public).map_err(|e| StoreError::with("decode", e))
 }

@@ -5,6 +5,7 @@
 //! has connections, endpoints and start links; `marks` replay marks,
 //! parked records and idempotency entries.
 
+mod lists;
 mod marks;
 mod records;
 
@@ -162,6 +163,11 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             .map_err(|e| StoreError::with("migrate", e))?;
     }
     tx.commit().map_err(|e| StoreError::with("migrate", e))
+}
+
+/// A row's public JSON as its record.
+pub(super) fn decode<T: serde::de::DeserializeOwned>(public: &str) -> Result<T, StoreError> {
+    serde_json::from_str(public).map_err(|e| StoreError::with("decode", e))
 }
 
 #[cfg(test)]

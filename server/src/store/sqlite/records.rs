@@ -1,11 +1,10 @@
 //! Connections, endpoints and start links in SQLite.
 
 use channel_connect::records::{ChannelConnectionRecord, ChannelEndpointRecord, StoredRecords};
-use rusqlite::{OptionalExtension, params, params_from_iter};
+use rusqlite::{OptionalExtension, params};
 
-use super::Store;
+use super::{Store, decode};
 use crate::store::ownership::{self, Conflict};
-use crate::store::query::{self, Param, Table};
 use crate::store::seal::{Sealer, relinked};
 use crate::store::{
     ConnectionRow, Connections, EndpointRow, Endpoints, Filter, Listed, Saved, StartLink, StartLinks,
@@ -244,90 +243,6 @@ impl Store {
         Ok(gone > 0)
     }
 
-    /// A page of the environment's connections, credentials removed.
-    pub fn list_connections(&self, env: &str, f: &Filter) -> Result<Listed<ConnectionRow>, StoreError> {
-        let table = Table {
-            name: "connections",
-            columns: "identifier, public_json, created_at, updated_at",
-            tiebreak: "rowid",
-            linked: false,
-            placeholder: |n| format!("?{n}"),
-        };
-        self.listed(
-            &table,
-            env,
-            f,
-            |(_, public, created_at, updated_at)| {
-                Ok(ConnectionRow {
-                    connection: decode(&public)?,
-                    created_at,
-                    updated_at,
-                })
-            },
-            |r| r.connection.identifier.as_str(),
-        )
-    }
-
-    /// A page of the environment's endpoints, credentials removed.
-    pub fn list_endpoints(&self, env: &str, f: &Filter) -> Result<Listed<EndpointRow>, StoreError> {
-        let table = Table {
-            name: "endpoints",
-            columns: "identifier, public_json, created_at, updated_at",
-            tiebreak: "rowid",
-            linked: true,
-            placeholder: |n| format!("?{n}"),
-        };
-        self.listed(
-            &table,
-            env,
-            f,
-            |(identifier, public, created_at, updated_at)| {
-                Ok(EndpointRow {
-                    identifier,
-                    endpoint: decode(&public)?,
-                    created_at,
-                    updated_at,
-                })
-            },
-            |r| r.identifier.as_str(),
-        )
-    }
-
-    /// A page and its count, in one read transaction.
-    fn listed<T>(
-        &self,
-        table: &Table<'_>,
-        env: &str,
-        f: &Filter,
-        row: impl Fn((String, String, i64, i64)) -> Result<T, StoreError>,
-        id: fn(&T) -> &str,
-    ) -> Result<Listed<T>, StoreError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(|e| StoreError::with("list", e))?;
-        let built = query::page(table, env, f);
-        let rows = {
-            let mut stmt = tx
-                .prepare_cached(&built.sql)
-                .map_err(|e| StoreError::with("list", e))?;
-            let raw = stmt
-                .query_map(params_from_iter(built.params.iter().map(bind)), |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })
-                .map_err(|e| StoreError::with("list", e))?;
-            raw.map(|r| r.map_err(|e| StoreError::with("list", e)).and_then(&row))
-                .collect::<Result<Vec<T>, StoreError>>()?
-        };
-        let counting = query::count(table, env, f);
-        let counted: i64 = tx
-            .query_row(
-                &counting.sql,
-                params_from_iter(counting.params.iter().map(bind)),
-                |r| r.get(0),
-            )
-            .map_err(|e| StoreError::with("count", e))?;
-        Ok(Listed::assemble(rows, f, built.reversed, counted, id))
-    }
-
     /// Keeps a start link until the state expires.
     pub fn save_start(&self, id: &str, link: &StartLink, expires_at: i64) -> Result<(), StoreError> {
         self.lock()
@@ -443,17 +358,4 @@ impl StartLinks for Store {
         let (store, id) = (self.clone(), id.to_owned());
         Box::pin(blocking(move || store.take_start(&id, now)))
     }
-}
-
-/// A built statement's parameter as SQLite takes it.
-fn bind(p: &Param) -> rusqlite::types::Value {
-    match p {
-        Param::Text(t) => rusqlite::types::Value::Text(t.clone()),
-        Param::Int(i) => rusqlite::types::Value::Integer(*i),
-    }
-}
-
-/// A row's public JSON as its record.
-fn decode<T: serde::de::DeserializeOwned>(public: &str) -> Result<T, StoreError> {
-    serde_json::from_str(public).map_err(|e| StoreError::with("decode", e))
 }

@@ -1,0 +1,117 @@
+//! The lists in PostgreSQL: a page and its count, pipelined.
+
+use tokio_postgres::types::ToSql;
+
+use super::{PgStore, bounded, decode, failed};
+use crate::store::query::{self, Param, Table};
+use crate::store::{ConnectionRow, EndpointRow, Filter, Listed, StoreError, StoreFuture};
+
+impl PgStore {
+    /// A page of connections ([`crate::store::Connections::list_connections`]).
+    pub(super) fn connections_page<'a>(
+        &'a self,
+        env: &'a str,
+        f: &'a Filter,
+    ) -> StoreFuture<'a, Listed<ConnectionRow>> {
+        let table = Table {
+            name: "cc_connections",
+            columns: "identifier, public_json, created_at, updated_at",
+            tiebreak: "seq",
+            linked: false,
+            placeholder: |n| format!("${n}"),
+        };
+        Box::pin(bounded(async move {
+            self.listed(
+                &table,
+                env,
+                f,
+                |r: &ConnectionRow| r.connection.identifier.as_str(),
+                |r| {
+                    Ok(ConnectionRow {
+                        connection: decode(r.get(1))?,
+                        created_at: r.get(2),
+                        updated_at: r.get(3),
+                    })
+                },
+            )
+            .await
+        }))
+    }
+
+    /// A page of endpoints ([`crate::store::Endpoints::list_endpoints`]).
+    pub(super) fn endpoints_page<'a>(
+        &'a self,
+        env: &'a str,
+        f: &'a Filter,
+    ) -> StoreFuture<'a, Listed<EndpointRow>> {
+        let table = Table {
+            name: "cc_endpoints",
+            columns: "identifier, public_json, created_at, updated_at",
+            tiebreak: "seq",
+            linked: true,
+            placeholder: |n| format!("${n}"),
+        };
+        Box::pin(bounded(async move {
+            self.listed(
+                &table,
+                env,
+                f,
+                |r: &EndpointRow| r.identifier.as_str(),
+                |r| {
+                    Ok(EndpointRow {
+                        identifier: r.get(0),
+                        endpoint: decode(r.get(1))?,
+                        created_at: r.get(2),
+                        updated_at: r.get(3),
+                    })
+                },
+            )
+            .await
+        }))
+    }
+    /// A page and its count (two statements, pipelined).
+    async fn listed<T>(
+        &self,
+        table: &Table<'_>,
+        env: &str,
+        f: &Filter,
+        id: fn(&T) -> &str,
+        row: impl Fn(&tokio_postgres::Row) -> Result<T, StoreError>,
+    ) -> Result<Listed<T>, StoreError> {
+        let (client, _) = self.conn().await?;
+        let built = query::page(table, env, f);
+        let counting = query::count(table, env, f);
+        let (page_params, count_params) = (bound(&built.params), bound(&counting.params));
+        let (page_refs, count_refs) = (refs(&page_params), refs(&count_params));
+        let (rows, counted) = tokio::try_join!(
+            client.query(&built.sql, &page_refs),
+            client.query_one(&counting.sql, &count_refs),
+        )
+        .map_err(failed("list"))?;
+        let rows = rows.iter().map(row).collect::<Result<Vec<T>, StoreError>>()?;
+        Ok(Listed::assemble(
+            rows,
+            f,
+            built.reversed,
+            counted.get::<_, i64>(0),
+            id,
+        ))
+    }
+}
+
+/// A built statement's parameters as PostgreSQL takes them.
+fn bound(params: &[Param]) -> Vec<Box<dyn ToSql + Sync + Send>> {
+    params
+        .iter()
+        .map(|p| -> Box<dyn ToSql + Sync + Send> {
+            match p {
+                Param::Text(t) => Box::new(t.clone()),
+                Param::Int(i) => Box::new(*i),
+            }
+        })
+        .collect()
+}
+
+fn refs(params: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect()
+}

@@ -1,0 +1,101 @@
+//! The lists in SQLite: a page and its count, in one read transaction.
+
+use rusqlite::params_from_iter;
+
+use super::{Store, decode};
+use crate::store::query::{self, Param, Table};
+use crate::store::{ConnectionRow, EndpointRow, Filter, Listed, StoreError};
+
+impl Store {
+    /// A page of the environment's connections, credentials removed.
+    pub fn list_connections(&self, env: &str, f: &Filter) -> Result<Listed<ConnectionRow>, StoreError> {
+        let table = Table {
+            name: "connections",
+            columns: "identifier, public_json, created_at, updated_at",
+            tiebreak: "rowid",
+            linked: false,
+            placeholder: |n| format!("?{n}"),
+        };
+        self.listed(
+            &table,
+            env,
+            f,
+            |(_, public, created_at, updated_at)| {
+                Ok(ConnectionRow {
+                    connection: decode(&public)?,
+                    created_at,
+                    updated_at,
+                })
+            },
+            |r| r.connection.identifier.as_str(),
+        )
+    }
+
+    /// A page of the environment's endpoints, credentials removed.
+    pub fn list_endpoints(&self, env: &str, f: &Filter) -> Result<Listed<EndpointRow>, StoreError> {
+        let table = Table {
+            name: "endpoints",
+            columns: "identifier, public_json, created_at, updated_at",
+            tiebreak: "rowid",
+            linked: true,
+            placeholder: |n| format!("?{n}"),
+        };
+        self.listed(
+            &table,
+            env,
+            f,
+            |(identifier, public, created_at, updated_at)| {
+                Ok(EndpointRow {
+                    identifier,
+                    endpoint: decode(&public)?,
+                    created_at,
+                    updated_at,
+                })
+            },
+            |r| r.identifier.as_str(),
+        )
+    }
+
+    /// A page and its count, in one read transaction.
+    fn listed<T>(
+        &self,
+        table: &Table<'_>,
+        env: &str,
+        f: &Filter,
+        row: impl Fn((String, String, i64, i64)) -> Result<T, StoreError>,
+        id: fn(&T) -> &str,
+    ) -> Result<Listed<T>, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(|e| StoreError::with("list", e))?;
+        let built = query::page(table, env, f);
+        let rows = {
+            let mut stmt = tx
+                .prepare_cached(&built.sql)
+                .map_err(|e| StoreError::with("list", e))?;
+            let raw = stmt
+                .query_map(params_from_iter(built.params.iter().map(bind)), |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .map_err(|e| StoreError::with("list", e))?;
+            raw.map(|r| r.map_err(|e| StoreError::with("list", e)).and_then(&row))
+                .collect::<Result<Vec<T>, StoreError>>()?
+        };
+        let counting = query::count(table, env, f);
+        let counted: i64 = tx
+            .query_row(
+                &counting.sql,
+                params_from_iter(counting.params.iter().map(bind)),
+                |r| r.get(0),
+            )
+            .map_err(|e| StoreError::with("count", e))?;
+        Ok(Listed::assemble(rows, f, built.reversed, counted, id))
+    }
+}
+
+/// A built statement's parameter as SQLite takes it.
+fn bind(p: &Param) -> rusqlite::types::Value {
+    match p {
+        Param::Text(t) => rusqlite::types::Value::Text(t.clone()),
+        Param::Int(i) => rusqlite::types::Value::Integer(*i),
+    }
+}
