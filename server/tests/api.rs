@@ -550,7 +550,7 @@ async fn a_user_link_ends_in_the_connections_own_workspace_or_not_at_all() {
         "endpoints": []
     }))
     .unwrap();
-    store.save(DEMO_ENV, &other_team, 0).unwrap();
+    store.save(DEMO_ENV, &other_team, None, 0).unwrap();
 
     // The stand-in signs the user in to its own team: refused, nothing linked.
     let body =
@@ -1177,11 +1177,11 @@ async fn connections_and_endpoints_written_through_the_api_keep_their_secrets() 
         StatusCode::UNPROCESSABLE_ENTITY,
         "a Teams target on a Slack integration: {v}"
     );
-    let patch = json!({"workspace": {"id": "T0API0002"}, "auth": {"accessToken": "xoxb-api-rotated"}});
+    let patch = json!({"workspace": {"id": "T0API0001", "name": "Renamed"}, "auth": {"accessToken": "xoxb-api-rotated"}});
     let (status, c) = send(Method::PATCH, "/v1/channel-connections/api-made", Some(patch)).await;
     assert_eq!(
-        (status, c["workspace"]["id"].clone()),
-        (StatusCode::OK, json!("T0API0002"))
+        (status, c["workspace"]["name"].clone()),
+        (StatusCode::OK, json!("Renamed"))
     );
     for secret in ["xoxb-api", "secret-hook"] {
         assert!(!contains(&s.db_bytes(), secret), "{secret} is sealed in the file");
@@ -1207,4 +1207,9 @@ async fn connections_and_endpoints_written_through_the_api_keep_their_secrets() 
         .await;
     assert_eq!(status, StatusCode::CREATED, "{v}");
     assert!(v["url"].as_str().unwrap().contains("user_scope="), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_writes_keep_what_the_callback_relies_on() {
+    api_write_rules(&start("api-write-rules").await).await;
 }

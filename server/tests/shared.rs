@@ -367,7 +367,9 @@ async fn records_suite<R: Connections + Endpoints + StartLinks>(records: &R) {
         ..Filter::default()
     };
     let save = |id: &'static str, team: &'static str, at: i64| async move {
-        let stored = records.save("env", &slack_records(id, team, "xoxb-s"), at).await;
+        let stored = records
+            .save("env", &slack_records(id, team, "xoxb-s"), None, at)
+            .await;
         stored.unwrap()
     };
     let stored = |id: &str| Saved::Stored(Some(id.to_owned()));
@@ -379,7 +381,7 @@ async fn records_suite<R: Connections + Endpoints + StartLinks>(records: &R) {
     // workspace, stores nothing: not the connection, not its endpoint.
     let before = records.list_connections("env", &all).await.unwrap();
     let takeover = owned_records("c1", "T1", "xoxb-evil", "evil");
-    let refused = records.save("env", &takeover, t + 2).await.unwrap();
+    let refused = records.save("env", &takeover, None, t + 2).await.unwrap();
     assert_eq!(refused, Saved::Refused(Conflict::Owner));
     assert_eq!(
         save("c1", "T66", t + 2).await,
@@ -553,7 +555,9 @@ async fn records_suite<R: Connections + Endpoints + StartLinks>(records: &R) {
         ("C", "T7", stored("A")),
     ];
     for (id, team, expected) in reused {
-        let saved = records.save("reuse", &slack_records(id, team, "xoxb-r"), t).await;
+        let saved = records
+            .save("reuse", &slack_records(id, team, "xoxb-r"), None, t)
+            .await;
         assert_eq!(saved.unwrap(), expected, "{id} on {team}");
     }
     let link = StartLink {
@@ -576,7 +580,7 @@ async fn concurrent_installs_suite<R: Connections + Endpoints + 'static>(records
             let records = records.clone();
             tokio::spawn(async move {
                 let mine = slack_records(&format!("race-{i}"), "T9", "xoxb-race");
-                records.save("race", &mine, t).await.unwrap()
+                records.save("race", &mine, None, t).await.unwrap()
             })
         })
         .collect();
@@ -604,7 +608,7 @@ async fn concurrent_installs_suite<R: Connections + Endpoints + 'static>(records
             let records = records.clone();
             tokio::spawn(async move {
                 let mine = slack_records("contested", &format!("T{i}"), "xoxb-race");
-                records.save("contest", &mine, t).await.unwrap()
+                records.save("contest", &mine, None, t).await.unwrap()
             })
         })
         .collect();
@@ -618,6 +622,16 @@ async fn concurrent_installs_suite<R: Connections + Endpoints + 'static>(records
         .filter(|o| **o == Saved::Refused(Conflict::Workspace))
         .count();
     assert_eq!((stored, refused), (1, 15), "{outcomes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_writes_keep_what_the_callback_relies_on_postgres() {
+    let Some(pg) = Postgres::start("write-rules") else {
+        return;
+    };
+    let key = Config::demo("http://127.0.0.1:1").unwrap().token_key;
+    let records = PgStore::connect(&pg.url(), &key, os_entropy).await.unwrap();
+    api_write_rules(&start_on(db_path("write-rules-pg"), None, |st| st.recording(records)).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

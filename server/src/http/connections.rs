@@ -18,7 +18,7 @@ use crate::http::auth::Authenticated;
 use crate::http::error::{ApiError, Refusal};
 use crate::http::{idempotent, wire};
 use crate::state::AppState;
-use crate::store::Filter;
+use crate::store::Write;
 use crate::store::ownership::Conflict;
 
 /// `CreateChannelConnectionRequestDto`.
@@ -65,7 +65,7 @@ pub(super) async fn create(
     body: Bytes,
 ) -> Response {
     let work = async { idempotent::outcome(201, create_connection(&s, &env, &body).await) };
-    idempotent::answer(&s, &env, &headers, "connections", &body, work).await
+    idempotent::answer(&s, &env, &headers, "POST /v1/channel-connections", &body, work).await
 }
 
 /// `PATCH /v1/channel-connections/{identifier}`: 200 and the connection.
@@ -76,7 +76,7 @@ pub(super) async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let route = format!("connections/{identifier}");
+    let route = format!("PATCH /v1/channel-connections/{{identifier}} {identifier}");
     let work = async { idempotent::outcome(200, update_connection(&s, &env, &identifier, &body).await) };
     idempotent::answer(&s, &env, &headers, &route, &body, work).await
 }
@@ -87,6 +87,9 @@ pub(super) async fn delete(
     Authenticated(env): Authenticated,
     Path(identifier): Path<String>,
 ) -> Result<Response, ApiError> {
+    if !valid_identifier(&identifier) {
+        return Err(not_found(&identifier));
+    }
     match s.connections.delete_connection(env.id(), &identifier).await? {
         Some(endpoints) => {
             tracing::info!(endpoints, "connection deleted with its endpoints");
@@ -128,8 +131,12 @@ async fn create_connection(s: &AppState, env: &Environment, bytes: &[u8]) -> Res
         }
         None => c.subscriber_id.is_none(),
     };
-    if !shared && c.subscriber_id.as_deref().is_none_or(str::is_empty) {
+    if !shared && c.subscriber_id.is_none() {
         let msg = "subscriberId is required for a subscriber connection";
+        return Err(ApiError::invalid_field("subscriberId", msg));
+    }
+    if c.subscriber_id.as_deref().is_some_and(|s| !valid_text(s)) {
+        let msg = "subscriberId must be 1 to 255 bytes without control characters";
         return Err(ApiError::invalid_field("subscriberId", msg));
     }
     let identifier = match c.identifier {
@@ -147,13 +154,6 @@ async fn create_connection(s: &AppState, env: &Environment, bytes: &[u8]) -> Res
         }
         None => Value::Object(Map::new()),
     };
-    let existing = s
-        .connections
-        .list_connections(env.id(), &Filter::one(&identifier))
-        .await?;
-    if !existing.rows.is_empty() {
-        return Err(ApiError::refused(Refusal::Conflict, Conflict::Exists.message()));
-    }
     let record = json!({
         "identifier": identifier,
         "integrationIdentifier": integration,
@@ -163,7 +163,7 @@ async fn create_connection(s: &AppState, env: &Environment, bytes: &[u8]) -> Res
         "workspace": workspace(c.workspace)?,
         "auth": auth(c.auth)?,
     });
-    put(s, env, record).await
+    put(s, env, record, Write::Create).await
 }
 
 async fn update_connection(
@@ -173,25 +173,47 @@ async fn update_connection(
     bytes: &[u8],
 ) -> Result<Value, ApiError> {
     let u: Update = body(bytes)?;
+    if !valid_identifier(identifier) {
+        return Err(not_found(identifier));
+    }
     let stored = s
         .connections
         .connection_record(env.id(), identifier)
         .await?
         .ok_or_else(|| not_found(identifier))?;
     let mut record = serde_json::to_value(&stored).map_err(|_| ApiError::Internal("encode connection"))?;
-    record["workspace"] = workspace(u.workspace)?;
+    let new_workspace = workspace(u.workspace)?;
+    // The workspace is what reconnects and user links are pinned to: a
+    // connection does not move (its links would follow it elsewhere).
+    if new_workspace["id"] != record["workspace"]["id"] {
+        return Err(ApiError::refused(
+            Refusal::Conflict,
+            Conflict::Workspace.message(),
+        ));
+    }
+    if let (Value::Object(old), Value::Object(new)) = (&mut record["workspace"], new_workspace) {
+        old.extend(new);
+    }
+    let token_type = record["auth"]["tokenType"].clone();
     record["auth"] = auth(u.auth)?;
-    put(s, env, record).await
+    if !token_type.is_null() {
+        record["auth"]["tokenType"] = token_type;
+    }
+    put(s, env, record, Write::Update).await
 }
 
-async fn put(s: &AppState, env: &Environment, record: Value) -> Result<Value, ApiError> {
+async fn put(s: &AppState, env: &Environment, record: Value, write: Write) -> Result<Value, ApiError> {
     let record: ChannelConnectionRecord = serde_json::from_value(record)
         .map_err(|_| ApiError::invalid_field("auth", "auth.expiresAt must be an ISO 8601 time"))?;
-    let row = s
+    let written = s
         .connections
-        .put_connection(env.id(), &record, s.now().unix_timestamp())
+        .put_connection(env.id(), &record, write, s.now().unix_timestamp())
         .await?;
-    Ok(wire::connection(&row))
+    match written {
+        Ok(row) => Ok(wire::connection(&row)),
+        Err(Conflict::Gone) => Err(not_found(&record.identifier)),
+        Err(conflict) => Err(ApiError::refused(Refusal::Conflict, conflict.message())),
+    }
 }
 
 fn workspace(w: Option<WorkspaceIn>) -> Result<Value, ApiError> {
@@ -236,6 +258,11 @@ pub(super) fn context_records(map: &Map<String, Value>) -> Value {
         (k.clone(), entry)
     });
     Value::Object(entries.collect())
+}
+
+/// A subscriber id as the core takes it: 1 to 255 bytes, no control characters.
+pub(super) fn valid_text(s: &str) -> bool {
+    (1..=255).contains(&s.len()) && !s.chars().any(char::is_control)
 }
 
 /// Novu's connection identifiers, as the core checks them.

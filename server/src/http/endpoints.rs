@@ -20,8 +20,8 @@ use crate::http::connections::{context_records, valid_identifier};
 use crate::http::error::{ApiError, Refusal};
 use crate::http::{auth::Authenticated, idempotent, wire};
 use crate::state::AppState;
-use crate::store::ownership::Conflict;
-use crate::store::{EndpointRow, Filter};
+use crate::store::ownership::{self, Conflict};
+use crate::store::{EndpointRow, Filter, Write};
 
 /// A create request (`Create*EndpointDto`, by `type`).
 #[derive(Deserialize)]
@@ -43,14 +43,16 @@ struct Update {
     endpoint: Option<Map<String, Value>>,
 }
 
-/// The endpoint types a provider reaches, and each one's required fields.
-fn required_fields(provider: &str, kind: &str) -> Option<&'static [&'static str]> {
+/// The endpoint types a provider reaches: each one's required fields, and
+/// its optional ones (nothing else is kept: a field of another name could
+/// hold a credential that would be answered in plain).
+fn fields_of(provider: &str, kind: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
     match (provider, kind) {
-        ("slack", "slack_channel") => Some(&["channelId"]),
-        ("slack", "slack_user") => Some(&["userId"]),
-        ("slack" | "msteams", "webhook") => Some(&["url"]),
-        ("msteams", "ms_teams_channel") => Some(&["teamId", "channelId"]),
-        ("msteams", "ms_teams_user") => Some(&["userId"]),
+        ("slack", "slack_channel") => Some((&["channelId"], &[])),
+        ("slack", "slack_user") => Some((&["userId"], &["teamId"])),
+        ("slack" | "msteams", "webhook") => Some((&["url"], &["channel", "channelId"])),
+        ("msteams", "ms_teams_channel") => Some((&["teamId", "channelId"], &[])),
+        ("msteams", "ms_teams_user") => Some((&["userId"], &["tenantId"])),
         _ => None,
     }
 }
@@ -63,7 +65,7 @@ pub(super) async fn create(
     body: Bytes,
 ) -> Response {
     let work = async { idempotent::outcome(201, create_endpoint(&s, &env, &body).await) };
-    idempotent::answer(&s, &env, &headers, "endpoints", &body, work).await
+    idempotent::answer(&s, &env, &headers, "POST /v1/channel-endpoints", &body, work).await
 }
 
 /// `GET /v1/channel-endpoints/{identifier}`.
@@ -84,7 +86,7 @@ pub(super) async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let route = format!("endpoints/{identifier}");
+    let route = format!("PATCH /v1/channel-endpoints/{{identifier}} {identifier}");
     let work = async { idempotent::outcome(200, update_endpoint(&s, &env, &identifier, &body).await) };
     idempotent::answer(&s, &env, &headers, &route, &body, work).await
 }
@@ -95,7 +97,7 @@ pub(super) async fn delete(
     Authenticated(env): Authenticated,
     Path(identifier): Path<String>,
 ) -> Result<Response, ApiError> {
-    if s.endpoints.delete_endpoint(env.id(), &identifier).await? {
+    if valid_identifier(&identifier) && s.endpoints.delete_endpoint(env.id(), &identifier).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(not_found(&identifier))
@@ -110,6 +112,9 @@ fn not_found(identifier: &str) -> ApiError {
 }
 
 async fn stored(s: &AppState, env: &Environment, identifier: &str) -> Result<EndpointRow, ApiError> {
+    if !valid_identifier(identifier) {
+        return Err(not_found(identifier));
+    }
     let found = s
         .endpoints
         .list_endpoints(env.id(), &Filter::one(identifier))
@@ -126,6 +131,10 @@ async fn create_endpoint(s: &AppState, env: &Environment, bytes: &[u8]) -> Resul
             .ok_or_else(|| ApiError::invalid_field(field, format!("{field} is required")))
     };
     let subscriber = required(c.subscriber_id, "subscriberId")?;
+    if !super::connections::valid_text(&subscriber) {
+        let msg = "subscriberId must be 1 to 255 bytes without control characters";
+        return Err(ApiError::invalid_field("subscriberId", msg));
+    }
     let integration = required(c.integration_identifier, "integrationIdentifier")?;
     let kind = required(c.kind, "type")?;
     let provider = env.providers.get(&integration).ok_or_else(|| {
@@ -144,19 +153,6 @@ async fn create_endpoint(s: &AppState, env: &Environment, bytes: &[u8]) -> Resul
         }
         None => s.sealer.new_identifier("chendp_"),
     };
-    if let Some(connection) = &c.connection_identifier {
-        let found = s
-            .connections
-            .list_connections(env.id(), &Filter::one(connection))
-            .await?;
-        let Some(row) = found.rows.first() else {
-            return Err(super::connections::not_found(connection));
-        };
-        if row.connection.integration_identifier != integration {
-            let msg = Conflict::Integration.message();
-            return Err(ApiError::refused(Refusal::BadRequest, msg));
-        }
-    }
     let context = match &c.context {
         Some(map) => {
             Context::new(map).map_err(|e| ApiError::invalid_field("context", e.to_string()))?;
@@ -164,13 +160,6 @@ async fn create_endpoint(s: &AppState, env: &Environment, bytes: &[u8]) -> Resul
         }
         None => Value::Object(Map::new()),
     };
-    let existing = s
-        .endpoints
-        .list_endpoints(env.id(), &Filter::one(&identifier))
-        .await?;
-    if !existing.rows.is_empty() {
-        return Err(ApiError::refused(Refusal::Conflict, Conflict::Exists.message()));
-    }
     let record = ChannelEndpointRecord {
         endpoint,
         subscriber_id: subscriber,
@@ -178,7 +167,26 @@ async fn create_endpoint(s: &AppState, env: &Environment, bytes: &[u8]) -> Resul
         integration_identifier: integration,
         context: serde_json::from_value(context).map_err(|_| ApiError::Internal("context"))?,
     };
-    put(s, env, &identifier, &record).await
+    // Linked to a connection: the same rule as a user link through OAuth.
+    if let Some(connection) = &record.connection_identifier {
+        let found = match valid_identifier(connection) {
+            true => {
+                s.connections
+                    .list_connections(env.id(), &Filter::one(connection))
+                    .await?
+                    .rows
+            }
+            false => Vec::new(),
+        };
+        let Some(row) = found.first() else {
+            return Err(super::connections::not_found(connection));
+        };
+        ownership::check_endpoint(&row.connection, &record, None).map_err(|c| match c {
+            Conflict::Integration => ApiError::refused(Refusal::BadRequest, c.message()),
+            other => ApiError::refused(Refusal::Conflict, other.message()),
+        })?;
+    }
+    put(s, env, &identifier, &record, Write::Create).await
 }
 
 async fn update_endpoint(
@@ -210,16 +218,27 @@ async fn update_endpoint(
         endpoint,
         ..row.endpoint
     };
-    put(s, env, identifier, &record).await
+    put(s, env, identifier, &record, Write::Update).await
 }
 
 /// The target, if `kind` is one `provider` reaches and every field it
 /// needs is a non-empty string (a webhook's URL an https one).
 fn checked(provider: &str, kind: &str, fields: Map<String, Value>) -> Result<Endpoint, ApiError> {
-    let Some(required) = required_fields(provider, kind) else {
+    let Some((required, optional)) = fields_of(provider, kind) else {
         let msg = format!("type {kind} is not an endpoint of a {provider} integration");
         return Err(ApiError::invalid_field("type", msg));
     };
+    if let Some(other) = fields
+        .keys()
+        .find(|k| !required.contains(&k.as_str()) && !optional.contains(&k.as_str()))
+    {
+        let msg = format!("endpoint.{other} is not a field of {kind}");
+        return Err(ApiError::invalid_field("endpoint", msg));
+    }
+    if let Some(bad) = fields.iter().find(|(_, v)| !v.is_string()) {
+        let msg = format!("endpoint.{} must be a string", bad.0);
+        return Err(ApiError::invalid_field("endpoint", msg));
+    }
     for field in required {
         if fields
             .get(*field)
@@ -250,13 +269,15 @@ async fn put(
     env: &Environment,
     identifier: &str,
     record: &ChannelEndpointRecord,
+    write: Write,
 ) -> Result<Value, ApiError> {
     let written = s
         .endpoints
-        .put_endpoint(env.id(), identifier, record, s.now().unix_timestamp())
+        .put_endpoint(env.id(), identifier, record, write, s.now().unix_timestamp())
         .await?;
     match written {
         Ok(row) => Ok(wire::endpoint(&row, env)),
+        Err(Conflict::Gone) => Err(not_found(identifier)),
         Err(conflict) => Err(ApiError::refused(Refusal::Conflict, conflict.message())),
     }
 }

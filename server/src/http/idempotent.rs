@@ -19,7 +19,9 @@ use crate::store::Idempotency;
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
 /// Runs `handle` (its status and JSON, success or refusal) once per key:
-/// `route` and `body` are what a reused key must match.
+/// `route` (method, route template and any identifier, such as
+/// `PATCH /v1/channel-connections/{identifier} c1`) and `body` are what a
+/// reused key must match.
 pub(crate) async fn answer(
     s: &AppState,
     env: &Environment,
@@ -39,9 +41,11 @@ pub(crate) async fn answer(
             return ApiError::refused(Refusal::BadRequest, msg).into_response();
         }
     };
+    // The method, route and identifier, length-prefixed, then the body: a
+    // key reused on another route or row is another request (422).
     let hash = Sha256::new()
+        .chain_update((route.len() as u64).to_be_bytes())
         .chain_update(route.as_bytes())
-        .chain_update([0])
         .chain_update(body)
         .finalize()
         .to_vec();

@@ -53,6 +53,11 @@ pub(crate) async fn chat_oauth(
     body: Bytes,
 ) -> Response {
     let work = async {
+        // The core reads the body first (duplicate keys refused, as on the
+        // other routes), so what is rewritten below is what it validated.
+        if let Err(e) = ConnectRequestBody::from_json(&body) {
+            return ApiError::from(e).status_and_body();
+        }
         let mut fields = match serde_json::from_slice::<Value>(&body) {
             Ok(Value::Object(fields)) => fields,
             // The core words the refusal of a body that is no object.
@@ -73,7 +78,15 @@ pub(crate) async fn chat_oauth(
         let rewritten = Value::Object(fields).to_string();
         issue_url(&s, &env, rewritten.as_bytes(), link).await
     };
-    idempotent::answer(&s, &env, &headers, "chat/oauth", &body, work).await
+    idempotent::answer(
+        &s,
+        &env,
+        &headers,
+        "POST /v1/integrations/chat/oauth",
+        &body,
+        work,
+    )
+    .await
 }
 
 /// `POST /v1/integrations/channel-endpoints/link`: as in Novu, only a
@@ -112,7 +125,8 @@ pub(crate) async fn link_channel_endpoint(
         };
         refusal.status_and_body()
     };
-    idempotent::answer(&s, &env, &headers, "channel-endpoints/link", &body, work).await
+    let route = "POST /v1/integrations/channel-endpoints/link";
+    idempotent::answer(&s, &env, &headers, route, &body, work).await
 }
 
 /// Both POST endpoints: honour `idempotency-key`, issue the URL.
@@ -235,7 +249,7 @@ async fn connect_url(
 pub(crate) fn refused(c: Conflict) -> ApiError {
     match c {
         Conflict::Integration => ApiError::refused(Refusal::BadRequest, c.message()),
-        Conflict::Owner | Conflict::Workspace | Conflict::Exists => {
+        Conflict::Owner | Conflict::Workspace | Conflict::Exists | Conflict::Gone => {
             ApiError::refused(Refusal::Conflict, c.message())
         }
     }
@@ -263,6 +277,10 @@ async fn stored_connection(
     env: &Environment,
     id: &str,
 ) -> Result<Option<ChannelConnectionRecord>, ApiError> {
+    // The core refuses an identifier of another form; no store sees it.
+    if !super::connections::valid_identifier(id) {
+        return Ok(None);
+    }
     let listed = s.connections.list_connections(env.id(), &Filter::one(id)).await?;
     Ok(listed.rows.into_iter().next().map(|row| row.connection))
 }

@@ -57,11 +57,16 @@ pub(super) async fn get_connection(
     Authenticated(env): Authenticated,
     Path(identifier): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let found = s
-        .connections
-        .list_connections(env.id(), &Filter::one(&identifier))
-        .await?;
-    match found.rows.first() {
+    let found = match super::connections::valid_identifier(&identifier) {
+        true => {
+            s.connections
+                .list_connections(env.id(), &Filter::one(&identifier))
+                .await?
+                .rows
+        }
+        false => Vec::new(),
+    };
+    match found.first() {
         Some(c) => Ok(Json(json!({ "data": wire::connection(c) }))),
         None => Err(ApiError::refused(
             Refusal::NotFound,
@@ -107,6 +112,13 @@ fn parse(env: &Environment, query: &str, of: Of) -> Result<Option<Filter>, ApiEr
     let mut other_channel = false;
     for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
         let value = value.into_owned();
+        // No stored value holds a control character (and PostgreSQL refuses NUL).
+        if value.chars().any(char::is_control) {
+            return Err(ApiError::invalid_field(
+                "query",
+                "query values hold no control characters",
+            ));
+        }
         match name.as_ref() {
             "after" => f.after = Some(value),
             "before" => f.before = Some(value),

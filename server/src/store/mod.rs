@@ -21,7 +21,8 @@ use std::pin::Pin;
 pub use idempotency::{IDEMPOTENCY_TTL_SECS, IN_FLIGHT_TTL_SECS, Idempotency, IdempotencyEntries};
 pub use marks::{ParkedRecords, ReplayMarks};
 pub use records::{
-    ConnectionRow, Connections, EndpointRow, Endpoints, Filter, Listed, Order, OrderBy, Saved, context_keys,
+    ConnectionRow, Connections, EndpointRow, Endpoints, Filter, Listed, Order, OrderBy, Saved, Write,
+    context_keys,
 };
 pub use starts::{StartLink, StartLinks};
 

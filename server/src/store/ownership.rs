@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use channel_connect::VerifiedState;
-use channel_connect::records::ChannelConnectionRecord;
+use channel_connect::records::{ChannelConnectionRecord, ChannelEndpointRecord};
 
 /// Why a connection may not be written over a stored one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +26,8 @@ pub enum Conflict {
     Workspace,
     /// One already exists under that identifier, or reaches that target.
     Exists,
+    /// The connection a link names is gone.
+    Gone,
 }
 
 impl Conflict {
@@ -35,6 +37,7 @@ impl Conflict {
             Conflict::Integration => "The connection belongs to another integration",
             Conflict::Owner => "The connection belongs to another subscriber or context",
             Conflict::Exists => "One already exists with that identifier, or for that target",
+            Conflict::Gone => "The connection this link names no longer exists",
             Conflict::Workspace => {
                 "The connection is in another workspace: reconnect it in its own workspace, or create a new connection"
             }
@@ -76,15 +79,58 @@ pub fn check(stored: &ChannelConnectionRecord, new: &ChannelConnectionRecord) ->
 /// integration, same context keys and ids, and for a connection of one
 /// subscriber, that subscriber.
 pub fn check_link(stored: &ChannelConnectionRecord, state: &VerifiedState) -> Result<(), Conflict> {
-    if stored.integration_identifier != state.integration_identifier() {
+    let ids = state.context().map(|e| (e.key, e.id)).collect();
+    linkable(stored, state.integration_identifier(), state.subscriber_id(), ids)
+}
+
+/// `Ok` when endpoint `e` may be stored linked to `stored` (the link rule
+/// of [`check_link`], checked again where the endpoint is written) and,
+/// for a flow pinned to a workspace, `stored` is still in it.
+pub fn check_endpoint(
+    stored: &ChannelConnectionRecord,
+    e: &ChannelEndpointRecord,
+    pin: Option<&str>,
+) -> Result<(), Conflict> {
+    let ids = e
+        .context
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.id.as_str()))
+        .collect();
+    linkable(stored, &e.integration_identifier, Some(&e.subscriber_id), ids)?;
+    if pin.is_some_and(|w| w != stored.workspace.id) {
+        return Err(Conflict::Workspace);
+    }
+    Ok(())
+}
+
+/// [`check_endpoint`] against a stored row's public JSON; `None` (no such
+/// connection) is [`Conflict::Gone`].
+pub fn check_endpoint_public(
+    stored_public: Option<&str>,
+    e: &ChannelEndpointRecord,
+    pin: Option<&str>,
+) -> Result<(), Conflict> {
+    let stored = stored_public.ok_or(Conflict::Gone)?;
+    match serde_json::from_str::<ChannelConnectionRecord>(stored) {
+        Ok(stored) => check_endpoint(&stored, e, pin),
+        Err(_) => Err(Conflict::Owner),
+    }
+}
+
+fn linkable(
+    stored: &ChannelConnectionRecord,
+    integration: &str,
+    subscriber: Option<&str>,
+    ids: BTreeMap<&str, &str>,
+) -> Result<(), Conflict> {
+    if stored.integration_identifier != integration {
         return Err(Conflict::Integration);
     }
-    let linked: BTreeMap<&str, &str> = state.context().map(|e| (e.key, e.id)).collect();
     let same_subscriber = stored
         .subscriber_id
         .as_deref()
-        .is_none_or(|owner| state.subscriber_id() == Some(owner));
-    if linked != context_ids(stored) || !same_subscriber {
+        .is_none_or(|owner| subscriber == Some(owner));
+    if ids != context_ids(stored) || !same_subscriber {
         return Err(Conflict::Owner);
     }
     Ok(())

@@ -160,12 +160,39 @@ pub enum Saved {
     Refused(Conflict),
 }
 
+/// What an API write may do: add a row that must not exist, or change one
+/// that must (neither checks then writes: the statement itself decides).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Write {
+    /// Insert; an existing row (identifier, or an endpoint's target) is [`Conflict::Exists`].
+    Create,
+    /// Update in place; no such row is [`Conflict::Gone`].
+    Update,
+}
+
+impl Write {
+    /// What this write changing no row means.
+    pub fn refused(self) -> Conflict {
+        match self {
+            Write::Create => Conflict::Exists,
+            Write::Update => Conflict::Gone,
+        }
+    }
+}
+
 /// Connections, and the one write that spans both tables: a callback's records.
 pub trait Connections: Send + Sync {
     /// Stores one callback's records (a connection, its user endpoints) in
     /// one transaction, or nothing when they would replace a connection
-    /// they are no re-install of.
-    fn save<'a>(&'a self, env: &'a str, records: &'a StoredRecords, now: i64) -> StoreFuture<'a, Saved>;
+    /// they are no re-install of, or link a user to a connection that is
+    /// gone, of another owner, or (`pin`, the flow's workspace) elsewhere.
+    fn save<'a>(
+        &'a self,
+        env: &'a str,
+        records: &'a StoredRecords,
+        pin: Option<&'a str>,
+        now: i64,
+    ) -> StoreFuture<'a, Saved>;
     /// A page of the environment's connections (one: [`Filter::one`]).
     fn list_connections<'a>(
         &'a self,
@@ -186,8 +213,9 @@ pub trait Connections: Send + Sync {
         &'a self,
         env: &'a str,
         connection: &'a ChannelConnectionRecord,
+        write: Write,
         now: i64,
-    ) -> StoreFuture<'a, ConnectionRow>;
+    ) -> StoreFuture<'a, Result<ConnectionRow, Conflict>>;
     /// Removes a connection and every endpoint linked to it (none may send
     /// through a connection that is gone), in one transaction; `None` when
     /// there was no such connection, else how many endpoints went with it.
@@ -206,6 +234,7 @@ pub trait Endpoints: Send + Sync {
         env: &'a str,
         identifier: &'a str,
         endpoint: &'a ChannelEndpointRecord,
+        write: Write,
         now: i64,
     ) -> StoreFuture<'a, Result<EndpointRow, Conflict>>;
     /// Removes an endpoint; whether there was one.

@@ -335,3 +335,201 @@ pub async fn reinstall_rules(s: &Server) {
     let endpoints = s.list("/v1/channel-endpoints?limit=100").await;
     assert_eq!(endpoints.len(), 3, "one user link per stored flow: {endpoints:?}");
 }
+
+/// A JSON request with the demo API key: the status and the answer.
+pub async fn send(
+    s: &Server,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = s
+        .http
+        .request(method, format!("{}{path}", s.base))
+        .header("authorization", format!("ApiKey {DEMO_API_KEY}"));
+    if let Some(b) = body {
+        req = req.header("content-type", "application/json").body(b.to_string());
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    let bytes = res.bytes().await.unwrap();
+    (
+        status,
+        serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// The API's writes keep what the OAuth callback relies on: a link to a
+/// connection deleted meanwhile stores nothing; create inserts once, PATCH
+/// never re-creates; an endpoint links only to its owner's connection; a
+/// connection does not move to another workspace; hostile identifiers are
+/// refused before any store sees them.
+pub async fn api_write_rules(s: &Server) {
+    use reqwest::Method;
+    let connection = |id: &str, integration: &str, subscriber: &str| {
+        json!({"identifier": id, "integrationIdentifier": integration, "subscriberId": subscriber,
+            "context": {"org": "acme"}, "workspace": {"id": "T0DEMO00001", "name": "Demo"},
+            "auth": {"accessToken": "xoxb-written"}})
+    };
+    // A user link issued for c4, then c4 deleted: the callback stores nothing.
+    let (status, _) = send(
+        s,
+        Method::POST,
+        "/v1/channel-connections",
+        Some(connection("c4", "slack", "subQ")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let link = json!({"subscriberId": "subQ", "integrationIdentifier": "slack", "connectionIdentifier": "c4", "context": {"org": "acme"}});
+    let (status, v) = send(
+        s,
+        Method::POST,
+        "/v1/integrations/channel-endpoints/oauth",
+        Some(link),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let allow = s.link(v["url"].as_str().unwrap(), "allow").await;
+    let (status, _) = send(s, Method::DELETE, "/v1/channel-connections/c4", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let res = s.get(&allow).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert!(res.text().await.unwrap().contains("no longer exists"));
+    assert!(
+        s.list("/v1/channel-endpoints?connectionIdentifier=c4")
+            .await
+            .is_empty()
+    );
+
+    // Sixteen creates of one identifier at once: one stored, the rest 409.
+    let creates = (0..16).map(|i| {
+        let integration = if i % 2 == 0 { "slack" } else { "msteams" };
+        send(
+            s,
+            Method::POST,
+            "/v1/channel-connections",
+            Some(connection("raced", integration, &format!("owner{i}"))),
+        )
+    });
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(creates)
+        .await
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::CREATED).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT),
+        "{statuses:?}"
+    );
+    // A PATCH never brings a deleted connection back.
+    let (status, _) = send(s, Method::DELETE, "/v1/channel-connections/raced", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let patch = json!({"workspace": {"id": "T0DEMO00001"}, "auth": {"accessToken": "xoxb-again"}});
+    let (status, _) = send(
+        s,
+        Method::PATCH,
+        "/v1/channel-connections/raced",
+        Some(patch.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // An endpoint links only to a connection of its owner.
+    let (status, _) = send(
+        s,
+        Method::POST,
+        "/v1/channel-connections",
+        Some(connection("c1", "slack", "subA")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let endpoint = |subscriber: &str| {
+        json!({"type": "slack_user", "subscriberId": subscriber, "integrationIdentifier": "slack",
+            "connectionIdentifier": "c1", "context": {"org": "acme"}, "endpoint": {"userId": "U1"}})
+    };
+    let (status, v) = send(s, Method::POST, "/v1/channel-endpoints", Some(endpoint("subZ"))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "another subscriber: {v}");
+    let (status, v) = send(s, Method::POST, "/v1/channel-endpoints", Some(endpoint("subA"))).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    // A field of another name could hold a credential: refused.
+    let hook = json!({"type": "webhook", "subscriberId": "subA", "integrationIdentifier": "slack",
+        "endpoint": {"url": "https://hooks.slack.com/services/T/B/x", "webhookUrl": "https://secret"}});
+    let (status, _) = send(s, Method::POST, "/v1/channel-endpoints", Some(hook)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // A connection does not move to another workspace; its details stay.
+    let elsewhere = json!({"workspace": {"id": "T0ELSEWHERE"}, "auth": {"accessToken": "xoxb-moved"}});
+    let (status, _) = send(s, Method::PATCH, "/v1/channel-connections/c1", Some(elsewhere)).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, c) = send(s, Method::PATCH, "/v1/channel-connections/c1", Some(patch)).await;
+    assert_eq!(
+        (status, c["workspace"]["name"].clone()),
+        (StatusCode::OK, json!("Demo")),
+        "{c}"
+    );
+
+    // Duplicate keys are refused on the older route as on the others.
+    let dup = r#"{"subscriberId":"s1","integrationIdentifier":"slack","integrationIdentifier":"msteams","connectionMode":"shared","context":{"t":"x"}}"#;
+    let (status, _, _) = s
+        .post("/v1/integrations/chat/oauth", Some(DEMO_API_KEY), None, dup)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // A key spent on one route is no replay on another.
+    let body = r#"{"integrationIdentifier":"slack","subscriberId":"s1"}"#;
+    let patched = s
+        .http
+        .patch(format!("{}/v1/channel-connections/oauth", s.base))
+        .header("authorization", format!("ApiKey {DEMO_API_KEY}"))
+        .header("idempotency-key", "spent-elsewhere")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), StatusCode::NOT_FOUND);
+    let (status, headers, _) = s
+        .post(
+            "/v1/integrations/channel-connections/oauth",
+            Some(DEMO_API_KEY),
+            Some("spent-elsewhere"),
+            body,
+        )
+        .await;
+    assert!(headers.get("idempotency-replay").is_none());
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "the key names another request"
+    );
+
+    // Identifiers and filters with control characters: refused before any store.
+    for path in ["/v1/channel-connections/a%00b", "/v1/channel-endpoints/a%00b"] {
+        assert_eq!(
+            send(s, Method::GET, path, None).await.0,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+        assert_eq!(
+            send(s, Method::DELETE, path, None).await.0,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    let (status, _) = send(s, Method::GET, "/v1/channel-connections?subscriberId=%00", None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let nul = r#"{"integrationIdentifier":"slack","subscriberId":"s1","connectionIdentifier":"a\u0000"}"#;
+    let (status, _, _) = s
+        .post(
+            "/v1/integrations/channel-connections/oauth",
+            Some(DEMO_API_KEY),
+            None,
+            nul,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}

@@ -260,6 +260,8 @@ const webhookEndpoint = once("a webhook endpoint (channelEndpoints.create)", asy
     subscriberId: SUBSCRIBER,
     integrationIdentifier: "slack",
     connectionIdentifier: CONN,
+    // Linked to a connection: the connection owner's context (its link rule).
+    context: { tenant: TENANT },
     endpoint: { url: `https://hooks.example/sdk/${RUN}`, channel: "#alerts" },
   });
   status(201, "channelEndpoints.create webhook");

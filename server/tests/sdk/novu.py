@@ -344,6 +344,8 @@ def webhook_endpoint():
             "subscriber_id": SUBSCRIBER,
             "integration_identifier": "slack",
             "connection_identifier": CONN,
+            # Linked to a connection: the connection owner's context (its link rule).
+            "context": {"tenant": TENANT},
             "endpoint": {"url": f"https://hooks.example/sdk/{RUN}", "channel": "#alerts"},
         }
     )

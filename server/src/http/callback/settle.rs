@@ -78,7 +78,8 @@ async fn store(
     parking: Option<&[u8]>,
     now: OffsetDateTime,
 ) -> Result<Done, Refusal> {
-    let e = match s.connections.save(env, records, now.unix_timestamp()).await {
+    let pin = verified.state.workspace();
+    let e = match s.connections.save(env, records, pin, now.unix_timestamp()).await {
         Ok(Saved::Stored(connection)) => {
             return Ok(Done::Stored {
                 env: env.to_owned(),

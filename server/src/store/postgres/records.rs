@@ -12,7 +12,7 @@ use crate::store::ownership::{self, Conflict};
 use crate::store::seal::{Row, Sealer, relinked};
 use crate::store::{
     ConnectionRow, Connections, EndpointRow, Endpoints, Filter, Listed, Saved, StartLink, StartLinks,
-    StoreError, StoreFuture,
+    StoreError, StoreFuture, Write,
 };
 
 impl PgStore {
@@ -98,35 +98,50 @@ impl Connections for PgStore {
         &'a self,
         env: &'a str,
         c: &'a ChannelConnectionRecord,
+        write: Write,
         now: i64,
-    ) -> StoreFuture<'a, ConnectionRow> {
+    ) -> StoreFuture<'a, Result<ConnectionRow, Conflict>> {
         Box::pin(bounded(async move {
             let row = self.sealer.connection_row(env, c, &c.identifier)?;
-            let (mut client, st) = self.conn().await?;
-            let tx = client.transaction().await.map_err(failed("begin"))?;
-            let lock = lock_id(env, &[b"identifier\0", c.identifier.as_bytes()].concat());
-            tx.execute(&st.lock, &[&lock]).await.map_err(failed("lock"))?;
-            let written = tx
-                .query_one(
+            let (client, _) = self.conn().await?;
+            let sql = match write {
+                Write::Create => {
                     "INSERT INTO cc_connections (environment_id, identifier, integration_identifier, subscriber_id,
                          natural_key, public_json, sealed, created_at, updated_at, context_keys)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)
-                     ON CONFLICT (environment_id, identifier) DO UPDATE SET
-                         integration_identifier = excluded.integration_identifier, subscriber_id = excluded.subscriber_id,
-                         natural_key = excluded.natural_key, public_json = excluded.public_json,
-                         sealed = excluded.sealed, updated_at = excluded.updated_at, context_keys = excluded.context_keys
-                     RETURNING created_at, updated_at",
-                    &[&env, &row.identifier, &c.integration_identifier, &c.subscriber_id, &row.natural_key,
-                      &row.public_json, &row.sealed, &now, &row.context_keys],
+                     ON CONFLICT DO NOTHING RETURNING created_at, updated_at"
+                }
+                Write::Update => {
+                    "UPDATE cc_connections SET integration_identifier = $3, subscriber_id = $4, natural_key = $5,
+                         public_json = $6, sealed = $7, updated_at = $8, context_keys = $9
+                     WHERE environment_id = $1 AND identifier = $2 RETURNING created_at, updated_at"
+                }
+            };
+            let written = client
+                .query_opt(
+                    sql,
+                    &[
+                        &env,
+                        &row.identifier,
+                        &c.integration_identifier,
+                        &c.subscriber_id,
+                        &row.natural_key,
+                        &row.public_json,
+                        &row.sealed,
+                        &now,
+                        &row.context_keys,
+                    ],
                 )
                 .await
                 .map_err(failed("write connection"))?;
-            tx.commit().await.map_err(failed("commit"))?;
-            Ok(ConnectionRow {
+            let Some(written) = written else {
+                return Ok(Err(write.refused()));
+            };
+            Ok(Ok(ConnectionRow {
                 connection: decode(&row.public_json)?,
                 created_at: written.get(0),
                 updated_at: written.get(1),
-            })
+            }))
         }))
     }
 
@@ -156,7 +171,13 @@ impl Connections for PgStore {
         }))
     }
 
-    fn save<'a>(&'a self, env: &'a str, records: &'a StoredRecords, now: i64) -> StoreFuture<'a, Saved> {
+    fn save<'a>(
+        &'a self,
+        env: &'a str,
+        records: &'a StoredRecords,
+        pin: Option<&'a str>,
+        now: i64,
+    ) -> StoreFuture<'a, Saved> {
         // Five round trips whatever the records: begin; the connection's
         // lookup; its write with every endpoint's lookup; the endpoints'
         // writes; commit.
@@ -172,6 +193,27 @@ impl Connections for PgStore {
                 None => None,
             };
             let stored = connection.as_ref().map(|(_, row)| row.identifier.clone());
+            // A user link to a connection stored before: it must still be there
+            // (held until commit), its owner's, in the flow's workspace.
+            if records.connection.is_none() {
+                for e in &records.endpoints {
+                    let Some(cid) = &e.connection_identifier else {
+                        continue;
+                    };
+                    let row = tx
+                        .query_opt(
+                            "SELECT public_json FROM cc_connections
+                             WHERE environment_id = $1 AND identifier = $2 FOR SHARE",
+                            &[&env, cid],
+                        )
+                        .await
+                        .map_err(failed("find connection"))?;
+                    let public = row.as_ref().map(|r| r.get::<_, &str>(0));
+                    if let Err(conflict) = ownership::check_endpoint_public(public, e, pin) {
+                        return Ok(Saved::Refused(conflict));
+                    }
+                }
+            }
             let mut keyed = records
                 .endpoints
                 .iter()
@@ -250,6 +292,7 @@ impl Endpoints for PgStore {
         env: &'a str,
         identifier: &'a str,
         e: &'a ChannelEndpointRecord,
+        write: Write,
         now: i64,
     ) -> StoreFuture<'a, Result<EndpointRow, Conflict>> {
         Box::pin(bounded(async move {
@@ -266,21 +309,40 @@ impl Endpoints for PgStore {
                 return Ok(Err(Conflict::Exists));
             }
             let written = tx
-                .query_one(
-                    "INSERT INTO cc_endpoints (environment_id, identifier, integration_identifier, subscriber_id,
-                         connection_identifier, natural_key, public_json, sealed, created_at, updated_at, context_keys)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)
-                     ON CONFLICT (environment_id, identifier) DO UPDATE SET
-                         integration_identifier = excluded.integration_identifier, subscriber_id = excluded.subscriber_id,
-                         connection_identifier = excluded.connection_identifier, natural_key = excluded.natural_key,
-                         public_json = excluded.public_json, sealed = excluded.sealed,
-                         updated_at = excluded.updated_at, context_keys = excluded.context_keys
-                     RETURNING created_at, updated_at",
-                    &[&env, &row.identifier, &e.integration_identifier, &e.subscriber_id, &e.connection_identifier,
-                      &row.natural_key, &row.public_json, &row.sealed, &now, &row.context_keys],
+                .query_opt(
+                    match write {
+                        Write::Create => {
+                            "INSERT INTO cc_endpoints (environment_id, identifier, integration_identifier,
+                                 subscriber_id, connection_identifier, natural_key, public_json, sealed,
+                                 created_at, updated_at, context_keys)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)
+                             ON CONFLICT DO NOTHING RETURNING created_at, updated_at"
+                        }
+                        Write::Update => {
+                            "UPDATE cc_endpoints SET integration_identifier = $3, subscriber_id = $4,
+                                 connection_identifier = $5, natural_key = $6, public_json = $7, sealed = $8,
+                                 updated_at = $9, context_keys = $10
+                             WHERE environment_id = $1 AND identifier = $2 RETURNING created_at, updated_at"
+                        }
+                    },
+                    &[
+                        &env,
+                        &row.identifier,
+                        &e.integration_identifier,
+                        &e.subscriber_id,
+                        &e.connection_identifier,
+                        &row.natural_key,
+                        &row.public_json,
+                        &row.sealed,
+                        &now,
+                        &row.context_keys,
+                    ],
                 )
                 .await
                 .map_err(failed("write endpoint"))?;
+            let Some(written) = written else {
+                return Ok(Err(write.refused()));
+            };
             tx.commit().await.map_err(failed("commit"))?;
             Ok(Ok(EndpointRow {
                 identifier: row.identifier,

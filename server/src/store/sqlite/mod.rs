@@ -189,8 +189,12 @@ mod tests {
     #[test]
     fn sealed_tokens_open_for_their_row_only() {
         let store = Store::in_memory(&[9; 32], crate::os_entropy).unwrap();
-        store.save("env", &install("c1", "T1", "xoxb-one"), 1).unwrap();
-        store.save("env", &install("c2", "T2", "xoxb-two"), 1).unwrap();
+        store
+            .save("env", &install("c1", "T1", "xoxb-one"), None, 1)
+            .unwrap();
+        store
+            .save("env", &install("c2", "T2", "xoxb-two"), None, 1)
+            .unwrap();
         let c1 = store.connection_with_tokens("env", "c1").unwrap().unwrap();
         assert_eq!(c1.auth.unwrap().access_token.expose(), "xoxb-one");
         assert!(store.connection_with_tokens("other-env", "c1").unwrap().is_none());

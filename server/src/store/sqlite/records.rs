@@ -8,7 +8,7 @@ use crate::store::ownership::{self, Conflict};
 use crate::store::seal::{Sealer, relinked};
 use crate::store::{
     ConnectionRow, Connections, EndpointRow, Endpoints, Filter, Listed, Saved, StartLink, StartLinks,
-    StoreError, StoreFuture, blocking,
+    StoreError, StoreFuture, Write, blocking,
 };
 
 impl Store {
@@ -16,7 +16,13 @@ impl Store {
     /// the same workspace, context and owner is updated (its identifier
     /// kept), an endpoint for the same user likewise. Nothing is stored when
     /// the connection's identifier names one these records may not replace.
-    pub fn save(&self, environment_id: &str, records: &StoredRecords, now: i64) -> Result<Saved, StoreError> {
+    pub fn save(
+        &self,
+        environment_id: &str,
+        records: &StoredRecords,
+        pin: Option<&str>,
+        now: i64,
+    ) -> Result<Saved, StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(|e| StoreError::with("begin", e))?;
         let mut stored_id = None;
@@ -29,6 +35,21 @@ impl Store {
         }
         for e in &records.endpoints {
             let e = relinked(e, stored_id.as_deref());
+            // A user link to a connection stored before: it must still be
+            // there, its owner's, in the flow's workspace.
+            if let (None, Some(cid)) = (&records.connection, &e.connection_identifier) {
+                let stored: Option<String> = tx
+                    .query_row(
+                        "SELECT public_json FROM connections WHERE environment_id = ?1 AND identifier = ?2",
+                        params![environment_id, cid],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(|e| StoreError::with("find connection", e))?;
+                if let Err(conflict) = ownership::check_endpoint_public(stored.as_deref(), &e, pin) {
+                    return Ok(Saved::Refused(conflict));
+                }
+            }
             self.save_endpoint(&tx, environment_id, &e, now)?;
         }
         tx.commit().map_err(|e| StoreError::with("commit", e))?;
@@ -137,29 +158,50 @@ impl Store {
         &self,
         env: &str,
         c: &ChannelConnectionRecord,
+        write: Write,
         now: i64,
-    ) -> Result<ConnectionRow, StoreError> {
+    ) -> Result<Result<ConnectionRow, Conflict>, StoreError> {
         let row = self.sealer.connection_row(env, c, &c.identifier)?;
-        let (created_at, updated_at) = self
-            .lock()
-            .query_row(
+        let sql = match write {
+            Write::Create => {
                 "INSERT INTO connections (environment_id, identifier, integration_identifier, subscriber_id,
                      natural_key, public_json, sealed, created_at, updated_at, context_keys)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)
-                 ON CONFLICT (environment_id, identifier) DO UPDATE SET
-                     integration_identifier = excluded.integration_identifier, subscriber_id = excluded.subscriber_id,
-                     natural_key = excluded.natural_key, public_json = excluded.public_json,
-                     sealed = excluded.sealed, updated_at = excluded.updated_at, context_keys = excluded.context_keys
-                 RETURNING created_at, updated_at",
-                params![env, row.identifier, c.integration_identifier, c.subscriber_id, row.natural_key, row.public_json, row.sealed, now, row.context_keys],
+                 ON CONFLICT DO NOTHING RETURNING created_at, updated_at"
+            }
+            Write::Update => {
+                "UPDATE connections SET integration_identifier = ?3, subscriber_id = ?4, natural_key = ?5,
+                     public_json = ?6, sealed = ?7, updated_at = ?8, context_keys = ?9
+                 WHERE environment_id = ?1 AND identifier = ?2 RETURNING created_at, updated_at"
+            }
+        };
+        let written: Option<(i64, i64)> = self
+            .lock()
+            .query_row(
+                sql,
+                params![
+                    env,
+                    row.identifier,
+                    c.integration_identifier,
+                    c.subscriber_id,
+                    row.natural_key,
+                    row.public_json,
+                    row.sealed,
+                    now,
+                    row.context_keys
+                ],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
+            .optional()
             .map_err(|e| StoreError::with("write connection", e))?;
-        Ok(ConnectionRow {
+        let Some((created_at, updated_at)) = written else {
+            return Ok(Err(write.refused()));
+        };
+        Ok(Ok(ConnectionRow {
             connection: decode(&row.public_json)?,
             created_at,
             updated_at,
-        })
+        }))
     }
 
     /// Removes a connection and its endpoints (see [`Connections::delete_connection`]).
@@ -191,6 +233,7 @@ impl Store {
         env: &str,
         identifier: &str,
         e: &ChannelEndpointRecord,
+        write: Write,
         now: i64,
     ) -> Result<Result<EndpointRow, Conflict>, StoreError> {
         let row = self.sealer.endpoint_row(env, e, Some(identifier.to_owned()))?;
@@ -207,21 +250,41 @@ impl Store {
         if holder.is_some_and(|h| h != identifier) {
             return Ok(Err(Conflict::Exists));
         }
-        let (created_at, updated_at) = tx
-            .query_row(
+        let sql = match write {
+            Write::Create => {
                 "INSERT INTO endpoints (environment_id, identifier, integration_identifier, subscriber_id,
                      connection_identifier, natural_key, public_json, sealed, created_at, updated_at, context_keys)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)
-                 ON CONFLICT (environment_id, identifier) DO UPDATE SET
-                     integration_identifier = excluded.integration_identifier, subscriber_id = excluded.subscriber_id,
-                     connection_identifier = excluded.connection_identifier, natural_key = excluded.natural_key,
-                     public_json = excluded.public_json, sealed = excluded.sealed, updated_at = excluded.updated_at,
-                     context_keys = excluded.context_keys
-                 RETURNING created_at, updated_at",
-                params![env, row.identifier, e.integration_identifier, e.subscriber_id, e.connection_identifier, row.natural_key, row.public_json, row.sealed, now, row.context_keys],
+                 ON CONFLICT DO NOTHING RETURNING created_at, updated_at"
+            }
+            Write::Update => {
+                "UPDATE endpoints SET integration_identifier = ?3, subscriber_id = ?4, connection_identifier = ?5,
+                     natural_key = ?6, public_json = ?7, sealed = ?8, updated_at = ?9, context_keys = ?10
+                 WHERE environment_id = ?1 AND identifier = ?2 RETURNING created_at, updated_at"
+            }
+        };
+        let written: Option<(i64, i64)> = tx
+            .query_row(
+                sql,
+                params![
+                    env,
+                    row.identifier,
+                    e.integration_identifier,
+                    e.subscriber_id,
+                    e.connection_identifier,
+                    row.natural_key,
+                    row.public_json,
+                    row.sealed,
+                    now,
+                    row.context_keys
+                ],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
+            .optional()
             .map_err(|e| StoreError::with("write endpoint", e))?;
+        let Some((created_at, updated_at)) = written else {
+            return Ok(Err(write.refused()));
+        };
         tx.commit().map_err(|e| StoreError::with("commit", e))?;
         Ok(Ok(EndpointRow {
             identifier: row.identifier,
@@ -290,10 +353,11 @@ impl Connections for Store {
         &'a self,
         env: &'a str,
         connection: &'a ChannelConnectionRecord,
+        write: Write,
         now: i64,
-    ) -> StoreFuture<'a, ConnectionRow> {
+    ) -> StoreFuture<'a, Result<ConnectionRow, Conflict>> {
         let (store, env, c) = (self.clone(), env.to_owned(), connection.clone());
-        Box::pin(blocking(move || store.put_connection(&env, &c, now)))
+        Box::pin(blocking(move || store.put_connection(&env, &c, write, now)))
     }
 
     fn delete_connection<'a>(&'a self, env: &'a str, identifier: &'a str) -> StoreFuture<'a, Option<u64>> {
@@ -301,9 +365,16 @@ impl Connections for Store {
         Box::pin(blocking(move || store.delete_connection(&env, &id)))
     }
 
-    fn save<'a>(&'a self, env: &'a str, records: &'a StoredRecords, now: i64) -> StoreFuture<'a, Saved> {
+    fn save<'a>(
+        &'a self,
+        env: &'a str,
+        records: &'a StoredRecords,
+        pin: Option<&'a str>,
+        now: i64,
+    ) -> StoreFuture<'a, Saved> {
         let (store, env, records) = (self.clone(), env.to_owned(), records.clone());
-        Box::pin(blocking(move || store.save(&env, &records, now)))
+        let pin = pin.map(str::to_owned);
+        Box::pin(blocking(move || store.save(&env, &records, pin.as_deref(), now)))
     }
 
     fn list_connections<'a>(
@@ -322,6 +393,7 @@ impl Endpoints for Store {
         env: &'a str,
         identifier: &'a str,
         endpoint: &'a ChannelEndpointRecord,
+        write: Write,
         now: i64,
     ) -> StoreFuture<'a, Result<EndpointRow, Conflict>> {
         let (store, env, id, e) = (
@@ -330,7 +402,7 @@ impl Endpoints for Store {
             identifier.to_owned(),
             endpoint.clone(),
         );
-        Box::pin(blocking(move || store.put_endpoint(&env, &id, &e, now)))
+        Box::pin(blocking(move || store.put_endpoint(&env, &id, &e, write, now)))
     }
 
     fn delete_endpoint<'a>(&'a self, env: &'a str, identifier: &'a str) -> StoreFuture<'a, bool> {
