@@ -126,10 +126,16 @@ pub fn page(table: &Table<'_>, env: &str, f: &Filter) -> Built {
             table.name
         ));
     }
-    let dir = if ascending { "ASC" } else { "DESC" };
     let limit = b.bind(Param::Int(f.limit + 1));
-    b.sql
-        .push_str(&format!(" ORDER BY {column} {dir}, {tb} {dir} LIMIT {limit}"));
+    if f.identifier.is_some() {
+        // A point read: one row at most, found by its key (an ORDER BY
+        // could lead the planner to walk the environment's rows instead).
+        b.sql.push_str(&format!(" LIMIT {limit}"));
+    } else {
+        let dir = if ascending { "ASC" } else { "DESC" };
+        b.sql
+            .push_str(&format!(" ORDER BY {column} {dir}, {tb} {dir} LIMIT {limit}"));
+    }
     Built {
         sql: b.sql,
         params: b.params,

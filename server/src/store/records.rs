@@ -79,6 +79,9 @@ pub struct Filter {
     pub order: Order,
     /// At most this many rows (1 to 100).
     pub limit: i64,
+    /// Whether to count every row the filters match (a list's
+    /// `totalCount`); a point read skips it.
+    pub count: bool,
 }
 
 impl Filter {
@@ -86,6 +89,7 @@ impl Filter {
     pub fn page(limit: i64) -> Filter {
         Filter {
             limit,
+            count: true,
             ..Filter::default()
         }
     }
@@ -94,6 +98,7 @@ impl Filter {
     pub fn one(identifier: &str) -> Filter {
         Filter {
             identifier: Some(identifier.to_owned()),
+            count: false,
             ..Filter::page(1)
         }
     }

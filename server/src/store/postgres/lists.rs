@@ -80,22 +80,28 @@ impl PgStore {
     ) -> Result<Listed<T>, StoreError> {
         let (client, _) = self.conn().await?;
         let built = query::page(table, env, f);
-        let counting = query::count(table, env, f);
-        let (page_params, count_params) = (bound(&built.params), bound(&counting.params));
-        let (page_refs, count_refs) = (refs(&page_params), refs(&count_params));
-        let (rows, counted) = tokio::try_join!(
-            client.query(&built.sql, &page_refs),
-            client.query_one(&counting.sql, &count_refs),
-        )
-        .map_err(failed("list"))?;
+        let page_params = bound(&built.params);
+        let page_refs = refs(&page_params);
+        let (rows, counted) = if f.count {
+            let counting = query::count(table, env, f);
+            let count_params = bound(&counting.params);
+            let count_refs = refs(&count_params);
+            let (rows, counted) = tokio::try_join!(
+                client.query(&built.sql, &page_refs),
+                client.query_one(&counting.sql, &count_refs),
+            )
+            .map_err(failed("list"))?;
+            (rows, counted.get::<_, i64>(0))
+        } else {
+            let rows = client
+                .query(&built.sql, &page_refs)
+                .await
+                .map_err(failed("list"))?;
+            let n = rows.len() as i64;
+            (rows, n)
+        };
         let rows = rows.iter().map(row).collect::<Result<Vec<T>, StoreError>>()?;
-        Ok(Listed::assemble(
-            rows,
-            f,
-            built.reversed,
-            counted.get::<_, i64>(0),
-            id,
-        ))
+        Ok(Listed::assemble(rows, f, built.reversed, counted, id))
     }
 }
 

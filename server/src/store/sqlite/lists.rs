@@ -65,11 +65,21 @@ impl Store {
         row: impl Fn((String, String, i64, i64)) -> Result<T, StoreError>,
         id: fn(&T) -> &str,
     ) -> Result<Listed<T>, StoreError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(|e| StoreError::with("list", e))?;
+        let conn = self.read_lock();
+        // One statement needs no transaction; a page and its count read one
+        // snapshot (statements on the connection run inside it).
+        let _snapshot = if f.count {
+            Some(
+                conn.unchecked_transaction()
+                    .map_err(|e| StoreError::with("list", e))?,
+            )
+        } else {
+            None
+        };
+        let db: &rusqlite::Connection = &conn;
         let built = query::page(table, env, f);
         let rows = {
-            let mut stmt = tx
+            let mut stmt = db
                 .prepare_cached(&built.sql)
                 .map_err(|e| StoreError::with("list", e))?;
             let raw = stmt
@@ -80,14 +90,17 @@ impl Store {
             raw.map(|r| r.map_err(|e| StoreError::with("list", e)).and_then(&row))
                 .collect::<Result<Vec<T>, StoreError>>()?
         };
-        let counting = query::count(table, env, f);
-        let counted: i64 = tx
-            .query_row(
+        let counted: i64 = if f.count {
+            let counting = query::count(table, env, f);
+            db.query_row(
                 &counting.sql,
                 params_from_iter(counting.params.iter().map(bind)),
                 |r| r.get(0),
             )
-            .map_err(|e| StoreError::with("count", e))?;
+            .map_err(|e| StoreError::with("count", e))?
+        } else {
+            rows.len() as i64
+        };
         Ok(Listed::assemble(rows, f, built.reversed, counted, id))
     }
 }

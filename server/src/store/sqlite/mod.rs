@@ -103,8 +103,15 @@ CREATE INDEX endpoints_created ON endpoints (environment_id, created_at);
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    /// Read-only connections for the lists and point reads (WAL lets them
+    /// read beside the writer); none for an in-memory database.
+    readers: Arc<[Mutex<Connection>]>,
+    next_reader: Arc<std::sync::atomic::AtomicUsize>,
     sealer: Sealer,
 }
+
+/// Read-only connections per file.
+const READERS: usize = 4;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -117,7 +124,19 @@ impl Store {
     /// `entropy` fills nonces (the OS generator in the binary).
     pub fn open(path: &Path, token_key: &[u8; 32], entropy: fn(&mut [u8])) -> Result<Store, StoreError> {
         let conn = Connection::open(path).map_err(|e| StoreError::with("open", e))?;
-        Store::with_connection(conn, token_key, entropy)
+        let mut store = Store::with_connection(conn, token_key, entropy)?;
+        // After the migrations: the readers see the schema.
+        let readers = (0..READERS)
+            .map(|_| {
+                let c = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                    .map_err(|e| StoreError::with("open", e))?;
+                c.busy_timeout(std::time::Duration::from_secs(5))
+                    .map_err(|e| StoreError::with("configure", e))?;
+                Ok(Mutex::new(c))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        store.readers = readers.into();
+        Ok(store)
     }
 
     /// An in-memory database (tests, `--db :memory:`).
@@ -138,6 +157,8 @@ impl Store {
         migrate(&mut conn)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
+            readers: Vec::new().into(),
+            next_reader: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             sealer: Sealer::new(key, entropy),
         })
     }
@@ -145,6 +166,21 @@ impl Store {
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (every write is a transaction).
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A connection to read with: the first idle reader from a rotating
+    /// start, else the writer's (an in-memory database has no readers).
+    fn read_lock(&self) -> MutexGuard<'_, Connection> {
+        let n = self.readers.len();
+        if n == 0 {
+            return self.lock();
+        }
+        let start = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        (0..n)
+            .find_map(|i| self.readers[(start + i) % n].try_lock().ok())
+            .unwrap_or_else(|| self.readers[start % n].lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 

@@ -382,6 +382,12 @@ impl Connections for Store {
         env: &'a str,
         filter: &'a Filter,
     ) -> StoreFuture<'a, Listed<ConnectionRow>> {
+        if filter.identifier.is_some() && !self.readers.is_empty() {
+            // A point read on a reader of its own (WAL: no writer to wait
+            // for) takes microseconds: on this thread, without the hop to
+            // the blocking pool that would cost more than the read.
+            return Box::pin(std::future::ready(self.list_connections(env, filter)));
+        }
         let (store, env, filter) = (self.clone(), env.to_owned(), filter.clone());
         Box::pin(blocking(move || store.list_connections(&env, &filter)))
     }
