@@ -123,6 +123,9 @@ async fn main() -> ExitCode {
 
 async fn run(a: Args) -> Result<(), String> {
     install_crypto_provider();
+    // Before the port opens: a SIGTERM that comes as soon as the server
+    // listens must find the handler (the default action would kill it).
+    let stop = Signals::install().map_err(|e| format!("signal handlers: {e}"))?;
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", a.listen))?;
@@ -185,7 +188,14 @@ async fn run(a: Args) -> Result<(), String> {
         tasks.close();
         tasks.wait().await;
     };
-    serve(listener, app(state, a.demo, &base), limits, shutdown(), drain).await;
+    serve(
+        listener,
+        app(state, a.demo, &base),
+        limits,
+        stop.received(),
+        drain,
+    )
+    .await;
     Ok(())
 }
 
@@ -205,19 +215,27 @@ fn announce_demo(base: &str, addr: &SocketAddr, embedded: bool) {
     }
 }
 
-/// Ctrl-C or SIGTERM: stop accepting, finish the requests in flight.
-async fn shutdown() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate => {}
+/// SIGTERM and Ctrl-C (SIGINT), listened for from the start.
+struct Signals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
     }
-    tracing::info!("shutting down");
+
+    /// Either signal: stop accepting, finish the requests in flight.
+    async fn received(mut self) {
+        tokio::select! {
+            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
+        tracing::info!("shutting down");
+    }
 }
