@@ -590,7 +590,13 @@ async fn a_user_link_ends_in_the_connections_own_workspace_or_not_at_all() {
     // A connection that does not exist, or of another integration.
     let unknown = r#"{"integrationIdentifier":"slack","subscriberId":"s-9","connectionIdentifier":"nope"}"#;
     let (status, _, v) = s.post(LINK, Some(DEMO_API_KEY), None, unknown).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
+    assert_eq!(status, StatusCode::CREATED, "issued as in Novu: {v}");
+    let res = s.allow(v["url"].as_str().unwrap()).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::CONFLICT,
+        "still no such connection at the callback"
+    );
     let invalid = r#"{"subscriberId":"s-9","connectionIdentifier":"nope"}"#;
     let (status, _, v) = s.post(LINK, Some(DEMO_API_KEY), None, invalid).await;
     assert_eq!(
@@ -1212,4 +1218,93 @@ async fn connections_and_endpoints_written_through_the_api_keep_their_secrets() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_writes_keep_what_the_callback_relies_on() {
     api_write_rules(&start("api-write-rules").await).await;
+}
+
+#[tokio::test]
+async fn a_link_issued_before_its_connection_exists_stores_only_where_the_provider_says() {
+    use reqwest::Method;
+    let s = start("link-before-connection").await;
+    let link = |integration: &str, connection: &str| {
+        format!(
+            r#"{{"integrationIdentifier":"{integration}","subscriberId":"s-1","connectionIdentifier":"{connection}","context":{{"tenant":"acme"}}}}"#
+        )
+    };
+    let connection = |id: &str, integration: &str, workspace: &str| {
+        json!({"identifier": id, "integrationIdentifier": integration, "connectionMode": "shared",
+            "context": {"tenant": "acme"}, "workspace": {"id": workspace}, "auth": {"accessToken": "t"}})
+    };
+    // Teams: the sign-in's tenant is in the answer; it must be the connection's.
+    let (status, _, here) = s
+        .post(LINK, Some(DEMO_API_KEY), None, &link("msteams", "later-teams"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{here}");
+    let (status, _, elsewhere) = s
+        .post(LINK, Some(DEMO_API_KEY), None, &link("msteams", "later-other"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{elsewhere}");
+    for (id, tenant) in [
+        ("later-teams", TENANT),
+        ("later-other", "9d2e8f3a-1b4c-4d6e-9f70-8a1b2c3d4e5f"),
+    ] {
+        let (status, v) = send(
+            &s,
+            Method::POST,
+            "/v1/channel-connections",
+            Some(connection(id, "msteams", tenant)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+    }
+    assert_eq!(
+        s.allow(here["url"].as_str().unwrap()).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        s.allow(elsewhere["url"].as_str().unwrap()).await.status(),
+        StatusCode::CONFLICT
+    );
+    let linked = s
+        .list("/v1/channel-endpoints?connectionIdentifier=later-teams")
+        .await;
+    assert_eq!(
+        (linked.len(), linked[0]["type"].clone()),
+        (1, json!("ms_teams_user"))
+    );
+    assert!(
+        s.list("/v1/channel-endpoints?connectionIdentifier=later-other")
+            .await
+            .is_empty()
+    );
+
+    // Slack: a user's sign-in answer names no workspace the record keeps, so
+    // a link issued before its connection existed is refused: issue it again.
+    let (_, _, v) = s
+        .post(LINK, Some(DEMO_API_KEY), None, &link("slack", "later-slack"))
+        .await;
+    let (status, _) = send(
+        &s,
+        Method::POST,
+        "/v1/channel-connections",
+        Some(connection("later-slack", "slack", SLACK_TEAM)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(
+        s.allow(v["url"].as_str().unwrap()).await.status(),
+        StatusCode::CONFLICT
+    );
+    let (_, _, again) = s
+        .post(LINK, Some(DEMO_API_KEY), None, &link("slack", "later-slack"))
+        .await;
+    assert!(
+        again["url"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("team={SLACK_TEAM}")),
+        "{again}"
+    );
+    assert_eq!(
+        s.allow(again["url"].as_str().unwrap()).await.status(),
+        StatusCode::OK
+    );
 }

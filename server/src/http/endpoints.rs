@@ -181,10 +181,12 @@ async fn create_endpoint(s: &AppState, env: &Environment, bytes: &[u8]) -> Resul
         let Some(row) = found.first() else {
             return Err(super::connections::not_found(connection));
         };
-        ownership::check_endpoint(&row.connection, &record, None).map_err(|c| match c {
-            Conflict::Integration => ApiError::refused(Refusal::BadRequest, c.message()),
-            other => ApiError::refused(Refusal::Conflict, other.message()),
-        })?;
+        ownership::check_endpoint(&row.connection, &record, ownership::Place::Asserted).map_err(
+            |c| match c {
+                Conflict::Integration => ApiError::refused(Refusal::BadRequest, c.message()),
+                other => ApiError::refused(Refusal::Conflict, other.message()),
+            },
+        )?;
     }
     put(s, env, &identifier, &record, Write::Create).await
 }

@@ -206,7 +206,10 @@ async fn link_url(
             return Ok(pinned);
         }
         Some(_) => refused(Conflict::Integration),
-        None => ApiError::refused(Refusal::NotFound, format!("Channel connection not found: {id}")),
+        // As Novu: a link to a connection not made yet is issued. Its
+        // callback stores it only if by then the connection exists, is
+        // the owner's, and is where the provider says the user is.
+        None => return Ok(env.core.link_user_url(b, params)?),
     };
     // Novu's field errors (422) come before a lookup's refusal.
     env.core.link_user_url(b, params)?;

@@ -83,13 +83,26 @@ pub fn check_link(stored: &ChannelConnectionRecord, state: &VerifiedState) -> Re
     linkable(stored, state.integration_identifier(), state.subscriber_id(), ids)
 }
 
+/// Where an endpoint about to be linked is known to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place<'a> {
+    /// The flow was pinned to this workspace when issued (the connection's).
+    Pinned(&'a str),
+    /// The flow was issued before its connection existed: the provider's
+    /// answer must say the workspace (a Teams user's `tenantId`); an answer
+    /// that does not (a Slack user's) is refused.
+    Answered,
+    /// The API key holder says so (an endpoint created through the API).
+    Asserted,
+}
+
 /// `Ok` when endpoint `e` may be stored linked to `stored` (the link rule
-/// of [`check_link`], checked again where the endpoint is written) and,
-/// for a flow pinned to a workspace, `stored` is still in it.
+/// of [`check_link`], checked again where the endpoint is written) and
+/// `stored` is in the workspace `place` says.
 pub fn check_endpoint(
     stored: &ChannelConnectionRecord,
     e: &ChannelEndpointRecord,
-    pin: Option<&str>,
+    place: Place<'_>,
 ) -> Result<(), Conflict> {
     let ids = e
         .context
@@ -97,7 +110,12 @@ pub fn check_endpoint(
         .map(|(k, v)| (k.as_str(), v.id.as_str()))
         .collect();
     linkable(stored, &e.integration_identifier, Some(&e.subscriber_id), ids)?;
-    if pin.is_some_and(|w| w != stored.workspace.id) {
+    let workspace = match place {
+        Place::Pinned(w) => Some(w),
+        Place::Answered => e.endpoint.get("tenantId").or(e.endpoint.get("teamId")),
+        Place::Asserted => return Ok(()),
+    };
+    if workspace != Some(stored.workspace.id.as_str()) {
         return Err(Conflict::Workspace);
     }
     Ok(())
@@ -111,8 +129,9 @@ pub fn check_endpoint_public(
     pin: Option<&str>,
 ) -> Result<(), Conflict> {
     let stored = stored_public.ok_or(Conflict::Gone)?;
+    let place = pin.map_or(Place::Answered, Place::Pinned);
     match serde_json::from_str::<ChannelConnectionRecord>(stored) {
-        Ok(stored) => check_endpoint(&stored, e, pin),
+        Ok(stored) => check_endpoint(&stored, e, place),
         Err(_) => Err(Conflict::Owner),
     }
 }
