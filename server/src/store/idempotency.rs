@@ -1,6 +1,6 @@
 //! Novu's `idempotency-key`: a POST's answer kept under its key, per environment.
 
-use super::StoreFuture;
+use super::error::StoreFuture;
 
 /// What an idempotency key found.
 #[derive(Debug, PartialEq, Eq)]

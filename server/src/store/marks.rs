@@ -1,7 +1,7 @@
 //! What keeps a state to one use: its replay mark, and the records a
 //! failed store parked for a retry of the same callback.
 
-use super::StoreFuture;
+use super::error::StoreFuture;
 
 /// Marks each state used once. An engine that cannot answer fails closed:
 /// the caller refuses the callback.

@@ -4,8 +4,7 @@
 
 use super::records::{Filter, Order, OrderBy};
 
-/// Most rows counted for `totalCount`; past it the count says so (`totalCountCapped`).
-pub const COUNT_CAP: i64 = 50_000;
+pub use super::records::COUNT_CAP;
 
 /// A parameter of a built statement.
 #[derive(Clone, Debug, PartialEq)]

@@ -4,7 +4,7 @@
 
 use channel_connect::records::{ChannelConnectionRecord, ChannelEndpointRecord, StoredRecords};
 
-use super::StoreFuture;
+use super::error::StoreFuture;
 use super::ownership::Conflict;
 
 /// A stored connection: its record without `auth`, and its times (Unix seconds).
@@ -104,6 +104,9 @@ impl Filter {
     }
 }
 
+/// Most rows counted for `totalCount`; past it the count says so (`totalCountCapped`).
+pub const COUNT_CAP: i64 = 50_000;
+
 /// A page of rows and where the pages around it start.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Listed<T> {
@@ -113,7 +116,7 @@ pub struct Listed<T> {
     pub next: Option<String>,
     /// The cursor for the previous page (`before`), when there is one.
     pub previous: Option<String>,
-    /// How many rows the filters match (at most [`super::query::COUNT_CAP`]).
+    /// How many rows the filters match (at most [`COUNT_CAP`]).
     pub total: i64,
     /// Whether `total` stopped at the cap.
     pub capped: bool,
@@ -141,8 +144,8 @@ impl<T> Listed<T> {
             rows,
             next,
             previous,
-            total: counted.min(super::query::COUNT_CAP),
-            capped: counted > super::query::COUNT_CAP,
+            total: counted.min(COUNT_CAP),
+            capped: counted > COUNT_CAP,
         }
     }
 }

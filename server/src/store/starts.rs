@@ -1,7 +1,7 @@
 //! Start links (browser binding): the provider URL and the cookie a
 //! first-party start URL hands out, once.
 
-use super::StoreFuture;
+use super::error::StoreFuture;
 
 /// What a start link leads to.
 #[derive(Clone, Debug, PartialEq, Eq)]

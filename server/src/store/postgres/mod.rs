@@ -25,7 +25,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::store::StoreError;
 use crate::store::seal::Sealer;
-use statements::{SCHEMA, Statements};
+use statements::{SCHEMA, Statements, failed};
 
 /// A small pool of PostgreSQL connections, each opened again on its next
 /// use after it breaks.
@@ -145,10 +145,6 @@ fn lock_id(env: &str, natural_key: &[u8]) -> i64 {
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
     i64::from_be_bytes(first)
-}
-
-fn failed(what: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
-    move |e| StoreError::with(what, e)
 }
 
 impl PgStore {

@@ -3,7 +3,6 @@
 
 use tokio_postgres::{Client, Statement};
 
-use super::failed;
 use crate::store::StoreError;
 
 /// The schema, created under an advisory lock so instances starting
@@ -123,4 +122,9 @@ impl Statements {
             take_start: p("DELETE FROM cc_starts WHERE id = $1 RETURNING url, cookie").await?,
         })
     }
+}
+
+/// A PostgreSQL failure of `what`, its error kept.
+pub(super) fn failed(what: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
+    move |e| StoreError::with(what, e)
 }
