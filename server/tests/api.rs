@@ -1308,3 +1308,8 @@ async fn a_link_issued_before_its_connection_exists_stores_only_where_the_provid
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn the_sender_reads_credentials_with_its_own_key_only() {
+    credentials_rules(&start("credentials").await).await;
+}

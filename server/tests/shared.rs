@@ -625,6 +625,16 @@ async fn concurrent_installs_suite<R: Connections + Endpoints + 'static>(records
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sender_reads_credentials_on_postgres() {
+    let Some(pg) = Postgres::start("credentials") else {
+        return;
+    };
+    let key = Config::demo("http://127.0.0.1:1").unwrap().token_key;
+    let records = PgStore::connect(&pg.url(), &key, os_entropy).await.unwrap();
+    credentials_rules(&start_on(db_path("credentials-pg"), None, |st| st.recording(records)).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_writes_keep_what_the_callback_relies_on_postgres() {
     let Some(pg) = Postgres::start("write-rules") else {
         return;

@@ -10,6 +10,7 @@ pub(super) const DEMO_CONFIG: &str = r#"{
     "id": "6615c4b2e0f3a1b2c3d4e5f6",
     "organizationId": "6615c4b2e0f3a1b2c3d4e5f7",
     "apiKeys": ["demo-secret-key"],
+    "credentialsKeys": ["demo-credentials-key"],
     "environmentSecretKeys": ["demo-environment-secret-key"],
     "integrations": {integrations}
   }, {

@@ -35,6 +35,8 @@ impl Binding {
 /// besides the core (redirect URLs, the Teams apps for app installs).
 pub struct Environment {
     pub(super) api_keys: Vec<Secret>,
+    /// The keys that read credentials (`credentialsKeys`).
+    pub(super) credentials_keys: Vec<Secret>,
     /// The library's core for this environment.
     pub core: ChannelConnect,
     /// `redirectUrl` per integration identifier.
@@ -70,10 +72,20 @@ impl Environment {
     /// Whether `presented` is one of this environment's API keys, compared
     /// in constant time.
     pub fn accepts(&self, presented: &str) -> bool {
-        self.api_keys.iter().fold(false, |hit, k| {
-            hit | constant_time_eq(k.expose().as_bytes(), presented.as_bytes())
-        })
+        any_of(&self.api_keys, presented)
     }
+
+    /// Whether `presented` is one of this environment's credentials keys.
+    pub fn accepts_credentials(&self, presented: &str) -> bool {
+        any_of(&self.credentials_keys, presented)
+    }
+}
+
+/// Whether `presented` is one of `keys`, every one compared in constant time.
+fn any_of(keys: &[Secret], presented: &str) -> bool {
+    keys.iter().fold(false, |hit, k| {
+        hit | constant_time_eq(k.expose().as_bytes(), presented.as_bytes())
+    })
 }
 
 /// Equal bytes, in time that depends on the lengths only.

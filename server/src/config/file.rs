@@ -39,6 +39,9 @@ struct EnvironmentFile {
     id: String,
     organization_id: String,
     api_keys: Vec<String>,
+    /// Keys that read connections' credentials (the sender's), and nothing else.
+    #[serde(default)]
+    credentials_keys: Vec<String>,
     #[serde(default)]
     environment_secret_keys: Vec<String>,
     /// Answer a first-party start URL that sets the binding cookie:
@@ -114,7 +117,7 @@ pub(super) fn parse(text: &str) -> Result<Parsed, String> {
             return Err(format!("environment {} is configured twice", env.id));
         }
         // An API key selects one environment: a shared one would pick either.
-        for k in &env.api_keys {
+        for k in env.api_keys.iter().chain(&env.credentials_keys) {
             if !api_keys.insert(secret(k)?) {
                 return Err(format!("environment {}: an API key is listed twice", env.id));
             }
@@ -224,6 +227,11 @@ fn environment(platform: &Platform, env: EnvironmentFile) -> Result<Environment,
             BindingFile::Mode(RolloutWord::Rollout) => Binding::Rollout,
         },
         api_keys,
+        credentials_keys: env
+            .credentials_keys
+            .iter()
+            .map(|k| secret(k).map(Secret::new))
+            .collect::<Result<Vec<_>, _>>()?,
         core,
         redirect_urls,
         teams,

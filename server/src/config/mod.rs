@@ -20,6 +20,8 @@ pub const CALLBACK_PATH: &str = "/v1/integrations/chat/oauth/callback";
 
 /// The demo API key (also printed at start).
 pub const DEMO_API_KEY: &str = "demo-secret-key";
+/// The demo's credentials key (reads connections' tokens for a sender).
+pub const DEMO_CREDENTIALS_KEY: &str = "demo-credentials-key";
 /// The API key of the demo environment with browser binding on (the start page's).
 pub const DEMO_BROWSER_API_KEY: &str = "demo-browser-secret-key";
 
@@ -80,6 +82,17 @@ impl Config {
             None,
             |found, e| if e.accepts(presented) { Some(e) } else { found },
         )
+    }
+
+    /// The environment a credentials key selects.
+    pub fn by_credentials_key(&self, presented: &str) -> Option<&Arc<Environment>> {
+        self.environments.iter().fold(None, |found, e| {
+            if e.accepts_credentials(presented) {
+                Some(e)
+            } else {
+                found
+            }
+        })
     }
 
     /// The environment with this id.

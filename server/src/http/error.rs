@@ -31,6 +31,8 @@ pub enum ApiError {
 pub enum Refusal {
     /// A malformed header, or a connection of another integration (400).
     BadRequest,
+    /// A key of the environment, but not for this route (403).
+    Forbidden,
     /// Nothing of that identifier in the environment (404).
     NotFound,
     /// Another owner's or workspace's connection, or an idempotency key in
@@ -58,6 +60,7 @@ impl ApiError {
             ApiError::Unauthorized => 401,
             ApiError::Invalid(e) => e.status(),
             ApiError::Refused(Refusal::BadRequest, _) => 400,
+            ApiError::Refused(Refusal::Forbidden, _) => 403,
             ApiError::Refused(Refusal::NotFound, _) => 404,
             ApiError::Refused(Refusal::Conflict, _) => 409,
             ApiError::Refused(Refusal::Invalid(_), _) => 422,

@@ -5,6 +5,7 @@ pub mod auth;
 pub(crate) mod binding;
 mod callback;
 mod connections;
+mod credentials;
 mod endpoints;
 pub mod error;
 mod idempotent;
@@ -58,6 +59,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(lists::get_connection)
                 .patch(connections::update)
                 .delete(connections::delete),
+        )
+        .route(
+            "/v1/channel-connections/{identifier}/credentials",
+            get(credentials::read),
         )
         .route(
             "/v1/channel-endpoints",

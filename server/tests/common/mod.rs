@@ -533,3 +533,58 @@ pub async fn api_write_rules(s: &Server) {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// The credentials route: the sender's key reads the token, an API key gets
+/// 403, the sender's key nothing else.
+pub async fn credentials_rules(s: &Server) {
+    use channel_connect_server::config::DEMO_CREDENTIALS_KEY;
+    use channel_connect_server::demo::standin::SLACK_TEAM;
+    assert_eq!(s.allow(&s.connect(SEED).await).await.status(), StatusCode::OK);
+    let read = |key: &str, path: &str| {
+        s.http
+            .get(format!("{}{path}", s.base))
+            .header("authorization", format!("ApiKey {key}"))
+            .send()
+    };
+    let path = "/v1/channel-connections/slack-connection-abc123/credentials";
+    let res = read(DEMO_CREDENTIALS_KEY, path).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let v: Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
+    assert!(
+        v["data"]["auth"]["accessToken"]
+            .as_str()
+            .unwrap()
+            .starts_with("xoxb-"),
+        "{v}"
+    );
+    assert_eq!(
+        (
+            v["data"]["auth"]["tokenType"].clone(),
+            v["data"]["workspace"]["id"].clone()
+        ),
+        (json!("bot"), json!(SLACK_TEAM))
+    );
+    assert_eq!(
+        read(DEMO_API_KEY, path).await.unwrap().status(),
+        StatusCode::FORBIDDEN,
+        "an API key reads no token"
+    );
+    assert_eq!(
+        read("nope", path).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        read(DEMO_CREDENTIALS_KEY, "/v1/channel-connections")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED,
+        "a credentials key does nothing else"
+    );
+    let missing = "/v1/channel-connections/nope/credentials";
+    assert_eq!(
+        read(DEMO_CREDENTIALS_KEY, missing).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+}
