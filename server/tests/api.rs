@@ -380,6 +380,16 @@ fn set_cookie(res: &reqwest::Response) -> String {
     header.split(';').next().unwrap().to_owned()
 }
 
+/// A bound flow started in a browser: its binding cookie and the provider
+/// page's "Allow" link (the callback, or Microsoft's consent answer).
+async fn bound_allow(s: &Server, body: &str) -> (String, String) {
+    let path = "/v1/integrations/channel-connections/oauth";
+    let (_, _, v) = s.post(path, Some(BROWSER_KEY), None, body).await;
+    let res = s.get(v["url"].as_str().unwrap()).await;
+    let cookie = set_cookie(&res);
+    (cookie, s.link(&Server::location(&res), "allow").await)
+}
+
 #[tokio::test]
 async fn browser_binding_ties_the_callback_to_the_browser_that_started() {
     let s = start("binding").await;
@@ -449,17 +459,7 @@ async fn browser_binding_ties_the_callback_to_the_browser_that_started() {
 #[tokio::test]
 async fn browser_binding_survives_the_teams_second_redirect() {
     let s = start("binding-teams").await;
-    let (_, _, v) = s
-        .post(
-            "/v1/integrations/channel-connections/oauth",
-            Some(BROWSER_KEY),
-            None,
-            TEAMS,
-        )
-        .await;
-    let res = s.get(v["url"].as_str().unwrap()).await;
-    let cookie = set_cookie(&res);
-    let consent_link = s.link(&Server::location(&res), "allow").await;
+    let (cookie, consent_link) = bound_allow(&s, TEAMS).await;
     let consent = s
         .http
         .get(&consent_link)
@@ -660,11 +660,7 @@ async fn a_store_failing_mid_callback_writes_nothing_and_the_same_callback_can_b
 #[tokio::test]
 async fn a_failed_store_keeps_the_binding_cookie_for_the_retry() {
     let s = start("store-fails-binding").await;
-    let path = "/v1/integrations/channel-connections/oauth";
-    let (_, _, v) = s.post(path, Some(BROWSER_KEY), None, SEED).await;
-    let res = s.get(v["url"].as_str().unwrap()).await;
-    let cookie = set_cookie(&res);
-    let link = s.link(&Server::location(&res), "allow").await;
+    let (cookie, link) = bound_allow(&s, SEED).await;
     fail_endpoint_writes(&s, true);
     let failed = s.http.get(&link).header("cookie", &cookie).send().await.unwrap();
     assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -806,12 +802,8 @@ async fn once_binding_is_on_an_unbound_state_is_refused_and_rollout_accepts_it()
 #[tokio::test]
 async fn finishing_an_unbound_flow_leaves_the_binding_cookie_of_another_flow_alone() {
     let s = start("binding-unbound-flow").await;
-    let path = "/v1/integrations/channel-connections/oauth";
     // Flow 1, bound, in progress in this browser.
-    let (_, _, v) = s.post(path, Some(BROWSER_KEY), None, SEED).await;
-    let res = s.get(v["url"].as_str().unwrap()).await;
-    let cookie = set_cookie(&res);
-    let bound_link = s.link(&Server::location(&res), "allow").await;
+    let (cookie, bound_link) = bound_allow(&s, SEED).await;
 
     // Another environment sends the same browser through an unbound flow.
     let other = SEED.replace("org-acme", "org-other");
@@ -920,17 +912,7 @@ async fn a_user_link_to_a_connection_is_for_its_owners_subscribers_only() {
 #[tokio::test]
 async fn junk_binding_cookies_do_not_push_the_real_one_out() {
     let s = start("binding-junk").await;
-    let (_, _, v) = s
-        .post(
-            "/v1/integrations/channel-connections/oauth",
-            Some(BROWSER_KEY),
-            None,
-            SEED,
-        )
-        .await;
-    let res = s.get(v["url"].as_str().unwrap()).await;
-    let cookie = set_cookie(&res);
-    let callback = s.link(&Server::location(&res), "allow").await;
+    let (cookie, callback) = bound_allow(&s, SEED).await;
     // Cookies tossed in before it: malformed ones, and well-formed ones of flows gone by.
     let mut jar: Vec<String> = (0..40).map(|i| format!("cc_bind_junk{i:04}=x{i}")).collect();
     jar.extend((0..20).map(|i| format!("cc_bind_old{i:05}={}", "A".repeat(42) + &i.to_string()[..1])));

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::process::Process;
+use common::process::{Process, spawn_with_slack};
 use common::*;
 use reqwest::StatusCode;
 
@@ -158,24 +158,12 @@ async fn connections_never_take_the_descriptors_a_provider_call_needs() {
     let release = Arc::new(Notify::new());
     release.notify_one(); // the provider answers at once
     let provider = held_provider(Arc::new(Notify::new()), release).await;
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let config = channel_connect_server::config::Config::demo_text(&base)
-        .replace(&format!("{base}/standin/slack"), &provider);
-    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("descriptors-config.json");
-    std::fs::write(&path, config).unwrap();
     // The default cap (1024) under 128 descriptors, no per-client share,
     // half-open connections held for a minute.
-    let args = [
-        "--config",
-        path.to_str().unwrap(),
-        "--header-timeout",
-        "60",
-        "--max-connections-per-client",
-        "0",
-    ];
+    let args = ["--header-timeout", "60", "--max-connections-per-client", "0"];
     let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("descriptors-log.txt");
-    let p = Process::spawn_with("descriptors", port, &args, Some(128), Some(&log));
+    let p = spawn_with_slack("descriptors", &provider, &args, Some(128), Some(&log));
+    let port = p.port();
     let url = p.server.connect(SEED).await;
     let state = url.split("state=").nth(1).unwrap().split('&').next().unwrap();
     // The browser's connection, open before the flood.

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::process::Process;
+use common::process::{Process, spawn_with_slack};
 use common::*;
 use reqwest::StatusCode;
 
@@ -72,18 +72,11 @@ async fn the_log_names_routes_never_start_ids_codes_or_states() {
 
 #[tokio::test]
 async fn a_provider_failure_is_logged_with_its_provider_operation_and_cause() {
-    let (port, nobody) = (free_port(), free_port());
-    let base = format!("http://127.0.0.1:{port}");
     // Slack's token endpoint where nothing listens.
-    let config = channel_connect_server::config::Config::demo_text(&base).replace(
-        &format!("{base}/standin/slack"),
-        &format!("http://127.0.0.1:{nobody}"),
-    );
-    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("unreachable-config.json");
-    std::fs::write(&path, config).unwrap();
+    let nobody = format!("http://127.0.0.1:{}", free_port());
     let log = log_file("unreachable");
-    let args = ["--config", path.to_str().unwrap()];
-    let mut p = Process::spawn_with("unreachable", port, &args, None, Some(&log));
+    let mut p = spawn_with_slack("unreachable", &nobody, &[], None, Some(&log));
+    let base = p.server.base.clone();
     let url = p.server.connect(SEED).await;
     let state = url.split("state=").nth(1).unwrap().split('&').next().unwrap();
     let code = "a-code-that-must-not-be-logged";

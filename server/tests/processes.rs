@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::process::Process;
+use common::process::{Process, spawn_with_slack};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,12 +47,8 @@ async fn two_processes_share_redis_and_postgres() {
 async fn sigterm_stops_accepting_and_finishes_the_callback_in_flight() {
     let (arrived, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
     let provider = held_provider(arrived.clone(), release.clone()).await;
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let config = Config::demo_text(&base).replace(&format!("{base}/standin/slack"), &provider);
-    let config_path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sigterm-config.json");
-    std::fs::write(&config_path, config).unwrap();
-    let mut p = Process::spawn("sigterm", port, &["--config", config_path.to_str().unwrap()]);
+    let mut p = spawn_with_slack("sigterm", &provider, &[], None, None);
+    let (base, port) = (p.server.base.clone(), p.port());
 
     let url = p.server.connect(SEED).await;
     let state = url.split("state=").nth(1).unwrap().split('&').next().unwrap();
@@ -253,12 +249,8 @@ async fn the_demo_off_loopback_says_loudly_that_it_is_a_demo() {
 async fn sigterm_waits_for_a_callback_whose_browser_went_away() {
     let (arrived, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
     let provider = held_provider(arrived.clone(), release.clone()).await;
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let config = Config::demo_text(&base).replace(&format!("{base}/standin/slack"), &provider);
-    let config_path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sigterm-gone-config.json");
-    std::fs::write(&config_path, config).unwrap();
-    let mut p = Process::spawn("sigterm-gone", port, &["--config", config_path.to_str().unwrap()]);
+    let mut p = spawn_with_slack("sigterm-gone", &provider, &[], None, None);
+    let base = p.server.base.clone();
 
     let url = p.server.connect(SEED).await;
     let state = url.split("state=").nth(1).unwrap().split('&').next().unwrap();

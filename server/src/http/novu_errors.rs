@@ -21,7 +21,8 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// The middleware: answers as they are, errors in Novu's shape.
 pub(crate) async fn novu_shape(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_owned();
+    // The URI shares its bytes: no copy on the answers that are no error.
+    let uri = req.uri().clone();
     let res = next.run(req).await;
     let status = res.status();
     if status.as_u16() < 400 {
@@ -54,7 +55,7 @@ pub(crate) async fn novu_shape(State(s): State<Arc<AppState>>, req: Request, nex
     };
     fields.insert("statusCode".into(), json!(status.as_u16()));
     fields.insert("timestamp".into(), Value::String(iso_8601(s.now())));
-    fields.insert("path".into(), Value::String(path));
+    fields.insert("path".into(), Value::String(uri.path().to_owned()));
     let body = Value::Object(fields).to_string();
     parts.headers.remove(header::CONTENT_LENGTH);
     parts

@@ -2,12 +2,11 @@
 //! its SDKs validate (`GetChannelConnectionResponseDto`,
 //! `GetChannelEndpointResponseDto`), never with a credential.
 
-use channel_connect::records::ContextRecords;
 use serde_json::{Map, Value, json};
 
 use crate::config::Environment;
 use crate::http::novu_errors::iso_8601;
-use crate::store::{ConnectionRow, EndpointRow};
+use crate::store::{ConnectionRow, EndpointRow, context_key_list};
 
 /// What `auth.accessToken` answers: the SDKs require a string there, and no
 /// answer of this API carries a usable token.
@@ -31,7 +30,7 @@ pub fn connection(row: &ConnectionRow) -> Value {
         "integrationIdentifier": c.integration_identifier,
         "subscriberId": c.subscriber_id,
         "connectionMode": if c.subscriber_id.is_some() { "subscriber" } else { "shared" },
-        "contextKeys": context_keys(&c.context),
+        "contextKeys": context_key_list(&c.context),
         "workspace": workspace,
         "auth": { "accessToken": REDACTED },
         "createdAt": time(row.created_at),
@@ -56,19 +55,12 @@ pub fn endpoint(row: &EndpointRow, env: &Environment) -> Value {
         "integrationIdentifier": e.integration_identifier,
         "connectionIdentifier": e.connection_identifier,
         "subscriberId": e.subscriber_id,
-        "contextKeys": context_keys(&e.context),
+        "contextKeys": context_key_list(&e.context),
         "type": e.endpoint.kind(),
         "endpoint": target,
         "createdAt": time(row.created_at),
         "updatedAt": time(row.updated_at),
     })
-}
-
-/// Novu's `contextKeys`: `type:id`, sorted.
-pub fn context_keys(context: &ContextRecords) -> Vec<String> {
-    let mut keys: Vec<String> = context.iter().map(|(k, v)| format!("{k}:{}", v.id)).collect();
-    keys.sort();
-    keys
 }
 
 fn time(unix: i64) -> String {

@@ -22,6 +22,6 @@ pub use idempotency::{IDEMPOTENCY_TTL_SECS, IN_FLIGHT_TTL_SECS, Idempotency, Ide
 pub use marks::{ParkedRecords, ReplayMarks};
 pub use records::{
     ConnectionRow, Connections, EndpointRow, Endpoints, Filter, Listed, Order, OrderBy, Saved, Write,
-    context_keys,
+    context_key_list, context_keys,
 };
 pub use starts::{StartLink, StartLinks};

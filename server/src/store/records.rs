@@ -153,9 +153,14 @@ impl<T> Listed<T> {
 /// A context as one comparable text: its `type:id` keys, sorted, one per
 /// line (what the `contextKeys` filter matches exactly, order aside).
 pub fn context_keys(context: &channel_connect::records::ContextRecords) -> String {
+    context_key_list(context).join("\n")
+}
+
+/// A context's `type:id` keys, sorted (Novu's `contextKeys`).
+pub fn context_key_list(context: &channel_connect::records::ContextRecords) -> Vec<String> {
     let mut keys: Vec<String> = context.iter().map(|(k, v)| format!("{k}:{}", v.id)).collect();
     keys.sort();
-    keys.join("\n")
+    keys
 }
 
 /// What a save did.

@@ -3,7 +3,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use super::{Server, db_path, wait_listening};
+use super::{Server, db_path, free_port, wait_listening};
 
 /// A server process, killed when dropped.
 pub struct Process {
@@ -66,6 +66,16 @@ impl Process {
         Process { child, server }
     }
 
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.server
+            .base
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap()
+    }
+
     /// What `systemctl stop` or Kubernetes sends.
     pub fn terminate(&self) {
         let pid = self.child.id().to_string();
@@ -95,4 +105,24 @@ impl Drop for Process {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A process on a fresh port serving the demo configuration with its Slack
+/// integration's endpoints at `slack` (a stand-in of the test's, or an
+/// address where nothing listens), then `args`; see [`Process::spawn_with`].
+pub fn spawn_with_slack(
+    name: &str,
+    slack: &str,
+    args: &[&str],
+    open_files: Option<u32>,
+    log: Option<&std::path::Path>,
+) -> Process {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let config = channel_connect_server::config::Config::demo_text(&base)
+        .replace(&format!("{base}/standin/slack"), slack);
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-config.json"));
+    std::fs::write(&path, config).unwrap();
+    let all = [&["--config", path.to_str().unwrap()][..], args].concat();
+    Process::spawn_with(name, port, &all, open_files, log)
 }
