@@ -40,6 +40,10 @@ pub enum ConfigError {
     /// The Slack team restriction is not a team id.
     #[error("Slack team must be a team id such as T0123ABCD")]
     SlackTeam,
+    /// The Slack signing secret is empty or holds white space or a control
+    /// character.
+    #[error("Slack signing secret must be non-empty, without white space or control characters")]
+    SlackSigningSecret,
     /// An environment or organization id is empty, too long or has control characters.
     #[error("{0} must be 1 to 255 bytes without control characters")]
     Id(&'static str),

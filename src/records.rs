@@ -171,6 +171,10 @@ pub struct AuthRecord {
     /// for tokens that do not expire.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::rfc3339")]
     pub expires_at: Option<OffsetDateTime>,
+    /// The scopes the token was granted, as the provider listed them
+    /// (Slack's `scope`); empty when it did not say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
 }
 
 impl AuthRecord {
@@ -188,6 +192,7 @@ impl AuthRecord {
     ///     token_type: Some("bot".into()),
     ///     refresh_token: Some(channel_connect::secret::RefreshToken::new("xoxe-1-refresh")),
     ///     expires_at: Some(now + Duration::hours(12)),
+    ///     scopes: vec!["chat:write".into()],
     /// };
     /// assert!(!auth.needs_refresh(now, Duration::minutes(5)));
     /// assert!(auth.needs_refresh(now + Duration::hours(12) - Duration::minutes(4), Duration::minutes(5)));
@@ -617,6 +622,7 @@ mod tests {
             token_type: None,
             refresh_token: None,
             expires_at: Some(t),
+            scopes: Vec::new(),
         };
         let json = serde_json::to_string(&auth).unwrap();
         assert_eq!(json, r#"{"accessToken":"t","expiresAt":"2026-01-01T00:05:00Z"}"#);

@@ -9,6 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use channel_connect::provider::msteams::graph;
 use channel_connect::provider::msteams::token as microsoft;
+use channel_connect::provider::slack::events as slack_events;
 use channel_connect::provider::slack::oauth as slack;
 use channel_connect::*;
 use common::open_with;
@@ -39,6 +40,7 @@ fn all_parsers(bytes: &[u8]) {
         let _ = graph::parse_find_app(&r);
         let _ = graph::parse_install_for_user(&r);
     }
+    let _ = slack_events::parse_event(bytes);
     let _ = ConnectRequestBody::from_json(bytes);
     let _ = LinkUserRequestBody::from_json(bytes);
     if let Ok(s) = std::str::from_utf8(bytes) {
@@ -49,6 +51,12 @@ fn all_parsers(bytes: &[u8]) {
         let _ = RedirectUri::new(s);
         let _ = ClientId::new(s);
         let _ = UnverifiedTenant::new(s);
+        let _ = slack_events::SigningSecret::new(s);
+        let secret = slack_events::SigningSecret::new("8f742231b10e8888abcd99yyyzzz85a5").unwrap();
+        for now in [now(), OffsetDateTime::from_unix_timestamp(0).unwrap()] {
+            let _ = slack_events::verify_request(&secret, Some(s), Some(s), bytes, now);
+            let _ = slack_events::verify_request(&secret, Some("1767225600"), Some(s), bytes, now);
+        }
     }
 }
 

@@ -149,7 +149,7 @@ fn slack_subscriber_install_with_webhook_and_auto_link() {
                 "subscriberId": "subscriber-123",
                 "context": context,
                 "workspace": {"id": "T9TK3CUKW", "name": "Slack Softball Team", "botUserId": "U0KRQLJ9H"},
-                "auth": {"accessToken": BOT_TOKEN, "tokenType": "bot"}
+                "auth": {"accessToken": BOT_TOKEN, "tokenType": "bot", "scopes": ["chat:write", "incoming-webhook"]}
             },
             "endpoints": [
                 {
@@ -271,7 +271,8 @@ fn slack_org_wide_install_and_token_rotation() {
             "accessToken": "xoxe.xoxb-1-rotated",
             "tokenType": "bot",
             "refreshToken": "xoxe-1-refresh",
-            "expiresAt": "2026-01-01T12:00:21Z"
+            "expiresAt": "2026-01-01T12:00:21Z",
+            "scopes": ["chat:write"]
         })
     );
     assert_eq!(

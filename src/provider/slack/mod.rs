@@ -1,6 +1,7 @@
 //! Slack OAuth v2 (<https://api.slack.com/authentication/oauth-v2>):
 //! workspace install (bot scopes) and personal sign-in (user scopes). The
-//! exchange, token rotation and revocation are in [`oauth`].
+//! exchange, token rotation and revocation are in [`oauth`]; the signature of
+//! Slack's requests to the app and the Events API payloads, in [`events`].
 
 use std::borrow::Cow;
 
@@ -19,6 +20,7 @@ use crate::request::{
 use crate::secret::{AuthorizationCode, ClientSecret};
 use crate::state::{Purpose, StateError, StateErrorKind, VerifiedState};
 
+pub mod events;
 pub mod oauth;
 
 /// Slack's base URL; GovSlack's is [`GOVSLACK_BASE_URL`].

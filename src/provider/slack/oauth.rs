@@ -527,7 +527,8 @@ impl RefreshedToken {
     ///         "accessToken": "xoxe.xoxb-1-MS0yLTI",
     ///         "tokenType": "bot",
     ///         "refreshToken": "xoxe-1-My0xLTI0",
-    ///         "expiresAt": "2026-01-01T12:00:00Z"
+    ///         "expiresAt": "2026-01-01T12:00:00Z",
+    ///         "scopes": ["chat:write", "channels:read"]
     ///     })
     /// );
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -538,6 +539,7 @@ impl RefreshedToken {
             token_type: Some(self.token_type.clone()),
             refresh_token: Some(self.refresh_token.clone()),
             expires_at: Some(self.expires_at),
+            scopes: self.scopes.clone(),
         }
     }
 }
@@ -679,6 +681,7 @@ pub fn install_records(
         token_type: Some(install.token_type.clone()),
         refresh_token: install.refresh_token.clone(),
         expires_at: expires_at(now, install.expires_in, "expires_in")?,
+        scopes: install.scopes.clone(),
     };
     let connection = records::connection(state, workspace, Some(auth))?;
     let mut endpoints = Vec::new();
