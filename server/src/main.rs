@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+use tokio_util::sync::CancellationToken;
 
 use channel_connect_server::config::{Config, DEMO_API_KEY};
 use channel_connect_server::sender::Sender;
@@ -96,6 +97,16 @@ struct Args {
     #[arg(long, env = "CHANNEL_CONNECT_SHUTDOWN_TIMEOUT", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(0..=3600))]
     shutdown_timeout: u64,
+    /// Seconds before a rotating token's expiry from which it is refreshed
+    /// (on a credentials read, and by the sweep).
+    #[arg(long, env = "CHANNEL_CONNECT_REFRESH_MARGIN", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(1..=86400))]
+    refresh_margin: u64,
+    /// Seconds between two sweeps that refresh the tokens due (every
+    /// instance sweeps; the store's lease lets one refresh each connection).
+    #[arg(long, env = "CHANNEL_CONNECT_REFRESH_INTERVAL", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86400))]
+    refresh_interval: u64,
 }
 
 const HINT: &str = "channel-connect-server needs --config FILE (your configuration) or --demo (an offline trial); --help lists every flag";
@@ -163,7 +174,14 @@ async fn run(a: Args) -> Result<(), String> {
             "--database without --redis: replay marks, parked records and idempotency entries stay in this instance's SQLite file; instances behind one address need --redis too"
         );
     }
+    state.refresh_margin = time::Duration::seconds(i64::try_from(a.refresh_margin).unwrap_or(600));
     let state = Arc::new(state);
+    let stopping = CancellationToken::new();
+    state.tasks.spawn(channel_connect_server::refresh::sweep(
+        state.clone(),
+        Duration::from_secs(a.refresh_interval),
+        stopping.clone().cancelled_owned(),
+    ));
     tracing::info!(%addr, demo = a.demo, db = %a.db.display(), redis = a.redis.is_some(), postgres = a.database.is_some(), "listening");
     if a.demo {
         announce_demo(&base, &addr, a.config.is_none());
@@ -185,6 +203,7 @@ async fn run(a: Args) -> Result<(), String> {
     }
     let tasks = state.tasks.clone();
     let drain = async move {
+        stopping.cancel();
         tasks.close();
         tasks.wait().await;
     };

@@ -10,7 +10,12 @@ use crate::config::Config;
 use crate::sender::Sender;
 use crate::store::seal::Sealer;
 use crate::store::sqlite::Store;
-use crate::store::{Connections, Endpoints, IdempotencyEntries, ParkedRecords, ReplayMarks, StartLinks};
+use crate::store::{
+    Connections, Endpoints, IdempotencyEntries, ParkedRecords, Refreshes, ReplayMarks, StartLinks,
+};
+
+/// Tokens expiring within ten minutes are refreshed before they are handed out.
+pub const DEFAULT_REFRESH_MARGIN: time::Duration = time::Duration::minutes(10);
 
 /// What every handler shares.
 pub struct AppState {
@@ -22,6 +27,8 @@ pub struct AppState {
     pub endpoints: Arc<dyn Endpoints>,
     /// Start links (likewise).
     pub starts: Arc<dyn StartLinks>,
+    /// Token refreshes (with the connections' engine).
+    pub refreshes: Arc<dyn Refreshes>,
     /// Replay marks (the SQLite store, or Redis shared by every instance).
     pub replay: Arc<dyn ReplayMarks>,
     /// Records parked for a retry (likewise).
@@ -34,6 +41,9 @@ pub struct AppState {
     pub sealer: Sealer,
     /// Fills entropy for states (the OS generator by default).
     pub entropy: fn(&mut [u8]),
+    /// Tokens that expire within this margin are refreshed first
+    /// ([`crate::refresh`]).
+    pub refresh_margin: time::Duration,
     /// The clock (the system clock by default; tests may move it).
     pub clock: fn() -> OffsetDateTime,
     /// This server's address as browsers reach it (start URLs).
@@ -50,6 +60,7 @@ impl AppState {
             connections: Arc::new(store.clone()),
             endpoints: Arc::new(store.clone()),
             starts: Arc::new(store.clone()),
+            refreshes: Arc::new(store.clone()),
             replay: Arc::new(store.clone()),
             parked: Arc::new(store.clone()),
             idempotency: Arc::new(store),
@@ -57,6 +68,7 @@ impl AppState {
             sender,
             entropy: crate::os_entropy,
             clock: OffsetDateTime::now_utc,
+            refresh_margin: DEFAULT_REFRESH_MARGIN,
             public_url: public_url.trim_end_matches('/').to_owned(),
             tasks: TaskTracker::new(),
             config,
@@ -77,9 +89,10 @@ impl AppState {
     /// Connections, endpoints and start links in `records` (PostgreSQL) instead.
     pub fn recording<T>(mut self, records: T) -> AppState
     where
-        T: Connections + Endpoints + StartLinks + Clone + 'static,
+        T: Connections + Endpoints + StartLinks + Refreshes + Clone + 'static,
     {
         self.connections = Arc::new(records.clone());
+        self.refreshes = Arc::new(records.clone());
         self.endpoints = Arc::new(records.clone());
         self.starts = Arc::new(records);
         self

@@ -4,7 +4,7 @@
 
 mod common;
 
-use channel_connect_server::config::DEMO_API_KEY;
+use channel_connect_server::config::{Config, DEMO_API_KEY};
 use channel_connect_server::demo::standin::{SLACK_TEAM, TENANT, USER_OID};
 use channel_connect_server::os_entropy;
 use channel_connect_server::store::Idempotency;
@@ -1294,4 +1294,16 @@ async fn a_link_issued_before_its_connection_exists_stores_only_where_the_provid
 #[tokio::test]
 async fn the_sender_reads_credentials_with_its_own_key_only() {
     credentials_rules(&start("credentials").await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotating_token_is_refreshed_once_and_a_refused_one_asks_for_reconnection() {
+    let s = start("rotation").await;
+    let records = Store::open(
+        &s.db,
+        &Config::demo("http://127.0.0.1:1").unwrap().token_key,
+        os_entropy,
+    )
+    .unwrap();
+    rotation_rules(&s, &records).await;
 }

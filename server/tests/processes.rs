@@ -276,3 +276,29 @@ async fn sigterm_waits_for_a_callback_whose_browser_went_away() {
     let stored = store.list_connections(DEMO_ENV, &all).unwrap().rows;
     assert_eq!(stored.len(), 1, "stored before the process exited");
 }
+
+/// The binary's sweep refreshes a rotating token due soon without anyone
+/// reading it, once, and stops with the process.
+#[tokio::test]
+async fn the_sweep_refreshes_a_token_nobody_reads() {
+    let p = Process::spawn("sweep", free_port(), &["--demo", "--refresh-interval", "1"]);
+    let s = &p.server;
+    assert_eq!(
+        s.allow(&s.connect(&rotating_body("swept")).await).await.status(),
+        StatusCode::OK
+    );
+    let mut refreshes = 0;
+    for _ in 0..100 {
+        refreshes = slack_activity(s).await["refreshes"].as_u64().unwrap();
+        if refreshes > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(refreshes, 1, "the sweep refreshed the token due");
+    // Fresh for twelve hours now: later sweeps leave it.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(slack_activity(s).await["refreshes"].as_u64(), Some(1));
+    assert_eq!(read_credentials(s, "swept").await.0, StatusCode::OK);
+    assert_eq!(slack_activity(s).await["refreshes"].as_u64(), Some(1));
+}

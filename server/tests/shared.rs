@@ -27,6 +27,7 @@ use channel_connect_server::store::{
 use common::engines::*;
 use common::*;
 use reqwest::StatusCode;
+use serde_json::Value;
 use tokio::sync::Notify;
 
 /// The callback again until the store answers (a restarted server takes a moment).
@@ -927,4 +928,51 @@ async fn every_purge_and_lookup_uses_an_index() {
             "PostgreSQL does not search by {searched} for {sql}: {plan:?}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotating_tokens_on_postgres() {
+    let Some(pg) = Postgres::start("rotation") else {
+        return;
+    };
+    let key = Config::demo("http://127.0.0.1:1").unwrap().token_key;
+    let records = PgStore::connect(&pg.url(), &key, os_entropy).await.unwrap();
+    let s = start_on(db_path("rotation-pg"), None, |st| st.recording(records.clone())).await;
+    rotation_rules(&s, &records).await;
+}
+
+/// Two instances on Redis and PostgreSQL read a token due for refresh at
+/// once, four readers each: Slack sees one refresh, every reader the new token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_refresh_a_token_once() {
+    let Some(engines) = Engines::start("two-refresh").await else {
+        return;
+    };
+    let a = engines.instance("two-refresh-a", None).await;
+    let b = engines.instance("two-refresh-b", Some(&a.base)).await;
+    assert_eq!(
+        a.allow(&a.connect(&rotating_body("rotating-two")).await)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let reads = (0..8).map(|i| read_credentials(if i % 2 == 0 { &a } else { &b }, "rotating-two"));
+    let reads = futures_util::future::join_all(reads).await;
+    let tokens: Vec<&Value> = reads
+        .iter()
+        .map(|(status, v)| {
+            assert_eq!(*status, StatusCode::OK, "{v}");
+            &v["data"]["auth"]["accessToken"]
+        })
+        .collect();
+    assert!(tokens.iter().all(|t| *t == tokens[0]), "{tokens:?}");
+    let activity = slack_activity(&a).await;
+    assert_eq!(
+        (
+            activity["refreshes"].as_u64(),
+            activity["refused_refreshes"].as_u64()
+        ),
+        (Some(1), Some(0)),
+        "{activity}"
+    );
 }

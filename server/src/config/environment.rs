@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use channel_connect::{ChannelConnect, MsTeams, Secret};
+use channel_connect::{ChannelConnect, MsTeams, Secret, Slack};
 
 /// Whether an environment's flows are bound to the browser that opens the
 /// start URL (an `HttpOnly` cookie the callback must present).
@@ -31,6 +31,16 @@ impl Binding {
     }
 }
 
+/// A Slack integration's app, for what follows the callback.
+#[derive(Debug)]
+pub struct SlackApp {
+    /// The app (client credentials, base URL): refresh and revoke.
+    pub app: Slack,
+    /// Checks the Events API's requests (`signingSecret`); without it the
+    /// integration's events route answers 404.
+    pub signing_secret: Option<Secret>,
+}
+
 /// One environment: its API keys, its core, and what the server needs
 /// besides the core (redirect URLs, the Teams apps for app installs).
 pub struct Environment {
@@ -43,6 +53,8 @@ pub struct Environment {
     pub redirect_urls: HashMap<String, url::Url>,
     /// The Teams apps per integration identifier (for installing the app for a linked user).
     pub teams: HashMap<String, MsTeams>,
+    /// The Slack apps per integration identifier (token refresh and revoke, events).
+    pub slack: HashMap<String, SlackApp>,
     /// Whether flows are bound to the browser that opens the start URL.
     pub browser_binding: Binding,
     /// The provider (`slack`, `msteams`) per chat integration identifier.

@@ -10,7 +10,7 @@ use channel_connect::{
 };
 use serde::Deserialize;
 
-use super::environment::{Binding, Environment};
+use super::environment::{Binding, Environment, SlackApp};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -70,6 +70,8 @@ struct IntegrationFile {
     context_hmac: bool,
     /// Where the browser goes after the callback (else a result page).
     redirect_url: Option<String>,
+    /// Slack: the app's signing secret (its Events API requests are checked with it).
+    signing_secret: Option<String>,
 }
 
 /// `browserBinding` as the file writes it: a boolean, or `"rollout"`.
@@ -200,6 +202,7 @@ fn environment(platform: &Platform, env: EnvironmentFile) -> Result<Environment,
     }
     let mut redirect_urls = HashMap::new();
     let mut teams = HashMap::new();
+    let mut slack = HashMap::new();
     let mut providers = HashMap::new();
     for i in env.integrations {
         let id = i.identifier.clone();
@@ -214,8 +217,14 @@ fn environment(platform: &Platform, env: EnvironmentFile) -> Result<Environment,
             redirect_urls.insert(id.clone(), parsed);
         }
         let (integration, app) = integration(i).map_err(|e| format!("environment {}: {e}", env.id))?;
-        if let Some(app) = app {
-            teams.insert(id, app);
+        match app {
+            Some(App::Teams(app)) => {
+                teams.insert(id, app);
+            }
+            Some(App::Slack(app)) => {
+                slack.insert(id, app);
+            }
+            None => {}
         }
         b = b.integration(integration);
     }
@@ -235,11 +244,18 @@ fn environment(platform: &Platform, env: EnvironmentFile) -> Result<Environment,
         core,
         redirect_urls,
         teams,
+        slack,
         providers,
     })
 }
 
-fn integration(i: IntegrationFile) -> Result<(Integration, Option<MsTeams>), String> {
+/// A chat integration's app, for the calls after the callback.
+enum App {
+    Slack(SlackApp),
+    Teams(MsTeams),
+}
+
+fn integration(i: IntegrationFile) -> Result<(Integration, Option<App>), String> {
     let display = match i.provider.as_str() {
         "slack" => "Slack",
         "msteams" => "MS Teams",
@@ -263,7 +279,15 @@ fn integration(i: IntegrationFile) -> Result<(Integration, Option<MsTeams>), Str
         if let Some(team) = &i.team {
             slack = slack.with_team(team).map_err(err)?;
         }
-        (Integration::new(i.identifier, slack), None)
+        let signing_secret = match i.signing_secret.as_deref().map(secret).transpose()? {
+            Some(s) if s.is_empty() => return Err(format!("integration {id}: signingSecret is empty")),
+            s => s.map(Secret::new),
+        };
+        let app = SlackApp {
+            app: slack.clone(),
+            signing_secret,
+        };
+        (Integration::new(i.identifier, slack), Some(App::Slack(app)))
     } else {
         let mut app = MsTeams::new(client_id, client_secret, redirect);
         if let Some(t) = &i.tenant {
@@ -278,7 +302,7 @@ fn integration(i: IntegrationFile) -> Result<(Integration, Option<MsTeams>), Str
         if let Some(g) = base(&i.graph_base_url)? {
             app = app.with_graph(g);
         }
-        (Integration::new(i.identifier, app.clone()), Some(app))
+        (Integration::new(i.identifier, app.clone()), Some(App::Teams(app)))
     };
     Ok((integ.with_context_hmac(i.context_hmac), app))
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use channel_connect::Platform;
 
-pub use environment::{Binding, Environment};
+pub use environment::{Binding, Environment, SlackApp};
 
 /// The callback path this server serves (the integrations' `redirectUri`).
 pub const CALLBACK_PATH: &str = "/v1/integrations/chat/oauth/callback";

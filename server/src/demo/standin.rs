@@ -27,6 +27,16 @@ pub const OTHER_SLACK_TEAM: &str = "T0DEMO00002";
 /// Codes issued and not redeemed (and apps installed) kept at most: the
 /// oldest go first, so reloading a page forever costs bounded memory.
 const MAX_KEPT: usize = 4096;
+/// The demo Slack app with token rotation on: its installs answer a
+/// refresh token and an expiry, its refresh tokens are single-use.
+pub const ROTATING_CLIENT_ID: &str = "1234567890.2222222222";
+/// How long a rotating install's first bot token lives: short, so the
+/// demo shows a refresh within minutes ([`crate::state::DEFAULT_REFRESH_MARGIN`]).
+pub const FIRST_TOKEN_SECS: u64 = 300;
+/// How long a refreshed bot token lives (Slack's 12 hours).
+pub const REFRESHED_TOKEN_SECS: u64 = 43_200;
+/// How long a refresh takes at the stand-in (milliseconds).
+const REFRESH_DELAY_MS: u64 = 250;
 /// The Microsoft tenant every stand-in user belongs to.
 pub const TENANT: &str = "5d2e8f3a-1b4c-4d6e-9f70-8a1b2c3d4e5f";
 /// The stand-in user's object id.
@@ -75,6 +85,18 @@ struct Standin {
     base: String,
     grants: Mutex<Bounded<Grant>>,
     installed: Mutex<Bounded<()>>,
+    /// Slack: live refresh tokens and the team each is for (single-use).
+    refresh_tokens: Mutex<Bounded<&'static str>>,
+    /// Slack: what happened, for a test or a curious user to check.
+    activity: Mutex<Activity>,
+}
+
+/// What the Slack stand-in did: refreshes answered, tokens revoked.
+#[derive(Default, serde::Serialize)]
+struct Activity {
+    refreshes: u64,
+    refused_refreshes: u64,
+    revoked: VecDeque<String>,
 }
 
 type Shared = Arc<Standin>;
@@ -89,6 +111,8 @@ pub fn router(base: &str) -> Router {
     Router::new()
         .route("/slack/oauth/v2/authorize", get(slack_authorize))
         .route("/slack/api/oauth.v2.access", post(slack_access))
+        .route("/slack/api/auth.revoke", post(slack_revoke))
+        .route("/slack/activity", get(slack_activity))
         .route("/microsoft/{tenant}/v2.0/adminconsent", get(ms_consent))
         .route("/microsoft/{tenant}/oauth2/v2.0/authorize", get(ms_authorize))
         .route("/microsoft/{tenant}/oauth2/v2.0/token", post(ms_token))
@@ -230,16 +254,25 @@ async fn slack_access(
     if let Some(id) = basic_client_id(&headers) {
         form.insert("client_id".into(), id);
     }
+    if form.get("grant_type").map(String::as_str) == Some("refresh_token") {
+        // A refresh takes as long as a trip to Slack does: refreshers that
+        // are not kept apart overlap here, as they would in production.
+        tokio::time::sleep(std::time::Duration::from_millis(REFRESH_DELAY_MS)).await;
+        return Json(s.refresh(&form));
+    }
     let Some(grant) = s.take(&form) else {
         return Json(json!({ "ok": false, "error": "invalid_code" }));
     };
     let mut answer = json!({
         "ok": true, "app_id": "A0DEMO00001", "token_type": "bot", "scope": grant.scope,
         "access_token": "xoxb-0000000001-demo-bot-token", "bot_user_id": "U0DEMOBOT01",
-        "team": { "id": grant.team, "name": if grant.team == SLACK_TEAM { "Demo Workspace" } else { "Other Workspace" } },
+        "team": team_json(grant.team),
         "authed_user": { "id": "U0DEMOUSER1" },
         "enterprise": null, "is_enterprise_install": false
     });
+    if grant.client_id == ROTATING_CLIENT_ID {
+        s.rotated(&mut answer, grant.team, FIRST_TOKEN_SECS);
+    }
     if grant.scope.split(',').any(|s| s == "incoming-webhook") {
         answer["incoming_webhook"] = json!({
             "channel": "#general", "channel_id": "C0DEMO00001",
@@ -248,6 +281,85 @@ async fn slack_access(
         });
     }
     Json(answer)
+}
+
+fn team_json(team: &str) -> Value {
+    let name = if team == SLACK_TEAM {
+        "Demo Workspace"
+    } else {
+        "Other Workspace"
+    };
+    json!({ "id": team, "name": name })
+}
+
+impl Standin {
+    /// Puts a new rotating token pair into `answer`, the refresh token
+    /// remembered for `team`.
+    fn rotated(&self, answer: &mut Value, team: &'static str, lifetime: u64) {
+        let fresh = |prefix: &str| {
+            let mut random = [0u8; 12];
+            crate::os_entropy(&mut random);
+            format!("{prefix}{}", URL_SAFE_NO_PAD.encode(random))
+        };
+        let refresh = fresh("xoxe-1-");
+        answer["access_token"] = json!(fresh("xoxe.xoxb-1-"));
+        answer["refresh_token"] = json!(refresh);
+        answer["expires_in"] = json!(lifetime);
+        lock(&self.refresh_tokens).insert(refresh, team);
+    }
+
+    /// `grant_type=refresh_token`: the refresh token is spent (a second
+    /// use is `invalid_refresh_token`, as at Slack) and a new pair answered.
+    fn refresh(&self, form: &HashMap<String, String>) -> Value {
+        let team = form
+            .get("refresh_token")
+            .and_then(|t| lock(&self.refresh_tokens).by_key.remove(t));
+        let rotating = form.get("client_id").map(String::as_str) == Some(ROTATING_CLIENT_ID);
+        let (true, Some(team)) = (rotating, team) else {
+            lock(&self.activity).refused_refreshes += 1;
+            return json!({ "ok": false, "error": "invalid_refresh_token" });
+        };
+        lock(&self.activity).refreshes += 1;
+        let mut answer = json!({
+            "ok": true, "app_id": "A0DEMO00001", "token_type": "bot", "scope": "chat:write",
+            "bot_user_id": "U0DEMOBOT01", "team": team_json(team),
+            "enterprise": null, "is_enterprise_install": false
+        });
+        self.rotated(&mut answer, team, REFRESHED_TOKEN_SECS);
+        answer
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// `auth.revoke`: the bearer token is revoked (recorded; a second revoke
+/// of the same token answers `token_revoked`, as Slack does).
+async fn slack_revoke(State(s): State<Shared>, headers: HeaderMap) -> Json<Value> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .filter(|t| !t.is_empty() && t.len() <= MAX_PARAM_BYTES);
+    let Some(token) = token else {
+        return Json(json!({ "ok": false, "error": "not_authed" }));
+    };
+    let mut activity = lock(&s.activity);
+    if activity.revoked.iter().any(|t| t == token) {
+        return Json(json!({ "ok": false, "error": "token_revoked" }));
+    }
+    if activity.revoked.len() >= MAX_KEPT {
+        activity.revoked.pop_front();
+    }
+    activity.revoked.push_back(token.to_owned());
+    Json(json!({ "ok": true, "revoked": true }))
+}
+
+/// What the Slack stand-in did (refreshes, revoked tokens): its tokens
+/// are the demo's own, so showing them costs nothing.
+async fn slack_activity(State(s): State<Shared>) -> Json<Value> {
+    Json(serde_json::to_value(&*lock(&s.activity)).unwrap_or(Value::Null))
 }
 
 async fn ms_consent(State(s): State<Shared>, Path(tenant): Path<String>, Query(q): Params) -> Response {

@@ -22,6 +22,8 @@ pub enum ApiError {
     Refused(Refusal, String),
     /// A store did not answer (503, retry later); the store's error kept.
     Unavailable(StoreError),
+    /// A provider did not answer what was needed (502, retry later); what.
+    Upstream(&'static str),
     /// This server failed (500).
     Internal(&'static str),
 }
@@ -65,6 +67,7 @@ impl ApiError {
             ApiError::Refused(Refusal::Conflict, _) => 409,
             ApiError::Refused(Refusal::Invalid(_), _) => 422,
             ApiError::Unavailable(_) => 503,
+            ApiError::Upstream(_) => 502,
             ApiError::Internal(_) => 500,
         }
     }
@@ -89,6 +92,7 @@ impl ApiError {
             }),
             ApiError::Refused(_, message) => plain(message),
             ApiError::Unavailable(_) => plain("Service unavailable, try again"),
+            ApiError::Upstream(what) => plain(what),
             ApiError::Internal(what) => plain(what),
         };
         (status, body)
@@ -123,6 +127,7 @@ impl std::fmt::Display for ApiError {
             ApiError::Invalid(e) => write!(f, "{e}"),
             ApiError::Refused(kind, message) => write!(f, "{kind:?}: {message}"),
             ApiError::Unavailable(e) => write!(f, "{e}"),
+            ApiError::Upstream(what) => write!(f, "provider: {what}"),
             ApiError::Internal(what) => write!(f, "internal: {what}"),
         }
     }

@@ -23,7 +23,7 @@ pub fn connection(row: &ConnectionRow) -> Value {
     if let Some(Value::String(bot)) = c.workspace.details.get("botUserId") {
         workspace.insert("botUserId".into(), Value::String(bot.clone()));
     }
-    json!({
+    let mut out = json!({
         "identifier": c.identifier,
         "channel": "chat",
         "providerId": c.provider_id,
@@ -35,7 +35,17 @@ pub fn connection(row: &ConnectionRow) -> Value {
         "auth": { "accessToken": REDACTED },
         "createdAt": time(row.created_at),
         "updatedAt": time(row.updated_at),
-    })
+    });
+    // Not in Novu's shape: whether the tokens still work (a refresh token
+    // or the tokens refused at the provider: connect again).
+    match &row.reconnect {
+        None => out["status"] = json!("active"),
+        Some(reason) => {
+            out["status"] = json!("needs_reconnection");
+            out["statusReason"] = json!(reason);
+        }
+    }
+    out
 }
 
 /// An endpoint as Novu answers it (`providerId` from the integration's

@@ -12,6 +12,7 @@ pub mod postgres;
 pub mod query;
 mod records;
 pub mod redis;
+mod refreshes;
 pub mod seal;
 pub mod sqlite;
 mod starts;
@@ -24,4 +25,5 @@ pub use records::{
     ConnectionRow, Connections, EndpointRow, Endpoints, Filter, Listed, Order, OrderBy, Saved, Write,
     context_key_list, context_keys,
 };
+pub use refreshes::{Change, Lease, Refreshes, Renewal, Tokens, change, refreshable_until};
 pub use starts::{StartLink, StartLinks};

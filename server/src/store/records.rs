@@ -16,6 +16,9 @@ pub struct ConnectionRow {
     pub created_at: i64,
     /// When it was last written.
     pub updated_at: i64,
+    /// Why it must be connected again, when its tokens no longer work
+    /// ([`super::Tokens::reconnect`]).
+    pub reconnect: Option<String>,
 }
 
 /// A stored endpoint: its identifier, its record without credentials

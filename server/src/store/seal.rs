@@ -39,6 +39,9 @@ pub struct Row {
     pub sealed: Vec<u8>,
     /// Its context's `type:id` keys ([`crate::store::context_keys`]).
     pub context_keys: String,
+    /// A connection's: when its tokens expire, if they can be refreshed
+    /// ([`crate::store::refreshable_until`]).
+    pub refreshable_until: Option<i64>,
 }
 
 impl Sealer {
@@ -91,6 +94,7 @@ impl Sealer {
             public_json,
             sealed,
             context_keys: crate::store::context_keys(&c.context),
+            refreshable_until: crate::store::refreshable_until(c),
         })
     }
 
@@ -127,6 +131,7 @@ impl Sealer {
             public_json: public,
             sealed,
             context_keys: crate::store::context_keys(&e.context),
+            refreshable_until: None,
         })
     }
 

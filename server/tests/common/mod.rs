@@ -588,3 +588,150 @@ pub async fn credentials_rules(s: &Server) {
         StatusCode::NOT_FOUND
     );
 }
+
+/// A connect body for the demo's rotating Slack app, under `identifier`.
+pub fn rotating_body(identifier: &str) -> String {
+    json!({
+        "subscriberId": "subscriber-123", "integrationIdentifier": "slack-rotating",
+        "connectionIdentifier": identifier, "context": {"tenant": identifier},
+        "scope": ["chat:write"], "connectionMode": "shared"
+    })
+    .to_string()
+}
+
+/// The Slack stand-in's activity (refreshes answered and refused, tokens revoked).
+pub async fn slack_activity(s: &Server) -> Value {
+    serde_json::from_slice(&s.get("/standin/slack/activity").await.bytes().await.unwrap()).unwrap()
+}
+
+/// A credentials read with the demo's credentials key: status and body.
+pub async fn read_credentials(s: &Server, identifier: &str) -> (StatusCode, Value) {
+    use channel_connect_server::config::DEMO_CREDENTIALS_KEY;
+    let res = s
+        .http
+        .get(format!(
+            "{}/v1/channel-connections/{identifier}/credentials",
+            s.base
+        ))
+        .header("authorization", format!("ApiKey {DEMO_CREDENTIALS_KEY}"))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    (
+        status,
+        serde_json::from_slice(&res.bytes().await.unwrap()).unwrap_or(Value::Null),
+    )
+}
+
+/// Token rotation, on whatever engine `records` is (the server's own):
+/// a token near expiry is refreshed once however many read it at once, the
+/// rotated refresh token is kept, and a refresh token Slack refuses marks
+/// the connection for reconnection until it is connected again.
+pub async fn rotation_rules(s: &Server, records: &dyn channel_connect_server::store::Connections) {
+    let before = slack_activity(s).await["refreshes"].as_u64().unwrap();
+    assert_eq!(
+        s.allow(&s.connect(&rotating_body("rotating-1")).await)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let installed = records
+        .connection_record(DEMO_ENV, "rotating-1")
+        .await
+        .unwrap()
+        .unwrap();
+    let installed = installed.auth.unwrap();
+    assert!(installed.refresh_token.is_some() && installed.expires_at.is_some());
+    // Eight readers at once: one refresh, all get the new token.
+    let reads = futures_util::future::join_all((0..8).map(|_| read_credentials(s, "rotating-1"))).await;
+    let tokens: Vec<&str> = reads
+        .iter()
+        .map(|(status, v)| {
+            assert_eq!(*status, StatusCode::OK, "{v}");
+            v["data"]["auth"]["accessToken"].as_str().unwrap()
+        })
+        .collect();
+    assert!(tokens.iter().all(|t| *t == tokens[0]), "{tokens:?}");
+    assert_ne!(tokens[0], installed.access_token.expose(), "refreshed");
+    assert_eq!(slack_activity(s).await["refreshes"].as_u64().unwrap(), before + 1);
+    let (_, v) = &reads[0];
+    assert!(
+        v["data"]["auth"].get("refreshToken").is_none(),
+        "the refresh token stays here: {v}"
+    );
+    assert_eq!(v["data"]["auth"]["scopes"], json!(["chat:write"]));
+    // Stored together: the new access token and the rotated refresh token.
+    let stored = records
+        .connection_record(DEMO_ENV, "rotating-1")
+        .await
+        .unwrap()
+        .unwrap()
+        .auth
+        .unwrap();
+    assert_eq!(stored.access_token.expose(), tokens[0]);
+    assert_ne!(stored.refresh_token, installed.refresh_token);
+    // Fresh now: no second refresh.
+    assert_eq!(
+        read_credentials(s, "rotating-1").await.1["data"]["auth"]["accessToken"],
+        tokens[0]
+    );
+    assert_eq!(slack_activity(s).await["refreshes"].as_u64().unwrap(), before + 1);
+
+    // A refresh token spent elsewhere (a restored backup's copy, a second
+    // deployment): Slack refuses it, and the connection says so.
+    assert_eq!(
+        s.allow(&s.connect(&rotating_body("rotating-2")).await)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let copy = records
+        .connection_record(DEMO_ENV, "rotating-2")
+        .await
+        .unwrap()
+        .unwrap()
+        .auth
+        .unwrap();
+    let spent = s
+        .http
+        .post(format!("{}/standin/slack/api/oauth.v2.access", s.base))
+        .basic_auth("1234567890.2222222222", Some("demo-slack-client-secret"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=refresh_token&refresh_token={}",
+            copy.refresh_token.unwrap().expose()
+        ))
+        .send()
+        .await
+        .unwrap();
+    let spent: Value = serde_json::from_slice(&spent.bytes().await.unwrap()).unwrap();
+    assert_eq!(spent["ok"], json!(true), "{spent}");
+    let (status, v) = read_credentials(s, "rotating-2").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("invalid_refresh_token"),
+        "{v}"
+    );
+    let listed = s.list("/v1/channel-connections?limit=100").await;
+    let marked = listed.iter().find(|c| c["identifier"] == "rotating-2").unwrap();
+    assert_eq!(
+        (&marked["status"], &marked["statusReason"]),
+        (&json!("needs_reconnection"), &json!("invalid_refresh_token"))
+    );
+    let fine = listed.iter().find(|c| c["identifier"] == "rotating-1").unwrap();
+    assert_eq!(fine["status"], "active");
+    // Connected again: working tokens, the mark gone.
+    assert_eq!(
+        s.allow(&s.connect(&rotating_body("rotating-2")).await)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(read_credentials(s, "rotating-2").await.0, StatusCode::OK);
+    let again = s.list("/v1/channel-connections?limit=100").await;
+    assert_eq!(
+        again.iter().find(|c| c["identifier"] == "rotating-2").unwrap()["status"],
+        "active"
+    );
+}

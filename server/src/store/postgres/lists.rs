@@ -15,7 +15,7 @@ impl PgStore {
     ) -> StoreFuture<'a, Listed<ConnectionRow>> {
         let table = Table {
             name: "cc_connections",
-            columns: "identifier, public_json, created_at, updated_at",
+            columns: "identifier, public_json, created_at, updated_at, reconnect",
             tiebreak: "seq",
             linked: false,
             placeholder: |n| format!("${n}"),
@@ -31,6 +31,7 @@ impl PgStore {
                         connection: decode(r.get(1))?,
                         created_at: r.get(2),
                         updated_at: r.get(3),
+                        reconnect: r.get(4),
                     })
                 },
             )

@@ -6,6 +6,7 @@
 
 mod lists;
 mod records;
+mod refreshes;
 mod statements;
 
 use std::path::{Path, PathBuf};

@@ -107,14 +107,14 @@ impl Connections for PgStore {
             let sql = match write {
                 Write::Create => {
                     "INSERT INTO cc_connections (environment_id, identifier, integration_identifier, subscriber_id,
-                         natural_key, public_json, sealed, created_at, updated_at, context_keys)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)
-                     ON CONFLICT DO NOTHING RETURNING created_at, updated_at"
+                         natural_key, public_json, sealed, created_at, updated_at, context_keys, refreshable_until)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)
+                     ON CONFLICT DO NOTHING RETURNING created_at, updated_at, reconnect"
                 }
                 Write::Update => {
                     "UPDATE cc_connections SET integration_identifier = $3, subscriber_id = $4, natural_key = $5,
-                         public_json = $6, sealed = $7, updated_at = $8, context_keys = $9
-                     WHERE environment_id = $1 AND identifier = $2 RETURNING created_at, updated_at"
+                         public_json = $6, sealed = $7, updated_at = $8, context_keys = $9, refreshable_until = $10
+                     WHERE environment_id = $1 AND identifier = $2 RETURNING created_at, updated_at, reconnect"
                 }
             };
             let written = client
@@ -130,6 +130,7 @@ impl Connections for PgStore {
                         &row.sealed,
                         &now,
                         &row.context_keys,
+                        &row.refreshable_until,
                     ],
                 )
                 .await
@@ -141,6 +142,7 @@ impl Connections for PgStore {
                 connection: decode(&row.public_json)?,
                 created_at: written.get(0),
                 updated_at: written.get(1),
+                reconnect: written.get(2),
             }))
         }))
     }
@@ -229,7 +231,7 @@ impl Connections for PgStore {
                 let Some((c, row)) = &connection else {
                     return Ok(());
                 };
-                let params: [&(dyn ToSql + Sync); 9] = [
+                let params: [&(dyn ToSql + Sync); 10] = [
                     &env,
                     &row.identifier,
                     &c.integration_identifier,
@@ -239,6 +241,7 @@ impl Connections for PgStore {
                     &row.sealed,
                     &now,
                     &row.context_keys,
+                    &row.refreshable_until,
                 ];
                 tx.execute(&st.upsert_connection, &params)
                     .await

@@ -63,6 +63,15 @@ CREATE INDEX IF NOT EXISTS cc_connections_created ON cc_connections (environment
 CREATE INDEX IF NOT EXISTS cc_endpoints_created ON cc_endpoints (environment_id, created_at);
 -- A connection's endpoints (the list filter).
 CREATE INDEX IF NOT EXISTS cc_endpoints_connection ON cc_endpoints (environment_id, connection_identifier);
+-- Token refreshes: when a connection's tokens expire (if they can be
+-- refreshed), the lease of the one refresher at a time across instances,
+-- and why the connection must be connected again when its tokens stopped working.
+ALTER TABLE cc_connections ADD COLUMN IF NOT EXISTS refreshable_until BIGINT;
+ALTER TABLE cc_connections ADD COLUMN IF NOT EXISTS lease_holder TEXT;
+ALTER TABLE cc_connections ADD COLUMN IF NOT EXISTS lease_until BIGINT;
+ALTER TABLE cc_connections ADD COLUMN IF NOT EXISTS reconnect TEXT;
+CREATE INDEX IF NOT EXISTS cc_connections_refreshable ON cc_connections (refreshable_until)
+    WHERE refreshable_until IS NOT NULL;
 ";
 
 /// Every statement the store runs (see their SQL below).
@@ -94,13 +103,15 @@ impl Statements {
             )
             .await?,
             upsert_connection: p(
+                // A re-install brings working tokens: no reconnection needed any more.
                 "INSERT INTO cc_connections (environment_id, identifier, integration_identifier, subscriber_id,
-                     natural_key, public_json, sealed, created_at, updated_at, context_keys)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)
+                     natural_key, public_json, sealed, created_at, updated_at, context_keys, refreshable_until)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)
                  ON CONFLICT (environment_id, identifier) DO UPDATE SET
                      integration_identifier = excluded.integration_identifier, subscriber_id = excluded.subscriber_id,
                      natural_key = excluded.natural_key, public_json = excluded.public_json,
-                     sealed = excluded.sealed, updated_at = excluded.updated_at, context_keys = excluded.context_keys",
+                     sealed = excluded.sealed, updated_at = excluded.updated_at, context_keys = excluded.context_keys,
+                     refreshable_until = excluded.refreshable_until, reconnect = NULL",
             )
             .await?,
             endpoint_by_key: p(

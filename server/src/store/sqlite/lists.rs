@@ -11,7 +11,7 @@ impl Store {
     pub fn list_connections(&self, env: &str, f: &Filter) -> Result<Listed<ConnectionRow>, StoreError> {
         let table = Table {
             name: "connections",
-            columns: "identifier, public_json, created_at, updated_at",
+            columns: "identifier, public_json, created_at, updated_at, reconnect",
             tiebreak: "rowid",
             linked: false,
             placeholder: |n| format!("?{n}"),
@@ -20,11 +20,12 @@ impl Store {
             &table,
             env,
             f,
-            |(_, public, created_at, updated_at)| {
+            |(_, public, created_at, updated_at, reconnect)| {
                 Ok(ConnectionRow {
                     connection: decode(&public)?,
                     created_at,
                     updated_at,
+                    reconnect,
                 })
             },
             |r| r.connection.identifier.as_str(),
@@ -35,7 +36,7 @@ impl Store {
     pub fn list_endpoints(&self, env: &str, f: &Filter) -> Result<Listed<EndpointRow>, StoreError> {
         let table = Table {
             name: "endpoints",
-            columns: "identifier, public_json, created_at, updated_at",
+            columns: "identifier, public_json, created_at, updated_at, NULL",
             tiebreak: "rowid",
             linked: true,
             placeholder: |n| format!("?{n}"),
@@ -44,7 +45,7 @@ impl Store {
             &table,
             env,
             f,
-            |(identifier, public, created_at, updated_at)| {
+            |(identifier, public, created_at, updated_at, _)| {
                 Ok(EndpointRow {
                     identifier,
                     endpoint: decode(&public)?,
@@ -62,7 +63,7 @@ impl Store {
         table: &Table<'_>,
         env: &str,
         f: &Filter,
-        row: impl Fn((String, String, i64, i64)) -> Result<T, StoreError>,
+        row: impl Fn(ListedColumns) -> Result<T, StoreError>,
         id: fn(&T) -> &str,
     ) -> Result<Listed<T>, StoreError> {
         let conn = self.read_lock();
@@ -84,7 +85,7 @@ impl Store {
                 .map_err(|e| StoreError::with("list", e))?;
             let raw = stmt
                 .query_map(params_from_iter(built.params.iter().map(bind)), |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
                 })
                 .map_err(|e| StoreError::with("list", e))?;
             raw.map(|r| r.map_err(|e| StoreError::with("list", e)).and_then(&row))
@@ -104,6 +105,9 @@ impl Store {
         Ok(Listed::assemble(rows, f, built.reversed, counted, id))
     }
 }
+
+/// A listed row's columns: identifier, public JSON, times, and (connections) why to reconnect.
+type ListedColumns = (String, String, i64, i64, Option<String>);
 
 /// A built statement's parameter as SQLite takes it.
 fn bind(p: &Param) -> rusqlite::types::Value {

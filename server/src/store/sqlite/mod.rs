@@ -8,6 +8,7 @@
 mod lists;
 mod marks;
 mod records;
+mod refreshes;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -96,6 +97,16 @@ UPDATE endpoints SET context_keys = COALESCE((SELECT group_concat(k, char(10)) F
 -- Lists walk environments newest first.
 CREATE INDEX connections_created ON connections (environment_id, created_at);
 CREATE INDEX endpoints_created ON endpoints (environment_id, created_at);
+",
+    "
+-- Token refreshes: when a connection's tokens expire (if they can be
+-- refreshed), the lease of the one refresher at a time, and why the
+-- connection must be connected again when its tokens stopped working.
+ALTER TABLE connections ADD COLUMN refreshable_until INTEGER;
+ALTER TABLE connections ADD COLUMN lease_holder TEXT;
+ALTER TABLE connections ADD COLUMN lease_until INTEGER;
+ALTER TABLE connections ADD COLUMN reconnect TEXT;
+CREATE INDEX connections_refreshable ON connections (refreshable_until) WHERE refreshable_until IS NOT NULL;
 ",
 ];
 

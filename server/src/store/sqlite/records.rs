@@ -91,14 +91,16 @@ impl Store {
             .sealer
             .connection_row(env, c, existing.as_deref().unwrap_or(&c.identifier))?;
         tx.execute(
+            // A re-install brings working tokens: no reconnection needed any more.
             "INSERT INTO connections (environment_id, identifier, integration_identifier, subscriber_id,
-                 natural_key, public_json, sealed, created_at, updated_at, context_keys)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)
+                 natural_key, public_json, sealed, created_at, updated_at, context_keys, refreshable_until)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)
              ON CONFLICT (environment_id, identifier) DO UPDATE SET
                  integration_identifier = excluded.integration_identifier, subscriber_id = excluded.subscriber_id,
                  natural_key = excluded.natural_key, public_json = excluded.public_json,
-                 sealed = excluded.sealed, updated_at = excluded.updated_at, context_keys = excluded.context_keys",
-            params![env, row.identifier, c.integration_identifier, c.subscriber_id, row.natural_key, row.public_json, row.sealed, now, row.context_keys],
+                 sealed = excluded.sealed, updated_at = excluded.updated_at, context_keys = excluded.context_keys,
+                 refreshable_until = excluded.refreshable_until, reconnect = NULL",
+            params![env, row.identifier, c.integration_identifier, c.subscriber_id, row.natural_key, row.public_json, row.sealed, now, row.context_keys, row.refreshable_until],
         )
         .map_err(|e| StoreError::with("write connection", e))?;
         Ok(Ok(row.identifier))
@@ -165,17 +167,17 @@ impl Store {
         let sql = match write {
             Write::Create => {
                 "INSERT INTO connections (environment_id, identifier, integration_identifier, subscriber_id,
-                     natural_key, public_json, sealed, created_at, updated_at, context_keys)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)
-                 ON CONFLICT DO NOTHING RETURNING created_at, updated_at"
+                     natural_key, public_json, sealed, created_at, updated_at, context_keys, refreshable_until)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)
+                 ON CONFLICT DO NOTHING RETURNING created_at, updated_at, reconnect"
             }
             Write::Update => {
                 "UPDATE connections SET integration_identifier = ?3, subscriber_id = ?4, natural_key = ?5,
-                     public_json = ?6, sealed = ?7, updated_at = ?8, context_keys = ?9
-                 WHERE environment_id = ?1 AND identifier = ?2 RETURNING created_at, updated_at"
+                     public_json = ?6, sealed = ?7, updated_at = ?8, context_keys = ?9, refreshable_until = ?10
+                 WHERE environment_id = ?1 AND identifier = ?2 RETURNING created_at, updated_at, reconnect"
             }
         };
-        let written: Option<(i64, i64)> = self
+        let written: Option<(i64, i64, Option<String>)> = self
             .lock()
             .query_row(
                 sql,
@@ -188,19 +190,21 @@ impl Store {
                     row.public_json,
                     row.sealed,
                     now,
-                    row.context_keys
+                    row.context_keys,
+                    row.refreshable_until
                 ],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()
             .map_err(|e| StoreError::with("write connection", e))?;
-        let Some((created_at, updated_at)) = written else {
+        let Some((created_at, updated_at, reconnect)) = written else {
             return Ok(Err(write.refused()));
         };
         Ok(Ok(ConnectionRow {
             connection: decode(&row.public_json)?,
             created_at,
             updated_at,
+            reconnect,
         }))
     }
 
