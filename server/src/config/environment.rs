@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use channel_connect::provider::slack::events::SigningSecret;
 use channel_connect::{ChannelConnect, MsTeams, Secret, Slack};
 
 /// Whether an environment's flows are bound to the browser that opens the
@@ -38,7 +39,7 @@ pub struct SlackApp {
     pub app: Slack,
     /// Checks the Events API's requests (`signingSecret`); without it the
     /// integration's events route answers 404.
-    pub signing_secret: Option<Secret>,
+    pub signing_secret: Option<SigningSecret>,
 }
 
 /// One environment: its API keys, its core, and what the server needs

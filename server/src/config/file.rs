@@ -8,6 +8,7 @@ use channel_connect::{
     BaseUrl, ChannelConnect, ClientId, Integration, KeyId, KeyRing, MsTeams, Platform, RedirectUri, Secret,
     SigningKey, Slack, Tenant,
 };
+use channel_connect::provider::slack::events::SigningSecret;
 use serde::Deserialize;
 
 use super::environment::{Binding, Environment, SlackApp};
@@ -280,8 +281,8 @@ fn integration(i: IntegrationFile) -> Result<(Integration, Option<App>), String>
             slack = slack.with_team(team).map_err(err)?;
         }
         let signing_secret = match i.signing_secret.as_deref().map(secret).transpose()? {
-            Some(s) if s.is_empty() => return Err(format!("integration {id}: signingSecret is empty")),
-            s => s.map(Secret::new),
+            Some(s) => Some(SigningSecret::new(&s).map_err(err)?),
+            None => None,
         };
         let app = SlackApp {
             app: slack.clone(),
