@@ -28,6 +28,7 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod refresh;
+pub mod revoke;
 pub mod sender;
 pub mod serve;
 pub mod state;

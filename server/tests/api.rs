@@ -1307,3 +1307,8 @@ async fn a_rotating_token_is_refreshed_once_and_a_refused_one_asks_for_reconnect
     .unwrap();
     rotation_rules(&s, &records).await;
 }
+
+#[tokio::test]
+async fn deleting_a_connection_revokes_its_token_at_slack() {
+    revoke_rules(&start("revoke").await).await;
+}

@@ -302,3 +302,35 @@ async fn the_sweep_refreshes_a_token_nobody_reads() {
     assert_eq!(read_credentials(s, "swept").await.0, StatusCode::OK);
     assert_eq!(slack_activity(s).await["refreshes"].as_u64(), Some(1));
 }
+
+/// A Slack that cannot be reached does not keep a deleted connection alive:
+/// it is deleted, and the answer says the token was not revoked.
+#[tokio::test]
+async fn a_slack_out_of_reach_does_not_keep_a_deleted_connection() {
+    let (slack, task) = vanishing_slack().await;
+    let p = spawn_with_slack("revoke-unreachable", &slack, &[], None, None);
+    let s = &p.server;
+    let url = s.connect(SEED).await;
+    let state = url.split("state=").nth(1).unwrap().split('&').next().unwrap();
+    let callback = format!("/v1/integrations/chat/oauth/callback?code=c&state={state}");
+    assert_eq!(s.get(&callback).await.status(), StatusCode::OK);
+    task.abort();
+    let _ = task.await;
+    let res = s
+        .http
+        .delete(format!(
+            "{}/v1/channel-connections/slack-connection-abc123",
+            s.base
+        ))
+        .header("authorization", "ApiKey demo-secret-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(res.headers()["x-not-revoked"], "bot_token");
+    assert!(res.headers().get("x-revoked").is_none());
+    assert_eq!(
+        read_credentials(s, "slack-connection-abc123").await.0,
+        StatusCode::NOT_FOUND
+    );
+}

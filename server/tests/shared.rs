@@ -976,3 +976,13 @@ async fn two_instances_refresh_a_token_once() {
         "{activity}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_connection_revokes_its_token_on_postgres() {
+    let Some(pg) = Postgres::start("revoke") else {
+        return;
+    };
+    let key = Config::demo("http://127.0.0.1:1").unwrap().token_key;
+    let records = PgStore::connect(&pg.url(), &key, os_entropy).await.unwrap();
+    revoke_rules(&start_on(db_path("revoke-pg"), None, |st| st.recording(records)).await).await;
+}

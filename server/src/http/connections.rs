@@ -1,12 +1,13 @@
 //! Connections written through the API, as Novu allows: one given its
 //! workspace and auth by the caller (`POST`), its workspace and auth
-//! replaced (`PATCH`), and removed with its endpoints (`DELETE`, 204).
+//! replaced (`PATCH`), and removed with its endpoints (`DELETE`, 204), its
+//! token revoked at the provider first ([`crate::revoke`]).
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use channel_connect::context::Context;
 use channel_connect::records::ChannelConnectionRecord;
@@ -17,6 +18,7 @@ use crate::config::Environment;
 use crate::http::auth::Authenticated;
 use crate::http::error::{ApiError, Refusal};
 use crate::http::{idempotent, wire};
+use crate::revoke;
 use crate::state::AppState;
 use crate::store::Write;
 use crate::store::ownership::Conflict;
@@ -90,14 +92,31 @@ pub(super) async fn delete(
     if !valid_identifier(&identifier) {
         return Err(not_found(&identifier));
     }
+    let Some(tokens) = s.refreshes.tokens(env.id(), &identifier).await? else {
+        return Err(not_found(&identifier));
+    };
+    // Revoked first: once the record is gone, so is the token to revoke.
+    let revoked = revoke::revoke(&s, &env, &tokens.record).await;
     match s.connections.delete_connection(env.id(), &identifier).await? {
         Some(endpoints) => {
-            tracing::info!(endpoints, "connection deleted with its endpoints");
-            Ok(StatusCode::NO_CONTENT.into_response())
+            tracing::info!(endpoints, revoked = ?revoked.done, not_revoked = ?revoked.failed, "connection deleted with its endpoints");
+            // Novu answers 204 without a body: what was revoked goes in headers.
+            let mut res = StatusCode::NO_CONTENT.into_response();
+            for (name, items) in [(REVOKED, &revoked.done), (NOT_REVOKED, &revoked.failed)] {
+                if let (false, Ok(value)) = (items.is_empty(), HeaderValue::from_str(&items.join(", "))) {
+                    res.headers_mut().insert(name, value);
+                }
+            }
+            Ok(res)
         }
         None => Err(not_found(&identifier)),
     }
 }
+
+/// The header that lists what a deletion revoked at the provider (`bot_token`).
+pub const REVOKED: HeaderName = HeaderName::from_static("x-revoked");
+/// The header that lists what it could not revoke (the provider did not answer).
+pub const NOT_REVOKED: HeaderName = HeaderName::from_static("x-not-revoked");
 
 pub(super) fn not_found(identifier: &str) -> ApiError {
     ApiError::refused(

@@ -735,3 +735,53 @@ pub async fn rotation_rules(s: &Server, records: &dyn channel_connect_server::st
         "active"
     );
 }
+
+/// `DELETE` revokes the bot token at Slack, says so, and the record is gone
+/// (credentials 404); a second `DELETE` is a 404 and revokes nothing.
+pub async fn revoke_rules(s: &Server) {
+    assert_eq!(s.allow(&s.connect(SEED).await).await.status(), StatusCode::OK);
+    let before = slack_activity(s).await["revoked"].as_array().unwrap().len();
+    let path = format!("{}/v1/channel-connections/slack-connection-abc123", s.base);
+    let delete = || {
+        s.http
+            .delete(&path)
+            .header("authorization", format!("ApiKey {DEMO_API_KEY}"))
+            .send()
+    };
+    let res = delete().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(res.headers()["x-revoked"], "bot_token");
+    assert!(res.headers().get("x-not-revoked").is_none());
+    let revoked = slack_activity(s).await["revoked"].as_array().unwrap().clone();
+    assert_eq!(revoked.len(), before + 1);
+    assert_eq!(revoked.last().unwrap(), "xoxb-0000000001-demo-bot-token");
+    assert_eq!(
+        read_credentials(s, "slack-connection-abc123").await.0,
+        StatusCode::NOT_FOUND
+    );
+    let again = delete().await.unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        slack_activity(s).await["revoked"].as_array().unwrap().len(),
+        before + 1
+    );
+}
+
+/// A Slack whose token endpoint answers installs (team `T0DEMO00001`, bot
+/// token `xoxb-gone`) until the returned handle is aborted; then nothing
+/// listens there.
+pub async fn vanishing_slack() -> (String, tokio::task::JoinHandle<()>) {
+    use axum::routing::post;
+    let router = axum::Router::new().route(
+        "/api/oauth.v2.access",
+        post(|| async {
+            r#"{"ok":true,"app_id":"A1","access_token":"xoxb-gone","token_type":"bot","scope":"chat:write","bot_user_id":"U1","team":{"id":"T0DEMO00001","name":"Demo"},"authed_user":{"id":"U2"}}"#
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    (base, task)
+}
