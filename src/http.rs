@@ -35,7 +35,7 @@ use base64::engine::general_purpose::STANDARD;
 use crate::encode::percent_encode_into;
 use crate::secret::ExposeSecret;
 
-/// `GET` or `POST`, the two methods these exchanges use.
+/// `GET`, `POST` or `DELETE`, the methods these exchanges use.
 ///
 /// ```
 /// use channel_connect::http::{HttpRequest, Method};
@@ -51,6 +51,8 @@ pub enum Method {
     Get,
     /// `POST`.
     Post,
+    /// `DELETE`.
+    Delete,
 }
 
 impl Method {
@@ -59,6 +61,7 @@ impl Method {
         match self {
             Method::Get => "GET",
             Method::Post => "POST",
+            Method::Delete => "DELETE",
         }
     }
 }
@@ -139,8 +142,8 @@ enum Body {
 }
 
 /// A request to send: method, URL, headers and a body (none, a form, or
-/// JSON). Built with [`HttpRequest::get`], [`HttpRequest::post_form`] or
-/// [`HttpRequest::post_json`], then [`HttpRequest::header`],
+/// JSON). Built with [`HttpRequest::get`], [`HttpRequest::post_form`],
+/// [`HttpRequest::post_json`] or [`HttpRequest::delete`], then [`HttpRequest::header`],
 /// [`HttpRequest::secret_header`], [`HttpRequest::bearer`],
 /// [`HttpRequest::basic_auth`], [`HttpRequest::field`] and
 /// [`HttpRequest::secret_field`].
@@ -243,6 +246,19 @@ impl HttpRequest {
     /// ```
     pub fn post_json(url: impl Into<String>, body: &serde_json::Value) -> Self {
         Self::new(Method::Post, url, Body::Json(body.to_string())).header("Content-Type", "application/json")
+    }
+
+    /// `DELETE url`, without a body, accepting JSON.
+    ///
+    /// ```
+    /// use channel_connect::http::{HttpRequest, Method};
+    ///
+    /// let req = HttpRequest::delete("https://graph.microsoft.com/v1.0/users/00000000-0000-0000-66f3-3332eca7ea81/teamwork/installedApps/NjRiOWM3NDY%3D");
+    /// assert_eq!((req.method(), req.method_kind()), ("DELETE", Method::Delete));
+    /// assert_eq!((req.body(), req.header_value("content-type")), ("", None));
+    /// ```
+    pub fn delete(url: impl Into<String>) -> Self {
+        Self::new(Method::Delete, url, Body::Empty)
     }
 
     /// Adds a header.
@@ -488,6 +504,7 @@ impl TryFrom<&HttpRequest> for ::http::Request<String> {
         let method = match req.method {
             Method::Get => ::http::Method::GET,
             Method::Post => ::http::Method::POST,
+            Method::Delete => ::http::Method::DELETE,
         };
         let mut builder = ::http::Request::builder().method(method).uri(req.url());
         for h in req.headers() {
@@ -597,6 +614,9 @@ mod tests {
         assert_eq!((json.method(), json.body()), ("POST", r#"{"a":1}"#));
         assert_eq!(json.header_value("content-type"), Some("application/json"));
         assert!(!format!("{get:?}").contains("tok"));
+        let delete = HttpRequest::delete("https://graph.test/z").bearer(&Secret::new("tok"));
+        assert_eq!((delete.method(), delete.body()), ("DELETE", ""));
+        assert_eq!(delete.header_value("content-type"), None);
     }
 
     #[cfg(feature = "http")]
@@ -614,6 +634,12 @@ mod tests {
         assert_eq!(
             http.headers()["content-type"],
             "application/x-www-form-urlencoded"
+        );
+        let delete: ::http::Request<String> =
+            (&HttpRequest::delete("https://graph.test/z")).try_into().unwrap();
+        assert_eq!(
+            (delete.method(), delete.body().as_str()),
+            (&::http::Method::DELETE, "")
         );
     }
 
