@@ -1,4 +1,6 @@
-//! `channel-connect-server (--config FILE | --demo) [options]`: `--help` lists them.
+//! `channel-connect-server (--config FILE | --demo) [options]`: `--help` lists them;
+//! `channel-connect-server --config FILE [--db PATH | --database URL] rekey`
+//! seals every stored row again under the active token key.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,6 +16,7 @@ use channel_connect_server::sender::Sender;
 use channel_connect_server::serve::{Limits, serve};
 use channel_connect_server::store::postgres::{PgOptions, PgStore};
 use channel_connect_server::store::redis::RedisStore;
+use channel_connect_server::store::rekey::{RekeyOptions, RekeyReport, rekey};
 use channel_connect_server::store::sqlite::Store;
 use channel_connect_server::{AppState, app, install_crypto_provider, os_entropy};
 
@@ -26,8 +29,10 @@ use channel_connect_server::{AppState, app, install_crypto_provider, os_entropy}
 #[derive(Parser)]
 #[command(version, about, long_about, after_help = HINT)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// The configuration file (environments, API keys, integrations, keys).
-    #[arg(long, env = "CHANNEL_CONNECT_CONFIG", value_name = "FILE")]
+    #[arg(long, env = "CHANNEL_CONNECT_CONFIG", value_name = "FILE", global = true)]
     config: Option<PathBuf>,
     /// Run the demo: stand-ins for Slack and Microsoft and a start page on
     /// `/`; with the embedded demo configuration unless `--config` is given.
@@ -45,7 +50,8 @@ struct Args {
         long,
         env = "CHANNEL_CONNECT_DB",
         default_value = "channel-connect.db",
-        value_name = "PATH"
+        value_name = "PATH",
+        global = true
     )]
     db: PathBuf,
     /// Replay marks, parked records and idempotency entries in Redis,
@@ -59,14 +65,14 @@ struct Args {
     #[arg(long, env = "CHANNEL_CONNECT_REDIS_CA", value_name = "FILE")]
     redis_ca: Option<PathBuf>,
     /// Connections, endpoints and start links in PostgreSQL (`postgres://...`).
-    #[arg(long, env = "CHANNEL_CONNECT_DATABASE", value_name = "URL")]
+    #[arg(long, env = "CHANNEL_CONNECT_DATABASE", value_name = "URL", global = true)]
     database: Option<String>,
     /// PostgreSQL connections per instance.
     #[arg(long, env = "CHANNEL_CONNECT_DATABASE_POOL", default_value_t = 8,
           value_parser = clap::value_parser!(u16).range(1..=1000))]
     database_pool: u16,
     /// The CA that signs PostgreSQL's certificate (else the system's roots).
-    #[arg(long, env = "CHANNEL_CONNECT_DATABASE_CA", value_name = "FILE")]
+    #[arg(long, env = "CHANNEL_CONNECT_DATABASE_CA", value_name = "FILE", global = true)]
     database_ca: Option<PathBuf>,
     /// Connections served at once; more wait to be accepted. Lowered to
     /// what fits under the open-file limit (the soft limit is raised to the
@@ -109,12 +115,37 @@ struct Args {
     refresh_interval: u64,
 }
 
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Seal every stored connection and endpoint again under the active
+    /// token key (`tokenKeys` in --config), in the SQLite file (--db) or in
+    /// PostgreSQL (--database), a batch per transaction. A run that stops
+    /// loses nothing: run it again to continue. Exits 0 once no row is under
+    /// another key, 1 while some are (it says why), 2 on an error.
+    Rekey(RekeyArgs),
+}
+
+#[derive(clap::Args)]
+struct RekeyArgs {
+    /// Rows sealed again per transaction.
+    #[arg(long, env = "CHANNEL_CONNECT_REKEY_BATCH_SIZE", default_value_t = 500,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    batch_size: u32,
+    /// Stop after this many batches (to spread the work; a later run continues).
+    #[arg(long, env = "CHANNEL_CONNECT_REKEY_MAX_BATCHES", value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_batches: Option<u64>,
+}
+
 const HINT: &str = "channel-connect-server needs --config FILE (your configuration) or --demo (an offline trial); --help lists every flag";
 
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt().with_target(false).init();
     let args = Args::parse();
+    if let Some(Command::Rekey(r)) = &args.command {
+        return rekey_command(&args, r).await;
+    }
     if args.config.is_none() && !args.demo {
         eprintln!("{HINT}");
         return ExitCode::from(2);
@@ -149,16 +180,16 @@ async fn run(a: Args) -> Result<(), String> {
         Some(path) => Config::from_file(&path.to_string_lossy())?,
         None => Config::demo(&base)?,
     };
-    let store = Store::open(&a.db, &config.token_key, os_entropy).map_err(|e| e.to_string())?;
+    let store = Store::open(&a.db, &config.token_keys, os_entropy).map_err(|e| e.to_string())?;
     let sender = Sender::new().map_err(|e| format!("HTTP client: {e}"))?;
-    let token_key = config.token_key;
+    let token_keys = config.token_keys.clone();
     let mut state = AppState::new(config, store, sender, &base);
     if let Some(url) = &a.database {
         let options = PgOptions {
             pool_size: usize::from(a.database_pool),
             ca_file: a.database_ca.clone(),
         };
-        let records = PgStore::connect_with(url, &token_key, os_entropy, &options)
+        let records = PgStore::connect_with(url, &token_keys, os_entropy, &options)
             .await
             .map_err(|e| e.to_string())?;
         state = state.recording(records);
@@ -202,6 +233,7 @@ async fn run(a: Args) -> Result<(), String> {
         );
     }
     let tasks = state.tasks.clone();
+    let sweep_stop = stopping.clone();
     let drain = async move {
         stopping.cancel();
         tasks.close();
@@ -211,11 +243,103 @@ async fn run(a: Args) -> Result<(), String> {
         listener,
         app(state, a.demo, &base),
         limits,
-        stop.received(),
+        // The sweep stops taking new refreshes as soon as the signal comes.
+        async move {
+            stop.received().await;
+            sweep_stop.cancel();
+        },
         drain,
     )
     .await;
     Ok(())
+}
+
+/// `rekey`: runs it, prints what it did and what is left.
+async fn rekey_command(a: &Args, r: &RekeyArgs) -> ExitCode {
+    match run_rekey(a, r).await {
+        Ok(done) => {
+            print_rekey(&done, r);
+            if done.0.remaining_rows() == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The report, and the active key's id.
+async fn run_rekey(a: &Args, r: &RekeyArgs) -> Result<(RekeyReport, u8), String> {
+    let Some(path) = &a.config else {
+        return Err("rekey needs --config FILE (its tokenKeys say which key seals)".to_owned());
+    };
+    install_crypto_provider();
+    let config = Config::from_file(&path.to_string_lossy())?;
+    let options = RekeyOptions {
+        batch_size: usize::try_from(r.batch_size).unwrap_or(500),
+        max_batches: r.max_batches,
+    };
+    let keys = &config.token_keys;
+    let report = match &a.database {
+        Some(url) => {
+            let options_pg = PgOptions {
+                pool_size: 1,
+                ca_file: a.database_ca.clone(),
+            };
+            let store = PgStore::connect_with(url, keys, os_entropy, &options_pg)
+                .await
+                .map_err(|e| e.to_string())?;
+            rekey(&store, options).await
+        }
+        None => {
+            // Opening creates a missing file: a mistyped path would rekey nothing, and say done.
+            if !a.db.exists() {
+                return Err(format!("no database at {} (--db)", a.db.display()));
+            }
+            let store = Store::open(&a.db, keys, os_entropy).map_err(|e| e.to_string())?;
+            rekey(&store, options).await
+        }
+    };
+    Ok((report.map_err(|e| e.to_string())?, keys.active()))
+}
+
+fn print_rekey((report, active): &(RekeyReport, u8), r: &RekeyArgs) {
+    println!(
+        "rekey: {} rows sealed again under token key {active} ({} batches)",
+        report.resealed, report.batches
+    );
+    let left: Vec<String> = report
+        .remaining
+        .iter()
+        .map(|(id, n)| format!("{n} under key {id}"))
+        .collect();
+    if left.is_empty() {
+        println!("rekey: no row remains under another key");
+    } else {
+        println!(
+            "rekey: {} rows remain: {}",
+            report.remaining_rows(),
+            left.join(", ")
+        );
+    }
+    if report.unreadable > 0 {
+        println!(
+            "rekey: {} rows open with no configured key (logged above) and stay as they are",
+            report.unreadable
+        );
+    }
+    if report.stopped {
+        let max = r.max_batches.unwrap_or_default();
+        println!("rekey: stopped after {max} batches (--max-batches): run it again to continue");
+    } else if report.remaining_rows() > report.unreadable {
+        println!(
+            "rekey: rows were written meanwhile under another key: run it again once every instance seals under key {active}"
+        );
+    }
 }
 
 /// The demo says what it is: loudly when anyone but this machine can reach

@@ -15,22 +15,31 @@
 
 use std::time::Duration;
 
-use channel_connect::exchange::{ExchangeError, ProviderErrorKind};
+use channel_connect::exchange::ExchangeError;
 use channel_connect::http::HttpResponse;
 use channel_connect::provider::slack::oauth;
 use channel_connect::records::ChannelConnectionRecord;
+
+use std::sync::Arc;
 
 use crate::config::{Environment, SlackApp};
 use crate::state::AppState;
 use crate::store::{Lease, Renewal, StoreError, Tokens};
 
-/// How long a refresher holds the lease: well past the provider call's
-/// timeout, so a lease never runs out under a refresh still under way.
-const LEASE_SECS: i64 = 30;
-/// How long a reader waits for another refresher's result.
+/// How long a refresher holds the lease: past the provider call's timeout
+/// (10 s) and the store's retries after it, so a lease does not run out
+/// under a refresh still under way (if it does, the write still lands:
+/// see [`crate::store::Refreshes::release`]).
+const LEASE_SECS: i64 = 60;
+/// After a refresh that got no answer, how long before the next try.
+const RETRY_SECS: i64 = 60;
+/// How long a reader of an expired token waits for another refresher.
 const WAIT: Duration = Duration::from_secs(12);
 /// How often a waiting reader looks at the store again.
 const POLL: Duration = Duration::from_millis(100);
+/// The only answer that proves the refresh token dead: other refusals (a
+/// wrong client id, a Slack hiccup) leave the connection as it is.
+const DEAD_REFRESH_TOKEN: &str = "invalid_refresh_token";
 
 /// Why no usable tokens came back.
 #[derive(Debug)]
@@ -52,10 +61,12 @@ impl From<StoreError> for RefreshError {
 }
 
 /// The connection's usable tokens, refreshed first when they expire within
-/// the margin; `None` when there is no such connection.
+/// the margin; `None` when there is no such connection. A token still
+/// valid is answered at once when another refresher is at work; an expired
+/// one waits for that refresher's result, for a while.
 pub async fn fresh(
-    s: &AppState,
-    env: &Environment,
+    s: &Arc<AppState>,
+    env: &Arc<Environment>,
     identifier: &str,
 ) -> Result<Option<ChannelConnectionRecord>, RefreshError> {
     let Some(mut tokens) = s.refreshes.tokens(env.id(), identifier).await? else {
@@ -66,38 +77,44 @@ pub async fn fresh(
         if let Some(reason) = tokens.reconnect {
             return Err(RefreshError::Reconnect(reason));
         }
-        let Some(app) = due(s, env, &tokens.record) else {
+        if due(s, env, &tokens.record).is_none() {
             return Ok(Some(tokens.record));
-        };
+        }
         let now = s.now().unix_timestamp();
-        let holder = lease_holder(s);
-        match s
-            .refreshes
-            .lease(env.id(), identifier, &holder, now, now + LEASE_SECS)
-            .await?
-        {
-            None => return Ok(None),
-            Some(Lease::Taken(under)) => return refresh(s, env, app, identifier, &holder, under).await,
-            Some(Lease::Held(now_held)) => {
-                tokens = now_held;
-                // Another refresher is at it: wait for its result.
-                while tokens.leased_until.is_some_and(|t| t > s.now().unix_timestamp())
-                    && tokens.reconnect.is_none()
-                    && due(s, env, &tokens.record).is_some()
-                {
-                    if tokio::time::Instant::now() >= deadline {
-                        return still_usable(s, tokens.record);
-                    }
-                    tokio::time::sleep(POLL).await;
-                    match s.refreshes.tokens(env.id(), identifier).await? {
-                        Some(t) => tokens = t,
-                        None => return Ok(None),
-                    }
+        let leased = tokens.leased_until.is_some_and(|t| t > now);
+        if !leased {
+            let holder = lease_holder(s);
+            match s
+                .refreshes
+                .lease(env.id(), identifier, &holder, now, now + LEASE_SECS)
+                .await?
+            {
+                None => return Ok(None),
+                Some(Lease::Taken(under)) => {
+                    // A task of its own: a reader that goes away (a client
+                    // timeout) must not cancel a refresh Slack may already
+                    // have answered; its new tokens exist nowhere else.
+                    let (s2, env2, id) = (s.clone(), env.clone(), identifier.to_owned());
+                    let task = s
+                        .tasks
+                        .spawn(async move { refresh(&s2, &env2, &id, &holder, under).await });
+                    return task.await.unwrap_or(Err(RefreshError::Expired));
                 }
-                if tokio::time::Instant::now() >= deadline {
-                    return still_usable(s, tokens.record);
-                }
+                Some(Lease::Held(held)) => tokens = held,
             }
+        }
+        // Another refresher is at it (or waits to retry): a token still
+        // valid serves meanwhile; an expired one waits for the result.
+        if !expired(s, &tokens.record) {
+            return Ok(Some(tokens.record));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(RefreshError::Expired);
+        }
+        tokio::time::sleep(POLL).await;
+        match s.refreshes.tokens(env.id(), identifier).await? {
+            Some(t) => tokens = t,
+            None => return Ok(None),
         }
     }
 }
@@ -111,93 +128,95 @@ fn due<'e>(s: &AppState, env: &'e Environment, record: &ChannelConnectionRecord)
     env.slack.get(&record.integration_identifier)
 }
 
+/// Whether `record`'s access token has expired.
+fn expired(s: &AppState, record: &ChannelConnectionRecord) -> bool {
+    record
+        .auth
+        .as_ref()
+        .and_then(|a| a.expires_at)
+        .is_some_and(|t| t <= s.now())
+}
+
 /// Refreshes under the lease `holder` took, and ends the lease.
 async fn refresh(
     s: &AppState,
     env: &Environment,
-    app: &SlackApp,
     identifier: &str,
     holder: &str,
     under: Tokens,
 ) -> Result<Option<ChannelConnectionRecord>, RefreshError> {
     let mut record = under.record;
-    let spent = match (
-        &under.reconnect,
-        record.auth.as_ref().and_then(|a| a.refresh_token.clone()),
-    ) {
-        (None, Some(spent)) if due(s, env, &record).is_some() => spent,
+    let now = s.now().unix_timestamp();
+    let spent = record.auth.as_ref().and_then(|a| a.refresh_token.clone());
+    let (Some(app), Some(spent), None) = (due(s, env, &record), spent, &under.reconnect) else {
         // Refreshed (or refused) by another refresher before this lease.
-        _ => {
-            s.refreshes
-                .release(
-                    env.id(),
-                    identifier,
-                    holder,
-                    Renewal::Unchanged,
-                    s.now().unix_timestamp(),
-                )
-                .await?;
-            return match under.reconnect {
-                Some(reason) => Err(RefreshError::Reconnect(reason)),
-                None => Ok(Some(record)),
-            };
-        }
+        release(s, env.id(), identifier, holder, Renewal::Unchanged).await?;
+        return match under.reconnect {
+            Some(reason) => Err(RefreshError::Reconnect(reason)),
+            None => Ok(Some(record)),
+        };
     };
     let request = oauth::refresh_request(&app.app, &spent);
     let renewal = match s.sender.send(&request).await {
         Err(e) => {
             tracing::warn!(kind = ?e.kind, connection = identifier, "token refresh: no answer from Slack");
-            Renewal::Unchanged
+            Renewal::RetryAfter(now + RETRY_SECS)
         }
         Ok(answer) => match oauth::parse_refresh(&HttpResponse::new(answer.status, &answer.body), s.now()) {
             Ok(refreshed) => Renewal::Refreshed {
                 spent,
                 auth: refreshed.auth_record(),
             },
-            Err(ExchangeError::Provider(p))
-                if matches!(
-                    p.kind(),
-                    ProviderErrorKind::InvalidGrant | ProviderErrorKind::TokenRevoked
-                ) =>
-            {
-                Renewal::Reconnect {
-                    spent,
-                    reason: reason_of(p.code()),
-                }
-            }
+            Err(ExchangeError::Provider(p)) if p.code() == DEAD_REFRESH_TOKEN => Renewal::Reconnect {
+                spent,
+                reason: DEAD_REFRESH_TOKEN.to_owned(),
+            },
             Err(e) => {
                 tracing::warn!(error = %e, connection = identifier, "token refresh failed; the tokens stay as they are");
-                Renewal::Unchanged
+                Renewal::RetryAfter(now + RETRY_SECS)
             }
         },
     };
-    let (new_auth, reason) = match &renewal {
-        Renewal::Refreshed { auth, .. } => (Some(auth.clone()), None),
-        Renewal::Reconnect { reason, .. } => (None, Some(reason.clone())),
-        Renewal::Unchanged => (None, None),
+    let new_auth = match &renewal {
+        Renewal::Refreshed { auth, .. } => Some(auth.clone()),
+        _ => None,
     };
-    let written = release(s, env.id(), identifier, holder, renewal).await?;
-    if let (true, Some(reason)) = (written, reason) {
-        tracing::warn!(
-            connection = identifier,
-            reason,
-            "token refresh refused: the connection needs reconnection"
-        );
-        return Err(RefreshError::Reconnect(reason));
-    }
-    match (written, new_auth) {
-        (true, Some(auth)) => {
+    let written = match release(s, env.id(), identifier, holder, renewal.clone()).await {
+        Ok(written) => written,
+        // The new tokens work; only this service's copy is lost (the next
+        // refresh will be refused, and the connection marked).
+        Err(e) if new_auth.is_some() => {
+            tracing::error!(error = %e, connection = identifier, "refreshed tokens could not be stored");
+            true
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match (written, renewal) {
+        (true, Renewal::Refreshed { auth, .. }) => {
             tracing::info!(connection = identifier, "tokens refreshed");
             record.auth = Some(auth);
             Ok(Some(record))
         }
-        // Not written: a re-install replaced the tokens meanwhile; theirs count.
-        (false, Some(_)) => match s.refreshes.tokens(env.id(), identifier).await? {
-            Some(t) if t.reconnect.is_none() => Ok(Some(t.record)),
-            Some(t) => Err(RefreshError::Reconnect(t.reconnect.unwrap_or_default())),
-            None => Ok(None),
-        },
-        _ => still_usable(s, record),
+        (true, Renewal::Reconnect { reason, .. }) => {
+            tracing::warn!(
+                connection = identifier,
+                reason,
+                "refresh token refused: the connection needs reconnection"
+            );
+            Err(RefreshError::Reconnect(reason))
+        }
+        // Not written: a re-install replaced the tokens meanwhile; the row's count.
+        (false, Renewal::Refreshed { .. } | Renewal::Reconnect { .. }) => {
+            match s.refreshes.tokens(env.id(), identifier).await? {
+                Some(t) => match t.reconnect {
+                    Some(reason) => Err(RefreshError::Reconnect(reason)),
+                    None => Ok(Some(t.record)),
+                },
+                None => Ok(None),
+            }
+        }
+        _ if expired(s, &record) => Err(RefreshError::Expired),
+        _ => Ok(Some(record)),
     }
 }
 
@@ -212,10 +231,9 @@ async fn release(
 ) -> Result<bool, StoreError> {
     let mut tries = 0;
     loop {
-        let attempt = renewal.clone();
         match s
             .refreshes
-            .release(env, identifier, holder, attempt, s.now().unix_timestamp())
+            .release(env, identifier, holder, renewal.clone(), s.now().unix_timestamp())
             .await
         {
             Ok(written) => return Ok(written),
@@ -229,31 +247,6 @@ async fn release(
     }
 }
 
-/// The record as it is, while its access token has not expired.
-fn still_usable(
-    s: &AppState,
-    record: ChannelConnectionRecord,
-) -> Result<Option<ChannelConnectionRecord>, RefreshError> {
-    let expired = record
-        .auth
-        .as_ref()
-        .and_then(|a| a.expires_at)
-        .is_some_and(|t| t <= s.now());
-    if expired {
-        Err(RefreshError::Expired)
-    } else {
-        Ok(Some(record))
-    }
-}
-
-/// A provider's error code as a reconnection reason: it is shown in API
-/// answers, so only a short `snake_case` word passes.
-pub fn reason_of(code: &str) -> String {
-    let plain =
-        !code.is_empty() && code.len() <= 64 && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
-    if plain { code } else { "token_refused" }.to_owned()
-}
-
 /// A lease holder's name: unique per attempt.
 fn lease_holder(s: &AppState) -> String {
     let mut bytes = [0u8; 12];
@@ -263,11 +256,7 @@ fn lease_holder(s: &AppState) -> String {
 
 /// Refreshes, every `every`, the connections whose tokens expire within
 /// the margin, a batch at a time, until `stop` resolves.
-pub async fn sweep(
-    s: std::sync::Arc<AppState>,
-    every: Duration,
-    stop: impl std::future::Future<Output = ()>,
-) {
+pub async fn sweep(s: Arc<AppState>, every: Duration, stop: impl std::future::Future<Output = ()>) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(stop);
@@ -286,9 +275,6 @@ pub async fn sweep(
             }
         };
         for (env_id, identifier) in due {
-            let Some(env) = s.config.by_id(&env_id) else {
-                continue;
-            };
             // A refresh under way finishes (its new tokens exist nowhere
             // else); none starts after `stop`.
             tokio::select! {
@@ -296,6 +282,22 @@ pub async fn sweep(
                 _ = &mut stop => return,
                 _ = std::future::ready(()) => {}
             }
+            let env = s.config.by_id(&env_id);
+            let refresher = env.zip(s.refreshes.tokens(&env_id, &identifier).await.ok().flatten());
+            let Some((env, tokens)) =
+                refresher.filter(|(e, t)| e.slack.contains_key(&t.record.integration_identifier))
+            else {
+                // Nothing here can refresh it (its environment or Slack
+                // integration is not configured): out of the sweep's way
+                // for an hour, so the rows after it are reached.
+                let t = s.now().unix_timestamp();
+                let _ = s
+                    .refreshes
+                    .lease(&env_id, &identifier, "no-refresher", t, t + 3600)
+                    .await;
+                continue;
+            };
+            drop(tokens);
             match fresh(&s, env, &identifier).await {
                 Ok(_) | Err(RefreshError::Reconnect(_)) => {}
                 Err(RefreshError::Expired) => {

@@ -39,7 +39,15 @@ impl Sender {
     pub async fn send(&self, req: &HttpRequest) -> Result<Answer, SendError> {
         let method = match req.method_kind() {
             Method::Get => reqwest::Method::GET,
-            _ => reqwest::Method::POST,
+            Method::Delete => reqwest::Method::DELETE,
+            Method::Post => reqwest::Method::POST,
+            // A method this sender does not know is not sent as another.
+            _ => {
+                return Err(SendError {
+                    kind: SendErrorKind::Request,
+                    io: None,
+                });
+            }
         };
         let mut builder = self.client.request(method, req.url());
         for h in req.headers() {

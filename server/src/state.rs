@@ -37,7 +37,7 @@ pub struct AppState {
     pub idempotency: Arc<dyn IdempotencyEntries>,
     /// Provider calls.
     pub sender: Sender,
-    /// Seals records parked for a retry (the token key).
+    /// Seals records parked for a retry (the token keys).
     pub sealer: Sealer,
     /// Fills entropy for states (the OS generator by default).
     pub entropy: fn(&mut [u8]),
@@ -64,7 +64,7 @@ impl AppState {
             replay: Arc::new(store.clone()),
             parked: Arc::new(store.clone()),
             idempotency: Arc::new(store),
-            sealer: Sealer::new(&config.token_key, crate::os_entropy),
+            sealer: Sealer::new(&config.token_keys, crate::os_entropy),
             sender,
             entropy: crate::os_entropy,
             clock: OffsetDateTime::now_utc,

@@ -539,7 +539,7 @@ async fn a_user_link_ends_in_the_connections_own_workspace_or_not_at_all() {
     // A Slack connection of another team than the one the stand-in's user is in.
     let key = channel_connect_server::config::Config::demo(&s.base)
         .unwrap()
-        .token_key;
+        .token_keys;
     let store = Store::open(&s.db, &key, os_entropy).unwrap();
     let other_team: channel_connect::records::StoredRecords = serde_json::from_value(json!({
         "connection": {
@@ -1301,7 +1301,7 @@ async fn a_rotating_token_is_refreshed_once_and_a_refused_one_asks_for_reconnect
     let s = start("rotation").await;
     let records = Store::open(
         &s.db,
-        &Config::demo("http://127.0.0.1:1").unwrap().token_key,
+        &Config::demo("http://127.0.0.1:1").unwrap().token_keys,
         os_entropy,
     )
     .unwrap();
@@ -1311,4 +1311,9 @@ async fn a_rotating_token_is_refreshed_once_and_a_refused_one_asks_for_reconnect
 #[tokio::test]
 async fn deleting_a_connection_revokes_its_token_at_slack() {
     revoke_rules(&start("revoke").await).await;
+}
+
+#[tokio::test]
+async fn slack_events_are_verified_and_an_uninstall_removes_the_connection() {
+    events_rules(&start("events").await).await;
 }

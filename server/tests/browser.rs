@@ -193,7 +193,7 @@ async fn chromium_connects_slack_and_teams_through_the_demo_page() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let config = Config::demo(&base).unwrap();
-    let store = Store::in_memory(&config.token_key, os_entropy).unwrap();
+    let store = Store::in_memory(&config.token_keys, os_entropy).unwrap();
     let state = Arc::new(AppState::new(config, store, Sender::new().unwrap(), &base));
     let router = app(state, true, &base);
     tokio::spawn(channel_connect_server::serve::serve(

@@ -82,7 +82,7 @@ async fn sigterm_stops_accepting_and_finishes_the_callback_in_flight() {
     assert!(page.contains("all set"));
     assert!(p.wait_exit().success());
 
-    let token_key = Config::demo(&base).unwrap().token_key;
+    let token_key = Config::demo(&base).unwrap().token_keys;
     let store = Store::open(&p.server.db, &token_key, os_entropy).unwrap();
     let all = Filter {
         limit: 10,
@@ -267,7 +267,7 @@ async fn sigterm_waits_for_a_callback_whose_browser_went_away() {
     release.notify_one();
     assert!(p.wait_exit().success());
 
-    let token_key = Config::demo(&base).unwrap().token_key;
+    let token_key = Config::demo(&base).unwrap().token_keys;
     let store = Store::open(&p.server.db, &token_key, os_entropy).unwrap();
     let all = Filter {
         limit: 10,

@@ -4,14 +4,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use channel_connect::provider::slack::events::SigningSecret;
 use channel_connect::{
     BaseUrl, ChannelConnect, ClientId, Integration, KeyId, KeyRing, MsTeams, Platform, RedirectUri, Secret,
     SigningKey, Slack, Tenant,
 };
-use channel_connect::provider::slack::events::SigningSecret;
 use serde::Deserialize;
 
 use super::environment::{Binding, Environment, SlackApp};
+use crate::store::seal::TokenKeys;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -21,7 +22,12 @@ struct File {
     lifetime_secs: Option<u16>,
     #[serde(default)]
     skew_secs: Option<u16>,
-    token_key_hex: String,
+    /// One token key (id 0): what `tokenKeys` replaces for a rotation.
+    #[serde(default)]
+    token_key_hex: Option<String>,
+    /// The token key ring: one active, the others to open what they sealed.
+    #[serde(default)]
+    token_keys: Option<Vec<KeyFile>>,
     environments: Vec<EnvironmentFile>,
 }
 
@@ -92,11 +98,11 @@ enum RolloutWord {
     Rollout,
 }
 
-/// What a file holds, checked: the platform, the environments, the token key.
+/// What a file holds, checked: the platform, the environments, the token keys.
 pub(super) struct Parsed {
     pub(super) platform: Platform,
     pub(super) environments: Vec<Arc<Environment>>,
-    pub(super) token_key: [u8; 32],
+    pub(super) token_keys: TokenKeys,
 }
 
 /// Parses and validates a configuration's text.
@@ -110,9 +116,7 @@ pub(super) fn parse(text: &str) -> Result<Parsed, String> {
     if let Some(s) = file.skew_secs {
         platform = platform.with_skew_secs(s).map_err(|e| e.to_string())?;
     }
-    let token_key: [u8; 32] = hex(&secret(&file.token_key_hex)?)
-        .and_then(|k| k.try_into().ok())
-        .ok_or("tokenKeyHex must be 32 bytes as 64 hex digits")?;
+    let token_keys = token_keys(file.token_key_hex.as_deref(), file.token_keys.as_deref())?;
     let mut environments = Vec::new();
     let mut api_keys = std::collections::HashSet::new();
     for env in file.environments {
@@ -130,7 +134,7 @@ pub(super) fn parse(text: &str) -> Result<Parsed, String> {
     Ok(Parsed {
         platform,
         environments,
-        token_key,
+        token_keys,
     })
 }
 
@@ -186,6 +190,38 @@ fn key_ring(keys: &[KeyFile]) -> Result<KeyRing, String> {
         ring = ring.with_verify_only(k).map_err(|e| e.to_string())?;
     }
     Ok(ring)
+}
+
+/// `tokenKeyHex` (key 0) or `tokenKeys`, one of them.
+fn token_keys(single: Option<&str>, ring: Option<&[KeyFile]>) -> Result<TokenKeys, String> {
+    match (single, ring) {
+        (Some(hex), None) => Ok(TokenKeys::new(0, &token_key(hex, "tokenKeyHex")?)),
+        (None, Some(keys)) => token_key_ring(keys),
+        (Some(_), Some(_)) => Err("give tokenKeyHex or tokenKeys, not both".to_owned()),
+        (None, None) => Err("the configuration needs tokenKeyHex or tokenKeys".to_owned()),
+    }
+}
+
+fn token_key_ring(keys: &[KeyFile]) -> Result<TokenKeys, String> {
+    let mut active = keys.iter().filter(|k| k.active);
+    let (Some(first), None) = (active.next(), active.next()) else {
+        return Err("tokenKeys needs exactly one key with \"active\": true".to_owned());
+    };
+    let what = |k: &KeyFile| format!("tokenKeys: key {}", k.id);
+    let mut ring = TokenKeys::new(first.id, &token_key(&first.secret_hex, &what(first))?);
+    for k in keys.iter().filter(|k| !k.active) {
+        ring = ring
+            .with_reader(k.id, &token_key(&k.secret_hex, &what(k))?)
+            .map_err(|e| format!("tokenKeys: {e}"))?;
+    }
+    Ok(ring)
+}
+
+/// A 32-byte token key from its hex (or `env:NAME`); the error names `what`, never the value.
+fn token_key(value: &str, what: &str) -> Result<[u8; 32], String> {
+    hex(&secret(value)?)
+        .and_then(|k| k.try_into().ok())
+        .ok_or_else(|| format!("{what} must be 32 bytes as 64 hex digits"))
 }
 
 fn environment(platform: &Platform, env: EnvironmentFile) -> Result<Environment, String> {

@@ -1,5 +1,5 @@
 //! The server's configuration: environments (API keys, integrations) on one
-//! platform (signing keys, state lifetime), and the key that seals tokens at
+//! platform (signing keys, state lifetime), and the keys that seal tokens at
 //! rest. One JSON file (`file`), or the embedded demo (`demo`).
 //!
 //! A secret field may name an environment variable instead of holding the
@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use channel_connect::Platform;
 
+pub use crate::store::seal::TokenKeys;
 pub use environment::{Binding, Environment, SlackApp};
 
 /// The callback path this server serves (the integrations' `redirectUri`).
@@ -31,8 +32,8 @@ pub struct Config {
     pub platform: Platform,
     /// The environments, each with its own API keys and integrations.
     pub environments: Vec<Arc<Environment>>,
-    /// The AEAD key for tokens at rest (32 bytes).
-    pub token_key: [u8; 32],
+    /// The AEAD keys for tokens at rest (`tokenKeyHex`, or the `tokenKeys` ring).
+    pub token_keys: TokenKeys,
 }
 
 impl std::fmt::Debug for Config {
@@ -40,7 +41,7 @@ impl std::fmt::Debug for Config {
         let ids: Vec<&str> = self.environments.iter().map(|e| e.id()).collect();
         f.debug_struct("Config")
             .field("environments", &ids)
-            .field("token_key", &"[redacted]")
+            .field("token_keys", &self.token_keys)
             .finish()
     }
 }
@@ -71,7 +72,7 @@ impl Config {
         Ok(Config {
             platform: parsed.platform,
             environments: parsed.environments,
-            token_key: parsed.token_key,
+            token_keys: parsed.token_keys,
         })
     }
 
@@ -162,6 +163,87 @@ mod tests {
         assert!(
             err.contains("expected a sequence") && err.contains("line"),
             "{err}"
+        );
+    }
+
+    /// The demo's text with `tokenKeyHex` replaced by `ring` (the JSON after `"tokenKeys": `).
+    fn with_token_keys(ring: &str) -> String {
+        let demo = Config::demo_text("http://127.0.0.1:1");
+        let start = demo.find("\"tokenKeyHex\"").unwrap();
+        let end = start + demo[start..].find(",\n").unwrap();
+        format!("{}\"tokenKeys\": {ring}{}", &demo[..start], &demo[end..])
+    }
+
+    const K1: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+    const K2: &str = "2222222222222222222222222222222222222222222222222222222222222222";
+
+    #[test]
+    fn token_keys_are_one_key_or_a_ring_with_one_active() {
+        let demo = Config::demo("http://127.0.0.1:1").unwrap();
+        assert_eq!(
+            (demo.token_keys.active(), demo.token_keys.ids()),
+            (0, vec![0]),
+            "tokenKeyHex is key 0"
+        );
+        let ring = format!(
+            r#"[{{ "id": 1, "secretHex": "{K1}" }}, {{ "id": 2, "secretHex": "{K2}", "active": true }}]"#
+        );
+        let c = Config::parse(&with_token_keys(&ring)).unwrap();
+        assert_eq!((c.token_keys.active(), c.token_keys.ids()), (2, vec![2, 1]));
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("active: 2") && !shown.contains("17, 17") && !shown.contains("34, 34"),
+            "{shown}"
+        );
+        let err = |ring: &str| Config::parse(&with_token_keys(ring)).unwrap_err();
+        let none_active = format!(r#"[{{ "id": 1, "secretHex": "{K1}" }}]"#);
+        assert!(
+            err(&none_active).contains("exactly one key"),
+            "{}",
+            err(&none_active)
+        );
+        let two_active = format!(
+            r#"[{{ "id": 1, "secretHex": "{K1}", "active": true }}, {{ "id": 2, "secretHex": "{K2}", "active": true }}]"#
+        );
+        assert!(err(&two_active).contains("exactly one key"));
+        let twice = format!(
+            r#"[{{ "id": 1, "secretHex": "{K1}", "active": true }}, {{ "id": 1, "secretHex": "{K2}" }}]"#
+        );
+        assert!(err(&twice).contains("id 1 is listed twice"), "{}", err(&twice));
+        let short = format!(
+            r#"[{{ "id": 1, "secretHex": "{K1}", "active": true }}, {{ "id": 2, "secretHex": "22aa" }}]"#
+        );
+        let short = err(&short);
+        assert!(
+            short.contains("key 2 must be 32 bytes") && !short.contains("22aa"),
+            "{short}"
+        );
+        let from_env =
+            r#"[{ "id": 1, "secretHex": "env:CHANNEL_CONNECT_TEST_UNSET_TOKEN_KEY", "active": true }]"#;
+        assert!(err(from_env).contains("CHANNEL_CONNECT_TEST_UNSET_TOKEN_KEY"));
+        let wrong_type = r#"[{ "id": 1, "secretHex": ["c0ffee"], "active": true }]"#;
+        assert!(!err(wrong_type).contains("c0ffee"), "{}", err(wrong_type));
+    }
+
+    #[test]
+    fn token_key_hex_and_token_keys_exclude_each_other() {
+        let demo = Config::demo_text("http://127.0.0.1:1");
+        let both = demo.replace(
+            "\"environments\"",
+            &format!(r#""tokenKeys": [{{ "id": 1, "secretHex": "{K1}", "active": true }}], "environments""#),
+        );
+        assert!(Config::parse(&both).unwrap_err().contains("not both"));
+        let neither = with_token_keys("null");
+        assert!(
+            Config::parse(&neither)
+                .unwrap_err()
+                .contains("needs tokenKeyHex or tokenKeys")
+        );
+        let bad = demo.replace("64656d6f2d746f6b656e", "zz");
+        let bad = Config::parse(&bad).unwrap_err();
+        assert!(
+            bad.contains("tokenKeyHex must be 32 bytes") && !bad.contains("6b6579"),
+            "{bad}"
         );
     }
 

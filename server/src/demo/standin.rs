@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -97,6 +97,10 @@ struct Activity {
     refreshes: u64,
     refused_refreshes: u64,
     revoked: VecDeque<String>,
+    #[serde(skip)]
+    teams_installs: u64,
+    #[serde(skip)]
+    teams_uninstalls: u64,
 }
 
 type Shared = Arc<Standin>;
@@ -119,8 +123,13 @@ pub fn router(base: &str) -> Router {
         .route("/graph/v1.0/appCatalogs/teamsApps", get(graph_find_app))
         .route(
             "/graph/v1.0/users/{user}/teamwork/installedApps",
-            post(graph_install),
+            post(graph_install).get(graph_installs),
         )
+        .route(
+            "/graph/v1.0/users/{user}/teamwork/installedApps/{installation}",
+            delete(graph_uninstall),
+        )
+        .route("/graph/activity", get(graph_activity))
         .with_state(s)
 }
 
@@ -314,8 +323,11 @@ impl Standin {
         let team = form
             .get("refresh_token")
             .and_then(|t| lock(&self.refresh_tokens).by_key.remove(t));
-        let rotating = form.get("client_id").map(String::as_str) == Some(ROTATING_CLIENT_ID);
-        let (true, Some(team)) = (rotating, team) else {
+        if form.get("client_id").map(String::as_str) != Some(ROTATING_CLIENT_ID) {
+            lock(&self.activity).refused_refreshes += 1;
+            return json!({ "ok": false, "error": "invalid_client_id" });
+        }
+        let Some(team) = team else {
             lock(&self.activity).refused_refreshes += 1;
             return json!({ "ok": false, "error": "invalid_refresh_token" });
         };
@@ -488,12 +500,47 @@ async fn graph_install(State(s): State<Shared>, Path(user): Path<String>) -> Sta
     if user.len() > 128 {
         return StatusCode::BAD_REQUEST;
     }
-    let mut installed = s.installed.lock().unwrap_or_else(|p| p.into_inner());
+    let mut installed = lock(&s.installed);
     if installed.by_key.contains_key(&user) {
         return StatusCode::CONFLICT;
     }
     installed.insert(user, ());
+    lock(&s.activity).teams_installs += 1;
     StatusCode::CREATED
+}
+
+/// A user's installation of the demo app: its id, as Graph's are opaque.
+fn installation_id(user: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}##{TEAMS_APP_ID}"))
+}
+
+/// The user's installations of the app (Graph answers the `$filter`ed list).
+async fn graph_installs(State(s): State<Shared>, Path(user): Path<String>) -> Json<Value> {
+    let value: Vec<Value> = match lock(&s.installed).by_key.contains_key(&user) {
+        true => vec![json!({
+            "id": installation_id(&user),
+            "teamsAppDefinition": { "id": "ZGVtbw==", "teamsAppId": TEAMS_APP_ID, "displayName": "Demo notifications" }
+        })],
+        false => Vec::new(),
+    };
+    Json(json!({ "value": value }))
+}
+
+async fn graph_uninstall(
+    State(s): State<Shared>,
+    Path((user, installation)): Path<(String, String)>,
+) -> StatusCode {
+    if installation != installation_id(&user) || lock(&s.installed).by_key.remove(&user).is_none() {
+        return StatusCode::NOT_FOUND;
+    }
+    lock(&s.activity).teams_uninstalls += 1;
+    StatusCode::NO_CONTENT
+}
+
+/// What the Graph stand-in did: installs made and removed.
+async fn graph_activity(State(s): State<Shared>) -> Json<Value> {
+    let a = lock(&s.activity);
+    Json(json!({ "installs": a.teams_installs, "uninstalls": a.teams_uninstalls }))
 }
 
 #[cfg(test)]

@@ -196,11 +196,12 @@ async fn update_connection(
         return Err(not_found(identifier));
     }
     let stored = s
-        .connections
-        .connection_record(env.id(), identifier)
+        .refreshes
+        .tokens(env.id(), identifier)
         .await?
         .ok_or_else(|| not_found(identifier))?;
-    let mut record = serde_json::to_value(&stored).map_err(|_| ApiError::Internal("encode connection"))?;
+    let mut record =
+        serde_json::to_value(&stored.record).map_err(|_| ApiError::Internal("encode connection"))?;
     let new_workspace = workspace(u.workspace)?;
     // The workspace is what reconnects and user links are pinned to: a
     // connection does not move (its links would follow it elsewhere).
@@ -213,12 +214,42 @@ async fn update_connection(
     if let (Value::Object(old), Value::Object(new)) = (&mut record["workspace"], new_workspace) {
         old.extend(new);
     }
-    let token_type = record["auth"]["tokenType"].clone();
+    let old_auth = record["auth"].take();
     record["auth"] = auth(u.auth)?;
-    if !token_type.is_null() {
-        record["auth"]["tokenType"] = token_type;
+    let same_token = record["auth"]["accessToken"] == old_auth["accessToken"];
+    // The same token sent back (a rename): what only the store knows of it
+    // (its refresh token, expiry and scopes, never answered) stays.
+    let kept: &[&str] = if same_token {
+        &["tokenType", "refreshToken", "expiresAt", "scopes"]
+    } else {
+        &["tokenType"]
+    };
+    for field in kept {
+        if record["auth"].get(field).is_none() && !old_auth[field].is_null() {
+            record["auth"][field] = old_auth[field].clone();
+        }
     }
-    put(s, env, record, Write::Update).await
+    let answer = put(s, env, record, Write::Update).await?;
+    // A new token is the caller's fix for a connection marked for
+    // reconnection (the write cleared the mark); the same token is not.
+    match (same_token, stored.reconnect) {
+        (true, Some(reason)) => {
+            s.refreshes
+                .mark_reconnect(env.id(), identifier, &reason, s.now().unix_timestamp())
+                .await?;
+            Ok(with_status(answer, Some(&reason)))
+        }
+        _ => Ok(answer),
+    }
+}
+
+/// A connection's answer with its reconnection mark, as [`wire::connection`] writes it.
+fn with_status(mut answer: Value, reconnect: Option<&str>) -> Value {
+    if let Some(reason) = reconnect {
+        answer["status"] = json!("needs_reconnection");
+        answer["statusReason"] = json!(reason);
+    }
+    answer
 }
 
 async fn put(s: &AppState, env: &Environment, record: Value, write: Write) -> Result<Value, ApiError> {

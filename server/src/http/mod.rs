@@ -8,6 +8,7 @@ mod connections;
 mod credentials;
 mod endpoints;
 pub mod error;
+mod events;
 mod idempotent;
 pub mod issue;
 mod lists;
@@ -73,6 +74,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(endpoints::get)
                 .patch(endpoints::update)
                 .delete(endpoints::delete),
+        )
+        .route(
+            "/v1/integrations/slack/events/{integrationIdentifier}",
+            post(events::receive),
         )
         .route("/healthz", get(|| async { "ok" }))
         .fallback(novu_errors::not_found)

@@ -13,6 +13,7 @@ pub mod query;
 mod records;
 pub mod redis;
 mod refreshes;
+pub mod rekey;
 pub mod seal;
 pub mod sqlite;
 mod starts;

@@ -232,6 +232,15 @@ pub trait Connections: Send + Sync {
         write: Write,
         now: i64,
     ) -> StoreFuture<'a, Result<ConnectionRow, Conflict>>;
+    /// The identifiers of the environment's connections of `integration`
+    /// in `workspace` (a Slack team or enterprise, a Microsoft tenant): what
+    /// a provider's uninstall event is about. Rare, so read without an index.
+    fn workspace_connections<'a>(
+        &'a self,
+        env: &'a str,
+        integration: &'a str,
+        workspace: &'a str,
+    ) -> StoreFuture<'a, Vec<String>>;
     /// Removes a connection and every endpoint linked to it (none may send
     /// through a connection that is gone), in one transaction; `None` when
     /// there was no such connection, else how many endpoints went with it.

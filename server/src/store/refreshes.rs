@@ -53,9 +53,12 @@ pub enum Renewal {
         /// A short machine-readable reason (`invalid_refresh_token`).
         reason: String,
     },
-    /// Nothing learned (the provider could not be reached): the lease is
-    /// freed and the tokens stay as they are.
+    /// Nothing to do (another refresher was first): the lease is freed.
     Unchanged,
+    /// Nothing learned (the provider could not be reached): the tokens stay
+    /// as they are and the lease is kept until this time (Unix seconds), so
+    /// neither the sweep nor a reader tries again before it.
+    RetryAfter(i64),
 }
 
 /// Connections' token refreshes.
@@ -75,9 +78,12 @@ pub trait Refreshes: Send + Sync {
         until: i64,
     ) -> StoreFuture<'a, Option<Lease>>;
 
-    /// Ends `holder`'s lease as `renewal` says, in one transaction; whether
-    /// the renewal was written (not when the lease or the spent token is
-    /// no longer the row's).
+    /// Ends a lease as `renewal` says, in one transaction; whether new
+    /// tokens or a mark were written. Those are written whenever the row
+    /// still holds the spent refresh token, whoever holds the lease by then
+    /// (a refresh Slack answered must not be lost to a lease that ran
+    /// out), and end any lease; `Unchanged` and `RetryAfter` touch only
+    /// `holder`'s own lease.
     fn release<'a>(
         &'a self,
         env: &'a str,

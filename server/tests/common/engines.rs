@@ -342,7 +342,7 @@ impl Engines {
             return None;
         };
         let marks = RedisStore::connect(&redis.url(), name).await.unwrap();
-        let key = Config::demo("http://127.0.0.1:1").unwrap().token_key;
+        let key = Config::demo("http://127.0.0.1:1").unwrap().token_keys;
         let records = PgStore::connect(&pg.url(), &key, os_entropy).await.unwrap();
         Some(Engines {
             redis,

@@ -68,7 +68,7 @@ pub async fn start_on(
     let base = format!("http://{}", listener.local_addr().unwrap());
     let public = behind.unwrap_or(&base).to_owned();
     let config = Config::demo(&public).unwrap();
-    let store = Store::open(&db, &config.token_key, os_entropy).unwrap();
+    let store = Store::open(&db, &config.token_keys, os_entropy).unwrap();
     let state = customize(AppState::new(config, store, Sender::new().unwrap(), &public));
     let router = app(Arc::new(state), true, &public);
     tokio::spawn(serve(
@@ -629,7 +629,11 @@ pub async fn read_credentials(s: &Server, identifier: &str) -> (StatusCode, Valu
 /// rotated refresh token is kept, and a refresh token Slack refuses marks
 /// the connection for reconnection until it is connected again.
 pub async fn rotation_rules(s: &Server, records: &dyn channel_connect_server::store::Connections) {
-    let before = slack_activity(s).await["refreshes"].as_u64().unwrap();
+    let activity = slack_activity(s).await;
+    let (before, refused) = (
+        activity["refreshes"].as_u64().unwrap(),
+        activity["refused_refreshes"].as_u64().unwrap(),
+    );
     assert_eq!(
         s.allow(&s.connect(&rotating_body("rotating-1")).await)
             .await
@@ -643,25 +647,9 @@ pub async fn rotation_rules(s: &Server, records: &dyn channel_connect_server::st
         .unwrap();
     let installed = installed.auth.unwrap();
     assert!(installed.refresh_token.is_some() && installed.expires_at.is_some());
-    // Eight readers at once: one refresh, all get the new token.
+    // Eight readers at once: one refresh; each gets the new token, or the
+    // old one while it is still valid (it works until it expires).
     let reads = futures_util::future::join_all((0..8).map(|_| read_credentials(s, "rotating-1"))).await;
-    let tokens: Vec<&str> = reads
-        .iter()
-        .map(|(status, v)| {
-            assert_eq!(*status, StatusCode::OK, "{v}");
-            v["data"]["auth"]["accessToken"].as_str().unwrap()
-        })
-        .collect();
-    assert!(tokens.iter().all(|t| *t == tokens[0]), "{tokens:?}");
-    assert_ne!(tokens[0], installed.access_token.expose(), "refreshed");
-    assert_eq!(slack_activity(s).await["refreshes"].as_u64().unwrap(), before + 1);
-    let (_, v) = &reads[0];
-    assert!(
-        v["data"]["auth"].get("refreshToken").is_none(),
-        "the refresh token stays here: {v}"
-    );
-    assert_eq!(v["data"]["auth"]["scopes"], json!(["chat:write"]));
-    // Stored together: the new access token and the rotated refresh token.
     let stored = records
         .connection_record(DEMO_ENV, "rotating-1")
         .await
@@ -669,12 +657,45 @@ pub async fn rotation_rules(s: &Server, records: &dyn channel_connect_server::st
         .unwrap()
         .auth
         .unwrap();
-    assert_eq!(stored.access_token.expose(), tokens[0]);
+    let new = stored.access_token.expose();
+    assert_ne!(new, installed.access_token.expose(), "refreshed");
+    let tokens: Vec<&str> = reads
+        .iter()
+        .map(|(status, v)| {
+            assert_eq!(*status, StatusCode::OK, "{v}");
+            v["data"]["auth"]["accessToken"].as_str().unwrap()
+        })
+        .collect();
+    assert!(
+        tokens
+            .iter()
+            .all(|t| *t == new || *t == installed.access_token.expose()),
+        "{tokens:?}"
+    );
+    assert!(
+        tokens.contains(&new),
+        "the refresher's reader gets the new token: {tokens:?}"
+    );
+    let activity = slack_activity(s).await;
+    assert_eq!(activity["refreshes"].as_u64().unwrap(), before + 1);
+    assert_eq!(
+        activity["refused_refreshes"].as_u64().unwrap(),
+        refused,
+        "no refresh token spent twice"
+    );
+    let (_, v) = &reads[0];
+    assert!(
+        v["data"]["auth"].get("refreshToken").is_none(),
+        "the refresh token stays here: {v}"
+    );
+    assert_eq!(v["data"]["auth"]["scopes"], json!(["chat:write"]));
+    // Stored together: the new access token and the rotated refresh token.
+    assert!(stored.refresh_token.is_some());
     assert_ne!(stored.refresh_token, installed.refresh_token);
     // Fresh now: no second refresh.
     assert_eq!(
         read_credentials(s, "rotating-1").await.1["data"]["auth"]["accessToken"],
-        tokens[0]
+        new
     );
     assert_eq!(slack_activity(s).await["refreshes"].as_u64().unwrap(), before + 1);
 
@@ -721,6 +742,43 @@ pub async fn rotation_rules(s: &Server, records: &dyn channel_connect_server::st
     );
     let fine = listed.iter().find(|c| c["identifier"] == "rotating-1").unwrap();
     assert_eq!(fine["status"], "active");
+    // A PATCH sending the same token back (a rename) keeps the mark, and
+    // keeps what only the store knows of the token (its refresh token).
+    let patch = |id: &str, token: String| {
+        let body =
+            json!({"workspace": {"id": "T0DEMO00001", "name": "Renamed"}, "auth": {"accessToken": token}});
+        s.http
+            .patch(format!("{}/v1/channel-connections/{id}", s.base))
+            .header("authorization", format!("ApiKey {DEMO_API_KEY}"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let marked_token = records
+        .connection_record(DEMO_ENV, "rotating-2")
+        .await
+        .unwrap()
+        .unwrap()
+        .auth
+        .unwrap();
+    let res = patch("rotating-2", marked_token.access_token.expose().to_owned())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let v: Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
+    assert_eq!(v["status"], "needs_reconnection", "{v}");
+    let kept = records
+        .connection_record(DEMO_ENV, "rotating-2")
+        .await
+        .unwrap()
+        .unwrap()
+        .auth
+        .unwrap();
+    assert_eq!(
+        (kept.refresh_token, kept.expires_at),
+        (marked_token.refresh_token, marked_token.expires_at)
+    );
+    assert_eq!(read_credentials(s, "rotating-2").await.0, StatusCode::CONFLICT);
     // Connected again: working tokens, the mark gone.
     assert_eq!(
         s.allow(&s.connect(&rotating_body("rotating-2")).await)
@@ -784,4 +842,125 @@ pub async fn vanishing_slack() -> (String, tokio::task::JoinHandle<()>) {
         axum::serve(listener, router).await.unwrap();
     });
     (base, task)
+}
+
+/// Sends `body` to the Slack events route of `integration`, signed with
+/// `secret` at `at` (Unix seconds).
+pub async fn slack_event(
+    s: &Server,
+    integration: &str,
+    secret: &str,
+    at: i64,
+    body: &str,
+) -> (StatusCode, String) {
+    use channel_connect::provider::slack::events;
+    let secret = events::SigningSecret::new(secret).unwrap();
+    let signature = events::sign(&secret, at, body.as_bytes());
+    let res = s
+        .http
+        .post(format!("{}/v1/integrations/slack/events/{integration}", s.base))
+        .header("content-type", "application/json")
+        .header(events::TIMESTAMP_HEADER, at.to_string())
+        .header(events::SIGNATURE_HEADER, signature)
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    (res.status(), res.text().await.unwrap())
+}
+
+/// An `event_callback` of `kind` for the Slack team `team`.
+pub fn slack_event_body(kind: &str, team: &str) -> String {
+    let event = match kind {
+        "tokens_revoked" => json!({"type": kind, "tokens": {"oauth": [], "bot": ["U0DEMOBOT01"]}}),
+        _ => json!({"type": kind}),
+    };
+    json!({"token": "x", "team_id": team, "api_app_id": "A0DEMO00001", "event": event,
+           "type": "event_callback", "event_id": "Ev0DEMO", "event_time": 1})
+    .to_string()
+}
+
+/// Slack's Events API on the service: the request URL is verified, a
+/// forged or stale event changes nothing, `tokens_revoked` marks the
+/// workspace's connection, `app_uninstalled` removes it with its endpoints,
+/// and a replayed event does not remove the connection made after it.
+pub async fn events_rules(s: &Server) {
+    use channel_connect_server::demo::standin::{OTHER_SLACK_TEAM, SLACK_TEAM};
+    let secret = "demo-slack-signing-secret";
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let challenge = r#"{"token":"x","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+    assert_eq!(
+        slack_event(s, "slack", secret, now, challenge).await,
+        (
+            StatusCode::OK,
+            "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P".to_owned()
+        )
+    );
+    assert_eq!(
+        slack_event(s, "msteams", secret, now, challenge).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        slack_event(s, "nope", secret, now, challenge).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    assert_eq!(s.allow(&s.connect(SEED).await).await.status(), StatusCode::OK);
+    let connections = || s.list("/v1/channel-connections?limit=100");
+    let uninstall = slack_event_body("app_uninstalled", SLACK_TEAM);
+    // Forged (another secret), stale (signed ten minutes ago), and another workspace's.
+    assert_eq!(
+        slack_event(s, "slack", "not-the-secret", now, &uninstall).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        slack_event(s, "slack", secret, now - 600, &uninstall).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let elsewhere = slack_event_body("app_uninstalled", OTHER_SLACK_TEAM);
+    assert_eq!(
+        slack_event(s, "slack", secret, now, &elsewhere).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(connections().await.len(), 1, "nothing changed");
+
+    let revoked = slack_event_body("tokens_revoked", SLACK_TEAM);
+    assert_eq!(
+        slack_event(s, "slack", secret, now, &revoked).await.0,
+        StatusCode::OK
+    );
+    let listed = connections().await;
+    assert_eq!(
+        (&listed[0]["status"], &listed[0]["statusReason"]),
+        (&json!("needs_reconnection"), &json!("tokens_revoked"))
+    );
+    assert_eq!(
+        read_credentials(s, "slack-connection-abc123").await.0,
+        StatusCode::CONFLICT
+    );
+
+    assert!(!s.list("/v1/channel-endpoints?limit=100").await.is_empty());
+    assert_eq!(
+        slack_event(s, "slack", secret, now, &uninstall).await.0,
+        StatusCode::OK
+    );
+    assert!(connections().await.is_empty(), "uninstalled: removed");
+    assert!(
+        s.list("/v1/channel-endpoints?limit=100").await.is_empty(),
+        "with its endpoints"
+    );
+    assert_eq!(
+        read_credentials(s, "slack-connection-abc123").await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    // Installed again; the same signed uninstall, replayed, removes nothing.
+    assert_eq!(s.allow(&s.connect(SEED).await).await.status(), StatusCode::OK);
+    assert_eq!(
+        slack_event(s, "slack", secret, now, &uninstall).await.0,
+        StatusCode::OK
+    );
+    let listed = connections().await;
+    assert_eq!(listed.len(), 1, "a replay acts once");
+    assert_eq!(listed[0]["status"], "active", "a re-install works again");
 }

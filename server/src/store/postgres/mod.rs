@@ -7,6 +7,7 @@
 mod lists;
 mod records;
 mod refreshes;
+mod rekey;
 mod statements;
 
 use std::path::{Path, PathBuf};
@@ -25,7 +26,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::store::StoreError;
-use crate::store::seal::Sealer;
+use crate::store::seal::{Sealer, TokenKeys};
 use statements::{SCHEMA, Statements, failed};
 
 /// A small pool of PostgreSQL connections, each opened again on its next
@@ -150,19 +151,20 @@ fn lock_id(env: &str, natural_key: &[u8]) -> i64 {
 
 impl PgStore {
     /// Connects to `url` (`postgres://user@host:port/db`) and creates the
-    /// schema; a pool of [`DEFAULT_POOL_SIZE`] connections.
+    /// schema; a pool of [`DEFAULT_POOL_SIZE`] connections. `keys` seal the
+    /// tokens ([`TokenKeys`], or one key: `&[u8; 32]`).
     pub async fn connect(
         url: &str,
-        token_key: &[u8; 32],
+        keys: impl Into<TokenKeys>,
         entropy: fn(&mut [u8]),
     ) -> Result<PgStore, StoreError> {
-        PgStore::connect_with(url, token_key, entropy, &PgOptions::default()).await
+        PgStore::connect_with(url, keys, entropy, &PgOptions::default()).await
     }
 
     /// [`PgStore::connect`] with a pool size and a CA file of one's own.
     pub async fn connect_with(
         url: &str,
-        token_key: &[u8; 32],
+        keys: impl Into<TokenKeys>,
         entropy: fn(&mut [u8]),
         options: &PgOptions,
     ) -> Result<PgStore, StoreError> {
@@ -187,7 +189,7 @@ impl PgStore {
             tls,
             slots: slots.into(),
             next: Arc::new(AtomicUsize::new(0)),
-            sealer: Sealer::new(token_key, entropy),
+            sealer: Sealer::new(keys, entropy),
         })
     }
 

@@ -113,7 +113,8 @@ impl Connections for PgStore {
                 }
                 Write::Update => {
                     "UPDATE cc_connections SET integration_identifier = $3, subscriber_id = $4, natural_key = $5,
-                         public_json = $6, sealed = $7, updated_at = $8, context_keys = $9, refreshable_until = $10
+                         public_json = $6, sealed = $7, updated_at = $8, context_keys = $9, refreshable_until = $10,
+                         reconnect = NULL
                      WHERE environment_id = $1 AND identifier = $2 RETURNING created_at, updated_at, reconnect"
                 }
             };
@@ -144,6 +145,26 @@ impl Connections for PgStore {
                 updated_at: written.get(1),
                 reconnect: written.get(2),
             }))
+        }))
+    }
+
+    fn workspace_connections<'a>(
+        &'a self,
+        env: &'a str,
+        integration: &'a str,
+        workspace: &'a str,
+    ) -> StoreFuture<'a, Vec<String>> {
+        Box::pin(bounded(async move {
+            let (client, _) = self.conn().await?;
+            let rows = client
+                .query(
+                    "SELECT identifier FROM cc_connections WHERE environment_id = $1 AND integration_identifier = $2
+                     AND (public_json::jsonb -> 'workspace' ->> 'id') = $3",
+                    &[&env, &integration, &workspace],
+                )
+                .await
+                .map_err(failed("find connections"))?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
         }))
     }
 

@@ -70,23 +70,22 @@ impl Refreshes for PgStore {
         Box::pin(bounded(async move {
             let (mut client, _) = self.conn().await?;
             let tx = client.transaction().await.map_err(failed("begin"))?;
-            let held = tx
+            let row = tx
                 .query_opt(
-                    "SELECT sealed FROM cc_connections
-                     WHERE environment_id = $1 AND identifier = $2 AND lease_holder = $3 FOR UPDATE",
-                    &[&env, &identifier, &holder],
+                    "SELECT sealed FROM cc_connections WHERE environment_id = $1 AND identifier = $2 FOR UPDATE",
+                    &[&env, &identifier],
                 )
                 .await
                 .map_err(failed("read connection"))?;
-            let Some(held) = held else { return Ok(false) };
-            let record = self.sealer.open_connection(env, identifier, held.get(0))?;
+            let Some(row) = row else { return Ok(false) };
+            let record = self.sealer.open_connection(env, identifier, row.get(0))?;
             // Each statement also ends the lease.
             let written = match change(record, &renewal) {
                 Some(Change::Renewed(record)) => {
                     let row = self.sealer.connection_row(env, &record, identifier)?;
                     tx.execute(
                         "UPDATE cc_connections SET sealed = $3, refreshable_until = $4, updated_at = $5,
-                             lease_holder = NULL, lease_until = NULL
+                             reconnect = NULL, lease_holder = NULL, lease_until = NULL
                          WHERE environment_id = $1 AND identifier = $2",
                         &[&env, &identifier, &row.sealed, &row.refreshable_until, &now],
                     )
@@ -106,10 +105,15 @@ impl Refreshes for PgStore {
                     true
                 }
                 None => {
+                    let until: Option<i64> = match renewal {
+                        Renewal::RetryAfter(t) => Some(t),
+                        _ => None,
+                    };
                     tx.execute(
-                        "UPDATE cc_connections SET lease_holder = NULL, lease_until = NULL
-                         WHERE environment_id = $1 AND identifier = $2",
-                        &[&env, &identifier],
+                        "UPDATE cc_connections SET lease_until = $4,
+                             lease_holder = CASE WHEN $4::BIGINT IS NULL THEN NULL ELSE lease_holder END
+                         WHERE environment_id = $1 AND identifier = $2 AND lease_holder = $3",
+                        &[&env, &identifier, &holder, &until],
                     )
                     .await
                     .map_err(failed("release lease"))?;

@@ -9,6 +9,7 @@ mod lists;
 mod marks;
 mod records;
 mod refreshes;
+mod rekey;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rusqlite::Connection;
 
 use crate::store::StoreError;
-use crate::store::seal::Sealer;
+use crate::store::seal::{Sealer, TokenKeys};
 
 /// Migrations, applied in order on open; `user_version` counts the applied ones.
 const MIGRATIONS: &[&str] = &[
@@ -132,10 +133,15 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// Opens (creating) the database at `path` and applies the migrations.
+    /// `keys` seal the tokens ([`TokenKeys`], or one key: `&[u8; 32]`);
     /// `entropy` fills nonces (the OS generator in the binary).
-    pub fn open(path: &Path, token_key: &[u8; 32], entropy: fn(&mut [u8])) -> Result<Store, StoreError> {
+    pub fn open(
+        path: &Path,
+        keys: impl Into<TokenKeys>,
+        entropy: fn(&mut [u8]),
+    ) -> Result<Store, StoreError> {
         let conn = Connection::open(path).map_err(|e| StoreError::with("open", e))?;
-        let mut store = Store::with_connection(conn, token_key, entropy)?;
+        let mut store = Store::with_connection(conn, keys.into(), entropy)?;
         // After the migrations: the readers see the schema.
         let readers = (0..READERS)
             .map(|_| {
@@ -151,14 +157,14 @@ impl Store {
     }
 
     /// An in-memory database (tests, `--db :memory:`).
-    pub fn in_memory(token_key: &[u8; 32], entropy: fn(&mut [u8])) -> Result<Store, StoreError> {
+    pub fn in_memory(keys: impl Into<TokenKeys>, entropy: fn(&mut [u8])) -> Result<Store, StoreError> {
         let conn = Connection::open_in_memory().map_err(|e| StoreError::with("open", e))?;
-        Store::with_connection(conn, token_key, entropy)
+        Store::with_connection(conn, keys.into(), entropy)
     }
 
     fn with_connection(
         mut conn: Connection,
-        key: &[u8; 32],
+        keys: TokenKeys,
         entropy: fn(&mut [u8]),
     ) -> Result<Store, StoreError> {
         conn.busy_timeout(std::time::Duration::from_secs(5))
@@ -170,7 +176,7 @@ impl Store {
             conn: Arc::new(Mutex::new(conn)),
             readers: Vec::new().into(),
             next_reader: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
-            sealer: Sealer::new(key, entropy),
+            sealer: Sealer::new(keys, entropy),
         })
     }
 
@@ -257,7 +263,7 @@ mod tests {
         assert!(store.connection_with_tokens("env", "c2").is_err());
         // Another key opens nothing.
         let conn = std::mem::replace(&mut *store.lock(), Connection::open_in_memory().unwrap());
-        let other = Store::with_connection(conn, &[8; 32], crate::os_entropy).unwrap();
+        let other = Store::with_connection(conn, (&[8; 32]).into(), crate::os_entropy).unwrap();
         assert!(other.connection_with_tokens("env", "c1").is_err());
     }
 }

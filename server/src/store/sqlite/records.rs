@@ -173,7 +173,8 @@ impl Store {
             }
             Write::Update => {
                 "UPDATE connections SET integration_identifier = ?3, subscriber_id = ?4, natural_key = ?5,
-                     public_json = ?6, sealed = ?7, updated_at = ?8, context_keys = ?9, refreshable_until = ?10
+                     public_json = ?6, sealed = ?7, updated_at = ?8, context_keys = ?9, refreshable_until = ?10,
+                     reconnect = NULL
                  WHERE environment_id = ?1 AND identifier = ?2 RETURNING created_at, updated_at, reconnect"
             }
         };
@@ -206,6 +207,27 @@ impl Store {
             updated_at,
             reconnect,
         }))
+    }
+
+    /// See [`Connections::workspace_connections`].
+    pub fn workspace_connections(
+        &self,
+        env: &str,
+        integration: &str,
+        workspace: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let conn = self.read_lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT identifier FROM connections WHERE environment_id = ?1 AND integration_identifier = ?2
+                 AND json_extract(public_json, '$.workspace.id') = ?3",
+            )
+            .map_err(|e| StoreError::with("find connections", e))?;
+        let rows = stmt
+            .query_map(params![env, integration, workspace], |r| r.get(0))
+            .map_err(|e| StoreError::with("find connections", e))?;
+        rows.map(|r| r.map_err(|e| StoreError::with("find connections", e)))
+            .collect()
     }
 
     /// Removes a connection and its endpoints (see [`Connections::delete_connection`]).
@@ -362,6 +384,23 @@ impl Connections for Store {
     ) -> StoreFuture<'a, Result<ConnectionRow, Conflict>> {
         let (store, env, c) = (self.clone(), env.to_owned(), connection.clone());
         Box::pin(blocking(move || store.put_connection(&env, &c, write, now)))
+    }
+
+    fn workspace_connections<'a>(
+        &'a self,
+        env: &'a str,
+        integration: &'a str,
+        workspace: &'a str,
+    ) -> StoreFuture<'a, Vec<String>> {
+        let (store, env, integration, workspace) = (
+            self.clone(),
+            env.to_owned(),
+            integration.to_owned(),
+            workspace.to_owned(),
+        );
+        Box::pin(blocking(move || {
+            store.workspace_connections(&env, &integration, &workspace)
+        }))
     }
 
     fn delete_connection<'a>(&'a self, env: &'a str, identifier: &'a str) -> StoreFuture<'a, Option<u64>> {

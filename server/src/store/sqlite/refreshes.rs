@@ -76,15 +76,15 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(|e| StoreError::with("begin", e))?;
-        let held: Option<Vec<u8>> = tx
+        let sealed: Option<Vec<u8>> = tx
             .query_row(
-                "SELECT sealed FROM connections WHERE environment_id = ?1 AND identifier = ?2 AND lease_holder = ?3",
-                params![env, id, holder],
+                "SELECT sealed FROM connections WHERE environment_id = ?1 AND identifier = ?2",
+                params![env, id],
                 |r| r.get(0),
             )
             .optional()
             .map_err(|e| StoreError::with("read connection", e))?;
-        let Some(sealed) = held else { return Ok(false) };
+        let Some(sealed) = sealed else { return Ok(false) };
         let record = self.sealer.open_connection(env, id, &sealed)?;
         // Each statement also ends the lease.
         let written = match change(record, renewal) {
@@ -92,7 +92,7 @@ impl Store {
                 let row = self.sealer.connection_row(env, &record, id)?;
                 tx.execute(
                     "UPDATE connections SET sealed = ?3, refreshable_until = ?4, updated_at = ?5,
-                         lease_holder = NULL, lease_until = NULL
+                         reconnect = NULL, lease_holder = NULL, lease_until = NULL
                      WHERE environment_id = ?1 AND identifier = ?2",
                     params![env, id, row.sealed, row.refreshable_until, now],
                 )
@@ -110,10 +110,14 @@ impl Store {
                 true
             }
             None => {
+                let until = match renewal {
+                    Renewal::RetryAfter(t) => Some(*t),
+                    _ => None,
+                };
                 tx.execute(
-                    "UPDATE connections SET lease_holder = NULL, lease_until = NULL
-                     WHERE environment_id = ?1 AND identifier = ?2",
-                    params![env, id],
+                    "UPDATE connections SET lease_until = ?4, lease_holder = CASE WHEN ?4 IS NULL THEN NULL ELSE lease_holder END
+                     WHERE environment_id = ?1 AND identifier = ?2 AND lease_holder = ?3",
+                    params![env, id, holder, until],
                 )
                 .map_err(|e| StoreError::with("release lease", e))?;
                 false
