@@ -27,12 +27,14 @@ pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod http;
+pub mod periodic;
 pub mod refresh;
 pub mod revoke;
 pub mod sender;
 pub mod serve;
 pub mod state;
 pub mod store;
+pub mod teams_app;
 
 use std::sync::Arc;
 

@@ -113,6 +113,12 @@ struct Args {
     #[arg(long, env = "CHANNEL_CONNECT_REFRESH_INTERVAL", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=86400))]
     refresh_interval: u64,
+    /// Seconds between two passes over the Teams app installations still
+    /// pending for linked users (also the first pause after a failed one;
+    /// it doubles with each attempt).
+    #[arg(long, env = "CHANNEL_CONNECT_APP_INSTALL_INTERVAL", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=86400))]
+    app_install_interval: u64,
 }
 
 #[derive(clap::Subcommand)]
@@ -206,12 +212,18 @@ async fn run(a: Args) -> Result<(), String> {
         );
     }
     state.refresh_margin = time::Duration::seconds(i64::try_from(a.refresh_margin).unwrap_or(600));
+    state.app_install_interval = Duration::from_secs(a.app_install_interval);
     let state = Arc::new(state);
     let stopping = CancellationToken::new();
     state.tasks.spawn(channel_connect_server::refresh::sweep(
         state.clone(),
         Duration::from_secs(a.refresh_interval),
-        stopping.clone().cancelled_owned(),
+        stopping.clone(),
+    ));
+    state.tasks.spawn(channel_connect_server::teams_app::sweep(
+        state.clone(),
+        state.app_install_interval,
+        stopping.clone(),
     ));
     tracing::info!(%addr, demo = a.demo, db = %a.db.display(), redis = a.redis.is_some(), postgres = a.database.is_some(), "listening");
     if a.demo {

@@ -22,6 +22,8 @@ use channel_connect::records::ChannelConnectionRecord;
 
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::config::{Environment, SlackApp};
 use crate::state::AppState;
 use crate::store::{Lease, Renewal, StoreError, Tokens};
@@ -255,57 +257,51 @@ fn lease_holder(s: &AppState) -> String {
 }
 
 /// Refreshes, every `every`, the connections whose tokens expire within
-/// the margin, a batch at a time, until `stop` resolves.
-pub async fn sweep(s: Arc<AppState>, every: Duration, stop: impl std::future::Future<Output = ()>) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            _ = &mut stop => return,
-            _ = tick.tick() => {}
+/// the margin, a batch at a time, until `stop` is cancelled.
+pub async fn sweep(s: Arc<AppState>, every: Duration, stop: CancellationToken) {
+    crate::periodic::every(every, stop.clone(), || sweep_once(&s, &stop)).await;
+}
+
+/// One pass of [`sweep`].
+async fn sweep_once(s: &Arc<AppState>, stop: &CancellationToken) {
+    let now = s.now();
+    let before = (now + s.refresh_margin).unix_timestamp();
+    let due = match s.refreshes.expiring(before, now.unix_timestamp(), 100).await {
+        Ok(due) => due,
+        Err(e) => {
+            tracing::warn!(error = %e, "token sweep: the store did not answer");
+            return;
         }
-        let now = s.now();
-        let before = (now + s.refresh_margin).unix_timestamp();
-        let due = match s.refreshes.expiring(before, now.unix_timestamp(), 100).await {
-            Ok(due) => due,
-            Err(e) => {
-                tracing::warn!(error = %e, "token sweep: the store did not answer");
-                continue;
-            }
+    };
+    for (env_id, identifier) in due {
+        // A refresh under way finishes (its new tokens exist nowhere
+        // else); none starts after `stop`.
+        if stop.is_cancelled() {
+            return;
+        }
+        let env = s.config.by_id(&env_id);
+        let refresher = env.zip(s.refreshes.tokens(&env_id, &identifier).await.ok().flatten());
+        let Some((env, tokens)) =
+            refresher.filter(|(e, t)| e.slack.contains_key(&t.record.integration_identifier))
+        else {
+            // Nothing here can refresh it (its environment or Slack
+            // integration is not configured): out of the sweep's way
+            // for an hour, so the rows after it are reached.
+            let t = s.now().unix_timestamp();
+            let _ = s
+                .refreshes
+                .lease(&env_id, &identifier, "no-refresher", t, t + 3600)
+                .await;
+            continue;
         };
-        for (env_id, identifier) in due {
-            // A refresh under way finishes (its new tokens exist nowhere
-            // else); none starts after `stop`.
-            tokio::select! {
-                biased;
-                _ = &mut stop => return,
-                _ = std::future::ready(()) => {}
+        drop(tokens);
+        match fresh(s, env, &identifier).await {
+            Ok(_) | Err(RefreshError::Reconnect(_)) => {}
+            Err(RefreshError::Expired) => {
+                tracing::warn!(connection = %identifier, "token sweep: tokens expired and not refreshed")
             }
-            let env = s.config.by_id(&env_id);
-            let refresher = env.zip(s.refreshes.tokens(&env_id, &identifier).await.ok().flatten());
-            let Some((env, tokens)) =
-                refresher.filter(|(e, t)| e.slack.contains_key(&t.record.integration_identifier))
-            else {
-                // Nothing here can refresh it (its environment or Slack
-                // integration is not configured): out of the sweep's way
-                // for an hour, so the rows after it are reached.
-                let t = s.now().unix_timestamp();
-                let _ = s
-                    .refreshes
-                    .lease(&env_id, &identifier, "no-refresher", t, t + 3600)
-                    .await;
-                continue;
-            };
-            drop(tokens);
-            match fresh(&s, env, &identifier).await {
-                Ok(_) | Err(RefreshError::Reconnect(_)) => {}
-                Err(RefreshError::Expired) => {
-                    tracing::warn!(connection = %identifier, "token sweep: tokens expired and not refreshed")
-                }
-                Err(RefreshError::Store(e)) => {
-                    tracing::warn!(error = %e, "token sweep: the store did not answer")
-                }
+            Err(RefreshError::Store(e)) => {
+                tracing::warn!(error = %e, "token sweep: the store did not answer")
             }
         }
     }

@@ -11,7 +11,8 @@ use crate::sender::Sender;
 use crate::store::seal::Sealer;
 use crate::store::sqlite::Store;
 use crate::store::{
-    Connections, Endpoints, IdempotencyEntries, ParkedRecords, Refreshes, ReplayMarks, StartLinks,
+    AppInstalls, Connections, Endpoints, IdempotencyEntries, ParkedRecords, Refreshes, ReplayMarks,
+    StartLinks,
 };
 
 /// Tokens expiring within ten minutes are refreshed before they are handed out.
@@ -29,6 +30,8 @@ pub struct AppState {
     pub starts: Arc<dyn StartLinks>,
     /// Token refreshes (with the connections' engine).
     pub refreshes: Arc<dyn Refreshes>,
+    /// The Teams app's installations for linked users (with the endpoints' engine).
+    pub app_installs: Arc<dyn AppInstalls>,
     /// Replay marks (the SQLite store, or Redis shared by every instance).
     pub replay: Arc<dyn ReplayMarks>,
     /// Records parked for a retry (likewise).
@@ -44,6 +47,9 @@ pub struct AppState {
     /// Tokens that expire within this margin are refreshed first
     /// ([`crate::refresh`]).
     pub refresh_margin: time::Duration,
+    /// How often pending Teams app installations are tried, and the first
+    /// pause after a failed one ([`crate::teams_app`]).
+    pub app_install_interval: std::time::Duration,
     /// The clock (the system clock by default; tests may move it).
     pub clock: fn() -> OffsetDateTime,
     /// This server's address as browsers reach it (start URLs).
@@ -61,6 +67,7 @@ impl AppState {
             endpoints: Arc::new(store.clone()),
             starts: Arc::new(store.clone()),
             refreshes: Arc::new(store.clone()),
+            app_installs: Arc::new(store.clone()),
             replay: Arc::new(store.clone()),
             parked: Arc::new(store.clone()),
             idempotency: Arc::new(store),
@@ -69,6 +76,7 @@ impl AppState {
             entropy: crate::os_entropy,
             clock: OffsetDateTime::now_utc,
             refresh_margin: DEFAULT_REFRESH_MARGIN,
+            app_install_interval: std::time::Duration::from_secs(30),
             public_url: public_url.trim_end_matches('/').to_owned(),
             tasks: TaskTracker::new(),
             config,
@@ -89,10 +97,11 @@ impl AppState {
     /// Connections, endpoints and start links in `records` (PostgreSQL) instead.
     pub fn recording<T>(mut self, records: T) -> AppState
     where
-        T: Connections + Endpoints + StartLinks + Refreshes + Clone + 'static,
+        T: Connections + Endpoints + StartLinks + Refreshes + AppInstalls + Clone + 'static,
     {
         self.connections = Arc::new(records.clone());
         self.refreshes = Arc::new(records.clone());
+        self.app_installs = Arc::new(records.clone());
         self.endpoints = Arc::new(records.clone());
         self.starts = Arc::new(records);
         self

@@ -1317,3 +1317,8 @@ async fn deleting_a_connection_revokes_its_token_at_slack() {
 async fn slack_events_are_verified_and_an_uninstall_removes_the_connection() {
     events_rules(&start("events").await).await;
 }
+
+#[tokio::test]
+async fn the_teams_app_installed_for_a_user_is_shown_and_removed_with_the_connection() {
+    teams_app_rules(&start("teams-app").await).await;
+}

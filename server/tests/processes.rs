@@ -334,3 +334,40 @@ async fn a_slack_out_of_reach_does_not_keep_a_deleted_connection() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// A Teams user link stored while Graph is down keeps its installation
+/// `pending`, and the binary's pass installs the app once Graph is back.
+#[tokio::test]
+async fn a_teams_app_install_that_failed_is_tried_again() {
+    let p = Process::spawn(
+        "app-install",
+        free_port(),
+        &["--demo", "--app-install-interval", "1"],
+    );
+    let s = &p.server;
+    let outage = |down: bool| {
+        s.http
+            .post(format!("{}/standin/graph/outage?down={down}", s.base))
+            .send()
+    };
+    assert_eq!(outage(true).await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        teams_flow(s).await.status(),
+        StatusCode::OK,
+        "the link is stored all the same"
+    );
+    let status = || async { s.list("/v1/channel-endpoints").await[0]["appInstallation"].clone() };
+    assert_eq!(status().await, "pending");
+    assert_eq!(graph_activity(s).await["installs"], 0);
+    outage(false).await.unwrap();
+    let mut seen = status().await;
+    for _ in 0..100 {
+        if seen == "installed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        seen = status().await;
+    }
+    assert_eq!(seen, "installed");
+    assert_eq!(graph_activity(s).await["installs"], 1);
+}

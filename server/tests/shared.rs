@@ -1199,3 +1199,13 @@ async fn deleting_a_connection_revokes_its_token_on_postgres() {
     let records = PgStore::connect(&pg.url(), &key, os_entropy).await.unwrap();
     revoke_rules(&start_on(db_path("revoke-pg"), None, |st| st.recording(records)).await).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_teams_app_installs_are_kept_on_postgres() {
+    let Some(pg) = Postgres::start("teams-app") else {
+        return;
+    };
+    let key = Config::demo("http://127.0.0.1:1").unwrap().token_keys;
+    let records = PgStore::connect(&pg.url(), key, os_entropy).await.unwrap();
+    teams_app_rules(&start_on(db_path("teams-app-pg"), None, |st| st.recording(records)).await).await;
+}

@@ -89,6 +89,8 @@ struct Standin {
     refresh_tokens: Mutex<Bounded<&'static str>>,
     /// Slack: what happened, for a test or a curious user to check.
     activity: Mutex<Activity>,
+    /// Graph answers app installs with 503 while set (`POST /graph/outage`).
+    graph_down: std::sync::atomic::AtomicBool,
 }
 
 /// What the Slack stand-in did: refreshes answered, tokens revoked.
@@ -130,6 +132,7 @@ pub fn router(base: &str) -> Router {
             delete(graph_uninstall),
         )
         .route("/graph/activity", get(graph_activity))
+        .route("/graph/outage", post(graph_outage))
         .with_state(s)
 }
 
@@ -500,6 +503,9 @@ async fn graph_install(State(s): State<Shared>, Path(user): Path<String>) -> Sta
     if user.len() > 128 {
         return StatusCode::BAD_REQUEST;
     }
+    if s.graph_down.load(std::sync::atomic::Ordering::Relaxed) {
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
     let mut installed = lock(&s.installed);
     if installed.by_key.contains_key(&user) {
         return StatusCode::CONFLICT;
@@ -534,6 +540,14 @@ async fn graph_uninstall(
         return StatusCode::NOT_FOUND;
     }
     lock(&s.activity).teams_uninstalls += 1;
+    StatusCode::NO_CONTENT
+}
+
+/// Turns the Graph stand-in's outage on (`?down=true`) or off: app installs
+/// answer 503 meanwhile, to watch a pending installation tried again.
+async fn graph_outage(State(s): State<Shared>, Query(q): Params) -> StatusCode {
+    let down = q.get("down").is_some_and(|v| v == "true");
+    s.graph_down.store(down, std::sync::atomic::Ordering::Relaxed);
     StatusCode::NO_CONTENT
 }
 

@@ -58,7 +58,7 @@ pub fn endpoint(row: &EndpointRow, env: &Environment) -> Value {
     if e.endpoint.kind() == "webhook" {
         target.insert("url".into(), Value::String(REDACTED.into()));
     }
-    json!({
+    let mut out = json!({
         "identifier": row.identifier,
         "channel": "chat",
         "providerId": env.providers.get(&e.integration_identifier),
@@ -70,7 +70,13 @@ pub fn endpoint(row: &EndpointRow, env: &Environment) -> Value {
         "endpoint": target,
         "createdAt": time(row.created_at),
         "updatedAt": time(row.updated_at),
-    })
+    });
+    // Not in Novu's shape: a linked Teams user's app installation
+    // (`pending`, `installed`, `already_installed`, `failed`).
+    if let Some(status) = &row.app_install {
+        out["appInstallation"] = json!(status);
+    }
+    out
 }
 
 fn time(unix: i64) -> String {

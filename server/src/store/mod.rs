@@ -4,6 +4,7 @@
 //! and start links are records (SQLite, or PostgreSQL shared by instances).
 //! [`sqlite::Store`] keeps all six.
 
+pub mod app_installs;
 mod error;
 mod idempotency;
 mod marks;
@@ -18,6 +19,7 @@ pub mod seal;
 pub mod sqlite;
 mod starts;
 
+pub use app_installs::{AppInstalls, DueInstall};
 pub(crate) use error::blocking;
 pub use error::{StoreError, StoreFuture};
 pub use idempotency::{IDEMPOTENCY_TTL_SECS, IN_FLIGHT_TTL_SECS, Idempotency, IdempotencyEntries};

@@ -33,6 +33,8 @@ pub struct EndpointRow {
     pub created_at: i64,
     /// When it was last written.
     pub updated_at: i64,
+    /// A linked Teams user's: the Teams app's installation ([`super::app_installs`]).
+    pub app_install: Option<String>,
 }
 
 /// Which way a list runs.

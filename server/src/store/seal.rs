@@ -197,6 +197,9 @@ pub struct Row {
     /// A connection's: when its tokens expire, if they can be refreshed
     /// ([`crate::store::refreshable_until`]).
     pub refreshable_until: Option<i64>,
+    /// An endpoint's: the Teams app's installation to make for its user
+    /// ([`crate::store::app_installs`]), for a linked Teams user.
+    pub app_install: Option<&'static str>,
 }
 
 impl Sealer {
@@ -270,6 +273,7 @@ impl Sealer {
             sealed,
             context_keys: crate::store::context_keys(&c.context),
             refreshable_until: crate::store::refreshable_until(c),
+            app_install: None,
         })
     }
 
@@ -307,6 +311,8 @@ impl Sealer {
             sealed,
             context_keys: crate::store::context_keys(&e.context),
             refreshable_until: None,
+            app_install: (e.endpoint.kind() == "ms_teams_user")
+                .then_some(crate::store::app_installs::PENDING),
         })
     }
 

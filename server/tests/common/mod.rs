@@ -964,3 +964,54 @@ pub async fn events_rules(s: &Server) {
     assert_eq!(listed.len(), 1, "a replay acts once");
     assert_eq!(listed[0]["status"], "active", "a re-install works again");
 }
+
+/// The Graph stand-in's activity (installs and uninstalls).
+pub async fn graph_activity(s: &Server) -> Value {
+    serde_json::from_slice(&s.get("/standin/graph/activity").await.bytes().await.unwrap()).unwrap()
+}
+
+/// A Teams connect with the user linked: consent, then the proof sign-in;
+/// the sign-in's callback answer.
+pub async fn teams_flow(s: &Server) -> reqwest::Response {
+    let url = s.connect(TEAMS).await;
+    let consent = s.allow(&url).await;
+    assert_eq!(consent.status(), StatusCode::SEE_OTHER);
+    s.allow(&Server::location(&consent)).await
+}
+
+/// The Teams app installed for a linked user is visible on the endpoint
+/// (`installed`), and removed with its connection (the answer says so).
+pub async fn teams_app_rules(s: &Server) {
+    let before = graph_activity(s).await;
+    assert_eq!(teams_flow(s).await.status(), StatusCode::OK);
+    let endpoints = s.list("/v1/channel-endpoints").await;
+    assert_eq!(endpoints[0]["appInstallation"], "installed", "{endpoints:?}");
+    assert_eq!(
+        graph_activity(s).await["installs"],
+        json!(before["installs"].as_u64().unwrap() + 1)
+    );
+    let connection = s.list("/v1/channel-connections").await[0]["identifier"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = s
+        .http
+        .delete(format!("{}/v1/channel-connections/{connection}", s.base))
+        .header("authorization", format!("ApiKey {DEMO_API_KEY}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(res.headers()["x-revoked"], "teams_app_installations=1");
+    assert_eq!(
+        graph_activity(s).await["uninstalls"],
+        json!(before["uninstalls"].as_u64().unwrap() + 1)
+    );
+    assert!(s.list("/v1/channel-endpoints").await.is_empty());
+    // Installed again from scratch: the user's app was removed, so it is ours again.
+    assert_eq!(teams_flow(s).await.status(), StatusCode::OK);
+    assert_eq!(
+        s.list("/v1/channel-endpoints").await[0]["appInstallation"],
+        "installed"
+    );
+}

@@ -1,11 +1,10 @@
 //! The provider's redirect back: verify, refuse replays, exchange, prove
 //! the Teams tenant, install the Teams app for a linked user, store, and
 //! answer the browser. This file verifies and answers; `settle` does the
-//! rest, in a task of its own; `teams_app` installs the Teams app.
+//! rest, in a task of its own (the Teams app installed for a linked user: [`crate::teams_app`]).
 
 mod outcome;
 mod settle;
-mod teams_app;
 
 use std::sync::Arc;
 

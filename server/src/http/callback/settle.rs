@@ -1,5 +1,6 @@
 //! From the replay mark on: exchange the code, store the records (or park
-//! them when the store fails), and install the Teams app for a linked user.
+//! them when the store fails), and install the Teams app for a linked user
+//! ([`crate::teams_app`]).
 //! Runs in a task of its own, so a browser that goes away cannot leave a
 //! code spent with nothing stored.
 
@@ -11,7 +12,6 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::outcome::{Done, Refusal};
-use super::teams_app::install_for_linked_users;
 use crate::state::AppState;
 use crate::store::Saved;
 
@@ -39,22 +39,30 @@ pub(super) async fn settle(
     if !first {
         // Refused, unless it is a retry after the records store failed.
         let records = take_parked(&s, parking.as_deref(), now).await?;
-        return store(&s, &env, &verified, &records, parking.as_deref(), now).await;
+        let done = store(&s, &env, &verified, &records, parking.as_deref(), now).await?;
+        install_apps(&s, &records).await;
+        return Ok(done);
     }
     if let Some(next) = &verified.next {
         return Ok(Done::Next(next.url.clone()));
     }
     let records = exchange(&s, &verified, now).await?;
     let done = store(&s, &env, &verified, &records, parking.as_deref(), now).await?;
-    // Best effort, once the link is stored: the app lets the bot message the user.
-    let app = s
-        .config
-        .by_id(&env)
-        .and_then(|e| e.teams.get(verified.state.integration_identifier()));
-    if let Some(app) = app {
-        install_for_linked_users(&s, app, &records).await;
-    }
+    install_apps(&s, &records).await;
     Ok(done)
+}
+
+/// Once a Teams user link is stored (its installation `pending`): the
+/// app, so the bot can message the user. What fails here is tried again
+/// later ([`crate::teams_app::sweep`]).
+async fn install_apps(s: &AppState, records: &StoredRecords) {
+    if records
+        .endpoints
+        .iter()
+        .any(|e| e.endpoint.kind() == "ms_teams_user")
+    {
+        crate::teams_app::install_due(s, s.app_install_interval).await;
+    }
 }
 
 /// Where a redeemed code's records wait for a retry: under the state's

@@ -47,7 +47,7 @@ impl PgStore {
     ) -> StoreFuture<'a, Listed<EndpointRow>> {
         let table = Table {
             name: "cc_endpoints",
-            columns: "identifier, public_json, created_at, updated_at",
+            columns: "identifier, public_json, created_at, updated_at, app_install",
             tiebreak: "seq",
             linked: true,
             placeholder: |n| format!("${n}"),
@@ -64,6 +64,7 @@ impl PgStore {
                         endpoint: decode(r.get(1))?,
                         created_at: r.get(2),
                         updated_at: r.get(3),
+                        app_install: r.get(4),
                     })
                 },
             )

@@ -4,6 +4,7 @@
 //! written as the SQLite store writes them (sealed by
 //! [`crate::store::seal::Sealer`]); one callback's records in one transaction.
 
+mod app_installs;
 mod lists;
 mod records;
 mod refreshes;

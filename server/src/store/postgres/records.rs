@@ -279,7 +279,7 @@ impl Connections for PgStore {
                 .zip(existing)
                 .map(|(e, id)| Ok((e, self.sealer.endpoint_row(env, e, id)?)))
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            let params: Vec<[&(dyn ToSql + Sync); 10]> = rows
+            let params: Vec<[&(dyn ToSql + Sync); 11]> = rows
                 .iter()
                 .map(|(e, row)| {
                     [
@@ -293,6 +293,7 @@ impl Connections for PgStore {
                         &row.sealed,
                         &now,
                         &row.context_keys,
+                        &row.app_install,
                     ]
                 })
                 .collect();
@@ -340,13 +341,13 @@ impl Endpoints for PgStore {
                                  subscriber_id, connection_identifier, natural_key, public_json, sealed,
                                  created_at, updated_at, context_keys)
                              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)
-                             ON CONFLICT DO NOTHING RETURNING created_at, updated_at"
+                             ON CONFLICT DO NOTHING RETURNING created_at, updated_at, app_install"
                         }
                         Write::Update => {
                             "UPDATE cc_endpoints SET integration_identifier = $3, subscriber_id = $4,
                                  connection_identifier = $5, natural_key = $6, public_json = $7, sealed = $8,
                                  updated_at = $9, context_keys = $10
-                             WHERE environment_id = $1 AND identifier = $2 RETURNING created_at, updated_at"
+                             WHERE environment_id = $1 AND identifier = $2 RETURNING created_at, updated_at, app_install"
                         }
                     },
                     &[
@@ -373,6 +374,7 @@ impl Endpoints for PgStore {
                 endpoint: decode(&row.public_json)?,
                 created_at: written.get(0),
                 updated_at: written.get(1),
+                app_install: written.get(2),
             }))
         }))
     }

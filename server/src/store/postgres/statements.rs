@@ -72,6 +72,13 @@ ALTER TABLE cc_connections ADD COLUMN IF NOT EXISTS lease_until BIGINT;
 ALTER TABLE cc_connections ADD COLUMN IF NOT EXISTS reconnect TEXT;
 CREATE INDEX IF NOT EXISTS cc_connections_refreshable ON cc_connections (refreshable_until)
     WHERE refreshable_until IS NOT NULL;
+-- The Teams app's installation for a linked Teams user: its status, the
+-- attempts so far, and when the next one is due (pending only).
+ALTER TABLE cc_endpoints ADD COLUMN IF NOT EXISTS app_install TEXT;
+ALTER TABLE cc_endpoints ADD COLUMN IF NOT EXISTS app_install_attempts BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE cc_endpoints ADD COLUMN IF NOT EXISTS app_install_next BIGINT;
+CREATE INDEX IF NOT EXISTS cc_endpoints_app_install_due ON cc_endpoints (app_install_next)
+    WHERE app_install = 'pending';
 ";
 
 /// Every statement the store runs (see their SQL below).
@@ -119,12 +126,22 @@ impl Statements {
             )
             .await?,
             upsert_endpoint: p(
+                // A linked Teams user's app installation: due now, unless the
+                // app is installed already (then kept as it is).
                 "INSERT INTO cc_endpoints (environment_id, identifier, integration_identifier, subscriber_id,
-                     connection_identifier, natural_key, public_json, sealed, created_at, updated_at, context_keys)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)
+                     connection_identifier, natural_key, public_json, sealed, created_at, updated_at, context_keys,
+                     app_install, app_install_next)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11::TEXT,
+                     CASE WHEN $11::TEXT IS NULL THEN NULL ELSE $9::BIGINT END)
                  ON CONFLICT (environment_id, identifier) DO UPDATE SET
                      public_json = excluded.public_json, sealed = excluded.sealed, updated_at = excluded.updated_at,
-                     context_keys = excluded.context_keys",
+                     context_keys = excluded.context_keys,
+                 app_install = CASE WHEN cc_endpoints.app_install IN ('installed', 'already_installed') THEN cc_endpoints.app_install
+                     ELSE excluded.app_install END,
+                 app_install_attempts = CASE WHEN cc_endpoints.app_install IN ('installed', 'already_installed')
+                     THEN cc_endpoints.app_install_attempts ELSE 0 END,
+                 app_install_next = CASE WHEN cc_endpoints.app_install IN ('installed', 'already_installed')
+                     THEN cc_endpoints.app_install_next ELSE excluded.app_install_next END",
             )
             .await?,
             insert_start: p("INSERT INTO cc_starts (id, url, cookie, expires_at) VALUES ($1, $2, $3, $4)")

@@ -36,7 +36,7 @@ impl Store {
     pub fn list_endpoints(&self, env: &str, f: &Filter) -> Result<Listed<EndpointRow>, StoreError> {
         let table = Table {
             name: "endpoints",
-            columns: "identifier, public_json, created_at, updated_at, NULL",
+            columns: "identifier, public_json, created_at, updated_at, app_install",
             tiebreak: "rowid",
             linked: true,
             placeholder: |n| format!("?{n}"),
@@ -45,12 +45,13 @@ impl Store {
             &table,
             env,
             f,
-            |(identifier, public, created_at, updated_at, _)| {
+            |(identifier, public, created_at, updated_at, app_install)| {
                 Ok(EndpointRow {
                     identifier,
                     endpoint: decode(&public)?,
                     created_at,
                     updated_at,
+                    app_install,
                 })
             },
             |r| r.identifier.as_str(),
@@ -106,7 +107,8 @@ impl Store {
     }
 }
 
-/// A listed row's columns: identifier, public JSON, times, and (connections) why to reconnect.
+/// A listed row's columns: identifier, public JSON, times, and a status
+/// (a connection's reconnection mark, an endpoint's app installation).
 type ListedColumns = (String, String, i64, i64, Option<String>);
 
 /// A built statement's parameter as SQLite takes it.

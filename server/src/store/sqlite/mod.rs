@@ -5,6 +5,7 @@
 //! has connections, endpoints and start links; `marks` replay marks,
 //! parked records and idempotency entries.
 
+mod app_installs;
 mod lists;
 mod marks;
 mod records;
@@ -108,6 +109,14 @@ ALTER TABLE connections ADD COLUMN lease_holder TEXT;
 ALTER TABLE connections ADD COLUMN lease_until INTEGER;
 ALTER TABLE connections ADD COLUMN reconnect TEXT;
 CREATE INDEX connections_refreshable ON connections (refreshable_until) WHERE refreshable_until IS NOT NULL;
+",
+    "
+-- The Teams app's installation for a linked Teams user: its status, the
+-- attempts so far, and when the next one is due (pending only).
+ALTER TABLE endpoints ADD COLUMN app_install TEXT;
+ALTER TABLE endpoints ADD COLUMN app_install_attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE endpoints ADD COLUMN app_install_next INTEGER;
+CREATE INDEX endpoints_app_install_due ON endpoints (app_install_next) WHERE app_install = 'pending';
 ",
 ];
 

@@ -123,13 +123,22 @@ impl Store {
             .map_err(|e| StoreError::with("find endpoint", e))?;
         let row = self.sealer.endpoint_row(env, e, existing)?;
         tx.execute(
+            // A linked Teams user's app installation: due now, unless the
+            // app is installed already (then kept as it is).
             "INSERT INTO endpoints (environment_id, identifier, integration_identifier, subscriber_id,
-                 connection_identifier, natural_key, public_json, sealed, created_at, updated_at, context_keys)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)
+                 connection_identifier, natural_key, public_json, sealed, created_at, updated_at, context_keys,
+                 app_install, app_install_next)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, CASE WHEN ?11 IS NULL THEN NULL ELSE ?9 END)
              ON CONFLICT (environment_id, identifier) DO UPDATE SET
                  public_json = excluded.public_json, sealed = excluded.sealed, updated_at = excluded.updated_at,
-                 context_keys = excluded.context_keys",
-            params![env, row.identifier, e.integration_identifier, e.subscriber_id, e.connection_identifier, row.natural_key, row.public_json, row.sealed, now, row.context_keys],
+                 context_keys = excluded.context_keys,
+                 app_install = CASE WHEN endpoints.app_install IN ('installed', 'already_installed') THEN endpoints.app_install
+                     ELSE excluded.app_install END,
+                 app_install_attempts = CASE WHEN endpoints.app_install IN ('installed', 'already_installed')
+                     THEN endpoints.app_install_attempts ELSE 0 END,
+                 app_install_next = CASE WHEN endpoints.app_install IN ('installed', 'already_installed')
+                     THEN endpoints.app_install_next ELSE excluded.app_install_next END",
+            params![env, row.identifier, e.integration_identifier, e.subscriber_id, e.connection_identifier, row.natural_key, row.public_json, row.sealed, now, row.context_keys, row.app_install],
         )
         .map_err(|e| StoreError::with("write endpoint", e))?;
         Ok(())
@@ -281,15 +290,15 @@ impl Store {
                 "INSERT INTO endpoints (environment_id, identifier, integration_identifier, subscriber_id,
                      connection_identifier, natural_key, public_json, sealed, created_at, updated_at, context_keys)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)
-                 ON CONFLICT DO NOTHING RETURNING created_at, updated_at"
+                 ON CONFLICT DO NOTHING RETURNING created_at, updated_at, app_install"
             }
             Write::Update => {
                 "UPDATE endpoints SET integration_identifier = ?3, subscriber_id = ?4, connection_identifier = ?5,
                      natural_key = ?6, public_json = ?7, sealed = ?8, updated_at = ?9, context_keys = ?10
-                 WHERE environment_id = ?1 AND identifier = ?2 RETURNING created_at, updated_at"
+                 WHERE environment_id = ?1 AND identifier = ?2 RETURNING created_at, updated_at, app_install"
             }
         };
-        let written: Option<(i64, i64)> = tx
+        let written: Option<(i64, i64, Option<String>)> = tx
             .query_row(
                 sql,
                 params![
@@ -304,11 +313,11 @@ impl Store {
                     now,
                     row.context_keys
                 ],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()
             .map_err(|e| StoreError::with("write endpoint", e))?;
-        let Some((created_at, updated_at)) = written else {
+        let Some((created_at, updated_at, app_install)) = written else {
             return Ok(Err(write.refused()));
         };
         tx.commit().map_err(|e| StoreError::with("commit", e))?;
@@ -317,6 +326,7 @@ impl Store {
             endpoint: decode(&row.public_json)?,
             created_at,
             updated_at,
+            app_install,
         }))
     }
 
