@@ -102,3 +102,54 @@ async fn a_provider_failure_is_logged_with_its_provider_operation_and_cause() {
     assert!(!text.contains(code) && !text.contains(state), "{text}");
     assert!(!text.contains("demo-slack-client-secret"), "{text}");
 }
+
+/// A credentials read is an audit line naming the environment and the
+/// connection; no token reaches the log (read, refreshed or revoked).
+#[tokio::test]
+async fn a_credentials_read_is_an_audit_line_without_the_token() {
+    let log = log_file("audit");
+    let mut p = Process::spawn_with("audit-log", free_port(), &["--demo"], None, Some(&log));
+    let s = &p.server;
+    assert_eq!(s.allow(&s.connect(SEED).await).await.status(), StatusCode::OK);
+    assert_eq!(
+        s.allow(&s.connect(&rotating_body("audited")).await)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let (status, bot) = read_credentials(s, "slack-connection-abc123").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, rotated) = read_credentials(s, "audited").await;
+    assert_eq!(status, StatusCode::OK);
+    let deleted = s
+        .http
+        .delete(format!(
+            "{}/v1/channel-connections/slack-connection-abc123",
+            s.base
+        ))
+        .header("authorization", "ApiKey demo-secret-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    p.terminate();
+    assert!(p.wait_exit().success());
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let audit: Vec<&str> = text.lines().filter(|l| l.contains("credentials read")).collect();
+    assert_eq!(audit.len(), 2, "{text}");
+    assert!(
+        audit[0].contains(DEMO_ENV) && audit[0].contains("slack-connection-abc123"),
+        "{text}"
+    );
+    assert!(text.contains("tokens refreshed"), "{text}");
+    for secret in [
+        bot["data"]["auth"]["accessToken"].as_str().unwrap(),
+        rotated["data"]["auth"]["accessToken"].as_str().unwrap(),
+        "xoxe",
+        "demo-credentials-key",
+        "demo-slack-client-secret",
+    ] {
+        assert!(!text.contains(secret), "{secret} in the log:\n{text}");
+    }
+}

@@ -3,7 +3,8 @@
 //! token's type and expiry, the bot's user id), read with the environment's
 //! credentials key only. Every read is an audit line (environment and
 //! connection, never the token). Tokens due for rotation are refreshed
-//! first ([`crate::refresh`]).
+//! first ([`crate::refresh`]); the connection's incoming webhooks come with
+//! their URLs.
 
 use std::sync::Arc;
 
@@ -14,11 +15,13 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::config::Environment;
 use crate::http::auth::CredentialsReader;
 use crate::http::connections::{not_found, valid_identifier};
 use crate::http::error::{ApiError, Refusal};
 use crate::refresh::{self, RefreshError};
 use crate::state::AppState;
+use crate::store::Filter;
 
 /// The connection's credentials; never cached.
 pub(super) async fn read(
@@ -64,6 +67,35 @@ pub(super) async fn read(
         "integrationIdentifier": c.integration_identifier,
         "workspace": { "id": c.workspace.id, "botUserId": c.workspace.details.get("botUserId").cloned().unwrap_or(Value::Null) },
         "auth": auth,
+        "webhooks": webhooks(&s, &env, &identifier).await?,
     }});
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+}
+
+/// The connection's incoming webhooks (Slack's `incoming-webhook` install):
+/// their endpoint, channel and URL, the URL opened from the sealed record.
+async fn webhooks(s: &AppState, env: &Environment, connection: &str) -> Result<Vec<Value>, ApiError> {
+    let filter = Filter {
+        connection_identifier: Some(connection.to_owned()),
+        count: false,
+        ..Filter::page(100)
+    };
+    let mut out = Vec::new();
+    for row in s.endpoints.list_endpoints(env.id(), &filter).await?.rows {
+        if row.endpoint.endpoint.kind() != "webhook" {
+            continue;
+        }
+        let Some(full) = s.endpoints.endpoint_record(env.id(), &row.identifier).await? else {
+            continue;
+        };
+        let fields = full.endpoint.fields();
+        out.push(json!({
+            "endpointIdentifier": row.identifier,
+            "subscriberId": full.subscriber_id,
+            "channel": fields.get("channel"),
+            "channelId": fields.get("channelId"),
+            "url": fields.get("url"),
+        }));
+    }
+    Ok(out)
 }

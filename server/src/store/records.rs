@@ -264,6 +264,13 @@ pub trait Endpoints: Send + Sync {
         write: Write,
         now: i64,
     ) -> StoreFuture<'a, Result<EndpointRow, Conflict>>;
+    /// An endpoint's full record, credentials included (a webhook's URL:
+    /// for the sender, never for a list answer).
+    fn endpoint_record<'a>(
+        &'a self,
+        env: &'a str,
+        identifier: &'a str,
+    ) -> StoreFuture<'a, Option<ChannelEndpointRecord>>;
     /// Removes an endpoint; whether there was one.
     fn delete_endpoint<'a>(&'a self, env: &'a str, identifier: &'a str) -> StoreFuture<'a, bool>;
 }

@@ -587,6 +587,34 @@ pub async fn credentials_rules(s: &Server) {
         read(DEMO_CREDENTIALS_KEY, missing).await.unwrap().status(),
         StatusCode::NOT_FOUND
     );
+    // An install with an incoming webhook: its URL is the sender's too
+    // (and only the sender's: the endpoint list answers it redacted).
+    let hooked = json!({"subscriberId": "subscriber-123", "integrationIdentifier": "slack",
+        "connectionIdentifier": "hooked", "context": {"tenant": "hooked"}, "scope": ["incoming-webhook"]});
+    assert_eq!(
+        s.allow(&s.connect(&hooked.to_string()).await).await.status(),
+        StatusCode::OK
+    );
+    let (status, v) = read_credentials(s, "hooked").await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let hooks = v["data"]["webhooks"].as_array().unwrap();
+    assert_eq!(hooks.len(), 1, "{v}");
+    assert_eq!(
+        hooks[0]["url"],
+        "https://hooks.slack.com/services/T0DEMO00001/B0DEMO/demo-webhook-secret"
+    );
+    assert_eq!(
+        (&hooks[0]["channelId"], &hooks[0]["subscriberId"]),
+        (&json!("C0DEMO00001"), &json!("subscriber-123"))
+    );
+    let listed = s.list("/v1/channel-endpoints?limit=100").await;
+    let webhook = listed.iter().find(|e| e["type"] == "webhook").unwrap();
+    assert_eq!(webhook["endpoint"]["url"], "[redacted]");
+    assert_eq!(hooks[0]["endpointIdentifier"], webhook["identifier"]);
+    assert_eq!(
+        read_credentials(s, "slack-connection-abc123").await.1["data"]["webhooks"],
+        json!([])
+    );
 }
 
 /// A connect body for the demo's rotating Slack app, under `identifier`.

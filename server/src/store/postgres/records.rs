@@ -379,6 +379,25 @@ impl Endpoints for PgStore {
         }))
     }
 
+    fn endpoint_record<'a>(
+        &'a self,
+        env: &'a str,
+        identifier: &'a str,
+    ) -> StoreFuture<'a, Option<ChannelEndpointRecord>> {
+        Box::pin(bounded(async move {
+            let (client, _) = self.conn().await?;
+            let row = client
+                .query_opt(
+                    "SELECT sealed FROM cc_endpoints WHERE environment_id = $1 AND identifier = $2",
+                    &[&env, &identifier],
+                )
+                .await
+                .map_err(failed("read endpoint"))?;
+            row.map(|r| self.sealer.open_endpoint(env, identifier, r.get(0)))
+                .transpose()
+        }))
+    }
+
     fn delete_endpoint<'a>(&'a self, env: &'a str, identifier: &'a str) -> StoreFuture<'a, bool> {
         Box::pin(bounded(async move {
             let (client, _) = self.conn().await?;

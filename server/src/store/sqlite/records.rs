@@ -464,6 +464,28 @@ impl Endpoints for Store {
         Box::pin(blocking(move || store.put_endpoint(&env, &id, &e, write, now)))
     }
 
+    fn endpoint_record<'a>(
+        &'a self,
+        env: &'a str,
+        identifier: &'a str,
+    ) -> StoreFuture<'a, Option<ChannelEndpointRecord>> {
+        let (store, env, id) = (self.clone(), env.to_owned(), identifier.to_owned());
+        Box::pin(blocking(move || {
+            let sealed: Option<Vec<u8>> = store
+                .read_lock()
+                .query_row(
+                    "SELECT sealed FROM endpoints WHERE environment_id = ?1 AND identifier = ?2",
+                    params![env, id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| StoreError::with("read endpoint", e))?;
+            sealed
+                .map(|sealed| store.sealer.open_endpoint(&env, &id, &sealed))
+                .transpose()
+        }))
+    }
+
     fn delete_endpoint<'a>(&'a self, env: &'a str, identifier: &'a str) -> StoreFuture<'a, bool> {
         let (store, env, id) = (self.clone(), env.to_owned(), identifier.to_owned());
         Box::pin(blocking(move || store.delete_endpoint(&env, &id)))
