@@ -4,7 +4,7 @@
 //! Each engine walks a table in primary-key order, a batch of rows at a time
 //! ([`Rekey::rekey_batch`]), and picks only the rows whose sealed value
 //! names another key than the active one (the header of
-//! [`crate::store::seal`], compared in SQL: see [`Stale`]). A batch is one
+//! [`crate::store::seal`], compared in SQL: see `Stale`). A batch is one
 //! transaction, and a row is written only if its sealed value is still the
 //! one read: a running server that wrote the row meanwhile keeps its write.
 //! Nothing is kept between runs: a run that stops (a crash, `max_batches`)
