@@ -17,10 +17,10 @@ use channel_connect::records::ChannelConnectionRecord;
 
 use channel_connect::MsTeams;
 
-use crate::config::Environment;
+use crate::config::{Environment, SlackApp};
 use crate::state::AppState;
-use crate::store::Filter;
 use crate::store::app_installs::INSTALLED;
+use crate::store::{Filter, StoreError};
 use crate::teams_app;
 
 /// What a deletion revoked, and what it could not.
@@ -33,16 +33,41 @@ pub struct Revoked {
     pub failed: Vec<String>,
 }
 
-/// Revokes what `record`'s provider lets this service revoke.
-pub async fn revoke(s: &AppState, env: &Environment, record: &ChannelConnectionRecord) -> Revoked {
+/// Revokes what `record`'s provider lets this service revoke: only tokens
+/// it obtained itself (`minted`: an OAuth callback, not a token given
+/// through the API), and a Slack bot token only when no other connection
+/// (of any environment on the same Slack app) is in the same workspace:
+/// Slack gives one bot token per app and workspace, so theirs is the same.
+pub async fn revoke(
+    s: &AppState,
+    env: &Environment,
+    record: &ChannelConnectionRecord,
+    minted: bool,
+) -> Revoked {
     let mut out = Revoked::default();
     if let Some(app) = env.teams.get(&record.integration_identifier) {
         teams(s, env, app, record, &mut out).await;
         return out;
     }
-    let (Some(slack), Some(auth)) = (env.slack.get(&record.integration_identifier), &record.auth) else {
+    let (Some(slack), Some(auth), true) = (
+        env.slack.get(&record.integration_identifier),
+        &record.auth,
+        minted,
+    ) else {
         return out;
     };
+    match shares_the_token(s, env, slack, record).await {
+        Ok(false) => {}
+        Ok(true) => {
+            out.failed.push("bot_token_in_use".into());
+            return out;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "auth.revoke skipped: the store did not answer");
+            out.failed.push("bot_token".into());
+            return out;
+        }
+    }
     let request = oauth::revoke_request(&slack.app, &auth.access_token);
     let outcome = match s.sender.send(&request).await {
         Ok(answer) => oauth::parse_revoke(&HttpResponse::new(answer.status, &answer.body)).map_err(Some),
@@ -52,9 +77,12 @@ pub async fn revoke(s: &AppState, env: &Environment, record: &ChannelConnectionR
         }
     };
     match outcome {
-        // Revoked now, or before (by an admin, an uninstall, an expiry).
+        // Revoked now, or before (by an admin, an uninstall). An expired
+        // token is not revoked: its installation lives on.
         Ok(_) => out.done.push("bot_token".into()),
-        Err(Some(ExchangeError::Provider(p))) if p.kind() == ProviderErrorKind::TokenRevoked => {
+        Err(Some(ExchangeError::Provider(p)))
+            if p.kind() == ProviderErrorKind::TokenRevoked && p.code() != "token_expired" =>
+        {
             out.done.push("bot_token".into())
         }
         Err(e) => {
@@ -67,7 +95,34 @@ pub async fn revoke(s: &AppState, env: &Environment, record: &ChannelConnectionR
     out
 }
 
-/// Removes the app this service installed for the connection's linked users.
+/// Whether another connection, of any environment on the same Slack app,
+/// is in `record`'s workspace (and so holds the same bot token).
+async fn shares_the_token(
+    s: &AppState,
+    env: &Environment,
+    slack: &SlackApp,
+    record: &ChannelConnectionRecord,
+) -> Result<bool, StoreError> {
+    let same_app = |a: &SlackApp| a.app.client_id().as_str() == slack.app.client_id().as_str();
+    for other in &s.config.environments {
+        for (integration, _) in other.slack.iter().filter(|(_, a)| same_app(a)) {
+            let ids = s
+                .connections
+                .workspace_connections(other.id(), integration, &record.workspace.id)
+                .await?;
+            if ids
+                .iter()
+                .any(|id| other.id() != env.id() || *id != record.identifier)
+            {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Removes the app this service installed for the connection's linked
+/// users, in the connection's own tenant (what the sign-in proved).
 async fn teams(
     s: &AppState,
     env: &Environment,
@@ -97,6 +152,9 @@ async fn teams(
         let (Some(user), Some(tenant)) = (fields.get("userId"), fields.get("tenantId")) else {
             continue;
         };
+        if tenant != record.workspace.id {
+            continue;
+        }
         match teams_app::uninstall(s, app, user, tenant).await {
             Ok(_) => removed += 1,
             Err(e) => {

@@ -123,11 +123,22 @@ fn refused<E>(step: &'static str, status: u16) -> impl FnOnce(E) -> Failed {
     }
 }
 
-/// Attempts the installations due now, a batch at a time; `base` is the
-/// first pause after a failure (it doubles with each attempt, at most an hour).
+/// Attempts the installations due now, the longest waiting first, a batch
+/// at a time; `base` is the first pause after a failure (it doubles with
+/// each attempt, at most an hour).
 pub async fn install_due(s: &AppState, base: Duration) {
+    attempt_due(s, base, BATCH, false).await;
+}
+
+/// Attempts the `count` installations made due last: a callback's own
+/// (the browser waits for them, not for a backlog).
+pub async fn install_newest(s: &AppState, base: Duration, count: usize) {
+    attempt_due(s, base, i64::try_from(count).unwrap_or(BATCH).min(BATCH), true).await;
+}
+
+async fn attempt_due(s: &AppState, base: Duration, limit: i64, newest: bool) {
     let now = s.now().unix_timestamp();
-    let due = match s.app_installs.due_installs(now, BATCH).await {
+    let due = match s.app_installs.due_installs(now, limit, newest).await {
         Ok(due) => due,
         Err(e) => {
             tracing::warn!(error = %e, "Teams app installs: the store did not answer");
@@ -144,8 +155,8 @@ pub async fn install_due(s: &AppState, base: Duration) {
 /// One attempt at one installation, claimed first (another instance may be
 /// at the same row).
 async fn attempt(s: &AppState, d: &DueInstall, base: Duration) -> Result<(), crate::store::StoreError> {
-    let now = s.now().unix_timestamp();
-    if !s.app_installs.claim_install(d, now + CLAIM_SECS).await? {
+    let claimed = s.now().unix_timestamp() + CLAIM_SECS;
+    if !s.app_installs.claim_install(d, claimed).await? {
         return Ok(());
     }
     let app = s.config.by_id(&d.env).and_then(|e| e.teams.get(&d.integration));
@@ -156,6 +167,9 @@ async fn attempt(s: &AppState, d: &DueInstall, base: Duration) -> Result<(), cra
     let attempts = d.attempts + 1;
     let (status, next) = match outcome {
         Ok(UserInstall::Installed) => (INSTALLED, None),
+        // A 409 after an attempt of ours that failed: that attempt may have
+        // installed it (an answer lost on the way), so it counts as ours.
+        Ok(UserInstall::AlreadyInstalled) if d.attempts > 0 => (INSTALLED, None),
         Ok(UserInstall::AlreadyInstalled) => (ALREADY_INSTALLED, None),
         Err(e) if attempts >= MAX_ATTEMPTS => {
             tracing::warn!(endpoint = %d.endpoint, attempts, error = %e, "Teams app not installed: given up");
@@ -174,9 +188,7 @@ async fn attempt(s: &AppState, d: &DueInstall, base: Duration) -> Result<(), cra
     if status != PENDING {
         tracing::info!(endpoint = %d.endpoint, status, "Teams app installation settled");
     }
-    s.app_installs
-        .settle_install(&d.env, &d.endpoint, status, attempts, next)
-        .await
+    s.app_installs.settle_install(d, claimed, status, next).await
 }
 
 /// Every `every`, the installations due, until `stop` is cancelled (an

@@ -208,10 +208,18 @@ fn token_key_ring(keys: &[KeyFile]) -> Result<TokenKeys, String> {
         return Err("tokenKeys needs exactly one key with \"active\": true".to_owned());
     };
     let what = |k: &KeyFile| format!("tokenKeys: key {}", k.id);
-    let mut ring = TokenKeys::new(first.id, &token_key(&first.secret_hex, &what(first))?);
+    let first_key = token_key(&first.secret_hex, &what(first))?;
+    let mut ring = TokenKeys::new(first.id, &first_key);
+    // One key under two ids would let a sealed value be relabelled.
+    let mut seen = vec![first_key];
     for k in keys.iter().filter(|k| !k.active) {
+        let key = token_key(&k.secret_hex, &what(k))?;
+        if seen.contains(&key) {
+            return Err(format!("{}: the same key as another id", what(k)));
+        }
+        seen.push(key);
         ring = ring
-            .with_reader(k.id, &token_key(&k.secret_hex, &what(k))?)
+            .with_reader(k.id, &key)
             .map_err(|e| format!("tokenKeys: {e}"))?;
     }
     Ok(ring)

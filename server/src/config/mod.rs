@@ -223,6 +223,14 @@ mod tests {
         assert!(err(from_env).contains("CHANNEL_CONNECT_TEST_UNSET_TOKEN_KEY"));
         let wrong_type = r#"[{ "id": 1, "secretHex": ["c0ffee"], "active": true }]"#;
         assert!(!err(wrong_type).contains("c0ffee"), "{}", err(wrong_type));
+        let one_key_two_ids = format!(
+            r#"[{{ "id": 1, "secretHex": "{K1}", "active": true }}, {{ "id": 2, "secretHex": "{K1}" }}]"#
+        );
+        let relabel = err(&one_key_two_ids);
+        assert!(
+            relabel.contains("the same key as another id") && !relabel.contains(K1),
+            "{relabel}"
+        );
     }
 
     #[test]

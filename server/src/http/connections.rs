@@ -18,10 +18,10 @@ use crate::config::Environment;
 use crate::http::auth::Authenticated;
 use crate::http::error::{ApiError, Refusal};
 use crate::http::{idempotent, wire};
-use crate::revoke;
 use crate::state::AppState;
 use crate::store::Write;
 use crate::store::ownership::Conflict;
+use crate::{refresh, revoke};
 
 /// `CreateChannelConnectionRequestDto`.
 #[derive(Deserialize)]
@@ -95,8 +95,14 @@ pub(super) async fn delete(
     let Some(tokens) = s.refreshes.tokens(env.id(), &identifier).await? else {
         return Err(not_found(&identifier));
     };
-    // Revoked first: once the record is gone, so is the token to revoke.
-    let revoked = revoke::revoke(&s, &env, &tokens.record).await;
+    // Revoked first: once the record is gone, so is the token to revoke. A
+    // rotating token is refreshed first when due (an expired one cannot be
+    // revoked, and its installation would live on).
+    let record = match refresh::fresh(&s, &env, &identifier).await {
+        Ok(Some(fresh)) => fresh,
+        _ => tokens.record,
+    };
+    let revoked = revoke::revoke(&s, &env, &record, tokens.minted).await;
     match s.connections.delete_connection(env.id(), &identifier).await? {
         Some(endpoints) => {
             tracing::info!(endpoints, revoked = ?revoked.done, not_revoked = ?revoked.failed, "connection deleted with its endpoints");

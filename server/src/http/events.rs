@@ -87,7 +87,8 @@ pub(super) async fn receive(
     }
     let mark: [u8; 32] = Sha256::new()
         .chain_update(b"slack-event\0")
-        .chain_update(signature.unwrap_or_default().as_bytes())
+        // Hex in any case verifies: the mark is taken on one spelling.
+        .chain_update(signature.unwrap_or_default().to_ascii_lowercase().as_bytes())
         .finalize()
         .into();
     let window = events::REPLAY_WINDOW_SECS;

@@ -38,21 +38,22 @@ pub struct DueInstall {
 
 /// The Teams app's installations for linked users.
 pub trait AppInstalls: Send + Sync {
-    /// Up to `limit` installations due at `now`, soonest first.
-    fn due_installs<'a>(&'a self, now: i64, limit: i64) -> StoreFuture<'a, Vec<DueInstall>>;
+    /// Up to `limit` installations due at `now`: the longest waiting first,
+    /// or (`newest`) those just made due first (a callback's own).
+    fn due_installs<'a>(&'a self, now: i64, limit: i64, newest: bool) -> StoreFuture<'a, Vec<DueInstall>>;
 
     /// Claims a due installation until `until`: true for one caller only
     /// (the row is still pending and due as `due` saw it).
     fn claim_install<'a>(&'a self, due: &'a DueInstall, until: i64) -> StoreFuture<'a, bool>;
 
     /// Records an attempt's result: `status`, the attempts so far, and when
-    /// to try again (pending only).
+    /// to try again (pending only); only while the attempt's claim (until
+    /// `claimed`) still holds the row.
     fn settle_install<'a>(
         &'a self,
-        env: &'a str,
-        endpoint: &'a str,
+        due: &'a DueInstall,
+        claimed: i64,
         status: &'a str,
-        attempts: i64,
         next: Option<i64>,
     ) -> StoreFuture<'a, ()>;
 }

@@ -255,7 +255,9 @@ pub trait Endpoints: Send + Sync {
     fn list_endpoints<'a>(&'a self, env: &'a str, filter: &'a Filter)
     -> StoreFuture<'a, Listed<EndpointRow>>;
     /// Writes an endpoint as given under `identifier`, keeping its first
-    /// time; refused when another endpoint reaches the same target.
+    /// time; refused when another endpoint reaches the same target. An
+    /// endpoint written through the API is no longer this service's to
+    /// install or remove the Teams app for (its user may have changed).
     fn put_endpoint<'a>(
         &'a self,
         env: &'a str,

@@ -24,6 +24,9 @@ pub struct Tokens {
     pub reconnect: Option<String>,
     /// Until when another refresher holds the lease (Unix seconds), if one does.
     pub leased_until: Option<i64>,
+    /// Whether this service obtained the tokens (an OAuth callback), not
+    /// the API's caller: only those does it revoke.
+    pub minted: bool,
 }
 
 /// What taking the lease found.

@@ -851,6 +851,7 @@ pub async fn revoke_rules(s: &Server) {
         slack_activity(s).await["revoked"].as_array().unwrap().len(),
         before + 1
     );
+    shared_and_given_tokens(s).await;
 }
 
 /// A Slack whose token endpoint answers installs (team `T0DEMO00001`, bot
@@ -988,6 +989,23 @@ pub async fn events_rules(s: &Server) {
         slack_event(s, "slack", secret, now, &uninstall).await.0,
         StatusCode::OK
     );
+    // The same signature in upper-case hex verifies too, and is the same request.
+    let upper = {
+        use channel_connect::provider::slack::events;
+        let key = events::SigningSecret::new(secret).unwrap();
+        let sig = events::sign(&key, now, uninstall.as_bytes());
+        format!("v0={}", sig.trim_start_matches("v0=").to_ascii_uppercase())
+    };
+    let replayed = s
+        .http
+        .post(format!("{}/v1/integrations/slack/events/slack", s.base))
+        .header("x-slack-request-timestamp", now.to_string())
+        .header("x-slack-signature", upper)
+        .body(uninstall.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.status(), StatusCode::OK);
     let listed = connections().await;
     assert_eq!(listed.len(), 1, "a replay acts once");
     assert_eq!(listed[0]["status"], "active", "a re-install works again");
@@ -1042,4 +1060,96 @@ pub async fn teams_app_rules(s: &Server) {
         s.list("/v1/channel-endpoints").await[0]["appInstallation"],
         "installed"
     );
+    a_moved_endpoint_is_not_ours(s).await;
+}
+
+/// Two connections in one workspace (two owners) share Slack's one bot
+/// token: deleting one revokes nothing, deleting the last revokes it; a
+/// token given through the API is the caller's and is never revoked.
+async fn shared_and_given_tokens(s: &Server) {
+    let before = slack_activity(s).await["revoked"].as_array().unwrap().len();
+    let owner = |id: &str| {
+        json!({"integrationIdentifier": "slack", "connectionIdentifier": id, "context": {"tenant": id},
+               "connectionMode": "shared"})
+        .to_string()
+    };
+    for id in ["shared-a", "shared-b"] {
+        assert_eq!(
+            s.allow(&s.connect(&owner(id)).await).await.status(),
+            StatusCode::OK
+        );
+    }
+    let remove = |id: &str| {
+        s.http
+            .delete(format!("{}/v1/channel-connections/{id}", s.base))
+            .header("authorization", format!("ApiKey {DEMO_API_KEY}"))
+            .send()
+    };
+    let first = remove("shared-a").await.unwrap();
+    assert_eq!(first.status(), StatusCode::NO_CONTENT);
+    assert_eq!(first.headers()["x-not-revoked"], "bot_token_in_use");
+    assert_eq!(
+        slack_activity(s).await["revoked"].as_array().unwrap().len(),
+        before
+    );
+    let last = remove("shared-b").await.unwrap();
+    assert_eq!(last.headers()["x-revoked"], "bot_token");
+    let given = json!({"identifier": "given", "integrationIdentifier": "slack", "connectionMode": "shared",
+        "context": {"tenant": "given"}, "workspace": {"id": "T0GIVEN"}, "auth": {"accessToken": "xoxb-given"}});
+    let (status, _, v) = s
+        .post(
+            "/v1/channel-connections",
+            Some(DEMO_API_KEY),
+            None,
+            &given.to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let res = remove("given").await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert!(res.headers().get("x-revoked").is_none() && res.headers().get("x-not-revoked").is_none());
+    let revoked = slack_activity(s).await["revoked"].as_array().unwrap().clone();
+    assert!(!revoked.contains(&json!("xoxb-given")), "{revoked:?}");
+}
+
+/// An endpoint pointed at another user through the API is no longer this
+/// service's to remove the app for: deleting its connection leaves Graph alone.
+async fn a_moved_endpoint_is_not_ours(s: &Server) {
+    let endpoint = s.list("/v1/channel-endpoints").await[0].clone();
+    assert_eq!(endpoint["appInstallation"], "installed");
+    let moved = json!({"endpoint": {"userId": "00000000-0000-0000-0000-00000000beef", "tenantId": endpoint["endpoint"]["tenantId"]}});
+    let res = s
+        .http
+        .patch(format!(
+            "{}/v1/channel-endpoints/{}",
+            s.base,
+            endpoint["identifier"].as_str().unwrap()
+        ))
+        .header("authorization", format!("ApiKey {DEMO_API_KEY}"))
+        .header("content-type", "application/json")
+        .body(moved.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        s.list("/v1/channel-endpoints").await[0]
+            .get("appInstallation")
+            .is_none()
+    );
+    let uninstalls = graph_activity(s).await["uninstalls"].clone();
+    let connection = s.list("/v1/channel-connections").await[0]["identifier"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = s
+        .http
+        .delete(format!("{}/v1/channel-connections/{connection}", s.base))
+        .header("authorization", format!("ApiKey {DEMO_API_KEY}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert!(res.headers().get("x-revoked").is_none());
+    assert_eq!(graph_activity(s).await["uninstalls"], uninstalls);
 }

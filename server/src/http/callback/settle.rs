@@ -56,12 +56,13 @@ pub(super) async fn settle(
 /// app, so the bot can message the user. What fails here is tried again
 /// later ([`crate::teams_app::sweep`]).
 async fn install_apps(s: &AppState, records: &StoredRecords) {
-    if records
+    let users = records
         .endpoints
         .iter()
-        .any(|e| e.endpoint.kind() == "ms_teams_user")
-    {
-        crate::teams_app::install_due(s, s.app_install_interval).await;
+        .filter(|e| e.endpoint.kind() == "ms_teams_user")
+        .count();
+    if users > 0 {
+        crate::teams_app::install_newest(s, s.app_install_interval, users).await;
     }
 }
 

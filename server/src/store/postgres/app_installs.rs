@@ -5,18 +5,19 @@ use crate::store::app_installs::PENDING;
 use crate::store::{AppInstalls, DueInstall, StoreFuture};
 
 impl AppInstalls for PgStore {
-    fn due_installs<'a>(&'a self, now: i64, limit: i64) -> StoreFuture<'a, Vec<DueInstall>> {
+    fn due_installs<'a>(&'a self, now: i64, limit: i64, newest: bool) -> StoreFuture<'a, Vec<DueInstall>> {
         Box::pin(bounded(async move {
             let (client, _) = self.conn().await?;
+            let sql = format!(
+                "SELECT environment_id, identifier, integration_identifier,
+                     public_json::jsonb -> 'endpoint' ->> 'userId', public_json::jsonb -> 'endpoint' ->> 'tenantId',
+                     app_install_attempts, app_install_next
+                 FROM cc_endpoints WHERE app_install = $1 AND app_install_next <= $2
+                 ORDER BY app_install_next {} LIMIT $3",
+                if newest { "DESC" } else { "ASC" }
+            );
             let rows = client
-                .query(
-                    "SELECT environment_id, identifier, integration_identifier,
-                         public_json::jsonb -> 'endpoint' ->> 'userId', public_json::jsonb -> 'endpoint' ->> 'tenantId',
-                         app_install_attempts, app_install_next
-                     FROM cc_endpoints WHERE app_install = $1 AND app_install_next <= $2
-                     ORDER BY app_install_next LIMIT $3",
-                    &[&PENDING, &now, &limit],
-                )
+                .query(&sql, &[&PENDING, &now, &limit])
                 .await
                 .map_err(failed("due installs"))?;
             Ok(rows
@@ -51,19 +52,18 @@ impl AppInstalls for PgStore {
 
     fn settle_install<'a>(
         &'a self,
-        env: &'a str,
-        endpoint: &'a str,
+        due: &'a DueInstall,
+        claimed: i64,
         status: &'a str,
-        attempts: i64,
         next: Option<i64>,
     ) -> StoreFuture<'a, ()> {
         Box::pin(bounded(async move {
             let (client, _) = self.conn().await?;
             client
                 .execute(
-                    "UPDATE cc_endpoints SET app_install = $3, app_install_attempts = $4, app_install_next = $5
-                     WHERE environment_id = $1 AND identifier = $2",
-                    &[&env, &endpoint, &status, &attempts, &next],
+                    "UPDATE cc_endpoints SET app_install = $5, app_install_attempts = $6, app_install_next = $7
+                     WHERE environment_id = $1 AND identifier = $2 AND app_install = $3 AND app_install_next = $4",
+                    &[&due.env, &due.endpoint, &PENDING, &claimed, &status, &(due.attempts + 1), &next],
                 )
                 .await
                 .map_err(failed("settle install"))?;

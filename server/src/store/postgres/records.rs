@@ -346,7 +346,7 @@ impl Endpoints for PgStore {
                         Write::Update => {
                             "UPDATE cc_endpoints SET integration_identifier = $3, subscriber_id = $4,
                                  connection_identifier = $5, natural_key = $6, public_json = $7, sealed = $8,
-                                 updated_at = $9, context_keys = $10
+                                 updated_at = $9, context_keys = $10, app_install = NULL, app_install_next = NULL
                              WHERE environment_id = $1 AND identifier = $2 RETURNING created_at, updated_at, app_install"
                         }
                     },

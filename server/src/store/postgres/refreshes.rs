@@ -9,7 +9,7 @@ impl PgStore {
         let (client, _) = self.conn().await?;
         let row = client
             .query_opt(
-                "SELECT sealed, reconnect, lease_until FROM cc_connections WHERE environment_id = $1 AND identifier = $2",
+                "SELECT sealed, reconnect, lease_until, minted FROM cc_connections WHERE environment_id = $1 AND identifier = $2",
                 &[&env, &id],
             )
             .await
@@ -19,6 +19,7 @@ impl PgStore {
             record: self.sealer.open_connection(env, id, row.get(0))?,
             reconnect: row.get(1),
             leased_until: row.get(2),
+            minted: row.get(3),
         }))
     }
 }

@@ -79,6 +79,9 @@ ALTER TABLE cc_endpoints ADD COLUMN IF NOT EXISTS app_install_attempts BIGINT NO
 ALTER TABLE cc_endpoints ADD COLUMN IF NOT EXISTS app_install_next BIGINT;
 CREATE INDEX IF NOT EXISTS cc_endpoints_app_install_due ON cc_endpoints (app_install_next)
     WHERE app_install = 'pending';
+-- Whether this service obtained the connection's token (an OAuth callback)
+-- rather than being given it (the API): only its own does it revoke.
+ALTER TABLE cc_connections ADD COLUMN IF NOT EXISTS minted BOOLEAN NOT NULL DEFAULT FALSE;
 ";
 
 /// Every statement the store runs (see their SQL below).
@@ -112,13 +115,13 @@ impl Statements {
             upsert_connection: p(
                 // A re-install brings working tokens: no reconnection needed any more.
                 "INSERT INTO cc_connections (environment_id, identifier, integration_identifier, subscriber_id,
-                     natural_key, public_json, sealed, created_at, updated_at, context_keys, refreshable_until)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)
+                     natural_key, public_json, sealed, created_at, updated_at, context_keys, refreshable_until, minted)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, TRUE)
                  ON CONFLICT (environment_id, identifier) DO UPDATE SET
                      integration_identifier = excluded.integration_identifier, subscriber_id = excluded.subscriber_id,
                      natural_key = excluded.natural_key, public_json = excluded.public_json,
                      sealed = excluded.sealed, updated_at = excluded.updated_at, context_keys = excluded.context_keys,
-                     refreshable_until = excluded.refreshable_until, reconnect = NULL",
+                     refreshable_until = excluded.refreshable_until, reconnect = NULL, minted = TRUE",
             )
             .await?,
             endpoint_by_key: p(
@@ -126,8 +129,9 @@ impl Statements {
             )
             .await?,
             upsert_endpoint: p(
-                // A linked Teams user's app installation: due now, unless the
-                // app is installed already (then kept as it is).
+                // A linked Teams user's app installation: due now when there was
+                // none or it failed; else kept as it is (installed, or pending:
+                // an attempt may hold it).
                 "INSERT INTO cc_endpoints (environment_id, identifier, integration_identifier, subscriber_id,
                      connection_identifier, natural_key, public_json, sealed, created_at, updated_at, context_keys,
                      app_install, app_install_next)
@@ -136,11 +140,11 @@ impl Statements {
                  ON CONFLICT (environment_id, identifier) DO UPDATE SET
                      public_json = excluded.public_json, sealed = excluded.sealed, updated_at = excluded.updated_at,
                      context_keys = excluded.context_keys,
-                 app_install = CASE WHEN cc_endpoints.app_install IN ('installed', 'already_installed') THEN cc_endpoints.app_install
+                 app_install = CASE WHEN COALESCE(cc_endpoints.app_install, 'failed') <> 'failed' THEN cc_endpoints.app_install
                      ELSE excluded.app_install END,
-                 app_install_attempts = CASE WHEN cc_endpoints.app_install IN ('installed', 'already_installed')
+                 app_install_attempts = CASE WHEN COALESCE(cc_endpoints.app_install, 'failed') <> 'failed'
                      THEN cc_endpoints.app_install_attempts ELSE 0 END,
-                 app_install_next = CASE WHEN cc_endpoints.app_install IN ('installed', 'already_installed')
+                 app_install_next = CASE WHEN COALESCE(cc_endpoints.app_install, 'failed') <> 'failed'
                      THEN cc_endpoints.app_install_next ELSE excluded.app_install_next END",
             )
             .await?,

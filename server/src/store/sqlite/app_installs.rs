@@ -7,16 +7,18 @@ use crate::store::app_installs::PENDING;
 use crate::store::{AppInstalls, DueInstall, StoreError, StoreFuture, blocking};
 
 impl Store {
-    fn due_installs_now(&self, now: i64, limit: i64) -> Result<Vec<DueInstall>, StoreError> {
+    fn due_installs_now(&self, now: i64, limit: i64, newest: bool) -> Result<Vec<DueInstall>, StoreError> {
         let conn = self.read_lock();
+        let sql = format!(
+            "SELECT environment_id, identifier, integration_identifier,
+                 json_extract(public_json, '$.endpoint.userId'), json_extract(public_json, '$.endpoint.tenantId'),
+                 app_install_attempts, app_install_next
+             FROM endpoints WHERE app_install = ?1 AND app_install_next <= ?2
+             ORDER BY app_install_next {} LIMIT ?3",
+            if newest { "DESC" } else { "ASC" }
+        );
         let mut stmt = conn
-            .prepare_cached(
-                "SELECT environment_id, identifier, integration_identifier,
-                     json_extract(public_json, '$.endpoint.userId'), json_extract(public_json, '$.endpoint.tenantId'),
-                     app_install_attempts, app_install_next
-                 FROM endpoints WHERE app_install = ?1 AND app_install_next <= ?2
-                 ORDER BY app_install_next LIMIT ?3",
-            )
+            .prepare_cached(&sql)
             .map_err(|e| StoreError::with("due installs", e))?;
         let rows = stmt
             .query_map(params![PENDING, now, limit], |r| {
@@ -49,17 +51,16 @@ impl Store {
 
     fn settle_install_now(
         &self,
-        env: &str,
-        endpoint: &str,
+        due: &DueInstall,
+        claimed: i64,
         status: &str,
-        attempts: i64,
         next: Option<i64>,
     ) -> Result<(), StoreError> {
         self.lock()
             .execute(
-                "UPDATE endpoints SET app_install = ?3, app_install_attempts = ?4, app_install_next = ?5
-                 WHERE environment_id = ?1 AND identifier = ?2",
-                params![env, endpoint, status, attempts, next],
+                "UPDATE endpoints SET app_install = ?5, app_install_attempts = ?6, app_install_next = ?7
+                 WHERE environment_id = ?1 AND identifier = ?2 AND app_install = ?3 AND app_install_next = ?4",
+                params![due.env, due.endpoint, PENDING, claimed, status, due.attempts + 1, next],
             )
             .map_err(|e| StoreError::with("settle install", e))?;
         Ok(())
@@ -67,9 +68,9 @@ impl Store {
 }
 
 impl AppInstalls for Store {
-    fn due_installs<'a>(&'a self, now: i64, limit: i64) -> StoreFuture<'a, Vec<DueInstall>> {
+    fn due_installs<'a>(&'a self, now: i64, limit: i64, newest: bool) -> StoreFuture<'a, Vec<DueInstall>> {
         let store = self.clone();
-        Box::pin(blocking(move || store.due_installs_now(now, limit)))
+        Box::pin(blocking(move || store.due_installs_now(now, limit, newest)))
     }
 
     fn claim_install<'a>(&'a self, due: &'a DueInstall, until: i64) -> StoreFuture<'a, bool> {
@@ -79,20 +80,14 @@ impl AppInstalls for Store {
 
     fn settle_install<'a>(
         &'a self,
-        env: &'a str,
-        endpoint: &'a str,
+        due: &'a DueInstall,
+        claimed: i64,
         status: &'a str,
-        attempts: i64,
         next: Option<i64>,
     ) -> StoreFuture<'a, ()> {
-        let (store, env, endpoint, status) = (
-            self.clone(),
-            env.to_owned(),
-            endpoint.to_owned(),
-            status.to_owned(),
-        );
+        let (store, due, status) = (self.clone(), due.clone(), status.to_owned());
         Box::pin(blocking(move || {
-            store.settle_install_now(&env, &endpoint, &status, attempts, next)
+            store.settle_install_now(&due, claimed, &status, next)
         }))
     }
 }

@@ -118,6 +118,11 @@ ALTER TABLE endpoints ADD COLUMN app_install_attempts INTEGER NOT NULL DEFAULT 0
 ALTER TABLE endpoints ADD COLUMN app_install_next INTEGER;
 CREATE INDEX endpoints_app_install_due ON endpoints (app_install_next) WHERE app_install = 'pending';
 ",
+    "
+-- Whether this service obtained the connection's token (an OAuth callback)
+-- rather than being given it (the API): only its own does it revoke.
+ALTER TABLE connections ADD COLUMN minted INTEGER NOT NULL DEFAULT 0;
+",
 ];
 
 /// The database, shared by the handlers (cheap to clone).

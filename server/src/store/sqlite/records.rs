@@ -93,13 +93,13 @@ impl Store {
         tx.execute(
             // A re-install brings working tokens: no reconnection needed any more.
             "INSERT INTO connections (environment_id, identifier, integration_identifier, subscriber_id,
-                 natural_key, public_json, sealed, created_at, updated_at, context_keys, refreshable_until)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)
+                 natural_key, public_json, sealed, created_at, updated_at, context_keys, refreshable_until, minted)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, 1)
              ON CONFLICT (environment_id, identifier) DO UPDATE SET
                  integration_identifier = excluded.integration_identifier, subscriber_id = excluded.subscriber_id,
                  natural_key = excluded.natural_key, public_json = excluded.public_json,
                  sealed = excluded.sealed, updated_at = excluded.updated_at, context_keys = excluded.context_keys,
-                 refreshable_until = excluded.refreshable_until, reconnect = NULL",
+                 refreshable_until = excluded.refreshable_until, reconnect = NULL, minted = 1",
             params![env, row.identifier, c.integration_identifier, c.subscriber_id, row.natural_key, row.public_json, row.sealed, now, row.context_keys, row.refreshable_until],
         )
         .map_err(|e| StoreError::with("write connection", e))?;
@@ -123,8 +123,9 @@ impl Store {
             .map_err(|e| StoreError::with("find endpoint", e))?;
         let row = self.sealer.endpoint_row(env, e, existing)?;
         tx.execute(
-            // A linked Teams user's app installation: due now, unless the
-            // app is installed already (then kept as it is).
+            // A linked Teams user's app installation: due now when there was
+            // none or it failed; else kept as it is (installed, or pending:
+            // an attempt may hold it).
             "INSERT INTO endpoints (environment_id, identifier, integration_identifier, subscriber_id,
                  connection_identifier, natural_key, public_json, sealed, created_at, updated_at, context_keys,
                  app_install, app_install_next)
@@ -132,11 +133,11 @@ impl Store {
              ON CONFLICT (environment_id, identifier) DO UPDATE SET
                  public_json = excluded.public_json, sealed = excluded.sealed, updated_at = excluded.updated_at,
                  context_keys = excluded.context_keys,
-                 app_install = CASE WHEN endpoints.app_install IN ('installed', 'already_installed') THEN endpoints.app_install
+                 app_install = CASE WHEN COALESCE(endpoints.app_install, 'failed') <> 'failed' THEN endpoints.app_install
                      ELSE excluded.app_install END,
-                 app_install_attempts = CASE WHEN endpoints.app_install IN ('installed', 'already_installed')
+                 app_install_attempts = CASE WHEN COALESCE(endpoints.app_install, 'failed') <> 'failed'
                      THEN endpoints.app_install_attempts ELSE 0 END,
-                 app_install_next = CASE WHEN endpoints.app_install IN ('installed', 'already_installed')
+                 app_install_next = CASE WHEN COALESCE(endpoints.app_install, 'failed') <> 'failed'
                      THEN endpoints.app_install_next ELSE excluded.app_install_next END",
             params![env, row.identifier, e.integration_identifier, e.subscriber_id, e.connection_identifier, row.natural_key, row.public_json, row.sealed, now, row.context_keys, row.app_install],
         )
@@ -294,7 +295,8 @@ impl Store {
             }
             Write::Update => {
                 "UPDATE endpoints SET integration_identifier = ?3, subscriber_id = ?4, connection_identifier = ?5,
-                     natural_key = ?6, public_json = ?7, sealed = ?8, updated_at = ?9, context_keys = ?10
+                     natural_key = ?6, public_json = ?7, sealed = ?8, updated_at = ?9, context_keys = ?10,
+                     app_install = NULL, app_install_next = NULL
                  WHERE environment_id = ?1 AND identifier = ?2 RETURNING created_at, updated_at, app_install"
             }
         };

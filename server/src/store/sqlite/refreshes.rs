@@ -8,6 +8,9 @@ use rusqlite::{OptionalExtension, params};
 use super::Store;
 use crate::store::{Change, Lease, Refreshes, Renewal, StoreError, StoreFuture, Tokens, blocking, change};
 
+/// A connection's sealed record, reconnection mark, lease end and origin.
+type TokenColumns = (Vec<u8>, Option<String>, Option<i64>, bool);
+
 impl Store {
     fn tokens_on(
         conn: &rusqlite::Connection,
@@ -15,21 +18,22 @@ impl Store {
         env: &str,
         id: &str,
     ) -> Result<Option<Tokens>, StoreError> {
-        let row: Option<(Vec<u8>, Option<String>, Option<i64>)> = conn
+        let row: Option<TokenColumns> = conn
             .query_row(
-                "SELECT sealed, reconnect, lease_until FROM connections WHERE environment_id = ?1 AND identifier = ?2",
+                "SELECT sealed, reconnect, lease_until, minted FROM connections WHERE environment_id = ?1 AND identifier = ?2",
                 params![env, id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()
             .map_err(|e| StoreError::with("read connection", e))?;
-        let Some((sealed, reconnect, leased_until)) = row else {
+        let Some((sealed, reconnect, leased_until, minted)) = row else {
             return Ok(None);
         };
         Ok(Some(Tokens {
             record: store.sealer.open_connection(env, id, &sealed)?,
             reconnect,
             leased_until,
+            minted,
         }))
     }
 
