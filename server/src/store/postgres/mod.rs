@@ -28,7 +28,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::store::StoreError;
 use crate::store::seal::{Sealer, TokenKeys};
-use statements::{SCHEMA, Statements, failed};
+use statements::{SCHEMA, SCHEMA_MARK, Statements, failed};
 
 /// A small pool of PostgreSQL connections, each opened again on its next
 /// use after it breaks.
@@ -171,14 +171,25 @@ impl PgStore {
     ) -> Result<PgStore, StoreError> {
         let tls = tls(options.ca_file.as_deref())?;
         let mut client = open(url, &tls).await?;
-        let tx = client.transaction().await.map_err(failed("postgres migrate"))?;
-        tx.execute("SELECT pg_advisory_xact_lock(7312846001)", &[])
+        // A current schema is left alone: its statements would take table
+        // locks (an instance starting would wait behind the others' writes).
+        let current = client
+            .query_opt(SCHEMA_MARK, &[])
+            .await
+            .map_err(failed("postgres migrate"))?
+            .is_some();
+        if !current {
+            let tx = client.transaction().await.map_err(failed("postgres migrate"))?;
+            tx.batch_execute(
+                "SELECT pg_advisory_xact_lock(7312846001); SET LOCAL client_min_messages = warning",
+            )
             .await
             .map_err(failed("postgres migrate"))?;
-        tx.batch_execute(SCHEMA)
-            .await
-            .map_err(failed("postgres migrate"))?;
-        tx.commit().await.map_err(failed("postgres migrate"))?;
+            tx.batch_execute(SCHEMA)
+                .await
+                .map_err(failed("postgres migrate"))?;
+            tx.commit().await.map_err(failed("postgres migrate"))?;
+        }
         let size = options.pool_size.max(1);
         let mut slots: Vec<Mutex<Option<Conn>>> = (0..size).map(|_| Mutex::new(None)).collect();
         slots[0] = Mutex::new(Some(Conn {

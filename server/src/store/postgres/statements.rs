@@ -5,6 +5,11 @@ use tokio_postgres::{Client, Statement};
 
 use crate::store::StoreError;
 
+/// Answers a row when the schema is current: the column the last change
+/// below adds (move it with each change).
+pub(super) const SCHEMA_MARK: &str = "SELECT 1 FROM information_schema.columns
+    WHERE table_schema = current_schema() AND table_name = 'cc_connections' AND column_name = 'minted'";
+
 /// The schema, created under an advisory lock so instances starting
 /// together do not race.
 pub(super) const SCHEMA: &str = "
@@ -63,25 +68,43 @@ CREATE INDEX IF NOT EXISTS cc_connections_created ON cc_connections (environment
 CREATE INDEX IF NOT EXISTS cc_endpoints_created ON cc_endpoints (environment_id, created_at);
 -- A connection's endpoints (the list filter).
 CREATE INDEX IF NOT EXISTS cc_endpoints_connection ON cc_endpoints (environment_id, connection_identifier);
+-- Each later change runs once, guarded by a look at the catalog: an ALTER
+-- TABLE takes the table's exclusive lock even when it has nothing to do,
+-- and would queue every instance's writes behind each start.
 -- Token refreshes: when a connection's tokens expire (if they can be
 -- refreshed), the lease of the one refresher at a time across instances,
 -- and why the connection must be connected again when its tokens stopped working.
-ALTER TABLE cc_connections ADD COLUMN IF NOT EXISTS refreshable_until BIGINT;
-ALTER TABLE cc_connections ADD COLUMN IF NOT EXISTS lease_holder TEXT;
-ALTER TABLE cc_connections ADD COLUMN IF NOT EXISTS lease_until BIGINT;
-ALTER TABLE cc_connections ADD COLUMN IF NOT EXISTS reconnect TEXT;
-CREATE INDEX IF NOT EXISTS cc_connections_refreshable ON cc_connections (refreshable_until)
-    WHERE refreshable_until IS NOT NULL;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_name = 'cc_connections' AND column_name = 'refreshable_until') THEN
+        ALTER TABLE cc_connections ADD COLUMN refreshable_until BIGINT;
+        ALTER TABLE cc_connections ADD COLUMN lease_holder TEXT;
+        ALTER TABLE cc_connections ADD COLUMN lease_until BIGINT;
+        ALTER TABLE cc_connections ADD COLUMN reconnect TEXT;
+        CREATE INDEX cc_connections_refreshable ON cc_connections (refreshable_until)
+            WHERE refreshable_until IS NOT NULL;
+    END IF;
+END $$;
 -- The Teams app's installation for a linked Teams user: its status, the
 -- attempts so far, and when the next one is due (pending only).
-ALTER TABLE cc_endpoints ADD COLUMN IF NOT EXISTS app_install TEXT;
-ALTER TABLE cc_endpoints ADD COLUMN IF NOT EXISTS app_install_attempts BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE cc_endpoints ADD COLUMN IF NOT EXISTS app_install_next BIGINT;
-CREATE INDEX IF NOT EXISTS cc_endpoints_app_install_due ON cc_endpoints (app_install_next)
-    WHERE app_install = 'pending';
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_name = 'cc_endpoints' AND column_name = 'app_install') THEN
+        ALTER TABLE cc_endpoints ADD COLUMN app_install TEXT;
+        ALTER TABLE cc_endpoints ADD COLUMN app_install_attempts BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE cc_endpoints ADD COLUMN app_install_next BIGINT;
+        CREATE INDEX cc_endpoints_app_install_due ON cc_endpoints (app_install_next)
+            WHERE app_install = 'pending';
+    END IF;
+END $$;
 -- Whether this service obtained the connection's token (an OAuth callback)
 -- rather than being given it (the API): only its own does it revoke.
-ALTER TABLE cc_connections ADD COLUMN IF NOT EXISTS minted BOOLEAN NOT NULL DEFAULT FALSE;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_name = 'cc_connections' AND column_name = 'minted') THEN
+        ALTER TABLE cc_connections ADD COLUMN minted BOOLEAN NOT NULL DEFAULT FALSE;
+    END IF;
+END $$;
 ";
 
 /// Every statement the store runs (see their SQL below).
