@@ -27,6 +27,7 @@ pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod http;
+pub mod logs;
 pub mod periodic;
 pub mod refresh;
 pub mod revoke;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
+use channel_connect_server::logs::{self, LogFormat};
 use channel_connect_server::config::{Config, DEMO_API_KEY};
 use channel_connect_server::sender::Sender;
 use channel_connect_server::serve::{Limits, serve};
@@ -119,6 +120,11 @@ struct Args {
     #[arg(long, env = "CHANNEL_CONNECT_APP_INSTALL_INTERVAL", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=86400))]
     app_install_interval: u64,
+    /// How log lines are written to stderr: `text` (colour on a terminal)
+    /// or `json` (one object per line, with the request's id). `RUST_LOG`
+    /// filters them (`info` when unset; `warn` silences the request lines).
+    #[arg(long, env = "CHANNEL_CONNECT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
 }
 
 #[derive(clap::Subcommand)]
@@ -147,8 +153,8 @@ const HINT: &str = "channel-connect-server needs --config FILE (your configurati
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt().with_target(false).init();
     let args = Args::parse();
+    let _flush_on_exit = logs::init(args.log_format);
     if let Some(Command::Rekey(r)) = &args.command {
         return rekey_command(&args, r).await;
     }

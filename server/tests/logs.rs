@@ -153,3 +153,78 @@ async fn a_credentials_read_is_an_audit_line_without_the_token() {
         assert!(!text.contains(secret), "{secret} in the log:\n{text}");
     }
 }
+
+/// A process on the demo configuration (as a file: no demo banner on
+/// stdout), its output in `log`, with `env` set.
+fn configured(name: &str, log: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Process {
+    let port = free_port();
+    let config = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-config.json"));
+    let text = channel_connect_server::config::Config::demo_text(&format!("http://127.0.0.1:{port}"));
+    std::fs::write(&config, text).unwrap();
+    let all = [&["--config", config.to_str().unwrap()][..], args].concat();
+    Process::spawn_with_env(name, port, &all, None, Some(log), env)
+}
+
+/// With `--log-format json` every line is a JSON object; a request's lines
+/// carry its id, the one echoed in `x-request-id`; a client's made-up id
+/// is replaced, a proxy's plain one kept.
+#[tokio::test]
+async fn json_logs_carry_each_request_id() {
+    let log = log_file("json");
+    let mut p = configured("json-log", &log, &["--log-format", "json"], &[("RUST_LOG", "info")]);
+    let s = &p.server;
+    let (status, headers, _) = s
+        .post("/v1/integrations/channel-connections/oauth", Some("demo-secret-key"), None, SEED)
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = headers["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let kept = s
+        .http
+        .get(format!("{}/healthz", s.base))
+        .header("x-request-id", "proxy-7f3a.1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.headers()["x-request-id"], "proxy-7f3a.1");
+    let replaced = s
+        .http
+        .get(format!("{}/healthz", s.base))
+        .header("x-request-id", "a b\"c")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(replaced.headers()["x-request-id"], "a b\"c");
+    p.terminate();
+    assert!(p.wait_exit().success());
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let requests: Vec<&serde_json::Value> = lines.iter().filter(|l| l["message"] == "request").collect();
+    assert_eq!(requests.len(), 3, "{text}");
+    for line in &requests {
+        assert!(line["span"]["request_id"].as_str().is_some_and(|i| !i.is_empty()), "{line}");
+    }
+    assert_eq!(requests[0]["span"]["request_id"], serde_json::json!(id));
+    assert_eq!(requests[0]["span"]["route"], "/v1/integrations/channel-connections/oauth");
+}
+
+/// `RUST_LOG=warn` silences the request lines; the result page shows the
+/// request id a user can quote.
+#[tokio::test]
+async fn rust_log_filters_and_the_result_page_quotes_the_request_id() {
+    let log = log_file("warn");
+    let mut p = Process::spawn_with_env("warn-log", free_port(), &["--demo"], None, Some(&log), &[("RUST_LOG", "warn")]);
+    let s = &p.server;
+    let page = s.get("/v1/integrations/chat/oauth/callback?state=forged&code=x").await;
+    let id = page.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let html = page.text().await.unwrap();
+    assert!(html.contains(&format!("Request id: <code>{id}</code>")), "{html}");
+    p.terminate();
+    assert!(p.wait_exit().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("route="), "no request line at warn: {text}");
+}

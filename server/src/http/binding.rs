@@ -22,7 +22,7 @@ const COOKIE_PATH: &str = "/v1/integrations/chat/oauth";
 
 /// The start URL: sets the binding cookie (once per start) and sends the
 /// browser on to the provider.
-pub(crate) async fn start(State(s): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+pub(crate) async fn start(State(s): State<Arc<AppState>>, Path(id): Path<String>, headers: HeaderMap) -> Response {
     let now = s.now().unix_timestamp();
     match s.starts.take_start(&id, now).await {
         Ok(Some(StartLink { url, cookie })) => {
@@ -47,6 +47,7 @@ pub(crate) async fn start(State(s): State<Arc<AppState>>, Path(id): Path<String>
             &[],
             "Link expired",
             "This link was used or has expired. Start again.",
+            headers.get(super::REQUEST_ID).and_then(|v| v.to_str().ok()),
         ),
         Err(e) => ApiError::from(e).into_response(),
     }

@@ -22,13 +22,19 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use tracing::Span;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::config::CALLBACK_PATH;
+
+/// The header that carries a request's id, set on every request and echoed on every answer.
+pub const REQUEST_ID: &str = "x-request-id";
 use crate::state::AppState;
 
 /// Request bodies larger than this are refused (five contexts of 64 KB fit).
@@ -88,7 +94,51 @@ pub fn router(state: Arc<AppState>) -> Router {
             Duration::from_secs(30),
         ))
         .layer(middleware::from_fn_with_state(state, novu_errors::novu_shape))
-        .layer(middleware::from_fn(log_request))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(log_response)
+                .on_failure(()),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(middleware::map_request(plain_request_id))
+}
+
+/// Each request's span: method, route (the template, never the path: a
+/// start link's id is a bearer secret; never the query: it holds codes and
+/// states) and request id; every line logged while it runs carries them.
+fn request_span(req: &Request) -> Span {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("(no route)", MatchedPath::as_str);
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!("request", method = %req.method(), route, request_id = id)
+}
+
+/// One line per request: its status and time taken (in its span).
+fn log_response(res: &Response, latency: Duration, _span: &Span) {
+    tracing::info!(status = res.status().as_u16(), micros = latency.as_micros() as u64, "request");
+}
+
+/// The request id a proxy in front sent is kept when it is a plain token
+/// (at most 64 letters, digits, `-`, `_`, `.`); anything else is replaced
+/// by this service's own (a log line must not carry what a client made up).
+async fn plain_request_id(mut req: Request) -> Request {
+    let plain = req.headers().get(REQUEST_ID).is_some_and(|v| {
+        let b = v.as_bytes();
+        (1..=64).contains(&b.len()) && b.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
+    });
+    if !plain {
+        req.headers_mut().remove(REQUEST_ID);
+    }
+    req
 }
 
 /// The answer to `HEAD` on a route whose `GET` spends something (a start
@@ -97,17 +147,3 @@ async fn without_effect() -> impl IntoResponse {
     (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")])
 }
 
-/// One line per request: method, route (the template, never the path: a
-/// start link's id is a bearer secret; never the query: it holds codes and
-/// states), status and time taken.
-async fn log_request(req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "(no route)".to_owned(), |m| m.as_str().to_owned());
-    let started = std::time::Instant::now();
-    let res = next.run(req).await;
-    tracing::info!(%method, %route, status = res.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
-    res
-}

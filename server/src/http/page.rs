@@ -11,15 +11,20 @@ pub(crate) fn finish(
     pairs: &[(&str, String)],
     title: &str,
     message: &str,
+    request_id: Option<&str>,
 ) -> Response {
     if let Some(mut url) = target {
         url.query_pairs_mut()
             .extend_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
         return Redirect::to(url.as_str()).into_response();
     }
+    // The request id, for a user to quote to support (it names the log lines).
+    let quoted = request_id.map_or_else(String::new, |id| {
+        format!("<p id=\"request\">Request id: <code>{}</code></p>", escape(id))
+    });
     let page = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title></head>\
-         <body><h1 id=\"result\">{t}</h1><p id=\"message\">{m}</p></body></html>",
+         <body><h1 id=\"result\">{t}</h1><p id=\"message\">{m}</p>{quoted}</body></html>",
         t = escape(title),
         m = escape(message)
     );

@@ -26,6 +26,18 @@ impl Process {
         open_files: Option<u32>,
         log: Option<&std::path::Path>,
     ) -> Process {
+        Process::spawn_with_env(name, port, args, open_files, log, &[])
+    }
+
+    /// [`Process::spawn_with`] with these environment variables set for it.
+    pub fn spawn_with_env(
+        name: &str,
+        port: u16,
+        args: &[&str],
+        open_files: Option<u32>,
+        log: Option<&std::path::Path>,
+        env: &[(&str, &str)],
+    ) -> Process {
         let db = db_path(name);
         let bin = env!("CARGO_BIN_EXE_channel-connect-server");
         let mut command = match open_files {
@@ -37,6 +49,7 @@ impl Process {
             None => Command::new(bin),
         };
         let child = command
+            .envs(env.iter().copied())
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .arg("--db")
             .arg(&db)

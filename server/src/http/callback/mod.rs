@@ -15,6 +15,7 @@ use channel_connect::{CallbackError, CallbackParams, StateErrorKind, VerifyParam
 use time::OffsetDateTime;
 
 use crate::http::binding::{BindingCookie, cookie_attributes, presented_bindings};
+use crate::http::REQUEST_ID;
 use crate::http::page::finish;
 use crate::state::AppState;
 use outcome::{Done, Refusal};
@@ -47,7 +48,8 @@ pub(crate) async fn callback(
     // can send the browser to one) must not clear the cookie of a flow in
     // progress, and a 503 may be retried.
     let stored = matches!(&outcome, Ok(Done::Stored { .. }));
-    let mut res = answer(&s, outcome);
+    let request_id = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok());
+    let mut res = answer(&s, outcome, request_id);
     if let (Some(cookie), true) = (binding, stored) {
         let clear = format!("{}=; {}Max-Age=0", cookie.name, cookie_attributes(&s.public_url));
         if let Ok(v) = HeaderValue::from_str(&clear) {
@@ -87,7 +89,7 @@ fn matching_binding<'c>(
 }
 
 /// The browser's answer to a callback that ended the flow.
-fn answer(s: &AppState, outcome: Result<Done, Refusal>) -> Response {
+fn answer(s: &AppState, outcome: Result<Done, Refusal>, request_id: Option<&str>) -> Response {
     match outcome {
         Ok(Done::Next(url)) => Redirect::to(&url).into_response(),
         Ok(Done::Stored {
@@ -113,12 +115,13 @@ fn answer(s: &AppState, outcome: Result<Done, Refusal>) -> Response {
                 &pairs,
                 "You're all set",
                 "The connection is ready. You can close this window.",
+                request_id,
             )
         }
         Err(r) => {
             let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
             let pairs = vec![("result", "error".to_owned()), ("message", r.message.clone())];
-            finish(r.redirect, status, &pairs, "Connection failed", &r.message)
+            finish(r.redirect, status, &pairs, "Connection failed", &r.message, request_id)
         }
     }
 }
