@@ -28,6 +28,7 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod logs;
+pub mod metrics;
 pub mod periodic;
 pub mod refresh;
 pub mod revoke;

@@ -11,8 +11,8 @@ use std::time::Duration;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
-use channel_connect_server::logs::{self, LogFormat};
 use channel_connect_server::config::{Config, DEMO_API_KEY};
+use channel_connect_server::logs::{self, LogFormat};
 use channel_connect_server::sender::Sender;
 use channel_connect_server::serve::{Limits, serve};
 use channel_connect_server::store::postgres::{PgOptions, PgStore};

@@ -183,6 +183,15 @@ async fn refresh(
         Renewal::Refreshed { auth, .. } => Some(auth.clone()),
         _ => None,
     };
+    let kind = match &renewal {
+        Renewal::Refreshed { .. } => "refreshed",
+        Renewal::Reconnect { .. } => "reconnect",
+        _ => "unanswered",
+    };
+    s.metrics
+        .refreshes
+        .get_or_create(&crate::metrics::Kind { kind })
+        .inc();
     let written = match release(s, env.id(), identifier, holder, renewal.clone()).await {
         Ok(written) => written,
         // The new tokens work; only this service's copy is lost (the next

@@ -8,6 +8,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::sender::Sender;
+use crate::store::Ready;
 use crate::store::seal::Sealer;
 use crate::store::sqlite::Store;
 use crate::store::{
@@ -54,6 +55,10 @@ pub struct AppState {
     pub clock: fn() -> OffsetDateTime,
     /// This server's address as browsers reach it (start URLs).
     pub public_url: String,
+    /// The engines `/readyz` asks, by name (`sqlite`, `redis`, `postgres`).
+    pub ready: Vec<(&'static str, Arc<dyn Ready>)>,
+    /// What `/metrics` answers.
+    pub metrics: crate::metrics::Metrics,
     /// Work a handler hands off to finish even if its request goes away (a
     /// callback past its replay mark); a graceful shutdown waits for it.
     pub tasks: TaskTracker,
@@ -70,7 +75,8 @@ impl AppState {
             app_installs: Arc::new(store.clone()),
             replay: Arc::new(store.clone()),
             parked: Arc::new(store.clone()),
-            idempotency: Arc::new(store),
+            idempotency: Arc::new(store.clone()),
+            ready: vec![("sqlite", Arc::new(store) as Arc<dyn Ready>)],
             sealer: Sealer::new(&config.token_keys, crate::os_entropy),
             sender,
             entropy: crate::os_entropy,
@@ -79,6 +85,7 @@ impl AppState {
             app_install_interval: std::time::Duration::from_secs(30),
             public_url: public_url.trim_end_matches('/').to_owned(),
             tasks: TaskTracker::new(),
+            metrics: crate::metrics::Metrics::new(),
             config,
         }
     }
@@ -86,8 +93,9 @@ impl AppState {
     /// Replay marks, parked records and idempotency entries in `shared` (Redis) instead.
     pub fn sharing<T>(mut self, shared: T) -> AppState
     where
-        T: ReplayMarks + ParkedRecords + IdempotencyEntries + Clone + 'static,
+        T: ReplayMarks + ParkedRecords + IdempotencyEntries + Ready + Clone + 'static,
     {
+        self.ready.push(("redis", Arc::new(shared.clone())));
         self.replay = Arc::new(shared.clone());
         self.parked = Arc::new(shared.clone());
         self.idempotency = Arc::new(shared);
@@ -97,8 +105,9 @@ impl AppState {
     /// Connections, endpoints and start links in `records` (PostgreSQL) instead.
     pub fn recording<T>(mut self, records: T) -> AppState
     where
-        T: Connections + Endpoints + StartLinks + Refreshes + AppInstalls + Clone + 'static,
+        T: Connections + Endpoints + StartLinks + Refreshes + AppInstalls + Ready + Clone + 'static,
     {
+        self.ready.push(("postgres", Arc::new(records.clone())));
         self.connections = Arc::new(records.clone());
         self.refreshes = Arc::new(records.clone());
         self.app_installs = Arc::new(records.clone());

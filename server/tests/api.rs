@@ -1322,3 +1322,41 @@ async fn slack_events_are_verified_and_an_uninstall_removes_the_connection() {
 async fn the_teams_app_installed_for_a_user_is_shown_and_removed_with_the_connection() {
     teams_app_rules(&start("teams-app").await).await;
 }
+
+#[tokio::test]
+async fn metrics_count_requests_flows_and_callbacks() {
+    let s = start("metrics").await;
+    assert_eq!(s.allow(&s.connect(SEED).await).await.status(), StatusCode::OK);
+    let res = s.get("/metrics").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = res.text().await.unwrap();
+    for line in [
+        r#"channel_connect_callbacks_total{outcome="stored",status="200"} 1"#,
+        r#"channel_connect_flows_issued_total{kind="connect"} 1"#,
+        r#"channel_connect_http_requests_total{route="/v1/integrations/channel-connections/oauth",method="POST",status="201"} 1"#,
+        "channel_connect_provider_exchange_seconds_count 1",
+        "channel_connect_store_seconds_count 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} not in:\n{text}");
+    }
+    // A forged callback is refused, and counted so.
+    s.get("/v1/integrations/chat/oauth/callback?state=forged&code=x")
+        .await;
+    let text = s.get("/metrics").await.text().await.unwrap();
+    assert!(
+        text.contains(r#"channel_connect_callbacks_total{outcome="refused",status="400"} 1"#),
+        "{text}"
+    );
+    assert!(!text.contains("forged"), "no query in a label");
+    // Ready: the SQLite file answers.
+    let ready = s.get("/readyz").await;
+    assert_eq!(ready.status(), StatusCode::OK);
+    let v: Value = serde_json::from_slice(&ready.bytes().await.unwrap()).unwrap();
+    assert_eq!(v, json!({"status": "ok", "stores": {"sqlite": "up"}}));
+}

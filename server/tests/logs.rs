@@ -171,10 +171,20 @@ fn configured(name: &str, log: &std::path::Path, args: &[&str], env: &[(&str, &s
 #[tokio::test]
 async fn json_logs_carry_each_request_id() {
     let log = log_file("json");
-    let mut p = configured("json-log", &log, &["--log-format", "json"], &[("RUST_LOG", "info")]);
+    let mut p = configured(
+        "json-log",
+        &log,
+        &["--log-format", "json"],
+        &[("RUST_LOG", "info")],
+    );
     let s = &p.server;
     let (status, headers, _) = s
-        .post("/v1/integrations/channel-connections/oauth", Some("demo-secret-key"), None, SEED)
+        .post(
+            "/v1/integrations/channel-connections/oauth",
+            Some("demo-secret-key"),
+            None,
+            SEED,
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let id = headers["x-request-id"].to_str().unwrap().to_owned();
@@ -206,10 +216,16 @@ async fn json_logs_carry_each_request_id() {
     let requests: Vec<&serde_json::Value> = lines.iter().filter(|l| l["message"] == "request").collect();
     assert_eq!(requests.len(), 3, "{text}");
     for line in &requests {
-        assert!(line["span"]["request_id"].as_str().is_some_and(|i| !i.is_empty()), "{line}");
+        assert!(
+            line["span"]["request_id"].as_str().is_some_and(|i| !i.is_empty()),
+            "{line}"
+        );
     }
     assert_eq!(requests[0]["span"]["request_id"], serde_json::json!(id));
-    assert_eq!(requests[0]["span"]["route"], "/v1/integrations/channel-connections/oauth");
+    assert_eq!(
+        requests[0]["span"]["route"],
+        "/v1/integrations/channel-connections/oauth"
+    );
 }
 
 /// `RUST_LOG=warn` silences the request lines; the result page shows the
@@ -217,9 +233,18 @@ async fn json_logs_carry_each_request_id() {
 #[tokio::test]
 async fn rust_log_filters_and_the_result_page_quotes_the_request_id() {
     let log = log_file("warn");
-    let mut p = Process::spawn_with_env("warn-log", free_port(), &["--demo"], None, Some(&log), &[("RUST_LOG", "warn")]);
+    let mut p = Process::spawn_with_env(
+        "warn-log",
+        free_port(),
+        &["--demo"],
+        None,
+        Some(&log),
+        &[("RUST_LOG", "warn")],
+    );
     let s = &p.server;
-    let page = s.get("/v1/integrations/chat/oauth/callback?state=forged&code=x").await;
+    let page = s
+        .get("/v1/integrations/chat/oauth/callback?state=forged&code=x")
+        .await;
     let id = page.headers()["x-request-id"].to_str().unwrap().to_owned();
     let html = page.text().await.unwrap();
     assert!(html.contains(&format!("Request id: <code>{id}</code>")), "{html}");

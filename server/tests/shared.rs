@@ -1209,3 +1209,34 @@ async fn the_teams_app_installs_are_kept_on_postgres() {
     let records = PgStore::connect(&pg.url(), key, os_entropy).await.unwrap();
     teams_app_rules(&start_on(db_path("teams-app-pg"), None, |st| st.recording(records)).await).await;
 }
+
+/// `/readyz` names Redis while it is down (503), and answers 200 once it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_names_a_store_that_is_down() {
+    let Some(mut engines) = Engines::start("readyz").await else {
+        return;
+    };
+    let s = engines.instance("readyz", None).await;
+    let ready = || async { s.get("/readyz").await };
+    assert_eq!(ready().await.status(), StatusCode::OK);
+    engines.redis.stop();
+    let res = ready().await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let v: serde_json::Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
+    assert_eq!(v["down"], serde_json::json!(["redis"]), "{v}");
+    assert_eq!(
+        (&v["stores"]["postgres"], &v["stores"]["sqlite"]),
+        (&serde_json::json!("up"), &serde_json::json!("up"))
+    );
+    assert!(v["message"].as_str().unwrap().contains("redis"), "{v}");
+    engines.redis.restart();
+    let mut status = ready().await.status();
+    for _ in 0..50 {
+        if status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        status = ready().await.status();
+    }
+    assert_eq!(status, StatusCode::OK, "back");
+}

@@ -22,7 +22,11 @@ const COOKIE_PATH: &str = "/v1/integrations/chat/oauth";
 
 /// The start URL: sets the binding cookie (once per start) and sends the
 /// browser on to the provider.
-pub(crate) async fn start(State(s): State<Arc<AppState>>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+pub(crate) async fn start(
+    State(s): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let now = s.now().unix_timestamp();
     match s.starts.take_start(&id, now).await {
         Ok(Some(StartLink { url, cookie })) => {

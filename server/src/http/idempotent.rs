@@ -52,7 +52,10 @@ pub(crate) async fn answer(
     let now = s.now().unix_timestamp();
     match s.idempotency.begin(env.id(), &key, &hash, now).await {
         Ok(Idempotency::Fresh) => {}
-        Ok(Idempotency::Replay { status, body }) => return json_response(status, &body, true),
+        Ok(Idempotency::Replay { status, body }) => {
+            s.metrics.idempotency_replays.inc();
+            return json_response(status, &body, true);
+        }
         Ok(Idempotency::Mismatch) => {
             let msg = "Request with the same idempotency-key but a different body was already sent";
             return ApiError::refused(Refusal::Invalid("idempotency-key"), msg).into_response();

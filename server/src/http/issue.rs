@@ -21,6 +21,7 @@ use crate::http::auth::Authenticated;
 use crate::http::binding::START_PATH;
 use crate::http::error::{ApiError, Refusal};
 use crate::http::idempotent;
+use crate::metrics::Kind;
 use crate::state::AppState;
 use crate::store::ownership::{self, Conflict};
 use crate::store::{Filter, StartLink};
@@ -164,6 +165,8 @@ pub(crate) async fn issue_url(s: &AppState, env: &Environment, body: &[u8], link
         Ok(issued) => issued,
         Err(e) => return e.status_and_body(),
     };
+    let kind = if link { "link_user" } else { "connect" };
+    s.metrics.flows.get_or_create(&Kind { kind }).inc();
     let Some(cookie) = cookie else {
         return (201, json!({ "url": issued.url }));
     };

@@ -13,6 +13,7 @@ mod idempotent;
 pub mod issue;
 mod lists;
 mod novu_errors;
+mod ops;
 pub mod page;
 pub mod wire;
 
@@ -27,9 +28,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::config::CALLBACK_PATH;
 
@@ -86,6 +87,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(events::receive),
         )
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
         .fallback(novu_errors::not_found)
         .with_state(state.clone())
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
@@ -93,7 +96,11 @@ pub fn router(state: Arc<AppState>) -> Router {
             StatusCode::GATEWAY_TIMEOUT,
             Duration::from_secs(30),
         ))
-        .layer(middleware::from_fn_with_state(state, novu_errors::novu_shape))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            novu_errors::novu_shape,
+        ))
+        .layer(middleware::from_fn_with_state(state, ops::count))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
@@ -124,7 +131,11 @@ fn request_span(req: &Request) -> Span {
 
 /// One line per request: its status and time taken (in its span).
 fn log_response(res: &Response, latency: Duration, _span: &Span) {
-    tracing::info!(status = res.status().as_u16(), micros = latency.as_micros() as u64, "request");
+    tracing::info!(
+        status = res.status().as_u16(),
+        micros = latency.as_micros() as u64,
+        "request"
+    );
 }
 
 /// The request id a proxy in front sent is kept when it is a plain token
@@ -146,4 +157,3 @@ async fn plain_request_id(mut req: Request) -> Request {
 async fn without_effect() -> impl IntoResponse {
     (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")])
 }
-

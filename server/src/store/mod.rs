@@ -11,6 +11,7 @@ mod marks;
 pub mod ownership;
 pub mod postgres;
 pub mod query;
+mod ready;
 mod records;
 pub mod redis;
 mod refreshes;
@@ -24,6 +25,7 @@ pub(crate) use error::blocking;
 pub use error::{StoreError, StoreFuture};
 pub use idempotency::{IDEMPOTENCY_TTL_SECS, IN_FLIGHT_TTL_SECS, Idempotency, IdempotencyEntries};
 pub use marks::{ParkedRecords, ReplayMarks};
+pub use ready::Ready;
 pub use records::{
     ConnectionRow, Connections, EndpointRow, Endpoints, Filter, Listed, Order, OrderBy, Saved, Write,
     context_key_list, context_keys,

@@ -241,3 +241,16 @@ impl IdempotencyEntries for RedisStore {
         })
     }
 }
+
+impl super::Ready for RedisStore {
+    fn ready(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let _: String = redis::cmd("PING")
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| StoreError::with("redis ping", e))?;
+            Ok(())
+        })
+    }
+}

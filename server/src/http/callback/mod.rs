@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use channel_connect::{CallbackError, CallbackParams, StateErrorKind, VerifyParams};
 use time::OffsetDateTime;
 
-use crate::http::binding::{BindingCookie, cookie_attributes, presented_bindings};
 use crate::http::REQUEST_ID;
+use crate::http::binding::{BindingCookie, cookie_attributes, presented_bindings};
 use crate::http::page::finish;
 use crate::state::AppState;
 use outcome::{Done, Refusal};
@@ -42,6 +42,7 @@ pub(crate) async fn callback(
     };
     if let Ok(Done::Next(url)) = &outcome {
         // The cookie stays for the Teams proof sign-in, bound to it too.
+        s.metrics.callback(false, true, 303);
         return Redirect::to(url).into_response();
     }
     // Cleared once its flow is stored, not before: a junk callback (anyone
@@ -50,6 +51,7 @@ pub(crate) async fn callback(
     let stored = matches!(&outcome, Ok(Done::Stored { .. }));
     let request_id = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok());
     let mut res = answer(&s, outcome, request_id);
+    s.metrics.callback(stored, false, res.status().as_u16());
     if let (Some(cookie), true) = (binding, stored) {
         let clear = format!("{}=; {}Max-Age=0", cookie.name, cookie_attributes(&s.public_url));
         if let Ok(v) = HeaderValue::from_str(&clear) {
@@ -121,7 +123,14 @@ fn answer(s: &AppState, outcome: Result<Done, Refusal>, request_id: Option<&str>
         Err(r) => {
             let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
             let pairs = vec![("result", "error".to_owned()), ("message", r.message.clone())];
-            finish(r.redirect, status, &pairs, "Connection failed", &r.message, request_id)
+            finish(
+                r.redirect,
+                status,
+                &pairs,
+                "Connection failed",
+                &r.message,
+                request_id,
+            )
         }
     }
 }

@@ -88,7 +88,10 @@ async fn store(
     now: OffsetDateTime,
 ) -> Result<Done, Refusal> {
     let pin = verified.state.workspace();
-    let e = match s.connections.save(env, records, pin, now.unix_timestamp()).await {
+    let started = std::time::Instant::now();
+    let saved = s.connections.save(env, records, pin, now.unix_timestamp()).await;
+    s.metrics.store_seconds.observe(started.elapsed().as_secs_f64());
+    let e = match saved {
         Ok(Saved::Stored(connection)) => {
             return Ok(Done::Stored {
                 env: env.to_owned(),
@@ -115,7 +118,10 @@ async fn store(
         Err(e) => Err(e),
     };
     match parked {
-        Ok(()) => Err(Refusal::plain(503, "Service unavailable, try again")),
+        Ok(()) => {
+            s.metrics.parked.inc();
+            Err(Refusal::plain(503, "Service unavailable, try again"))
+        }
         Err(e) => {
             tracing::error!(error = %e, "exchanged records lost: the flow must start again");
             Err(Refusal::plain(
@@ -165,7 +171,12 @@ async fn exchange(
         .map_err(|e| Refusal::plain(e.status(), &e.to_string()))?
         .ok_or_else(|| Refusal::plain(400, "Nothing to exchange"))?;
     let provider = verified.state.provider();
-    let answer = s.sender.send(&request).await.map_err(|error| {
+    let started = std::time::Instant::now();
+    let sent = s.sender.send(&request).await;
+    s.metrics
+        .exchange_seconds
+        .observe(started.elapsed().as_secs_f64());
+    let answer = sent.map_err(|error| {
         tracing::warn!(provider, operation = "token exchange", %error, "provider call failed");
         Refusal::plain(502, "The provider could not be reached")
     })?;

@@ -243,3 +243,16 @@ impl PgStore {
 fn decode<T: serde::de::DeserializeOwned>(public: &str) -> Result<T, StoreError> {
     serde_json::from_str(public).map_err(|e| StoreError::with("decode", e))
 }
+
+impl crate::store::Ready for PgStore {
+    fn ready(&self) -> crate::store::StoreFuture<'_, ()> {
+        Box::pin(bounded(async move {
+            let (client, _) = self.conn().await?;
+            client
+                .simple_query("SELECT 1")
+                .await
+                .map_err(failed("postgres ping"))?;
+            Ok(())
+        }))
+    }
+}

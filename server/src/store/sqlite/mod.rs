@@ -281,3 +281,15 @@ mod tests {
         assert!(other.connection_with_tokens("env", "c1").is_err());
     }
 }
+
+impl crate::store::Ready for Store {
+    fn ready(&self) -> crate::store::StoreFuture<'_, ()> {
+        let store = self.clone();
+        Box::pin(crate::store::blocking(move || {
+            store
+                .read_lock()
+                .query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(|e| StoreError::with("sqlite ping", e))
+        }))
+    }
+}
