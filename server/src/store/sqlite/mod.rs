@@ -237,6 +237,18 @@ pub(super) fn decode<T: serde::de::DeserializeOwned>(public: &str) -> Result<T, 
     serde_json::from_str(public).map_err(|e| StoreError::with("decode", e))
 }
 
+impl crate::store::Ready for Store {
+    fn ready(&self) -> crate::store::StoreFuture<'_, ()> {
+        let store = self.clone();
+        Box::pin(crate::store::blocking(move || {
+            store
+                .read_lock()
+                .query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(|e| StoreError::with("sqlite ping", e))
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,17 +291,5 @@ mod tests {
         let conn = std::mem::replace(&mut *store.lock(), Connection::open_in_memory().unwrap());
         let other = Store::with_connection(conn, (&[8; 32]).into(), crate::os_entropy).unwrap();
         assert!(other.connection_with_tokens("env", "c1").is_err());
-    }
-}
-
-impl crate::store::Ready for Store {
-    fn ready(&self) -> crate::store::StoreFuture<'_, ()> {
-        let store = self.clone();
-        Box::pin(crate::store::blocking(move || {
-            store
-                .read_lock()
-                .query_row("SELECT 1", [], |_| Ok(()))
-                .map_err(|e| StoreError::with("sqlite ping", e))
-        }))
     }
 }
