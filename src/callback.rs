@@ -93,9 +93,6 @@ impl<'a> CallbackParams<'a> {
     /// # Ok::<(), CallbackError>(())
     /// ```
     pub fn parse(input: &'a str) -> Result<Self, CallbackError> {
-        if input.len() > MAX_CALLBACK_BYTES {
-            return Err(CallbackError::TooLarge);
-        }
         // A URL's `?` comes before the first `=`, `&` or `#`; looking only
         // there keeps a `?` inside a value (and the long state) out of it.
         let head_len = input
@@ -109,6 +106,11 @@ impl<'a> CallbackParams<'a> {
             None if head.contains("://") || head.starts_with('/') => "",
             None => input,
         };
+        // The limit is the query's own: not the scheme, host, path or `?`
+        // before it, nor a fragment after it.
+        if query.len() > MAX_CALLBACK_BYTES && query.find('#').unwrap_or(query.len()) > MAX_CALLBACK_BYTES {
+            return Err(CallbackError::TooLarge);
+        }
         // One pass from delimiter to delimiter; every index it slices at is
         // an ASCII byte, so every slice is a `&str` without re-validation.
         let b = query.as_bytes();

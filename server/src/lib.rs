@@ -30,6 +30,7 @@ pub mod http;
 pub mod logs;
 pub mod metrics;
 pub mod periodic;
+pub mod rate_limit;
 pub mod refresh;
 pub mod revoke;
 pub mod sender;

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use channel_connect_server::config::{Config, DEMO_API_KEY};
 use channel_connect_server::logs::{self, LogFormat};
+use channel_connect_server::rate_limit::RateLimit;
 use channel_connect_server::sender::Sender;
 use channel_connect_server::serve::{Limits, serve};
 use channel_connect_server::store::postgres::{PgOptions, PgStore};
@@ -120,6 +121,19 @@ struct Args {
     #[arg(long, env = "CHANNEL_CONNECT_APP_INSTALL_INTERVAL", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=86400))]
     app_install_interval: u64,
+    /// Requests a minute each client address may make to the routes
+    /// anyone can call (the callback, the start link); past it, 429 with
+    /// `Retry-After`. 0 turns the limit off.
+    #[arg(long, env = "CHANNEL_CONNECT_RATE_LIMIT_PER_MINUTE", default_value_t = 600)]
+    rate_limit_per_minute: u32,
+    /// Requests one address may make at once before the per-minute rate applies.
+    #[arg(long, env = "CHANNEL_CONNECT_RATE_LIMIT_BURST", default_value_t = 120,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    rate_limit_burst: u32,
+    /// Limit loopback addresses too (they are exempt by default: a proxy on
+    /// the same host would be one client).
+    #[arg(long, env = "CHANNEL_CONNECT_RATE_LIMIT_LOOPBACK")]
+    rate_limit_loopback: bool,
     /// How log lines are written to stderr: `text` (colour on a terminal)
     /// or `json` (one object per line, with the request's id). `RUST_LOG`
     /// filters them (`info` when unset; `warn` silences the request lines).
@@ -219,6 +233,7 @@ async fn run(a: Args) -> Result<(), String> {
     }
     state.refresh_margin = time::Duration::seconds(i64::try_from(a.refresh_margin).unwrap_or(600));
     state.app_install_interval = Duration::from_secs(a.app_install_interval);
+    state.rate_limit = RateLimit::new(a.rate_limit_per_minute, a.rate_limit_burst, a.rate_limit_loopback);
     let state = Arc::new(state);
     let stopping = CancellationToken::new();
     state.tasks.spawn(channel_connect_server::refresh::sweep(

@@ -57,6 +57,8 @@ pub struct AppState {
     pub public_url: String,
     /// The engines `/readyz` asks, by name (`sqlite`, `redis`, `postgres`).
     pub ready: Vec<(&'static str, Arc<dyn Ready>)>,
+    /// The per-address limit on the routes anyone may call (none by default).
+    pub rate_limit: Option<crate::rate_limit::RateLimit>,
     /// What `/metrics` answers.
     pub metrics: crate::metrics::Metrics,
     /// Work a handler hands off to finish even if its request goes away (a
@@ -86,6 +88,7 @@ impl AppState {
             public_url: public_url.trim_end_matches('/').to_owned(),
             tasks: TaskTracker::new(),
             metrics: crate::metrics::Metrics::new(),
+            rate_limit: None,
             config,
         }
     }

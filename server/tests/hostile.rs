@@ -193,3 +193,50 @@ async fn connections_never_take_the_descriptors_a_provider_call_needs() {
     );
     drop(held);
 }
+
+/// The routes anyone may call are limited per address: past the burst,
+/// 429 with `Retry-After`; the API (keyed) and the health routes are not.
+#[tokio::test]
+async fn the_callback_is_rate_limited_per_address() {
+    let args = [
+        "--demo",
+        "--rate-limit-per-minute",
+        "6",
+        "--rate-limit-burst",
+        "3",
+        "--rate-limit-loopback",
+    ];
+    let p = Process::spawn("rate-limit", free_port(), &args);
+    let s = &p.server;
+    let callback = "/v1/integrations/chat/oauth/callback?state=forged&code=x";
+    for _ in 0..3 {
+        assert_eq!(s.get(callback).await.status(), reqwest::StatusCode::BAD_REQUEST);
+    }
+    let limited = s.get(callback).await;
+    assert_eq!(limited.status(), reqwest::StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=10).contains(&wait), "{wait}");
+    assert!(limited.text().await.unwrap().contains("Try again in"));
+    assert_eq!(
+        s.get("/v1/integrations/chat/oauth/start/anything").await.status(),
+        reqwest::StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(s.get("/healthz").await.status(), reqwest::StatusCode::OK);
+    let (status, _, _) = s
+        .post(
+            "/v1/integrations/channel-connections/oauth",
+            Some("demo-secret-key"),
+            None,
+            SEED,
+        )
+        .await;
+    assert_eq!(
+        status,
+        reqwest::StatusCode::CREATED,
+        "the API is not limited by address"
+    );
+}

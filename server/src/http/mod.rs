@@ -15,6 +15,7 @@ mod lists;
 mod novu_errors;
 mod ops;
 pub mod page;
+mod rate_limit;
 pub mod wire;
 
 use std::sync::Arc;
@@ -53,10 +54,18 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(issue::link_channel_endpoint),
         )
         // HEAD spends nothing: link scanners and preview bots send it.
-        .route(CALLBACK_PATH, get(callback::callback).head(without_effect))
+        // Anyone may call these two: a per-address limit.
+        .route(
+            CALLBACK_PATH,
+            get(callback::callback)
+                .head(without_effect)
+                .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit)),
+        )
         .route(
             &format!("{}/{{id}}", binding::START_PATH),
-            get(binding::start).head(without_effect),
+            get(binding::start)
+                .head(without_effect)
+                .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit)),
         )
         .route(
             "/v1/channel-connections",
