@@ -202,6 +202,12 @@ async fn run(a: Args) -> Result<(), String> {
         Some(u) => u.trim_end_matches('/').to_owned(),
         None => format!("http://{addr}"),
     };
+    if unroutable(&base) {
+        tracing::warn!(
+            public_url = %base,
+            "browsers cannot reach this address: start links and redirect URIs would point at it; pass --public-url with the address browsers use"
+        );
+    }
     let config = match &a.config {
         Some(path) => Config::from_file(&path.to_string_lossy())?,
         None => Config::demo(&base)?,
@@ -414,4 +420,14 @@ impl Signals {
         }
         tracing::info!("shutting down");
     }
+}
+
+/// Whether a browser could not be sent to `base` (an any-address such as
+/// `0.0.0.0` or `[::]` is where a server listens, not where it is reached).
+fn unroutable(base: &str) -> bool {
+    url::Url::parse(base).is_ok_and(|u| match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_unspecified(),
+        Some(url::Host::Ipv6(ip)) => ip.is_unspecified(),
+        _ => false,
+    })
 }

@@ -371,3 +371,26 @@ async fn a_teams_app_install_that_failed_is_tried_again() {
     assert_eq!(seen, "installed");
     assert_eq!(graph_activity(s).await["installs"], 1);
 }
+
+/// Listening on every address without `--public-url`: the start links
+/// would name `0.0.0.0`, which no browser reaches; the log says so first.
+#[tokio::test]
+async fn an_unroutable_public_address_is_warned_about() {
+    let port = free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_channel-connect-server"))
+        .args(["--demo", "--listen", &format!("0.0.0.0:{port}"), "--db"])
+        .arg(db_path("unroutable"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It warns, then stops: the demo's redirect URI would be plain http off loopback.
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut said).unwrap();
+    assert!(!child.wait().unwrap().success());
+    assert!(
+        said.contains("browsers cannot reach this address") && said.contains("http://0.0.0.0:"),
+        "{said}"
+    );
+    assert!(said.contains("redirect URI must use https"), "{said}");
+}

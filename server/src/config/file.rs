@@ -314,7 +314,16 @@ fn integration(i: IntegrationFile) -> Result<(Integration, Option<App>), String>
     let err = |e: channel_connect::ConfigError| format!("integration {id}: {e}");
     let client_id = ClientId::new(client_id).map_err(err)?;
     let client_secret = Secret::new(secret(i.client_secret.as_deref().unwrap_or_default())?);
-    let redirect = RedirectUri::new(i.redirect_uri.unwrap_or_default()).map_err(err)?;
+    let redirect_text = i.redirect_uri.unwrap_or_default();
+    // The provider sends the browser back there: it must be this server's callback route.
+    let callback_path = url::Url::parse(&redirect_text).map(|u| u.path().ends_with(super::CALLBACK_PATH));
+    if callback_path == Ok(false) {
+        return Err(format!(
+            "integration {id}: redirectUri must end with {}",
+            super::CALLBACK_PATH
+        ));
+    }
+    let redirect = RedirectUri::new(redirect_text).map_err(err)?;
     let base = |u: &Option<String>| u.as_deref().map(BaseUrl::new).transpose().map_err(err);
     let (integ, app) = if i.provider == "slack" {
         let mut slack = Slack::new(client_id, client_secret, redirect);

@@ -256,6 +256,25 @@ mod tests {
     }
 
     #[test]
+    fn a_redirect_uri_is_this_servers_callback_route() {
+        let other = Config::demo_text("http://127.0.0.1:1").replacen(
+            "/v1/integrations/chat/oauth/callback",
+            "/somewhere/else",
+            1,
+        );
+        let err = Config::parse(&other).unwrap_err();
+        assert!(
+            err.contains("redirectUri must end with /v1/integrations/chat/oauth/callback"),
+            "{err}"
+        );
+        let mounted = Config::demo_text("http://127.0.0.1:1").replace(
+            "/v1/integrations/chat/oauth/callback",
+            "/api/v1/integrations/chat/oauth/callback",
+        );
+        assert!(Config::parse(&mounted).is_ok(), "mounted under a prefix");
+    }
+
+    #[test]
     fn one_key_is_active() {
         let two = Config::demo_text("http://127.0.0.1:1").replace(
             r#""active": true }]"#,
