@@ -8,7 +8,11 @@
 //! target/release/examples/load [--clients 64] [--seconds 20] [--redis URL] [--database URL]
 //! ```
 //!
-//! Three phases: `connect` (the seed body POSTed), the same with a fresh
+//! First the floor: a bare axum server (this program again, as its own
+//! process, same runtime) answering the same POST with as many bytes of
+//! JSON as the real connect answers, so `connect / bare` is what the
+//! service costs over axum itself. Then three phases: `connect` (the seed
+//! body POSTed), the same with a fresh
 //! `idempotency-key` per request, and `callback` (a connect,
 //! the stand-in's page, then the timed callback: verify, replay mark,
 //! token exchange with the stand-in, records stored).
@@ -22,29 +26,49 @@ const KEY: &str = "ApiKey demo-secret-key";
 /// The connect phase with an `idempotency-key` (the idempotency store's path).
 const KEYED: &str = "connect + idempotency-key";
 
+/// A bounded load on loopback (see the module documentation).
+#[derive(clap::Parser)]
+#[command(about)]
 struct Args {
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 64)]
     clients: usize,
+    /// Seconds per phase.
+    #[arg(long, default_value_t = 20)]
     seconds: u64,
-    extra: Vec<String>,
+    /// Replay marks, parked records and idempotency entries in this Redis.
+    #[arg(long)]
+    redis: Option<String>,
+    /// Connections and endpoints in this PostgreSQL.
+    #[arg(long)]
+    database: Option<String>,
+    /// The PostgreSQL pool's size.
+    #[arg(long)]
+    database_pool: Option<String>,
+    /// (Internal) serve the bare axum baseline on this port, answering
+    /// `bare_bytes` of JSON.
+    #[arg(long, hide = true)]
+    serve_bare: Option<u16>,
+    /// (Internal) the bare baseline's answer size.
+    #[arg(long, hide = true, default_value_t = 0)]
+    bare_bytes: usize,
 }
 
-fn args() -> Args {
-    let mut a = Args {
-        clients: 64,
-        seconds: 20,
-        extra: Vec::new(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        match flag.as_str() {
-            "--clients" => a.clients = value.parse().expect("--clients N"),
-            "--seconds" => a.seconds = value.parse().expect("--seconds N"),
-            "--redis" | "--database" | "--database-pool" => a.extra.extend([flag, value]),
-            other => panic!("unknown argument {other}"),
+impl Args {
+    /// The server's flags for the engines asked for.
+    fn extra(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (flag, value) in [
+            ("--redis", &self.redis),
+            ("--database", &self.database),
+            ("--database-pool", &self.database_pool),
+        ] {
+            if let Some(v) = value {
+                out.extend([flag.to_owned(), v.clone()]);
+            }
         }
+        out
     }
-    a
 }
 
 /// The server's CPU time so far (user + system), from `/proc`.
@@ -186,7 +210,7 @@ async fn client(base: Arc<String>, phase: &'static str, n: usize, deadline: Inst
     (latencies, errors)
 }
 
-async fn phase(server: &Server, name: &'static str, a: &Args) {
+async fn phase(server: &Server, name: &'static str, a: &Args) -> f64 {
     let pid = server.child.id();
     let base = Arc::new(server.base.clone());
     let cpu_before = cpu_time(pid);
@@ -222,17 +246,22 @@ async fn phase(server: &Server, name: &'static str, a: &Args) {
         cpu.as_secs_f64() * 1e6 / count.max(1.0),
         busy * 100.0,
     );
+    count / elapsed
 }
 
 #[tokio::main]
 async fn main() {
+    let a = <Args as clap::Parser>::parse();
+    if let Some(port) = a.serve_bare {
+        return serve_bare(port, a.bare_bytes).await;
+    }
     channel_connect_server::install_crypto_provider();
-    let a = args();
-    let server = start_server(&a.extra).await;
-    let engines = if a.extra.is_empty() {
+    let extra = a.extra();
+    let server = start_server(&extra).await;
+    let engines = if extra.is_empty() {
         "SQLite".to_owned()
     } else {
-        a.extra.join(" ")
+        extra.join(" ")
     };
     println!(
         "engines: {engines}; {} clients, {} s per phase",
@@ -242,7 +271,86 @@ async fn main() {
         "| operation | clients | requests/s | p50 ms | p99 ms | errors | server CPU µs/request | machine busy % |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-    phase(&server, "connect", &a).await;
+    let bare = start_bare(answer_bytes(&server).await).await;
+    let floor = phase(&bare, BARE, &a).await;
+    drop(bare);
+    let connect = phase(&server, "connect", &a).await;
     phase(&server, KEYED, &a).await;
     phase(&server, "callback", &a).await;
+    println!(
+        "\nconnect / bare axum: {:.2}x the requests per second",
+        connect / floor.max(1.0)
+    );
+}
+
+/// The bare baseline's phase name.
+const BARE: &str = "bare axum, same JSON size";
+
+/// How many bytes the service's connect answer has (the baseline answers as many).
+async fn answer_bytes(server: &Server) -> usize {
+    let body = r#"{"subscriberId":"load-0","integrationIdentifier":"slack","connectionIdentifier":"load-0-0","context":{"key":"load"},"connectionMode":"shared"}"#;
+    let res = reqwest::Client::new()
+        .post(format!(
+            "{}/v1/integrations/channel-connections/oauth",
+            server.base
+        ))
+        .header("authorization", KEY)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("the service answers");
+    res.bytes().await.map_or(0, |b| b.len())
+}
+
+/// The baseline: this program again, serving [`serve_bare`].
+async fn start_bare(bytes: usize) -> Server {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(std::env::current_exe().expect("this program's path"))
+        .args([
+            "--serve-bare",
+            &port.to_string(),
+            "--bare-bytes",
+            &bytes.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the baseline starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    for _ in 0..100 {
+        if http.get(format!("{base}/healthz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Server { child, base }
+}
+
+/// axum with nothing else: the POST's body read, `bytes` of JSON answered (201).
+async fn serve_bare(port: u16, bytes: usize) {
+    use axum::routing::{get, post};
+    let url = "x".repeat(bytes.saturating_sub(r#"{"url":""}"#.len()));
+    let answer: &'static str = Box::leak(format!(r#"{{"url":"{url}"}}"#).into_boxed_str());
+    let app = axum::Router::new()
+        .route(
+            "/v1/integrations/channel-connections/oauth",
+            post(move |_body: axum::body::Bytes| async move {
+                (
+                    axum::http::StatusCode::CREATED,
+                    [("content-type", "application/json")],
+                    answer,
+                )
+            }),
+        )
+        .route("/healthz", get(|| async { "ok" }));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("the baseline's port");
+    axum::serve(listener, app).await.expect("the baseline serves");
 }
