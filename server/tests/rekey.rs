@@ -477,8 +477,10 @@ async fn rekey_keeps_a_write_made_meanwhile_on_postgres() {
         .unwrap();
     let rekeying = tokio::spawn(async move { rekey(&new, RekeyOptions::default()).await.unwrap() });
     let waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'";
+    // Up to 30 s: a connection opened and its statements prepared first,
+    // which a machine busy with a build can make slow.
     let mut blocked = false;
-    for _ in 0..500 {
+    for _ in 0..3000 {
         blocked = writer.query_one(waiting, &[]).await.unwrap().get::<_, i64>(0) == 1;
         if blocked {
             break;

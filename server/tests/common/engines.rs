@@ -257,69 +257,32 @@ impl Drop for Postgres {
 }
 
 /// A CA (`ca.pem`), a server certificate for 127.0.0.1 it signs
-/// (`server.pem`, `server.key`), and a CA that signs nothing (`other-ca.pem`).
+/// (`server.pem`, `server.key`), and a CA that signs nothing (`other-ca.pem`):
+/// ECDSA P-256, made by `rcgen`.
 pub fn certificates(dir: &Path) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    };
     std::fs::create_dir_all(dir).unwrap();
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    for ca in ["ca", "other-ca"] {
-        let (key, pem, subject) = (format!("{ca}.key"), format!("{ca}.pem"), format!("/CN=test {ca}"));
-        let args = [
-            "req", "-x509", "-keyout", &key, "-out", &pem, "-days", "2", "-subj", &subject,
-        ];
-        openssl(dir, &[&args[..], &ec].concat());
-    }
-    let args = [
-        "req",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=127.0.0.1",
-    ];
-    openssl(dir, &[&args[..], &ec].concat());
-    let ext = "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n";
-    std::fs::write(dir.join("server.ext"), ext).unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-        ],
-    );
-}
-
-/// Runs `openssl` in `dir` (test certificates).
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl runs");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let ca_params = |name: &str| {
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name
+            .push(DnType::CommonName, format!("test {name}"));
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p
+    };
+    let ca = CertifiedIssuer::self_signed(ca_params("ca"), KeyPair::generate().unwrap()).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    let other = CertifiedIssuer::self_signed(ca_params("other-ca"), KeyPair::generate().unwrap()).unwrap();
+    std::fs::write(dir.join("other-ca.pem"), other.pem()).unwrap();
+    // "127.0.0.1" becomes an IP address subject alternative name.
+    let mut server = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    server.distinguished_name.push(DnType::CommonName, "127.0.0.1");
+    server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let key = KeyPair::generate().unwrap();
+    let cert = server.signed_by(&key, &ca).unwrap();
+    std::fs::write(dir.join("server.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
 }
 
 /// PostgreSQL refuses to run as root: the tests use its own user then.

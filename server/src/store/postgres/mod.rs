@@ -13,15 +13,14 @@ mod statements;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use rustls::{ClientConfig, RootCertStore};
 use rustls_platform_verifier::BuilderVerifierExt;
 use sha2::{Digest, Sha256};
-use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 use tokio_postgres::Client;
 use tokio_postgres::types::ToSql;
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -30,22 +29,13 @@ use crate::store::StoreError;
 use crate::store::seal::{Sealer, TokenKeys};
 use statements::{SCHEMA, SCHEMA_MARK, Statements, failed};
 
-/// A small pool of PostgreSQL connections, each opened again on its next
-/// use after it breaks.
+/// Connections, endpoints and start links in PostgreSQL, through a pool
+/// (`deadpool-postgres`: a request takes whichever connection frees first;
+/// a broken one is replaced).
 #[derive(Clone)]
 pub struct PgStore {
-    url: Arc<str>,
-    tls: MakeRustlsConnect,
-    slots: Arc<[Mutex<Option<Conn>>]>,
-    next: Arc<AtomicUsize>,
+    pool: Pool,
     sealer: Sealer,
-}
-
-/// One pooled connection and its statements, prepared once on first use
-/// (an unprepared query costs a second round trip each time).
-struct Conn {
-    client: Client,
-    statements: Option<Arc<Statements>>,
 }
 
 /// Connections per instance unless [`PgOptions`] says otherwise.
@@ -190,51 +180,39 @@ impl PgStore {
                 .map_err(failed("postgres migrate"))?;
             tx.commit().await.map_err(failed("postgres migrate"))?;
         }
-        let size = options.pool_size.max(1);
-        let mut slots: Vec<Mutex<Option<Conn>>> = (0..size).map(|_| Mutex::new(None)).collect();
-        slots[0] = Mutex::new(Some(Conn {
-            client,
-            statements: None,
-        }));
-        Ok(PgStore {
-            url: url.into(),
+        // The schema's client goes; the pool opens its own as they are needed.
+        drop(client);
+        let pg_config: tokio_postgres::Config = url.parse().map_err(failed("postgres url"))?;
+        let manager = Manager::from_config(
+            pg_config,
             tls,
-            slots: slots.into(),
-            next: Arc::new(AtomicUsize::new(0)),
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(OPERATION_TIMEOUT))
+            .create_timeout(Some(OPERATION_TIMEOUT))
+            .recycle_timeout(Some(OPERATION_TIMEOUT))
+            .build()
+            .map_err(|e| StoreError::with("postgres pool", e))?;
+        Ok(PgStore {
+            pool,
             sealer: Sealer::new(keys, entropy),
         })
     }
 
-    /// A connection of the pool and its statements: the first idle one
-    /// from a rotating start, else a wait for that one; opened again first
-    /// when it broke.
-    async fn conn(&self) -> Result<(MappedMutexGuard<'_, Client>, Arc<Statements>), StoreError> {
-        let n = self.slots.len();
-        let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
-        let idle = (0..n).find_map(|i| self.slots[(start + i) % n].try_lock().ok());
-        let mut guard = match idle {
-            Some(g) => g,
-            None => self.slots[start].lock().await,
-        };
-        if guard.as_ref().is_none_or(|c| c.client.is_closed()) {
-            *guard = None;
-            let client = open(&self.url, &self.tls).await?;
-            *guard = Some(Conn {
-                client,
-                statements: None,
-            });
-        }
-        let conn = guard.as_mut().ok_or(StoreError::new("postgres connect"))?;
-        let statements = match &conn.statements {
-            Some(s) => s.clone(),
-            None => {
-                let s = Arc::new(Statements::prepare(&conn.client).await?);
-                conn.statements = Some(s.clone());
-                s
-            }
-        };
-        let client = MutexGuard::try_map(guard, |c| c.as_mut().map(|c| &mut c.client))
-            .map_err(|_| StoreError::new("postgres connect"))?;
+    /// A connection of the pool and its statements (prepared once per
+    /// connection: an unprepared query costs a second round trip each time).
+    async fn conn(&self) -> Result<(Object, Statements), StoreError> {
+        let client = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| StoreError::with("postgres connect", e))?;
+        let statements = Statements::prepare(&client).await?;
         Ok((client, statements))
     }
 }

@@ -1,7 +1,8 @@
 //! The schema and every statement the PostgreSQL store runs, prepared
 //! once per pooled connection.
 
-use tokio_postgres::{Client, Statement};
+use deadpool_postgres::ClientWrapper;
+use tokio_postgres::Statement;
 
 use crate::store::StoreError;
 
@@ -121,8 +122,9 @@ pub(super) struct Statements {
 }
 
 impl Statements {
-    pub(super) async fn prepare(c: &Client) -> Result<Statements, StoreError> {
-        let p = |sql: &'static str| async move { c.prepare(sql).await.map_err(failed("prepare")) };
+    /// The statements on `c`, from its cache after the first time.
+    pub(super) async fn prepare(c: &ClientWrapper) -> Result<Statements, StoreError> {
+        let p = |sql: &'static str| async move { c.prepare_cached(sql).await.map_err(failed("prepare")) };
         Ok(Statements {
             lock: p("SELECT pg_advisory_xact_lock($1)").await?,
             connection_by_id: p(
