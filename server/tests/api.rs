@@ -189,6 +189,144 @@ async fn denial_at_the_provider_stores_nothing_and_the_page_escapes() {
     assert!(!page.contains("<script>"), "{page}");
 }
 
+/// The page's one `<style>` element is what its policy allows, by hash,
+/// under `default-src 'none'`, and nothing else runs or loads.
+fn assert_style_allowed_by_hash(policy: &str, page: &str) {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    assert_eq!(page.matches("<style>").count(), 1, "{page}");
+    let style = page
+        .split("<style>")
+        .nth(1)
+        .unwrap()
+        .split("</style>")
+        .next()
+        .unwrap();
+    assert!(style.contains("prefers-color-scheme:dark"), "{style}");
+    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(style.as_bytes()));
+    let directives: Vec<&str> = policy.split(';').map(str::trim).collect();
+    assert_eq!(directives[0], "default-src 'none'", "{policy}");
+    assert!(
+        directives.contains(&format!("style-src 'sha256-{hash}'").as_str()),
+        "the policy allows the page's style by its hash: {policy}"
+    );
+    assert!(directives.contains(&"base-uri 'none'"), "{policy}");
+    assert!(directives.contains(&"frame-ancestors 'none'"), "{policy}");
+    assert!(
+        !policy.contains("unsafe-inline") && !policy.contains("script-src"),
+        "{policy}"
+    );
+    assert!(!page.contains("<script") && !page.contains(" style="), "{page}");
+}
+
+#[tokio::test]
+async fn result_pages_name_the_workspace_and_say_what_to_do_in_plain_words() {
+    let s = start("result-pages").await;
+    let policy = |res: &reqwest::Response| {
+        res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+
+    // The demo page and the stand-in's page: the same style, allowed the same way.
+    let res = s.get("/").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let csp = policy(&res);
+    assert!(csp.contains("form-action 'self'"), "{csp}");
+    assert_style_allowed_by_hash(&csp, &res.text().await.unwrap());
+    let url = s.connect(SEED).await;
+    let res = s.get(&url).await;
+    let csp = policy(&res);
+    assert_style_allowed_by_hash(&csp, &res.text().await.unwrap());
+
+    // Success: the provider and the workspace by name.
+    let link = s.link(&url, "allow").await;
+    let res = s.get(&link).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let csp = policy(&res);
+    assert!(csp.contains("form-action 'none'"), "{csp}");
+    let page = res.text().await.unwrap();
+    assert_style_allowed_by_hash(&csp, &page);
+    assert!(
+        page.contains("<h1 id=\"result\">You&#39;re all set</h1>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Slack workspace Demo Workspace is connected, and your Slack account is linked to it."),
+        "{page}"
+    );
+    assert!(page.contains("You can close this window"), "{page}");
+    assert!(page.contains("class=\"ok\""), "{page}");
+
+    // The same link again: already used, said plainly, with what to do
+    // and the request id; the service's own message below.
+    let res = s.get(&link).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let csp = policy(&res);
+    let page = res.text().await.unwrap();
+    assert_style_allowed_by_hash(&csp, &page);
+    assert!(page.contains("class=\"fail\""), "{page}");
+    for said in [
+        "<h1 id=\"result\">Connection failed</h1>",
+        "<p id=\"message\" class=\"lead\">This link has expired or was already used.</p>",
+        "Go back to the app and start again.",
+        "Details: Invalid OAuth state parameter",
+        &format!("Request id: <code>{id}</code>"),
+    ] {
+        assert!(page.contains(said), "{said}: {page}");
+    }
+    // A forged state: the same words (the page tells no attacker which check failed).
+    let forged = link.replace("state=", "state=x");
+    let page = s.get(&forged).await.text().await.unwrap();
+    assert!(
+        page.contains("This link has expired or was already used."),
+        "{page}"
+    );
+
+    // Cancelled at the provider.
+    let url = s.connect(SEED).await;
+    let res = s.get(&s.link(&url, "cancel").await).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("The connection was cancelled."), "{page}");
+    assert!(page.contains("start again and approve the request"), "{page}");
+
+    // Teams: the tenant, by id (Microsoft sends no name).
+    let url = s.connect(TEAMS).await;
+    let proof = Server::location(&s.allow(&url).await);
+    let res = s.allow(&proof).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains(&format!("Microsoft Teams tenant {TENANT} is connected")),
+        "{page}"
+    );
+
+    // A link of a user alone.
+    let body = r#"{"integrationIdentifier":"slack","subscriberId":"s-7","connectionIdentifier":"slack-connection-abc123","context":{"property1":"org-acme","property2":"org-acme"}}"#;
+    let (status, _, v) = s.post(LINK, Some(DEMO_API_KEY), None, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let res = s.allow(v["url"].as_str().unwrap()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Your Slack account is linked."), "{page}");
+
+    // A conflict: the refusal's own words, and whom to ask.
+    let gone = r#"{"integrationIdentifier":"slack","subscriberId":"s-9","connectionIdentifier":"nope"}"#;
+    let (status, _, v) = s.post(LINK, Some(DEMO_API_KEY), None, gone).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let res = s.allow(v["url"].as_str().unwrap()).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("The connection this link names no longer exists."),
+        "{page}"
+    );
+    assert!(page.contains("ask the workspace&#39;s owner"), "{page}");
+}
+
 #[tokio::test]
 async fn forged_and_missing_states_are_refused() {
     let s = start("forged").await;

@@ -1,7 +1,8 @@
 //! A real browser through the demo: headless Chromium, driven over
 //! WebDriver (chromedriver), clicks "Connect Slack" and "Connect Teams" on
 //! `/` with browser binding on, "Allow" on each stand-in page, and lands on
-//! the success page; screenshots go to `target/tmp/browser/`.
+//! the success page naming the workspace; then a used link, a "Cancel", and
+//! a phone-sized window in dark mode. Screenshots go to `target/tmp/browser/`.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`$CHROMIUM` and
 //! `$CHROMEDRIVER` override their paths). Without them the test fails under
@@ -172,6 +173,28 @@ impl Driver {
         panic!("the browser is on {url}, not on a page with {part}");
     }
 
+    /// The window's size (a phone's: 390 x 844).
+    async fn resize(&self, width: u32, height: u32) {
+        self.call(
+            "POST",
+            &self.path("/window/rect"),
+            json!({ "width": width, "height": height }),
+        )
+        .await;
+    }
+
+    /// The pages' `prefers-color-scheme` (`dark`, `light`), through
+    /// chromedriver's DevTools passthrough.
+    async fn color_scheme(&self, scheme: &str) {
+        let features = json!([{ "name": "prefers-color-scheme", "value": scheme }]);
+        self.call(
+            "POST",
+            &self.path("/goog/cdp/execute"),
+            json!({ "cmd": "Emulation.setEmulatedMedia", "params": { "features": features } }),
+        )
+        .await;
+    }
+
     async fn screenshot(&self, file: &std::path::Path) {
         let v = self.call("GET", &self.path("/screenshot"), json!({})).await;
         let png = base64::engine::general_purpose::STANDARD
@@ -210,14 +233,30 @@ async fn chromium_connects_slack_and_teams_through_the_demo_page() {
 
     d.click("#connect-slack").await;
     d.wait_for_url("/standin/slack/oauth/v2/authorize").await;
+    d.screenshot(&out.join("slack-authorize.png")).await;
     d.click("#allow").await;
-    d.wait_for_url("/oauth/callback").await;
+    let slack_done = d.wait_for_url("/oauth/callback").await;
     assert_eq!(
         d.text("#result").await,
         "You're all set",
         "Slack ends on the success page"
     );
+    let message = d.text("#message").await;
+    assert!(
+        message.starts_with("Slack workspace Demo Workspace is connected"),
+        "the page names the workspace: {message}"
+    );
     d.screenshot(&out.join("slack-success.png")).await;
+
+    // The same callback again (a reload, a link kept): refused in plain words.
+    d.go(&slack_done).await;
+    assert_eq!(d.text("#result").await, "Connection failed");
+    assert_eq!(
+        d.text("#message").await,
+        "This link has expired or was already used."
+    );
+    assert!(d.text("#request").await.starts_with("Request id: "));
+    d.screenshot(&out.join("link-expired.png")).await;
 
     d.go(&format!("{base}/")).await;
     d.click("#connect-teams").await;
@@ -231,7 +270,39 @@ async fn chromium_connects_slack_and_teams_through_the_demo_page() {
         "You're all set",
         "Teams ends on the success page"
     );
+    let message = d.text("#message").await;
+    assert!(
+        message.starts_with("Microsoft Teams tenant 5d2e8f3a-"),
+        "the page names the tenant: {message}"
+    );
     d.screenshot(&out.join("teams-success.png")).await;
+
+    // Cancelled at Slack: what happened and what to do.
+    d.go(&format!("{base}/")).await;
+    d.click("#connect-slack").await;
+    d.wait_for_url("/standin/slack/oauth/v2/authorize").await;
+    d.click("#cancel").await;
+    d.wait_for_url("/oauth/callback").await;
+    assert_eq!(d.text("#message").await, "The connection was cancelled.");
+    d.screenshot(&out.join("slack-cancelled.png")).await;
+
+    // On a phone, in the dark: the demo page, Slack's stand-in, and an
+    // install into the other workspace.
+    d.resize(390, 844).await;
+    d.color_scheme("dark").await;
+    d.go(&format!("{base}/")).await;
+    d.screenshot(&out.join("phone-demo-page.png")).await;
+    d.click("#connect-slack").await;
+    d.wait_for_url("/standin/slack/oauth/v2/authorize").await;
+    d.screenshot(&out.join("phone-slack-authorize.png")).await;
+    d.click("#allow-other").await;
+    d.wait_for_url("/oauth/callback").await;
+    let message = d.text("#message").await;
+    assert!(
+        message.starts_with("Slack workspace Other Workspace is connected"),
+        "{message}"
+    );
+    d.screenshot(&out.join("phone-slack-success.png")).await;
     d.call("DELETE", &d.path(""), json!({})).await;
 
     // Both connections were stored in the browser environment.
@@ -249,6 +320,6 @@ async fn chromium_connects_slack_and_teams_through_the_demo_page() {
         .filter_map(|c| c["providerId"].as_str())
         .collect();
     providers.sort_unstable();
-    assert_eq!(providers, ["msteams", "slack"]);
+    assert_eq!(providers, ["msteams", "slack", "slack"], "two Slack workspaces");
     eprintln!("screenshots in {}", out.display());
 }

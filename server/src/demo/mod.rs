@@ -4,7 +4,7 @@
 
 pub mod standin;
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -16,6 +16,7 @@ use serde_json::json;
 use crate::config::DEMO_BROWSER_API_KEY;
 use crate::http::error::ApiError;
 use crate::http::issue::issue_url;
+use crate::http::page::{Tone, document, style_csp};
 use crate::state::AppState;
 
 /// `/` and `/demo/connect/{integration}`.
@@ -27,18 +28,26 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 async fn index() -> Response {
-    let html = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>channel-connect demo</title></head>\
-        <body><h1>channel-connect demo</h1>\
-        <p>Connect a workspace for subscriber <code>subscriber-123</code>. Slack and Microsoft are local stand-ins.</p>\
-        <form method=\"post\" action=\"/demo/connect/slack\"><button id=\"connect-slack\">Connect Slack</button></form>\
-        <form method=\"post\" action=\"/demo/connect/msteams\"><button id=\"connect-teams\">Connect Teams</button></form>\
-        </body></html>";
+    static PAGE: LazyLock<(String, String)> = LazyLock::new(|| {
+        let main = "<h1>channel-connect demo</h1>\
+            <p class=\"lead\">Connect a workspace for subscriber <code>subscriber-123</code>.</p>\
+            <p class=\"hint\">Slack and Microsoft are local stand-ins, served by this process.</p>\
+            <div class=\"actions\">\
+            <form method=\"post\" action=\"/demo/connect/slack\">\
+            <button id=\"connect-slack\" class=\"button\">Connect Slack</button></form>\
+            <form method=\"post\" action=\"/demo/connect/msteams\">\
+            <button id=\"connect-teams\" class=\"button\">Connect Teams</button></form>\
+            </div>";
+        let policy = format!(
+            "default-src 'none'; {}; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+            style_csp()
+        );
+        (document("channel-connect demo", Tone::Plain, main), policy)
+    });
+    let (html, policy) = &*PAGE;
     (
-        [(
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; form-action 'self'",
-        )],
-        Html(html),
+        [(header::CONTENT_SECURITY_POLICY, policy.as_str())],
+        Html(html.as_str()),
     )
         .into_response()
 }

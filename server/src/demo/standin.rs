@@ -5,7 +5,7 @@
 //! the client and redirect URI, and Microsoft's are PKCE-checked.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -17,7 +17,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::http::page::escape;
+use crate::http::page::{Tone, document, escape, style_csp};
 
 /// The Slack team a stand-in install lands in ("Allow").
 pub const SLACK_TEAM: &str = "T0DEMO00001";
@@ -188,26 +188,51 @@ fn back(redirect: &str, pairs: &[(&str, &str)]) -> String {
     url.into()
 }
 
-/// An authorize page: what is asked, and the links (id, label, target).
+/// An authorize page: what is asked, and the links (id, label, target),
+/// the first one the page's main button. (Clients read a link as
+/// `id="..." href="..."`: keep the two first and in that order.)
 fn page(provider: &str, asked: &[(&str, &str)], links: &[(&str, &str, &str)]) -> Response {
+    static POLICY: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "default-src 'none'; {}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            style_csp()
+        )
+    });
     let rows: String = asked
         .iter()
-        .map(|(k, v)| format!("<li>{}: <code>{}</code></li>", escape(k), escape(v)))
+        .map(|(k, v)| {
+            // A list may break after its commas; nothing asked reads "(none)".
+            let v = if v.is_empty() {
+                "(none)".to_owned()
+            } else {
+                escape(v).replace(',', ",<wbr>")
+            };
+            format!("<dt>{}</dt><dd><code>{v}</code></dd>", escape(k))
+        })
         .collect();
-    let links: Vec<String> = links
+    let links: String = links
         .iter()
-        .map(|(id, label, href)| format!("<a id=\"{id}\" href=\"{}\">{label}</a>", escape(href)))
+        .enumerate()
+        .map(|(n, (id, label, href))| {
+            let class = if n == 0 { "button" } else { "button quiet" };
+            format!(
+                "<a id=\"{id}\" href=\"{}\" class=\"{class}\">{}</a>",
+                escape(href),
+                escape(label)
+            )
+        })
         .collect();
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{p} (stand-in)</title></head>\
-         <body><h1>{p} (stand-in)</h1><p>An app asks to connect:</p><ul>{rows}</ul>\
-         <p>{links}</p></body></html>",
+    let title = format!("{provider} (stand-in)");
+    let main = format!(
+        "<h1>{t}</h1><p class=\"lead\">An app asks to connect:</p><dl>{rows}</dl>\
+         <p class=\"hint\">The demo's stand-in for {p}: nothing leaves this machine.</p>\
+         <div class=\"actions\">{links}</div>",
+        t = escape(&title),
         p = escape(provider),
-        links = links.join(" ")
     );
     (
-        [(header::CONTENT_SECURITY_POLICY, "default-src 'none'")],
-        Html(html),
+        [(header::CONTENT_SECURITY_POLICY, POLICY.as_str())],
+        Html(document(&title, Tone::Plain, &main)),
     )
         .into_response()
 }

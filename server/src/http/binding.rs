@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use sha2::{Digest, Sha256};
 
 use crate::http::error::ApiError;
-use crate::http::page::finish;
+use crate::http::page::{Page, finish};
 use crate::state::AppState;
 use crate::store::StartLink;
 
@@ -49,8 +49,12 @@ pub(crate) async fn start(
             None,
             StatusCode::NOT_FOUND,
             &[],
-            "Link expired",
-            "This link was used or has expired. Start again.",
+            &Page {
+                title: "Link expired",
+                message: "This link has expired or was already used.",
+                hint: "Go back to the app and start again.",
+                detail: None,
+            },
             headers.get(super::REQUEST_ID).and_then(|v| v.to_str().ok()),
         ),
         Err(e) => ApiError::from(e).into_response(),

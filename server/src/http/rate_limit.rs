@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::http::REQUEST_ID;
-use crate::http::page::finish;
+use crate::http::page::{Page, finish};
 use crate::state::AppState;
 
 /// The middleware: a 429 page with `Retry-After` past the quota.
@@ -26,14 +26,14 @@ pub(super) async fn limit(State(s): State<Arc<AppState>>, req: Request, next: Ne
         return next.run(req).await;
     };
     let request_id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok());
-    let mut res = finish(
-        None,
-        StatusCode::TOO_MANY_REQUESTS,
-        &[],
-        "Too many attempts",
-        &format!("Too many attempts from your address. Try again in {wait} seconds."),
-        request_id,
-    );
+    let hint = format!("Try again in {wait} seconds.");
+    let page = Page {
+        title: "Too many attempts",
+        message: "Too many attempts came from your address.",
+        hint: &hint,
+        detail: None,
+    };
+    let mut res = finish(None, StatusCode::TOO_MANY_REQUESTS, &[], &page, request_id);
     if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
         res.headers_mut().insert(header::RETRY_AFTER, v);
     }

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 
 use crate::http::REQUEST_ID;
 use crate::http::binding::{BindingCookie, cookie_attributes, presented_bindings};
-use crate::http::page::finish;
+use crate::http::page::{Page, finish};
 use crate::state::AppState;
 use outcome::{Done, Refusal};
 use settle::{parking_key, settle};
@@ -98,6 +98,7 @@ fn answer(s: &AppState, outcome: Result<Done, Refusal>, request_id: Option<&str>
             env,
             integration,
             connection,
+            connected,
         }) => {
             let target = s
                 .config
@@ -111,26 +112,26 @@ fn answer(s: &AppState, outcome: Result<Done, Refusal>, request_id: Option<&str>
             if let Some(c) = connection {
                 pairs.push(("connectionIdentifier", c));
             }
-            finish(
-                target,
-                StatusCode::OK,
-                &pairs,
-                "You're all set",
-                "The connection is ready. You can close this window.",
-                request_id,
-            )
+            let message = connected.sentence();
+            let page = Page {
+                title: "You're all set",
+                message: &message,
+                hint: "You can close this window and go back to the app.",
+                detail: None,
+            };
+            finish(target, StatusCode::OK, &pairs, &page, request_id)
         }
         Err(r) => {
             let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
             let pairs = vec![("result", "error".to_owned()), ("message", r.message.clone())];
-            finish(
-                r.redirect,
-                status,
-                &pairs,
-                "Connection failed",
-                &r.message,
-                request_id,
-            )
+            let (message, hint, detailed) = r.words();
+            let page = Page {
+                title: "Connection failed",
+                message: &message,
+                hint,
+                detail: detailed.then_some(r.message.as_str()),
+            };
+            finish(r.redirect, status, &pairs, &page, request_id)
         }
     }
 }
@@ -147,12 +148,12 @@ async fn verify_and_store(
     let env = s
         .config
         .by_id(opened.state().environment_id())
-        .ok_or_else(|| Refusal::plain(400, "Invalid OAuth state parameter"))?;
+        .ok_or_else(Refusal::state)?;
     // Once an environment binds its flows, a state without a binding (made
     // before, or by a host that skips the start URL) is refused.
     if !opened.state().is_bound() && !env.browser_binding.accepts_unbound() {
         tracing::warn!(reason = ?StateErrorKind::BindingMissing, "state refused: unbound in a binding environment");
-        return Err(Refusal::plain(400, "Invalid OAuth state parameter"));
+        return Err(Refusal::state());
     }
     let redirect = env
         .redirect_urls

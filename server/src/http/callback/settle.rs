@@ -11,7 +11,7 @@ use channel_connect::{HttpResponse, VerifiedCallback};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::outcome::{Done, Refusal};
+use super::outcome::{Connected, Done, Refusal};
 use crate::state::AppState;
 use crate::store::Saved;
 
@@ -93,10 +93,17 @@ async fn store(
     s.metrics.store_seconds.observe(started.elapsed().as_secs_f64());
     let e = match saved {
         Ok(Saved::Stored(connection)) => {
+            let integration = verified.state.integration_identifier();
+            let display_name = s
+                .config
+                .by_id(env)
+                .and_then(|e| e.core.provider(integration))
+                .map(|p| p.display_name());
             return Ok(Done::Stored {
                 env: env.to_owned(),
-                integration: verified.state.integration_identifier().to_owned(),
+                integration: integration.to_owned(),
                 connection,
+                connected: Connected::of(verified.state.provider(), display_name, records),
             });
         }
         Ok(Saved::Refused(conflict)) => {
@@ -141,7 +148,7 @@ async fn take_parked(
 ) -> Result<StoredRecords, Refusal> {
     let replayed = || {
         tracing::warn!(reason = "Replayed", "state refused");
-        Refusal::plain(400, "Invalid OAuth state parameter")
+        Refusal::state()
     };
     let Some(key) = key else { return Err(replayed()) };
     let sealed = s
