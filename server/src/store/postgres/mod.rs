@@ -11,6 +11,12 @@ mod refreshes;
 mod rekey;
 mod statements;
 
+/// The migrations in `server/migrations/postgres/`, each guarded or
+/// idempotent (a database made before they were versioned takes them all).
+mod embedded {
+    refinery::embed_migrations!("migrations/postgres");
+}
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +33,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::store::StoreError;
 use crate::store::seal::{Sealer, TokenKeys};
-use statements::{SCHEMA, SCHEMA_MARK, Statements, failed};
+use statements::{Statements, failed};
 
 /// Connections, endpoints and start links in PostgreSQL, through a pool
 /// (`deadpool-postgres`: a request takes whichever connection frees first;
@@ -161,25 +167,18 @@ impl PgStore {
     ) -> Result<PgStore, StoreError> {
         let tls = tls(options.ca_file.as_deref())?;
         let mut client = open(url, &tls).await?;
-        // A current schema is left alone: its statements would take table
-        // locks (an instance starting would wait behind the others' writes).
-        let current = client
-            .query_opt(SCHEMA_MARK, &[])
-            .await
-            .map_err(failed("postgres migrate"))?
-            .is_some();
-        if !current {
-            let tx = client.transaction().await.map_err(failed("postgres migrate"))?;
-            tx.batch_execute(
-                "SELECT pg_advisory_xact_lock(7312846001); SET LOCAL client_min_messages = warning",
-            )
+        // Instances starting together take turns; migrations already applied
+        // are not run again (their statements would take table locks).
+        client
+            .batch_execute("SELECT pg_advisory_lock(7312846001); SET client_min_messages = warning")
             .await
             .map_err(failed("postgres migrate"))?;
-            tx.batch_execute(SCHEMA)
-                .await
-                .map_err(failed("postgres migrate"))?;
-            tx.commit().await.map_err(failed("postgres migrate"))?;
-        }
+        let migrated = embedded::migrations::runner().run_async(&mut client).await;
+        client
+            .batch_execute("SELECT pg_advisory_unlock(7312846001)")
+            .await
+            .map_err(failed("postgres migrate"))?;
+        migrated.map_err(|e| StoreError::with("postgres migrate", e))?;
         // The schema's client goes; the pool opens its own as they are needed.
         drop(client);
         let pg_config: tokio_postgres::Config = url.parse().map_err(failed("postgres url"))?;

@@ -20,110 +20,10 @@ use rusqlite::Connection;
 use crate::store::StoreError;
 use crate::store::seal::{Sealer, TokenKeys};
 
-/// Migrations, applied in order on open; `user_version` counts the applied ones.
-const MIGRATIONS: &[&str] = &[
-    "
-CREATE TABLE connections (
-    environment_id TEXT NOT NULL,
-    identifier TEXT NOT NULL,
-    integration_identifier TEXT NOT NULL,
-    subscriber_id TEXT,
-    natural_key BLOB NOT NULL,
-    public_json TEXT NOT NULL,
-    sealed BLOB NOT NULL,
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL,
-    PRIMARY KEY (environment_id, identifier)
-);
-CREATE INDEX connections_natural ON connections (environment_id, natural_key);
-CREATE TABLE endpoints (
-    environment_id TEXT NOT NULL,
-    identifier TEXT NOT NULL,
-    integration_identifier TEXT NOT NULL,
-    subscriber_id TEXT NOT NULL,
-    connection_identifier TEXT,
-    natural_key BLOB NOT NULL,
-    public_json TEXT NOT NULL,
-    sealed BLOB NOT NULL,
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL,
-    PRIMARY KEY (environment_id, identifier),
-    UNIQUE (environment_id, natural_key)
-);
-CREATE TABLE replay_marks (
-    replay_id BLOB PRIMARY KEY,
-    expires_at INTEGER NOT NULL
-);
-CREATE TABLE starts (
-    id TEXT PRIMARY KEY,
-    url TEXT NOT NULL,
-    cookie TEXT NOT NULL,
-    expires_at INTEGER NOT NULL
-);
-CREATE TABLE idempotency (
-    environment_id TEXT NOT NULL,
-    key TEXT NOT NULL,
-    request_hash BLOB NOT NULL,
-    status INTEGER,
-    response TEXT,
-    created_at INTEGER NOT NULL,
-    PRIMARY KEY (environment_id, key)
-);
-",
-    "
-CREATE TABLE parked (
-    key BLOB PRIMARY KEY,
-    sealed BLOB NOT NULL,
-    expires_at INTEGER NOT NULL
-);
-",
-    "
--- Expired rows are purged on every use: by index, not by scanning.
-CREATE INDEX idempotency_created ON idempotency (created_at);
-CREATE INDEX replay_marks_expiry ON replay_marks (expires_at);
-CREATE INDEX starts_expiry ON starts (expires_at);
-CREATE INDEX parked_expiry ON parked (expires_at);
-",
-    "
--- A connection's endpoints (the list filter).
-CREATE INDEX endpoints_connection ON endpoints (environment_id, connection_identifier);
-",
-    "
--- Novu's contextKeys filter: the context's type:id keys, sorted, one per line.
-ALTER TABLE connections ADD COLUMN context_keys TEXT NOT NULL DEFAULT '';
-ALTER TABLE endpoints ADD COLUMN context_keys TEXT NOT NULL DEFAULT '';
-UPDATE connections SET context_keys = COALESCE((SELECT group_concat(k, char(10)) FROM
-    (SELECT key || ':' || json_extract(value, '$.id') AS k FROM json_each(connections.public_json, '$.context') ORDER BY k)), '');
-UPDATE endpoints SET context_keys = COALESCE((SELECT group_concat(k, char(10)) FROM
-    (SELECT key || ':' || json_extract(value, '$.id') AS k FROM json_each(endpoints.public_json, '$.context') ORDER BY k)), '');
--- Lists walk environments newest first.
-CREATE INDEX connections_created ON connections (environment_id, created_at);
-CREATE INDEX endpoints_created ON endpoints (environment_id, created_at);
-",
-    "
--- Token refreshes: when a connection's tokens expire (if they can be
--- refreshed), the lease of the one refresher at a time, and why the
--- connection must be connected again when its tokens stopped working.
-ALTER TABLE connections ADD COLUMN refreshable_until INTEGER;
-ALTER TABLE connections ADD COLUMN lease_holder TEXT;
-ALTER TABLE connections ADD COLUMN lease_until INTEGER;
-ALTER TABLE connections ADD COLUMN reconnect TEXT;
-CREATE INDEX connections_refreshable ON connections (refreshable_until) WHERE refreshable_until IS NOT NULL;
-",
-    "
--- The Teams app's installation for a linked Teams user: its status, the
--- attempts so far, and when the next one is due (pending only).
-ALTER TABLE endpoints ADD COLUMN app_install TEXT;
-ALTER TABLE endpoints ADD COLUMN app_install_attempts INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE endpoints ADD COLUMN app_install_next INTEGER;
-CREATE INDEX endpoints_app_install_due ON endpoints (app_install_next) WHERE app_install = 'pending';
-",
-    "
--- Whether this service obtained the connection's token (an OAuth callback)
--- rather than being given it (the API): only its own does it revoke.
-ALTER TABLE connections ADD COLUMN minted INTEGER NOT NULL DEFAULT 0;
-",
-];
+/// The migrations in `server/migrations/sqlite/`, applied in order on open.
+mod embedded {
+    refinery::embed_migrations!("migrations/sqlite");
+}
 
 /// The database, shared by the handlers (cheap to clone).
 #[derive(Clone)]
@@ -216,20 +116,48 @@ impl Store {
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let tx = conn.transaction().map_err(|e| StoreError::with("migrate", e))?;
-    let applied: i64 = tx
+    let runner = embedded::migrations::runner();
+    adopt_user_version(conn, &runner)?;
+    runner.run(conn).map_err(|e| StoreError::with("migrate", e))?;
+    Ok(())
+}
+
+/// A file migrated before the migrations were versioned counts them in
+/// `user_version`: those are recorded as applied (once), so refinery runs
+/// only the ones after.
+fn adopt_user_version(conn: &mut Connection, runner: &refinery::Runner) -> Result<(), StoreError> {
+    let failed = |e| StoreError::with("migrate", e);
+    let applied: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(|e| StoreError::with("migrate", e))?;
-    for (n, sql) in (0i64..)
-        .zip(MIGRATIONS)
-        .skip(usize::try_from(applied).unwrap_or(usize::MAX))
-    {
-        tx.execute_batch(sql)
-            .map_err(|e| StoreError::with("migrate", e))?;
-        tx.pragma_update(None, "user_version", n + 1)
-            .map_err(|e| StoreError::with("migrate", e))?;
+        .map_err(failed)?;
+    let history: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'refinery_schema_history'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(failed)?;
+    if applied == 0 || history > 0 {
+        return Ok(());
     }
-    tx.commit().map_err(|e| StoreError::with("migrate", e))
+    let tx = conn.transaction().map_err(failed)?;
+    tx.execute_batch(
+        "CREATE TABLE refinery_schema_history (version INT4 PRIMARY KEY, name VARCHAR(255),
+             applied_on VARCHAR(255), checksum VARCHAR(255))",
+    )
+    .map_err(failed)?;
+    for m in runner
+        .get_migrations()
+        .iter()
+        .filter(|m| i64::from(m.version()) <= applied)
+    {
+        tx.execute(
+            "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![m.version(), m.name(), "1970-01-01T00:00:00Z", m.checksum().to_string()],
+        )
+        .map_err(failed)?;
+    }
+    tx.commit().map_err(failed)
 }
 
 /// A row's public JSON as its record.
@@ -263,6 +191,35 @@ mod tests {
             }
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn a_file_migrated_before_versioned_migrations_takes_only_the_later_ones() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        // As the service left a file before: five migrations, counted in user_version.
+        for sql in [
+            include_str!("../../../migrations/sqlite/V1__tables.sql"),
+            include_str!("../../../migrations/sqlite/V2__parked.sql"),
+            include_str!("../../../migrations/sqlite/V3__expiry_indexes.sql"),
+            include_str!("../../../migrations/sqlite/V4__endpoints_by_connection.sql"),
+            include_str!("../../../migrations/sqlite/V5__context_keys.sql"),
+        ] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 5).unwrap();
+        migrate(&mut conn).unwrap();
+        let versions: i64 = conn
+            .query_row("SELECT count(*) FROM refinery_schema_history", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(versions, 8);
+        // The later ones ran: their columns exist; and again, nothing is redone.
+        conn.execute_batch("SELECT minted, reconnect FROM connections; SELECT app_install FROM endpoints")
+            .unwrap();
+        migrate(&mut conn).unwrap();
+        let store = Store::with_connection(conn, (&[9; 32]).into(), crate::os_entropy).unwrap();
+        store
+            .save("env", &install("c1", "T1", "xoxb-one"), None, 1)
+            .unwrap();
     }
 
     #[test]
