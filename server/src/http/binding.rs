@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use sha2::{Digest, Sha256};
 
 use crate::http::error::ApiError;
@@ -33,12 +34,9 @@ pub(crate) async fn start(
             let max_age = s.config.platform.lifetime_secs();
             // A name per flow (from the start id): a second flow leaves the first's cookie be.
             let name = format!("{BINDING_COOKIE}_{}", id.get(..8).unwrap_or(&id));
-            let cookie = format!(
-                "{name}={cookie}; {}Max-Age={max_age}",
-                cookie_attributes(&s.public_url)
-            );
+            let cookie = binding_cookie(&s.public_url, name, cookie, i64::from(max_age));
             let mut res = Redirect::to(&url).into_response();
-            if let Ok(v) = HeaderValue::from_str(&cookie) {
+            if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
                 res.headers_mut().insert(header::SET_COOKIE, v);
             }
             res.headers_mut()
@@ -61,21 +59,26 @@ pub(crate) async fn start(
     }
 }
 
-/// `HttpOnly; [Secure; ]SameSite=Lax; Path=...; `: `Secure` except on a
-/// loopback http address (browsers keep no Secure cookie from http).
-pub(crate) fn cookie_attributes(public_url: &str) -> String {
+/// A binding cookie named `name` holding `value` for `max_age` seconds (0:
+/// the browser drops it): `HttpOnly`, `SameSite=Lax` (the provider's
+/// redirect back is a cross-site top-level navigation), `Secure` except on
+/// a loopback http address (browsers keep no Secure cookie from http), on
+/// the OAuth routes under the public URL's own path (a service mounted at
+/// /api sees /api/v1/...).
+pub(crate) fn binding_cookie(public_url: &str, name: String, value: String, max_age: i64) -> Cookie<'static> {
     let secure = !(public_url.starts_with("http://127.0.0.1")
         || public_url.starts_with("http://localhost")
         || public_url.starts_with("http://[::1]"));
-    // Under the public URL's own path (a service mounted at /api sees /api/v1/...).
     let prefix = url::Url::parse(public_url)
         .map(|u| u.path().trim_end_matches('/').to_owned())
         .unwrap_or_default();
-    // Lax: the provider's redirect back is a cross-site top-level navigation.
-    format!(
-        "HttpOnly; {}SameSite=Lax; Path={prefix}{COOKIE_PATH}; ",
-        if secure { "Secure; " } else { "" }
-    )
+    Cookie::build((name, value))
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .path(format!("{prefix}{COOKIE_PATH}"))
+        .max_age(time::Duration::seconds(max_age))
+        .build()
 }
 
 /// A binding cookie the browser presents: its name and the hash of its
@@ -102,37 +105,38 @@ fn well_formed(value: &str) -> bool {
 /// flows in two tabs do not undo each other.
 pub(crate) fn presented_bindings(headers: &HeaderMap) -> Vec<BindingCookie> {
     let per_flow = format!("{BINDING_COOKIE}_");
-    headers
-        .get_all(header::COOKIE)
+    CookieJar::from_headers(headers)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .filter(|(name, value)| {
-            (*name == BINDING_COOKIE || name.starts_with(&per_flow)) && well_formed(value)
-        })
+        .filter(|c| (c.name() == BINDING_COOKIE || c.name().starts_with(&per_flow)) && well_formed(c.value()))
         .take(MAX_BINDING_COOKIES)
-        .map(|(name, value)| BindingCookie {
-            name: name.to_owned(),
-            hash: Sha256::digest(value.as_bytes()).into(),
+        .map(|c| BindingCookie {
+            name: c.name().to_owned(),
+            hash: Sha256::digest(c.value().as_bytes()).into(),
         })
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::cookie_attributes;
+    use super::binding_cookie;
 
     #[test]
     fn the_cookie_follows_the_public_url() {
-        let mounted = cookie_attributes("https://api.example.com/api/");
-        assert!(
-            mounted.contains("Path=/api/v1/integrations/chat/oauth;"),
-            "{mounted}"
+        let mounted = binding_cookie(
+            "https://api.example.com/api/",
+            "cc_bind_x".into(),
+            "v".into(),
+            300,
         );
-        assert!(mounted.contains("Secure;"));
-        let root = cookie_attributes("http://127.0.0.1:3000");
-        assert!(root.contains("Path=/v1/integrations/chat/oauth;"), "{root}");
-        assert!(!root.contains("Secure;"), "loopback http: {root}");
+        assert_eq!(mounted.path(), Some("/api/v1/integrations/chat/oauth"));
+        assert_eq!((mounted.secure(), mounted.http_only()), (Some(true), Some(true)));
+        let root = binding_cookie("http://127.0.0.1:3000", "cc_bind_x".into(), "v".into(), 300);
+        assert_eq!(root.path(), Some("/v1/integrations/chat/oauth"));
+        assert_eq!(root.secure(), Some(false), "loopback http");
+        let text = root.to_string();
+        assert!(
+            text.starts_with("cc_bind_x=v;") && text.contains("SameSite=Lax") && text.contains("Max-Age=300"),
+            "{text}"
+        );
     }
 }

@@ -15,7 +15,7 @@ use channel_connect::{CallbackError, CallbackParams, StateErrorKind, VerifyParam
 use time::OffsetDateTime;
 
 use crate::http::REQUEST_ID;
-use crate::http::binding::{BindingCookie, cookie_attributes, presented_bindings};
+use crate::http::binding::{BindingCookie, binding_cookie, presented_bindings};
 use crate::http::page::{Page, finish};
 use crate::state::AppState;
 use outcome::{Done, Refusal};
@@ -53,8 +53,8 @@ pub(crate) async fn callback(
     let mut res = answer(&s, outcome, request_id);
     s.metrics.callback(stored, false, res.status().as_u16());
     if let (Some(cookie), true) = (binding, stored) {
-        let clear = format!("{}=; {}Max-Age=0", cookie.name, cookie_attributes(&s.public_url));
-        if let Ok(v) = HeaderValue::from_str(&clear) {
+        let clear = binding_cookie(&s.public_url, cookie.name.clone(), String::new(), 0);
+        if let Ok(v) = HeaderValue::from_str(&clear.to_string()) {
             res.headers_mut().append(header::SET_COOKIE, v);
         }
     }
