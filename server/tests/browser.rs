@@ -1,5 +1,5 @@
 //! A real browser through the demo: headless Chromium, driven over
-//! WebDriver (chromedriver), clicks "Connect Slack" and "Connect Teams" on
+//! WebDriver (chromedriver, through `fantoccini`), clicks "Connect Slack" and "Connect Teams" on
 //! `/` with browser binding on, "Allow" on each stand-in page, and lands on
 //! the success page naming the workspace; then a used link, a "Cancel", and
 //! a phone-sized window in dark mode. Screenshots go to `target/tmp/browser/`.
@@ -15,11 +15,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
 use channel_connect_server::config::{Config, DEMO_BROWSER_API_KEY};
 use channel_connect_server::sender::Sender;
 use channel_connect_server::store::sqlite::Store;
 use channel_connect_server::{AppState, app, install_crypto_provider, os_entropy};
+use fantoccini::Locator;
 use serde_json::{Value, json};
 
 mod common;
@@ -33,20 +33,35 @@ fn chromedriver() -> PathBuf {
 fn chromium() -> PathBuf {
     tool("CHROMIUM", "/usr/bin/chromium")
 }
-/// The W3C WebDriver element key.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
+/// chromedriver (its process) and a WebDriver session on it, through
+/// `fantoccini`.
 struct Driver {
     child: Child,
-    base: String,
-    session: String,
-    http: reqwest::Client,
+    client: fantoccini::Client,
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// chromedriver's DevTools passthrough (`goog/cdp/execute`), which
+/// fantoccini has no method for.
+#[derive(Debug)]
+struct Cdp(Value);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (axum::http::Method::POST, Some(self.0.to_string()))
     }
 }
 
@@ -65,14 +80,8 @@ impl Driver {
             .expect("chromedriver starts");
         let base = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
-        let mut driver = Driver {
-            child,
-            base,
-            session: String::new(),
-            http,
-        };
         for _ in 0..100 {
-            if let Ok(res) = driver.http.get(format!("{}/status", driver.base)).send().await
+            if let Ok(res) = http.get(format!("{base}/status")).send().await
                 && res.status().is_success()
             {
                 break;
@@ -81,82 +90,55 @@ impl Driver {
         }
         let profile = out.join("profile");
         let _ = std::fs::remove_dir_all(&profile);
-        let caps = json!({ "capabilities": { "alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": chromium(),
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--window-size=1000,700", format!("--user-data-dir={}", profile.display())
-                ]
-            }
-        }}});
-        let v = driver.call("POST", "/session", caps).await;
-        driver.session = v["sessionId"].as_str().expect("a session").to_owned();
-        driver
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Value) -> Value {
-        let url = format!("{}{path}", self.base);
-        let req = match method {
-            "GET" => self.http.get(url),
-            "DELETE" => self.http.delete(url),
-            _ => self
-                .http
-                .post(url)
-                .header("content-type", "application/json")
-                .body(body.to_string()),
-        };
-        let res = req.send().await.expect("chromedriver answers");
-        let v: Value =
-            serde_json::from_slice(&res.bytes().await.expect("a body")).expect("JSON from chromedriver");
-        assert!(
-            v["value"].get("error").is_none(),
-            "WebDriver {method} {path}: {v}"
-        );
-        v["value"].clone()
-    }
-
-    fn path(&self, rest: &str) -> String {
-        format!("/session/{}{rest}", self.session)
+        let chrome = json!({
+            "binary": chromium(),
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=1000,700", format!("--user-data-dir={}", profile.display())
+            ]
+        });
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert("goog:chromeOptions".into(), chrome);
+        // chromedriver on loopback: plain http, no TLS connector needed.
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = fantoccini::ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&base)
+            .await
+            .expect("a WebDriver session");
+        Driver { child, client }
     }
 
     async fn go(&self, url: &str) {
-        self.call("POST", &self.path("/url"), json!({ "url": url })).await;
-    }
-
-    async fn find(&self, css: &str) -> String {
-        let v = self
-            .call(
-                "POST",
-                &self.path("/element"),
-                json!({ "using": "css selector", "value": css }),
-            )
-            .await;
-        v[ELEMENT].as_str().expect("an element").to_owned()
+        self.client.goto(url).await.expect("the page loads");
     }
 
     async fn click(&self, css: &str) {
-        let id = self.find(css).await;
-        self.call("POST", &self.path(&format!("/element/{id}/click")), json!({}))
-            .await;
+        let found = self.client.find(Locator::Css(css)).await;
+        found
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .expect("a click");
     }
 
     async fn text(&self, css: &str) -> String {
-        let id = self.find(css).await;
-        let v = self
-            .call("GET", &self.path(&format!("/element/{id}/text")), json!({}))
-            .await;
-        v.as_str().unwrap_or_default().to_owned()
+        let found = self.client.find(Locator::Css(css)).await;
+        found
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .text()
+            .await
+            .unwrap_or_default()
     }
 
     async fn current_url(&self) -> String {
-        self.call("GET", &self.path("/url"), json!({}))
+        self.client
+            .current_url()
             .await
-            .as_str()
+            .map(String::from)
             .unwrap_or_default()
-            .to_owned()
     }
 
     /// Waits (up to 10 s) for the page to reach a URL containing `part`;
@@ -175,31 +157,22 @@ impl Driver {
 
     /// The window's size (a phone's: 390 x 844).
     async fn resize(&self, width: u32, height: u32) {
-        self.call(
-            "POST",
-            &self.path("/window/rect"),
-            json!({ "width": width, "height": height }),
-        )
-        .await;
+        self.client
+            .set_window_size(width, height)
+            .await
+            .expect("a resize");
     }
 
     /// The pages' `prefers-color-scheme` (`dark`, `light`), through
     /// chromedriver's DevTools passthrough.
     async fn color_scheme(&self, scheme: &str) {
         let features = json!([{ "name": "prefers-color-scheme", "value": scheme }]);
-        self.call(
-            "POST",
-            &self.path("/goog/cdp/execute"),
-            json!({ "cmd": "Emulation.setEmulatedMedia", "params": { "features": features } }),
-        )
-        .await;
+        let cmd = Cdp(json!({ "cmd": "Emulation.setEmulatedMedia", "params": { "features": features } }));
+        self.client.issue_cmd(cmd).await.expect("the emulated media");
     }
 
     async fn screenshot(&self, file: &std::path::Path) {
-        let v = self.call("GET", &self.path("/screenshot"), json!({})).await;
-        let png = base64::engine::general_purpose::STANDARD
-            .decode(v.as_str().unwrap())
-            .unwrap();
+        let png = self.client.screenshot().await.expect("a screenshot");
         std::fs::write(file, png).unwrap();
     }
 }
@@ -303,7 +276,7 @@ async fn chromium_connects_slack_and_teams_through_the_demo_page() {
         "{message}"
     );
     d.screenshot(&out.join("phone-slack-success.png")).await;
-    d.call("DELETE", &d.path(""), json!({})).await;
+    d.client.clone().close().await.expect("the session ends");
 
     // Both connections were stored in the browser environment.
     let res = reqwest::Client::new()
