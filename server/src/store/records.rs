@@ -99,6 +99,20 @@ impl Filter {
         }
     }
 
+    /// The identifier when this filter asks for that row and nothing else
+    /// (a point read an engine can answer by primary key).
+    pub fn point(&self) -> Option<&str> {
+        let only = self.subscriber_id.is_none()
+            && self.connection_identifier.is_none()
+            && self.integration_identifiers.is_none()
+            && self.shared.is_none()
+            && self.context_keys.is_none()
+            && self.after.is_none()
+            && self.before.is_none()
+            && self.limit >= 1;
+        self.identifier.as_deref().filter(|_| only)
+    }
+
     /// The row with this identifier.
     pub fn one(identifier: &str) -> Filter {
         Filter {

@@ -68,6 +68,30 @@ impl Store {
         id: fn(&T) -> &str,
     ) -> Result<Listed<T>, StoreError> {
         let conn = self.read_lock();
+        if let Some(id) = f.point() {
+            // By primary key: the generic page's statement would be prepared
+            // again on each run (SQLite's STAT4 re-plans it for new values).
+            let sql = format!(
+                "SELECT {} FROM {} WHERE environment_id = ?1 AND identifier = ?2",
+                table.columns, table.name
+            );
+            let mut stmt = conn.prepare_cached(&sql).map_err(|e| StoreError::with("list", e))?;
+            let rows = stmt
+                .query_map(rusqlite::params![env, id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
+                .map_err(|e| StoreError::with("list", e))?
+                .map(|r| r.map_err(|e| StoreError::with("list", e)).and_then(&row))
+                .collect::<Result<Vec<T>, StoreError>>()?;
+            let total = rows.len() as i64;
+            return Ok(Listed {
+                rows,
+                next: None,
+                previous: None,
+                total,
+                capped: false,
+            });
+        }
         // One statement needs no transaction; a page and its count read one
         // snapshot (statements on the connection run inside it).
         let _snapshot = if f.count {
