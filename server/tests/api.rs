@@ -1498,3 +1498,173 @@ async fn metrics_count_requests_flows_and_callbacks() {
     let v: Value = serde_json::from_slice(&ready.bytes().await.unwrap()).unwrap();
     assert_eq!(v, json!({"status": "ok", "stores": {"sqlite": "up"}}));
 }
+
+/// Every (method, path template) the router serves, kept here by hand so a
+/// route added, removed or renamed shows in review. The router is built
+/// from `http::ROUTES` (nothing else is served), which must equal this, and
+/// so must the OpenAPI document's operations.
+const SERVED: &[(&str, &str)] = &[
+    ("POST", "/v1/integrations/channel-connections/oauth"),
+    ("POST", "/v1/integrations/channel-endpoints/oauth"),
+    ("POST", "/v1/integrations/chat/oauth"),
+    ("POST", "/v1/integrations/channel-endpoints/link"),
+    ("GET", "/v1/integrations/chat/oauth/callback"),
+    ("HEAD", "/v1/integrations/chat/oauth/callback"),
+    ("GET", "/v1/integrations/chat/oauth/start/{id}"),
+    ("HEAD", "/v1/integrations/chat/oauth/start/{id}"),
+    ("GET", "/v1/channel-connections"),
+    ("POST", "/v1/channel-connections"),
+    ("GET", "/v1/channel-connections/{identifier}"),
+    ("PATCH", "/v1/channel-connections/{identifier}"),
+    ("DELETE", "/v1/channel-connections/{identifier}"),
+    ("GET", "/v1/channel-connections/{identifier}/credentials"),
+    ("GET", "/v1/channel-endpoints"),
+    ("POST", "/v1/channel-endpoints"),
+    ("GET", "/v1/channel-endpoints/{identifier}"),
+    ("PATCH", "/v1/channel-endpoints/{identifier}"),
+    ("DELETE", "/v1/channel-endpoints/{identifier}"),
+    ("POST", "/v1/integrations/slack/events/{integrationIdentifier}"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+    ("GET", "/openapi.json"),
+];
+
+/// `/openapi.json` is OpenAPI 3.1 and describes exactly the routes served:
+/// the table the router is built from equals the list above and the
+/// document's operations; each is served (not the 404 fallback, not a 405)
+/// and no other method is on its path; an operation the document secures
+/// answers 401 without a key. (`tests/openapi.rs` runs a real validator.)
+#[tokio::test]
+async fn the_openapi_document_lists_every_route_the_router_serves() {
+    use channel_connect_server::http::ROUTES;
+    use std::collections::BTreeSet;
+    let s = start("openapi-routes").await;
+    let res = s.get("/openapi.json").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    let doc: Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
+    let version = doc["openapi"].as_str().unwrap_or_default();
+    assert!(version.starts_with("3.1"), "openapi: {version}");
+
+    let set = |pairs: &[(&str, &str)]| -> BTreeSet<(String, String)> {
+        pairs
+            .iter()
+            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+            .collect()
+    };
+    assert_eq!(set(ROUTES).len(), ROUTES.len(), "a route twice in ROUTES");
+    let (routes, listed) = (set(ROUTES), set(SERVED));
+    assert!(
+        routes == listed,
+        "in http::ROUTES only: {:?}; in SERVED only: {:?}",
+        routes.difference(&listed).collect::<Vec<_>>(),
+        listed.difference(&routes).collect::<Vec<_>>()
+    );
+    let methods = [
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
+    let mut documented = BTreeSet::new();
+    let mut secured = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if !methods.contains(&method.as_str()) {
+                continue;
+            }
+            let pair = (method.to_uppercase(), path.clone());
+            if let Some(security) = op.get("security") {
+                let names: Vec<&str> = security
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|s| s.as_object().unwrap().keys().map(String::as_str))
+                    .collect();
+                let expected = match path.ends_with("/credentials") {
+                    true => "CredentialsKey",
+                    false => "ApiKey",
+                };
+                assert_eq!(names, [expected], "{method} {path}");
+                secured.insert(pair.clone());
+            }
+            assert!(
+                op["description"].as_str().is_some_and(|d| !d.is_empty()),
+                "{method} {path} has no description"
+            );
+            documented.insert(pair);
+        }
+    }
+    let served = set(SERVED);
+    let undocumented: Vec<_> = served.difference(&documented).collect();
+    let unserved: Vec<_> = documented.difference(&served).collect();
+    assert!(
+        undocumented.is_empty() && unserved.is_empty(),
+        "served but not in /openapi.json: {undocumented:?}; in it but not served: {unserved:?}"
+    );
+    let open = [
+        "/v1/integrations/chat/oauth/callback",
+        "/v1/integrations/chat/oauth/start/{id}",
+        "/v1/integrations/slack/events/{integrationIdentifier}",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+    ];
+    for (method, path) in set(SERVED) {
+        assert_eq!(
+            secured.contains(&(method.clone(), path.clone())),
+            !open.contains(&path.as_str()),
+            "{method} {path}: the document's security"
+        );
+    }
+
+    let concrete = |template: &str| {
+        template
+            .replace("{identifier}", "probe-none")
+            .replace("{id}", "probe-none")
+            .replace("{integrationIdentifier}", "slack")
+    };
+    let send = |method: &str, path: String| {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        s.http.request(method, format!("{}{path}", s.base)).send()
+    };
+    for &(method, template) in ROUTES {
+        let path = concrete(template);
+        let res = send(method, path.clone()).await.unwrap();
+        let status = res.status();
+        let body = res.text().await.unwrap();
+        assert!(
+            status != StatusCode::METHOD_NOT_ALLOWED && !body.contains(&format!("Cannot {method} {path}")),
+            "{method} {template} is not served: {status} {body}"
+        );
+        if method == "HEAD" {
+            assert_eq!(status, StatusCode::OK, "{method} {template}");
+        }
+        if secured.contains(&(method.to_owned(), template.to_owned())) {
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {template} without a key"
+            );
+        }
+    }
+    let paths: BTreeSet<&str> = ROUTES.iter().map(|(_, p)| *p).collect();
+    for template in paths {
+        let served: Vec<&str> = ROUTES
+            .iter()
+            .filter(|(_, p)| *p == template)
+            .map(|(m, _)| *m)
+            .collect();
+        for method in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] {
+            // axum answers HEAD on a GET route with the GET handler.
+            if served.contains(&method) || (method == "HEAD" && served.contains(&"GET")) {
+                continue;
+            }
+            let res = send(method, concrete(template)).await.unwrap();
+            assert_eq!(
+                res.status(),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {template} answers, but is not in ROUTES"
+            );
+        }
+    }
+}

@@ -23,6 +23,29 @@ const COOKIE_PATH: &str = "/v1/integrations/chat/oauth";
 
 /// The start URL: sets the binding cookie (once per start) and sends the
 /// browser on to the provider.
+#[utoipa::path(
+    get,
+    path = crate::http::START_ROUTE,
+    tag = "OAuth",
+    operation_id = "oauthStart",
+    summary = "A start link (browser binding)",
+    description = "The first-party URL a connect or link answers when the environment has `browserBinding`: \
+        sets the `HttpOnly` binding cookie the callback must present and redirects to the provider. Each \
+        link works once, within the state's lifetime. No key: the id is the credential. Not in Novu. \
+        Rate-limited per client address.",
+    params(("id" = String, Path, description = "The start link's id (a bearer secret).")),
+    responses(
+        (status = 303, description = "To the provider's sign-in, with the binding cookie.",
+            headers(
+                ("Location" = String, description = "The provider's authorize URL"),
+                ("Set-Cookie" = String, description = "The binding cookie (`cc_bind_...`): `HttpOnly`, `SameSite=Lax`, `Secure` but on a loopback http address, its path the start link's and the callback's, for the state's lifetime"),
+            )),
+        (status = 404, description = "Expired or already used: a page.", content_type = "text/html", body = String),
+        (status = 429, description = "Too many requests from this address: a page.", content_type = "text/html", body = String,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "A store did not answer: try again.", body = crate::http::openapi::ErrorDto),
+    )
+)]
 pub(crate) async fn start(
     State(s): State<Arc<AppState>>,
     Path(id): Path<String>,

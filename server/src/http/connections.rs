@@ -60,6 +60,25 @@ struct AuthIn {
 }
 
 /// `POST /v1/channel-connections`: 201 and the connection.
+#[utoipa::path(
+    post,
+    path = "/v1/channel-connections",
+    tag = "Channel connections",
+    operation_id = "createChannelConnection",
+    summary = "Create a connection",
+    description = "Stores a connection whose workspace and tokens the caller gives (no OAuth flow); the \
+        token is sealed at rest and never answered. An identifier in use answers 409.",
+    params(("idempotency-key" = Option<String>, Header, description = "Novu's idempotency key (at most 255 characters; an empty one is no key): the same key and body answer the kept answer for 24 hours with `Idempotency-Replay: true`, another body 422, a request still in flight 409 with `Retry-After: 1`. Scoped to the environment (Novu: the organization).")),
+    request_body(content = crate::http::openapi::CreateConnectionRequest),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 201, description = "The connection.", body = crate::http::openapi::ChannelConnection, headers(("Idempotency-Replay" = String, description = "`true` on a kept answer replayed"))),
+        (status = 400, description = "An `idempotency-key` over 255 characters.", body = crate::http::openapi::ErrorDto),
+        (status = 404, description = "No integration of that identifier in the environment.", body = crate::http::openapi::ErrorDto),
+        (status = 409, description = "The identifier is in use, or an `idempotency-key` still in flight (with `Retry-After: 1`).", body = crate::http::openapi::ErrorDto, headers(("Retry-After" = u64, description = "On a key in flight: `1`"))),
+        crate::http::openapi::WriteErrors,
+    )
+)]
 pub(super) async fn create(
     State(s): State<Arc<AppState>>,
     Authenticated(env): Authenticated,
@@ -71,6 +90,27 @@ pub(super) async fn create(
 }
 
 /// `PATCH /v1/channel-connections/{identifier}`: 200 and the connection.
+#[utoipa::path(
+    patch,
+    path = "/v1/channel-connections/{identifier}",
+    tag = "Channel connections",
+    operation_id = "updateChannelConnection",
+    summary = "Update a connection",
+    description = "Replaces a connection's tokens and its workspace's details. Stricter than Novu: a new \
+        `workspace.id` is refused (409), since the connection's user links are pinned to its workspace. \
+        A new access token clears a `needs_reconnection` mark; the same token sent back keeps it, and \
+        keeps what only the store knows (refresh token, expiry, scopes).",
+    params(("identifier" = String, Path, description = "The connection's identifier."), ("idempotency-key" = Option<String>, Header, description = "Novu's idempotency key (at most 255 characters; an empty one is no key): the same key and body answer the kept answer for 24 hours with `Idempotency-Replay: true`, another body 422, a request still in flight 409 with `Retry-After: 1`. Scoped to the environment (Novu: the organization).")),
+    request_body(content = crate::http::openapi::UpdateConnectionRequest),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 200, description = "The connection.", body = crate::http::openapi::ChannelConnection, headers(("Idempotency-Replay" = String, description = "`true` on a kept answer replayed"))),
+        (status = 400, description = "An `idempotency-key` over 255 characters.", body = crate::http::openapi::ErrorDto),
+        (status = 404, description = "No connection of that identifier in the environment.", body = crate::http::openapi::ErrorDto),
+        (status = 409, description = "Another `workspace.id`, or an `idempotency-key` still in flight (with `Retry-After: 1`).", body = crate::http::openapi::ErrorDto, headers(("Retry-After" = u64, description = "On a key in flight: `1`"))),
+        crate::http::openapi::WriteErrors,
+    )
+)]
 pub(super) async fn update(
     State(s): State<Arc<AppState>>,
     Authenticated(env): Authenticated,
@@ -84,6 +124,27 @@ pub(super) async fn update(
 }
 
 /// `DELETE /v1/channel-connections/{identifier}`: 204; its endpoints go too.
+#[utoipa::path(
+    delete,
+    path = "/v1/channel-connections/{identifier}",
+    tag = "Channel connections",
+    operation_id = "deleteChannelConnection",
+    summary = "Delete a connection",
+    description = "Removes a connection. Stricter than Novu: its bot token is revoked at Slack first (or \
+        the Teams app this service installed for its users removed), what was and was not revoked named \
+        in headers, and its endpoints are removed with it (nothing sends through a connection that is gone).",
+    params(("identifier" = String, Path, description = "The connection's identifier.")),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 204, description = "Deleted, with its endpoints.",
+            headers(
+                ("x-revoked" = String, description = "What was revoked at the provider (`bot_token`, ...), comma-separated"),
+                ("x-not-revoked" = String, description = "What could not be revoked (the provider did not answer)"),
+            )),
+        (status = 404, description = "No connection of that identifier in the environment.", body = crate::http::openapi::ErrorDto),
+        crate::http::openapi::ReadErrors,
+    )
+)]
 pub(super) async fn delete(
     State(s): State<Arc<AppState>>,
     Authenticated(env): Authenticated,

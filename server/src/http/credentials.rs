@@ -24,6 +24,29 @@ use crate::state::AppState;
 use crate::store::Filter;
 
 /// The connection's credentials; never cached.
+#[utoipa::path(
+    get,
+    path = "/v1/channel-connections/{identifier}/credentials",
+    tag = "Channel connections",
+    operation_id = "getChannelConnectionCredentials",
+    summary = "Read a connection's credentials",
+    description = "What the platform's sender needs to send through a connection: its token (refreshed \
+        first when due), the token's type and expiry, the bot's user id, and its incoming webhooks with \
+        their URLs. Read with the environment's credentials key only; every read is an audit log line. \
+        Never cached. Not in Novu.",
+    params(("identifier" = String, Path, description = "The connection's identifier.")),
+    security(("CredentialsKey" = [])),
+    responses(
+        (status = 200, description = "The credentials.", body = crate::http::openapi::CredentialsData,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 401, description = "No `Authorization: ApiKey <key>`, or a key of no environment.", body = crate::http::openapi::ErrorDto),
+        (status = 403, description = "An API key: credentials are read with a credentials key.", body = crate::http::openapi::ErrorDto),
+        (status = 404, description = "No connection of that identifier in the environment.", body = crate::http::openapi::ErrorDto),
+        (status = 409, description = "The provider refused the connection's tokens: connect it again.", body = crate::http::openapi::ErrorDto),
+        (status = 502, description = "The token expired and could not be refreshed: try again.", body = crate::http::openapi::ErrorDto),
+        (status = 503, description = "A store did not answer: try again.", body = crate::http::openapi::ErrorDto),
+    )
+)]
 pub(super) async fn read(
     State(s): State<Arc<AppState>>,
     CredentialsReader(env): CredentialsReader,

@@ -58,6 +58,28 @@ fn fields_of(provider: &str, kind: &str) -> Option<(&'static [&'static str], &'s
 }
 
 /// `POST /v1/channel-endpoints`: 201 and the endpoint.
+#[utoipa::path(
+    post,
+    path = "/v1/channel-endpoints",
+    tag = "Channel endpoints",
+    operation_id = "createChannelEndpoint",
+    summary = "Create an endpoint",
+    description = "Stores where a subscriber is reached. Stricter than Novu: only the types Slack and \
+        Teams reach, with their own fields only (others answer 422); a webhook's URL must be https and \
+        is sealed at rest; an endpoint linked to a connection is for that connection owner's \
+        subscribers only (the same context ids; in `subscriber` mode, its subscriber), 409 otherwise, \
+        and of its integration (400 otherwise).",
+    params(("idempotency-key" = Option<String>, Header, description = "Novu's idempotency key (at most 255 characters; an empty one is no key): the same key and body answer the kept answer for 24 hours with `Idempotency-Replay: true`, another body 422, a request still in flight 409 with `Retry-After: 1`. Scoped to the environment (Novu: the organization).")),
+    request_body(content = crate::http::openapi::CreateEndpointRequest),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 201, description = "The endpoint.", body = crate::http::openapi::ChannelEndpoint, headers(("Idempotency-Replay" = String, description = "`true` on a kept answer replayed"))),
+        (status = 400, description = "A connection of another integration, or an `idempotency-key` over 255 characters.", body = crate::http::openapi::ErrorDto),
+        (status = 404, description = "No integration, or no connection, of that identifier in the environment.", body = crate::http::openapi::ErrorDto),
+        (status = 409, description = "The identifier is in use, another owner's connection, or an `idempotency-key` still in flight (with `Retry-After: 1`).", body = crate::http::openapi::ErrorDto, headers(("Retry-After" = u64, description = "On a key in flight: `1`"))),
+        crate::http::openapi::WriteErrors,
+    )
+)]
 pub(super) async fn create(
     State(s): State<Arc<AppState>>,
     Authenticated(env): Authenticated,
@@ -69,6 +91,21 @@ pub(super) async fn create(
 }
 
 /// `GET /v1/channel-endpoints/{identifier}`.
+#[utoipa::path(
+    get,
+    path = "/v1/channel-endpoints/{identifier}",
+    tag = "Channel endpoints",
+    operation_id = "getChannelEndpoint",
+    summary = "Get an endpoint",
+    description = "One endpoint of the environment, under `data`; a webhook's URL answered `[redacted]`.",
+    params(("identifier" = String, Path, description = "The endpoint's identifier.")),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 200, description = "The endpoint.", body = crate::http::openapi::EndpointData),
+        (status = 404, description = "No endpoint of that identifier in the environment.", body = crate::http::openapi::ErrorDto),
+        crate::http::openapi::ReadErrors,
+    )
+)]
 pub(super) async fn get(
     State(s): State<Arc<AppState>>,
     Authenticated(env): Authenticated,
@@ -79,6 +116,25 @@ pub(super) async fn get(
 }
 
 /// `PATCH /v1/channel-endpoints/{identifier}`: 200 and the endpoint.
+#[utoipa::path(
+    patch,
+    path = "/v1/channel-endpoints/{identifier}",
+    tag = "Channel endpoints",
+    operation_id = "updateChannelEndpoint",
+    summary = "Update an endpoint",
+    description = "Replaces an endpoint's target fields (those left out keep their stored value), \
+        checked as at creation; its type, subscriber and connection stay.",
+    params(("identifier" = String, Path, description = "The endpoint's identifier."), ("idempotency-key" = Option<String>, Header, description = "Novu's idempotency key (at most 255 characters; an empty one is no key): the same key and body answer the kept answer for 24 hours with `Idempotency-Replay: true`, another body 422, a request still in flight 409 with `Retry-After: 1`. Scoped to the environment (Novu: the organization).")),
+    request_body(content = crate::http::openapi::UpdateEndpointRequest),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 200, description = "The endpoint.", body = crate::http::openapi::ChannelEndpoint, headers(("Idempotency-Replay" = String, description = "`true` on a kept answer replayed"))),
+        (status = 400, description = "The endpoint's integration is gone, or an `idempotency-key` over 255 characters.", body = crate::http::openapi::ErrorDto),
+        (status = 404, description = "No endpoint of that identifier in the environment.", body = crate::http::openapi::ErrorDto),
+        (status = 409, description = "An `idempotency-key` still in flight (with `Retry-After: 1`).", body = crate::http::openapi::ErrorDto, headers(("Retry-After" = u64, description = "On a key in flight: `1`"))),
+        crate::http::openapi::WriteErrors,
+    )
+)]
 pub(super) async fn update(
     State(s): State<Arc<AppState>>,
     Authenticated(env): Authenticated,
@@ -92,6 +148,21 @@ pub(super) async fn update(
 }
 
 /// `DELETE /v1/channel-endpoints/{identifier}`: 204.
+#[utoipa::path(
+    delete,
+    path = "/v1/channel-endpoints/{identifier}",
+    tag = "Channel endpoints",
+    operation_id = "deleteChannelEndpoint",
+    summary = "Delete an endpoint",
+    description = "Removes an endpoint.",
+    params(("identifier" = String, Path, description = "The endpoint's identifier.")),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "No endpoint of that identifier in the environment.", body = crate::http::openapi::ErrorDto),
+        crate::http::openapi::ReadErrors,
+    )
+)]
 pub(super) async fn delete(
     State(s): State<Arc<AppState>>,
     Authenticated(env): Authenticated,

@@ -29,6 +29,32 @@ use crate::http::error::{ApiError, Refusal};
 use crate::state::AppState;
 
 /// One Events API request.
+#[utoipa::path(
+    post,
+    path = "/v1/integrations/slack/events/{integrationIdentifier}",
+    tag = "Slack events",
+    operation_id = "receiveSlackEvent",
+    summary = "Slack's Events API",
+    description = "The Slack app's Events API request URL. Every request is checked against the \
+        integration's signing secret on its raw bytes first (`v0` HMAC-SHA256, a 5-minute window), and \
+        acted on once. `url_verification` is answered with its challenge; `app_uninstalled` deletes the \
+        workspace's connections and their endpoints; `tokens_revoked` naming the bot marks them \
+        `needs_reconnection`; anything else is acknowledged. No API key: the signature is the \
+        credential. Not in Novu.",
+    params(
+        ("integrationIdentifier" = String, Path, description = "The Slack integration whose signing secret signs the requests."),
+        ("X-Slack-Request-Timestamp" = String, Header, description = "Slack's timestamp (seconds)."),
+        ("X-Slack-Signature" = String, Header, description = "`v0=` and the hex HMAC-SHA256 of `v0:<timestamp>:<body>`."),
+    ),
+    request_body(content = serde_json::Value, description = "Slack's event envelope (`url_verification`, `event_callback`, ...).", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Acknowledged; a `url_verification` answered with its challenge (`text/plain`).", content_type = "text/plain", body = String),
+        (status = 401, description = "The signature is missing, wrong or outside the window.", body = crate::http::openapi::ErrorDto),
+        (status = 404, description = "No Slack integration with a signing secret has this identifier.", body = crate::http::openapi::ErrorDto),
+        (status = 413, description = "The body is over 512 KiB.", body = crate::http::openapi::ErrorDto),
+        (status = 503, description = "A store did not answer: Slack retries.", body = crate::http::openapi::ErrorDto),
+    )
+)]
 pub(super) async fn receive(
     State(s): State<Arc<AppState>>,
     Path(integration): Path<String>,

@@ -24,6 +24,26 @@ enum Of {
 }
 
 /// A page of the environment's connections.
+#[utoipa::path(
+    get,
+    path = "/v1/channel-connections",
+    tag = "Channel connections",
+    operation_id = "listChannelConnections",
+    summary = "List connections",
+    description = "A page of the environment's connections, newest first by default, never with a \
+        credential. Novu's cursors and filters. Not in Novu's shape: each connection's `status` \
+        (`needs_reconnection` when the provider refused its tokens).",
+    params(
+        crate::http::openapi::ListQuery,
+        ("connectionMode" = Option<crate::http::openapi::ConnectionMode>, Query, description = "Only `subscriber` or only `shared` connections."),
+    ),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 200, description = "A page.", body = crate::http::openapi::ConnectionList),
+        (status = 422, description = "A query parameter refused (named in `errors`).", body = crate::http::openapi::ValidationErrorDto),
+        crate::http::openapi::ReadErrors,
+    )
+)]
 pub(super) async fn list_connections(
     State(s): State<Arc<AppState>>,
     Authenticated(env): Authenticated,
@@ -38,6 +58,25 @@ pub(super) async fn list_connections(
 }
 
 /// A page of the environment's endpoints.
+#[utoipa::path(
+    get,
+    path = "/v1/channel-endpoints",
+    tag = "Channel endpoints",
+    operation_id = "listChannelEndpoints",
+    summary = "List endpoints",
+    description = "A page of the environment's endpoints, newest first by default; a webhook's URL is \
+        answered `[redacted]`. Novu's cursors and filters.",
+    params(
+        crate::http::openapi::ListQuery,
+        ("connectionIdentifier" = Option<String>, Query, description = "Only the endpoints of this connection."),
+    ),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 200, description = "A page.", body = crate::http::openapi::EndpointList),
+        (status = 422, description = "A query parameter refused (named in `errors`).", body = crate::http::openapi::ValidationErrorDto),
+        crate::http::openapi::ReadErrors,
+    )
+)]
 pub(super) async fn list_endpoints(
     State(s): State<Arc<AppState>>,
     Authenticated(env): Authenticated,
@@ -52,6 +91,21 @@ pub(super) async fn list_endpoints(
 }
 
 /// One connection of the environment.
+#[utoipa::path(
+    get,
+    path = "/v1/channel-connections/{identifier}",
+    tag = "Channel connections",
+    operation_id = "getChannelConnection",
+    summary = "Get a connection",
+    description = "One connection of the environment, under `data`, never with a credential.",
+    params(("identifier" = String, Path, description = "The connection's identifier.")),
+    security(("ApiKey" = [])),
+    responses(
+        (status = 200, description = "The connection.", body = crate::http::openapi::ConnectionData),
+        (status = 404, description = "No connection of that identifier in the environment.", body = crate::http::openapi::ErrorDto),
+        crate::http::openapi::ReadErrors,
+    )
+)]
 pub(super) async fn get_connection(
     State(s): State<Arc<AppState>>,
     Authenticated(env): Authenticated,

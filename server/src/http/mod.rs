@@ -13,6 +13,7 @@ mod idempotent;
 pub mod issue;
 mod lists;
 mod novu_errors;
+pub mod openapi;
 mod ops;
 pub mod page;
 mod rate_limit;
@@ -26,7 +27,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::{StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, delete, get, head, patch, post};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -42,62 +43,90 @@ use crate::state::AppState;
 /// Request bodies larger than this are refused (five contexts of 64 KB fit).
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
 
-/// The API's router. Mount it in a service, or serve it with `axum::serve`
-/// (with [`fn@crate::app`] for the demo's stand-ins too).
-pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/v1/integrations/channel-connections/oauth", post(issue::connect))
-        .route("/v1/integrations/channel-endpoints/oauth", post(issue::link_user))
-        .route("/v1/integrations/chat/oauth", post(issue::chat_oauth))
-        .route(
-            "/v1/integrations/channel-endpoints/link",
-            post(issue::link_channel_endpoint),
-        )
+/// The start link's route (browser binding): `START_PATH` (`/v1/integrations/chat/oauth/start`) and the start id.
+pub const START_ROUTE: &str = "/v1/integrations/chat/oauth/start/{id}";
+
+/// Every route [`router`] serves, as (method, path template), and nothing
+/// else: the router is built from this table, one handler per entry (an
+/// entry without a handler panics when the router is built, so every test
+/// that starts a server finds it). `HEAD` is listed where it has a handler
+/// of its own; axum answers `HEAD` on every other `GET` route with the
+/// `GET` handler, without the body. The OpenAPI document at
+/// `/openapi.json` describes exactly these (`tests/api.rs` holds them
+/// equal, and probes each on a running server).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/v1/integrations/channel-connections/oauth"),
+    ("POST", "/v1/integrations/channel-endpoints/oauth"),
+    ("POST", "/v1/integrations/chat/oauth"),
+    ("POST", "/v1/integrations/channel-endpoints/link"),
+    ("GET", CALLBACK_PATH),
+    ("HEAD", CALLBACK_PATH),
+    ("GET", START_ROUTE),
+    ("HEAD", START_ROUTE),
+    ("GET", "/v1/channel-connections"),
+    ("POST", "/v1/channel-connections"),
+    ("GET", "/v1/channel-connections/{identifier}"),
+    ("PATCH", "/v1/channel-connections/{identifier}"),
+    ("DELETE", "/v1/channel-connections/{identifier}"),
+    ("GET", "/v1/channel-connections/{identifier}/credentials"),
+    ("GET", "/v1/channel-endpoints"),
+    ("POST", "/v1/channel-endpoints"),
+    ("GET", "/v1/channel-endpoints/{identifier}"),
+    ("PATCH", "/v1/channel-endpoints/{identifier}"),
+    ("DELETE", "/v1/channel-endpoints/{identifier}"),
+    ("POST", "/v1/integrations/slack/events/{integrationIdentifier}"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+    ("GET", "/openapi.json"),
+];
+
+/// The handler of one [`ROUTES`] entry.
+///
+/// # Panics
+/// When the entry has none (a route added to the table only).
+fn handler(method: &str, path: &str, state: &Arc<AppState>) -> MethodRouter<Arc<AppState>> {
+    // Anyone may call the callback and the start link: a per-address limit.
+    let limited = || middleware::from_fn_with_state(state.clone(), rate_limit::limit);
+    match (method, path) {
+        ("POST", "/v1/integrations/channel-connections/oauth") => post(issue::connect),
+        ("POST", "/v1/integrations/channel-endpoints/oauth") => post(issue::link_user),
+        ("POST", "/v1/integrations/chat/oauth") => post(issue::chat_oauth),
+        ("POST", "/v1/integrations/channel-endpoints/link") => post(issue::link_channel_endpoint),
+        ("GET", CALLBACK_PATH) => get(callback::callback).route_layer(limited()),
         // HEAD spends nothing: link scanners and preview bots send it.
-        // Anyone may call these two: a per-address limit.
-        .route(
-            CALLBACK_PATH,
-            get(callback::callback)
-                .head(without_effect)
-                .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit)),
-        )
-        .route(
-            &format!("{}/{{id}}", binding::START_PATH),
-            get(binding::start)
-                .head(without_effect)
-                .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit)),
-        )
-        .route(
-            "/v1/channel-connections",
-            get(lists::list_connections).post(connections::create),
-        )
-        .route(
-            "/v1/channel-connections/{identifier}",
-            get(lists::get_connection)
-                .patch(connections::update)
-                .delete(connections::delete),
-        )
-        .route(
-            "/v1/channel-connections/{identifier}/credentials",
-            get(credentials::read),
-        )
-        .route(
-            "/v1/channel-endpoints",
-            get(lists::list_endpoints).post(endpoints::create),
-        )
-        .route(
-            "/v1/channel-endpoints/{identifier}",
-            get(endpoints::get)
-                .patch(endpoints::update)
-                .delete(endpoints::delete),
-        )
-        .route(
-            "/v1/integrations/slack/events/{integrationIdentifier}",
-            post(events::receive),
-        )
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+        ("HEAD", CALLBACK_PATH) => head(head_callback).route_layer(limited()),
+        ("GET", START_ROUTE) => get(binding::start).route_layer(limited()),
+        ("HEAD", START_ROUTE) => head(head_start).route_layer(limited()),
+        ("GET", "/v1/channel-connections") => get(lists::list_connections),
+        ("POST", "/v1/channel-connections") => post(connections::create),
+        ("GET", "/v1/channel-connections/{identifier}") => get(lists::get_connection),
+        ("PATCH", "/v1/channel-connections/{identifier}") => patch(connections::update),
+        ("DELETE", "/v1/channel-connections/{identifier}") => delete(connections::delete),
+        ("GET", "/v1/channel-connections/{identifier}/credentials") => get(credentials::read),
+        ("GET", "/v1/channel-endpoints") => get(lists::list_endpoints),
+        ("POST", "/v1/channel-endpoints") => post(endpoints::create),
+        ("GET", "/v1/channel-endpoints/{identifier}") => get(endpoints::get),
+        ("PATCH", "/v1/channel-endpoints/{identifier}") => patch(endpoints::update),
+        ("DELETE", "/v1/channel-endpoints/{identifier}") => delete(endpoints::delete),
+        ("POST", "/v1/integrations/slack/events/{integrationIdentifier}") => post(events::receive),
+        ("GET", "/healthz") => get(ops::healthz),
+        ("GET", "/readyz") => get(ops::readyz),
+        ("GET", "/metrics") => get(ops::metrics),
+        ("GET", "/openapi.json") => get(openapi::serve),
+        _ => panic!("ROUTES names {method} {path}, which has no handler in http::handler"),
+    }
+}
+
+/// The API's router. Mount it in a service, or serve it with `axum::serve`
+/// (with [`fn@crate::app`] for the demo's stand-ins too). It serves
+/// [`ROUTES`]; anything else is a 404 (405 for another method) in Novu's shape.
+pub fn router(state: Arc<AppState>) -> Router {
+    // The method routers of one path merge (axum joins them).
+    let routes = ROUTES.iter().fold(Router::new(), |r, &(method, path)| {
+        r.route(path, handler(method, path, &state))
+    });
+    routes
         .fallback(novu_errors::not_found)
         .with_state(state.clone())
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
@@ -163,6 +192,62 @@ async fn plain_request_id(mut req: Request) -> Request {
 
 /// The answer to `HEAD` on a route whose `GET` spends something (a start
 /// link, a state): nothing spent, no cookie, not to be cached.
-async fn without_effect() -> impl IntoResponse {
-    (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")])
+async fn without_effect() -> Response {
+    (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response()
+}
+
+/// `HEAD` on the callback.
+#[utoipa::path(
+    head,
+    path = crate::config::CALLBACK_PATH,
+    tag = "OAuth",
+    operation_id = "headOAuthCallback",
+    summary = "The callback, without effect",
+    description = "Answers 200 and spends nothing: the state stays unspent and no cookie is set \
+        or cleared (link scanners and preview bots send `HEAD`). Rate-limited per client address, as `GET`.",
+    responses(
+        (status = 200, description = "Nothing spent.", headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 429, description = "Too many requests from this address.",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
+pub(crate) async fn head_callback() -> Response {
+    without_effect().await
+}
+
+/// `HEAD` on a start link.
+#[utoipa::path(
+    head,
+    path = START_ROUTE,
+    tag = "OAuth",
+    operation_id = "headOAuthStart",
+    summary = "A start link, without effect",
+    description = "Answers 200 and spends nothing: the link stays usable and no cookie is set. \
+        Rate-limited per client address, as `GET`.",
+    params(("id" = String, Path, description = "The start link's id (a bearer secret).")),
+    responses(
+        (status = 200, description = "Nothing spent.", headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 429, description = "Too many requests from this address.",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
+pub(crate) async fn head_start() -> Response {
+    without_effect().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ROUTES, START_ROUTE, binding::START_PATH};
+
+    #[test]
+    fn the_start_route_is_the_start_path_and_an_id() {
+        assert_eq!(START_ROUTE, format!("{START_PATH}/{{id}}"));
+    }
+
+    #[test]
+    fn every_route_is_listed_once() {
+        for (i, route) in ROUTES.iter().enumerate() {
+            assert!(!ROUTES[..i].contains(route), "{route:?} twice");
+        }
+    }
 }

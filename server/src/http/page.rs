@@ -1,8 +1,8 @@
 //! The small pages a browser sees (after a callback, and the demo's), their
 //! one stylesheet, and HTML escaping.
 //!
-//! Every page carries the same inline [`STYLE`], allowed by its hash
-//! ([`style_csp`]) under `default-src 'none'`: nothing is loaded, no
+//! Every page carries the same inline stylesheet (`STYLE`), allowed by its
+//! hash (`style_csp`) under `default-src 'none'`: nothing is loaded, no
 //! script runs, and no other inline style would apply.
 
 use std::sync::LazyLock;
@@ -88,7 +88,8 @@ fn result_policy() -> HeaderValue {
 /// A page's accent.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Tone {
-    /// The demo's and the stand-ins' pages.
+    /// The demo's and the stand-ins' pages (none without feature `demo`).
+    #[cfg_attr(not(feature = "demo"), allow(dead_code))]
     Plain,
     /// Connected (green, a check mark).
     Success,

@@ -6,6 +6,7 @@
 pub mod engines;
 pub mod process;
 pub mod tools;
+pub mod venv;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -23,6 +23,41 @@ use settle::{parking_key, settle};
 
 /// The provider's redirect back: verify, refuse replays, exchange, prove,
 /// store, answer the browser.
+#[utoipa::path(
+    get,
+    path = crate::config::CALLBACK_PATH,
+    tag = "OAuth",
+    operation_id = "oauthCallback",
+    summary = "The provider's redirect back",
+    description = "Where Slack and Microsoft send the browser back: verifies the `state` (signature, \
+        lifetime, and with browser binding the cookie the start link set), exchanges the code, proves \
+        the Teams tenant, stores the connection and endpoints, and answers the browser: a 303 to the \
+        integration's `redirectUrl` (with `result`, `integrationIdentifier`, `connectionIdentifier` or \
+        `message`), or a small HTML page (`Content-Security-Policy: default-src 'none'`) with the request \
+        id. No key: the state is the credential. Stricter than Novu: each state is spent once (a store \
+        failure after the exchange parks the records for a retry of the same URL); a Teams admin consent \
+        stores nothing, it redirects (303) to a sign-in in the claimed tenant, whose answer must confirm \
+        it; a flow naming another owner's, integration's or workspace's connection stores nothing (409). \
+        Rate-limited per client address.",
+    params(
+        ("state" = Option<String>, Query, description = "The state this service issued."),
+        ("code" = Option<String>, Query, description = "The provider's authorization code."),
+        ("error" = Option<String>, Query, description = "The provider's error (`access_denied` when the user declined)."),
+        ("error_description" = Option<String>, Query, description = "The provider's words about it."),
+        ("admin_consent" = Option<String>, Query, description = "Microsoft's admin consent answer (`True`)."),
+        ("tenant" = Option<String>, Query, description = "The tenant Microsoft's admin consent names (proved by the sign-in that follows)."),
+        ("scope" = Option<String>, Query, description = "The scopes granted."),
+    ),
+    responses(
+        (status = 200, description = "Stored: the success page, naming the provider and the workspace.", content_type = "text/html", body = String),
+        (status = 303, description = "To the integration's `redirectUrl` with the result, or on to the Teams sign-in that proves the tenant.",
+            headers(("Location" = String, description = "Where the browser goes next"))),
+        (status = 429, description = "Too many requests from this address: a page.", content_type = "text/html", body = String,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = "4XX", description = "Refused (a forged, expired, spent or unbound state; the user declined; another owner's connection (409); the provider answered for another workspace): a page saying what went wrong and what to do.", content_type = "text/html", body = String),
+        (status = "5XX", description = "The provider or a store did not answer (502, 503): a page; the same URL may be retried.", content_type = "text/html", body = String),
+    )
+)]
 pub(crate) async fn callback(
     State(s): State<Arc<AppState>>,
     headers: HeaderMap,
