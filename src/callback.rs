@@ -95,16 +95,17 @@ impl<'a> CallbackParams<'a> {
     pub fn parse(input: &'a str) -> Result<Self, CallbackError> {
         // A URL's `?` comes before the first `=`, `&` or `#`; looking only
         // there keeps a `?` inside a value (and the long state) out of it.
-        let head_len = input
+        let first = input
             .bytes()
-            .position(|c| matches!(c, b'=' | b'&' | b'#'))
+            .position(|c| matches!(c, b'?' | b'=' | b'&' | b'#'))
             .unwrap_or(input.len());
-        let head = &input[..head_len];
-        let query = match head.find('?') {
-            Some(i) => &input[i + 1..],
+        let query = if input.as_bytes().get(first) == Some(&b'?') {
+            &input[first + 1..]
+        } else {
             // No `?`: a raw query, unless it looks like a URL or a path.
-            None if head.contains("://") || head.starts_with('/') => "",
-            None => input,
+            let head = &input.as_bytes()[..first];
+            let url_or_path = head.starts_with(b"/") || head.windows(3).any(|w| w == b"://");
+            if url_or_path { "" } else { input }
         };
         // The limit is the query's own: not the scheme, host, path or `?`
         // before it, nor a fragment after it.
@@ -154,17 +155,16 @@ impl<'a> CallbackParams<'a> {
         } else {
             name
         };
-        let slot = match name {
-            "state" => &mut self.state,
-            "code" => &mut self.code,
-            "error" => &mut self.error,
-            "error_description" => &mut self.error_description,
-            "admin_consent" => &mut self.admin_consent,
-            "tenant" => &mut self.tenant,
-            "scope" => &mut self.scope,
+        let (slot, name) = match name {
+            "state" => (&mut self.state, "state"),
+            "code" => (&mut self.code, "code"),
+            "error" => (&mut self.error, "error"),
+            "error_description" => (&mut self.error_description, "error_description"),
+            "admin_consent" => (&mut self.admin_consent, "admin_consent"),
+            "tenant" => (&mut self.tenant, "tenant"),
+            "scope" => (&mut self.scope, "scope"),
             _ => return Ok(()),
         };
-        let name: &'static str = known_name(name);
         if slot.is_some() {
             return Err(CallbackError::DuplicateParameter(name));
         }
@@ -184,9 +184,12 @@ impl<'a> CallbackParams<'a> {
 /// dozen block tests instead of 200 branches.
 fn next_delimiter(b: &[u8], from: usize) -> usize {
     let special = |c: u8| (c == b'&') | (c == b'=') | (c == b'%') | (c == b'+') | (c == b'#');
+    // `#` to `+` (0x23 to 0x2B) is one range, which no base64url character
+    // falls in: two comparisons a byte find every candidate.
+    let candidate = |c: u8| (c.wrapping_sub(b'#') <= b'+' - b'#') | (c == b'=');
     let mut i = from;
     while let Some(block) = b.get(i..i + 16) {
-        if block.iter().fold(0u8, |acc, &c| acc | u8::from(special(c))) != 0 {
+        if block.iter().fold(false, |acc, &c| acc | candidate(c)) {
             break;
         }
         i += 16;
@@ -194,21 +197,6 @@ fn next_delimiter(b: &[u8], from: usize) -> usize {
     b.get(i..)
         .and_then(|rest| rest.iter().position(|&c| special(c)))
         .map_or(b.len(), |p| i + p)
-}
-
-fn known_name(name: &str) -> &'static str {
-    [
-        "state",
-        "code",
-        "error",
-        "error_description",
-        "admin_consent",
-        "tenant",
-        "scope",
-    ]
-    .into_iter()
-    .find(|k| *k == name)
-    .unwrap_or("parameter")
 }
 
 /// `application/x-www-form-urlencoded` value decoding: `+` is a space, `%XX`

@@ -87,19 +87,24 @@ impl<'a> Context<'a> {
     /// # Ok::<(), ValidationError>(())
     /// ```
     pub fn new(object: &'a Map<String, Value>) -> Result<Self, ValidationError> {
+        let mut context = Context::default();
+        context.fill(object)?;
+        Ok(context)
+    }
+
+    /// [`Context::new`] into this empty context, in place (a context is a
+    /// few hundred bytes: the request that holds it does not move it).
+    pub(crate) fn fill(&mut self, object: &'a Map<String, Value>) -> Result<(), ValidationError> {
         if object.is_empty() {
             return Err(ValidationError::ContextKeyCount);
         }
         if object.len() > MAX_CONTEXT_KEYS {
             return Err(ValidationError::TooManyContexts { count: object.len() });
         }
-        let mut ctx = Context {
-            entries: [None; MAX_CONTEXT_KEYS],
-            source: Some(object),
-        };
+        self.source = Some(object);
         // serde_json's Map (without `preserve_order`) iterates in key order,
         // so the state encodes entries in a deterministic order.
-        for (slot, (key, value)) in ctx.entries.iter_mut().zip(object) {
+        for (slot, (key, value)) in self.entries.iter_mut().zip(object) {
             // Novu checks values, not keys: any key that fits the state.
             if key.is_empty() || key.len() > MAX_CONTEXT_KEY_BYTES {
                 return Err(ValidationError::ContextKeyInvalid);
@@ -125,7 +130,7 @@ impl<'a> Context<'a> {
             }
             *slot = Some(ContextEntry { key, id, data });
         }
-        Ok(ctx)
+        Ok(())
     }
 
     /// The entries, in key order.

@@ -4,58 +4,87 @@ use std::fmt::Write as _;
 
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
-/// `%00%01...%FF`: the escape of byte `b` is `PERCENT_ESCAPES[3 * b..3 * b + 3]`.
-const PERCENT_ESCAPES: &str = match std::str::from_utf8(&PERCENT_ESCAPE_BYTES) {
-    Ok(s) => s,
-    Err(_) => panic!("ASCII"),
-};
-
-const PERCENT_ESCAPE_BYTES: [u8; 768] = {
-    let mut t = [0u8; 768];
-    let mut b = 0;
-    while b < 256 {
-        t[3 * b] = b'%';
-        t[3 * b + 1] = HEX_UPPER[b >> 4];
-        t[3 * b + 2] = HEX_UPPER[b & 0x0f];
-        b += 1;
-    }
-    t
-};
-
-/// RFC 3986 unreserved bytes: `A-Z a-z 0-9 - . _ ~`.
-const UNRESERVED: [bool; 256] = {
-    let mut t = [false; 256];
+/// The URL form of every byte, in four bytes: the form (the byte itself when
+/// it is RFC 3986 unreserved, `A-Z a-z 0-9 - . _ ~`, else `%XX` with
+/// upper-case hex), padded, and its length (1 or 3) last.
+const URL_FORMS: [[u8; 4]; 256] = {
+    let mut t = [[0u8; 4]; 256];
     let mut b = 0;
     while b < 256 {
         let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~');
+        t[b] = if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~') {
+            [c, 0, 0, 1]
+        } else {
+            [b'%', HEX_UPPER[b >> 4], HEX_UPPER[b & 0x0f], 3]
+        };
         b += 1;
     }
     t
 };
+
+/// Appends `values` percent-encoded and joined by `sep` (encoded too):
+/// through a stack buffer, one table lookup and one 4-byte store per input
+/// byte, appended a chunk at a time.
+fn percent_encode_all<'a>(out: &mut String, values: impl IntoIterator<Item = &'a [u8]>, sep: &[u8]) {
+    const CHUNK: usize = 64;
+    let mut buf = [0u8; 4 * CHUNK];
+    let mut len = 0;
+    for (i, value) in values.into_iter().enumerate() {
+        let sep = if i > 0 { sep } else { &[] };
+        for chunk in sep.chunks(CHUNK).chain(value.chunks(CHUNK)) {
+            // Room for the chunk's worst case (every byte `%XX`) and the
+            // fourth byte each store writes past a form.
+            if len + 3 * chunk.len() + 1 > buf.len() {
+                push_ascii(out, &buf[..len]);
+                len = 0;
+            }
+            len = encode_chunk(&mut buf, len, chunk);
+        }
+    }
+    push_ascii(out, &buf[..len]);
+}
+
+/// Writes the URL forms of `chunk` at `buf[len..]`, which has room for
+/// them; the new length. Eight unreserved bytes in a row (most of a scope
+/// or a word) are copied as they are.
+fn encode_chunk(buf: &mut [u8], mut len: usize, chunk: &[u8]) -> usize {
+    let mut rest = chunk;
+    while let Some((eight, tail)) = rest.split_first_chunk::<8>() {
+        if eight
+            .iter()
+            .fold(true, |all, &b| all & (URL_FORMS[usize::from(b)][3] == 1))
+        {
+            buf[len..len + 8].copy_from_slice(eight);
+            len += 8;
+        } else {
+            len = encode_bytes(buf, len, eight);
+        }
+        rest = tail;
+    }
+    encode_bytes(buf, len, rest)
+}
+
+/// One table lookup and one 4-byte store per byte (the store's fourth byte
+/// is overwritten by the next form, or left past the end).
+fn encode_bytes(buf: &mut [u8], mut len: usize, bytes: &[u8]) -> usize {
+    for &b in bytes {
+        let form = URL_FORMS[usize::from(b)];
+        buf[len..len + 4].copy_from_slice(&form);
+        len += usize::from(form[3]);
+    }
+    len
+}
+
+/// Appends bytes known to be ASCII.
+fn push_ascii(out: &mut String, ascii: &[u8]) {
+    out.push_str(std::str::from_utf8(ascii).unwrap_or_default());
+}
 
 /// Appends `value` percent-encoded: RFC 3986 unreserved characters pass, every
 /// other byte becomes `%XX`. Spaces become `%20`, as JavaScript's
 /// `encodeURIComponent` (and so Novu) writes them.
 pub(crate) fn percent_encode_into(out: &mut String, value: &str) {
-    let mut start = 0;
-    for (i, &b) in value.as_bytes().iter().enumerate() {
-        if UNRESERVED[usize::from(b)] {
-            continue;
-        }
-        // A non-empty run of unreserved bytes is ASCII, so it starts and ends
-        // on character boundaries; `get` only returns `None` for an empty
-        // range that starts inside a multi-byte character.
-        if let Some(run) = value.get(start..i) {
-            out.push_str(run);
-        }
-        let e = 3 * usize::from(b);
-        out.push_str(&PERCENT_ESCAPES[e..e + 3]);
-        start = i + 1;
-    }
-    if let Some(run) = value.get(start..) {
-        out.push_str(run);
-    }
+    percent_encode_all(out, [value.as_bytes()], &[]);
 }
 
 /// Appends the values joined by `sep`, each percent-encoded, the separator too.
@@ -64,12 +93,7 @@ pub(crate) fn percent_encode_joined<'a>(
     values: impl IntoIterator<Item = &'a str>,
     sep: &str,
 ) {
-    for (i, v) in values.into_iter().enumerate() {
-        if i > 0 {
-            percent_encode_into(out, sep);
-        }
-        percent_encode_into(out, v);
-    }
+    percent_encode_all(out, values.into_iter().map(str::as_bytes), sep.as_bytes());
 }
 
 /// Appends `{sep}name=value` with the value percent-encoded; `sep` is `?` for

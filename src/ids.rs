@@ -11,16 +11,54 @@ pub const MAX_STR8: usize = 255;
 /// Longest context id, context key and connection identifier.
 pub const MAX_ID_CHARS: usize = 100;
 
+/// Byte classes of the request rules, one table lookup per byte: each
+/// string is checked in one pass, however many classes it is tested for.
+pub(crate) mod class {
+    /// A byte below 0x20, 0x7F, or 0xC2 (the lead byte of U+0080 to U+00BF):
+    /// the bytes a control character can start with.
+    pub(crate) const CONTROL_LEAD: u8 = 1 << 0;
+    /// `[A-Za-z0-9._-]`: a connection identifier.
+    pub(crate) const CONNECTION: u8 = 1 << 1;
+    /// `[A-Za-z0-9_-]`: a context id.
+    pub(crate) const TOKEN: u8 = 1 << 2;
+    /// Visible ASCII (0x21 to 0x7E) other than `,`: a scope.
+    pub(crate) const SCOPE: u8 = 1 << 3;
+
+    pub(super) const TABLE: [u8; 256] = {
+        let mut t = [0u8; 256];
+        let mut i = 0;
+        while i < 256 {
+            let b = i as u8;
+            let word = b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+            t[i] = if b < 0x20 || b == 0x7f || b == 0xc2 {
+                CONTROL_LEAD
+            } else {
+                0
+            } | if word || b == b'.' { CONNECTION } else { 0 }
+                | if word { TOKEN } else { 0 }
+                | if b.is_ascii_graphic() && b != b',' {
+                    SCOPE
+                } else {
+                    0
+                };
+            i += 1;
+        }
+        t
+    };
+}
+
+/// The classes every byte of `s` is in.
+pub(crate) fn classes_of_all(s: &str) -> u8 {
+    s.bytes()
+        .fold(u8::MAX, |acc, b| acc & class::TABLE[usize::from(b)])
+}
+
 /// True when `s` has a control character (Unicode Cc: U+0000 to U+001F,
-/// U+007F to U+009F). The common case, no byte below 0x20 and no 0x7F or
-/// 0xC2 (the lead byte of U+0080 to U+00BF), is decided by one scan without
-/// early exit, which vectorizes; only the rest decodes characters.
+/// U+007F to U+009F). The common case, no byte that can start one, is
+/// decided by one table pass; only the rest decodes characters.
 pub(crate) fn has_control(s: &str) -> bool {
-    let suspicious = s
-        .as_bytes()
-        .iter()
-        .fold(false, |acc, &c| acc | (c < 0x20) | (c == 0x7f) | (c == 0xc2));
-    suspicious && s.chars().any(char::is_control)
+    let leads = s.bytes().fold(0, |acc, b| acc | class::TABLE[usize::from(b)]) & class::CONTROL_LEAD;
+    leads != 0 && s.chars().any(char::is_control)
 }
 
 /// The integration identifier: 1 to 255 bytes, no control characters.
@@ -38,9 +76,16 @@ pub(crate) fn has_control(s: &str) -> bool {
 pub struct IntegrationIdentifier<'a>(&'a str);
 
 impl<'a> IntegrationIdentifier<'a> {
+    /// An empty placeholder, for a request about to be filled in place.
+    pub(crate) const fn blank() -> Self {
+        IntegrationIdentifier("")
+    }
+
     /// Checks the identifier.
     pub fn new(value: &'a str) -> Result<Self, ValidationError> {
-        if value.trim().is_empty() {
+        // A visible ASCII first byte is not white space: `trim` only otherwise.
+        let visible_first = value.as_bytes().first().is_some_and(u8::is_ascii_graphic);
+        if !visible_first && value.trim().is_empty() {
             return Err(ValidationError::IntegrationIdentifierRequired);
         }
         if value.len() > MAX_STR8 || has_control(value) {
@@ -128,9 +173,7 @@ impl<'a> ConnectionIdentifier<'a> {
     pub fn new(value: &'a str) -> Result<Self, ValidationError> {
         let ok = !value.is_empty()
             && value.len() <= MAX_ID_CHARS
-            && all_bytes(value, |b| {
-                b.is_ascii_alphanumeric() | (b == b'.') | (b == b'_') | (b == b'-')
-            });
+            && classes_of_all(value) & class::CONNECTION != 0;
         if !ok {
             return Err(ValidationError::ConnectionIdentifierInvalid);
         }
@@ -181,15 +224,7 @@ impl fmt::Debug for ConnectionIdentifier<'_> {
 
 /// Checks a context key or context id: 1 to 100 characters of `[A-Za-z0-9_-]`.
 pub(crate) fn is_context_token(value: &str) -> bool {
-    !value.is_empty()
-        && value.len() <= MAX_ID_CHARS
-        && all_bytes(value, |b| b.is_ascii_alphanumeric() | (b == b'_') | (b == b'-'))
-}
-
-/// True when every byte is in the class. No early exit, so the compiler
-/// vectorizes it: identifiers are short and almost always valid.
-pub(crate) fn all_bytes(value: &str, class: impl Fn(u8) -> bool) -> bool {
-    value.as_bytes().iter().fold(true, |ok, &b| ok & class(b))
+    !value.is_empty() && value.len() <= MAX_ID_CHARS && classes_of_all(value) & class::TOKEN != 0
 }
 
 /// An owned identifier from configuration (environment id, organization id):

@@ -328,9 +328,7 @@ impl<'a> Scopes<'a> {
     /// ```
     pub fn new(list: &'a [String]) -> Result<Self, ValidationError> {
         let ok_scope = |s: &String| {
-            !s.is_empty()
-                && s.len() <= 100
-                && crate::ids::all_bytes(s, |b| b.is_ascii_graphic() & (b != b','))
+            !s.is_empty() && s.len() <= 100 && crate::ids::classes_of_all(s) & crate::ids::class::SCOPE != 0
         };
         if list.is_empty() || list.len() > MAX_SCOPES || !list.iter().all(ok_scope) {
             return Err(ValidationError::ScopeInvalid);
@@ -454,42 +452,53 @@ impl<'a> ConnectRequest<'a> {
     /// # Ok::<(), RequestError>(())
     /// ```
     pub fn validate(body: &'a ConnectRequestBody) -> Result<Self, RequestError> {
-        Self::fields(body)?.with_mode_rules(body)
+        let mut request = Self::blank();
+        request.check_fields(body)?;
+        request.apply_mode_rules(body)?;
+        Ok(request)
     }
 
-    /// Field validation alone (422); the mode is provisional until
-    /// [`ConnectRequest::with_mode_rules`].
-    pub(crate) fn fields(body: &'a ConnectRequestBody) -> Result<Self, RequestError> {
-        let integration = IntegrationIdentifier::new(body.integration_identifier.as_deref().unwrap_or(""))?;
-        let subscriber = body.subscriber_id.as_deref().map(SubscriberId::new).transpose()?;
-        let connection = body
+    /// A request with nothing in it yet, for [`ConnectRequest::check_fields`]
+    /// to fill in place: the issuing path never moves a request (its context
+    /// alone is 200 bytes).
+    pub(crate) fn blank() -> Self {
+        ConnectRequest {
+            integration: IntegrationIdentifier::blank(),
+            subscriber: None,
+            connection: None,
+            context: Context::default(),
+            context_hash: None,
+            scopes: None,
+            mode: ConnectionMode::Subscriber,
+            auto_link_user: false,
+        }
+    }
+
+    /// Field validation alone (422), into this blank request; the mode is
+    /// provisional until [`ConnectRequest::apply_mode_rules`].
+    pub(crate) fn check_fields(&mut self, body: &'a ConnectRequestBody) -> Result<(), RequestError> {
+        self.integration = IntegrationIdentifier::new(body.integration_identifier.as_deref().unwrap_or(""))?;
+        self.subscriber = body.subscriber_id.as_deref().map(SubscriberId::new).transpose()?;
+        self.connection = body
             .connection_identifier
             .as_deref()
             .map(ConnectionIdentifier::new)
             .transpose()?;
-        let context = body
-            .context
-            .as_ref()
-            .map(Context::new)
-            .transpose()?
-            .unwrap_or_default();
-        let scopes = body.scope.as_deref().map(Scopes::new).transpose()?;
-        Ok(ConnectRequest {
-            integration,
-            subscriber,
-            connection,
-            context,
-            context_hash: body.context_hash.as_deref(),
-            scopes,
-            mode: ConnectionMode::Subscriber,
-            auto_link_user: false,
-        })
+        self.scopes = body.scope.as_deref().map(Scopes::new).transpose()?;
+        self.context_hash = body.context_hash.as_deref();
+        if let Some(context) = &body.context {
+            self.context.fill(context)?;
+        }
+        Ok(())
     }
 
     /// The connection-mode rules (400) and the effective mode and autoLinkUser.
-    pub(crate) fn with_mode_rules(mut self, body: &ConnectRequestBody) -> Result<Self, RequestError> {
-        let (subscriber, context) = (self.subscriber, self.context);
-        let mode = match (body.connection_mode, subscriber.is_some(), context.is_empty()) {
+    pub(crate) fn apply_mode_rules(&mut self, body: &ConnectRequestBody) -> Result<(), RequestError> {
+        let mode = match (
+            body.connection_mode,
+            self.subscriber.is_some(),
+            self.context.is_empty(),
+        ) {
             (Some(ConnectionMode::Shared), _, true) => return Err(RequestError::SharedWithoutContext),
             (Some(ConnectionMode::Subscriber), false, _) => {
                 return Err(RequestError::SubscriberModeWithoutSubscriber);
@@ -501,7 +510,7 @@ impl<'a> ConnectRequest<'a> {
         };
         self.auto_link_user = body.auto_link_user.unwrap_or(mode == ConnectionMode::Subscriber);
         self.mode = mode;
-        Ok(self)
+        Ok(())
     }
 }
 
@@ -585,21 +594,19 @@ impl<'a> LinkUserRequest<'a> {
             .as_deref()
             .map(ConnectionIdentifier::new)
             .transpose()?;
-        let context = body
-            .context
-            .as_ref()
-            .map(Context::new)
-            .transpose()?
-            .unwrap_or_default();
         let user_scopes = body.user_scope.as_deref().map(Scopes::new).transpose()?;
-        Ok(LinkUserRequest {
+        let mut request = LinkUserRequest {
             integration,
             subscriber,
             connection,
-            context,
+            context: Context::default(),
             context_hash: body.context_hash.as_deref(),
             user_scopes,
-        })
+        };
+        if let Some(context) = &body.context {
+            request.context.fill(context)?;
+        }
+        Ok(request)
     }
 }
 

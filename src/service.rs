@@ -59,6 +59,10 @@ pub struct Integration {
     pub(crate) identifier: String,
     pub(crate) kind: IntegrationKind,
     context_hmac: bool,
+    /// The route fields every state of this integration starts its strings
+    /// with, written when the configuration is built (see
+    /// [`state::route_fields`]); empty before that and for a non-chat one.
+    state_route: Vec<u8>,
 }
 
 #[derive(Clone, Debug)]
@@ -164,6 +168,7 @@ impl Integration {
             identifier: identifier.into(),
             kind,
             context_hmac: false,
+            state_route: Vec::new(),
         }
     }
 
@@ -427,15 +432,21 @@ impl ChannelConnectBuilder {
         {
             return Err(ConfigError::EnvironmentSecretKey);
         }
-        for (i, integ) in self.integrations.iter().enumerate() {
-            let dup = self.integrations[..i]
-                .iter()
-                .any(|o| o.identifier == integ.identifier);
+        let mut integrations = self.integrations;
+        for i in 0..integrations.len() {
+            let integ = &integrations[i];
+            let dup = integrations[..i].iter().any(|o| o.identifier == integ.identifier);
             if dup || crate::ids::IntegrationIdentifier::new(&integ.identifier).is_err() {
                 return Err(ConfigError::Integration(integ.identifier.clone()));
             }
             if let IntegrationKind::Chat(p) = &integ.kind {
                 check_provider_id(p.id())?;
+                integrations[i].state_route = state::route_fields(
+                    p.id(),
+                    &integrations[i].identifier,
+                    environment.as_str(),
+                    organization.as_str(),
+                );
             }
         }
         let platform = Platform {
@@ -447,7 +458,7 @@ impl ChannelConnectBuilder {
             environment,
             organization,
             platform,
-            integrations: self.integrations,
+            integrations,
             environment_secret_keys: self.environment_secret_keys,
         })
     }
@@ -921,12 +932,13 @@ impl ChannelConnect {
     ) -> Result<IssuedUrl, RequestError> {
         // Novu's order: fields (422), integration (404), provider rules and
         // connection-mode rules (400), credentials (404), contextHash (400).
-        let req = ConnectRequest::fields(body)?;
+        let mut req = ConnectRequest::blank();
+        req.check_fields(body)?;
         let (integ, provider) = self.lookup(req.integration.as_str())?;
         if let Some(p) = provider {
             p.check_connect(&req)?;
         }
-        let req = req.with_mode_rules(body)?;
+        req.apply_mode_rules(body)?;
         let provider = provider.ok_or_else(|| Self::missing_client_id(integ))?;
         self.check_context_hash(integ, &req.context, req.context_hash)?;
         let workspace = restrict_workspace(provider, issue.workspace)?;
@@ -941,16 +953,13 @@ impl ChannelConnect {
             }
         };
         let claims = StateClaims {
-            provider: provider.id(),
+            route: &integ.state_route,
             purpose: Purpose::Connect,
-            integration: req.integration.as_str(),
-            environment: self.environment.as_str(),
-            organization: self.organization.as_str(),
             subscriber: req.subscriber.map(|s| s.as_str()),
             connection: Some(connection.as_str()),
             mode: req.mode,
             auto_link_user: req.auto_link_user,
-            context: req.context,
+            context: &req.context,
             workspace: workspace.as_deref(),
         };
         self.issue(provider, &claims, issue, req.scopes, None)
@@ -1008,16 +1017,13 @@ impl ChannelConnect {
             ConnectionMode::Shared
         };
         let claims = StateClaims {
-            provider: provider.id(),
+            route: &integ.state_route,
             purpose: Purpose::LinkUser,
-            integration: req.integration.as_str(),
-            environment: self.environment.as_str(),
-            organization: self.organization.as_str(),
             subscriber: Some(req.subscriber.as_str()),
             connection: req.connection.as_ref().map(|c| c.as_str()),
             mode,
             auto_link_user: true,
-            context: req.context,
+            context: &req.context,
             workspace: workspace.as_deref(),
         };
         self.issue(provider, &claims, issue, None, req.user_scopes)
@@ -1042,31 +1048,32 @@ impl ChannelConnect {
             binding: issue.binding.map(binding_tag),
         };
         let key = self.keys().active();
-        let mut sealed = SealedState::default();
-        // A state too large for its buffer could never fit in a URL either.
-        state::seal(claims, &params, key, &mut sealed)
-            .map_err(|_| RequestError::UrlTooLong { length: MAX_URL_LEN })?;
-        let pkce = provider
-            .uses_pkce(claims.purpose)
-            .then(|| PkceVerifier::derive(key, &nonce).challenge());
-        let token = sealed.as_str();
-        let links_user =
-            claims.purpose == Purpose::LinkUser || (claims.auto_link_user && claims.subscriber.is_some());
-        let request = AuthorizeRequest {
-            purpose: claims.purpose,
-            state: token,
-            scopes,
-            user_scopes,
-            pkce_challenge: pkce.as_ref().map(|c| c.as_str()),
-            workspace: claims.workspace,
-            links_user,
-        };
-        let url = write_url(provider, &request)?;
-        // A connect that continues with a proof sign-in (every Teams connect)
-        // must leave room for that URL too.
-        if let (Purpose::Connect, Some(n)) = (claims.purpose, provider.proof_workspace_len()) {
-            check_proof_len(provider, &request, sealed.decoded_len(), n)?;
-        }
+        let url = SealedState::with(|sealed| -> Result<String, RequestError> {
+            // A state too large for its buffer could never fit in a URL either.
+            state::seal(claims, &params, key, sealed)
+                .map_err(|_| RequestError::UrlTooLong { length: MAX_URL_LEN })?;
+            let pkce = provider
+                .uses_pkce(claims.purpose)
+                .then(|| PkceVerifier::derive(key, &nonce).challenge());
+            let links_user =
+                claims.purpose == Purpose::LinkUser || (claims.auto_link_user && claims.subscriber.is_some());
+            let request = AuthorizeRequest {
+                purpose: claims.purpose,
+                state: sealed.as_str(),
+                scopes,
+                user_scopes,
+                pkce_challenge: pkce.as_ref().map(|c| c.as_str()),
+                workspace: claims.workspace,
+                links_user,
+            };
+            let url = write_url(provider, &request)?;
+            // A connect that continues with a proof sign-in (every Teams connect)
+            // must leave room for that URL too.
+            if let (Purpose::Connect, Some(n)) = (claims.purpose, provider.proof_workspace_len()) {
+                check_proof_len(provider, &request, sealed.decoded_len(), n)?;
+            }
+            Ok(url)
+        })?;
         Ok(IssuedUrl::new(
             url,
             expiry(issued_at, self.platform.lifetime_secs()),
@@ -1156,8 +1163,11 @@ fn check_proof_len(
     workspace_len: usize,
 ) -> Result<(), RequestError> {
     const STAND_IN_CHALLENGE: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-    static STAND_IN: [u8; state::MAX_STATE_CHARS] = [b'A'; state::MAX_STATE_CHARS];
-    let stand_in = |n: usize| std::str::from_utf8(&STAND_IN[..n.min(STAND_IN.len())]).unwrap_or("");
+    const STAND_IN: &str = match std::str::from_utf8(&[b'A'; state::MAX_STATE_CHARS]) {
+        Ok(s) => s,
+        Err(_) => panic!("ASCII"),
+    };
+    let stand_in = |n: usize| &STAND_IN[..n.min(STAND_IN.len())];
     let proof_len = match connect.workspace {
         Some(_) => decoded_len,
         None => decoded_len + 1 + workspace_len,

@@ -638,26 +638,28 @@ impl ChannelConnect {
             return Err(CallbackError::WorkspaceMismatch);
         }
         let key = self.keys().active();
-        let mut sealed = SealedState::default();
-        let proof_nonce = state
-            .reseal_proof(now.unix_timestamp(), workspace, key, &mut sealed)
-            .map_err(StateError::new)?;
-        let challenge = PkceVerifier::derive(key, &proof_nonce).challenge();
-        let request = AuthorizeRequest {
-            purpose: Purpose::ConnectProof,
-            state: sealed.as_str(),
-            scopes: None,
-            user_scopes: None,
-            pkce_challenge: Some(challenge.as_str()),
-            workspace: Some(state.workspace().unwrap_or(workspace)),
-            links_user: state.links_user(),
-        };
-        let url = write_url(provider, &request).map_err(|_| StateError::new(StateErrorKind::Oversized))?;
-        Ok(IssuedUrl::new(
-            url,
-            state.expires_at(),
-            state.connection_identifier(),
-        ))
+        SealedState::with(|sealed| {
+            let proof_nonce = state
+                .reseal_proof(now.unix_timestamp(), workspace, key, sealed)
+                .map_err(StateError::new)?;
+            let challenge = PkceVerifier::derive(key, &proof_nonce).challenge();
+            let request = AuthorizeRequest {
+                purpose: Purpose::ConnectProof,
+                state: sealed.as_str(),
+                scopes: None,
+                user_scopes: None,
+                pkce_challenge: Some(challenge.as_str()),
+                workspace: Some(state.workspace().unwrap_or(workspace)),
+                links_user: state.links_user(),
+            };
+            let url =
+                write_url(provider, &request).map_err(|_| StateError::new(StateErrorKind::Oversized))?;
+            Ok(IssuedUrl::new(
+                url,
+                state.expires_at(),
+                state.connection_identifier(),
+            ))
+        })
     }
 
     fn verifier_for(&self, provider: &dyn Provider, state: &VerifiedState) -> Option<PkceVerifier> {

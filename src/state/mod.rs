@@ -97,16 +97,12 @@ pub enum Purpose {
 /// Everything a state carries, borrowed, for sealing.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct StateClaims<'a> {
-    /// Provider id (`slack`, `msteams`, ...), 1 to 32 bytes.
-    pub provider: &'a str,
+    /// The provider id (`slack`, `msteams`, ..., 1 to 32 bytes), the
+    /// integration identifier, the environment id and the organization id,
+    /// as [`route_fields`] writes them.
+    pub route: &'a [u8],
     /// Connect or link-user.
     pub purpose: Purpose,
-    /// Integration identifier.
-    pub integration: &'a str,
-    /// Environment id.
-    pub environment: &'a str,
-    /// Organization id.
-    pub organization: &'a str,
     /// Subscriber id, when any.
     pub subscriber: Option<&'a str>,
     /// Connection identifier, when any.
@@ -116,10 +112,30 @@ pub(crate) struct StateClaims<'a> {
     /// autoLinkUser.
     pub auto_link_user: bool,
     /// Context entries.
-    pub context: Context<'a>,
+    pub context: &'a Context<'a>,
     /// The workspace the flow is restricted to (a Slack team, a Teams
     /// tenant), when any: 1 to 64 bytes of `[A-Za-z0-9._-]`.
     pub workspace: Option<&'a str>,
+}
+
+/// The four route fields of a state's layout (SPEC.md section 2), each as
+/// `str8`: the same for every state of one integration, so written once,
+/// when the configuration is built, and copied into each state whole. The
+/// configuration checked the lengths (1 to 255 bytes; a provider id of at
+/// most 32).
+pub(crate) fn route_fields(
+    provider: &str,
+    integration: &str,
+    environment: &str,
+    organization: &str,
+) -> Vec<u8> {
+    let fields = [provider, integration, environment, organization];
+    let mut route = Vec::with_capacity(fields.iter().map(|f| 1 + f.len()).sum());
+    for f in fields {
+        route.push(u8::try_from(f.len()).unwrap_or(u8::MAX));
+        route.extend_from_slice(f.as_bytes());
+    }
+    route
 }
 
 /// Issue-time inputs that are not claims: time, lifetime, entropy, binding.

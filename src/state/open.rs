@@ -32,28 +32,29 @@ pub(crate) fn open(
     if token.len() > MAX_STATE_CHARS {
         return Err(Oversized.into());
     }
-    let mut raw = [0u8; MAX_STATE_BYTES];
+    // Decoded straight into the state's own bytes: the estimate is at most
+    // two bytes over, so nothing larger is zeroed and nothing is copied
+    // (`vec!` of zeros asks the allocator for zeroed memory in one call).
+    let mut bytes = vec![0; base64::decoded_len_estimate(token.len())];
     let n = base64url()
-        .decode_slice(token.as_bytes(), &mut raw)
+        .decode_slice(token.as_bytes(), &mut bytes)
         .map_err(|_| StateError::new(Malformed))?;
-    let raw = &raw[..n];
     if n < FIXED_LEN + TAG_LEN {
         return Err(Malformed.into());
     }
-    if raw[0] != STATE_VERSION {
+    if bytes[0] != STATE_VERSION {
         return Err(UnknownVersion.into());
     }
-    let key = keys.find(KeyId(raw[1])).ok_or(StateError::new(UnknownKey))?;
-    let (body, tag) = raw.split_at(n - TAG_LEN);
-    let mut mac = key.mac();
-    mac.update(STATE_MAC_LABEL);
-    mac.update(&[0]);
+    let key = keys.find(KeyId(bytes[1])).ok_or(StateError::new(UnknownKey))?;
+    let (body, tag) = bytes[..n].split_at(n - TAG_LEN);
+    let mut mac = key.state_mac();
     mac.update(body);
     mac.verify_truncated_left(tag)
         .map_err(|_| StateError::new(BadMac))?;
 
     let layout = Layout::parse(body).ok_or(StateError::new(Malformed))?;
-    let state = VerifiedState::new(body.to_vec(), layout);
+    bytes.truncate(n - TAG_LEN);
+    let state = VerifiedState::new(bytes, layout);
     let issued = i128::from(state.issued_at_unix());
     let now = i128::from(params.now);
     if issued > now + i128::from(params.skew) {
@@ -82,62 +83,111 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Byte ranges of the variable fields, found once after the MAC is checked.
-#[derive(Clone, Debug)]
+/// Where the variable fields start, found once after the MAC is checked.
+/// A string's length is the byte before it, and 0 marks a field the state
+/// does not have (no field starts at offset 0): a small value to carry.
+#[derive(Clone, Copy, Debug)]
 pub(super) struct Layout {
-    pub(super) binding: Option<usize>,
-    pub(super) provider: (u16, u16),
-    pub(super) integration: (u16, u16),
-    pub(super) environment: (u16, u16),
-    pub(super) organization: (u16, u16),
-    pub(super) subscriber: Option<(u16, u16)>,
-    pub(super) connection: Option<(u16, u16)>,
-    pub(super) workspace: Option<(u16, u16)>,
-    pub(super) context: [Option<RawEntry>; crate::context::MAX_CONTEXT_KEYS],
+    pub(super) binding: u16,
+    pub(super) provider: u16,
+    pub(super) integration: u16,
+    pub(super) environment: u16,
+    pub(super) organization: u16,
+    pub(super) subscriber: u16,
+    pub(super) connection: u16,
+    pub(super) workspace: u16,
+    /// The first context entry; the entry count is the byte before it.
+    pub(super) context: u16,
 }
 
+/// One context entry's byte ranges, as [`Layout::parse`] checked them.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct RawEntry {
-    pub(super) key: (u16, u16),
-    pub(super) id: (u16, u16),
-    pub(super) data: Option<(u16, u16)>,
+    pub(super) key: (usize, usize),
+    pub(super) id: (usize, usize),
+    pub(super) data: Option<(usize, usize)>,
 }
 
+/// The context entries of a body that [`Layout::parse`] accepted.
+pub(super) struct RawEntries<'b> {
+    body: &'b [u8],
+    pos: usize,
+    left: u8,
+}
+
+impl<'b> RawEntries<'b> {
+    pub(super) fn new(body: &'b [u8], layout: &Layout) -> Self {
+        let at = usize::from(layout.context);
+        RawEntries {
+            body,
+            pos: at,
+            left: body[at - 1],
+        }
+    }
+
+    fn str8(&mut self) -> (usize, usize) {
+        let start = self.pos + 1;
+        self.pos = start + usize::from(self.body[self.pos]);
+        (start, self.pos)
+    }
+}
+
+impl Iterator for RawEntries<'_> {
+    type Item = RawEntry;
+
+    fn next(&mut self) -> Option<RawEntry> {
+        self.left = self.left.checked_sub(1)?;
+        let key = self.str8();
+        let id = self.str8();
+        let kind = self.body[self.pos];
+        self.pos += 1;
+        let data = (kind == 1).then(|| {
+            let len = u16::from_be_bytes([self.body[self.pos], self.body[self.pos + 1]]);
+            let start = self.pos + 2;
+            self.pos = start + usize::from(len);
+            (start, self.pos)
+        });
+        Some(RawEntry { key, id, data })
+    }
+}
+
+/// Reads a body front to back; every read is bounds-checked.
 struct Reader<'b> {
     buf: &'b [u8],
     pos: usize,
-    /// Everything from `pos` on is ASCII, so no string needs UTF-8 checks.
-    ascii: bool,
 }
 
 impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Option<(u16, u16)> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len())?;
-        let r = (self.pos as u16, end as u16);
+    /// Moves past `n` bytes; where they start.
+    fn take(&mut self, n: usize) -> Option<usize> {
+        let start = self.pos;
+        let end = start + n;
+        if end > self.buf.len() {
+            return None;
+        }
         self.pos = end;
-        Some(r)
+        Some(start)
     }
 
     fn byte(&mut self) -> Option<u8> {
-        let (s, _) = self.take(1)?;
-        Some(self.buf[s as usize])
+        let b = *self.buf.get(self.pos)?;
+        self.pos += 1;
+        Some(b)
     }
 
-    /// A length-prefixed UTF-8 string; `min` is the shortest allowed.
-    fn str8(&mut self, min: usize) -> Option<(u16, u16)> {
+    /// A length-prefixed string of at least one byte: where it starts (as
+    /// the layout keeps it) and its length. UTF-8 is checked afterwards.
+    fn str8(&mut self) -> Option<(u16, usize)> {
         let n = usize::from(self.byte()?);
-        if n < min {
+        if n == 0 {
             return None;
         }
-        let r = self.take(n)?;
-        self.utf8(r)
+        Some((self.take(n)? as u16, n))
     }
 
-    fn utf8(&self, r: (u16, u16)) -> Option<(u16, u16)> {
-        if !self.ascii {
-            std::str::from_utf8(&self.buf[r.0 as usize..r.1 as usize]).ok()?;
-        }
-        Some(r)
+    /// [`Reader::str8`] when `present`, else `(0, 0)` (absent).
+    fn str8_if(&mut self, present: bool) -> Option<(u16, usize)> {
+        if present { self.str8() } else { Some((0, 0)) }
     }
 }
 
@@ -155,71 +205,54 @@ impl Layout {
         let mut r = Reader {
             buf: body,
             pos: FIXED_LEN,
-            ascii: false,
         };
         let binding = if flags & FLAG_BINDING != 0 {
-            Some(r.take(BINDING_LEN)?.0 as usize)
+            r.take(BINDING_LEN)? as u16
         } else {
-            None
+            0
         };
-        // Lengths under 128 and ASCII strings (the usual case) make the rest
-        // ASCII: one vectorized check instead of one UTF-8 check per string.
-        r.ascii = body[r.pos..].is_ascii();
-        let provider = r.str8(1)?;
-        let provider_ok = provider.1 - provider.0 <= 32
-            && body[provider.0 as usize..provider.1 as usize]
+        let strings_from = r.pos;
+        let (provider, n) = r.str8()?;
+        let provider_ok = n <= 32
+            && body[usize::from(provider)..][..n]
                 .iter()
                 .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
         if !provider_ok {
             return None;
         }
-        let integration = r.str8(1)?;
-        let environment = r.str8(1)?;
-        let organization = r.str8(1)?;
-        let subscriber = if flags & FLAG_SUBSCRIBER != 0 {
-            Some(r.str8(1)?)
-        } else {
-            None
-        };
-        let connection = if flags & FLAG_CONNECTION != 0 {
-            Some(r.str8(1)?)
-        } else {
-            None
-        };
-        if connection.is_some_and(|(s, e)| usize::from(e - s) > crate::ids::MAX_ID_CHARS) {
+        let (integration, _) = r.str8()?;
+        let (environment, _) = r.str8()?;
+        let (organization, _) = r.str8()?;
+        let (subscriber, _) = r.str8_if(flags & FLAG_SUBSCRIBER != 0)?;
+        let (connection, n) = r.str8_if(flags & FLAG_CONNECTION != 0)?;
+        if n > crate::ids::MAX_ID_CHARS {
             return None;
         }
-        let workspace = if flags & FLAG_WORKSPACE != 0 {
-            let w = r.str8(1)?;
-            is_workspace(&body[w.0 as usize..w.1 as usize]).then_some(w)?;
-            Some(w)
-        } else {
-            None
-        };
+        let (workspace, n) = r.str8_if(flags & FLAG_WORKSPACE != 0)?;
+        if workspace != 0 && !is_workspace(&body[usize::from(workspace)..][..n]) {
+            return None;
+        }
         let count = usize::from(r.byte()?);
         if count > crate::context::MAX_CONTEXT_KEYS {
             return None;
         }
-        let mut context = [None; crate::context::MAX_CONTEXT_KEYS];
-        for slot in context.iter_mut().take(count) {
-            let key = r.str8(1)?;
-            let id = r.str8(1)?;
-            let data = match r.byte()? {
-                0 => None,
+        let context = r.pos as u16;
+        for _ in 0..count {
+            r.str8()?;
+            r.str8()?;
+            match r.byte()? {
+                0 => {}
                 1 => {
-                    let (s, _) = r.take(2)?;
-                    let len = u16::from_be_bytes([body[s as usize], body[s as usize + 1]]);
-                    let d = r.take(usize::from(len))?;
-                    Some(r.utf8(d)?)
+                    let s = r.take(2)?;
+                    r.take(usize::from(u16::from_be_bytes([body[s], body[s + 1]])))?;
                 }
                 _ => return None,
-            };
-            *slot = Some(RawEntry { key, id, data });
+            }
         }
         if r.pos != body.len() {
             return None;
         }
-        Some(Layout {
+        let layout = Layout {
             binding,
             provider,
             integration,
@@ -229,6 +262,35 @@ impl Layout {
             connection,
             workspace,
             context,
-        })
+        };
+        // ASCII strings and lengths under 128 (the usual case) make the whole
+        // rest ASCII: one vectorized check instead of one UTF-8 check per string.
+        let ascii = body[strings_from..].iter().fold(0, |acc, &b| acc | b) < 0x80;
+        if !ascii && !layout.strings_are_utf8(body) {
+            return None;
+        }
+        Some(layout)
+    }
+
+    /// Every string of the body (the fields and each context key, id and
+    /// data) is UTF-8.
+    fn strings_are_utf8(&self, body: &[u8]) -> bool {
+        let utf8 = |(s, e): (usize, usize)| std::str::from_utf8(&body[s..e]).is_ok();
+        let field = |start: u16| {
+            let s = usize::from(start);
+            s == 0 || utf8((s, s + usize::from(body[s - 1])))
+        };
+        [
+            self.provider,
+            self.integration,
+            self.environment,
+            self.organization,
+            self.subscriber,
+            self.connection,
+            self.workspace,
+        ]
+        .into_iter()
+        .all(field)
+            && RawEntries::new(body, self).all(|e| utf8(e.key) && utf8(e.id) && e.data.is_none_or(utf8))
     }
 }

@@ -1,6 +1,7 @@
 //! Sealing: the claims written in the layout of SPEC.md section 2, MACed
-//! (section 3), base64url into a stack buffer (no heap on the hot path).
+//! (section 3), base64url into reused buffers (no heap, no zeroing).
 
+use std::cell::RefCell;
 use std::fmt;
 
 use base64::Engine;
@@ -15,31 +16,74 @@ use crate::keys::SigningKey;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct StateTooLarge;
 
-/// A sealed state in a stack buffer; [`SealedState::as_str`] is the token.
-/// Filled in place by [`seal`] (it is large: no moves on the hot path).
+/// A sealed state: its bytes (body and tag) and their base64url, which
+/// [`SealedState::as_str`] gives as the token. Filled in place by [`seal`]
+/// inside [`SealedState::with`], which lends this thread's buffers: at
+/// 1,344 and 1,792 bytes they are too large to zero for every state, and
+/// each seal overwrites exactly the bytes it reads back.
 pub(crate) struct SealedState {
-    buf: [u8; MAX_STATE_CHARS],
+    raw: [u8; MAX_STATE_BYTES],
+    raw_len: usize,
+    text: [u8; MAX_STATE_CHARS],
     len: usize,
 }
 
-impl Default for SealedState {
-    fn default() -> Self {
-        SealedState {
-            buf: [0; MAX_STATE_CHARS],
-            len: 0,
-        }
-    }
+thread_local! {
+    static SCRATCH: RefCell<SealedState> = const { RefCell::new(SealedState::new()) };
 }
 
 impl SealedState {
-    /// The base64url token.
-    pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[..self.len]).expect("base64url is ASCII")
+    const fn new() -> Self {
+        SealedState {
+            raw: [0; MAX_STATE_BYTES],
+            raw_len: 0,
+            text: [0; MAX_STATE_CHARS],
+            len: 0,
+        }
     }
 
-    /// Bytes the token decodes to (unpadded base64url: 3 bytes per 4 characters).
+    /// Runs `f` with this thread's buffers, emptied (a fresh pair when `f`
+    /// itself seals again, as a provider's URL writer could).
+    pub fn with<R>(f: impl FnOnce(&mut SealedState) -> R) -> R {
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut sealed) => {
+                sealed.raw_len = 0;
+                sealed.len = 0;
+                f(&mut sealed)
+            }
+            Err(_) => f(&mut SealedState::new()),
+        })
+    }
+
+    /// The base64url token.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.text[..self.len]).expect("base64url is ASCII")
+    }
+
+    /// Bytes the token decodes to: the body and the tag.
     pub fn decoded_len(&self) -> usize {
-        self.len * 3 / 4
+        self.raw_len
+    }
+
+    /// Writes the MAC of the body in `raw[..body_len]` after it, then the
+    /// base64url of both.
+    pub(super) fn finish(&mut self, key: &SigningKey, body_len: usize) -> Result<(), StateTooLarge> {
+        let end = body_len + TAG_LEN;
+        if end > MAX_STATE_BYTES {
+            return Err(StateTooLarge);
+        }
+        let (body, rest) = self.raw.split_at_mut(body_len);
+        rest[..TAG_LEN].copy_from_slice(&mac_tag(key, body));
+        self.raw_len = end;
+        self.len = base64url()
+            .encode_slice(&self.raw[..end], &mut self.text)
+            .expect("MAX_STATE_CHARS holds the base64 of MAX_STATE_BYTES");
+        Ok(())
+    }
+
+    /// The buffer a body is written into.
+    pub(super) fn body_buf(&mut self) -> &mut [u8; MAX_STATE_BYTES] {
+        &mut self.raw
     }
 }
 
@@ -56,11 +100,6 @@ pub(crate) fn seal(
     key: &SigningKey,
     out: &mut SealedState,
 ) -> Result<(), StateTooLarge> {
-    let mut raw = [0u8; MAX_STATE_BYTES];
-    let mut w = Writer {
-        buf: &mut raw,
-        pos: 0,
-    };
     if claims.purpose == Purpose::ConnectProof && claims.workspace.is_none() {
         return Err(StateTooLarge);
     }
@@ -94,6 +133,10 @@ pub(crate) fn seal(
     } else {
         0
     };
+    let mut w = Writer {
+        buf: out.body_buf(),
+        pos: 0,
+    };
     w.put(&[STATE_VERSION, key.id().0, flags])?;
     w.put(&params.issued_at.to_be_bytes())?;
     w.put(&params.lifetime.to_be_bytes())?;
@@ -101,14 +144,7 @@ pub(crate) fn seal(
     if let Some(b) = &params.binding {
         w.put(b)?;
     }
-    for s in [
-        claims.provider,
-        claims.integration,
-        claims.environment,
-        claims.organization,
-    ] {
-        w.str8(s)?;
-    }
+    w.put(claims.route)?;
     if let Some(s) = claims.subscriber {
         w.str8(s)?;
     }
@@ -139,27 +175,11 @@ pub(crate) fn seal(
         }
     }
     let body_len = w.pos;
-    let tag = mac_tag(key, &raw[..body_len]);
-    let mut w = Writer {
-        buf: &mut raw,
-        pos: body_len,
-    };
-    w.put(&tag)?;
-    let total = w.pos;
-    encode(&raw[..total], out);
-    Ok(())
-}
-
-pub(super) fn encode(raw: &[u8], out: &mut SealedState) {
-    out.len = base64url()
-        .encode_slice(raw, &mut out.buf)
-        .expect("MAX_STATE_CHARS holds the base64 of MAX_STATE_BYTES");
+    out.finish(key, body_len)
 }
 
 pub(super) fn mac_tag(key: &SigningKey, body: &[u8]) -> [u8; TAG_LEN] {
-    let mut mac = key.mac();
-    mac.update(STATE_MAC_LABEL);
-    mac.update(&[0]);
+    let mut mac = key.state_mac();
     mac.update(body);
     let full = mac.finalize().into_bytes();
     let mut tag = [0; TAG_LEN];

@@ -5,8 +5,8 @@ use std::fmt;
 
 use time::OffsetDateTime;
 
-use super::open::Layout;
-use super::seal::{SealedState, encode, mac_tag};
+use super::open::{Layout, RawEntries};
+use super::seal::SealedState;
 use super::*;
 use crate::keys::{KeyId, SigningKey};
 
@@ -138,12 +138,22 @@ impl VerifiedState {
         VerifiedState { bytes, layout }
     }
 
-    fn str_at(&self, r: (u16, u16)) -> &str {
-        std::str::from_utf8(self.bytes_at(r)).expect("checked at parse")
+    fn str_at(&self, (s, e): (usize, usize)) -> &str {
+        std::str::from_utf8(&self.bytes[s..e]).expect("checked at parse")
     }
 
-    fn bytes_at(&self, (s, e): (u16, u16)) -> &[u8] {
-        &self.bytes[s as usize..e as usize]
+    /// The string field starting at `start` (0: the state has none).
+    fn field(&self, start: u16) -> Option<(usize, usize)> {
+        let s = usize::from(start);
+        (s != 0).then(|| (s, s + usize::from(self.bytes[s - 1])))
+    }
+
+    fn bytes_at(&self, start: u16) -> &[u8] {
+        self.field(start).map_or(&[], |(s, e)| &self.bytes[s..e])
+    }
+
+    fn str_field(&self, start: u16) -> Option<&str> {
+        self.field(start).map(|r| self.str_at(r))
     }
 
     /// The provider, integration, environment and organization as bytes,
@@ -169,7 +179,7 @@ impl VerifiedState {
 
     /// Provider id.
     pub fn provider(&self) -> &str {
-        self.str_at(self.layout.provider)
+        self.str_field(self.layout.provider).unwrap_or_default()
     }
 
     /// Connect, link-user or connect-proof.
@@ -185,27 +195,27 @@ impl VerifiedState {
 
     /// Integration identifier.
     pub fn integration_identifier(&self) -> &str {
-        self.str_at(self.layout.integration)
+        self.str_field(self.layout.integration).unwrap_or_default()
     }
 
     /// Environment id.
     pub fn environment_id(&self) -> &str {
-        self.str_at(self.layout.environment)
+        self.str_field(self.layout.environment).unwrap_or_default()
     }
 
     /// Organization id.
     pub fn organization_id(&self) -> &str {
-        self.str_at(self.layout.organization)
+        self.str_field(self.layout.organization).unwrap_or_default()
     }
 
     /// Subscriber id, when any.
     pub fn subscriber_id(&self) -> Option<&str> {
-        self.layout.subscriber.map(|r| self.str_at(r))
+        self.str_field(self.layout.subscriber)
     }
 
     /// Connection identifier, when any.
     pub fn connection_identifier(&self) -> Option<&str> {
-        self.layout.connection.map(|r| self.str_at(r))
+        self.str_field(self.layout.connection)
     }
 
     /// The workspace the flow is restricted to, sealed at issue (a Slack
@@ -237,7 +247,7 @@ impl VerifiedState {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn workspace(&self) -> Option<&str> {
-        self.layout.workspace.map(|r| self.str_at(r))
+        self.str_field(self.layout.workspace)
     }
 
     /// True when the flow also links the subscriber's own user: a link-user
@@ -262,15 +272,11 @@ impl VerifiedState {
 
     /// Context entries, in key order.
     pub fn context(&self) -> impl Iterator<Item = StateContextEntry<'_>> + '_ {
-        self.layout
-            .context
-            .iter()
-            .map_while(|e| e.as_ref())
-            .map(|e| StateContextEntry {
-                key: self.str_at(e.key),
-                id: self.str_at(e.id),
-                data: e.data.map(|d| self.str_at(d)),
-            })
+        RawEntries::new(&self.bytes, &self.layout).map(|e| StateContextEntry {
+            key: self.str_at(e.key),
+            id: self.str_at(e.id),
+            data: e.data.map(|d| self.str_at(d)),
+        })
     }
 
     pub(super) fn issued_at_unix(&self) -> u64 {
@@ -336,11 +342,12 @@ impl VerifiedState {
 
     /// True when the state is bound to a browser.
     pub fn is_bound(&self) -> bool {
-        self.layout.binding.is_some()
+        self.layout.binding != 0
     }
 
     pub(super) fn binding_tag(&self) -> Option<&[u8]> {
-        self.layout.binding.map(|s| &self.bytes[s..s + BINDING_LEN])
+        let s = usize::from(self.layout.binding);
+        (s != 0).then(|| &self.bytes[s..s + BINDING_LEN])
     }
 
     /// The connect-proof state that continues this connect state (SPEC.md
@@ -371,20 +378,17 @@ impl VerifiedState {
         if lifetime == 0 {
             return Err(StateErrorKind::Expired);
         }
+        // The workspace goes just before the context count.
         let (insert_at, insert) = match self.layout.workspace {
-            Some(_) => (self.bytes.len(), &[][..]),
-            None => {
-                let l = &self.layout;
-                let end = l.connection.or(l.subscriber).unwrap_or(l.organization).1;
-                (usize::from(end), workspace.as_bytes())
-            }
+            0 => (usize::from(self.layout.context) - 1, workspace.as_bytes()),
+            _ => (self.bytes.len(), &[][..]),
         };
         let extra = if insert.is_empty() { 0 } else { 1 + insert.len() };
         let body_len = self.bytes.len() + extra;
         if body_len + TAG_LEN > MAX_STATE_BYTES {
             return Err(StateErrorKind::Oversized);
         }
-        let mut raw = [0u8; MAX_STATE_BYTES];
+        let raw = out.body_buf();
         raw[..insert_at].copy_from_slice(&self.bytes[..insert_at]);
         if extra > 0 {
             raw[insert_at] = insert.len() as u8;
@@ -399,9 +403,7 @@ impl VerifiedState {
         let mut nonce = [0u8; NONCE_LEN];
         nonce.copy_from_slice(&derived[..NONCE_LEN]);
         raw[13..13 + NONCE_LEN].copy_from_slice(&nonce);
-        let tag = mac_tag(key, &raw[..body_len]);
-        raw[body_len..body_len + TAG_LEN].copy_from_slice(&tag);
-        encode(&raw[..body_len + TAG_LEN], out);
+        out.finish(key, body_len).map_err(|_| StateErrorKind::Oversized)?;
         Ok(nonce)
     }
 }

@@ -225,6 +225,9 @@ pub struct MsTeams {
     consent_suffix: String,
     sign_in_suffix: String,
     proof_suffix: String,
+    /// The whole admin-consent URL up to `state=` on the configured tenant
+    /// segment (every connect that names no workspace): one copy per URL.
+    consent_prefix: String,
 }
 
 /// What follows the state in a sign-in URL with PKCE, around the challenge.
@@ -280,6 +283,7 @@ impl MsTeams {
             consent_suffix: String::new(),
             sign_in_suffix: String::new(),
             proof_suffix: String::new(),
+            consent_prefix: String::new(),
         };
         app.write_suffixes();
         app
@@ -304,6 +308,7 @@ impl MsTeams {
         };
         self.sign_in_suffix = sign_in(&self.sign_in_scope(true));
         self.proof_suffix = sign_in(&self.sign_in_scope(false));
+        self.consent_prefix = format!("{}/{}{consent}", self.authority.as_str(), self.tenant.as_str());
         self.consent_suffix = consent;
     }
 
@@ -336,6 +341,7 @@ impl MsTeams {
     /// ```
     pub fn with_tenant(mut self, tenant: Tenant) -> Self {
         self.tenant = tenant;
+        self.write_suffixes();
         self
     }
 
@@ -362,6 +368,7 @@ impl MsTeams {
     /// ```
     pub fn with_authority(mut self, authority: BaseUrl) -> Self {
         self.authority = authority;
+        self.write_suffixes();
         self
     }
 
@@ -570,11 +577,15 @@ impl Provider for MsTeams {
     fn authorize_url(&self, request: &AuthorizeRequest<'_>, out: &mut String) {
         // Tenant segments (GUIDs, domains, `organizations`), the state and
         // the challenge are all unreserved characters: nothing to encode.
-        let (tenant, suffix) = self.url_parts(request);
-        out.push_str(self.authority.as_str());
-        out.push('/');
-        out.push_str(tenant);
-        out.push_str(suffix);
+        if request.purpose == Purpose::Connect && request.workspace.is_none() {
+            out.push_str(&self.consent_prefix);
+        } else {
+            let (tenant, suffix) = self.url_parts(request);
+            out.push_str(self.authority.as_str());
+            out.push('/');
+            out.push_str(tenant);
+            out.push_str(suffix);
+        }
         out.push_str(request.state);
         if let (true, Some(challenge)) = (request.purpose != Purpose::Connect, request.pkce_challenge) {
             out.push_str(CHALLENGE_PARAM);
