@@ -32,11 +32,33 @@
 //! No I/O: the clock (`now`) and randomness ([`Entropy`]) are arguments; HTTP
 //! exchanges are values for the host to send.
 //!
-//! Further reading: the state format byte by byte, with the request rules it
-//! relies on, is [`spec`] (`SPEC.md`); runnable programs are in `examples/`
-//! (`connect`: a request body to `{"url"}`; `callback`: a redirect back to
-//! the verified outcome, the token request and the records), and the README
-//! shows the whole flow, serving many environments and keeping tokens fresh.
+//! ## Getting started
+//!
+//! Add the crate (it brings no HTTP client, runtime or database):
+//!
+//! ```toml
+//! [dependencies]
+//! channel-connect = "0.1"
+//! time = "0.3" # the clock you pass in
+//! ```
+//!
+//! * **Run the whole API instead of embedding the core:** the companion
+//!   binary `channel-connect-server` (the `server/` folder of the
+//!   repository) serves Novu's routes over HTTP with SQLite, or Redis and
+//!   PostgreSQL, stores the connections and hands tokens to your sender;
+//!   `cargo run -p channel-connect-server -- --demo` runs it against
+//!   stand-in providers on loopback.
+//! * **Runnable examples** are in `examples/` of the repository and the
+//!   packaged crate: `cargo run --example connect` (a request body to
+//!   `{"url"}`, as the API answers it) and `cargo run --example callback`
+//!   (a redirect back to the verified outcome, the token request and the
+//!   records).
+//! * **The state format** byte by byte, with the request rules it relies on,
+//!   is [`spec`] (`SPEC.md`), precise enough to implement in another language.
+//! * The README shows the whole flow, serving many environments and keeping
+//!   tokens fresh.
+//!
+//! The example below is the flow in miniature.
 //!
 //! ```
 //! use channel_connect::*;
