@@ -63,6 +63,10 @@ pub struct Exchange<'a> {
     pub outcome: &'a ProviderOutcome,
     /// The PKCE verifier, when the authorize URL carried a challenge.
     pub pkce_verifier: Option<&'a PkceVerifier>,
+    /// The answer to [`crate::Provider::identity_request`], when the
+    /// provider asked for one (Webex: `GET /v1/people/me`); see
+    /// [`Exchange::with_identity`].
+    pub identity: Option<&'a HttpResponse<'a>>,
 }
 
 impl<'a> Exchange<'a> {
@@ -100,7 +104,40 @@ impl<'a> Exchange<'a> {
             state,
             outcome,
             pkce_verifier,
+            identity: None,
         }
+    }
+
+    /// The same exchange with the answer to the provider's
+    /// [`crate::Provider::identity_request`], for its
+    /// [`crate::Provider::records`].
+    ///
+    /// ```
+    /// use channel_connect::exchange::Exchange;
+    /// use channel_connect::http::HttpResponse;
+    /// # use channel_connect::*;
+    /// # use time::{Duration, OffsetDateTime};
+    /// # let slack = Slack::new(
+    /// #     ClientId::new("1234567890.1234567890")?,
+    /// #     Secret::new("slack-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+    /// #     .integration(Integration::new("slack", slack))
+    /// #     .build()?;
+    /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// # let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#)?;
+    /// # let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+    /// # let query = format!("code=4724.demo-code&state={}", issued.state().unwrap());
+    /// let verified = core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now + Duration::seconds(20)))?;
+    /// let person = HttpResponse::new(200, br#"{"id":"p1","orgId":"o1"}"#);
+    /// let exchange = Exchange::new(&verified.state, &verified.outcome, None).with_identity(&person);
+    /// assert_eq!(exchange.identity.map(|r| r.status), Some(200));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_identity(mut self, identity: &'a HttpResponse<'a>) -> Self {
+        self.identity = Some(identity);
+        self
     }
 
     /// The authorization code, when the callback carried one.
@@ -436,6 +473,10 @@ pub enum FlowMismatch {
     /// The provider exchanges nothing.
     #[error("this provider exchanges nothing")]
     NothingToExchange,
+    /// The records need the answer to the provider's identity request
+    /// ([`crate::Provider::identity_request`]), and none was given.
+    #[error("the records need the answer to the provider's identity request")]
+    NoIdentity,
 }
 
 /// What a provider's error code means, across providers.

@@ -127,6 +127,7 @@ pub use params::{DEFAULT_LIFETIME_SECS, DEFAULT_SKEW_SECS, Entropy, IssueParams,
 pub use pkce::PkceVerifier;
 pub use provider::msteams::{MsTeams, Tenant};
 pub use provider::slack::Slack;
+pub use provider::webex::Webex;
 pub use provider::{AuthorizeRequest, Provider};
 pub use records::StoredRecords;
 pub use request::{

@@ -431,6 +431,67 @@ impl VerifiedCallback {
     ) -> Result<StoredRecords, ExchangeError> {
         self.provider.records(&self.exchange(), response, now)
     }
+
+    /// The second request a provider needs before its records, built from
+    /// its answer to [`VerifiedCallback::token_request`] (Webex: the person
+    /// behind the new token, `GET /v1/people/me`); `Ok(None)` for Slack and
+    /// Teams, whose token answers say it all. Send it, then call
+    /// [`VerifiedCallback::records_with_identity`] with both answers.
+    ///
+    /// ```
+    /// use channel_connect::http::HttpResponse;
+    /// use channel_connect::provider::webex::Webex;
+    /// # use channel_connect::*;
+    /// # use time::{Duration, OffsetDateTime};
+    /// # let webex = Webex::new(
+    /// #     ClientId::new("C64ab04639eefee4798f58e7bc3fe01d47161be0d97ff0d31e040a6ffe66d7f0a")?,
+    /// #     Secret::new("webex-client-secret"),
+    /// #     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// # );
+    /// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+    /// #     .integration(Integration::new("webex", webex))
+    /// #     .build()?;
+    /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// # let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"webex","subscriberId":"subscriber-123","autoLinkUser":true}"#)?;
+    /// # let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+    /// # let query = format!("code=NzFkZTc5Y2Et&state={}", issued.state().unwrap());
+    /// let verified = core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now + Duration::seconds(20)))?;
+    /// let token_request = verified.token_request()?.expect("a code to redeem");
+    /// assert_eq!(token_request.url(), "https://webexapis.com/v1/access_token");
+    /// // Webex answers a token pair, and nothing about whose it is...
+    /// let tokens = br#"{"access_token":"ZDI3MGEyYzQtNmFl","expires_in":1209600,"refresh_token":"MDEyMzQ1Njc4OWFi","refresh_token_expires_in":7776000,"token_type":"Bearer"}"#;
+    /// let tokens = HttpResponse::new(200, tokens);
+    /// let people_me = verified.identity_request(&tokens)?.expect("Webex needs the person");
+    /// assert_eq!(people_me.url(), "https://webexapis.com/v1/people/me");
+    /// // ...which `GET /v1/people/me` tells.
+    /// let person = br#"{"id":"Y2lzY29zcGFyazovL3VzL1BFT1BMRS9mNWIzNjE4Ny1jOGRkLTQ3MjctOGIyZi1mOWM0NDdmMjkwNDY","emails":["megan@example.com"],"displayName":"Megan Bowen","orgId":"Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi85NmFiYzJhYS0zZGNjLTExZTUtYTE1Mi1mZTM0ODE5Y2RjOWE"}"#;
+    /// let records = verified.records_with_identity(&tokens, &HttpResponse::new(200, person), now + Duration::seconds(21))?;
+    /// assert_eq!(records.connection.unwrap().provider_id, "webex-messaging");
+    /// assert_eq!(records.endpoints[0].endpoint.kind(), "webex_person");
+    ///
+    /// // Without the person's answer there is nothing to store.
+    /// assert!(verified.records(&tokens, now + Duration::seconds(21)).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn identity_request(
+        &self,
+        token_response: &HttpResponse<'_>,
+    ) -> Result<Option<HttpRequest>, ExchangeError> {
+        self.provider.identity_request(&self.exchange(), token_response)
+    }
+
+    /// The records from the answer to [`VerifiedCallback::token_request`]
+    /// and the answer to [`VerifiedCallback::identity_request`], received at
+    /// `now`.
+    pub fn records_with_identity(
+        &self,
+        token_response: &HttpResponse<'_>,
+        identity_response: &HttpResponse<'_>,
+        now: OffsetDateTime,
+    ) -> Result<StoredRecords, ExchangeError> {
+        let exchange = self.exchange().with_identity(identity_response);
+        self.provider.records(&exchange, token_response, now)
+    }
 }
 
 impl serde::Serialize for VerifiedCallback {

@@ -20,6 +20,7 @@ use crate::state::{Purpose, VerifiedState};
 
 pub mod msteams;
 pub mod slack;
+pub mod webex;
 
 /// What the core hands a provider to write an authorize URL.
 ///
@@ -368,6 +369,24 @@ pub trait Provider: fmt::Debug + Send + Sync {
     /// with [`Provider::proof_workspace`]'s sign-in). The default: nothing.
     fn token_request(&self, exchange: &Exchange<'_>) -> Result<Option<HttpRequest>, ExchangeError> {
         let _ = exchange;
+        Ok(None)
+    }
+
+    /// A second request the records need, built from the answer to
+    /// [`Provider::token_request`]: for a provider whose token answer does
+    /// not say whose token it is. Webex answers a bare token pair; who
+    /// signed in, and in which organization, is `GET /v1/people/me` with
+    /// the new token ([`crate::provider::webex`]). The host sends it and
+    /// hands its answer to [`Provider::records`] in [`Exchange::identity`]
+    /// ([`crate::VerifiedCallback::records_with_identity`]). An error answer
+    /// to the token request is refused here, so nothing more is sent.
+    /// The default, `Ok(None)`: the token answer is enough.
+    fn identity_request(
+        &self,
+        exchange: &Exchange<'_>,
+        token_response: &HttpResponse<'_>,
+    ) -> Result<Option<HttpRequest>, ExchangeError> {
+        let _ = (exchange, token_response);
         Ok(None)
     }
 

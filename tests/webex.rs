@@ -1,0 +1,379 @@
+//! Webex (`webex-messaging`) through the public API: the authorize URL, the
+//! callback, the token request, the person behind the token
+//! (`identity_request`), the records and the refresh; error answers and
+//! hostile ones.
+
+mod common;
+
+use channel_connect::exchange::{ExchangeError, FlowMismatch, ProviderErrorKind};
+use channel_connect::http::HttpResponse;
+use channel_connect::provider::webex::{Webex, oauth};
+use channel_connect::secret::RefreshToken;
+use channel_connect::*;
+use common::*;
+use serde_json::json;
+use time::Duration;
+
+const CLIENT_ID: &str = "C64ab04639eefee4798f58e7bc3fe01d47161be0d97ff0d31e040a6ffe66d7f0a";
+const SECRET: &str = "webex-client-secret-value";
+/// base64 of `ciscospark://us/ORGANIZATION/96abc2aa-3dcc-11e5-a152-fe34819cdc9a`.
+const ORG_ID: &str =
+    "Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi85NmFiYzJhYS0zZGNjLTExZTUtYTE1Mi1mZTM0ODE5Y2RjOWE";
+const ORG_KEY: &str = "96abc2aa-3dcc-11e5-a152-fe34819cdc9a";
+/// base64 of `ciscospark://us/PEOPLE/f5b36187-c8dd-4727-8b2f-f9c447f29046`.
+const PERSON_ID: &str = "Y2lzY29zcGFyazovL3VzL1BFT1BMRS9mNWIzNjE4Ny1jOGRkLTQ3MjctOGIyZi1mOWM0NDdmMjkwNDY";
+
+fn webex() -> Webex {
+    Webex::new(
+        ClientId::new(CLIENT_ID).unwrap(),
+        Secret::new(SECRET),
+        RedirectUri::new(REDIRECT).unwrap(),
+    )
+}
+
+fn core() -> ChannelConnect {
+    ChannelConnect::builder(ENV, ORG, KeyRing::new(key(1, 7)))
+        .integration(Integration::new("webex", webex()))
+        .build()
+        .unwrap()
+}
+
+const TOKENS: &[u8] = br#"{"access_token":"ZDI3MGEyYzQtNmFl_PF84_1eb65fdf-9643-417f-9974-ad72cae0e10f","expires_in":1209599,"refresh_token":"MDEyMzQ1Njc4OWFiY2RlZg_PF84_1eb65fdf","refresh_token_expires_in":7775999,"token_type":"Bearer"}"#;
+
+fn person(org: &str) -> Vec<u8> {
+    json!({
+        "id": PERSON_ID, "emails": ["megan@example.com"], "displayName": "Megan Bowen",
+        "orgId": org, "type": "person", "created": "2015-10-18T14:26:16.000Z"
+    })
+    .to_string()
+    .into_bytes()
+}
+
+#[test]
+fn connect_links_the_person_and_keeps_the_token_pair() {
+    let core = core();
+    let url = issue(
+        &core,
+        r#"{"integrationIdentifier":"webex","subscriberId":"u1","connectionIdentifier":"webex-1","autoLinkUser":true}"#,
+    );
+    assert!(url.starts_with("https://webexapis.com/v1/authorize?state="));
+    assert_eq!(
+        param_names(&url),
+        ["state", "client_id", "response_type", "redirect_uri", "scope"]
+    );
+    assert_eq!(
+        param(&url, "scope").as_deref(),
+        Some("spark:messages_write spark:rooms_read spark:people_read spark:memberships_read spark:kms")
+    );
+    let v = verify(
+        &core,
+        &format!("code=NzFkZTc5Y2Et&state={}", state_of(&url)),
+        T0 + 5,
+    )
+    .unwrap();
+    assert_eq!(v.state.provider(), "webex-messaging");
+    assert!(v.next.is_none() && v.pkce_verifier().is_none());
+
+    let req = v.token_request().unwrap().expect("a code to redeem");
+    assert_eq!(
+        (req.method(), req.url()),
+        ("POST", "https://webexapis.com/v1/access_token")
+    );
+    assert_eq!(req.form_field("grant_type"), Some("authorization_code"));
+    assert_eq!(req.form_field("client_id"), Some(CLIENT_ID));
+    assert_eq!(req.form_field("redirect_uri"), Some(REDIRECT));
+    let shown = format!("{req:?}");
+    assert!(
+        !shown.contains("NzFkZTc5Y2Et") && !shown.contains(SECRET),
+        "{shown}"
+    );
+
+    let tokens = HttpResponse::new(200, TOKENS);
+    let me = v
+        .identity_request(&tokens)
+        .unwrap()
+        .expect("Webex needs people/me");
+    assert_eq!(
+        (me.method(), me.url()),
+        ("GET", "https://webexapis.com/v1/people/me")
+    );
+    assert!(
+        me.header_value("authorization")
+            .unwrap()
+            .starts_with("Bearer ZDI3MGEyYzQtNmFl")
+    );
+    assert!(!format!("{me:?}").contains("ZDI3MGEyYzQtNmFl"));
+
+    let now = at(T0 + 6);
+    let person = person(ORG_ID);
+    let stored = v
+        .records_with_identity(&tokens, &HttpResponse::new(200, &person), now)
+        .unwrap();
+    let c = stored.connection.as_ref().unwrap();
+    assert_eq!(
+        (
+            c.identifier.as_str(),
+            c.provider_id.as_str(),
+            c.subscriber_id.as_deref()
+        ),
+        ("webex-1", "webex-messaging", Some("u1"))
+    );
+    assert_eq!(
+        serde_json::to_value(&c.workspace).unwrap(),
+        json!({"id": ORG_KEY, "name": "Megan Bowen", "orgId": ORG_ID})
+    );
+    let auth = c.auth.as_ref().unwrap();
+    assert_eq!(auth.expires_at, Some(now + Duration::seconds(1_209_599)));
+    assert_eq!(
+        auth.refresh_token.as_ref().map(|t| t.expose()),
+        Some("MDEyMzQ1Njc4OWFiY2RlZg_PF84_1eb65fdf")
+    );
+    assert!(auth.needs_refresh(now + Duration::days(14), Duration::minutes(10)));
+    assert!(!format!("{stored:?}").contains("ZDI3MGEyYzQtNmFl"));
+    assert_eq!(stored.endpoints.len(), 1);
+    let e = &stored.endpoints[0];
+    assert_eq!(
+        serde_json::to_value(&e.endpoint).unwrap(),
+        json!({"type": "webex_person", "endpoint": {"personId": PERSON_ID}})
+    );
+    assert_eq!(e.connection_identifier.as_deref(), Some("webex-1"));
+
+    // The person's answer is required: the token alone names nobody.
+    assert_eq!(
+        v.records(&tokens, now).unwrap_err(),
+        ExchangeError::WrongFlow(FlowMismatch::NoIdentity)
+    );
+}
+
+#[test]
+fn a_shared_connect_without_auto_link_stores_no_endpoint() {
+    let core = core();
+    let url = issue(
+        &core,
+        r#"{"integrationIdentifier":"webex","context":{"tenant":"acme"},"scope":["spark:messages_write"]}"#,
+    );
+    assert_eq!(param(&url, "scope").as_deref(), Some("spark:messages_write"));
+    let v = verify(&core, &format!("code=c&state={}", state_of(&url)), T0 + 5).unwrap();
+    let person = person(ORG_ID);
+    let stored = v
+        .records_with_identity(
+            &HttpResponse::new(200, TOKENS),
+            &HttpResponse::new(200, &person),
+            at(T0 + 6),
+        )
+        .unwrap();
+    assert!(stored.endpoints.is_empty());
+    assert!(stored.connection.unwrap().subscriber_id.is_none());
+}
+
+#[test]
+fn a_link_is_for_a_connection_in_its_organization() {
+    let core = core();
+    let link = |workspace: Option<&str>, connection: bool| {
+        let body = if connection {
+            r#"{"integrationIdentifier":"webex","subscriberId":"u2","connectionIdentifier":"webex-1"}"#
+        } else {
+            r#"{"integrationIdentifier":"webex","subscriberId":"u2"}"#
+        };
+        let body = LinkUserRequestBody::from_json(body.as_bytes()).unwrap();
+        let entropy = entropy();
+        let mut params = IssueParams::new(at(T0), &entropy);
+        if let Some(w) = workspace {
+            params = params.with_workspace(w);
+        }
+        core.link_user_url(&body, &params)
+    };
+    // The host pins the link to the stored workspace id (or names the full orgId).
+    let issued = link(Some(ORG_ID), true).unwrap();
+    assert_eq!(param(&issued.url, "scope").as_deref(), Some("spark:people_read"));
+    let v = verify(
+        &core,
+        &format!("code=c&state={}", issued.state().unwrap()),
+        T0 + 5,
+    )
+    .unwrap();
+    assert_eq!(v.state.workspace(), Some(ORG_KEY));
+    let tokens = HttpResponse::new(200, TOKENS);
+    let ours = person(ORG_ID);
+    let stored = v
+        .records_with_identity(&tokens, &HttpResponse::new(200, &ours), at(T0 + 6))
+        .unwrap();
+    assert!(stored.connection.is_none());
+    assert_eq!(stored.endpoints[0].endpoint.get("personId"), Some(PERSON_ID));
+    assert_eq!(stored.endpoints[0].subscriber_id, "u2");
+
+    // A person of another organization.
+    let other_org = base64_of("ciscospark://us/ORGANIZATION/11111111-2222-4333-8444-555555555555");
+    let theirs = person(&other_org);
+    assert_eq!(
+        v.records_with_identity(&tokens, &HttpResponse::new(200, &theirs), at(T0 + 6))
+            .unwrap_err(),
+        ExchangeError::WrongWorkspace
+    );
+
+    // Without a connection to link to (Novu requires one for Webex).
+    let issued = link(None, false).unwrap();
+    let v = verify(
+        &core,
+        &format!("code=c&state={}", issued.state().unwrap()),
+        T0 + 5,
+    )
+    .unwrap();
+    assert_eq!(
+        v.records_with_identity(&tokens, &HttpResponse::new(200, &ours), at(T0 + 6))
+            .unwrap_err(),
+        ExchangeError::WrongFlow(FlowMismatch::NoConnectionIdentifier)
+    );
+
+    // A workspace that is no Webex organization key cannot be sealed.
+    assert!(matches!(
+        link(Some("not an org/id"), true),
+        Err(RequestError::InvalidWorkspace(_))
+    ));
+}
+
+fn base64_of(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(s)
+}
+
+#[test]
+fn error_answers_stop_the_exchange() {
+    let core = core();
+    let url = issue(&core, r#"{"integrationIdentifier":"webex","subscriberId":"u1"}"#);
+    let state = state_of(&url);
+    let v = verify(&core, &format!("code=c&state={state}"), T0 + 5).unwrap();
+
+    // The code was used already: no people/me is sent.
+    let used = br#"{"message":"POST failed: HTTP/1.1 400 Bad Request (url = https://idbroker.webex.com/idb/oauth2/v1/access_token, error = '(invalid_grant) Authorization code has been used.')","errors":[{"description":"POST failed"}],"trackingId":"ROUTER_6470D2C4-4F2B-01BB-1DB4-0ABE8A9A1DB4"}"#;
+    let Err(ExchangeError::Provider(e)) = v.identity_request(&HttpResponse::new(400, used)) else {
+        panic!("a provider error")
+    };
+    assert_eq!(
+        (e.code(), e.kind()),
+        ("invalid_grant", ProviderErrorKind::InvalidGrant)
+    );
+    assert_eq!(e.to_string(), "Webex refused the request: invalid_grant");
+    assert!(
+        e.description()
+            .unwrap()
+            .contains("Authorization code has been used")
+    );
+
+    // people/me refused the new token.
+    let tokens = HttpResponse::new(200, TOKENS);
+    let refused = v
+        .records_with_identity(&tokens, &HttpResponse::new(401, b"{}"), at(T0 + 6))
+        .unwrap_err();
+    assert!(matches!(&refused, ExchangeError::Provider(p) if p.kind() == ProviderErrorKind::TokenRevoked));
+    assert_eq!(
+        v.records_with_identity(&tokens, &HttpResponse::new(503, b"<html>"), at(T0 + 6))
+            .unwrap_err(),
+        ExchangeError::HttpStatus(503)
+    );
+
+    // The user pressed "Cancel"; Webex's error is bounded before it is shown.
+    let denied = verify(
+        &core,
+        &format!("error=access_denied&error_description=Denied%3Cb%3E&state={state}"),
+        T0 + 5,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&denied, CallbackError::Denied { description, .. } if description.as_deref() == Some("Denied"))
+    );
+    let hostile = verify(&core, &format!("error=%3Cscript%3E&state={state}"), T0 + 5).unwrap_err();
+    assert!(matches!(&hostile, CallbackError::Provider { error, .. } if error == "unrecognized"));
+    // Microsoft's parameters have no business here; nor has a missing code.
+    assert_eq!(
+        verify(&core, &format!("code=c&tenant=x&state={state}"), T0 + 5).unwrap_err(),
+        CallbackError::Malformed("tenant")
+    );
+    assert_eq!(
+        verify(&core, &format!("code=&state={state}"), T0 + 5).unwrap_err(),
+        CallbackError::MissingParameters
+    );
+}
+
+#[test]
+fn hostile_answers_never_panic() {
+    let core = core();
+    let url = issue(
+        &core,
+        r#"{"integrationIdentifier":"webex","subscriberId":"u1","autoLinkUser":true}"#,
+    );
+    let v = verify(&core, &format!("code=c&state={}", state_of(&url)), T0 + 5).unwrap();
+    let bodies: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        b"\xff\xfe\x00".to_vec(),
+        b"[".repeat(50_000),
+        b"{\"access_token\":".to_vec(),
+        br#"{"access_token":"t","expires_in":1e400}"#.to_vec(),
+        br#"{"access_token":"t","expires_in":99999999999999999999}"#.to_vec(),
+        br#"{"access_token":"t","expires_in":9223372036854775807}"#.to_vec(),
+        br#"{"access_token":["t"]}"#.to_vec(),
+        br#"{"id":"\u0000","orgId":"\ud800"}"#.to_vec(),
+        br#"{"id":"cA","orgId":"Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi8"}"#.to_vec(),
+        vec![b' '; channel_connect::exchange::MAX_RESPONSE_BYTES + 1],
+    ];
+    for status in [200, 201, 204, 301, 400, 401, 403, 404, 429, 500, 599] {
+        for a in &bodies {
+            let _ = v.identity_request(&HttpResponse::new(status, a));
+            for b in &bodies {
+                let _ = v.records_with_identity(
+                    &HttpResponse::new(status, a),
+                    &HttpResponse::new(status, b),
+                    at(T0 + 6),
+                );
+                let _ = v.records_with_identity(
+                    &HttpResponse::new(200, TOKENS),
+                    &HttpResponse::new(status, b),
+                    at(T0 + 6),
+                );
+            }
+            let _ = oauth::parse_refresh(&HttpResponse::new(status, a), at(T0));
+        }
+    }
+    // Whatever failed, no token of the answer reached the error.
+    let err = v
+        .records_with_identity(
+            &HttpResponse::new(200, br#"{"access_token":"leaky-token","expires_in":"later"}"#),
+            &HttpResponse::new(200, &person(ORG_ID)),
+            at(T0 + 6),
+        )
+        .unwrap_err();
+    assert!(!format!("{err} {err:?} {}", err.to_json()).contains("leaky-token"));
+}
+
+#[test]
+fn refresh_is_a_value_and_keeps_rotating() {
+    let app = webex();
+    let req = oauth::refresh_request(&app, &RefreshToken::new("MDEyMzQ1Njc4OWFi"));
+    assert_eq!(req.url(), "https://webexapis.com/v1/access_token");
+    assert_eq!(req.form_field("grant_type"), Some("refresh_token"));
+    assert_eq!(req.form_field("refresh_token"), Some("MDEyMzQ1Njc4OWFi"));
+    assert_eq!(req.form_field("client_id"), Some(CLIENT_ID));
+    let shown = format!("{req:?} {app:?}");
+    assert!(
+        !shown.contains("MDEyMzQ1Njc4OWFi") && !shown.contains(SECRET),
+        "{shown}"
+    );
+
+    let refreshed = oauth::parse_refresh(&HttpResponse::new(200, TOKENS), at(T0)).unwrap();
+    assert_eq!(refreshed.expires_at, Some(at(T0 + 1_209_599)));
+    assert_eq!(refreshed.refresh_token_expires_at, Some(at(T0 + 7_775_999)));
+    let auth = refreshed.auth_record();
+    assert_eq!(auth.token_type.as_deref(), Some("Bearer"));
+    assert_eq!(
+        oauth::parse_refresh(
+            &HttpResponse::new(200, br#"{"access_token":"a","expires_in":60}"#),
+            at(T0)
+        )
+        .unwrap_err(),
+        ExchangeError::MissingField("refresh_token")
+    );
+    // A stand-in (or a regional host) serves the same paths.
+    let local = app.with_base_url(BaseUrl::new("http://127.0.0.1:3000/standin/webex").unwrap());
+    let req = oauth::refresh_request(&local, &RefreshToken::new("r"));
+    assert_eq!(req.url(), "http://127.0.0.1:3000/standin/webex/v1/access_token");
+}
