@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::context::Context;
 use crate::request::ConnectionMode;
 
+mod bytes;
 mod error;
 mod open;
 mod seal;

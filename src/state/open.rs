@@ -5,6 +5,7 @@
 use base64::Engine;
 use hmac::Mac;
 
+use super::bytes::StateBytes;
 use super::*;
 use crate::keys::{KeyId, KeyRing};
 
@@ -32,13 +33,13 @@ pub(crate) fn open(
     if token.len() > MAX_STATE_CHARS {
         return Err(Oversized.into());
     }
-    // Decoded straight into the state's own bytes: the estimate is at most
-    // two bytes over, so nothing larger is zeroed and nothing is copied
-    // (`vec!` of zeros asks the allocator for zeroed memory in one call).
-    let mut bytes = vec![0; base64::decoded_len_estimate(token.len())];
-    let n = base64url()
-        .decode_slice(token.as_bytes(), &mut bytes)
-        .map_err(|_| StateError::new(Malformed))?;
+    // Decoded straight into the state's own bytes (inline for all but the
+    // largest states): nothing is copied afterwards.
+    let mut bytes = StateBytes::fill(base64::decoded_len_estimate(token.len()), |buf| {
+        base64url().decode_slice(token.as_bytes(), buf).ok()
+    })
+    .ok_or(StateError::new(Malformed))?;
+    let n = bytes.len();
     if n < FIXED_LEN + TAG_LEN {
         return Err(Malformed.into());
     }
@@ -46,14 +47,14 @@ pub(crate) fn open(
         return Err(UnknownVersion.into());
     }
     let key = keys.find(KeyId(bytes[1])).ok_or(StateError::new(UnknownKey))?;
-    let (body, tag) = bytes[..n].split_at(n - TAG_LEN);
+    let (body, tag) = bytes.split_at(n - TAG_LEN);
     let mut mac = key.state_mac();
     mac.update(body);
     mac.verify_truncated_left(tag)
         .map_err(|_| StateError::new(BadMac))?;
 
     let layout = Layout::parse(body).ok_or(StateError::new(Malformed))?;
-    bytes.truncate(n - TAG_LEN);
+    bytes.cut(TAG_LEN);
     let state = VerifiedState::new(bytes, layout);
     let issued = i128::from(state.issued_at_unix());
     let now = i128::from(params.now);

@@ -5,6 +5,7 @@ use std::fmt;
 
 use time::OffsetDateTime;
 
+use super::bytes::StateBytes;
 use super::open::{Layout, RawEntries};
 use super::seal::SealedState;
 use super::*;
@@ -47,7 +48,7 @@ use crate::keys::{KeyId, SigningKey};
 /// ```
 #[derive(Clone)]
 pub struct VerifiedState {
-    bytes: Vec<u8>,
+    bytes: StateBytes,
     layout: Layout,
 }
 
@@ -134,7 +135,7 @@ impl fmt::Debug for ReplayId {
 }
 
 impl VerifiedState {
-    pub(super) fn new(bytes: Vec<u8>, layout: Layout) -> Self {
+    pub(super) fn new(bytes: StateBytes, layout: Layout) -> Self {
         VerifiedState { bytes, layout }
     }
 
