@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use channel_connect::{
     BaseUrl, ChannelConnect, ClientId, Integration, KeyId, KeyRing, MsTeams, RedirectUri, Secret, SigningKey,
-    Slack, Tenant,
+    Slack, Tenant, Webex,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -32,6 +32,9 @@ pub const DEMO_CONFIG: &str = r#"{
       "redirectUri": "http://localhost:3000/v1/integrations/chat/oauth/callback" },
     { "identifier": "msteams", "provider": "msteams", "tenant": "organizations",
       "clientId": "00000000-0000-0000-0000-000000000abc", "clientSecret": "demo-teams-client-secret",
+      "redirectUri": "http://localhost:3000/v1/integrations/chat/oauth/callback" },
+    { "identifier": "webex", "provider": "webex",
+      "clientId": "C0000000000000000000000000000000000000000000000000000000000demo", "clientSecret": "demo-webex-client-secret",
       "redirectUri": "http://localhost:3000/v1/integrations/chat/oauth/callback" },
     { "identifier": "slack-no-credentials", "provider": "slack" },
     { "identifier": "sendgrid", "provider": "sendgrid" }
@@ -85,7 +88,7 @@ struct IntegrationConfig {
     team: Option<String>,
     #[serde(default)]
     require_admin_role: bool,
-    /// Slack: `https://slack.com` unless given (GovSlack, a stand-in).
+    /// Slack: `https://slack.com`, Webex: `https://webexapis.com`, unless given (GovSlack, a stand-in).
     base_url: Option<String>,
     /// Teams: `https://login.microsoftonline.com` unless given.
     authority: Option<String>,
@@ -137,6 +140,7 @@ fn integration(i: IntegrationConfig) -> Result<Integration, String> {
     let display = match i.provider.as_str() {
         "slack" => "Slack",
         "msteams" => "MS Teams",
+        "webex" => "Webex",
         _ => return Ok(Integration::not_chat(i.identifier)),
     };
     let Some(client_id) = i.client_id else {
@@ -156,6 +160,12 @@ fn integration(i: IntegrationConfig) -> Result<Integration, String> {
             slack = slack.with_team(team).map_err(err)?;
         }
         Integration::new(i.identifier, slack)
+    } else if i.provider == "webex" {
+        let mut webex = Webex::new(client_id, secret, redirect);
+        if let Some(b) = base(&i.base_url)? {
+            webex = webex.with_base_url(b);
+        }
+        Integration::new(i.identifier, webex)
     } else {
         let mut teams = MsTeams::new(client_id, secret, redirect);
         if let Some(t) = &i.tenant {

@@ -1,24 +1,28 @@
-//! Slack token rotation (<https://api.slack.com/authentication/rotation>):
-//! a connection installed with rotation on carries a refresh token and an
-//! expiry; its tokens are refreshed before they expire, when a sender reads
-//! them within [`AppState::refresh_margin`] of expiry and by a background
-//! sweep ([`sweep`]).
+//! Token refresh: Slack token rotation
+//! (<https://api.slack.com/authentication/rotation>) and Webex's refresh
+//! tokens (<https://developer.webex.com/docs/integrations>): a connection
+//! whose tokens expire carries a refresh token and an expiry; its tokens
+//! are refreshed before they expire, when a sender reads them within
+//! [`AppState::refresh_margin`] of expiry and by a background sweep
+//! ([`sweep`]).
 //!
 //! A refresh token is single-use, so one refresher at a time spends it:
 //! the store's lease ([`crate::store::Refreshes`]) is taken first, the
 //! tokens are read again under it, and the new access and refresh tokens
 //! are written together as the lease ends. Whoever finds the lease held
 //! waits for the holder's result (polling the store: the holder may be
-//! another instance). A refresh token Slack refuses marks the connection
-//! as needing reconnection; a Slack that cannot be reached leaves the
-//! tokens as they are (still usable until they expire).
+//! another instance). A refresh token the provider refuses marks the
+//! connection as needing reconnection; a provider that cannot be reached
+//! leaves the tokens as they are (still usable until they expire).
 
 use std::time::Duration;
 
-use channel_connect::exchange::ExchangeError;
-use channel_connect::http::HttpResponse;
-use channel_connect::provider::slack::oauth;
-use channel_connect::records::ChannelConnectionRecord;
+use channel_connect::exchange::{ExchangeError, ProviderErrorKind};
+use channel_connect::http::{HttpRequest, HttpResponse};
+use channel_connect::provider::{slack, webex};
+use channel_connect::records::{AuthRecord, ChannelConnectionRecord};
+use channel_connect::secret::RefreshToken;
+use time::OffsetDateTime;
 
 use std::sync::Arc;
 
@@ -27,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Environment, SlackApp};
 use crate::state::AppState;
 use crate::store::{Lease, Renewal, StoreError, Tokens};
+use channel_connect::Webex;
 
 /// How long a refresher holds the lease: past the provider call's timeout
 /// (10 s) and the store's retries after it, so a lease does not run out
@@ -39,9 +44,60 @@ const RETRY_SECS: i64 = 60;
 const WAIT: Duration = Duration::from_secs(12);
 /// How often a waiting reader looks at the store again.
 const POLL: Duration = Duration::from_millis(100);
-/// The only answer that proves the refresh token dead: other refusals (a
-/// wrong client id, a Slack hiccup) leave the connection as it is.
+/// The only Slack answer that proves the refresh token dead: other
+/// refusals (a wrong client id, a Slack hiccup) leave the connection as it
+/// is. (Webex: `invalid_grant`, see [`Refresher::dead`].)
 const DEAD_REFRESH_TOKEN: &str = "invalid_refresh_token";
+
+/// The app that refreshes a connection's tokens.
+#[derive(Clone, Copy)]
+enum Refresher<'e> {
+    Slack(&'e SlackApp),
+    Webex(&'e Webex),
+}
+
+impl Refresher<'_> {
+    fn name(self) -> &'static str {
+        match self {
+            Refresher::Slack(_) => "Slack",
+            Refresher::Webex(_) => "Webex",
+        }
+    }
+
+    fn request(self, spent: &RefreshToken) -> HttpRequest {
+        match self {
+            Refresher::Slack(app) => slack::oauth::refresh_request(&app.app, spent),
+            Refresher::Webex(app) => webex::oauth::refresh_request(app, spent),
+        }
+    }
+
+    fn parse(self, answer: &HttpResponse<'_>, now: OffsetDateTime) -> Result<AuthRecord, ExchangeError> {
+        match self {
+            Refresher::Slack(_) => slack::oauth::parse_refresh(answer, now).map(|r| r.auth_record()),
+            Refresher::Webex(_) => webex::oauth::parse_refresh(answer, now).map(|r| r.auth_record()),
+        }
+    }
+
+    /// The refusal that proves the refresh token dead, as its reason.
+    fn dead(self, e: &ExchangeError) -> Option<&'static str> {
+        let ExchangeError::Provider(p) = e else {
+            return None;
+        };
+        match self {
+            Refresher::Slack(_) => (p.code() == DEAD_REFRESH_TOKEN).then_some(DEAD_REFRESH_TOKEN),
+            // Webex answers an expired, revoked or unknown refresh token with invalid_grant.
+            Refresher::Webex(_) => (p.kind() == ProviderErrorKind::InvalidGrant).then_some("invalid_grant"),
+        }
+    }
+}
+
+/// The app that refreshes connections of `integration`, if any here does.
+fn refresher<'e>(env: &'e Environment, integration: &str) -> Option<Refresher<'e>> {
+    env.slack
+        .get(integration)
+        .map(Refresher::Slack)
+        .or_else(|| env.webex.get(integration).map(Refresher::Webex))
+}
 
 /// Why no usable tokens came back.
 #[derive(Debug)]
@@ -121,13 +177,13 @@ pub async fn fresh(
     }
 }
 
-/// The Slack app that refreshes `record`'s tokens, when they are due.
-fn due<'e>(s: &AppState, env: &'e Environment, record: &ChannelConnectionRecord) -> Option<&'e SlackApp> {
+/// The app that refreshes `record`'s tokens, when they are due.
+fn due<'e>(s: &AppState, env: &'e Environment, record: &ChannelConnectionRecord) -> Option<Refresher<'e>> {
     let auth = record.auth.as_ref()?;
     if !auth.needs_refresh(s.now(), s.refresh_margin) {
         return None;
     }
-    env.slack.get(&record.integration_identifier)
+    refresher(env, &record.integration_identifier)
 }
 
 /// Whether `record`'s access token has expired.
@@ -158,25 +214,25 @@ async fn refresh(
             None => Ok(Some(record)),
         };
     };
-    let request = oauth::refresh_request(&app.app, &spent);
+    let request = app.request(&spent);
     let renewal = match s.sender.send(&request).await {
         Err(e) => {
-            tracing::warn!(kind = ?e.kind, connection = identifier, "token refresh: no answer from Slack");
+            let provider = app.name();
+            tracing::warn!(kind = ?e.kind, connection = identifier, provider, "token refresh: no answer from the provider");
             Renewal::RetryAfter(now + RETRY_SECS)
         }
-        Ok(answer) => match oauth::parse_refresh(&HttpResponse::new(answer.status, &answer.body), s.now()) {
-            Ok(refreshed) => Renewal::Refreshed {
-                spent,
-                auth: refreshed.auth_record(),
+        Ok(answer) => match app.parse(&HttpResponse::new(answer.status, &answer.body), s.now()) {
+            Ok(auth) => Renewal::Refreshed { spent, auth },
+            Err(e) => match app.dead(&e) {
+                Some(reason) => Renewal::Reconnect {
+                    spent,
+                    reason: reason.to_owned(),
+                },
+                None => {
+                    tracing::warn!(error = %e, connection = identifier, "token refresh failed; the tokens stay as they are");
+                    Renewal::RetryAfter(now + RETRY_SECS)
+                }
             },
-            Err(ExchangeError::Provider(p)) if p.code() == DEAD_REFRESH_TOKEN => Renewal::Reconnect {
-                spent,
-                reason: DEAD_REFRESH_TOKEN.to_owned(),
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, connection = identifier, "token refresh failed; the tokens stay as they are");
-                Renewal::RetryAfter(now + RETRY_SECS)
-            }
         },
     };
     let new_auth = match &renewal {
@@ -289,12 +345,12 @@ async fn sweep_once(s: &Arc<AppState>, stop: &CancellationToken) {
             return;
         }
         let env = s.config.by_id(&env_id);
-        let refresher = env.zip(s.refreshes.tokens(&env_id, &identifier).await.ok().flatten());
+        let found = env.zip(s.refreshes.tokens(&env_id, &identifier).await.ok().flatten());
         let Some((env, tokens)) =
-            refresher.filter(|(e, t)| e.slack.contains_key(&t.record.integration_identifier))
+            found.filter(|(e, t)| refresher(e, &t.record.integration_identifier).is_some())
         else {
-            // Nothing here can refresh it (its environment or Slack
-            // integration is not configured): out of the sweep's way
+            // Nothing here can refresh it (its environment or its Slack or
+            // Webex integration is not configured): out of the sweep's way
             // for an hour, so the rows after it are reached.
             let t = s.now().unix_timestamp();
             let _ = s

@@ -35,5 +35,9 @@ pub(super) const DEMO_INTEGRATIONS: &str = r#"[
       { "identifier": "msteams", "provider": "msteams", "tenant": "organizations",
         "clientId": "00000000-0000-0000-0000-000000000abc", "clientSecret": "demo-teams-client-secret",
         "redirectUri": "{base}/v1/integrations/chat/oauth/callback",
-        "authority": "{base}/standin/microsoft", "graphBaseUrl": "{base}/standin/graph" }
+        "authority": "{base}/standin/microsoft", "graphBaseUrl": "{base}/standin/graph" },
+      { "identifier": "webex", "provider": "webex",
+        "clientId": "C0000000000000000000000000000000000000000000000000000000000demo", "clientSecret": "demo-webex-client-secret",
+        "redirectUri": "{base}/v1/integrations/chat/oauth/callback",
+        "baseUrl": "{base}/standin/webex" }
     ]"#;

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use channel_connect::provider::slack::events::SigningSecret;
-use channel_connect::{ChannelConnect, MsTeams, Secret, Slack};
+use channel_connect::{ChannelConnect, MsTeams, Secret, Slack, Webex};
 
 /// Whether an environment's flows are bound to the browser that opens the
 /// start URL (an `HttpOnly` cookie the callback must present).
@@ -56,9 +56,11 @@ pub struct Environment {
     pub teams: HashMap<String, MsTeams>,
     /// The Slack apps per integration identifier (token refresh and revoke, events).
     pub slack: HashMap<String, SlackApp>,
+    /// The Webex integrations per integration identifier (token refresh).
+    pub webex: HashMap<String, Webex>,
     /// Whether flows are bound to the browser that opens the start URL.
     pub browser_binding: Binding,
-    /// The provider (`slack`, `msteams`) per chat integration identifier.
+    /// The provider (`slack`, `msteams`, `webex-messaging`) per chat integration identifier.
     pub providers: HashMap<String, String>,
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use channel_connect::provider::slack::events::SigningSecret;
 use channel_connect::{
     BaseUrl, ChannelConnect, ClientId, Integration, KeyId, KeyRing, MsTeams, Platform, RedirectUri, Secret,
-    SigningKey, Slack, Tenant,
+    SigningKey, Slack, Tenant, Webex,
 };
 use serde::Deserialize;
 
@@ -248,11 +248,22 @@ fn environment(platform: &Platform, env: EnvironmentFile) -> Result<Environment,
     let mut redirect_urls = HashMap::new();
     let mut teams = HashMap::new();
     let mut slack = HashMap::new();
+    let mut webex = HashMap::new();
     let mut providers = HashMap::new();
     for i in env.integrations {
         let id = i.identifier.clone();
-        if matches!(i.provider.as_str(), "slack" | "msteams") {
-            providers.insert(id.clone(), i.provider.clone());
+        match i.provider.as_str() {
+            "slack" | "msteams" => {
+                providers.insert(id.clone(), i.provider.clone());
+            }
+            // Novu's providerId for Webex.
+            "webex" => {
+                providers.insert(
+                    id.clone(),
+                    channel_connect::provider::webex::PROVIDER_ID.to_owned(),
+                );
+            }
+            _ => {}
         }
         if let Some(u) = &i.redirect_url {
             let parsed = url::Url::parse(u).map_err(|e| format!("integration {id}: redirectUrl: {e}"))?;
@@ -268,6 +279,9 @@ fn environment(platform: &Platform, env: EnvironmentFile) -> Result<Environment,
             }
             Some(App::Slack(app)) => {
                 slack.insert(id, app);
+            }
+            Some(App::Webex(app)) => {
+                webex.insert(id, app);
             }
             None => {}
         }
@@ -290,6 +304,7 @@ fn environment(platform: &Platform, env: EnvironmentFile) -> Result<Environment,
         redirect_urls,
         teams,
         slack,
+        webex,
         providers,
     })
 }
@@ -298,12 +313,14 @@ fn environment(platform: &Platform, env: EnvironmentFile) -> Result<Environment,
 enum App {
     Slack(SlackApp),
     Teams(MsTeams),
+    Webex(Webex),
 }
 
 fn integration(i: IntegrationFile) -> Result<(Integration, Option<App>), String> {
     let display = match i.provider.as_str() {
         "slack" => "Slack",
         "msteams" => "MS Teams",
+        "webex" => "Webex",
         _ => return Ok((Integration::not_chat(i.identifier), None)),
     };
     let Some(client_id) = i.client_id else {
@@ -342,6 +359,12 @@ fn integration(i: IntegrationFile) -> Result<(Integration, Option<App>), String>
             signing_secret,
         };
         (Integration::new(i.identifier, slack), Some(App::Slack(app)))
+    } else if i.provider == "webex" {
+        let mut app = Webex::new(client_id, client_secret, redirect);
+        if let Some(b) = base(&i.base_url)? {
+            app = app.with_base_url(b);
+        }
+        (Integration::new(i.identifier, app.clone()), Some(App::Webex(app)))
     } else {
         let mut app = MsTeams::new(client_id, client_secret, redirect);
         if let Some(t) = &i.tenant {

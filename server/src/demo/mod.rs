@@ -1,4 +1,4 @@
-//! `--demo`'s own pages: `/` with "Connect Slack" and "Connect Teams", each
+//! `--demo`'s own pages: `/` with "Connect Slack", "Connect Teams" and "Connect Webex", each
 //! a form that starts the flow for a demo subscriber (the server plays the
 //! customer's backend here, so the browser never holds the API key).
 
@@ -31,12 +31,14 @@ async fn index() -> Response {
     static PAGE: LazyLock<(String, String)> = LazyLock::new(|| {
         let main = "<h1>channel-connect demo</h1>\
             <p class=\"lead\">Connect a workspace for subscriber <code>subscriber-123</code>.</p>\
-            <p class=\"hint\">Slack and Microsoft are local stand-ins, served by this process.</p>\
+            <p class=\"hint\">Slack, Microsoft and Webex are local stand-ins, served by this process.</p>\
             <div class=\"actions\">\
             <form method=\"post\" action=\"/demo/connect/slack\">\
             <button id=\"connect-slack\" class=\"button\">Connect Slack</button></form>\
             <form method=\"post\" action=\"/demo/connect/msteams\">\
             <button id=\"connect-teams\" class=\"button\">Connect Teams</button></form>\
+            <form method=\"post\" action=\"/demo/connect/webex\">\
+            <button id=\"connect-webex\" class=\"button\">Connect Webex</button></form>\
             </div>";
         let policy = format!(
             "default-src 'none'; {}; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",

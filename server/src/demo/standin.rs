@@ -1,6 +1,7 @@
-//! `--demo`'s stand-ins for Slack and Microsoft: authorize pages with an
-//! "Allow" and a "Cancel" link, token endpoints and the two Graph calls,
-//! answering in the providers' wire formats so the whole flow runs offline.
+//! `--demo`'s stand-ins for Slack, Microsoft and Webex: authorize pages
+//! with an "Allow" and a "Cancel" link, token endpoints, the two Graph
+//! calls and Webex's `people/me`, answering in the providers' wire formats
+//! so the whole flow runs offline.
 //! They trust nothing they did not issue: codes are single-use, bound to
 //! the client and redirect URI, and Microsoft's are PKCE-checked.
 
@@ -43,6 +44,17 @@ pub const TENANT: &str = "5d2e8f3a-1b4c-4d6e-9f70-8a1b2c3d4e5f";
 pub const USER_OID: &str = "00000000-0000-0000-66f3-3332eca7ea81";
 /// The demo Teams app's catalog id.
 pub const TEAMS_APP_ID: &str = "b1c5353a-7aca-41b3-830f-27d5218fe0e5";
+/// The Webex organization every stand-in Webex user belongs to: base64 of
+/// `ciscospark://us/ORGANIZATION/0d0c5e4a-7f0e-4b7c-9a3e-6f1b2c3d4e5f`.
+pub const WEBEX_ORG_ID: &str =
+    "Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi8wZDBjNWU0YS03ZjBlLTRiN2MtOWEzZS02ZjFiMmMzZDRlNWY";
+/// The stand-in Webex user: base64 of
+/// `ciscospark://us/PEOPLE/4a3b2c1d-0e9f-4a8b-8c7d-6e5f4a3b2c1d`.
+pub const WEBEX_PERSON_ID: &str =
+    "Y2lzY29zcGFyazovL3VzL1BFT1BMRS80YTNiMmMxZC0wZTlmLTRhOGItOGM3ZC02ZTVmNGEzYjJjMWQ";
+/// Webex's lifetimes: access tokens 14 days, refresh tokens 90 (less a second, as Webex answers).
+const WEBEX_TOKEN_SECS: u64 = 1_209_599;
+const WEBEX_REFRESH_SECS: u64 = 7_775_999;
 
 struct Grant {
     client_id: String,
@@ -89,6 +101,9 @@ struct Standin {
     refresh_tokens: Mutex<Bounded<&'static str>>,
     /// Slack: what happened, for a test or a curious user to check.
     activity: Mutex<Activity>,
+    /// Webex: access tokens issued (for `people/me`) and live refresh tokens.
+    webex_tokens: Mutex<Bounded<()>>,
+    webex_refresh_tokens: Mutex<Bounded<()>>,
     /// Graph answers app installs with 503 while set (`POST /graph/outage`).
     graph_down: std::sync::atomic::AtomicBool,
 }
@@ -132,6 +147,9 @@ pub fn router(base: &str) -> Router {
             delete(graph_uninstall),
         )
         .route("/graph/activity", get(graph_activity))
+        .route("/webex/v1/authorize", get(webex_authorize))
+        .route("/webex/v1/access_token", post(webex_access_token))
+        .route("/webex/v1/people/me", get(webex_people_me))
         .route("/graph/outage", post(graph_outage))
         .with_state(s)
 }
@@ -167,6 +185,16 @@ impl Standin {
             .unwrap_or_else(|p| p.into_inner())
             .insert(code.clone(), grant);
         code
+    }
+
+    /// A sign-in page's two links back: "Allow" with a new code, "Cancel"
+    /// with `access_denied`, both with the query's state.
+    fn allow_or_cancel(&self, q: &HashMap<String, String>, redirect: &str, scope: &str) -> (String, String) {
+        let state = q.get("state").map(String::as_str).unwrap_or("");
+        let code = self.grant(q, redirect, scope, SLACK_TEAM);
+        let allow = back(redirect, &[("code", &code), ("state", state)]);
+        let cancel = back(redirect, &[("error", "access_denied"), ("state", state)]);
+        (allow, cancel)
     }
 
     fn take(&self, form: &HashMap<String, String>) -> Option<Grant> {
@@ -439,11 +467,8 @@ async fn ms_authorize(State(s): State<Shared>, Path(tenant): Path<String>, Query
     if q.get("code_challenge_method").map(String::as_str) != Some("S256") {
         return bad("AADSTS501491: PKCE with S256 is required");
     }
-    let state = q.get("state").map(String::as_str).unwrap_or("");
     let scope = q.get("scope").map_or("", String::as_str);
-    let code = s.grant(&q, redirect, scope, SLACK_TEAM);
-    let allow = back(redirect, &[("code", &code), ("state", state)]);
-    let cancel = back(redirect, &[("error", "access_denied"), ("state", state)]);
+    let (allow, cancel) = s.allow_or_cancel(&q, redirect, scope);
     page(
         "Microsoft sign-in",
         &[
@@ -580,6 +605,117 @@ async fn graph_outage(State(s): State<Shared>, Query(q): Params) -> StatusCode {
 async fn graph_activity(State(s): State<Shared>) -> Json<Value> {
     let a = lock(&s.activity);
     Json(json!({ "installs": a.teams_installs, "uninstalls": a.teams_uninstalls }))
+}
+
+async fn webex_authorize(State(s): State<Shared>, Query(q): Params) -> Response {
+    let Some(redirect) = s.redirect(&q) else {
+        return bad("redirect_uri is not this server's, or a parameter is too long");
+    };
+    if q.get("response_type").map(String::as_str) != Some("code") {
+        return bad("response_type must be code");
+    }
+    let scope = q.get("scope").map_or("", String::as_str);
+    let (allow, cancel) = s.allow_or_cancel(&q, redirect, scope);
+    page(
+        "Webex",
+        &[
+            ("user", "megan@demo.example"),
+            ("organization", "Demo Organization"),
+            ("scope", scope),
+        ],
+        &[("allow", "Allow", &allow), ("cancel", "Cancel", &cancel)],
+    )
+}
+
+/// Webex's error shape: `message` (the OAuth error inside it), `errors`, `trackingId`.
+fn webex_error(status: StatusCode, message: &str) -> Response {
+    let body = json!({
+        "message": message, "errors": [{ "description": message }],
+        "trackingId": "STANDIN_0d0c5e4a"
+    });
+    (status, Json(body)).into_response()
+}
+
+impl Standin {
+    /// A new access token (remembered for `people/me`) with `refresh`.
+    fn webex_tokens(&self, refresh: &str) -> Value {
+        let mut random = [0u8; 12];
+        crate::os_entropy(&mut random);
+        let access = format!("standin-webex-{}_PF84_demo", URL_SAFE_NO_PAD.encode(random));
+        lock(&self.webex_tokens).insert(access.clone(), ());
+        json!({
+            "access_token": access, "expires_in": WEBEX_TOKEN_SECS,
+            "refresh_token": refresh, "refresh_token_expires_in": WEBEX_REFRESH_SECS,
+            "token_type": "Bearer"
+        })
+    }
+}
+
+/// `access_token`: a code (single-use, bound to the client and redirect
+/// URI), or a refresh token (Webex answers the same refresh token, extended).
+async fn webex_access_token(State(s): State<Shared>, Form(form): Form<HashMap<String, String>>) -> Response {
+    let invalid_grant = |what: &str| {
+        webex_error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "POST failed: HTTP/1.1 400 Bad Request (url = https://idbroker.webex.com/idb/oauth2/v1/access_token, error = '(invalid_grant) {what}')"
+            ),
+        )
+    };
+    if form.get("client_secret").is_none_or(String::is_empty) {
+        return webex_error(
+            StatusCode::UNAUTHORIZED,
+            "error = '(invalid_client) Client authentication failed.'",
+        );
+    }
+    match form.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => {
+            if s.take(&form).is_none() {
+                return invalid_grant("Authorization code has been used or is invalid.");
+            }
+            let mut random = [0u8; 12];
+            crate::os_entropy(&mut random);
+            let refresh = format!(
+                "standin-webex-refresh-{}_PF84_demo",
+                URL_SAFE_NO_PAD.encode(random)
+            );
+            lock(&s.webex_refresh_tokens).insert(refresh.clone(), ());
+            Json(s.webex_tokens(&refresh)).into_response()
+        }
+        Some("refresh_token") => {
+            let refresh = form.get("refresh_token").cloned().unwrap_or_default();
+            if !lock(&s.webex_refresh_tokens).by_key.contains_key(&refresh) {
+                return invalid_grant(
+                    "The refresh token provided is expired, revoked, malformed, or invalid.",
+                );
+            }
+            Json(s.webex_tokens(&refresh)).into_response()
+        }
+        _ => webex_error(
+            StatusCode::BAD_REQUEST,
+            "error = '(unsupported_grant_type) The grant type is not supported.'",
+        ),
+    }
+}
+
+/// `people/me`: the stand-in user, for a token the stand-in issued.
+async fn webex_people_me(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if !token.is_some_and(|t| lock(&s.webex_tokens).by_key.contains_key(t)) {
+        return webex_error(
+            StatusCode::UNAUTHORIZED,
+            "The request requires a valid access token set in the Authorization request header.",
+        );
+    }
+    Json(json!({
+        "id": WEBEX_PERSON_ID, "emails": ["megan@demo.example"], "phoneNumbers": [],
+        "displayName": "Megan Bowen", "nickName": "Megan", "firstName": "Megan", "lastName": "Bowen",
+        "orgId": WEBEX_ORG_ID, "created": "2015-10-18T14:26:16.000Z", "type": "person"
+    }))
+    .into_response()
 }
 
 #[cfg(test)]

@@ -53,6 +53,8 @@ fn fields_of(provider: &str, kind: &str) -> Option<(&'static [&'static str], &'s
         ("slack" | "msteams", "webhook") => Some((&["url"], &["channel", "channelId"])),
         ("msteams", "ms_teams_channel") => Some((&["teamId", "channelId"], &[])),
         ("msteams", "ms_teams_user") => Some((&["userId"], &["tenantId"])),
+        ("webex-messaging", "webex_person") => Some((&["personId"], &[])),
+        ("webex-messaging", "webex_room") => Some((&["roomId"], &["parentId"])),
         _ => None,
     }
 }

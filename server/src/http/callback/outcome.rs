@@ -39,6 +39,7 @@ impl Connected {
         let (provider, place) = match provider_id {
             "slack" => ("Slack".to_owned(), "workspace"),
             "msteams" => ("Microsoft Teams".to_owned(), "tenant"),
+            "webex-messaging" => ("Webex".to_owned(), "organization"),
             other => (display_name.unwrap_or(other).to_owned(), "workspace"),
         };
         let workspace = records.connection.as_ref().map(|c| {
@@ -51,7 +52,7 @@ impl Connected {
         let user = records
             .endpoints
             .iter()
-            .any(|e| e.endpoint.kind().ends_with("_user"));
+            .any(|e| e.endpoint.kind().ends_with("_user") || e.endpoint.kind() == "webex_person");
         Connected {
             provider,
             place,

@@ -167,7 +167,8 @@ async fn take_parked(
     })
 }
 
-/// Redeems the code and parses the answer into records.
+/// Redeems the code and parses the answer into records; for a provider
+/// whose token answer names nobody (Webex), asks who first.
 async fn exchange(
     s: &AppState,
     verified: &VerifiedCallback,
@@ -178,20 +179,42 @@ async fn exchange(
         .map_err(|e| Refusal::plain(e.status(), &e.to_string()))?
         .ok_or_else(|| Refusal::plain(400, "Nothing to exchange"))?;
     let provider = verified.state.provider();
+    let answer = send(s, &request, provider, "token exchange").await?;
+    let tokens = HttpResponse::new(answer.status, &answer.body);
+    let refused = |operation: &'static str, status: u16| {
+        move |e: channel_connect::ExchangeError| {
+            tracing::warn!(provider, operation, status, refusal = %e, "provider answer refused");
+            Refusal::plain(e.status(), &e.to_string())
+        }
+    };
+    let identity = verified
+        .identity_request(&tokens)
+        .map_err(refused("token exchange", answer.status))?;
+    let Some(identity) = identity else {
+        return verified
+            .records(&tokens, now)
+            .map_err(refused("token exchange", answer.status));
+    };
+    let who = send(s, &identity, provider, "identity").await?;
+    verified
+        .records_with_identity(&tokens, &HttpResponse::new(who.status, &who.body), now)
+        .map_err(refused("identity", who.status))
+}
+
+/// Sends one provider call of the exchange, timed.
+async fn send(
+    s: &AppState,
+    request: &channel_connect::HttpRequest,
+    provider: &str,
+    operation: &'static str,
+) -> Result<crate::sender::Answer, Refusal> {
     let started = std::time::Instant::now();
-    let sent = s.sender.send(&request).await;
+    let sent = s.sender.send(request).await;
     s.metrics
         .exchange_seconds
         .observe(started.elapsed().as_secs_f64());
-    let answer = sent.map_err(|error| {
-        tracing::warn!(provider, operation = "token exchange", %error, "provider call failed");
+    sent.map_err(|error| {
+        tracing::warn!(provider, operation, %error, "provider call failed");
         Refusal::plain(502, "The provider could not be reached")
-    })?;
-    verified
-        .records(&HttpResponse::new(answer.status, &answer.body), now)
-        .map_err(|e| {
-            let status = answer.status;
-            tracing::warn!(provider, operation = "token exchange", status, refusal = %e, "provider answer refused");
-            Refusal::plain(e.status(), &e.to_string())
-        })
+    })
 }
