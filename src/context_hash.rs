@@ -4,7 +4,10 @@
 //! canonical JSON as OLPC canonical JSON in `@tufjs/canonical-json`: object
 //! keys sorted by UTF-16 code units, no whitespace, strings escaped only for
 //! `"` and `\` (every other character, control characters included, is
-//! written as is), integers only (a float has no canonical form).
+//! written as is), integers only (a float has no canonical form), each
+//! number read and written as JavaScript does: the nearest double, written
+//! by `JSON.stringify` (`1e16` is `10000000000000000`, 2^60 is
+//! `1152921504606847000`, `1e21` is `1e+21`).
 //!
 //! The customer's backend signs the context it puts in the request; with
 //! [`crate::Integration::with_context_hmac`] on, a request whose context was
@@ -60,18 +63,19 @@ use crate::keys::HmacSha256;
 /// let price = json!({"tenant": {"id": "org-acme", "data": {"price": 9.5}}});
 /// assert_eq!(canonical_json(price.as_object().unwrap()), Err(CanonicalJsonError::NonInteger));
 ///
-/// // 2^53 + 1: JavaScript would read it as 2^53, and hash something else.
-/// let big = json!({"tenant": {"id": "org-acme", "data": {"id": 9_007_199_254_740_993_u64}}});
-/// assert_eq!(canonical_json(big.as_object().unwrap()), Err(CanonicalJsonError::OutOfRange));
+/// // 2^53 + 1: JavaScript reads it as 2^53, and so does the hash.
+/// let big = json!({"tenant": {"id": "org-acme", "seats": 9_007_199_254_740_993_u64}});
+/// assert_eq!(canonical_json(big.as_object().unwrap()).unwrap(), r#"{"tenant":{"id":"org-acme","seats":9007199254740992}}"#);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CanonicalJsonError {
-    /// A number that is not an integer.
+    /// A number that is not an integer (as JavaScript reads it).
     #[error("canonical JSON has no form for non-integer numbers")]
     NonInteger,
-    /// An integer beyond ±2^53, which JavaScript (and so the customer's
-    /// hash) cannot represent exactly: refused rather than silently mismatched.
+    /// No longer returned: an integer beyond ±2^53 is written as
+    /// `@tufjs/canonical-json` writes the double JavaScript reads (SPEC.md
+    /// section 11.5). Kept so that matches on it still compile.
     #[error("canonical JSON here refuses integers beyond 2^53")]
     OutOfRange,
 }
@@ -160,15 +164,54 @@ fn write_string(s: &str, out: &mut String) {
     out.push('"');
 }
 
+/// A number as `@tufjs/canonical-json` writes what `JSON.parse` made of it:
+/// the nearest double (to nearest, ties to even, as a JSON literal is read),
+/// refused unless it is an integer (`Number.isInteger`), then written by
+/// `JSON.stringify` (ECMAScript `Number::toString`): the shortest digits
+/// that read back as the same double, padded with zeros below 10^21
+/// (2^60 is `1152921504606847000`), in exponent form from 10^21 up
+/// (`1e+21`, `1.5e+300`); `-0` is `0`.
 fn write_integer(n: &Number, out: &mut String) -> Result<(), CanonicalJsonError> {
-    let _ = write!(out, "{}", exact_integer(n)?);
+    // Exact integers within ±2^53 are their own double: written as such.
+    if let Some(i) = n.as_i64().filter(|i| i.unsigned_abs() <= MAX_SAFE) {
+        let _ = write!(out, "{i}");
+        return Ok(());
+    }
+    // `as` rounds to nearest, ties to even: the double JavaScript reads
+    // from the same literal (serde_json reads float literals exactly so).
+    let d = match (n.as_u64(), n.as_i64(), n.as_f64()) {
+        (Some(u), _, _) => u as f64,
+        (_, Some(i), _) => i as f64,
+        (_, _, Some(f)) => f,
+        _ => return Err(CanonicalJsonError::NonInteger),
+    };
+    if !d.is_finite() || d.fract() != 0.0 {
+        return Err(CanonicalJsonError::NonInteger);
+    }
+    if d == 0.0 {
+        out.push('0'); // `-0` too
+    } else if d.abs() < 1e21 {
+        // Rust writes the shortest round-trip digits, padded with zeros.
+        let _ = write!(out, "{d}");
+    } else {
+        // `1.5e300` in Rust, `1.5e+300` in JavaScript.
+        let e = format!("{d:e}");
+        match e.split_once('e') {
+            Some((digits, exp)) if !exp.starts_with('-') => {
+                let _ = write!(out, "{digits}e+{exp}");
+            }
+            _ => out.push_str(&e),
+        }
+    }
     Ok(())
 }
 
-/// The integer a JSON number stands for, as JavaScript reads it: `1.0`,
-/// `1e3` and `-0` are the integers 1, 1000 and 0; a fraction is refused
-/// (`NonInteger`), and so is anything beyond ±2^53 (`OutOfRange`), where
-/// JavaScript's numbers stop being exact integers.
+/// The integer a number of a context's `data` stands for (SPEC.md section
+/// 11.3; not canonical JSON's rule, which writes any integral double):
+/// `1.0`, `1e3` and `-0` are the integers 1, 1000 and 0; a fraction is
+/// refused (`NonInteger`), and so is anything beyond ±2^53 (`OutOfRange`),
+/// where JavaScript's numbers stop being exact integers. (A body's literals
+/// were judged as written when it was read; this judges the number.)
 pub(crate) fn exact_integer(n: &Number) -> Result<i64, CanonicalJsonError> {
     if let Some(i) = n.as_i64() {
         if i.unsigned_abs() > MAX_SAFE {

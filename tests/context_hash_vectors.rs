@@ -161,3 +161,59 @@ fn not_canonicalizable_contexts_are_refused() {
         }
     }
 }
+
+/// SPEC.md section 11.5 end to end: a request whose context holds integers
+/// beyond 2^53 outside `data` (`1e16`, 2^60), and literals JavaScript rounds
+/// (`1e-400`), is accepted with the hash Node computed over what
+/// `@tufjs/canonical-json` writes, and refused with any other.
+#[test]
+fn a_request_carrying_numbers_javascript_rounds_is_accepted_with_the_tufjs_hash() {
+    use channel_connect::*;
+    use time::OffsetDateTime;
+
+    let f = file();
+    for name in [
+        "integers-beyond-2-53-outside-data",
+        "literals-javascript-rounds-to-integers",
+    ] {
+        let v = f["vectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == name)
+            .unwrap_or_else(|| panic!("the file has {name}"));
+        let key = str_field(v, "secretKey");
+        let slack = Slack::new(
+            ClientId::new("1234567890.1234567890").unwrap(),
+            Secret::new("slack-client-secret"),
+            RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback").unwrap(),
+        );
+        let core = ChannelConnect::builder(
+            "6615c4b2e0f3a1b2c3d4e5f6",
+            "6615c4b2e0f3a1b2c3d4e5f7",
+            KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32]).unwrap()),
+        )
+        .integration(Integration::new("slack", slack).with_context_hmac(true))
+        .environment_secret_key(Secret::new(key))
+        .build()
+        .unwrap();
+        let now = OffsetDateTime::from_unix_timestamp(1_767_225_600).unwrap();
+        let entropy = Entropy([7; 32]);
+        let request = |hash: &str| {
+            // The context exactly as Node read it: the shared raw text.
+            let body = format!(
+                r#"{{"integrationIdentifier":"slack","context":{},"contextHash":"{hash}"}}"#,
+                str_field(v, "contextJson")
+            );
+            ConnectRequestBody::from_json(body.as_bytes())
+                .and_then(|body| core.connect_url(&body, &IssueParams::new(now, &entropy)))
+        };
+        let hash = str_field(v, "contextHash");
+        assert!(request(hash).is_ok(), "{name}: {:?}", request(hash).err());
+        assert_eq!(
+            request(&flip_digit(hash, 7)).unwrap_err(),
+            RequestError::ContextHashInvalid,
+            "{name}"
+        );
+    }
+}

@@ -18,9 +18,15 @@
 // number written `1.0` reaches both as the same input. `context` is the same
 // value re-serialised by JSON.stringify (so `1.0` shows as `1`), for reading.
 //
-// Deliberately absent: numbers beyond ±2^53 (JavaScript rounds them to the
-// nearest double, the crate keeps integers exact and refuses such floats) and
-// lone surrogates (serde_json rejects them).
+// Numbers are what JavaScript makes of them: JSON.parse reads the nearest
+// double, canonicalize accepts it when Number.isInteger, and JSON.stringify
+// writes it (shortest round-trip digits, zero-padded below 1e21, exponent form
+// from 1e21 up). So integers beyond 2^53 (`1e16`, 2^60), literals JavaScript
+// rounds (`9007199254740993.0`, `1e-400`) and huge integral doubles
+// (`1.5e300`) have a canonical form, and the vectors below pin it: SPEC.md
+// section 11.5. (Section 11.3 refuses such numbers inside a request's `data`;
+// canonical JSON itself takes any context.)
+// Deliberately absent: lone surrogates (JSON refuses them, SPEC.md 11.1).
 
 import { createHmac } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -98,6 +104,23 @@ const valid = [
   ['context-keys-spaces-markup-emoji', DEMO, '{"a b":"1","<b>":"2","🔑":"3","ñ.ü-ß_":"4"}'],
   ['empty-context', DEMO, '{}'],
   [
+    'integers-beyond-2-53-outside-data',
+    LONG,
+    '{"tenant":{"id":"big","e16":1e16,"negE16":-1e16,"pow60":1152921504606846976,"pow60plus1":1152921504606846977,' +
+      '"pow53plus1":9007199254740993,"pow53plus1Float":9007199254740993.0,"e16plus1":10000000000000001,' +
+      '"u64max":18446744073709551615,"pow64":18446744073709551616,"e20":1e20,"below21":999999999999999999999,' +
+      '"e21":1e21,"pow70":1180591620717411303424,"huge":1.5e300,"maxDouble":1.7976931348623157e308,' +
+      '"long":123456789012345678901234567890,"negLong":-123456789012345678901234567890}}',
+  ],
+  [
+    'literals-javascript-rounds-to-integers',
+    UNICODE,
+    '{"r":{"id":"round","tiny":1e-400,"negTiny":-1e-400,"almostOne":1.0000000000000001,' +
+      '"halfAbove2_53":9007199254740992.5,"pointOneE1":0.1e1,"hundredEMinus2":100e-2,"list":[1e-400,2.00000000000000001]}}',
+  ],
+  ['integer-beyond-2-53-top-level', UNICODE, '{"n":1e16}'],
+  ['integers-beyond-2-53-in-data', DEMO, '{"t":{"id":"x","data":{"pow60":1152921504606846976,"e21":1e21,"neg":-1e21}}}'],
+  [
     'insignificant-whitespace-in-input',
     UNICODE,
     '{ \n\t"tenant" : {\r\n  "data" : { "b" : [ 1 , 2 ] , "a" : "x y" } ,\n  "id" : "ws" } ,  "app" : "a" }',
@@ -111,6 +134,8 @@ const refused = [
   ['small-exponent-deep', DEMO, '{"a":{"id":"x","data":{"deep":{"v":[{"w":1e-7}]}}}}'],
   ['float-after-valid-keys', UNICODE, '{"a":"ok","b":{"id":"y","data":{"pi":3.14159}}}'],
   ['top-level-float', LONG, '{"n":0.1}'],
+  ['smallest-subnormal', DEMO, '{"t":{"id":"x","n":5e-324}}'],
+  ['half-below-2-52', UNICODE, '{"t":{"id":"x","n":4503599627370495.5}}'],
 ];
 
 function hmacHex(key, message) {
