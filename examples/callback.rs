@@ -77,6 +77,9 @@ fn run() -> Result<Value, Failure> {
     let core = demo::load(args.get("config"))?;
     let mut verify = VerifyParams::at(demo::now(args.get("now"))?);
     verify.binding = args.get("binding").map(str::as_bytes);
+    // The whole URL, the path and query, or the query: `parse` takes the
+    // query out of it (after the first `?`, before a `#`) and applies the
+    // 8 KiB limit to the query alone (SPEC.md section 8), as a server does.
     let params = CallbackParams::parse(input)?;
     let verified = core.verify_callback(&params, &verify)?;
     let mut out = describe(&verified);

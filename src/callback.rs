@@ -102,10 +102,17 @@ impl<'a> CallbackParams<'a> {
         let query = if input.as_bytes().get(first) == Some(&b'?') {
             &input[first + 1..]
         } else {
-            // No `?`: a raw query, unless it looks like a URL or a path.
+            // No `?` first: a raw query, unless it looks like a URL or a
+            // path, whose query (if any) follows its first `?` before a
+            // `#` (a path may hold `=` or `&`: `/cb;v=1?state=...`).
             let head = &input.as_bytes()[..first];
             let url_or_path = head.starts_with(b"/") || head.windows(3).any(|w| w == b"://");
-            if url_or_path { "" } else { input }
+            if url_or_path {
+                let end = input.find('#').unwrap_or(input.len());
+                input[..end].find('?').map_or("", |q| &input[q + 1..])
+            } else {
+                input
+            }
         };
         // The limit is the query's own: not the scheme, host, path or `?`
         // before it, nor a fragment after it.

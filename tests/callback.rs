@@ -11,6 +11,44 @@ use proptest::prelude::*;
 const TEAMS_AUTOLINK: &str =
     r#"{"integrationIdentifier":"msteams","subscriberId":"subscriber-123","context":{"tenant":"acme"}}"#;
 
+/// SPEC.md section 8: the 8 KiB count the query alone, as received: not
+/// the `?`, nor the scheme, host and path before it, nor a fragment; the same
+/// whether the verifier (or `examples/callback`) is given the whole URL, the
+/// path and query, or the query with or without its `?`.
+#[test]
+fn the_callback_limit_counts_the_query_alone() {
+    let query = |n: usize| {
+        let q = "code=4724.demo-code&state=AQEB&pad=";
+        let pad = n - q.len();
+        format!("{q}{}", "x".repeat(pad))
+    };
+    let limit = channel_connect::callback::MAX_CALLBACK_BYTES;
+    assert_eq!(limit, 8192);
+    for (n, fits) in [(limit, true), (limit + 1, false)] {
+        let q = query(n);
+        for input in [
+            q.clone(),
+            format!("?{q}"),
+            format!("/v1/integrations/chat/oauth/callback?{q}"),
+            format!("https://api.example.com/v1/integrations/chat/oauth/callback?{q}"),
+            format!("https://api.example.com/cb?{q}#{}", "f".repeat(9000)),
+            // A path may hold `=` and `&` before its `?`.
+            format!("https://api.example.com/cb;v=1&w?{q}"),
+            format!("/cb;v=1?{q}"),
+        ] {
+            let parsed = CallbackParams::parse(&input);
+            match (fits, parsed) {
+                (true, Ok(p)) => assert_eq!(p.state.as_deref(), Some("AQEB"), "{}", &input[..40]),
+                (false, Err(CallbackError::TooLarge)) => {}
+                (fits, other) => panic!("{n} bytes, fits {fits}: {other:?} for {}", &input[..40]),
+            }
+        }
+    }
+    // A `?` inside a raw query's value is the value's.
+    let p = CallbackParams::parse("code=a?b&state=AQEB").unwrap();
+    assert_eq!(p.code.as_deref(), Some("a?b"));
+}
+
 #[test]
 fn slack_code() {
     let core = core();

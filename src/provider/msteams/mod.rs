@@ -626,31 +626,36 @@ impl Provider for MsTeams {
                 _ => Err(CallbackError::MissingParameters),
             };
         }
+        // A connect state expects the admin-consent callback only (SPEC.md
+        // section 7): a code, even empty and without `admin_consent`, is
+        // another flow's answer.
         if params.code.is_some() {
             return Err(CallbackError::Conflicting(Conflict::CodeOnAdminConsent));
         }
-        match (params.admin_consent.as_deref(), params.tenant.as_deref()) {
-            (Some(consent), Some(tenant)) if consent.eq_ignore_ascii_case("true") => {
-                if is_consumer_tenant(tenant) {
-                    return Err(CallbackError::TenantNotAllowed);
-                }
-                let tenant = UnverifiedTenant::new(tenant).ok_or(CallbackError::Malformed("tenant"))?;
-                if state
-                    .workspace()
-                    .is_some_and(|w| !w.eq_ignore_ascii_case(tenant.claimed()))
-                {
-                    return Err(CallbackError::WorkspaceMismatch);
-                }
-                Ok(ProviderOutcome::AdminConsent {
-                    tenant,
-                    scope: params.scope.as_deref().map(str::to_owned),
-                })
-            }
-            (Some(consent), Some(_)) if !consent.eq_ignore_ascii_case("false") => {
-                Err(CallbackError::Malformed("admin_consent"))
-            }
-            _ => Err(CallbackError::MissingParameters),
+        // Microsoft writes `True`; a declined consent comes as `error`, so
+        // any other value (`False` included) is no answer of its.
+        match params.admin_consent.as_deref() {
+            Some(consent) if consent.eq_ignore_ascii_case("true") => {}
+            Some(_) => return Err(CallbackError::Malformed("admin_consent")),
+            None => return Err(CallbackError::MissingParameters),
         }
+        let Some(tenant) = params.tenant.as_deref() else {
+            return Err(CallbackError::MissingParameters);
+        };
+        if is_consumer_tenant(tenant) {
+            return Err(CallbackError::TenantNotAllowed);
+        }
+        let tenant = UnverifiedTenant::new(tenant).ok_or(CallbackError::Malformed("tenant"))?;
+        if state
+            .workspace()
+            .is_some_and(|w| !w.eq_ignore_ascii_case(tenant.claimed()))
+        {
+            return Err(CallbackError::WorkspaceMismatch);
+        }
+        Ok(ProviderOutcome::AdminConsent {
+            tenant,
+            scope: params.scope.as_deref().map(str::to_owned),
+        })
     }
 
     fn proof_workspace<'o>(&self, state: &VerifiedState, outcome: &'o ProviderOutcome) -> Option<&'o str> {
