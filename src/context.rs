@@ -15,6 +15,10 @@ pub const MAX_CONTEXT_KEY_BYTES: usize = 100;
 /// Largest `data` object, in bytes of compact JSON.
 pub const MAX_CONTEXT_DATA_BYTES: usize = 64 * 1024;
 
+/// Deepest `data`: the object itself is level 1, each array or object in it
+/// one level more (`{"a": [{}]}` has 3 levels).
+pub const MAX_CONTEXT_DATA_DEPTH: usize = 64;
+
 /// One context entry: `key: "id"` or `key: {"id": "...", "data": {...}}`.
 ///
 /// ```
@@ -118,8 +122,19 @@ impl<'a> Context<'a> {
                 return Err(ValidationError::ContextIdInvalid);
             }
             if let Some(d) = data {
-                if !d.values().all(exact_integers) {
-                    return Err(ValidationError::ContextDataNumber { key: shown(key) });
+                match d
+                    .values()
+                    .map(|v| data_rule(v, 2))
+                    .find(Option::is_some)
+                    .flatten()
+                {
+                    Some(DataRule::TooDeep) => {
+                        return Err(ValidationError::ContextDataTooDeep { key: shown(key) });
+                    }
+                    Some(DataRule::Number) => {
+                        return Err(ValidationError::ContextDataNumber { key: shown(key) });
+                    }
+                    None => {}
                 }
                 // Measured as the state writes it (integers as integers).
                 let len = compact_json_len(d);
@@ -219,19 +234,35 @@ impl<'a> Context<'a> {
 
 type JsonObject = Map<String, Value>;
 
-/// True when every number in `v` stands for an integer within ±2^53, as
-/// JavaScript and canonical JSON read it (`1.0` and `1e3` are integers).
-fn exact_integers(v: &Value) -> bool {
+/// Which rule of `data` a value breaks, if any.
+#[derive(Clone, Copy)]
+enum DataRule {
+    /// Deeper than [`MAX_CONTEXT_DATA_DEPTH`].
+    TooDeep,
+    /// A number that is not an integer within ±2^53.
+    Number,
+}
+
+/// The first rule `v`, at `level` inside `data` (`data` is level 1), breaks:
+/// every number must stand for an integer within ±2^53 (`1.0` and `1e3` are
+/// integers), and nothing may nest deeper than [`MAX_CONTEXT_DATA_DEPTH`].
+/// (A body read by `from_json` had its literals judged as written already;
+/// a `Value` built in code has no literal, only its number.)
+fn data_rule(v: &Value, level: usize) -> Option<DataRule> {
+    let nested = |level| (level > MAX_CONTEXT_DATA_DEPTH).then_some(DataRule::TooDeep);
     match v {
-        Value::Number(n) => crate::context_hash::exact_integer(n).is_ok(),
-        Value::Array(items) => items.iter().all(exact_integers),
-        Value::Object(m) => m.values().all(exact_integers),
-        _ => true,
+        Value::Number(n) => crate::context_hash::exact_integer(n)
+            .err()
+            .map(|_| DataRule::Number),
+        Value::Array(items) => nested(level).or_else(|| items.iter().find_map(|i| data_rule(i, level + 1))),
+        Value::Object(m) => nested(level).or_else(|| m.values().find_map(|i| data_rule(i, level + 1))),
+        _ => None,
     }
 }
 
-/// A key as error messages show it: plain text, or `?` when nothing is left.
-fn shown(key: &str) -> String {
+/// A key as error messages show it (SPEC.md section 11.3): plain text, or
+/// `?` when nothing is left.
+pub(crate) fn shown(key: &str) -> String {
     crate::text::description(key).unwrap_or_else(|| "?".into())
 }
 

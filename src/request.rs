@@ -9,6 +9,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+mod wire;
+
 use crate::context::Context;
 use crate::ids::{ConnectionIdentifier, IntegrationIdentifier, SubscriberId};
 pub use crate::validation::ValidationError;
@@ -85,7 +87,7 @@ impl ConnectionMode {
 /// assert_eq!(body.integration_identifier, None);
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectRequestBody {
     /// Required: which integration (Slack or MS Teams) to connect.
@@ -130,7 +132,7 @@ pub struct ConnectRequestBody {
 /// assert_eq!(refused.unwrap_err().status(), 422);
 /// # Ok::<(), RequestError>(())
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkUserRequestBody {
     /// Required: the integration.
@@ -251,7 +253,40 @@ from_json!(
     LinkUserRequestBody
 );
 
-fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, RequestError> {
+/// Both bodies deserialize as [`ConnectRequestBody::from_json`] reads them
+/// (SPEC.md section 11.1): every member read in full, ignored ones included,
+/// so `1e400` or a lone surrogate escape anywhere refuses the body; a
+/// listed member given twice refuses it; `context` and its `data` as
+/// section 11.3 reads them. A refusal that `from_json` returns typed is here
+/// the deserializer's error, with the same text.
+///
+/// ```
+/// use channel_connect::{ConnectRequestBody, LinkUserRequestBody};
+///
+/// let body: ConnectRequestBody = serde_json::from_str(r#"{"integrationIdentifier":"slack","clientVersion":"2.4.1"}"#)?;
+/// assert_eq!(body.integration_identifier.as_deref(), Some("slack"));
+/// // An ignored member is still JSON: a lone surrogate refuses the body.
+/// assert!(serde_json::from_str::<LinkUserRequestBody>(r#"{"note":"\ud800"}"#).is_err());
+/// // A number in `data` is judged as written: 2^53 + 1 is no integer JavaScript keeps.
+/// let refused = serde_json::from_str::<ConnectRequestBody>(
+///     r#"{"context":{"tenant":{"id":"org-acme","data":{"n":9007199254740993.0}}}}"#,
+/// );
+/// assert!(refused.unwrap_err().to_string().starts_with("Context 'tenant' data may hold only integers"));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+impl<'de> Deserialize<'de> for ConnectRequestBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        wire::read_body(d, &wire::Refusal::default())
+    }
+}
+
+impl<'de> Deserialize<'de> for LinkUserRequestBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        wire::read_body(d, &wire::Refusal::default())
+    }
+}
+
+fn parse_body<T: wire::BodyFields>(bytes: &[u8]) -> Result<T, RequestError> {
     if bytes.len() > MAX_BODY_BYTES {
         return Err(ValidationError::BodyTooLarge.into());
     }
@@ -259,13 +294,17 @@ fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Request
     if first != Some(&b'{') {
         return Err(ValidationError::BodyNotObject.into());
     }
-    // serde's messages quote input values; ours name only the position.
-    serde_json::from_slice(bytes).map_err(|e| {
-        ValidationError::Body {
+    let refusal = wire::Refusal::default();
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let read = wire::read_body(&mut de, &refusal).and_then(|body| de.end().map(|()| body));
+    read.map_err(|e| {
+        // A field refusal found while reading is returned as itself; any
+        // other error names only the position (serde's messages quote input).
+        let v = refusal.take().unwrap_or(ValidationError::Body {
             line: e.line(),
             column: e.column(),
-        }
-        .into()
+        });
+        v.into()
     })
 }
 

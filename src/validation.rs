@@ -90,6 +90,14 @@ pub enum ValidationError {
         /// The context key, as plain text.
         key: String,
     },
+    /// A context `data` nests deeper than
+    /// [`crate::context::MAX_CONTEXT_DATA_DEPTH`] levels (`data` itself is
+    /// level 1). The key is shown as plain text.
+    #[error("Context '{key}' data is nested too deeply: at most 64 levels")]
+    ContextDataTooDeep {
+        /// The context key, as plain text.
+        key: String,
+    },
     /// `scope` breaks its rule.
     #[error("scope must be 1 to 50 scopes of 1 to 100 visible characters without commas")]
     ScopeInvalid,

@@ -801,14 +801,50 @@ def parse_request_json(body: bytes):
     if has_lone_surrogate(v):
         raise Refused("BodyInvalid", "lone surrogate escape")
     assert isinstance(v, JObj)
+    # Section 11.1: at most 127 levels, the body object being level 1, in
+    # every member, ignored ones included; `data` is held to its own limit
+    # (section 11.3), so a `data` too deep is that refusal, not this one.
+    if depth_outside_data(v, 1) > MAX_BODY_DEPTH:
+        raise Refused("BodyInvalid", "nested deeper than 127 levels")
     return v
+
+
+MAX_BODY_DEPTH = 127
+MAX_DATA_DEPTH = 64
+
+
+def depth_of(v, level: int) -> int:
+    """The deepest level in v, v being at `level` (arrays and objects count)."""
+    if isinstance(v, list):
+        return max([level] + [depth_of(x, level + 1) for x in v])
+    if isinstance(v, dict):
+        return max([level] + [depth_of(x, level + 1) for x in v.values()])
+    return level - 1
+
+
+def depth_outside_data(body, level: int) -> int:
+    """The body's depth, each context entity's `data` counted as a leaf."""
+    deepest = level
+    for name, x in body.items():
+        if name == "context" and isinstance(x, dict):
+            deepest = max(deepest, level + 1)
+            for ent in x.values():
+                if isinstance(ent, dict):
+                    rest = {k: y for k, y in ent.items() if k != "data"}
+                    deepest = max(deepest, depth_of(rest, level + 2))
+                else:
+                    deepest = max(deepest, depth_of(ent, level + 2))
+        else:
+            deepest = max(deepest, depth_of(x, level + 1))
+    return deepest
 
 
 def plain_key(key: str) -> str:
     """Section 11.3: KEY as plain text in the 422 details."""
-    # SPEC reading: "markup (`<` up to the next `>`) removed" removes a `<`
-    # only when a `>` follows it; a `<` without one stays.
-    s = re.sub(r"<[^>]*>", "", key)
+    # Markup: a `<` and everything up to and including the next `>` become
+    # one space; a `<` with no `>` after it drops the rest of the key.
+    s = re.sub(r"<[^>]*>", " ", key)
+    s = s.split("<", 1)[0]
     s = "".join(" " if (c in "\"'&>" or is_control(c) or c in WHITE_SPACE) else c for c in s)
     s = re.sub(" +", " ", s).strip(" ")
     b = s.encode("utf-8")
@@ -850,6 +886,9 @@ def check_context(ctx: dict, bad) -> list:
             bad("ContextInvalid", "a context id outside 1 to 100 bytes of [A-Za-z0-9_-]")
         text = None
         if data is not None:
+            if depth_of(data, 1) > MAX_DATA_DEPTH:
+                bad("ContextDataTooDeep", f"Context '{plain_key(key)}' data is nested too deeply: at most 64 levels")
+                continue
             if not numbers_ok(data):
                 bad(
                     "ContextDataNumber",
@@ -1209,12 +1248,14 @@ def issue(purpose, integ, body_text: bytes, key_id, key, now, entropy, binding, 
 ISSUE_ERROR_KINDS = {
     "InvalidWorkspace",
     "UrlTooLong",
+    "BodyInvalid",
     "TooManyContexts",
     "ContextKeyInvalid",
     "ContextDataNumber",
     "ContextDataTooLarge",
+    "ContextDataTooDeep",
 }
-FIXED_DETAIL_KINDS = {"TooManyContexts", "ContextDataNumber", "ContextDataTooLarge"}
+FIXED_DETAIL_KINDS = {"TooManyContexts", "ContextDataNumber", "ContextDataTooLarge", "ContextDataTooDeep"}
 
 
 def add_issue(
@@ -1224,6 +1265,7 @@ def add_issue(
     request=None,
     *,
     request_json=None,
+    request_bytes=None,
     entropy=ENTROPY,
     binding=None,
     now=NOW,
@@ -1234,8 +1276,13 @@ def add_issue(
     """request: the body as an object (no floats); or request_json: the exact
     body text, when the literal text matters (numbers, escapes, repeated keys,
     white space)."""
-    assert (request is None) != (request_json is None)
-    body_text = request_text(request) if request_json is None else request_json.encode("utf-8")
+    assert [request, request_json, request_bytes].count(None) == 2
+    if request_bytes is not None:
+        body_text = request_bytes
+    elif request_json is not None:
+        body_text = request_json.encode("utf-8")
+    else:
+        body_text = request_text(request)
     key_id, key = 1, KEY1
     try:
         f, state, expected = issue(purpose, integ, body_text, key_id, key, now, entropy, binding, workspace)
@@ -1245,6 +1292,7 @@ def add_issue(
         f = state = None
         expected = {"error": e.kind}
         if e.kind in FIXED_DETAIL_KINDS:
+            expected["detail"] = e.detail
             d = f"HTTP 422 detail (SPEC.md section 11.3): {e.detail}"
             note = d if note is None else note + "; " + d
     else:
@@ -1266,6 +1314,8 @@ def add_issue(
     }
     if request_json is not None:
         v["request_json"] = request_json
+    if request_bytes is not None:
+        v["request_base64"] = base64.b64encode(request_bytes).decode("ascii")
     v["expected"] = expected
     if note:
         v["note"] = note
@@ -2220,6 +2270,91 @@ add_issue(
 )
 
 
+# Section 11.1: the whole body obeys JSON, ignored members and entity members
+# other than id and data included.
+ENTITY = '{' + SLACK_SUB_JSON + ',"context":{"tenant":{"id":"org-acme",'
+for label, body in [
+    ("a number beyond a double (1e400) in an ignored member", '{' + SLACK_SUB_JSON + ',"clientVersion":1e400}'),
+    ("a lone surrogate escape in an ignored member", '{' + SLACK_SUB_JSON + ',"note":"\\ud800"}'),
+    ("a lone trailing surrogate escape in an ignored member's key", '{' + SLACK_SUB_JSON + ',"\\udc00":1}'),
+    ("an ignored member of 127 levels (the body 128)", '{' + SLACK_SUB_JSON + ',"deep":' + "[" * 127 + "]" * 127 + '}'),
+    ("invalid UTF-8 inside an ignored member's string", b'{' + SLACK_SUB_JSON.encode() + b',"note":"caf\xc3"}'),
+    ("invalid UTF-8 inside a context id", b'{' + SLACK_SUB_JSON.encode() + b',"context":{"tenant":"org-\xff"}}'),
+    ("1e400 in an entity member other than id and data", ENTITY + '"seats":1e400}}}'),
+    ("a lone surrogate escape in an entity member other than id and data", ENTITY + '"name":"\\ud800"}}}'),
+    ("1e400 in data (a body refusal, not a data one)", data_request('{"n":1e400}')),
+]:
+    add_issue(
+        f"slack connect refused: {label}",
+        "connect",
+        SLACK,
+        request_json=body if isinstance(body, str) else None,
+        request_bytes=body if isinstance(body, bytes) else None,
+        expect_error="BodyInvalid",
+    )
+add_issue(
+    "slack connect, an ignored member of 126 levels (the body 127, the limit)",
+    "connect",
+    SLACK,
+    request_json='{' + SLACK_SUB_JSON + ',"deep":' + "[" * 125 + "]" * 125 + '}',
+)
+# Section 11.3: numbers JavaScript rounds are judged by the literal as written.
+for lit in ["9007199254740993.0", "1e-400", "-1e-400", "1.0000000000000001", "9007199254740992.5"]:
+    add_issue(
+        f"slack connect refused: data number {lit} (JavaScript rounds it to an integer; its value is none in range)",
+        "connect",
+        SLACK,
+        request_json=data_request('{"n":' + lit + '}'),
+        expect_error="ContextDataNumber",
+    )
+add_issue(
+    "slack connect, numbers JavaScript rounds outside data (9007199254740993.0, 1e-400, 1e16) are allowed and not in the state",
+    "connect",
+    SLACK,
+    request_json='{' + SLACK_SUB_JSON + ',"context":{"tenant":{"id":"org-acme","big":9007199254740993.0,"tiny":1e-400,'
+    '"e16":1e16,"data":{"n":9007199254740992.0}}},"clientVersion":1e-400}',
+)
+# Section 11.3: data nests at most 64 levels, data itself level 1.
+add_issue(
+    "slack connect, data nested 64 levels (the limit)",
+    "connect",
+    SLACK,
+    request_json=data_request('{"a":' + "[" * 63 + "]" * 63 + '}'),
+)
+add_issue(
+    "slack connect refused: data nested 65 levels",
+    "connect",
+    SLACK,
+    request_json=data_request('{"a":' + "[" * 64 + "]" * 64 + '}'),
+    expect_error="ContextDataTooDeep",
+)
+add_issue(
+    "slack connect refused: data nested 65 levels through objects, key shown with its markup removed",
+    "connect",
+    SLACK,
+    request_json='{' + SLACK_SUB_JSON + ',"context":{"<b>team</b>&name":{"id":"t1","data":' + '{"a":' * 64 + "{}" + "}" * 64 + '}}}',
+    expect_error="ContextDataTooDeep",
+)
+# Section 11.3: how a key holding `<` is shown in the details.
+for key, shown_as in [
+    ("a<b>c", "a c"),
+    ("x<y", "x"),
+    ("<script>", "?"),
+    ("1 < 2 > 0", "1 0"),
+    ("a<<b>c>d", "a c d"),
+    # The key's JSON text: escapes are decoded before the key is shown.
+    (r'it\u00e9m \\ \"q\"\t&amp; >', "itém \\ q amp;"),
+]:
+    e = add_issue(
+        f"slack connect refused: data number 0.5 under the key {key!r} (shown as {shown_as!r})",
+        "connect",
+        SLACK,
+        request_json='{' + SLACK_SUB_JSON + ',"context":{"' + key + '":{"id":"t1","data":{"n":0.5}}}}',
+        expect_error="ContextDataNumber",
+    )
+    assert e["detail"] == f"Context '{shown_as}' data may hold only integers between -2^53 and 2^53", e
+
+
 # ---- Teams proof follow-up (section 7) -------------------------------------
 
 follow_up_vectors = []
@@ -2244,9 +2379,10 @@ def read_callback_query(query: str) -> dict:
     own messages; no vector expects them)."""
     assert query.startswith("?")
     q = query[1:]
-    # SPEC reading: "a query over 8 KiB" counts the bytes after the '?'.
+    # Section 8: the limit counts the query's bytes as received, after the
+    # '?' (not counted) and before a fragment.
     if len(q.encode("utf-8")) > MAX_CALLBACK_QUERY:
-        raise Refused("QueryRefused", "query over 8 KiB")
+        raise Refused("QueryTooLarge", "query over 8 KiB")
     params = {}
     for part in q.split("&"):
         if part == "":
@@ -2289,14 +2425,23 @@ def follow_up(query, integ, ring, active_id, now, binding):
     # The admin-consent callback acts on connect states (section 7).
     if purpose_of(parent["flags"]) != "connect":
         raise Refused("WrongPurpose")
-    # Section 7: a provider error wins; a code on an admin-consent callback
-    # is refused (neither has a kind SPEC.md names; no vector expects them).
+    # Section 7, a Teams callback on a connect state, in order: a provider
+    # error wins (no vector expects it); a `code` (even empty, with or
+    # without admin_consent) is CodeOnAdminConsent; admin_consent absent is
+    # MissingParameters, and any value but `True` in any ASCII case is
+    # MalformedAdminConsent; then tenant absent is MissingParameters.
     if "error" in params:
         raise Refused("ProviderError")
-    assert params.get("admin_consent") == "True"
     if "code" in params:
         raise Refused("CodeOnAdminConsent")
-    tenant = params.get("tenant", "")
+    consent = params.get("admin_consent")
+    if consent is None:
+        raise Refused("MissingParameters")
+    if consent.encode("utf-8").lower() != b"true":  # bytes.lower() folds ASCII only
+        raise Refused("MalformedAdminConsent")
+    if "tenant" not in params:
+        raise Refused("MissingParameters")
+    tenant = params["tenant"]
     active_key = ring[active_id]
     fu = follow_up_fields(parent, active_id, active_key, now, tenant)
     body = encode_body(fu)
@@ -2322,11 +2467,32 @@ def follow_up(query, integ, ring, active_id, now, binding):
     }
 
 
-FOLLOW_UP_ERROR_KINDS = {"Expired", "WorkspaceMismatch", "TenantNotAllowed", "MalformedTenant", "Unsolicited"}
+FOLLOW_UP_ERROR_KINDS = {
+    "Expired",
+    "WorkspaceMismatch",
+    "TenantNotAllowed",
+    "MalformedTenant",
+    "Unsolicited",
+    "CodeOnAdminConsent",
+    "MissingParameters",
+    "MalformedAdminConsent",
+    "QueryTooLarge",
+}
 
 
 def add_follow_up(
-    name, source_name, ring, active_id, now, *, tenant=TENANT_GUID, binding=None, query=None, integ=None, expect_error=None
+    name,
+    source_name,
+    ring,
+    active_id,
+    now,
+    *,
+    tenant=TENANT_GUID,
+    binding=None,
+    query=None,
+    integ=None,
+    expect_error=None,
+    pad_to=None,
 ):
     """source_name: the issue vector whose state the callback carries (query,
     when given, is the callback query with STATE in its place); or None with
@@ -2340,6 +2506,11 @@ def add_follow_up(
     else:
         connect_state = None
         assert query is not None and integ is not None
+    if pad_to is not None:
+        # An ignored parameter makes the query (after '?') pad_to bytes long.
+        query += "&pad="
+        query += "x" * (pad_to - len(query[1:].encode("utf-8")))
+        assert len(query[1:].encode("utf-8")) == pad_to
     try:
         fu, state, expected = follow_up(query, integ, ring, active_id, now, binding)
     except Refused as e:
@@ -2567,6 +2738,51 @@ add_follow_up(
     query="?error=access_denied&error_description=AADSTS65004%3A+User+declined+to+consent&admin_consent=True",
     integ=TEAMS,
     expect_error="Unsolicited",
+)
+
+# Section 7: the Teams callbacks on a connect state that are not an admin
+# consent; section 8: the query's size.
+for label, q, kind in [
+    ("a code beside the admin consent", f"?admin_consent=True&tenant={TENANT_GUID}&code=0.AX4A&state=STATE", "CodeOnAdminConsent"),
+    ("a code alone (a sign-in's answer on a connect state)", "?code=0.AX4A&state=STATE", "CodeOnAdminConsent"),
+    ("an empty code", f"?admin_consent=True&tenant={TENANT_GUID}&code=&state=STATE", "CodeOnAdminConsent"),
+    ("no code, no admin_consent, no tenant", "?state=STATE", "MissingParameters"),
+    ("admin_consent=True without a tenant", "?admin_consent=True&state=STATE", "MissingParameters"),
+    ("a tenant without admin_consent", f"?tenant={TENANT_GUID}&state=STATE", "MissingParameters"),
+    ("admin_consent=False (capital F)", f"?admin_consent=False&tenant={TENANT_GUID}&state=STATE", "MalformedAdminConsent"),
+    ("admin_consent=false", f"?admin_consent=false&tenant={TENANT_GUID}&state=STATE", "MalformedAdminConsent"),
+    ("admin_consent=False without a tenant", "?admin_consent=False&state=STATE", "MalformedAdminConsent"),
+    ("admin_consent empty", f"?admin_consent=&tenant={TENANT_GUID}&state=STATE", "MalformedAdminConsent"),
+    ("admin_consent=yes", f"?admin_consent=yes&tenant={TENANT_GUID}&state=STATE", "MalformedAdminConsent"),
+    ("an empty tenant", "?admin_consent=True&tenant=&state=STATE", "MalformedTenant"),
+]:
+    add_follow_up(f"teams callback refused: {label} ({kind})", SRC, RING1, 1, NOW + 60, query=q, expect_error=kind)
+add_follow_up(
+    "teams follow-up, admin_consent=TRUE (any ASCII case)",
+    SRC,
+    RING1,
+    1,
+    NOW + 60,
+    query=f"?admin_consent=TRUE&tenant={TENANT_GUID}&state=STATE",
+)
+add_follow_up(
+    "teams follow-up, a query of exactly 8192 bytes after the '?'",
+    SRC,
+    RING1,
+    1,
+    NOW + 60,
+    query=f"?admin_consent=True&tenant={TENANT_GUID}&state=STATE",
+    pad_to=MAX_CALLBACK_QUERY,
+)
+add_follow_up(
+    "teams callback refused: a query of 8193 bytes after the '?' (QueryTooLarge)",
+    SRC,
+    RING1,
+    1,
+    NOW + 60,
+    query=f"?admin_consent=True&tenant={TENANT_GUID}&state=STATE",
+    pad_to=MAX_CALLBACK_QUERY + 1,
+    expect_error="QueryTooLarge",
 )
 
 # ---- open vectors ----------------------------------------------------------
@@ -3103,29 +3319,37 @@ FORMAT = (
     "request (the JSON request body as an object; null when request_json is given), "
     "request_json? (present when the exact text of the body matters: number literals such as 1.0, 1e3 or -0, "
     "escapes, repeated keys, white space; a string holding the whole body, which the issuer parses as sent; "
-    "use it instead of request), note? (informative; for a refusal whose HTTP 422 detail SPEC.md section 11.3 "
+    "use it instead of request), request_base64? (present instead when the body is not UTF-8: its bytes, standard "
+    "base64), note? (informative; for a refusal whose HTTP 422 detail SPEC.md section 11.3 "
     "fixes, that detail), "
     "expected: {state, url, pkce_verifier? and code_challenge? (Teams link-user only), fields (as in open ok)} "
-    "| {error: kind} with kind one of InvalidWorkspace (expected workspace of the wrong shape, the consumer tenant, "
+    "| {error: kind, detail? (the HTTP 422 detail, for the kinds whose detail SPEC.md section 11.3 fixes)} "
+    "with kind one of InvalidWorkspace (expected workspace of the wrong shape, the consumer tenant, "
     "or differing from the integration's restriction; SPEC.md section 4), UrlTooLong (the authorize URL, "
     "or for a Teams connect its proof follow-up URL, would be 1800 characters or more, or the state would exceed "
     "1344 bytes; SPEC.md sections 2 and 9), and the request refusals of SPEC.md section 11.3 (HTTP 422, step 1 of "
-    "section 11.4; each such request breaks that one rule only): TooManyContexts (context has more than 5 keys, "
+    "section 11.4; each such request breaks that one rule only): BodyInvalid (the body is not JSON by SPEC.md "
+    "section 11.1: a number beyond a double, a lone surrogate escape, invalid UTF-8, nesting deeper than 127 "
+    "levels, wherever it is, ignored members included), TooManyContexts (context has more than 5 keys, "
     "counted after repeated keys collapse), ContextKeyInvalid (a context key of 0 bytes or more than 100 bytes of "
     "UTF-8), ContextDataNumber (a number anywhere in an entity's data whose value is not an integer from -2^53 to "
     "2^53: a fraction, or beyond), ContextDataTooLarge (an entity's data is more than 65536 bytes in the compact "
-    "form of SPEC.md section 2, the form the state carries, not the request's text)}. "
+    "form of SPEC.md section 2, the form the state carries, not the request's text), ContextDataTooDeep (an "
+    "entity's data nests deeper than 64 levels, data itself being level 1)}. "
     "follow_up[i]: {name, keys (ring, see open), environment_id, organization_id, integration (as in issue), "
     "now (the verifier's now; the skew is the default 30 s), binding (the value the browser presents at the "
     "callback, or null), connect_state (a Teams connect state from issue[], or null when the callback carries "
     "none), callback_query (the whole query string of the admin-consent callback, starting with '?', as the "
     "callback receives it (names and values form-urlencoded); its tenant is the claimed tenant, its state the "
-    "connect_state), "
+    "connect_state; the size vectors pad it with an ignored parameter `pad`), "
     "expected: {state, url, pkce_verifier, code_challenge, fields} (the connect-proof state of SPEC.md section 7 "
     "and its sign-in URL) | {error: kind} with kind one of Expired (the connect state had expired at now), "
     "WorkspaceMismatch (callback tenant differs from the connect state's workspace), TenantNotAllowed (the "
     "consumer tenant), MalformedTenant (the tenant is not a GUID), Unsolicited (the callback has no state "
-    "parameter or an empty one; SPEC.md section 8)}. "
+    "parameter or an empty one; SPEC.md section 8), CodeOnAdminConsent (a code on a connect state's callback, "
+    "with or without admin_consent), MissingParameters (admin_consent or tenant absent), MalformedAdminConsent "
+    "(admin_consent other than True in any ASCII case, False included), QueryTooLarge (more than 8192 bytes "
+    "after the '?'; SPEC.md section 8)}. "
     "open[i]: {name, keys: [{id, key (hex), active (exactly one true; others verify-only)}], state (string, "
     "possibly empty), now, skew (s), binding (presented value or null), expected: {ok: fields} | {error: kind}} "
     "with kind one of Missing, Oversized, Malformed, UnknownVersion, UnknownKey, BadMac, NotYetValid, Expired, "
