@@ -114,7 +114,8 @@ fn field_of(e: &ValidationError) -> &'static str {
         | V::ContextIdInvalid
         | V::ContextDataInvalid
         | V::ContextDataTooLarge { .. }
-        | V::ContextDataNumber { .. } => "context",
+        | V::ContextDataNumber { .. }
+        | V::ContextDataTooDeep { .. } => "context",
         V::ScopeInvalid => "scope",
         _ => "body",
     }

@@ -3,7 +3,7 @@
 //! <https://developer.webex.com/docs/api/v1/people/get-my-own-details>):
 //! the code exchange ([`access_request`], [`parse_token`]), the person
 //! behind the token ([`people_me_request`], [`parse_person`]), the records
-//! they yield ([`records`]) and the refresh ([`refresh_request`],
+//! they yield ([`records()`]) and the refresh ([`refresh_request`],
 //! [`parse_refresh`]).
 //!
 //! Webex access tokens live 14 days and refresh tokens 90 (`expires_in`,
