@@ -17,27 +17,31 @@ pub(super) enum StateBytes {
 }
 
 impl StateBytes {
-    /// Fills a buffer of at least `capacity` bytes with `fill`, which
-    /// answers how many it wrote (or `None`); keeps that many.
-    pub(super) fn fill(capacity: usize, fill: impl FnOnce(&mut [u8]) -> Option<usize>) -> Option<Self> {
+    /// Room for `capacity` bytes, empty: inline when it fits.
+    pub(super) fn with_capacity(capacity: usize) -> Self {
         if capacity <= INLINE {
-            let mut buf = [0u8; INLINE];
-            let len = fill(&mut buf)?;
-            let len = u16::try_from(len).ok().filter(|&l| usize::from(l) <= INLINE)?;
-            Some(StateBytes::Inline { buf, len })
+            StateBytes::Inline {
+                buf: [0; INLINE],
+                len: 0,
+            }
         } else {
-            let mut heap = vec![0u8; capacity];
-            let len = fill(&mut heap)?;
-            heap.truncate(len);
-            Some(StateBytes::Heap(heap))
+            StateBytes::Heap(vec![0; capacity])
         }
     }
 
-    /// Drops the last `n` bytes (the tag, once checked).
-    pub(super) fn cut(&mut self, n: usize) {
+    /// The whole buffer, to be written; then [`StateBytes::set_len`].
+    pub(super) fn buffer_mut(&mut self) -> &mut [u8] {
         match self {
-            StateBytes::Inline { len, .. } => *len = len.saturating_sub(u16::try_from(n).unwrap_or(u16::MAX)),
-            StateBytes::Heap(b) => b.truncate(b.len().saturating_sub(n)),
+            StateBytes::Inline { buf, .. } => buf,
+            StateBytes::Heap(v) => v,
+        }
+    }
+
+    /// Keeps the first `n` bytes of the buffer (at most its size).
+    pub(super) fn set_len(&mut self, n: usize) {
+        match self {
+            StateBytes::Inline { len, .. } => *len = u16::try_from(n.min(INLINE)).unwrap_or(0),
+            StateBytes::Heap(v) => v.truncate(n),
         }
     }
 }
@@ -60,16 +64,17 @@ mod tests {
     #[test]
     fn inline_and_heap_keep_what_was_written() {
         for cap in [0, 1, INLINE, INLINE + 1, 1344] {
-            let mut b = StateBytes::fill(cap, |buf| {
-                buf[..cap].iter_mut().enumerate().for_each(|(i, x)| *x = i as u8);
-                Some(cap)
-            })
-            .unwrap();
+            let mut b = StateBytes::with_capacity(cap);
+            assert!(b.buffer_mut().len() >= cap);
+            b.buffer_mut()[..cap]
+                .iter_mut()
+                .enumerate()
+                .for_each(|(i, x)| *x = i as u8);
+            b.set_len(cap);
             assert_eq!(b.len(), cap);
             assert!(b.iter().enumerate().all(|(i, &x)| x == i as u8));
-            b.cut(1);
+            b.set_len(cap.saturating_sub(1));
             assert_eq!(b.len(), cap.saturating_sub(1));
         }
-        assert!(StateBytes::fill(4, |_| None).is_none());
     }
 }

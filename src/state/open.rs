@@ -5,7 +5,6 @@
 use base64::Engine;
 use hmac::Mac;
 
-use super::bytes::StateBytes;
 use super::*;
 use crate::keys::{KeyId, KeyRing};
 
@@ -34,12 +33,14 @@ pub(crate) fn open(
         return Err(Oversized.into());
     }
     // Decoded straight into the state's own bytes (inline for all but the
-    // largest states): nothing is copied afterwards.
-    let mut bytes = StateBytes::fill(base64::decoded_len_estimate(token.len()), |buf| {
-        base64url().decode_slice(token.as_bytes(), buf).ok()
-    })
-    .ok_or(StateError::new(Malformed))?;
-    let n = bytes.len();
+    // largest states), the state built where it is returned from: it is
+    // not copied afterwards.
+    let mut state = VerifiedState::with_capacity(base64::decoded_len_estimate(token.len()));
+    let n = base64url()
+        .decode_slice(token.as_bytes(), state.bytes_mut().buffer_mut())
+        .map_err(|_| StateError::new(Malformed))?;
+    state.bytes_mut().set_len(n);
+    let bytes = state.bytes();
     if n < FIXED_LEN + TAG_LEN {
         return Err(Malformed.into());
     }
@@ -54,8 +55,8 @@ pub(crate) fn open(
         .map_err(|_| StateError::new(BadMac))?;
 
     let layout = Layout::parse(body).ok_or(StateError::new(Malformed))?;
-    bytes.cut(TAG_LEN);
-    let state = VerifiedState::new(bytes, layout);
+    state.bytes_mut().set_len(n - TAG_LEN);
+    state.set_layout(layout);
     let issued = i128::from(state.issued_at_unix());
     let now = i128::from(params.now);
     if issued > now + i128::from(params.skew) {
@@ -87,7 +88,7 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 /// Where the variable fields start, found once after the MAC is checked.
 /// A string's length is the byte before it, and 0 marks a field the state
 /// does not have (no field starts at offset 0): a small value to carry.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Layout {
     pub(super) binding: u16,
     pub(super) provider: u16,

@@ -135,8 +135,24 @@ impl fmt::Debug for ReplayId {
 }
 
 impl VerifiedState {
-    pub(super) fn new(bytes: StateBytes, layout: Layout) -> Self {
-        VerifiedState { bytes, layout }
+    /// An empty state with room for `capacity` bytes, filled by opening.
+    pub(super) fn with_capacity(capacity: usize) -> Self {
+        VerifiedState {
+            bytes: StateBytes::with_capacity(capacity),
+            layout: Layout::default(),
+        }
+    }
+
+    pub(super) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub(super) fn bytes_mut(&mut self) -> &mut StateBytes {
+        &mut self.bytes
+    }
+
+    pub(super) fn set_layout(&mut self, layout: Layout) {
+        self.layout = layout;
     }
 
     fn str_at(&self, (s, e): (usize, usize)) -> &str {
