@@ -242,7 +242,8 @@ pub struct VerifiedCallback {
     /// The next redirect, when the flow continues: after a Teams admin
     /// consent, the sign-in that proves the tenant (and may link the user).
     /// Such a callback yields nothing to store; send the browser here.
-    pub next: Option<IssuedUrl>,
+    /// (Boxed: it is rare, and the answer is moved on every callback.)
+    pub next: Option<Box<IssuedUrl>>,
     provider: Arc<dyn Provider>,
     pkce_verifier: Option<PkceVerifier>,
 }
@@ -663,18 +664,21 @@ impl ChannelConnect {
         opened: OpenedCallback<'_, '_>,
         verify: &VerifyParams<'_>,
     ) -> Result<VerifiedCallback, CallbackError> {
-        let OpenedCallback { params, state } = opened;
-        let provider = Arc::clone(self.check_route(&state, verify)?);
-        let outcome = provider.interpret(&state, params)?;
-        let next = match provider.proof_workspace(&state, &outcome) {
-            Some(workspace) => {
-                Some(self.proof_follow_up(provider.as_ref(), &state, workspace, verify.now)?)
-            }
+        // The state is read where it is and moved once, into the answer.
+        let provider = Arc::clone(self.check_route(&opened.state, verify)?);
+        let outcome = provider.interpret(&opened.state, opened.params)?;
+        let next = match provider.proof_workspace(&opened.state, &outcome) {
+            Some(workspace) => Some(Box::new(self.proof_follow_up(
+                provider.as_ref(),
+                &opened.state,
+                workspace,
+                verify.now,
+            )?)),
             None => None,
         };
-        let pkce_verifier = self.verifier_for(provider.as_ref(), &state);
+        let pkce_verifier = self.verifier_for(provider.as_ref(), &opened.state);
         Ok(VerifiedCallback {
-            state,
+            state: opened.state,
             outcome,
             next,
             provider,
