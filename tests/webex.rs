@@ -377,3 +377,111 @@ fn refresh_is_a_value_and_keeps_rotating() {
     let req = oauth::refresh_request(&local, &RefreshToken::new("r"));
     assert_eq!(req.url(), "http://127.0.0.1:3000/standin/webex/v1/access_token");
 }
+
+/// A connect for subscriber u1, its callback verified (with code `c`).
+fn connect_callback(core: &ChannelConnect) -> VerifiedCallback {
+    let url = issue(core, r#"{"integrationIdentifier":"webex","subscriberId":"u1"}"#);
+    verify(core, &format!("code=c&state={}", state_of(&url)), T0 + 5).unwrap()
+}
+
+#[test]
+fn an_error_body_in_a_success_sends_no_people_me() {
+    let v = connect_callback(&core());
+    // An answer that says it failed is a failure, whatever its status and
+    // whatever else it carries: no token of it goes to people/me.
+    for body in [
+        &br#"{"error":"invalid_grant","error_description":"Authorization code has been used.","access_token":"left-over"}"#[..],
+        br#"{"error":{"code":"invalid_grant"},"access_token":"left-over"}"#,
+        br#"{"message":"POST failed (error = '(invalid_grant) used')","errors":[{"description":"POST failed"}],"trackingId":"ROUTER_1","access_token":"left-over"}"#,
+    ] {
+        for status in [200, 201] {
+            let refused = v.identity_request(&HttpResponse::new(status, body));
+            assert!(refused.is_err(), "{status} {}: {refused:?}", String::from_utf8_lossy(body));
+            let refused = refused.unwrap_err();
+            assert!(!format!("{refused} {refused:?}").contains("left-over"));
+            // Nor is it stored, nor taken for a refresh.
+            let person = person(ORG_ID);
+            assert!(
+                v.records_with_identity(&HttpResponse::new(status, body), &HttpResponse::new(200, &person), at(T0 + 6))
+                    .is_err()
+            );
+            assert!(oauth::parse_refresh(&HttpResponse::new(status, body), at(T0)).is_err());
+        }
+    }
+}
+
+#[test]
+fn an_access_token_that_cannot_be_a_header_value_is_refused() {
+    let v = connect_callback(&core());
+    // The token goes into people/me's Authorization header: a line break
+    // (or any control character, a space, non-ASCII) in it would write
+    // other headers, or a second request, into that call.
+    for token in [
+        "a\r\nHost: attacker.example",
+        "a\nX-Injected: 1",
+        "a\r\n\r\nGET /v1/people/me HTTP/1.1",
+        "tok en",
+        "tok\ten",
+        "tok\u{0}en",
+        "tök",
+        "tok\u{2028}en",
+    ] {
+        let body = json!({"access_token": token, "expires_in": 1_209_599, "refresh_token": "r"}).to_string();
+        let answer = HttpResponse::new(200, body.as_bytes());
+        let refused = v.identity_request(&answer);
+        assert_eq!(
+            refused.as_ref().err(),
+            Some(&ExchangeError::InvalidField("access_token")),
+            "{token:?}: {:?}",
+            refused.as_ref().map(|r| r
+                .as_ref()
+                .map(|r| r.header_value("authorization").map(str::to_owned)))
+        );
+        // A refresh answering one is refused too (it would be stored and sent).
+        assert_eq!(
+            oauth::parse_refresh(&answer, at(T0)).unwrap_err(),
+            ExchangeError::InvalidField("access_token")
+        );
+    }
+    // Webex's own tokens (and a base64 one with padding) pass.
+    for token in [
+        "ZDI3MGEyYzQtNmFl_PF84_1eb65fdf-9643-417f-9974-ad72cae0e10f",
+        "YWJj+/d==",
+        "a.b~c",
+    ] {
+        let body = json!({"access_token": token, "expires_in": 60}).to_string();
+        let me = v
+            .identity_request(&HttpResponse::new(200, body.as_bytes()))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            me.header_value("authorization"),
+            Some(format!("Bearer {token}").as_str())
+        );
+    }
+}
+
+#[test]
+fn only_a_refusal_proves_a_refresh_token_dead() {
+    // invalid_grant in a 400 is Webex refusing the refresh token: the host
+    // marks the connection for reconnection.
+    let dead = br#"{"message":"POST failed: HTTP/1.1 400 Bad Request (url = https://idbroker.webex.com/idb/oauth2/v1/access_token, error = '(invalid_grant) The refresh token provided is expired, revoked, malformed, or invalid.')","errors":[{"description":"POST failed"}],"trackingId":"ROUTER_1"}"#;
+    let Err(ExchangeError::Provider(e)) = oauth::parse_refresh(&HttpResponse::new(400, dead), at(T0)) else {
+        panic!("a provider error")
+    };
+    assert_eq!(e.kind(), ProviderErrorKind::InvalidGrant);
+    // The same words from a gateway's error page, or in a success, prove
+    // nothing about the token: a connection must not be marked dead (and
+    // stop being refreshed) on a Webex outage.
+    let oauth_body = br#"{"error":"invalid_grant","error_description":"expired"}"#;
+    for status in [200, 500, 502, 503, 504] {
+        for body in [&dead[..], &oauth_body[..]] {
+            let err = oauth::parse_refresh(&HttpResponse::new(status, body), at(T0)).unwrap_err();
+            assert!(
+                !matches!(&err, ExchangeError::Provider(p) if p.kind() == ProviderErrorKind::InvalidGrant),
+                "{status}: {err:?}"
+            );
+            assert_ne!(err.status(), 400, "{status}: {err:?}");
+        }
+    }
+}

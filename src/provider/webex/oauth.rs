@@ -185,6 +185,13 @@ struct RawToken {
     #[serde(default, deserialize_with = "lenient_seconds")]
     refresh_token_expires_in: Option<u64>,
     scope: Option<String>,
+    // An error answer's markers (OAuth's `error`, Webex's REST `errors`;
+    // `null` reads as absent): an answer carrying one failed, whatever its
+    // status says.
+    #[serde(default)]
+    error: Option<Value>,
+    #[serde(default)]
+    errors: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -232,6 +239,11 @@ fn kind_of(code: &str) -> ProviderErrorKind {
 /// An answer that is not a success: Webex's error (an OAuth `error`, or its
 /// REST shape `{"message", "errors": [{"description"}], "trackingId"}`), or
 /// the bare status when the body says nothing usable.
+///
+/// Only a 4xx is Webex refusing the request: the code another answer names
+/// (a gateway's 5xx, an error body in a 2xx) is kept for the logs but means
+/// nothing ([`ProviderErrorKind::Other`]), so no such answer marks a refresh
+/// token dead.
 fn webex_error(response: &HttpResponse<'_>, call: Call) -> ExchangeError {
     let body: Option<Map<String, Value>> = parse_json(response).ok();
     let text = |k: &str| body.as_ref().and_then(|b| b.get(k)).and_then(Value::as_str);
@@ -253,12 +265,18 @@ fn webex_error(response: &HttpResponse<'_>, call: Call) -> ExchangeError {
             (403, Call::PeopleMe) => Some("forbidden".to_owned()),
             _ => None,
         });
+    let refusal = (400..500).contains(&response.status);
     match code {
         Some(code) => {
-            let e = ProviderError::new("Webex", Some(&code), kind_of(&code)).with_description(described);
+            let kind = if refusal {
+                kind_of(&code)
+            } else {
+                ProviderErrorKind::Other
+            };
+            let e = ProviderError::new("Webex", Some(&code), kind).with_description(described);
             ExchangeError::Provider(e)
         }
-        None if body.is_some() && response.status == 400 => {
+        None if body.is_some() && (response.status == 400 || response.is_success()) => {
             ProviderError::new("Webex", None, ProviderErrorKind::Other)
                 .with_description(described)
                 .into()
@@ -297,8 +315,17 @@ pub fn parse_token(response: &HttpResponse<'_>, now: OffsetDateTime) -> Result<W
         return Err(webex_error(response, Call::Token));
     }
     let raw: RawToken = parse_json(response)?;
+    if raw.error.is_some() || raw.errors.is_some() {
+        return Err(webex_error(response, Call::Token));
+    }
+    let access_token = required_secret(raw.access_token, "access_token")?;
+    // It is sent as `Authorization: Bearer <token>` (people/me, and by
+    // whoever reads the stored tokens): nothing in it may end that header.
+    if !access_token.expose().bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ExchangeError::InvalidField("access_token"));
+    }
     Ok(WebexToken {
-        access_token: required_secret(raw.access_token, "access_token")?,
+        access_token,
         token_type: raw.token_type.filter(|t| !t.is_empty() && t.len() <= 32),
         refresh_token: raw.refresh_token.filter(|t| !t.expose().is_empty()),
         expires_at: expires_at(now, raw.expires_in, "expires_in")?,
