@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::ids::is_context_token;
-use crate::validation::ValidationError;
+use crate::validation_error::ValidationError;
 
 /// Most keys a context may have.
 pub const MAX_CONTEXT_KEYS: usize = 5;

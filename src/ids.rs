@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::validation::ValidationError;
+use crate::validation_error::ValidationError;
 
 /// Longest identifier the state format can carry (one length byte).
 pub const MAX_STR8: usize = 255;

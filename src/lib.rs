@@ -97,6 +97,7 @@
 #![warn(missing_docs)]
 
 pub mod callback;
+mod channel_connect;
 pub mod config;
 pub mod context;
 pub mod context_hash;
@@ -104,27 +105,39 @@ mod encode;
 pub mod exchange;
 pub mod http;
 pub mod ids;
+mod integration;
+mod issued_url;
 pub mod keys;
 mod params;
 pub mod pkce;
+mod platform;
 pub mod provider;
 pub mod records;
 pub mod request;
 mod rfc3339;
 pub mod secret;
-mod service;
 pub mod state;
 mod text;
-pub mod validation;
-mod verify;
+pub mod validation {
+    //! The public path of [`ValidationError`], kept for code that names it.
+    pub use crate::validation_error::ValidationError;
+}
+mod validation_error;
+mod verified_callback;
 
 pub use callback::{CallbackError, CallbackParams, ProviderOutcome, UnverifiedTenant};
+pub use channel_connect::{
+    ChannelConnect, ChannelConnectBuilder, MAX_URL_LEN, MIN_ENVIRONMENT_SECRET_KEY_LEN,
+};
 pub use config::{BaseUrl, ClientId, ConfigError, RedirectUri};
 pub use exchange::{Exchange, ExchangeError, IdTokenError, ProviderError, ProviderErrorKind};
 pub use http::{HttpRequest, HttpResponse};
+pub use integration::Integration;
+pub use issued_url::IssuedUrl;
 pub use keys::{KeyError, KeyId, KeyRing, SigningKey};
-pub use params::{DEFAULT_LIFETIME_SECS, DEFAULT_SKEW_SECS, Entropy, IssueParams, Platform, VerifyParams};
+pub use params::{Entropy, IssueParams, VerifyParams};
 pub use pkce::PkceVerifier;
+pub use platform::{DEFAULT_LIFETIME_SECS, DEFAULT_SKEW_SECS, Platform};
 pub use provider::msteams::{MsTeams, Tenant};
 pub use provider::slack::Slack;
 pub use provider::webex::Webex;
@@ -135,12 +148,8 @@ pub use request::{
     ValidationError,
 };
 pub use secret::Secret;
-pub use service::{
-    ChannelConnect, ChannelConnectBuilder, Integration, IssuedUrl, MAX_URL_LEN,
-    MIN_ENVIRONMENT_SECRET_KEY_LEN,
-};
 pub use state::{Purpose, ReplayId, StateError, StateErrorKind, VerifiedState};
-pub use verify::{OpenedCallback, VerifiedCallback};
+pub use verified_callback::{OpenedCallback, VerifiedCallback};
 
 /// The state format, version 1, byte by byte: `SPEC.md` of the crate.
 #[doc = include_str!("../SPEC.md")]

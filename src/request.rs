@@ -13,7 +13,7 @@ mod wire;
 
 use crate::context::Context;
 use crate::ids::{ConnectionIdentifier, IntegrationIdentifier, SubscriberId};
-pub use crate::validation::ValidationError;
+pub use crate::validation_error::ValidationError;
 
 /// How a connection is scoped.
 ///

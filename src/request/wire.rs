@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 
 use super::{ConnectRequestBody, LinkUserRequestBody};
 use crate::context::{MAX_CONTEXT_DATA_DEPTH, shown};
-use crate::validation::ValidationError;
+use crate::validation_error::ValidationError;
 
 /// Where a refusal of section 11.3 found while reading is kept, so that
 /// [`ConnectRequestBody::from_json`] returns it typed (the reader itself can

@@ -1,6 +1,6 @@
-//! One field-level problem in a request body: its own module, so the
-//! identifier and context types can return it without importing the
-//! request module that uses them.
+//! [`ValidationError`]: one field-level problem in a request body. The
+//! identifiers, the context and the request bodies all report it, and it
+//! depends on none of them.
 
 /// One field-level problem in a request body (HTTP 422, "Validation Error").
 ///
