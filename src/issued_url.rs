@@ -29,15 +29,6 @@ use time::OffsetDateTime;
 /// // The API itself answers only the URL.
 /// let response = ConnectResponse { url: issued.url.clone() };
 /// assert_eq!(serde_json::to_value(&response)?, serde_json::json!({"url": issued.url}));
-///
-/// // A context too large for a URL Microsoft (and Slack) accept is refused at issue.
-/// let notes = "x".repeat(1500);
-/// let body = ConnectRequestBody::from_json(
-///     format!(r#"{{"integrationIdentifier":"slack","context":{{"tenant":{{"id":"org-acme","data":{{"notes":"{notes}"}}}}}}}}"#).as_bytes(),
-/// )?;
-/// let refused = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32]))).unwrap_err();
-/// assert!(matches!(refused, RequestError::UrlTooLong { .. }));
-/// assert_eq!(refused.status(), 400);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]

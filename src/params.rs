@@ -158,16 +158,6 @@ impl<'a> IssueParams<'a> {
     /// let at = VerifyParams::at(now + Duration::seconds(20));
     /// // At the callback, the same browser presents the same cookie.
     /// assert!(core.verify_callback(&params, &VerifyParams { binding: Some(&binding), ..at }).is_ok());
-    ///
-    /// // Another browser (no cookie, or another one) is refused.
-    /// let kind = |r: Result<VerifiedCallback, CallbackError>| match r {
-    ///     Err(CallbackError::State(e)) => Some(e.kind()),
-    ///     _ => None,
-    /// };
-    /// assert_eq!(kind(core.verify_callback(&params, &at)), Some(StateErrorKind::BindingMissing));
-    /// let other = Sha256::digest("another-browser-cookie");
-    /// let other_browser = VerifyParams { binding: Some(&other), ..at };
-    /// assert_eq!(kind(core.verify_callback(&params, &other_browser)), Some(StateErrorKind::BindingMismatch));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn with_binding(mut self, binding: &'a [u8]) -> Self {

@@ -19,7 +19,8 @@ use crate::state::VerifiedState;
 /// A callback whose state opened under the platform's keys (MAC, time
 /// window, binding) but is not yet checked against an environment's
 /// configuration. Read [`OpenedCallback::state`] to find the environment,
-/// then finish with [`ChannelConnect::finish_callback`](crate::ChannelConnect::finish_callback).
+/// then finish with
+/// [`ChannelConnect::finish_callback`](crate::ChannelConnect::finish_callback).
 ///
 /// ```
 /// # use channel_connect::*;
@@ -164,15 +165,6 @@ impl VerifiedCallback {
     /// let verify = VerifyParams::at(now + Duration::seconds(20));
     /// let verified = core.verify_callback(&params, &verify)?;
     /// assert_eq!((verified.provider().id(), verified.provider().display_name()), ("slack", "Slack"));
-    ///
-    /// // The integration "chat" now points at Teams: a Slack state is not Teams' to read.
-    /// let repointed = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", keys()?)
-    ///     .integration(Integration::new("chat", teams))
-    ///     .build()?;
-    /// match repointed.verify_callback(&params, &verify) {
-    ///     Err(CallbackError::State(e)) => assert_eq!(e.kind(), StateErrorKind::WrongProvider),
-    ///     other => panic!("{other:?}"),
-    /// }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn provider(&self) -> &dyn Provider {
@@ -246,16 +238,6 @@ impl VerifiedCallback {
     /// let request = install.token_request()?.expect("a code to redeem");
     /// assert_eq!((request.method(), request.url()), ("POST", "https://slack.com/api/oauth.v2.access"));
     /// assert_eq!(request.form_field("code"), Some("4724.demo-code"));
-    ///
-    /// // A Teams admin consent: nothing to redeem (follow `next` instead).
-    /// let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"msteams","subscriberId":"subscriber-123"}"#)?;
-    /// let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
-    /// let consent = callback(format!(
-    ///     "admin_consent=True&tenant=72f988bf-86f1-41af-91ab-2d7cd011db47&state={}",
-    ///     issued.state().unwrap()
-    /// ))?;
-    /// assert!(consent.token_request()?.is_none());
-    /// assert!(consent.next.is_some());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn token_request(&self) -> Result<Option<HttpRequest>, ExchangeError> {
@@ -364,9 +346,6 @@ impl VerifiedCallback {
     /// let records = verified.records_with_identity(&tokens, &HttpResponse::new(200, person), now + Duration::seconds(21))?;
     /// assert_eq!(records.connection.unwrap().provider_id, "webex-messaging");
     /// assert_eq!(records.endpoints[0].endpoint.kind(), "webex_person");
-    ///
-    /// // Without the person's answer there is nothing to store.
-    /// assert!(verified.records(&tokens, now + Duration::seconds(21)).is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn identity_request(

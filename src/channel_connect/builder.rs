@@ -181,12 +181,6 @@ impl ChannelConnectBuilder {
     ///     format!(r#"{{"integrationIdentifier":"slack","context":{context},"contextHash":"{old_hash}"}}"#).as_bytes(),
     /// )?;
     /// assert!(core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32]))).is_ok());
-    ///
-    /// // A short key would make contextHash guessable.
-    /// let weak = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", keys()?)
-    ///     .environment_secret_key(Secret::new("secret"))
-    ///     .build();
-    /// assert_eq!(weak.unwrap_err(), ConfigError::EnvironmentSecretKey);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn environment_secret_key(mut self, key: Secret) -> Self {
