@@ -56,6 +56,8 @@ fn num(s: &str) -> Option<u16> {
 }
 
 /// Writes `t` (any offset) as UTC, whole seconds.
+// Not `time`'s `Rfc3339`: it writes a time's nanoseconds (`...00.25Z`, as a
+// stored `...00.250Z` or `PrimitiveDateTime::MAX` has) and refuses years before 0.
 pub(crate) fn write(t: OffsetDateTime) -> String {
     let t = t.checked_to_offset(UtcOffset::UTC).unwrap_or(t);
     format!(
