@@ -75,7 +75,9 @@ impl Store {
                 "SELECT {} FROM {} WHERE environment_id = ?1 AND identifier = ?2",
                 table.columns, table.name
             );
-            let mut stmt = conn.prepare_cached(&sql).map_err(|e| StoreError::with("list", e))?;
+            let mut stmt = conn
+                .prepare_cached(&sql)
+                .map_err(|e| StoreError::with("list", e))?;
             let rows = stmt
                 .query_map(rusqlite::params![env, id], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
