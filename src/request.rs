@@ -366,7 +366,9 @@ impl<'a> Scopes<'a> {
     /// # Ok::<(), ValidationError>(())
     /// ```
     pub fn new(list: &'a [String]) -> Result<Self, ValidationError> {
-        let ok_scope = |s: &String| !s.is_empty() && s.len() <= 100 && crate::ids::class::all_scope(s);
+        let ok_scope = |s: &String| {
+            !s.is_empty() && s.len() <= 100 && crate::ids::classes_of_all(s) & crate::ids::class::SCOPE != 0
+        };
         if list.is_empty() || list.len() > MAX_SCOPES || !list.iter().all(ok_scope) {
             return Err(ValidationError::ScopeInvalid);
         }
