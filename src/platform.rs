@@ -238,15 +238,23 @@ impl Platform {
         params: &'a CallbackParams<'p>,
         verify: &VerifyParams<'_>,
     ) -> Result<OpenedCallback<'a, 'p>, CallbackError> {
-        let token = params.state.as_deref().unwrap_or("");
-        if token.is_empty() {
-            return Err(CallbackError::Unsolicited {
-                has_code: params.code.is_some(),
-                error: params.error.as_deref().map(|e| text::error_code(Some(e))),
-            });
-        }
+        let token = self.callback_state(params)?;
         let state = self.open_state(token, verify)?;
         Ok(OpenedCallback { params, state })
+    }
+
+    /// The callback's `state`; a callback without one was not started here.
+    pub(crate) fn callback_state<'p>(
+        &self,
+        params: &'p CallbackParams<'_>,
+    ) -> Result<&'p str, CallbackError> {
+        match params.state.as_deref() {
+            Some(token) if !token.is_empty() => Ok(token),
+            _ => Err(CallbackError::Unsolicited {
+                has_code: params.code.is_some(),
+                error: params.error.as_deref().map(|e| text::error_code(Some(e))),
+            }),
+        }
     }
 
     /// Opens a state alone with the platform's keys and clock rules: size,

@@ -134,8 +134,13 @@ impl ChannelConnect {
         params: &CallbackParams<'_>,
         verify: &VerifyParams<'_>,
     ) -> Result<VerifiedCallback, CallbackError> {
-        let opened = self.platform.open_callback(params, verify)?;
-        self.finish_callback(opened, verify)
+        // The same steps as open_callback then finish_callback, without the
+        // OpenedCallback between them: the state is opened into a local and
+        // moved once, into the answer (each move copies its inline bytes).
+        let token = self.platform.callback_state(params)?;
+        let state = self.platform.open_state(token, verify)?;
+        let rest = self.finish_parts(params, &state, verify)?;
+        Ok(rest.with(state))
     }
 
     /// Finishes a callback opened by
@@ -176,31 +181,39 @@ impl ChannelConnect {
         opened: OpenedCallback<'_, '_>,
         verify: &VerifyParams<'_>,
     ) -> Result<VerifiedCallback, CallbackError> {
-        // The state is read where it is and moved once, into the answer.
-        let provider = Arc::clone(self.check_route(&opened.state, verify)?);
-        let outcome = provider.interpret(&opened.state, opened.params)?;
-        let next = match provider.proof_workspace(&opened.state, &outcome) {
+        let rest = self.finish_parts(opened.params, &opened.state, verify)?;
+        Ok(rest.with(opened.state))
+    }
+
+    /// Everything [`ChannelConnect::finish_callback`] adds to an opened
+    /// state: the route, the provider's reading of the callback, the
+    /// follow-up sign-in and the PKCE verifier.
+    fn finish_parts(
+        &self,
+        params: &CallbackParams<'_>,
+        state: &VerifiedState,
+        verify: &VerifyParams<'_>,
+    ) -> Result<Finished, CallbackError> {
+        let provider = Arc::clone(self.check_route(state, verify)?);
+        let outcome = provider.interpret(state, params)?;
+        let next = match provider.proof_workspace(state, &outcome) {
             Some(workspace) => Some(Box::new(self.proof_follow_up(
                 provider.as_ref(),
-                &opened.state,
+                state,
                 workspace,
                 verify.now,
             )?)),
             None => None,
         };
-        let pkce_verifier = self.verifier_for(provider.as_ref(), &opened.state);
-        Ok(VerifiedCallback {
-            state: opened.state,
+        let pkce_verifier = self.verifier_for(provider.as_ref(), state);
+        Ok(Finished {
+            provider,
             outcome,
             next,
-            provider,
             pkce_verifier,
         })
     }
 
-    /// The connect-proof sign-in after a callback that claims a workspace
-    /// (SPEC.md section 7): same claims, the workspace sealed, expiring with
-    /// the state it continues.
     fn proof_follow_up(
         &self,
         provider: &dyn Provider,
@@ -281,5 +294,27 @@ impl ChannelConnect {
         let route = VerifyParams::at(OffsetDateTime::UNIX_EPOCH);
         let provider = self.check_route(state, &route).ok()?;
         self.verifier_for(provider.as_ref(), state)
+    }
+}
+
+/// A verified callback but for its state: built while the state is only
+/// borrowed, so the state moves once, into [`VerifiedCallback`].
+struct Finished {
+    provider: Arc<dyn Provider>,
+    outcome: crate::ProviderOutcome,
+    next: Option<Box<IssuedUrl>>,
+    pkce_verifier: Option<PkceVerifier>,
+}
+
+impl Finished {
+    #[inline(always)]
+    fn with(self, state: VerifiedState) -> VerifiedCallback {
+        VerifiedCallback {
+            state,
+            outcome: self.outcome,
+            next: self.next,
+            provider: self.provider,
+            pkce_verifier: self.pkce_verifier,
+        }
     }
 }
