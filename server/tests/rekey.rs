@@ -476,12 +476,20 @@ async fn rekey_keeps_a_write_made_meanwhile_on_postgres() {
         .await
         .unwrap();
     let rekeying = tokio::spawn(async move { rekey(&new, RekeyOptions::default()).await.unwrap() });
+    // Watched from a connection of its own: inside the writer's transaction
+    // pg_stat_activity is a snapshot taken at its first read, so a rekey
+    // that blocked after that read was never seen (the test failed when the
+    // first poll came before the rekey's update).
+    let (monitor, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
     let waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'";
     // Up to 30 s: a connection opened and its statements prepared first,
     // which a machine busy with a build can make slow.
     let mut blocked = false;
     for _ in 0..3000 {
-        blocked = writer.query_one(waiting, &[]).await.unwrap().get::<_, i64>(0) == 1;
+        blocked = monitor.query_one(waiting, &[]).await.unwrap().get::<_, i64>(0) == 1;
         if blocked {
             break;
         }
