@@ -68,7 +68,7 @@ struct AuthIn {
     summary = "Create a connection",
     description = "Stores a connection whose workspace and tokens the caller gives (no OAuth flow); the \
         token is sealed at rest and never answered. An identifier in use answers 409.",
-    params(("idempotency-key" = Option<String>, Header, description = "Novu's idempotency key (at most 255 characters; an empty one is no key): the same key and body answer the kept answer for 24 hours with `Idempotency-Replay: true`, another body 422, a request still in flight 409 with `Retry-After: 1`. Scoped to the environment (Novu: the organization).")),
+    params(crate::http::openapi::IdempotencyKey),
     request_body(content = crate::http::openapi::CreateConnectionRequest),
     security(("ApiKey" = [])),
     responses(
@@ -100,7 +100,7 @@ pub(super) async fn create(
         `workspace.id` is refused (409), since the connection's user links are pinned to its workspace. \
         A new access token clears a `needs_reconnection` mark; the same token sent back keeps it, and \
         keeps what only the store knows (refresh token, expiry, scopes).",
-    params(("identifier" = String, Path, description = "The connection's identifier."), ("idempotency-key" = Option<String>, Header, description = "Novu's idempotency key (at most 255 characters; an empty one is no key): the same key and body answer the kept answer for 24 hours with `Idempotency-Replay: true`, another body 422, a request still in flight 409 with `Retry-After: 1`. Scoped to the environment (Novu: the organization).")),
+    params(("identifier" = String, Path, description = "The connection's identifier."), crate::http::openapi::IdempotencyKey),
     request_body(content = crate::http::openapi::UpdateConnectionRequest),
     security(("ApiKey" = [])),
     responses(

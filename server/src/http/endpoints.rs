@@ -71,7 +71,7 @@ fn fields_of(provider: &str, kind: &str) -> Option<(&'static [&'static str], &'s
         is sealed at rest; an endpoint linked to a connection is for that connection owner's \
         subscribers only (the same context ids; in `subscriber` mode, its subscriber), 409 otherwise, \
         and of its integration (400 otherwise).",
-    params(("idempotency-key" = Option<String>, Header, description = "Novu's idempotency key (at most 255 characters; an empty one is no key): the same key and body answer the kept answer for 24 hours with `Idempotency-Replay: true`, another body 422, a request still in flight 409 with `Retry-After: 1`. Scoped to the environment (Novu: the organization).")),
+    params(crate::http::openapi::IdempotencyKey),
     request_body(content = crate::http::openapi::CreateEndpointRequest),
     security(("ApiKey" = [])),
     responses(
@@ -126,7 +126,7 @@ pub(super) async fn get(
     summary = "Update an endpoint",
     description = "Replaces an endpoint's target fields (those left out keep their stored value), \
         checked as at creation; its type, subscriber and connection stay.",
-    params(("identifier" = String, Path, description = "The endpoint's identifier."), ("idempotency-key" = Option<String>, Header, description = "Novu's idempotency key (at most 255 characters; an empty one is no key): the same key and body answer the kept answer for 24 hours with `Idempotency-Replay: true`, another body 422, a request still in flight 409 with `Retry-After: 1`. Scoped to the environment (Novu: the organization).")),
+    params(("identifier" = String, Path, description = "The endpoint's identifier."), crate::http::openapi::IdempotencyKey),
     request_body(content = crate::http::openapi::UpdateEndpointRequest),
     security(("ApiKey" = [])),
     responses(

@@ -33,16 +33,11 @@ use crate::store::{Filter, StartLink};
     operation_id = "generateChatOAuthUrl",
     summary = "Issue a connect URL",
     description = "Issues the provider's authorize URL for the integration (Slack's OAuth v2, or Microsoft's admin consent), its `state` sealed and signed (5 minutes). Stricter than Novu: each state is spent once; a Teams admin consent connects nothing until a sign-in in the claimed tenant confirms it; a `connectionIdentifier` naming a stored connection is a reconnect only its owner may make, for its integration (400 otherwise), in its workspace (409 otherwise), the sign-in pinned to that workspace; with `browserBinding` the answer is a first-party start link that sets an `HttpOnly` cookie the callback must present.",
-    params(("idempotency-key" = Option<String>, Header, description = "Novu's idempotency key (at most 255 characters; an empty one is no key): the same key and body answer the kept answer for 24 hours with `Idempotency-Replay: true`, another body 422, a request still in flight 409 with `Retry-After: 1`. Scoped to the environment (Novu: the organization).")),
+    params(crate::http::openapi::IdempotencyKey),
     request_body(content = crate::http::openapi::ConnectRequest, description = "The request (fields it does not know are ignored)."),
     security(("ApiKey" = [])),
     responses(
-        (status = 201, description = "The URL to send the user's browser to.", body = crate::http::openapi::IssuedUrl,
-            headers(("Idempotency-Replay" = String, description = "`true` on a kept answer replayed"))),
-        (status = 400, description = "A malformed request (an `idempotency-key` over 255 characters), or a connection of another integration.", body = crate::http::openapi::ErrorDto),
-        (status = 404, description = "No integration of that identifier in the environment.", body = crate::http::openapi::ErrorDto),
-        (status = 409, description = "A reconnect or link naming another owner's or workspace's connection, or an `idempotency-key` still in flight (with `Retry-After: 1`).", body = crate::http::openapi::ErrorDto,
-            headers(("Retry-After" = u64, description = "On a key in flight: `1`"))),
+        crate::http::openapi::IssueAnswers,
         crate::http::openapi::WriteErrors,
     )
 )]
@@ -62,16 +57,11 @@ pub(crate) async fn connect(
     operation_id = "generateLinkUserOAuthUrl",
     summary = "Issue a user-link URL",
     description = "Issues the sign-in URL that links one subscriber's own provider user (a Slack user, a Teams user) as an endpoint. Stricter than Novu: a link naming a connection is pinned to that connection's workspace and is for its owner's subscribers only (the same context ids; in `subscriber` mode, its subscriber), 409 otherwise; a link to a connection that does not exist yet is issued as in Novu, and its callback stores it only if by then the connection exists, is the owner's, and is in the workspace the provider names.",
-    params(("idempotency-key" = Option<String>, Header, description = "Novu's idempotency key (at most 255 characters; an empty one is no key): the same key and body answer the kept answer for 24 hours with `Idempotency-Replay: true`, another body 422, a request still in flight 409 with `Retry-After: 1`. Scoped to the environment (Novu: the organization).")),
+    params(crate::http::openapi::IdempotencyKey),
     request_body(content = crate::http::openapi::LinkUserRequest, description = "The request (fields it does not know are ignored)."),
     security(("ApiKey" = [])),
     responses(
-        (status = 201, description = "The URL to send the user's browser to.", body = crate::http::openapi::IssuedUrl,
-            headers(("Idempotency-Replay" = String, description = "`true` on a kept answer replayed"))),
-        (status = 400, description = "A malformed request (an `idempotency-key` over 255 characters), or a connection of another integration.", body = crate::http::openapi::ErrorDto),
-        (status = 404, description = "No integration of that identifier in the environment.", body = crate::http::openapi::ErrorDto),
-        (status = 409, description = "A reconnect or link naming another owner's or workspace's connection, or an `idempotency-key` still in flight (with `Retry-After: 1`).", body = crate::http::openapi::ErrorDto,
-            headers(("Retry-After" = u64, description = "On a key in flight: `1`"))),
+        crate::http::openapi::IssueAnswers,
         crate::http::openapi::WriteErrors,
     )
 )]
@@ -94,16 +84,11 @@ pub(crate) async fn link_user(
     operation_id = "generateChatOAuthUrlLegacy",
     summary = "Issue a connect or user-link URL (older route)",
     description = "Novu's older single route: the connect body with `mode` (`connect`, the default, or `link_user`), answered as `POST /v1/integrations/channel-connections/oauth` or `POST /v1/integrations/channel-endpoints/oauth` would. `autoLinkUser` defaults to false here.",
-    params(("idempotency-key" = Option<String>, Header, description = "Novu's idempotency key (at most 255 characters; an empty one is no key): the same key and body answer the kept answer for 24 hours with `Idempotency-Replay: true`, another body 422, a request still in flight 409 with `Retry-After: 1`. Scoped to the environment (Novu: the organization).")),
+    params(crate::http::openapi::IdempotencyKey),
     request_body(content = crate::http::openapi::ChatOAuthRequest, description = "The request (fields it does not know are ignored)."),
     security(("ApiKey" = [])),
     responses(
-        (status = 201, description = "The URL to send the user's browser to.", body = crate::http::openapi::IssuedUrl,
-            headers(("Idempotency-Replay" = String, description = "`true` on a kept answer replayed"))),
-        (status = 400, description = "A malformed request (an `idempotency-key` over 255 characters), or a connection of another integration.", body = crate::http::openapi::ErrorDto),
-        (status = 404, description = "No integration of that identifier in the environment.", body = crate::http::openapi::ErrorDto),
-        (status = 409, description = "A reconnect or link naming another owner's or workspace's connection, or an `idempotency-key` still in flight (with `Retry-After: 1`).", body = crate::http::openapi::ErrorDto,
-            headers(("Retry-After" = u64, description = "On a key in flight: `1`"))),
+        crate::http::openapi::IssueAnswers,
         crate::http::openapi::WriteErrors,
     )
 )]
@@ -161,7 +146,7 @@ pub(crate) async fn chat_oauth(
     operation_id = "linkChannelEndpoint",
     summary = "Link a subscriber chat (providers with chat linking only)",
     description = "As in Novu, only a provider with subscriber chat linking (Telegram) links here; this service serves Slack and Teams, whose integrations are refused (400: link their users with `POST /v1/integrations/channel-endpoints/oauth`). So no request succeeds here.",
-    params(("idempotency-key" = Option<String>, Header, description = "Novu's idempotency key (at most 255 characters; an empty one is no key): the same key and body answer the kept answer for 24 hours with `Idempotency-Replay: true`, another body 422, a request still in flight 409 with `Retry-After: 1`. Scoped to the environment (Novu: the organization).")),
+    params(crate::http::openapi::IdempotencyKey),
     request_body(content = crate::http::openapi::LinkUserRequest, description = "The request (fields it does not know are ignored)."),
     security(("ApiKey" = [])),
     responses(

@@ -88,7 +88,7 @@ pub(crate) async fn serve() -> Response {
         crate::http::ops::metrics,
         serve,
     ),
-    components(schemas(ErrorDto, ValidationErrorDto)),
+    components(schemas(ErrorDto, ValidationErrorDto, IssuedUrl)),
     modifiers(&Security),
     tags(
         (name = "OAuth", description = "Connect a workspace or link a user through the provider's sign-in: \
@@ -885,6 +885,36 @@ pub(crate) enum ReadErrors {
     /// A store did not answer: try again.
     #[response(status = 503)]
     Unavailable(ErrorDto),
+}
+
+/// The `idempotency-key` header every keyed write takes (one definition for
+/// all of them).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub(crate) struct IdempotencyKey {
+    /// Novu's idempotency key (at most 255 characters; an empty one is no key): the same key and body answer the kept answer for 24 hours with `Idempotency-Replay: true`, another body 422, a request still in flight 409 with `Retry-After: 1`. Scoped to the environment (Novu: the organization).
+    #[param(rename = "idempotency-key", value_type = String, required = false)]
+    idempotency_key: Option<String>,
+}
+
+/// What the three routes that issue a provider URL answer, besides
+/// [`WriteErrors`].
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub(crate) enum IssueAnswers {
+    /// The URL to send the user's browser to.
+    #[response(status = 201, headers(("Idempotency-Replay" = String, description = "`true` on a kept answer replayed")))]
+    Issued(IssuedUrl),
+    /// A malformed request (an `idempotency-key` over 255 characters), or a connection of another integration.
+    #[response(status = 400)]
+    Malformed(ErrorDto),
+    /// No integration of that identifier in the environment.
+    #[response(status = 404)]
+    NoIntegration(ErrorDto),
+    /// A reconnect or link naming another owner's or workspace's connection, or an `idempotency-key` still in flight (with `Retry-After: 1`).
+    #[response(status = 409, headers(("Retry-After" = u64, description = "On a key in flight: `1`")))]
+    Conflict(ErrorDto),
 }
 
 /// The refusals of a keyed write: who asks, the body, the stores.
