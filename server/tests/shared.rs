@@ -735,6 +735,27 @@ async fn records_suite<R: Connections + Endpoints + StartLinks>(records: &R) {
         .await,
         0
     );
+    // A point read (its count is its row): found, twice (prepared once), and absent.
+    for (id, want) in [("c3", 1), ("c3", 1), ("nope", 0)] {
+        let point = Filter {
+            identifier: Some(id.into()),
+            ..Filter::page(20)
+        };
+        let listed = records.list_connections("env", &point).await.unwrap();
+        assert_eq!((listed.rows.len(), listed.total), (want, want as i64), "{id}");
+    }
+    // A long list is prepared each time, not kept (PostgreSQL): same answer.
+    let many: Vec<String> = (0..12).map(|i| format!("other-{i}")).chain(["slack".into()]).collect();
+    for _ in 0..2 {
+        assert_eq!(
+            count(Filter {
+                integration_identifiers: Some(many.clone()),
+                ..all.clone()
+            })
+            .await,
+            2
+        );
+    }
     let endpoints = records.list_endpoints("env", &all).await.unwrap();
     assert_eq!(
         (endpoints.rows.len(), endpoints.total),

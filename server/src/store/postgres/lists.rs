@@ -1,5 +1,7 @@
 //! The lists in PostgreSQL: a page and its count, pipelined.
 
+use deadpool_postgres::Object;
+use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
 
 use super::{PgStore, bounded, decode, failed};
@@ -84,19 +86,22 @@ impl PgStore {
         let built = query::page(table, env, f);
         let page_params = bound(&built.params);
         let page_refs = refs(&page_params);
-        let (rows, counted) = if f.count {
+        let page = prepare(&client, &built.sql, f).await?;
+        // A point read's count is its row count (as on SQLite).
+        let (rows, counted) = if f.count && f.point().is_none() {
             let counting = query::count(table, env, f);
             let count_params = bound(&counting.params);
             let count_refs = refs(&count_params);
+            let count = prepare(&client, &counting.sql, f).await?;
             let (rows, counted) = tokio::try_join!(
-                client.query(&built.sql, &page_refs),
-                client.query_one(&counting.sql, &count_refs),
+                client.query(&page, &page_refs),
+                client.query_one(&count, &count_refs),
             )
             .map_err(failed("list"))?;
             (rows, counted.get::<_, i64>(0))
         } else {
             let rows = client
-                .query(&built.sql, &page_refs)
+                .query(&page, &page_refs)
                 .await
                 .map_err(failed("list"))?;
             let n = rows.len() as i64;
@@ -105,6 +110,21 @@ impl PgStore {
         let rows = rows.iter().map(row).collect::<Result<Vec<T>, StoreError>>()?;
         Ok(Listed::assemble(rows, f, built.reversed, counted, id))
     }
+}
+
+/// Most texts are prepared once per pooled connection: a statement by text
+/// is prepared on every run, a second round trip (a connect naming its
+/// connection reads it here, on every connect). The filters give a few
+/// hundred texts at most, but a list of integration identifiers gives one
+/// per length, so long lists are prepared each time rather than kept.
+async fn prepare(client: &Object, sql: &str, f: &Filter) -> Result<Statement, StoreError> {
+    const CACHED_LIST_LEN: usize = 8;
+    if f.integration_identifiers.as_ref().is_none_or(|l| l.len() <= CACHED_LIST_LEN) {
+        client.prepare_cached(sql).await
+    } else {
+        client.prepare(sql).await
+    }
+    .map_err(failed("list"))
 }
 
 /// A built statement's parameters as PostgreSQL takes them.
