@@ -745,7 +745,10 @@ async fn records_suite<R: Connections + Endpoints + StartLinks>(records: &R) {
         assert_eq!((listed.rows.len(), listed.total), (want, want as i64), "{id}");
     }
     // A long list is prepared each time, not kept (PostgreSQL): same answer.
-    let many: Vec<String> = (0..12).map(|i| format!("other-{i}")).chain(["slack".into()]).collect();
+    let many: Vec<String> = (0..12)
+        .map(|i| format!("other-{i}"))
+        .chain(["slack".into()])
+        .collect();
     for _ in 0..2 {
         assert_eq!(
             count(Filter {

@@ -100,10 +100,7 @@ impl PgStore {
             .map_err(failed("list"))?;
             (rows, counted.get::<_, i64>(0))
         } else {
-            let rows = client
-                .query(&page, &page_refs)
-                .await
-                .map_err(failed("list"))?;
+            let rows = client.query(&page, &page_refs).await.map_err(failed("list"))?;
             let n = rows.len() as i64;
             (rows, n)
         };
@@ -119,7 +116,10 @@ impl PgStore {
 /// per length, so long lists are prepared each time rather than kept.
 async fn prepare(client: &Object, sql: &str, f: &Filter) -> Result<Statement, StoreError> {
     const CACHED_LIST_LEN: usize = 8;
-    if f.integration_identifiers.as_ref().is_none_or(|l| l.len() <= CACHED_LIST_LEN) {
+    if f.integration_identifiers
+        .as_ref()
+        .is_none_or(|l| l.len() <= CACHED_LIST_LEN)
+    {
         client.prepare_cached(sql).await
     } else {
         client.prepare(sql).await
