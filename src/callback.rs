@@ -528,6 +528,37 @@ impl CallbackError {
 mod tests {
     use super::*;
 
+    /// Every delimiter at every offset of inputs across the block edges,
+    /// among its neighbours in the byte order and bytes a borrow could
+    /// confuse: the same index as a plain scan.
+    #[test]
+    fn next_delimiter_matches_a_plain_scan() {
+        let plain = |b: &[u8], from: usize| {
+            (from..b.len())
+                .find(|&i| matches!(b[i], b'&' | b'=' | b'%' | b'+' | b'#'))
+                .unwrap_or(b.len())
+        };
+        let fillers = [b'A', b'"', b'$', b'\'', b'*', b',', b'<', b'>', 0x00, 0x01, 0xA5, 0xFF];
+        for len in [0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 215] {
+            for filler in fillers {
+                let base = vec![filler; len];
+                assert_eq!(next_delimiter(&base, 0), plain(&base, 0));
+                for at in 0..len {
+                    for d in [b'&', b'=', b'%', b'+', b'#'] {
+                        let mut b = base.clone();
+                        b[at] = d;
+                        if at + 1 < len {
+                            b[at + 1] = d ^ 1; // a neighbour one bit away
+                        }
+                        for from in [0, at.saturating_sub(1), at, at + 1] {
+                            assert_eq!(next_delimiter(&b, from), plain(&b, from), "{len} {filler} {at} {d} {from}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn parses_urls_paths_and_queries() {
         for input in [
