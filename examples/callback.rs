@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --example callback -- [--config FILE] [--now UNIX_SECONDS] [--binding VALUE]
-//!     [--token-response FILE [--token-status N]] CALLBACK_URL_OR_QUERY
+//!     [--token-response FILE [--token-status N] [--identity-response FILE]] CALLBACK_URL_OR_QUERY
 //! ```
 //!
 //! Uses the same embedded demo configuration as `examples/connect`. Prints the
@@ -15,12 +15,19 @@
 //! `--token-response` on it prints `"records": null`. The sign-in's own
 //! callback prints the delegated token request, and with `--token-response`
 //! the connection (and user link) when the `id_token` names that tenant.
+//!
+//! A Webex answer does not say whose token it is: with `--token-response`
+//! the example prints the `identity` request (`people/me`, with that token)
+//! that must be sent next, and with `--identity-response` its answer too,
+//! the records (the connection in the person's organization).
 
 #[path = "demo/mod.rs"]
 mod demo;
 
 use std::process::ExitCode;
 
+use channel_connect::exchange::ExchangeError;
+use channel_connect::records::StoredRecords;
 use channel_connect::{
     CallbackError, CallbackParams, HttpRequest, HttpResponse, VerifiedCallback, VerifyParams,
 };
@@ -65,11 +72,18 @@ impl From<String> for Failure {
 }
 
 fn run() -> Result<Value, Failure> {
-    let args = demo::Args::parse(&["config", "now", "binding", "token-response", "token-status"])?;
+    let args = demo::Args::parse(&[
+        "config",
+        "now",
+        "binding",
+        "token-response",
+        "token-status",
+        "identity-response",
+    ])?;
     let [input] = args.positional.as_slice() else {
         return Err(
             "usage: callback [--config FILE] [--now UNIX_SECONDS] [--binding VALUE] \
-                    [--token-response FILE] CALLBACK_URL_OR_QUERY"
+                    [--token-response FILE [--identity-response FILE]] CALLBACK_URL_OR_QUERY"
                 .to_owned()
                 .into(),
         );
@@ -105,24 +119,45 @@ fn run() -> Result<Value, Failure> {
                         .map_err(|_| format!("--token-status takes an HTTP status, not {s:?}"))?,
                     None => 200,
                 };
-                token_records(&verified, path, status, verify.now)?
+                let body = read(path)?;
+                let token = HttpResponse::new(status, &body);
+                match verified
+                    .identity_request(&token)
+                    .map_err(|e| format!("token response refused: {e}"))?
+                {
+                    // One answer says it all (Slack, Teams).
+                    None => records(verified.records(&token, verify.now))?,
+                    Some(identity) => {
+                        out["identity"] = describe_request(&identity);
+                        match args.get("identity-response") {
+                            Some(path) => {
+                                let body = read(path)?;
+                                let answer = HttpResponse::new(200, &body);
+                                records(verified.records_with_identity(&token, &answer, verify.now))?
+                            }
+                            None => {
+                                out["recordsNote"] = Value::String(
+                                    "send the identity request and pass its answer with --identity-response"
+                                        .into(),
+                                );
+                                Value::Null
+                            }
+                        }
+                    }
+                }
             }
         };
     }
     Ok(out)
 }
 
-/// Parses the provider's answer to the exchange and returns the records to store.
-fn token_records(
-    verified: &VerifiedCallback,
-    path: &str,
-    status: u16,
-    now: time::OffsetDateTime,
-) -> Result<Value, Failure> {
-    let body = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    let stored = verified
-        .records(&HttpResponse::new(status, &body), now)
-        .map_err(|e| format!("token response refused: {e}"))?;
+fn read(path: &str) -> Result<Vec<u8>, Failure> {
+    Ok(std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?)
+}
+
+/// The records to store, from the provider's answers.
+fn records(stored: Result<StoredRecords, ExchangeError>) -> Result<Value, Failure> {
+    let stored = stored.map_err(|e| format!("token response refused: {e}"))?;
     Ok(serde_json::to_value(&stored).expect("records serialize"))
 }
 

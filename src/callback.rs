@@ -538,7 +538,9 @@ mod tests {
                 .find(|&i| matches!(b[i], b'&' | b'=' | b'%' | b'+' | b'#'))
                 .unwrap_or(b.len())
         };
-        let fillers = [b'A', b'"', b'$', b'\'', b'*', b',', b'<', b'>', 0x00, 0x01, 0xA5, 0xFF];
+        let fillers = [
+            b'A', b'"', b'$', b'\'', b'*', b',', b'<', b'>', 0x00, 0x01, 0xA5, 0xFF,
+        ];
         for len in [0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 215] {
             for filler in fillers {
                 let base = vec![filler; len];
@@ -551,7 +553,11 @@ mod tests {
                             b[at + 1] = d ^ 1; // a neighbour one bit away
                         }
                         for from in [0, at.saturating_sub(1), at, at + 1] {
-                            assert_eq!(next_delimiter(&b, from), plain(&b, from), "{len} {filler} {at} {d} {from}");
+                            assert_eq!(
+                                next_delimiter(&b, from),
+                                plain(&b, from),
+                                "{len} {filler} {at} {d} {from}"
+                            );
                         }
                     }
                 }

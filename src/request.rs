@@ -699,6 +699,13 @@ pub enum RequestError {
     /// Slack `incoming-webhook` without a subscriber (400).
     #[error("subscriberId is required for incoming webhook")]
     IncomingWebhookWithoutSubscriber,
+    /// A user link without `connectionIdentifier` on a provider whose user
+    /// endpoints belong to a connection (Webex) (400).
+    #[error("connectionIdentifier is required to link a {provider} user")]
+    LinkWithoutConnection {
+        /// The provider's display name.
+        provider: &'static str,
+    },
     /// Shared mode without context (400).
     #[error("context is required when connectionMode is \"shared\"")]
     SharedWithoutContext,
@@ -765,6 +772,7 @@ impl RequestError {
             RequestError::Validation(_) => 422,
             RequestError::IntegrationNotFound { .. } | RequestError::MissingClientId { .. } => 404,
             RequestError::IncomingWebhookWithoutSubscriber
+            | RequestError::LinkWithoutConnection { .. }
             | RequestError::SharedWithoutContext
             | RequestError::SubscriberModeWithoutSubscriber
             | RequestError::NeitherSubscriberNorContext

@@ -31,6 +31,62 @@ fn webex() -> Webex {
     )
 }
 
+/// Webex as it was before `check_link`: every other method delegated.
+#[derive(Debug)]
+struct Unchecked(Webex);
+
+impl Provider for Unchecked {
+    fn id(&self) -> &str {
+        self.0.id()
+    }
+    fn display_name(&self) -> &str {
+        self.0.display_name()
+    }
+    fn client_id(&self) -> &ClientId {
+        self.0.client_id()
+    }
+    fn redirect_uri(&self) -> &RedirectUri {
+        self.0.redirect_uri()
+    }
+    fn restrict_workspace<'a>(
+        &'a self,
+        expected: Option<&'a str>,
+    ) -> Result<Option<std::borrow::Cow<'a, str>>, RequestError> {
+        self.0.restrict_workspace(expected)
+    }
+    fn authorize_url(&self, request: &provider::AuthorizeRequest<'_>, out: &mut String) {
+        self.0.authorize_url(request, out)
+    }
+    fn interpret(
+        &self,
+        state: &VerifiedState,
+        params: &CallbackParams<'_>,
+    ) -> Result<ProviderOutcome, CallbackError> {
+        self.0.interpret(state, params)
+    }
+    fn token_request(
+        &self,
+        exchange: &exchange::Exchange<'_>,
+    ) -> Result<Option<http::HttpRequest>, ExchangeError> {
+        self.0.token_request(exchange)
+    }
+    fn identity_request(
+        &self,
+        exchange: &exchange::Exchange<'_>,
+        token_response: &HttpResponse<'_>,
+    ) -> Result<Option<http::HttpRequest>, ExchangeError> {
+        self.0.identity_request(exchange, token_response)
+    }
+    fn records(
+        &self,
+        exchange: &exchange::Exchange<'_>,
+        response: &HttpResponse<'_>,
+        now: time::OffsetDateTime,
+    ) -> Result<records::StoredRecords, ExchangeError> {
+        self.0.records(exchange, response, now)
+    }
+}
+
 fn core() -> ChannelConnect {
     ChannelConnect::builder(ENV, ORG, KeyRing::new(key(1, 7)))
         .integration(Integration::new("webex", webex()))
@@ -124,6 +180,16 @@ fn connect_links_the_person_and_keeps_the_token_pair() {
     );
     let auth = c.auth.as_ref().unwrap();
     assert_eq!(auth.expires_at, Some(now + Duration::seconds(1_209_599)));
+    // The refresh token's lifetime too (`refresh_token_expires_in`, 90 days).
+    assert_eq!(
+        auth.refresh_token_expires_at,
+        Some(now + Duration::seconds(7_775_999))
+    );
+    let stored_auth = serde_json::to_value(auth).unwrap();
+    assert_eq!(
+        (&stored_auth["expiresAt"], &stored_auth["refreshTokenExpiresAt"]),
+        (&json!("2026-01-15T00:00:05Z"), &json!("2026-04-01T00:00:05Z"))
+    );
     assert_eq!(
         auth.refresh_token.as_ref().map(|t| t.expose()),
         Some("MDEyMzQ1Njc4OWFiY2RlZg_PF84_1eb65fdf")
@@ -211,8 +277,25 @@ fn a_link_is_for_a_connection_in_its_organization() {
         ExchangeError::WrongWorkspace
     );
 
-    // Without a connection to link to (Novu requires one for Webex).
-    let issued = link(None, false).unwrap();
+    // Without a connection to link to: refused at issue (400)...
+    let refused = link(None, false).unwrap_err();
+    assert_eq!(refused, RequestError::LinkWithoutConnection { provider: "Webex" });
+    assert_eq!(
+        refused.to_json(),
+        json!({"statusCode": 400, "message": "connectionIdentifier is required to link a Webex user"})
+    );
+    // ...and at the callback, for a state issued without that check (an
+    // issuer of its own, here the same Webex without `check_link`).
+    let unchecked = ChannelConnect::builder(ENV, ORG, KeyRing::new(key(1, 7)))
+        .integration(Integration::new("webex", Unchecked(webex())))
+        .build()
+        .unwrap();
+    let body =
+        LinkUserRequestBody::from_json(br#"{"integrationIdentifier":"webex","subscriberId":"u2"}"#).unwrap();
+    let entropy = entropy();
+    let issued = unchecked
+        .link_user_url(&body, &IssueParams::new(at(T0), &entropy))
+        .unwrap();
     let v = verify(
         &core,
         &format!("code=c&state={}", issued.state().unwrap()),
@@ -364,6 +447,7 @@ fn refresh_is_a_value_and_keeps_rotating() {
     assert_eq!(refreshed.refresh_token_expires_at, Some(at(T0 + 7_775_999)));
     let auth = refreshed.auth_record();
     assert_eq!(auth.token_type.as_deref(), Some("Bearer"));
+    assert_eq!(auth.refresh_token_expires_at, Some(at(T0 + 7_775_999)));
     assert_eq!(
         oauth::parse_refresh(
             &HttpResponse::new(200, br#"{"access_token":"a","expires_in":60}"#),
@@ -376,6 +460,56 @@ fn refresh_is_a_value_and_keeps_rotating() {
     let local = app.with_base_url(BaseUrl::new("http://127.0.0.1:3000/standin/webex").unwrap());
     let req = oauth::refresh_request(&local, &RefreshToken::new("r"));
     assert_eq!(req.url(), "http://127.0.0.1:3000/standin/webex/v1/access_token");
+}
+
+#[test]
+fn a_refresh_updates_the_refresh_tokens_expiry() {
+    // Stored at the connect, 15 days before the refresh.
+    let connected = oauth::parse_token(&HttpResponse::new(200, TOKENS), at(T0)).unwrap();
+    let before = connected.auth_record();
+    assert_eq!(before.refresh_token_expires_at, Some(at(T0 + 7_775_999)));
+    let later = T0 + 15 * 86_400;
+    let refresh = |body: &str| {
+        oauth::parse_refresh(&HttpResponse::new(200, body.as_bytes()), at(later))
+            .unwrap()
+            .auth_record_after(Some(&before))
+    };
+    // Webex extends the refresh token in use and says for how long: the new expiry.
+    let extended = refresh(
+        r#"{"access_token":"NmY0ZDQ5YjMtYzE4","expires_in":1209600,"refresh_token":"MDEyMzQ1Njc4OWFiY2RlZg_PF84_1eb65fdf","refresh_token_expires_in":7776000}"#,
+    );
+    assert_eq!(extended.access_token.expose(), "NmY0ZDQ5YjMtYzE4");
+    assert_eq!(extended.expires_at, Some(at(later + 1_209_600)));
+    assert_eq!(extended.refresh_token_expires_at, Some(at(later + 7_776_000)));
+    let json = serde_json::to_value(&extended).unwrap();
+    assert_eq!(json["refreshTokenExpiresAt"], "2026-04-16T00:00:00Z");
+    // The same refresh token, its lifetime unsaid: the stored expiry stays.
+    let same = refresh(
+        r#"{"access_token":"NmY0ZDQ5YjMtYzE4","expires_in":1209600,"refresh_token":"MDEyMzQ1Njc4OWFiY2RlZg_PF84_1eb65fdf"}"#,
+    );
+    assert_eq!(same.refresh_token_expires_at, before.refresh_token_expires_at);
+    // A new refresh token without a lifetime: unknown, not the old one's.
+    let rotated = refresh(
+        r#"{"access_token":"NmY0ZDQ5YjMtYzE4","expires_in":1209600,"refresh_token":"bmV3LXJlZnJlc2gtdG9rZW4"}"#,
+    );
+    assert_eq!(rotated.refresh_token_expires_at, None);
+    assert!(
+        !serde_json::to_string(&rotated)
+            .unwrap()
+            .contains("refreshTokenExpiresAt")
+    );
+    // Nothing before (a record stored without it): what the answer says.
+    let fresh = oauth::parse_refresh(&HttpResponse::new(200, TOKENS), at(later)).unwrap();
+    assert_eq!(
+        fresh.auth_record_after(None).refresh_token_expires_at,
+        Some(at(later + 7_775_999))
+    );
+    // A record stored before the field existed still reads.
+    let old: records::AuthRecord = serde_json::from_value(json!({
+        "accessToken": "ZDI3MGEy", "refreshToken": "MDEy", "expiresAt": "2026-01-15T00:00:00Z"
+    }))
+    .unwrap();
+    assert_eq!(old.refresh_token_expires_at, None);
 }
 
 /// A connect for subscriber u1, its callback verified (with code `c`).

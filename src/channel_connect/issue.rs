@@ -163,6 +163,9 @@ impl ChannelConnect {
     ) -> Result<IssuedUrl, RequestError> {
         let req = LinkUserRequest::validate(body)?;
         let (integ, provider) = self.lookup(req.integration.as_str())?;
+        if let Some(p) = provider {
+            p.check_link(&req)?;
+        }
         let provider = provider.ok_or_else(|| Self::missing_client_id(integ))?;
         self.check_context_hash(integ, &req.context, req.context_hash)?;
         let workspace = restrict_workspace(provider, issue.workspace)?;

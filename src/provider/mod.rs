@@ -15,7 +15,7 @@ use crate::config::{ClientId, ConfigError, RedirectUri};
 use crate::exchange::{Exchange, ExchangeError, FlowMismatch};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::records::StoredRecords;
-use crate::request::{ConnectRequest, RequestError, Scopes};
+use crate::request::{ConnectRequest, LinkUserRequest, RequestError, Scopes};
 use crate::state::{Purpose, VerifiedState};
 
 pub mod msteams;
@@ -181,6 +181,31 @@ pub trait Provider: fmt::Debug + Send + Sync {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     fn check_connect(&self, request: &ConnectRequest<'_>) -> Result<(), RequestError> {
+        let _ = request;
+        Ok(())
+    }
+
+    /// This provider's rules for a user link (400), checked after the
+    /// integration is found: Webex's person endpoint belongs to a connection,
+    /// so a link must name one (the callback refuses one that does not too,
+    /// for states issued without this check). The default: none.
+    ///
+    /// ```
+    /// use channel_connect::request::LinkUserRequest;
+    /// use channel_connect::*;
+    ///
+    /// let webex = Webex::new(
+    ///     ClientId::new("C0ffee0123456789abcdef")?,
+    ///     Secret::new("webex-client-secret"),
+    ///     RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?,
+    /// );
+    /// let body = LinkUserRequestBody::from_json(br#"{"integrationIdentifier":"webex","subscriberId":"subscriber-123"}"#)?;
+    /// let refused = webex.check_link(&LinkUserRequest::validate(&body)?).unwrap_err();
+    /// assert_eq!(refused, RequestError::LinkWithoutConnection { provider: "Webex" });
+    /// assert_eq!(refused.status(), 400);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn check_link(&self, request: &LinkUserRequest<'_>) -> Result<(), RequestError> {
         let _ = request;
         Ok(())
     }

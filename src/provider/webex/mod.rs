@@ -61,7 +61,7 @@ use crate::exchange::{Exchange, ExchangeError, FlowMismatch, ProviderError, Prov
 use crate::http::{HttpRequest, HttpResponse};
 use crate::provider::{AuthorizeRequest, Provider};
 use crate::records::{Endpoint, StoredRecords};
-use crate::request::{RequestError, WorkspaceRefusal};
+use crate::request::{LinkUserRequest, RequestError, WorkspaceRefusal};
 use crate::secret::{AuthorizationCode, ClientSecret};
 use crate::state::{Purpose, StateError, StateErrorKind, VerifiedState};
 
@@ -270,6 +270,14 @@ impl Provider for Webex {
 
     fn redirect_uri(&self) -> &RedirectUri {
         &self.redirect_uri
+    }
+
+    /// A person endpoint belongs to a connection: a link names one.
+    fn check_link(&self, request: &LinkUserRequest<'_>) -> Result<(), RequestError> {
+        match request.connection {
+            Some(_) => Ok(()),
+            None => Err(RequestError::LinkWithoutConnection { provider: "Webex" }),
+        }
     }
 
     /// A link to a stored connection is restricted to its organization:
