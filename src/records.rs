@@ -171,6 +171,12 @@ pub struct AuthRecord {
     /// for tokens that do not expire.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::rfc3339")]
     pub expires_at: Option<OffsetDateTime>,
+    /// When the refresh token expires (RFC 3339, like `expires_at`), when the
+    /// provider says (Webex's `refresh_token_expires_in`, about 90 days);
+    /// none otherwise (Slack's rotation does not say). Absent from records
+    /// stored before it existed, which still read.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::rfc3339")]
+    pub refresh_token_expires_at: Option<OffsetDateTime>,
     /// The scopes the token was granted, as the provider listed them
     /// (Slack's `scope`); empty when it did not say.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -192,6 +198,7 @@ impl AuthRecord {
     ///     token_type: Some("bot".into()),
     ///     refresh_token: Some(channel_connect::secret::RefreshToken::new("xoxe-1-refresh")),
     ///     expires_at: Some(now + Duration::hours(12)),
+    ///     refresh_token_expires_at: None, // Slack's rotation does not say
     ///     scopes: vec!["chat:write".into()],
     /// };
     /// assert!(!auth.needs_refresh(now, Duration::minutes(5)));
@@ -622,6 +629,7 @@ mod tests {
             token_type: None,
             refresh_token: None,
             expires_at: Some(t),
+            refresh_token_expires_at: None,
             scopes: Vec::new(),
         };
         let json = serde_json::to_string(&auth).unwrap();
@@ -629,6 +637,21 @@ mod tests {
         let back: AuthRecord = serde_json::from_str(&json).unwrap();
         assert_eq!(back, auth);
         assert!(!auth.needs_refresh(t, Duration::hours(1)), "no refresh token");
+
+        let webex = AuthRecord {
+            refresh_token_expires_at: Some(t + Duration::days(90)),
+            ..auth
+        };
+        let json = serde_json::to_string(&webex).unwrap();
+        assert!(
+            json.ends_with(
+                r#""expiresAt":"2026-01-01T00:05:00Z","refreshTokenExpiresAt":"2026-04-01T00:05:00Z"}"#
+            ),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<AuthRecord>(&json).unwrap(), webex);
+        let bad = r#"{"accessToken":"t","refreshTokenExpiresAt":"in 90 days"}"#;
+        assert!(serde_json::from_str::<AuthRecord>(bad).is_err());
     }
 
     #[test]

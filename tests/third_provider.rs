@@ -114,6 +114,7 @@ impl Provider for Discord {
             token_type: a.token_type,
             refresh_token: a.refresh_token,
             expires_at: channel_connect::exchange::expires_at(now, a.expires_in, "expires_in")?,
+            refresh_token_expires_at: None,
             scopes: Vec::new(),
         };
         let connection = records::connection(exchange.state, workspace, Some(auth))?;

@@ -71,10 +71,20 @@ impl Refresher<'_> {
         }
     }
 
-    fn parse(self, answer: &HttpResponse<'_>, now: OffsetDateTime) -> Result<AuthRecord, ExchangeError> {
+    /// The `auth` to store in place of `previous`.
+    fn parse(
+        self,
+        answer: &HttpResponse<'_>,
+        now: OffsetDateTime,
+        previous: Option<&AuthRecord>,
+    ) -> Result<AuthRecord, ExchangeError> {
         match self {
             Refresher::Slack(_) => slack::oauth::parse_refresh(answer, now).map(|r| r.auth_record()),
-            Refresher::Webex(_) => webex::oauth::parse_refresh(answer, now).map(|r| r.auth_record()),
+            // Its refresh token's expiry too (kept when the same token comes
+            // back without one).
+            Refresher::Webex(_) => {
+                webex::oauth::parse_refresh(answer, now).map(|r| r.auth_record_after(previous))
+            }
         }
     }
 
@@ -221,7 +231,11 @@ async fn refresh(
             tracing::warn!(kind = ?e.kind, connection = identifier, provider, "token refresh: no answer from the provider");
             Renewal::RetryAfter(now + RETRY_SECS)
         }
-        Ok(answer) => match app.parse(&HttpResponse::new(answer.status, &answer.body), s.now()) {
+        Ok(answer) => match app.parse(
+            &HttpResponse::new(answer.status, &answer.body),
+            s.now(),
+            record.auth.as_ref(),
+        ) {
             Ok(auth) => Renewal::Refreshed { spent, auth },
             Err(e) => match app.dead(&e) {
                 Some(reason) => Renewal::Reconnect {

@@ -1335,6 +1335,81 @@ async fn connections_and_endpoints_written_through_the_api_keep_their_secrets() 
     assert!(v["url"].as_str().unwrap().contains("user_scope="), "{v}");
 }
 
+#[tokio::test]
+async fn a_written_refresh_token_expiry_is_stored_shown_and_checked() {
+    use reqwest::Method;
+    let s = start("refresh-token-expiry").await;
+    let (path, one) = ("/v1/channel-connections", "/v1/channel-connections/api-expiry");
+    let create = json!({"identifier": "api-expiry", "integrationIdentifier": "slack", "subscriberId": "s1",
+        "workspace": {"id": "T0API0002"},
+        "auth": {"accessToken": "xoxe.xoxb-api", "refreshToken": "xoxe-1-api",
+            "expiresAt": "2030-01-01T00:00:00Z", "refreshTokenExpiresAt": "2030-03-31T12:00:00.000Z"}});
+    let (status, c) = send(&s, Method::POST, path, Some(create)).await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    // Novu's ISO 8601 (milliseconds, `Z`) back; the tokens still redacted.
+    let shown = json!({"accessToken": "[redacted]", "expiresAt": "2030-01-01T00:00:00.000Z",
+        "refreshTokenExpiresAt": "2030-03-31T12:00:00.000Z"});
+    assert_eq!(c["auth"], shown, "{c}");
+    let read = async || send(&s, Method::GET, one, None).await.1["data"]["auth"].clone();
+    assert_eq!(read().await, shown);
+    assert_eq!(s.list(path).await[0]["auth"], shown);
+    let credentials = async || read_credentials(&s, "api-expiry").await.1["data"]["auth"].clone();
+    let creds = credentials().await;
+    assert_eq!(creds["refreshTokenExpiresAt"], "2030-03-31T12:00:00.000Z");
+    assert!(!creds.to_string().contains("xoxe-1-api"), "{creds}");
+
+    // Not a date: Novu's 422, keyed by `auth`, nothing written.
+    for (method, at, body) in [
+        (
+            Method::PATCH,
+            one,
+            json!({"workspace": {"id": "T0API0002"}, "auth": {"accessToken": "xoxe.xoxb-new", "refreshTokenExpiresAt": "in 90 days"}}),
+        ),
+        (
+            Method::POST,
+            path,
+            json!({"identifier": "api-expiry-2", "integrationIdentifier": "slack", "subscriberId": "s1",
+                "workspace": {"id": "T0API0003"}, "auth": {"accessToken": "t", "refreshTokenExpiresAt": "2030-02-30T00:00:00Z"}}),
+        ),
+    ] {
+        let (status, v) = send(&s, method, at, Some(body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        assert_eq!(v["statusCode"], 422, "{v}");
+        assert_eq!(
+            v["errors"]["auth"]["messages"],
+            json!(["auth.refreshTokenExpiresAt must be an ISO 8601 time"]),
+            "{v}"
+        );
+    }
+    assert_eq!(read().await, shown);
+    assert_eq!(s.list(path).await.len(), 1);
+
+    let only_expiry = json!({"accessToken": "[redacted]", "expiresAt": "2030-01-01T00:00:00.000Z"});
+    for (why, auth, answered) in [
+        (
+            "the same token sent back (a rename) keeps both expiries",
+            json!({"accessToken": "xoxe.xoxb-api"}),
+            shown,
+        ),
+        (
+            "the old refresh token's expiry is not another refresh token's",
+            json!({"accessToken": "xoxe.xoxb-api", "refreshToken": "xoxe-1-other"}),
+            only_expiry,
+        ),
+        (
+            "a new token without expiries shows none (not the old token's)",
+            json!({"accessToken": "xoxb-api-new"}),
+            json!({"accessToken": "[redacted]"}),
+        ),
+    ] {
+        let body = json!({"workspace": {"id": "T0API0002", "name": "Renamed"}, "auth": auth});
+        let (status, c) = send(&s, Method::PATCH, one, Some(body)).await;
+        assert_eq!((status, &c["auth"]), (StatusCode::OK, &answered), "{why}: {c}");
+        assert_eq!(read().await, answered, "{why}");
+    }
+    assert_eq!(credentials().await["refreshTokenExpiresAt"], Value::Null);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_writes_keep_what_the_callback_relies_on() {
     api_write_rules(&start("api-write-rules").await).await;

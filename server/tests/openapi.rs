@@ -298,7 +298,8 @@ async fn session(s: &Server) -> Vec<Value> {
     let made = json!({"identifier": "api-made", "integrationIdentifier": "slack", "subscriberId": "s9",
         "context": {"org": "acme", "team": {"id": "t1", "data": {"plan": "pro"}}},
         "workspace": {"id": "T0DEMO00001", "name": "Demo"},
-        "auth": {"accessToken": "xoxb-written", "expiresAt": "2030-01-01T00:00:00Z"}});
+        "auth": {"accessToken": "xoxb-written", "expiresAt": "2030-01-01T00:00:00Z",
+            "refreshTokenExpiresAt": "2030-03-01T00:00:00Z"}});
     let (status, _, v) = r.call(post.clone(), list, list, key, Some(made.clone())).await;
     assert_eq!(status, StatusCode::CREATED, "{v}");
     r.call(post.clone(), list, list, key, Some(made)).await;

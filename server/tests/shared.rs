@@ -21,8 +21,8 @@ use channel_connect_server::store::postgres::PgStore;
 use channel_connect_server::store::redis::RedisStore;
 use channel_connect_server::store::sqlite::Store;
 use channel_connect_server::store::{
-    ConnectionRow, Connections, Endpoints, Filter, Idempotency, IdempotencyEntries, Listed, Order,
-    ParkedRecords, Refreshes, ReplayMarks, Saved, StartLink, StartLinks,
+    AuthExpiry, ConnectionRow, Connections, Endpoints, Filter, Idempotency, IdempotencyEntries, Listed,
+    Order, ParkedRecords, Refreshes, ReplayMarks, Saved, StartLink, StartLinks,
 };
 use common::engines::*;
 use common::*;
@@ -395,6 +395,14 @@ async fn refresh_suite<R: Connections + Refreshes + 'static>(records: Arc<R>) {
         records.expiring(t + 600, t, 10).await.unwrap(),
         [("e".to_owned(), "rot".to_owned())]
     );
+    let saved = records.list_connections("e", &Filter::one("rot")).await.unwrap();
+    assert_eq!(
+        saved.rows[0].auth_expiry,
+        AuthExpiry {
+            expires_at: Some(t + 100),
+            refresh_token_expires_at: None
+        }
+    );
 
     let attempts = (0..16).map(|i| {
         let records = records.clone();
@@ -464,6 +472,7 @@ async fn refresh_suite<R: Connections + Refreshes + 'static>(records: Arc<R>) {
     auth.access_token = channel_connect::secret::AccessToken::new("xoxe.xoxb-new");
     auth.refresh_token = Some(RefreshToken::new("xoxe-1-second"));
     auth.expires_at = Some(time::OffsetDateTime::from_unix_timestamp(t + 43_200).unwrap());
+    auth.refresh_token_expires_at = Some(time::OffsetDateTime::from_unix_timestamp(t + 7_776_000).unwrap());
     let stale = Renewal::Refreshed {
         spent: RefreshToken::new("xoxe-1-other"),
         auth: auth.clone(),
@@ -486,6 +495,16 @@ async fn refresh_suite<R: Connections + Refreshes + 'static>(records: Arc<R>) {
         "xoxe.xoxb-new"
     );
     assert_eq!((now_stored.reconnect, now_stored.leased_until), (None, None));
+    // The row's public JSON follows: when the new tokens expire, no token.
+    let listed = records.list_connections("e", &Filter::one("rot")).await.unwrap();
+    assert_eq!(
+        listed.rows[0].auth_expiry,
+        AuthExpiry {
+            expires_at: Some(t + 43_200),
+            refresh_token_expires_at: Some(t + 7_776_000)
+        }
+    );
+    assert!(listed.rows[0].connection.auth.is_none());
     assert!(
         records.expiring(t + 600, t + 63, 10).await.unwrap().is_empty(),
         "fresh for 12 hours"

@@ -18,6 +18,18 @@ use common::*;
 /// (`channel_connect_server::demo::standin::WEBEX_ORG_ID`).
 const ORG_KEY: &str = "0d0c5e4a-7f0e-4b7c-9a3e-6f1b2c3d4e5f";
 
+/// An answer's time, which must be RFC 3339 in UTC.
+fn time_of(t: &Value) -> OffsetDateTime {
+    let s = t.as_str().unwrap_or_else(|| panic!("a time: {t}"));
+    assert!(s.ends_with('Z'), "{s}");
+    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap()
+}
+
+/// Whole days from now until an answer's time.
+fn days_until(t: &Value) -> i64 {
+    (time_of(t) - OffsetDateTime::now_utc()).whole_days()
+}
+
 fn connect_body() -> &'static str {
     r#"{"integrationIdentifier":"webex","subscriberId":"subscriber-1","connectionIdentifier":"webex-acme","context":{"tenant":"acme"},"connectionMode":"shared","autoLinkUser":true}"#
 }
@@ -47,8 +59,13 @@ async fn a_webex_connect_and_a_link_end_in_a_connection_and_person_endpoints() {
     assert_eq!(c["workspace"]["id"], ORG_KEY);
     assert_eq!(c["auth"]["accessToken"], "[redacted]");
     assert!(!v.to_string().contains("standin-webex"), "{v}");
+    // When the tokens expire is no secret: the refresh token in about 90
+    // days (connect again before), the access token in 14.
+    assert_eq!(days_until(&c["auth"]["refreshTokenExpiresAt"]), 89, "{c}");
+    assert_eq!(days_until(&c["auth"]["expiresAt"]), 13, "{c}");
     let filtered = s.list("/v1/channel-connections?providerId=webex-messaging").await;
     assert_eq!(filtered.len(), 1);
+    assert_eq!(filtered[0]["auth"], c["auth"], "a list shows the same");
 
     let endpoints = s
         .list("/v1/channel-endpoints?connectionIdentifier=webex-acme")
@@ -79,6 +96,10 @@ async fn a_webex_connect_and_a_link_end_in_a_connection_and_person_endpoints() {
     .unwrap();
     let days = (expires - OffsetDateTime::now_utc()).whole_days();
     assert!((13..=14).contains(&days), "{auth}");
+    assert_eq!(
+        auth["refreshTokenExpiresAt"], c["auth"]["refreshTokenExpiresAt"],
+        "{auth}"
+    );
 
     // A second subscriber links their own Webex person to the connection,
     // the link pinned to its organization.
@@ -138,6 +159,22 @@ async fn webex_tokens_are_refreshed_before_they_expire() {
     let after = &after["data"]["auth"];
     assert_ne!(after["accessToken"], before["accessToken"], "refreshed");
     assert_ne!(after["expiresAt"], before["expiresAt"]);
+    // Webex extended the refresh token: 90 days from the refresh, stored
+    // and shown on the connection (read on either instance).
+    let extended = time_of(&after["refreshTokenExpiresAt"]) - time_of(&before["refreshTokenExpiresAt"]);
+    assert!((14..=15).contains(&extended.whole_days()), "{before} {after}");
+    for server in [&s, &ahead] {
+        let one = server.get_with_key("/v1/channel-connections/webex-acme").await;
+        let v: Value = serde_json::from_slice(&one.bytes().await.unwrap()).unwrap();
+        assert_eq!(
+            (
+                &v["data"]["auth"]["refreshTokenExpiresAt"],
+                &v["data"]["auth"]["expiresAt"]
+            ),
+            (&after["refreshTokenExpiresAt"], &after["expiresAt"]),
+            "{v}"
+        );
+    }
     // Read again: the new token serves, no second refresh.
     let (_, again) = read_credentials(&ahead, "webex-acme").await;
     assert_eq!(&again["data"]["auth"]["accessToken"], &after["accessToken"]);

@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use channel_connect::context::Context;
-use channel_connect::records::ChannelConnectionRecord;
+use channel_connect::records::{AuthRecord, ChannelConnectionRecord};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -57,6 +57,7 @@ struct AuthIn {
     access_token: Option<String>,
     refresh_token: Option<String>,
     expires_at: Option<String>,
+    refresh_token_expires_at: Option<String>,
 }
 
 /// `POST /v1/channel-connections`: 201 and the connection.
@@ -99,7 +100,8 @@ pub(super) async fn create(
     description = "Replaces a connection's tokens and its workspace's details. Stricter than Novu: a new \
         `workspace.id` is refused (409), since the connection's user links are pinned to its workspace. \
         A new access token clears a `needs_reconnection` mark; the same token sent back keeps it, and \
-        keeps what only the store knows (refresh token, expiry, scopes).",
+        keeps what only the store knows (refresh token, expiries, scopes; a new refresh token does not \
+        keep the old one's expiry).",
     params(("identifier" = String, Path, description = "The connection's identifier."), crate::http::openapi::IdempotencyKey),
     request_body(content = crate::http::openapi::UpdateConnectionRequest),
     security(("ApiKey" = [])),
@@ -285,13 +287,24 @@ async fn update_connection(
     record["auth"] = auth(u.auth)?;
     let same_token = record["auth"]["accessToken"] == old_auth["accessToken"];
     // The same token sent back (a rename): what only the store knows of it
-    // (its refresh token, expiry and scopes, never answered) stays.
+    // (its refresh token, expiries and scopes, never answered) stays.
     let kept: &[&str] = if same_token {
-        &["tokenType", "refreshToken", "expiresAt", "scopes"]
+        &[
+            "tokenType",
+            "refreshToken",
+            "expiresAt",
+            "refreshTokenExpiresAt",
+            "scopes",
+        ]
     } else {
         &["tokenType"]
     };
     for field in kept {
+        // The old refresh token's expiry is not a new refresh token's.
+        let other_refresh = record["auth"]["refreshToken"] != old_auth["refreshToken"];
+        if *field == "refreshTokenExpiresAt" && other_refresh {
+            continue;
+        }
         if record["auth"].get(field).is_none() && !old_auth[field].is_null() {
             record["auth"][field] = old_auth[field].clone();
         }
@@ -358,9 +371,19 @@ fn auth(a: Option<AuthIn>) -> Result<Value, ApiError> {
     if let Some(r) = a.refresh_token {
         out["refreshToken"] = Value::String(r);
     }
-    if let Some(e) = a.expires_at {
-        // Checked as the record reads it (UTC, whole seconds or milliseconds).
-        out["expiresAt"] = Value::String(e);
+    for (field, time) in [
+        ("expiresAt", a.expires_at),
+        ("refreshTokenExpiresAt", a.refresh_token_expires_at),
+    ] {
+        if let Some(t) = time {
+            // Checked as the record reads it (UTC, whole seconds or milliseconds).
+            let probe = json!({ "accessToken": "-", field: t });
+            if serde_json::from_value::<AuthRecord>(probe).is_err() {
+                let msg = format!("auth.{field} must be an ISO 8601 time");
+                return Err(ApiError::invalid_field("auth", msg));
+            }
+            out[field] = Value::String(t);
+        }
     }
     Ok(out)
 }

@@ -1,10 +1,10 @@
 //! `GET /v1/channel-connections/{identifier}/credentials`: what the
 //! platform's sender needs to send through a connection (its token and the
-//! token's type and expiry, the bot's user id), read with the environment's
-//! credentials key only. Every read is an audit line (environment and
-//! connection, never the token). Tokens due for rotation are refreshed
-//! first ([`crate::refresh`]); the connection's incoming webhooks come with
-//! their URLs.
+//! token's type and expiry, the refresh token's expiry, the bot's user id),
+//! read with the environment's credentials key only. Every read is an audit
+//! line (environment and connection, never the token). Tokens due for
+//! rotation are refreshed first ([`crate::refresh`]); the connection's
+//! incoming webhooks come with their URLs.
 
 use std::sync::Arc;
 
@@ -82,6 +82,9 @@ pub(super) async fn read(
             "tokenType": a.token_type,
             "scopes": a.scopes,
             "expiresAt": a.expires_at.map(iso_8601),
+            // Not the refresh token, but when it runs out (Webex: connect
+            // again before), null when the provider did not say.
+            "refreshTokenExpiresAt": a.refresh_token_expires_at.map(iso_8601),
         })
     });
     let body = json!({ "data": {

@@ -408,7 +408,8 @@ pub(crate) struct Workspace {
 }
 
 /// `auth` in an answer: the SDKs require a string, and no answer of this
-/// API but the credentials route carries a usable token.
+/// API but the credentials route carries a usable token. When the tokens
+/// expire is no secret: shown when known.
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
@@ -416,6 +417,14 @@ pub(crate) struct RedactedAuth {
     /// Always `[redacted]`.
     #[schema(example = "[redacted]")]
     access_token: String,
+    /// When the access token expires; absent for a token that does not (or
+    /// a connection last written before this service kept it here).
+    #[schema(nullable = false, format = DateTime)]
+    expires_at: Option<String>,
+    /// When the refresh token expires (Webex's, about 90 days: connect
+    /// again before); absent when the provider did not say.
+    #[schema(nullable = false, format = DateTime)]
+    refresh_token_expires_at: Option<String>,
 }
 
 /// Whether a connection's tokens still work (not in Novu's shape).
@@ -650,6 +659,9 @@ pub(crate) struct AuthIn {
     /// When the access token expires (ISO 8601, UTC).
     #[schema(nullable = false, format = DateTime)]
     expires_at: Option<String>,
+    /// When the refresh token expires (ISO 8601, UTC).
+    #[schema(nullable = false, format = DateTime)]
+    refresh_token_expires_at: Option<String>,
 }
 
 /// `POST /v1/channel-connections` (Novu's `CreateChannelConnectionRequestDto`).
@@ -685,7 +697,7 @@ pub(crate) struct UpdateConnectionRequest {
     /// The workspace: its `id` must be the stored one (409 otherwise).
     workspace: WorkspaceIn,
     /// The tokens; the same access token sent back keeps what only the
-    /// store knows (refresh token, expiry, scopes).
+    /// store knows (refresh token, expiries, scopes).
     auth: AuthIn,
 }
 
@@ -778,6 +790,10 @@ pub(crate) struct TokenAuth {
     /// When it expires; null for a token that does not.
     #[schema(required = true, format = DateTime)]
     expires_at: Option<String>,
+    /// When the refresh token (this service's to spend) expires; null when
+    /// the provider did not say (Slack).
+    #[schema(required = true, format = DateTime)]
+    refresh_token_expires_at: Option<String>,
 }
 
 /// An incoming webhook of the connection.

@@ -32,7 +32,7 @@ pub fn connection(row: &ConnectionRow) -> Value {
         "connectionMode": if c.subscriber_id.is_some() { "subscriber" } else { "shared" },
         "contextKeys": context_key_list(&c.context),
         "workspace": workspace,
-        "auth": { "accessToken": REDACTED },
+        "auth": auth(row),
         "createdAt": time(row.created_at),
         "updatedAt": time(row.updated_at),
     });
@@ -46,6 +46,22 @@ pub fn connection(row: &ConnectionRow) -> Value {
         }
     }
     out
+}
+
+/// `auth`: the token redacted; when they are known, when the access and
+/// refresh tokens expire (not secrets, and in Novu's shape).
+fn auth(row: &ConnectionRow) -> Value {
+    let mut auth = json!({ "accessToken": REDACTED });
+    let e = row.auth_expiry;
+    for (key, t) in [
+        ("expiresAt", e.expires_at),
+        ("refreshTokenExpiresAt", e.refresh_token_expires_at),
+    ] {
+        if let Some(t) = t {
+            auth[key] = Value::String(time(t));
+        }
+    }
+    auth
 }
 
 /// An endpoint as Novu answers it (`providerId` from the integration's

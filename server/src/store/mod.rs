@@ -27,8 +27,8 @@ pub use idempotency::{IDEMPOTENCY_TTL_SECS, IN_FLIGHT_TTL_SECS, Idempotency, Ide
 pub use marks::{ParkedRecords, ReplayMarks};
 pub use ready::Ready;
 pub use records::{
-    ConnectionRow, Connections, EndpointRow, Endpoints, Filter, Listed, Order, OrderBy, Saved, Write,
-    context_key_list, context_keys,
+    AuthExpiry, ConnectionRow, Connections, EndpointRow, Endpoints, Filter, Listed, Order, OrderBy, Saved,
+    Write, context_key_list, context_keys,
 };
 pub use refreshes::{Change, Lease, Refreshes, Renewal, Tokens, change, refreshable_until};
 pub use starts::{StartLink, StartLinks};

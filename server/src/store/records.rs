@@ -3,15 +3,59 @@
 //! filters, and what a callback's save did.
 
 use channel_connect::records::{ChannelConnectionRecord, ChannelEndpointRecord, StoredRecords};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
-use super::error::StoreFuture;
+use super::error::{StoreError, StoreFuture};
 use super::ownership::Conflict;
+
+/// Where a connection row's public JSON keeps its [`AuthExpiry`].
+const AUTH_EXPIRY: &str = "authExpiry";
+
+/// When a connection's tokens expire (Unix seconds). Not secrets: the
+/// row's public JSON keeps them beside the record (`authExpiry`), its
+/// `auth` sealed only, for the connection object to show.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthExpiry {
+    /// The access token's (`auth.expiresAt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    /// The refresh token's (`auth.refreshTokenExpiresAt`, Webex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_expires_at: Option<i64>,
+}
+
+impl AuthExpiry {
+    /// `record`'s, none without `auth`.
+    pub fn of(record: &ChannelConnectionRecord) -> AuthExpiry {
+        let auth = record.auth.as_ref();
+        AuthExpiry {
+            expires_at: auth.and_then(|a| a.expires_at).map(|t| t.unix_timestamp()),
+            refresh_token_expires_at: auth
+                .and_then(|a| a.refresh_token_expires_at)
+                .map(|t| t.unix_timestamp()),
+        }
+    }
+
+    /// Added to a connection's public JSON, when there is any.
+    pub fn write_into(self, public: &mut Map<String, Value>) {
+        if self != AuthExpiry::default()
+            && let Ok(v) = serde_json::to_value(self)
+        {
+            public.insert(AUTH_EXPIRY.into(), v);
+        }
+    }
+}
 
 /// A stored connection: its record without `auth`, and its times (Unix seconds).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConnectionRow {
     /// The record, credentials removed.
     pub connection: ChannelConnectionRecord,
+    /// When its tokens expire (none for a row written before they were
+    /// kept in its public JSON, until its next write or refresh).
+    pub auth_expiry: AuthExpiry,
     /// When it was first stored.
     pub created_at: i64,
     /// When it was last written.
@@ -19,6 +63,37 @@ pub struct ConnectionRow {
     /// Why it must be connected again, when its tokens no longer work
     /// ([`super::Tokens::reconnect`]).
     pub reconnect: Option<String>,
+}
+
+impl ConnectionRow {
+    /// A row from its public JSON and its columns.
+    pub fn from_public(
+        public: &str,
+        created_at: i64,
+        updated_at: i64,
+        reconnect: Option<String>,
+    ) -> Result<ConnectionRow, StoreError> {
+        #[derive(Deserialize)]
+        struct Times {
+            #[serde(default, rename = "authExpiry")]
+            auth_expiry: AuthExpiry,
+        }
+        let decode = |e| StoreError::with("decode", e);
+        let connection = serde_json::from_str(public).map_err(decode)?;
+        // Read again only for a row that has times (most have none).
+        let auth_expiry = if public.contains(AUTH_EXPIRY) {
+            serde_json::from_str::<Times>(public).map_err(decode)?.auth_expiry
+        } else {
+            AuthExpiry::default()
+        };
+        Ok(ConnectionRow {
+            connection,
+            auth_expiry,
+            created_at,
+            updated_at,
+            reconnect,
+        })
+    }
 }
 
 /// A stored endpoint: its identifier, its record without credentials

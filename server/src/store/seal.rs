@@ -263,8 +263,10 @@ impl Sealer {
     ) -> Result<Row, StoreError> {
         let mut record = c.clone();
         record.identifier = identifier.to_owned();
+        let expiry = crate::store::AuthExpiry::of(c);
         let (public_json, sealed) = self.split(&record, Sealed::Connection, env, identifier, |v| {
             v.remove("auth");
+            expiry.write_into(v);
         })?;
         Ok(Row {
             identifier: identifier.to_owned(),

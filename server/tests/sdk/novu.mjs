@@ -219,6 +219,8 @@ const once = (label, make) => {
     }));
 };
 
+/** When the created connection's refresh token expires: no secret, answered as given. */
+const REFRESH_TOKEN_EXPIRY = "2030-03-31T12:00:00.000Z";
 /** A connection made through `channelConnections.create`, for the cases that need one. */
 const CONN = `sdk-${LANG}-conn-${RUN}`;
 const connectionBody = (identifier, workspace) => ({
@@ -228,7 +230,7 @@ const connectionBody = (identifier, workspace) => ({
   context: { tenant: TENANT },
   connectionMode: "subscriber",
   workspace: { id: workspace, name: "SDK workspace" },
-  auth: { accessToken: SECRET_TOKEN },
+  auth: { accessToken: SECRET_TOKEN, refreshTokenExpiresAt: REFRESH_TOKEN_EXPIRY },
 });
 const connection = once("a connection (channelConnections.create)", async () => {
   const res = await novu.channelConnections.create(connectionBody(CONN, `T0SDK${LANG.toUpperCase()}1`));
@@ -446,6 +448,7 @@ kase("slack_flow.endpoint", async () => {
 kase("connections.create.ok", async () => {
   const c = await connection();
   connectionOk(c, { identifier: CONN, subscriberId: SUBSCRIBER, contextKeys: [`tenant:${TENANT}`], workspace: "T0SDKTS1" }, "created");
+  eq(c.auth.refreshTokenExpiresAt, REFRESH_TOKEN_EXPIRY, "created: auth.refreshTokenExpiresAt");
 });
 kase("connections.create.unknown_integration", () =>
   errorDto(

@@ -293,6 +293,10 @@ def once(label):
 CONN = f"sdk-{LANG}-conn-{RUN}"
 
 
+# When the created connection's refresh token expires: no secret, answered as given.
+REFRESH_TOKEN_EXPIRY = "2030-03-31T12:00:00.000Z"
+
+
 def connection_body(identifier, workspace):
     return {
         "identifier": identifier,
@@ -301,7 +305,7 @@ def connection_body(identifier, workspace):
         "context": {"tenant": TENANT},
         "connection_mode": "subscriber",
         "workspace": {"id": workspace, "name": "SDK workspace"},
-        "auth": {"access_token": SECRET_TOKEN},
+        "auth": {"access_token": SECRET_TOKEN, "refresh_token_expires_at": REFRESH_TOKEN_EXPIRY},
     }
 
 
@@ -593,7 +597,9 @@ def _():
 # channel_connections
 @case("connections.create.ok")
 def _():
-    connection_ok(connection(), "created", CONN, SUBSCRIBER, [f"tenant:{TENANT}"], "T0SDKPY1")
+    c = connection()
+    connection_ok(c, "created", CONN, SUBSCRIBER, [f"tenant:{TENANT}"], "T0SDKPY1")
+    eq(c.auth.refresh_token_expires_at, REFRESH_TOKEN_EXPIRY, "created: auth.refreshTokenExpiresAt")
 
 
 @case("connections.create.unknown_integration")

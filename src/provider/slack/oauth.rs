@@ -539,6 +539,8 @@ impl RefreshedToken {
             token_type: Some(self.token_type.clone()),
             refresh_token: Some(self.refresh_token.clone()),
             expires_at: Some(self.expires_at),
+            // Slack's rotation answer gives no refresh-token lifetime.
+            refresh_token_expires_at: None,
             scopes: self.scopes.clone(),
         }
     }
@@ -681,6 +683,7 @@ pub fn install_records(
         token_type: Some(install.token_type.clone()),
         refresh_token: install.refresh_token.clone(),
         expires_at: expires_at(now, install.expires_in, "expires_in")?,
+        refresh_token_expires_at: None,
         scopes: install.scopes.clone(),
     };
     let connection = records::connection(state, workspace, Some(auth))?;

@@ -36,7 +36,10 @@
 //! let answer = br#"{"access_token":"NmY0ZDQ5YjMtYzE4","expires_in":1209600,"refresh_token":"MDEyMzQ1Njc4OWFi","refresh_token_expires_in":7775000,"token_type":"Bearer"}"#;
 //! let refreshed = oauth::parse_refresh(&HttpResponse::new(200, answer), now)?;
 //! assert_eq!(refreshed.expires_at, Some(now + Duration::days(14)));
-//! assert_eq!(refreshed.auth_record().access_token.expose(), "NmY0ZDQ5YjMtYzE4");
+//! // The `auth` to store in place of the old (both tokens in one write).
+//! let stored = refreshed.auth_record_after(Some(&auth));
+//! assert_eq!(stored.access_token.expose(), "NmY0ZDQ5YjMtYzE4");
+//! assert_eq!(stored.refresh_token_expires_at, Some(now + Duration::seconds(7_775_000)));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -139,23 +142,64 @@ pub struct WebexToken {
     /// When the access token expires (`expires_in` after the answer).
     pub expires_at: Option<OffsetDateTime>,
     /// When the refresh token expires (`refresh_token_expires_in` after the
-    /// answer). Not part of [`AuthRecord`]; a host that wants to warn before
-    /// it runs out keeps it itself.
+    /// answer): `auth.refreshTokenExpiresAt`, for a host that warns before
+    /// it runs out (connect again).
     pub refresh_token_expires_at: Option<OffsetDateTime>,
     /// Granted scopes (`scope`, space-separated), when Webex listed them.
     pub scopes: Vec<String>,
 }
 
 impl WebexToken {
-    /// The connection's `auth`: access and refresh token, type, expiry, scopes.
+    /// The connection's `auth`: access and refresh token, type, both
+    /// expiries, scopes.
     pub fn auth_record(&self) -> AuthRecord {
         AuthRecord {
             access_token: self.access_token.clone(),
             token_type: self.token_type.clone(),
             refresh_token: self.refresh_token.clone(),
             expires_at: self.expires_at,
+            refresh_token_expires_at: self.refresh_token_expires_at,
             scopes: self.scopes.clone(),
         }
+    }
+
+    /// The `auth` to store after refreshing `previous`: [`Self::auth_record`],
+    /// except that an answer without `refresh_token_expires_in` keeps the
+    /// previous expiry when it sent the same refresh token back.
+    ///
+    /// ```
+    /// use channel_connect::http::HttpResponse;
+    /// use channel_connect::provider::webex::oauth;
+    /// use time::{Duration, OffsetDateTime};
+    ///
+    /// let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// let first = br#"{"access_token":"ZDI3MGEy","expires_in":1209600,"refresh_token":"MDEyMzQ1","refresh_token_expires_in":7776000}"#;
+    /// let before = oauth::parse_token(&HttpResponse::new(200, first), now)?.auth_record();
+    /// assert_eq!(before.refresh_token_expires_at, Some(now + Duration::days(90)));
+    ///
+    /// // Fifteen days on, the same refresh token back, its lifetime unsaid: kept.
+    /// let later = now + Duration::days(15);
+    /// let same = br#"{"access_token":"NmY0ZDQ5","expires_in":1209600,"refresh_token":"MDEyMzQ1"}"#;
+    /// let after = oauth::parse_refresh(&HttpResponse::new(200, same), later)?.auth_record_after(Some(&before));
+    /// assert_eq!(after.refresh_token_expires_at, before.refresh_token_expires_at);
+    /// // Said: the new one.
+    /// let said = br#"{"access_token":"NmY0ZDQ5","expires_in":1209600,"refresh_token":"MDEyMzQ1","refresh_token_expires_in":7776000}"#;
+    /// let after = oauth::parse_refresh(&HttpResponse::new(200, said), later)?.auth_record_after(Some(&before));
+    /// assert_eq!(after.refresh_token_expires_at, Some(later + Duration::days(90)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn auth_record_after(&self, previous: Option<&AuthRecord>) -> AuthRecord {
+        let mut auth = self.auth_record();
+        // A new refresh token without a lifetime has an unknown one: none,
+        // rather than the spent token's.
+        if let Some(previous) = previous
+            && auth.refresh_token_expires_at.is_none()
+            && auth.refresh_token.is_some()
+            && auth.refresh_token == previous.refresh_token
+        {
+            auth.refresh_token_expires_at = previous.refresh_token_expires_at;
+        }
+        auth
     }
 }
 

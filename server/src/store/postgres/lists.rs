@@ -28,14 +28,7 @@ impl PgStore {
                 env,
                 f,
                 |r: &ConnectionRow| r.connection.identifier.as_str(),
-                |r| {
-                    Ok(ConnectionRow {
-                        connection: decode(r.get(1))?,
-                        created_at: r.get(2),
-                        updated_at: r.get(3),
-                        reconnect: r.get(4),
-                    })
-                },
+                |r| ConnectionRow::from_public(r.get(1), r.get(2), r.get(3), r.get(4)),
             )
             .await
         }))

@@ -139,12 +139,8 @@ impl Connections for PgStore {
             let Some(written) = written else {
                 return Ok(Err(write.refused()));
             };
-            Ok(Ok(ConnectionRow {
-                connection: decode(&row.public_json)?,
-                created_at: written.get(0),
-                updated_at: written.get(1),
-                reconnect: written.get(2),
-            }))
+            ConnectionRow::from_public(&row.public_json, written.get(0), written.get(1), written.get(2))
+                .map(Ok)
         }))
     }
 

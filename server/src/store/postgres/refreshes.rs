@@ -84,11 +84,12 @@ impl Refreshes for PgStore {
             let written = match change(record, &renewal) {
                 Some(Change::Renewed(record)) => {
                     let row = self.sealer.connection_row(env, &record, identifier)?;
+                    // The public JSON too: it keeps the new tokens' expiries.
                     tx.execute(
-                        "UPDATE cc_connections SET sealed = $3, refreshable_until = $4, updated_at = $5,
+                        "UPDATE cc_connections SET sealed = $3, refreshable_until = $4, updated_at = $5, public_json = $6,
                              reconnect = NULL, lease_holder = NULL, lease_until = NULL
                          WHERE environment_id = $1 AND identifier = $2",
-                        &[&env, &identifier, &row.sealed, &row.refreshable_until, &now],
+                        &[&env, &identifier, &row.sealed, &row.refreshable_until, &now, &row.public_json],
                     )
                     .await
                     .map_err(failed("write connection"))?;

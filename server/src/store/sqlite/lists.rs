@@ -21,12 +21,7 @@ impl Store {
             env,
             f,
             |(_, public, created_at, updated_at, reconnect)| {
-                Ok(ConnectionRow {
-                    connection: decode(&public)?,
-                    created_at,
-                    updated_at,
-                    reconnect,
-                })
+                ConnectionRow::from_public(&public, created_at, updated_at, reconnect)
             },
             |r| r.connection.identifier.as_str(),
         )

@@ -211,12 +211,7 @@ impl Store {
         let Some((created_at, updated_at, reconnect)) = written else {
             return Ok(Err(write.refused()));
         };
-        Ok(Ok(ConnectionRow {
-            connection: decode(&row.public_json)?,
-            created_at,
-            updated_at,
-            reconnect,
-        }))
+        ConnectionRow::from_public(&row.public_json, created_at, updated_at, reconnect).map(Ok)
     }
 
     /// See [`Connections::workspace_connections`].

@@ -94,11 +94,12 @@ impl Store {
         let written = match change(record, renewal) {
             Some(Change::Renewed(record)) => {
                 let row = self.sealer.connection_row(env, &record, id)?;
+                // The public JSON too: it keeps the new tokens' expiries.
                 tx.execute(
-                    "UPDATE connections SET sealed = ?3, refreshable_until = ?4, updated_at = ?5,
+                    "UPDATE connections SET sealed = ?3, refreshable_until = ?4, updated_at = ?5, public_json = ?6,
                          reconnect = NULL, lease_holder = NULL, lease_until = NULL
                      WHERE environment_id = ?1 AND identifier = ?2",
-                    params![env, id, row.sealed, row.refreshable_until, now],
+                    params![env, id, row.sealed, row.refreshable_until, now, row.public_json],
                 )
                 .map_err(|e| StoreError::with("write connection", e))?;
                 true
