@@ -1,6 +1,6 @@
 //! A real browser through the demo: headless Chromium, driven over
-//! WebDriver (chromedriver, through `fantoccini`), clicks "Connect Slack" and "Connect Teams" on
-//! `/` with browser binding on, "Allow" on each stand-in page, and lands on
+//! WebDriver (chromedriver, through `fantoccini`), clicks "Connect Slack",
+//! "Connect Teams" and "Connect Webex" on `/` with browser binding on, "Allow" on each stand-in page, and lands on
 //! the success page naming the workspace; then a used link, a "Cancel", and
 //! a phone-sized window in dark mode. Screenshots go to `target/tmp/browser/`.
 //!
@@ -178,7 +178,7 @@ impl Driver {
 }
 
 #[tokio::test]
-async fn chromium_connects_slack_and_teams_through_the_demo_page() {
+async fn chromium_connects_slack_teams_and_webex_through_the_demo_page() {
     if !chromedriver().exists() || !chromium().exists() {
         let needs = "Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)";
         return skip("the browser test", needs);
@@ -250,6 +250,24 @@ async fn chromium_connects_slack_and_teams_through_the_demo_page() {
     );
     d.screenshot(&out.join("teams-success.png")).await;
 
+    d.go(&format!("{base}/")).await;
+    d.click("#connect-webex").await;
+    d.wait_for_url("/standin/webex/v1/authorize").await;
+    d.screenshot(&out.join("webex-authorize.png")).await;
+    d.click("#allow").await;
+    d.wait_for_url("/oauth/callback").await;
+    assert_eq!(
+        d.text("#result").await,
+        "You're all set",
+        "Webex ends on the success page"
+    );
+    let message = d.text("#message").await;
+    assert!(
+        message.starts_with("Webex organization ") && message.contains(" is connected"),
+        "the page names the organization: {message}"
+    );
+    d.screenshot(&out.join("webex-success.png")).await;
+
     // Cancelled at Slack: what happened and what to do.
     d.go(&format!("{base}/")).await;
     d.click("#connect-slack").await;
@@ -293,6 +311,10 @@ async fn chromium_connects_slack_and_teams_through_the_demo_page() {
         .filter_map(|c| c["providerId"].as_str())
         .collect();
     providers.sort_unstable();
-    assert_eq!(providers, ["msteams", "slack", "slack"], "two Slack workspaces");
+    assert_eq!(
+        providers,
+        ["msteams", "slack", "slack", "webex-messaging"],
+        "two Slack workspaces"
+    );
     eprintln!("screenshots in {}", out.display());
 }

@@ -42,10 +42,13 @@ impl Connected {
             "webex-messaging" => ("Webex".to_owned(), "organization"),
             other => (display_name.unwrap_or(other).to_owned(), "workspace"),
         };
+        // A Webex connection's name is its installer's display name (as
+        // Novu stores it), not the organization's: the page names the id.
+        let named = provider_id != "webex-messaging";
         let workspace = records.connection.as_ref().map(|c| {
             let w = &c.workspace;
             match w.name.as_deref().map(str::trim) {
-                Some(name) if !name.is_empty() => name.to_owned(),
+                Some(name) if named && !name.is_empty() => name.to_owned(),
                 _ => w.id.clone(),
             }
         });
@@ -269,6 +272,15 @@ mod tests {
         assert_eq!(
             Connected::of("slack", None, &link).sentence(),
             "Your Slack account is linked."
+        );
+        let webex = records(
+            json!({"connection": connection(json!("Megan Bowen")), "endpoints": [
+            {"type": "webex_person", "endpoint": {"personId": "p"},
+             "subscriberId": "s", "integrationIdentifier": "i"}]}),
+        );
+        assert_eq!(
+            Connected::of("webex-messaging", Some("Webex"), &webex).sentence(),
+            "Webex organization T1 is connected, and your Webex account is linked to it."
         );
         let other = records(json!({"connection": connection(json!(" "))}));
         assert_eq!(
