@@ -916,6 +916,58 @@ async fn the_records_suite_holds_on_sqlite_and_postgres() {
     PgStore::connect(&pg.url(), &[4; 32], os_entropy).await.unwrap();
 }
 
+/// Every filter, order and cursor a caller can pick is a text of its own
+/// (some 1,500): a pooled connection keeps only the most recent prepared,
+/// and lists still answer after it starts over.
+#[tokio::test]
+async fn a_callers_filters_keep_few_statements_prepared_on_postgres() {
+    use channel_connect_server::store::OrderBy;
+    use channel_connect_server::store::postgres::{CACHED_STATEMENTS, PgOptions};
+    let Some(pg) = Postgres::start("statements") else {
+        return;
+    };
+    let one = PgOptions {
+        pool_size: 1,
+        ..PgOptions::default()
+    };
+    let store = PgStore::connect_with(&pg.url(), &[4; 32], os_entropy, &one)
+        .await
+        .unwrap();
+    let saved = store
+        .save("env", &slack_records("c1", "T1", "xoxb-s"), None, now())
+        .await;
+    assert_eq!(saved.unwrap(), Saved::Stored(Some("c1".into())));
+    // 540 texts: 54 filters of each table, each counted and paged in four orders.
+    for integrations in [None, Some(0), Some(1), Some(2), Some(3), Some(8)] {
+        for shared in [None, Some(true), Some(false)] {
+            for (subscriber, keys) in [(None, None), (Some("s"), None), (None, Some("tenant:a"))] {
+                for order_by in [OrderBy::CreatedAt, OrderBy::UpdatedAt] {
+                    for order in [Order::Asc, Order::Desc] {
+                        let f = Filter {
+                            subscriber_id: subscriber.map(str::to_owned),
+                            integration_identifiers: integrations
+                                .map(|n| (0..n).map(|i| format!("slack-{i}")).collect()),
+                            shared,
+                            context_keys: keys.map(str::to_owned),
+                            order_by,
+                            order,
+                            ..Filter::page(10)
+                        };
+                        store.list_connections("env", &f).await.unwrap();
+                        store.list_endpoints("env", &f).await.unwrap();
+                    }
+                }
+            }
+        }
+    }
+    let kept = store.cached_statements().await.unwrap();
+    assert!(kept <= CACHED_STATEMENTS, "{kept} statements kept prepared");
+    let listed = store.list_connections("env", &Filter::page(10)).await.unwrap();
+    assert_eq!((listed.rows.len(), listed.total), (1, 1));
+    let point = store.list_connections("env", &Filter::one("c1")).await.unwrap();
+    assert_eq!(point.rows[0].connection.identifier, "c1");
+}
+
 #[tokio::test]
 async fn postgres_down_fails_closed_and_the_service_recovers_when_it_is_back() {
     let Some(pg) = Postgres::start("down") else { return };

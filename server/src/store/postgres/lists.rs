@@ -4,7 +4,7 @@ use deadpool_postgres::Object;
 use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
 
-use super::{PgStore, bounded, decode, failed};
+use super::{CACHED_STATEMENTS, PgStore, bounded, decode, failed};
 use crate::store::query::{self, Param, Table};
 use crate::store::{ConnectionRow, EndpointRow, Filter, Listed, StoreError, StoreFuture};
 
@@ -104,15 +104,21 @@ impl PgStore {
 
 /// Most texts are prepared once per pooled connection: a statement by text
 /// is prepared on every run, a second round trip (a connect naming its
-/// connection reads it here, on every connect). The filters give a few
-/// hundred texts at most, but a list of integration identifiers gives one
-/// per length, so long lists are prepared each time rather than kept.
+/// connection reads it here, on every connect). A list of integration
+/// identifiers gives one text per length, so long lists are prepared each
+/// time rather than kept; and the filters, orders and cursors a caller
+/// picks give some 1,500 texts even so (about 40 kB each in the server, per
+/// connection), so past [`CACHED_STATEMENTS`] the cache starts over.
 async fn prepare(client: &Object, sql: &str, f: &Filter) -> Result<Statement, StoreError> {
     const CACHED_LIST_LEN: usize = 8;
     if f.integration_identifiers
         .as_ref()
         .is_none_or(|l| l.len() <= CACHED_LIST_LEN)
     {
+        // Those in use stay prepared until dropped; the rest are closed.
+        if client.statement_cache.size() >= CACHED_STATEMENTS {
+            client.statement_cache.clear();
+        }
         client.prepare_cached(sql).await
     } else {
         client.prepare(sql).await

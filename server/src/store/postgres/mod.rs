@@ -47,6 +47,10 @@ pub struct PgStore {
 /// Connections per instance unless [`PgOptions`] says otherwise.
 pub const DEFAULT_POOL_SIZE: usize = 8;
 
+/// Most statements a connection of the pool keeps prepared: the store's
+/// own and the lists' most recent texts (a caller's filters give some 1,500).
+pub const CACHED_STATEMENTS: usize = 128;
+
 /// How the store reaches PostgreSQL, besides its URL.
 #[derive(Clone, Debug)]
 pub struct PgOptions {
@@ -201,6 +205,13 @@ impl PgStore {
             pool,
             sealer: Sealer::new(keys, entropy),
         })
+    }
+
+    /// How many statements a connection of the pool keeps prepared (at
+    /// most [`CACHED_STATEMENTS`]; tests).
+    pub async fn cached_statements(&self) -> Result<usize, StoreError> {
+        let (client, _) = self.conn().await?;
+        Ok(client.statement_cache.size())
     }
 
     /// A connection of the pool and its statements (prepared once per
