@@ -52,6 +52,12 @@ impl Redis {
     }
 
     fn spawn(port: u16, dir: PathBuf, tls: bool) -> Redis {
+        // `wait_listening` takes any listener: a port taken already (another
+        // run's redis-server) would have the test use whatever holds it.
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "redis-server: port {port} is taken"
+        );
         let port_arg = port.to_string();
         let t = dir.join("tls");
         let (cert, key, ca) = (t.join("server.pem"), t.join("server.key"), t.join("ca.pem"));

@@ -38,6 +38,13 @@ impl Process {
         log: Option<&std::path::Path>,
         env: &[(&str, &str)],
     ) -> Process {
+        // `wait_listening` takes any listener, and the check after it comes
+        // before the child has tried to bind: a port taken already would
+        // have the test talk to whatever holds it.
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "{name}: port {port} is taken"
+        );
         let db = db_path(name);
         let bin = env!("CARGO_BIN_EXE_channel-connect-server");
         let mut command = match open_files {
