@@ -87,7 +87,9 @@ async fn slack_incoming_webhook_url_is_sealed_and_never_listed() {
     assert_eq!(hook["endpoint"]["url"], "[redacted]", "{hook}");
     let text = serde_json::to_string(&endpoints).unwrap();
     assert!(!text.contains("hooks.slack.com"));
-    assert!(!contains(&s.db_bytes(), "demo-webhook-secret"));
+    let bytes = s.db_bytes();
+    assert!(contains(&bytes, "subscriber-9"), "the test reads the right file");
+    assert!(!contains(&bytes, "demo-webhook-secret"));
 }
 
 #[tokio::test]
@@ -772,8 +774,13 @@ async fn a_store_failing_mid_callback_writes_nothing_and_the_same_callback_can_b
         s.list("/v1/channel-connections").await.is_empty(),
         "the connection row written before the failure was rolled back"
     );
+    let bytes = s.db_bytes();
     assert!(
-        !contains(&s.db_bytes(), "xoxb-"),
+        contains(&bytes, "fail_endpoints"),
+        "the test reads the right file"
+    );
+    assert!(
+        !contains(&bytes, "xoxb-"),
         "the redeemed code's records wait sealed"
     );
 
@@ -1309,8 +1316,10 @@ async fn connections_and_endpoints_written_through_the_api_keep_their_secrets() 
         (status, c["workspace"]["name"].clone()),
         (StatusCode::OK, json!("Renamed"))
     );
+    let bytes = s.db_bytes();
+    assert!(contains(&bytes, "api-made"), "the test reads the right file");
     for secret in ["xoxb-api", "secret-hook"] {
-        assert!(!contains(&s.db_bytes(), secret), "{secret} is sealed in the file");
+        assert!(!contains(&bytes, secret), "{secret} is sealed in the file");
     }
     // Deleting the connection removes what sent through it.
     let (status, _) = send(Method::DELETE, "/v1/channel-connections/api-made", None).await;

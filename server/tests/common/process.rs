@@ -45,6 +45,16 @@ impl Process {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
             "{name}: port {port} is taken"
         );
+        // One log, emptied once; both streams append to it (a handle of
+        // its own for stdout would write over the lines stderr put first).
+        if let Some(l) = log {
+            std::fs::File::create(l).unwrap();
+        }
+        let log_handle = |log: Option<&std::path::Path>| -> Stdio {
+            log.map_or_else(Stdio::null, |l| {
+                std::fs::OpenOptions::new().append(true).open(l).unwrap().into()
+            })
+        };
         let db = db_path(name);
         let bin = env!("CARGO_BIN_EXE_channel-connect-server");
         let mut command = match open_files {
@@ -61,10 +71,8 @@ impl Process {
             .arg("--db")
             .arg(&db)
             .args(args)
-            .stdout(log.map_or_else(Stdio::null, |l| std::fs::File::create(l).unwrap().into()))
-            .stderr(log.map_or_else(Stdio::null, |l| {
-                std::fs::OpenOptions::new().append(true).open(l).unwrap().into()
-            }))
+            .stdout(log_handle(log))
+            .stderr(log_handle(log))
             .spawn()
             .expect("the server binary starts");
         wait_listening(port);
