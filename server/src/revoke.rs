@@ -1,7 +1,8 @@
 //! What deleting a connection revokes at its provider before the record
 //! goes: Slack's bot token (`auth.revoke`,
 //! <https://api.slack.com/methods/auth.revoke>); for Teams, the app this
-//! service installed for the connection's linked users (Graph). The service
+//! service installed for the connection's linked users (Graph). Webex's
+//! tokens cannot be revoked by their holder: they are named as not revoked. The service
 //! keeps no Slack user token (a linked Slack user is an id), so there is
 //! none to revoke; an app a user had before this service is left alone.
 //!
@@ -47,6 +48,15 @@ pub async fn revoke(
     let mut out = Revoked::default();
     if let Some(app) = env.teams.get(&record.integration_identifier) {
         teams(s, env, app, record, &mut out).await;
+        return out;
+    }
+    // Webex revokes an integration's grants only through its admin API
+    // (<https://developer.webex.com/docs/api/v1/authorizations>), which the
+    // installing user's token may not call: the answer says it stays.
+    if env.webex.contains_key(&record.integration_identifier) {
+        if minted && record.auth.is_some() {
+            out.failed.push("webex_token".into());
+        }
         return out;
     }
     let (Some(slack), Some(auth), true) = (

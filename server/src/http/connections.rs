@@ -141,7 +141,7 @@ pub(super) async fn update(
         (status = 204, description = "Deleted, with its endpoints.",
             headers(
                 ("x-revoked" = String, description = "What was revoked at the provider (`bot_token`, ...), comma-separated"),
-                ("x-not-revoked" = String, description = "What could not be revoked (the provider did not answer)"),
+                ("x-not-revoked" = String, description = "What was not revoked: the provider did not answer or refused, the token is shared (`bot_token_in_use`), or the provider lets no holder revoke it (`webex_token`)"),
             )),
         (status = 404, description = "No connection of that identifier in the environment.", body = crate::http::openapi::ErrorDto),
         crate::http::openapi::ReadErrors,
