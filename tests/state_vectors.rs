@@ -89,6 +89,7 @@ fn integration_of(i: &Value) -> Integration {
             }
             Integration::new(s(i, "identifier"), slack)
         }
+        "webex" => Integration::new(s(i, "identifier"), Webex::new(client_id, secret, redirect)),
         "msteams" => {
             let tenant = Tenant::new(opt_str(i, "tenant").unwrap_or("organizations")).expect("tenant");
             let teams = MsTeams::new(client_id, secret, redirect).with_tenant(tenant);
@@ -195,6 +196,7 @@ fn file_has_the_promised_coverage() {
         "BodyInvalid",
         "ContextDataNumber",
         "ContextDataTooDeep",
+        "LinkWithoutConnection",
     ] {
         assert!(refusals("issue").iter().any(|k| k == kind), "{kind}");
     }
@@ -290,9 +292,15 @@ fn issue_vectors_give_the_same_states_and_urls() {
                 {
                     failures.push(format!("{name}: detail {}, python: {detail}", e.to_json()));
                 }
+                if let Some(message) = want.get("message").and_then(Value::as_str)
+                    && e.to_json()["message"] != message
+                {
+                    failures.push(format!("{name}: message {}, python: {message}", e.to_json()));
+                }
                 let got = match e {
                     RequestError::InvalidWorkspace(_) => "InvalidWorkspace",
                     RequestError::UrlTooLong { .. } => "UrlTooLong",
+                    RequestError::LinkWithoutConnection { .. } => "LinkWithoutConnection",
                     RequestError::Validation(
                         ValidationError::Body { .. }
                         | ValidationError::BodyNotObject
