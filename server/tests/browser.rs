@@ -171,6 +171,18 @@ impl Driver {
         self.client.issue_cmd(cmd).await.expect("the emulated media");
     }
 
+    /// The success page, naming what was connected (its message starts
+    /// with `named`), photographed to `file`.
+    async fn succeeded(&self, named: &str, file: &std::path::Path) {
+        assert_eq!(self.text("#result").await, "You're all set");
+        let message = self.text("#message").await;
+        assert!(
+            message.starts_with(named) && message.contains(" is connected"),
+            "the page names what was connected: {message}"
+        );
+        self.screenshot(file).await;
+    }
+
     async fn screenshot(&self, file: &std::path::Path) {
         let png = self.client.screenshot().await.expect("a screenshot");
         std::fs::write(file, png).unwrap();
@@ -209,17 +221,11 @@ async fn chromium_connects_slack_teams_and_webex_through_the_demo_page() {
     d.screenshot(&out.join("slack-authorize.png")).await;
     d.click("#allow").await;
     let slack_done = d.wait_for_url("/oauth/callback").await;
-    assert_eq!(
-        d.text("#result").await,
-        "You're all set",
-        "Slack ends on the success page"
-    );
-    let message = d.text("#message").await;
-    assert!(
-        message.starts_with("Slack workspace Demo Workspace is connected"),
-        "the page names the workspace: {message}"
-    );
-    d.screenshot(&out.join("slack-success.png")).await;
+    d.succeeded(
+        "Slack workspace Demo Workspace is connected",
+        &out.join("slack-success.png"),
+    )
+    .await;
 
     // The same callback again (a reload, a link kept): refused in plain words.
     d.go(&slack_done).await;
@@ -238,17 +244,8 @@ async fn chromium_connects_slack_teams_and_webex_through_the_demo_page() {
     d.wait_for_url("/oauth2/v2.0/authorize").await;
     d.click("#allow").await;
     d.wait_for_url("/oauth/callback").await;
-    assert_eq!(
-        d.text("#result").await,
-        "You're all set",
-        "Teams ends on the success page"
-    );
-    let message = d.text("#message").await;
-    assert!(
-        message.starts_with("Microsoft Teams tenant 5d2e8f3a-"),
-        "the page names the tenant: {message}"
-    );
-    d.screenshot(&out.join("teams-success.png")).await;
+    d.succeeded("Microsoft Teams tenant 5d2e8f3a-", &out.join("teams-success.png"))
+        .await;
 
     d.go(&format!("{base}/")).await;
     d.click("#connect-webex").await;
@@ -256,17 +253,8 @@ async fn chromium_connects_slack_teams_and_webex_through_the_demo_page() {
     d.screenshot(&out.join("webex-authorize.png")).await;
     d.click("#allow").await;
     d.wait_for_url("/oauth/callback").await;
-    assert_eq!(
-        d.text("#result").await,
-        "You're all set",
-        "Webex ends on the success page"
-    );
-    let message = d.text("#message").await;
-    assert!(
-        message.starts_with("Webex organization ") && message.contains(" is connected"),
-        "the page names the organization: {message}"
-    );
-    d.screenshot(&out.join("webex-success.png")).await;
+    d.succeeded("Webex organization ", &out.join("webex-success.png"))
+        .await;
 
     // Cancelled at Slack: what happened and what to do.
     d.go(&format!("{base}/")).await;
@@ -288,12 +276,11 @@ async fn chromium_connects_slack_teams_and_webex_through_the_demo_page() {
     d.screenshot(&out.join("phone-slack-authorize.png")).await;
     d.click("#allow-other").await;
     d.wait_for_url("/oauth/callback").await;
-    let message = d.text("#message").await;
-    assert!(
-        message.starts_with("Slack workspace Other Workspace is connected"),
-        "{message}"
-    );
-    d.screenshot(&out.join("phone-slack-success.png")).await;
+    d.succeeded(
+        "Slack workspace Other Workspace is connected",
+        &out.join("phone-slack-success.png"),
+    )
+    .await;
     d.client.clone().close().await.expect("the session ends");
 
     // Both connections were stored in the browser environment.

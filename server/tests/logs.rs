@@ -121,16 +121,7 @@ async fn a_credentials_read_is_an_audit_line_without_the_token() {
     assert_eq!(status, StatusCode::OK);
     let (status, rotated) = read_credentials(s, "audited").await;
     assert_eq!(status, StatusCode::OK);
-    let deleted = s
-        .http
-        .delete(format!(
-            "{}/v1/channel-connections/slack-connection-abc123",
-            s.base
-        ))
-        .header("authorization", "ApiKey demo-secret-key")
-        .send()
-        .await
-        .unwrap();
+    let deleted = s.delete_connection("slack-connection-abc123").await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     p.terminate();
     assert!(p.wait_exit().success());

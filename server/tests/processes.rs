@@ -316,16 +316,7 @@ async fn a_slack_out_of_reach_does_not_keep_a_deleted_connection() {
     assert_eq!(s.get(&callback).await.status(), StatusCode::OK);
     task.abort();
     let _ = task.await;
-    let res = s
-        .http
-        .delete(format!(
-            "{}/v1/channel-connections/slack-connection-abc123",
-            s.base
-        ))
-        .header("authorization", "ApiKey demo-secret-key")
-        .send()
-        .await
-        .unwrap();
+    let res = s.delete_connection("slack-connection-abc123").await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(res.headers()["x-not-revoked"], "bot_token");
     assert!(res.headers().get("x-revoked").is_none());

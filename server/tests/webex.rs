@@ -138,13 +138,7 @@ async fn a_webex_connect_and_a_link_end_in_a_connection_and_person_endpoints() {
 
     // Deleted: Webex lets no token holder revoke its grant, and the answer
     // says the token was not revoked.
-    let res = s
-        .http
-        .delete(format!("{}/v1/channel-connections/webex-acme", s.base))
-        .header("authorization", format!("ApiKey {DEMO_API_KEY}"))
-        .send()
-        .await
-        .unwrap();
+    let res = s.delete_connection("webex-acme").await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(res.headers()["x-not-revoked"], "webex_token");
     assert!(res.headers().get("x-revoked").is_none());

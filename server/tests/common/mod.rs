@@ -148,6 +148,16 @@ impl Server {
             .unwrap()
     }
 
+    /// `DELETE /v1/channel-connections/{identifier}` with the demo API key.
+    pub async fn delete_connection(&self, identifier: &str) -> reqwest::Response {
+        self.http
+            .delete(format!("{}/v1/channel-connections/{identifier}", self.base))
+            .header("authorization", format!("ApiKey {DEMO_API_KEY}"))
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn list(&self, path: &str) -> Vec<Value> {
         let res = self.get_with_key(path).await;
         assert_eq!(res.status(), StatusCode::OK);
@@ -1047,13 +1057,7 @@ pub async fn teams_app_rules(s: &Server) {
         .as_str()
         .unwrap()
         .to_owned();
-    let res = s
-        .http
-        .delete(format!("{}/v1/channel-connections/{connection}", s.base))
-        .header("authorization", format!("ApiKey {DEMO_API_KEY}"))
-        .send()
-        .await
-        .unwrap();
+    let res = s.delete_connection(&connection).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(res.headers()["x-revoked"], "teams_app_installations=1");
     assert_eq!(
@@ -1086,20 +1090,14 @@ async fn shared_and_given_tokens(s: &Server) {
             StatusCode::OK
         );
     }
-    let remove = |id: &str| {
-        s.http
-            .delete(format!("{}/v1/channel-connections/{id}", s.base))
-            .header("authorization", format!("ApiKey {DEMO_API_KEY}"))
-            .send()
-    };
-    let first = remove("shared-a").await.unwrap();
+    let first = s.delete_connection("shared-a").await;
     assert_eq!(first.status(), StatusCode::NO_CONTENT);
     assert_eq!(first.headers()["x-not-revoked"], "bot_token_in_use");
     assert_eq!(
         slack_activity(s).await["revoked"].as_array().unwrap().len(),
         before
     );
-    let last = remove("shared-b").await.unwrap();
+    let last = s.delete_connection("shared-b").await;
     assert_eq!(last.headers()["x-revoked"], "bot_token");
     let given = json!({"identifier": "given", "integrationIdentifier": "slack", "connectionMode": "shared",
         "context": {"tenant": "given"}, "workspace": {"id": "T0GIVEN"}, "auth": {"accessToken": "xoxb-given"}});
@@ -1112,7 +1110,7 @@ async fn shared_and_given_tokens(s: &Server) {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{v}");
-    let res = remove("given").await.unwrap();
+    let res = s.delete_connection("given").await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert!(res.headers().get("x-revoked").is_none() && res.headers().get("x-not-revoked").is_none());
     let revoked = slack_activity(s).await["revoked"].as_array().unwrap().clone();
@@ -1149,13 +1147,7 @@ async fn a_moved_endpoint_is_not_ours(s: &Server) {
         .as_str()
         .unwrap()
         .to_owned();
-    let res = s
-        .http
-        .delete(format!("{}/v1/channel-connections/{connection}", s.base))
-        .header("authorization", format!("ApiKey {DEMO_API_KEY}"))
-        .send()
-        .await
-        .unwrap();
+    let res = s.delete_connection(&connection).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert!(res.headers().get("x-revoked").is_none());
     assert_eq!(graph_activity(s).await["uninstalls"], uninstalls);
