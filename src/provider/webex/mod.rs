@@ -115,6 +115,9 @@ pub struct Webex {
     // `None`: Webex's own host. (`BaseUrl` has no public constant
     // constructor; a provider outside the crate would do the same.)
     base_url: Option<BaseUrl>,
+    /// The authorize URL's fixed middle, from `&client_id=` to `&scope=`,
+    /// encoded once here rather than on every issue.
+    fixed_query: String,
 }
 
 impl Webex {
@@ -124,11 +127,17 @@ impl Webex {
         client_secret: impl Into<ClientSecret>,
         redirect_uri: RedirectUri,
     ) -> Self {
+        let mut fixed_query = String::from("&client_id=");
+        fixed_query.extend(byte_serialize(client_id.as_str().as_bytes()));
+        fixed_query.push_str("&response_type=code&redirect_uri=");
+        fixed_query.extend(byte_serialize(redirect_uri.as_str().as_bytes()));
+        fixed_query.push_str("&scope=");
         Webex {
             client_id,
             client_secret: client_secret.into(),
             redirect_uri,
             base_url: None,
+            fixed_query,
         }
     }
 
@@ -180,7 +189,7 @@ pub fn org_key(org_id: &str) -> Option<Cow<'_, str>> {
     if let Some(uuid) = decoded_uuid(org_id, "ORGANIZATION") {
         return Some(Cow::Owned(uuid));
     }
-    let fits = (1..=64).contains(&org_id.len())
+    let fits = (1..=crate::state::MAX_WORKSPACE_LEN).contains(&org_id.len())
         && org_id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
@@ -297,11 +306,7 @@ impl Provider for Webex {
         out.push_str("/v1/authorize?state=");
         // The state is base64url: nothing to encode.
         out.push_str(request.state);
-        out.push_str("&client_id=");
-        out.extend(byte_serialize(self.client_id.as_str().as_bytes()));
-        out.push_str("&response_type=code&redirect_uri=");
-        out.extend(byte_serialize(self.redirect_uri.as_str().as_bytes()));
-        out.push_str("&scope=");
+        out.push_str(&self.fixed_query);
         let (asked, default) = match request.purpose {
             Purpose::LinkUser => (request.user_scopes, DEFAULT_USER_SCOPES),
             _ => (request.scopes, DEFAULT_SCOPES),
