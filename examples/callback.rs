@@ -191,7 +191,7 @@ fn describe_request(req: &HttpRequest) -> Value {
 
 /// The verified facts as camelCase JSON (the state's own serialization),
 /// the outcome (never the code) and the next URL.
-fn describe(v: &VerifiedCallback) -> Value {
+fn describe(v: &VerifiedCallback<'_>) -> Value {
     let mut out = serde_json::to_value(&v.state).expect("a state serializes");
     out["outcome"] = serde_json::to_value(&v.outcome).expect("an outcome serializes");
     if let Some(next) = &v.next {

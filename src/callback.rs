@@ -324,11 +324,11 @@ impl UnverifiedTenant {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ProviderOutcome {
+pub enum ProviderOutcome<'a> {
     /// A code to exchange (Slack install or sign-in, Microsoft delegated sign-in).
     Code {
-        /// The code (single-use, short-lived).
-        code: AuthorizationCode,
+        /// The code (single-use, short-lived), borrowed from the query.
+        code: AuthorizationCode<'a>,
     },
     /// Microsoft admin consent was granted for a tenant.
     AdminConsent {
@@ -342,7 +342,7 @@ pub enum ProviderOutcome {
 /// `{"type": "code"}` (the code itself is never serialized: it is a
 /// credential until exchanged) or `{"type": "adminConsent",
 /// "unverifiedTenant": ..., "scope": ...}`.
-impl serde::Serialize for ProviderOutcome {
+impl serde::Serialize for ProviderOutcome<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut m = s.serialize_map(None)?;
@@ -355,6 +355,20 @@ impl serde::Serialize for ProviderOutcome {
             }
         }
         m.end()
+    }
+}
+
+impl ProviderOutcome<'_> {
+    /// The same outcome, owning its code.
+    pub fn into_owned(self) -> ProviderOutcome<'static> {
+        match self {
+            ProviderOutcome::Code { code } => ProviderOutcome::Code {
+                code: code.into_owned(),
+            },
+            ProviderOutcome::AdminConsent { tenant, scope } => {
+                ProviderOutcome::AdminConsent { tenant, scope }
+            }
+        }
     }
 }
 
@@ -392,8 +406,9 @@ pub enum Conflict {
 /// # let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"msteams","context":{"tenant":"org-acme"}}"#)?;
 /// # let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
 /// # let state = issued.state().unwrap();
-/// let verify = |query: &str| -> Result<VerifiedCallback, CallbackError> {
-///     core.verify_callback(&CallbackParams::parse(query)?, &VerifyParams::at(now + Duration::seconds(30)))
+/// let verify = |query: &str| -> Result<VerifiedCallback<'static>, CallbackError> {
+///     let params = CallbackParams::parse(query)?;
+///     Ok(core.verify_callback(&params, &VerifyParams::at(now + Duration::seconds(30)))?.into_owned())
 /// };
 /// assert!(verify(&format!("admin_consent=True&tenant=72f988bf-86f1-41af-91ab-2d7cd011db47&state={state}")).is_ok());
 ///

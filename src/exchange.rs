@@ -60,7 +60,7 @@ pub struct Exchange<'a> {
     /// The authenticated state.
     pub state: &'a VerifiedState,
     /// The provider's answer at the callback.
-    pub outcome: &'a ProviderOutcome,
+    pub outcome: &'a ProviderOutcome<'a>,
     /// The PKCE verifier, when the authorize URL carried a challenge.
     pub pkce_verifier: Option<&'a PkceVerifier>,
     /// The answer to [`crate::Provider::identity_request`], when the
@@ -97,7 +97,7 @@ impl<'a> Exchange<'a> {
     /// ```
     pub fn new(
         state: &'a VerifiedState,
-        outcome: &'a ProviderOutcome,
+        outcome: &'a ProviderOutcome<'a>,
         pkce_verifier: Option<&'a PkceVerifier>,
     ) -> Self {
         Exchange {
@@ -170,7 +170,7 @@ impl<'a> Exchange<'a> {
     /// assert!(Exchange::new(&verified.state, &consent, None).code().is_none());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn code(&self) -> Option<&'a AuthorizationCode> {
+    pub fn code(&self) -> Option<&'a AuthorizationCode<'a>> {
         match self.outcome {
             ProviderOutcome::Code { code } => Some(code),
             _ => None,

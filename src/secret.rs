@@ -3,6 +3,7 @@
 //! token), so a value cannot be passed where another role belongs, and
 //! [`Secret`] for the rest (webhook URLs, raw `id_token`s).
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// What every secret type gives the one place that must send or store it.
@@ -92,18 +93,74 @@ secret_type!(
     ClientSecret
 );
 
-secret_type!(
-    /// An authorization code from a callback (RFC 6749 §4.1.2): single-use,
-    /// short-lived, a credential until it is exchanged.
-    ///
-    /// ```
-    /// use channel_connect::secret::AuthorizationCode;
-    ///
-    /// let code = AuthorizationCode::new("4724469134.4738498362.abc");
-    /// assert!(!format!("{code:?}").contains("4724"));
-    /// ```
-    AuthorizationCode
-);
+/// An authorization code from a callback (RFC 6749 §4.1.2): single-use,
+/// short-lived, a credential until it is exchanged.
+///
+/// Borrowed from the callback's query while the callback is read (verifying
+/// copies nothing), owned once [`AuthorizationCode::into_owned`] (or
+/// [`VerifiedCallback::into_owned`](crate::VerifiedCallback::into_owned))
+/// makes it outlive the query.
+///
+/// ```
+/// use channel_connect::secret::AuthorizationCode;
+///
+/// let query = String::from("4724469134.4738498362.abc");
+/// let code = AuthorizationCode::new(query.as_str()); // borrows the query
+/// assert!(!format!("{code:?}").contains("4724"));
+/// let owned: AuthorizationCode<'static> = code.into_owned();
+/// drop(query);
+/// assert_eq!(owned.expose(), "4724469134.4738498362.abc");
+/// ```
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct AuthorizationCode<'a>(Cow<'a, str>);
+
+impl<'a> AuthorizationCode<'a> {
+    /// Wraps a code: a `&str` is borrowed, a `String` kept.
+    pub fn new(value: impl Into<Cow<'a, str>>) -> Self {
+        AuthorizationCode(value.into())
+    }
+
+    /// The code, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The same code, owning its text.
+    pub fn into_owned(self) -> AuthorizationCode<'static> {
+        AuthorizationCode(Cow::Owned(self.0.into_owned()))
+    }
+}
+
+impl fmt::Debug for AuthorizationCode<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuthorizationCode([redacted])")
+    }
+}
+
+impl ExposeSecret for AuthorizationCode<'_> {
+    fn expose_secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<Secret> for AuthorizationCode<'_> {
+    fn from(s: Secret) -> Self {
+        AuthorizationCode(Cow::Owned(s.0))
+    }
+}
+
+impl<'a> From<&'a str> for AuthorizationCode<'a> {
+    fn from(s: &'a str) -> Self {
+        AuthorizationCode(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for AuthorizationCode<'_> {
+    fn from(s: String) -> Self {
+        AuthorizationCode(Cow::Owned(s))
+    }
+}
 
 secret_type!(
     /// An access token (a Slack bot or user token, a Microsoft Graph token).

@@ -94,6 +94,11 @@ impl OpenedCallback<'_, '_> {
 /// the token request ([`VerifiedCallback::token_request`]) and reads the
 /// answer ([`VerifiedCallback::records`]).
 ///
+/// `'a` is the configuration's and the callback query's: verifying borrows
+/// the provider and the code instead of copying them (no allocation, no
+/// reference count). [`VerifiedCallback::into_owned`] gives a
+/// `VerifiedCallback<'static>` for a task that outlives them.
+///
 /// A Teams admin consent verifies with nothing to store, only the sign-in
 /// that proves the tenant:
 ///
@@ -130,21 +135,21 @@ impl OpenedCallback<'_, '_> {
 /// ```
 // Not `Clone`: it holds the sign-in's PKCE verifier, which is sent once.
 #[derive(Debug)]
-pub struct VerifiedCallback {
+pub struct VerifiedCallback<'a> {
     /// The authenticated state.
     pub state: VerifiedState,
-    /// The provider's answer.
-    pub outcome: ProviderOutcome,
+    /// The provider's answer (its code borrowed from the query).
+    pub outcome: ProviderOutcome<'a>,
     /// The next redirect, when the flow continues: after a Teams admin
     /// consent, the sign-in that proves the tenant (and may link the user).
     /// Such a callback yields nothing to store; send the browser here.
     /// (Boxed: it is rare, and the answer is moved on every callback.)
     pub next: Option<Box<IssuedUrl>>,
-    pub(crate) provider: Arc<dyn Provider>,
+    pub(crate) provider: ProviderHandle<'a>,
     pub(crate) pkce_verifier: Option<PkceVerifier>,
 }
 
-impl VerifiedCallback {
+impl VerifiedCallback<'_> {
     /// The provider that verified the callback.
     ///
     /// ```
@@ -168,7 +173,41 @@ impl VerifiedCallback {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn provider(&self) -> &dyn Provider {
-        self.provider.as_ref()
+        self.provider.get()
+    }
+
+    /// The same callback, owning what it borrowed (the code from the query,
+    /// the provider from the configuration): for a task or thread that
+    /// outlives both. One allocation for the code.
+    ///
+    /// ```
+    /// # use channel_connect::*;
+    /// # use time::{Duration, OffsetDateTime};
+    /// # let slack = Slack::new(ClientId::new("1234567890.1234567890")?, Secret::new("slack-client-secret"), RedirectUri::new("https://api.example.com/v1/integrations/chat/oauth/callback")?);
+    /// # let core = ChannelConnect::builder("6615c4b2e0f3a1b2c3d4e5f6", "6615c4b2e0f3a1b2c3d4e5f7", KeyRing::new(SigningKey::new(KeyId(1), &[0x5a; 32])?))
+    /// #     .integration(Integration::new("slack", slack))
+    /// #     .build()?;
+    /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
+    /// # let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#)?;
+    /// # let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
+    /// let query = format!("code=4724.demo-code&state={}", issued.state().unwrap());
+    /// let params = CallbackParams::parse(&query)?;
+    /// let verified = core.verify_callback(&params, &VerifyParams::at(now + Duration::seconds(20)))?;
+    /// let owned: VerifiedCallback<'static> = verified.into_owned();
+    /// drop(params);
+    /// drop((query, core));
+    /// let request = std::thread::spawn(move || owned.token_request()).join().unwrap()?;
+    /// assert!(request.unwrap().body().contains("code=4724.demo-code"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_owned(self) -> VerifiedCallback<'static> {
+        VerifiedCallback {
+            state: self.state,
+            outcome: self.outcome.into_owned(),
+            next: self.next,
+            provider: ProviderHandle::Owned(self.provider.to_owned_arc()),
+            pkce_verifier: self.pkce_verifier,
+        }
     }
 
     /// The PKCE verifier of a sign-in state, re-derived from its nonce and
@@ -186,8 +225,8 @@ impl VerifiedCallback {
     /// #     .integration(Integration::new("msteams", teams))
     /// #     .build()?;
     /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
-    /// # let callback = |query: String| -> Result<VerifiedCallback, Box<dyn std::error::Error>> {
-    /// #     Ok(core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now + Duration::seconds(20)))?)
+    /// # let callback = |query: String| -> Result<VerifiedCallback<'static>, Box<dyn std::error::Error>> {
+    /// #     Ok(core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now + Duration::seconds(20)))?.into_owned())
     /// # };
     /// // A Teams user link signs in with PKCE: its callback has the verifier.
     /// let body = LinkUserRequestBody::from_json(br#"{"integrationIdentifier":"msteams","subscriberId":"subscriber-123"}"#)?;
@@ -228,8 +267,8 @@ impl VerifiedCallback {
     /// #     .integration(Integration::new("msteams", teams))
     /// #     .build()?;
     /// # let now = OffsetDateTime::from_unix_timestamp(1_767_225_600)?;
-    /// # let callback = |query: String| -> Result<VerifiedCallback, Box<dyn std::error::Error>> {
-    /// #     Ok(core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now + Duration::seconds(20)))?)
+    /// # let callback = |query: String| -> Result<VerifiedCallback<'static>, Box<dyn std::error::Error>> {
+    /// #     Ok(core.verify_callback(&CallbackParams::parse(&query)?, &VerifyParams::at(now + Duration::seconds(20)))?.into_owned())
     /// # };
     /// // A Slack install: redeem the code at oauth.v2.access.
     /// let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack","subscriberId":"subscriber-123"}"#)?;
@@ -241,7 +280,7 @@ impl VerifiedCallback {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn token_request(&self) -> Result<Option<HttpRequest>, ExchangeError> {
-        self.provider.token_request(&self.exchange())
+        self.provider.get().token_request(&self.exchange())
     }
 
     /// The records the provider's answer to [`VerifiedCallback::token_request`]
@@ -307,7 +346,7 @@ impl VerifiedCallback {
         response: &HttpResponse<'_>,
         now: OffsetDateTime,
     ) -> Result<StoredRecords, ExchangeError> {
-        self.provider.records(&self.exchange(), response, now)
+        self.provider.get().records(&self.exchange(), response, now)
     }
 
     /// The second request a provider needs before its records, built from
@@ -352,7 +391,9 @@ impl VerifiedCallback {
         &self,
         token_response: &HttpResponse<'_>,
     ) -> Result<Option<HttpRequest>, ExchangeError> {
-        self.provider.identity_request(&self.exchange(), token_response)
+        self.provider
+            .get()
+            .identity_request(&self.exchange(), token_response)
     }
 
     /// The records from the answer to [`VerifiedCallback::token_request`]
@@ -365,11 +406,11 @@ impl VerifiedCallback {
         now: OffsetDateTime,
     ) -> Result<StoredRecords, ExchangeError> {
         let exchange = self.exchange().with_identity(identity_response);
-        self.provider.records(&exchange, token_response, now)
+        self.provider.get().records(&exchange, token_response, now)
     }
 }
 
-impl serde::Serialize for VerifiedCallback {
+impl serde::Serialize for VerifiedCallback<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let mut st = s.serialize_struct("VerifiedCallback", 3)?;
@@ -377,5 +418,36 @@ impl serde::Serialize for VerifiedCallback {
         st.serialize_field("outcome", &self.outcome)?;
         st.serialize_field("next", &self.next)?;
         st.end()
+    }
+}
+
+/// The provider of a [`VerifiedCallback`]: borrowed from the configuration
+/// while the callback is read (no reference count touched on the hot path),
+/// shared once [`VerifiedCallback::into_owned`] makes it outlive it.
+#[derive(Clone)]
+pub(crate) enum ProviderHandle<'a> {
+    Borrowed(&'a Arc<dyn Provider>),
+    Owned(Arc<dyn Provider>),
+}
+
+impl ProviderHandle<'_> {
+    fn get(&self) -> &dyn Provider {
+        match self {
+            ProviderHandle::Borrowed(p) => p.as_ref(),
+            ProviderHandle::Owned(p) => p.as_ref(),
+        }
+    }
+
+    fn to_owned_arc(&self) -> Arc<dyn Provider> {
+        match self {
+            ProviderHandle::Borrowed(p) => Arc::clone(p),
+            ProviderHandle::Owned(p) => Arc::clone(p),
+        }
+    }
+}
+
+impl std::fmt::Debug for ProviderHandle<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.get(), f)
     }
 }

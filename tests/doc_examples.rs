@@ -231,11 +231,12 @@ fn token_request_for_slack_code_and_teams_consent() -> TestResult {
         .integration(Integration::new("msteams", teams))
         .build()?;
     let now = now();
-    let callback = |query: String| -> Result<VerifiedCallback, Box<dyn std::error::Error>> {
-        Ok(core.verify_callback(
-            &CallbackParams::parse(&query)?,
-            &VerifyParams::at(now + Duration::seconds(20)),
-        )?)
+    // Owned: the query and its parameters end with the closure.
+    let callback = |query: String| -> Result<VerifiedCallback<'static>, Box<dyn std::error::Error>> {
+        let params = CallbackParams::parse(&query)?;
+        Ok(core
+            .verify_callback(&params, &VerifyParams::at(now + Duration::seconds(20)))?
+            .into_owned())
     };
     // A Slack install: redeem the code at oauth.v2.access.
     let body = slack_body();
@@ -282,10 +283,8 @@ fn webex_identity_request_then_records() -> TestResult {
     )?;
     let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
     let query = format!("code=NzFkZTc5Y2Et&state={}", issued.state().unwrap());
-    let verified = core.verify_callback(
-        &CallbackParams::parse(&query)?,
-        &VerifyParams::at(now + Duration::seconds(20)),
-    )?;
+    let params = CallbackParams::parse(&query)?;
+    let verified = core.verify_callback(&params, &VerifyParams::at(now + Duration::seconds(20)))?;
     let token_request = verified.token_request()?.expect("a code to redeem");
     assert_eq!(token_request.url(), "https://webexapis.com/v1/access_token");
     // Webex answers a token pair, and nothing about whose it is...
@@ -341,7 +340,7 @@ fn binding_refuses_another_browser() -> TestResult {
     );
 
     // Another browser (no cookie, or another one) is refused.
-    let kind = |r: Result<VerifiedCallback, CallbackError>| match r {
+    let kind = |r: Result<VerifiedCallback<'_>, CallbackError>| match r {
         Err(CallbackError::State(e)) => Some(e.kind()),
         _ => None,
     };

@@ -66,9 +66,11 @@ fn connect(core: &ChannelConnect, json: &str) -> String {
         .url
 }
 
-fn verify(core: &ChannelConnect, query: &str, now: i64) -> VerifiedCallback {
+fn verify(core: &ChannelConnect, query: &str, now: i64) -> VerifiedCallback<'static> {
     let params = CallbackParams::parse(query).unwrap();
-    core.verify_callback(&params, &VerifyParams::at(at(now))).unwrap()
+    core.verify_callback(&params, &VerifyParams::at(at(now)))
+        .unwrap()
+        .into_owned()
 }
 
 /// A query parameter (or form field), percent-decoded.
@@ -525,7 +527,7 @@ fn slack_user_sign_in() {
 // ---------------------------------------------------------------- Microsoft
 
 /// Connect (admin consent) → proof sign-in in the claimed tenant → its callback.
-fn teams_sign_in(core: &ChannelConnect) -> (VerifiedCallback, VerifiedCallback) {
+fn teams_sign_in(core: &ChannelConnect) -> (VerifiedCallback<'static>, VerifiedCallback<'static>) {
     let url = connect(
         core,
         r#"{"integrationIdentifier":"msteams","subscriberId":"subscriber-123"}"#,

@@ -83,12 +83,14 @@ fn link_user(core: &ChannelConnect, json: &str) -> String {
     state_of(&url)
 }
 
-fn verify(core: &ChannelConnect, query: &str, now: i64) -> VerifiedCallback {
+fn verify(core: &ChannelConnect, query: &str, now: i64) -> VerifiedCallback<'static> {
     let params = CallbackParams::parse(query).unwrap();
-    core.verify_callback(&params, &VerifyParams::at(at(now))).unwrap()
+    core.verify_callback(&params, &VerifyParams::at(at(now)))
+        .unwrap()
+        .into_owned()
 }
 
-fn slack_code(core: &ChannelConnect, state: &str) -> VerifiedCallback {
+fn slack_code(core: &ChannelConnect, state: &str) -> VerifiedCallback<'static> {
     verify(core, &format!("code=4724.1.abc&state={state}"), T0 + 20)
 }
 

@@ -54,14 +54,14 @@ fn app_only_answer() -> Vec<u8> {
         .to_vec()
 }
 
-fn records_for(v: &VerifiedCallback, body: &[u8]) -> Result<StoredRecords, ExchangeError> {
+fn records_for(v: &VerifiedCallback<'_>, body: &[u8]) -> Result<StoredRecords, ExchangeError> {
     v.records(&HttpResponse::new(200, body), at(T0 + 60))
 }
 
 /// The attacker's own connect in `mode`, a forged admin-consent callback
 /// naming the victim's tenant (never visiting Microsoft), and the proof
 /// sign-in it leads to.
-fn forged_consent(core: &ChannelConnect, body: &str) -> (VerifiedCallback, String) {
+fn forged_consent(core: &ChannelConnect, body: &str) -> (VerifiedCallback<'static>, String) {
     let state = state_of(&issue(core, body));
     let consent = verify(
         core,

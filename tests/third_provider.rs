@@ -48,15 +48,15 @@ impl Provider for Discord {
             out.push_str("&disable_guild_select=true");
         }
     }
-    fn interpret(
+    fn interpret<'q>(
         &self,
         _state: &VerifiedState,
-        params: &CallbackParams<'_>,
-    ) -> Result<ProviderOutcome, CallbackError> {
+        params: &CallbackParams<'q>,
+    ) -> Result<ProviderOutcome<'q>, CallbackError> {
         match (&params.error, &params.code) {
             (Some(_), _) => Err(CallbackError::MissingParameters),
             (None, Some(code)) if !code.is_empty() => Ok(ProviderOutcome::Code {
-                code: AuthorizationCode::new(code.as_ref()),
+                code: AuthorizationCode::new(code.clone()),
             }),
             _ => Err(CallbackError::MissingParameters),
         }

@@ -57,11 +57,11 @@ impl Provider for Unchecked {
     fn authorize_url(&self, request: &provider::AuthorizeRequest<'_>, out: &mut String) {
         self.0.authorize_url(request, out)
     }
-    fn interpret(
+    fn interpret<'q>(
         &self,
         state: &VerifiedState,
-        params: &CallbackParams<'_>,
-    ) -> Result<ProviderOutcome, CallbackError> {
+        params: &CallbackParams<'q>,
+    ) -> Result<ProviderOutcome<'q>, CallbackError> {
         self.0.interpret(state, params)
     }
     fn token_request(
@@ -513,7 +513,7 @@ fn a_refresh_updates_the_refresh_tokens_expiry() {
 }
 
 /// A connect for subscriber u1, its callback verified (with code `c`).
-fn connect_callback(core: &ChannelConnect) -> VerifiedCallback {
+fn connect_callback(core: &ChannelConnect) -> VerifiedCallback<'static> {
     let url = issue(core, r#"{"integrationIdentifier":"webex","subscriberId":"u1"}"#);
     verify(core, &format!("code=c&state={}", state_of(&url)), T0 + 5).unwrap()
 }

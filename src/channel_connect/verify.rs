@@ -20,7 +20,7 @@ use crate::params::VerifyParams;
 use crate::pkce::PkceVerifier;
 use crate::provider::{AuthorizeRequest, Provider};
 use crate::state::{Purpose, SealedState, StateError, StateErrorKind, VerifiedState};
-use crate::verified_callback::{OpenedCallback, VerifiedCallback};
+use crate::verified_callback::{OpenedCallback, ProviderHandle, VerifiedCallback};
 
 impl ChannelConnect {
     /// Opens a state alone: MAC, time window, binding, and that it belongs
@@ -129,11 +129,11 @@ impl ChannelConnect {
     /// );
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn verify_callback(
-        &self,
-        params: &CallbackParams<'_>,
+    pub fn verify_callback<'a>(
+        &'a self,
+        params: &CallbackParams<'a>,
         verify: &VerifyParams<'_>,
-    ) -> Result<VerifiedCallback, CallbackError> {
+    ) -> Result<VerifiedCallback<'a>, CallbackError> {
         // The same steps as open_callback then finish_callback, without the
         // OpenedCallback between them: the state is opened into a local and
         // moved once, into the answer (each move copies its inline bytes).
@@ -176,11 +176,11 @@ impl ChannelConnect {
     /// assert!(verified.token_request()?.is_some());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn finish_callback(
-        &self,
-        opened: OpenedCallback<'_, '_>,
+    pub fn finish_callback<'a>(
+        &'a self,
+        opened: OpenedCallback<'_, 'a>,
         verify: &VerifyParams<'_>,
-    ) -> Result<VerifiedCallback, CallbackError> {
+    ) -> Result<VerifiedCallback<'a>, CallbackError> {
         let rest = self.finish_parts(opened.params, &opened.state, verify)?;
         Ok(rest.with(opened.state))
     }
@@ -188,13 +188,13 @@ impl ChannelConnect {
     /// Everything [`ChannelConnect::finish_callback`] adds to an opened
     /// state: the route, the provider's reading of the callback, the
     /// follow-up sign-in and the PKCE verifier.
-    fn finish_parts(
-        &self,
-        params: &CallbackParams<'_>,
+    fn finish_parts<'a>(
+        &'a self,
+        params: &CallbackParams<'a>,
         state: &VerifiedState,
         verify: &VerifyParams<'_>,
-    ) -> Result<Finished, CallbackError> {
-        let provider = Arc::clone(self.check_route(state, verify)?);
+    ) -> Result<Finished<'a>, CallbackError> {
+        let provider = self.check_route(state, verify)?;
         let outcome = provider.interpret(state, params)?;
         let next = match provider.proof_workspace(state, &outcome) {
             Some(workspace) => Some(Box::new(self.proof_follow_up(
@@ -299,21 +299,21 @@ impl ChannelConnect {
 
 /// A verified callback but for its state: built while the state is only
 /// borrowed, so the state moves once, into [`VerifiedCallback`].
-struct Finished {
-    provider: Arc<dyn Provider>,
-    outcome: crate::ProviderOutcome,
+struct Finished<'a> {
+    provider: &'a Arc<dyn Provider>,
+    outcome: crate::ProviderOutcome<'a>,
     next: Option<Box<IssuedUrl>>,
     pkce_verifier: Option<PkceVerifier>,
 }
 
-impl Finished {
+impl<'a> Finished<'a> {
     #[inline(always)]
-    fn with(self, state: VerifiedState) -> VerifiedCallback {
+    fn with(self, state: VerifiedState) -> VerifiedCallback<'a> {
         VerifiedCallback {
             state,
             outcome: self.outcome,
             next: self.next,
-            provider: self.provider,
+            provider: ProviderHandle::Borrowed(self.provider),
             pkce_verifier: self.pkce_verifier,
         }
     }

@@ -114,9 +114,9 @@ pub struct AuthorizeRequest<'a> {
 ///         out.push_str("&state=");
 ///         out.push_str(request.state); // base64url: nothing to encode
 ///     }
-///     fn interpret(&self, _state: &VerifiedState, params: &CallbackParams<'_>) -> Result<ProviderOutcome, CallbackError> {
+///     fn interpret<'q>(&self, _state: &VerifiedState, params: &CallbackParams<'q>) -> Result<ProviderOutcome<'q>, CallbackError> {
 ///         match (&params.error, &params.code) {
-///             (None, Some(code)) if !code.is_empty() => Ok(ProviderOutcome::Code { code: channel_connect::secret::AuthorizationCode::new(code.as_ref()) }),
+///             (None, Some(code)) if !code.is_empty() => Ok(ProviderOutcome::Code { code: channel_connect::secret::AuthorizationCode::new(code.clone()) }),
 ///             _ => Err(CallbackError::MissingParameters),
 ///         }
 ///     }
@@ -341,11 +341,11 @@ pub trait Provider: fmt::Debug + Send + Sync {
     /// assert!(matches!(slack.interpret(&state, &mixed), Err(CallbackError::Conflicting(_))));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    fn interpret(
+    fn interpret<'q>(
         &self,
         state: &VerifiedState,
-        params: &CallbackParams<'_>,
-    ) -> Result<ProviderOutcome, CallbackError>;
+        params: &CallbackParams<'q>,
+    ) -> Result<ProviderOutcome<'q>, CallbackError>;
 
     /// For a provider whose connect callback proves nothing by itself
     /// (Teams admin consent): the workspace the callback claims, which a
@@ -377,7 +377,11 @@ pub trait Provider: fmt::Debug + Send + Sync {
     /// assert_eq!(teams.proof_workspace(&state, &code), None);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    fn proof_workspace<'o>(&self, state: &VerifiedState, outcome: &'o ProviderOutcome) -> Option<&'o str> {
+    fn proof_workspace<'o>(
+        &self,
+        state: &VerifiedState,
+        outcome: &'o ProviderOutcome<'_>,
+    ) -> Option<&'o str> {
         let _ = (state, outcome);
         None
     }

@@ -96,12 +96,17 @@ pub fn state_of(url: &str) -> String {
     param(url, "state").expect("a state")
 }
 
-pub fn verify(core: &ChannelConnect, query: &str, now: i64) -> Result<VerifiedCallback, CallbackError> {
+pub fn verify(
+    core: &ChannelConnect,
+    query: &str,
+    now: i64,
+) -> Result<VerifiedCallback<'static>, CallbackError> {
     let params = CallbackParams::parse(query)?;
     core.verify_callback(&params, &VerifyParams::at(at(now)))
+        .map(VerifiedCallback::into_owned)
 }
 
-pub fn state_kind(r: Result<VerifiedCallback, CallbackError>) -> StateErrorKind {
+pub fn state_kind(r: Result<VerifiedCallback<'_>, CallbackError>) -> StateErrorKind {
     match r {
         Err(CallbackError::State(e)) => e.kind(),
         other => panic!("expected a state error, got {other:?}"),

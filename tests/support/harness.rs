@@ -205,10 +205,13 @@ pub fn exercise_state(s: &VerifiedState) {
 
 /// Target `verify_callback`: the bytes as a callback URL or query (when
 /// UTF-8), parsed and verified at [`VERIFY_AT`] with [`BINDING`].
-pub fn verify_callback(data: &[u8]) -> Option<Result<VerifiedCallback, CallbackError>> {
+pub fn verify_callback(data: &[u8]) -> Option<Result<VerifiedCallback<'static>, CallbackError>> {
     let input = std::str::from_utf8(data).ok()?;
-    let verified =
-        CallbackParams::parse(input).and_then(|params| demo().verify_callback(&params, &verify_params(None)));
+    let verified = CallbackParams::parse(input).and_then(|params| {
+        demo()
+            .verify_callback(&params, &verify_params(None))
+            .map(VerifiedCallback::into_owned)
+    });
     match &verified {
         Ok(v) => check_verified(v),
         Err(e) => {
@@ -219,7 +222,7 @@ pub fn verify_callback(data: &[u8]) -> Option<Result<VerifiedCallback, CallbackE
     Some(verified)
 }
 
-fn check_verified(v: &VerifiedCallback) {
+fn check_verified(v: &VerifiedCallback<'_>) {
     exercise_state(&v.state);
     let _ = format!("{:?}", v.outcome);
     if let Some(next) = &v.next {
@@ -347,8 +350,8 @@ fn param_in_url<'u>(url: &'u str, name: &str) -> Option<&'u str> {
 /// One verified callback of each flow: Slack install code, Slack sign-in
 /// code, Teams admin consent (which must never yield records), the Teams
 /// proof sign-in that follows it, Teams link-user sign-in code.
-pub fn exchange_flows() -> &'static [VerifiedCallback] {
-    static FLOWS: OnceLock<Vec<VerifiedCallback>> = OnceLock::new();
+pub fn exchange_flows() -> &'static [VerifiedCallback<'static>] {
+    static FLOWS: OnceLock<Vec<VerifiedCallback<'static>>> = OnceLock::new();
     FLOWS.get_or_init(|| {
         let core = demo();
         let verify = |url: &str, query: &str| {
@@ -356,6 +359,7 @@ pub fn exchange_flows() -> &'static [VerifiedCallback] {
             let params = CallbackParams::parse(&q).expect("parses");
             core.verify_callback(&params, &verify_params(None))
                 .expect("verifies")
+                .into_owned()
         };
         let connect = |body: &str| {
             let body = ConnectRequestBody::from_json(body.as_bytes()).expect("body");

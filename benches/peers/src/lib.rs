@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use channel_connect::{
     CallbackParams, ChannelConnect, ConnectRequestBody, Entropy, Integration, IssueParams, IssuedUrl, KeyId,
-    KeyRing, RedirectUri, Secret, SigningKey, Slack, VerifiedCallback, VerifyParams,
+    KeyRing, RedirectUri, Secret, SigningKey, Slack, VerifyParams,
 };
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use oauth2::basic::BasicClient;
@@ -158,9 +158,12 @@ pub fn ours_issue(core: &ChannelConnect, body: &ConnectRequestBody, now: OffsetD
         .unwrap()
 }
 
-pub fn ours_verify(core: &ChannelConnect, query: &str, now: OffsetDateTime) -> Option<VerifiedCallback> {
+/// Parse + `verify_callback`, its answer checked and dropped here: it
+/// borrows the query (the JWT side's claims are owned, and dropped by the caller).
+pub fn ours_verify(core: &ChannelConnect, query: &str, now: OffsetDateTime) -> Option<bool> {
     let params = CallbackParams::parse(query).ok()?;
-    core.verify_callback(&params, &VerifyParams::at(now)).ok()
+    let verified = core.verify_callback(&params, &VerifyParams::at(now)).ok()?;
+    Some(verified.state.subscriber_id().is_some())
 }
 
 /// The `state` parameter of a URL (either side's state needs no decoding:

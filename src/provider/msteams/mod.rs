@@ -603,11 +603,11 @@ impl Provider for MsTeams {
         self.authority.as_str().len() + 1 + tenant.len() + suffix.len() + request.state.len() + pkce
     }
 
-    fn interpret(
+    fn interpret<'q>(
         &self,
         state: &VerifiedState,
-        params: &CallbackParams<'_>,
-    ) -> Result<ProviderOutcome, CallbackError> {
+        params: &CallbackParams<'q>,
+    ) -> Result<ProviderOutcome<'q>, CallbackError> {
         // `admin_consent=True` may come with an error: the error wins.
         if let Some(error) = &params.error {
             return Err(CallbackError::from_provider(
@@ -621,7 +621,7 @@ impl Provider for MsTeams {
             }
             return match &params.code {
                 Some(code) if !code.is_empty() => Ok(ProviderOutcome::Code {
-                    code: AuthorizationCode::new(code.as_ref()),
+                    code: AuthorizationCode::new(code.clone()),
                 }),
                 _ => Err(CallbackError::MissingParameters),
             };
@@ -658,7 +658,11 @@ impl Provider for MsTeams {
         })
     }
 
-    fn proof_workspace<'o>(&self, state: &VerifiedState, outcome: &'o ProviderOutcome) -> Option<&'o str> {
+    fn proof_workspace<'o>(
+        &self,
+        state: &VerifiedState,
+        outcome: &'o ProviderOutcome<'_>,
+    ) -> Option<&'o str> {
         match outcome {
             ProviderOutcome::AdminConsent { tenant, .. } if state.purpose() == Purpose::Connect => {
                 Some(tenant.claimed())

@@ -90,7 +90,7 @@ pub fn delegated_token_request(
     app: &MsTeams,
     tenant: &Tenant,
     scope: &str,
-    code: &AuthorizationCode,
+    code: &AuthorizationCode<'_>,
     verifier: &PkceVerifier,
 ) -> HttpRequest {
     HttpRequest::post_form(token_url(app, tenant))

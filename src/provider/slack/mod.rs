@@ -272,11 +272,11 @@ impl Provider for Slack {
         }
     }
 
-    fn interpret(
+    fn interpret<'q>(
         &self,
         state: &VerifiedState,
-        params: &CallbackParams<'_>,
-    ) -> Result<ProviderOutcome, CallbackError> {
+        params: &CallbackParams<'q>,
+    ) -> Result<ProviderOutcome<'q>, CallbackError> {
         // Slack proves an install by its token response: it has no proof sign-in.
         if state.purpose() == Purpose::ConnectProof {
             return Err(StateError::from(StateErrorKind::WrongPurpose).into());
@@ -292,7 +292,7 @@ impl Provider for Slack {
         }
         match &params.code {
             Some(code) if !code.is_empty() => Ok(ProviderOutcome::Code {
-                code: AuthorizationCode::new(code.as_ref()),
+                code: AuthorizationCode::new(code.clone()),
             }),
             _ => Err(CallbackError::MissingParameters),
         }

@@ -94,7 +94,7 @@ use crate::state::{Purpose, VerifiedState};
 /// assert_eq!(req.form_field("client_secret"), None); // in the header, not the body
 /// # Ok::<(), channel_connect::ConfigError>(())
 /// ```
-pub fn access_request(app: &Slack, code: &AuthorizationCode) -> HttpRequest {
+pub fn access_request(app: &Slack, code: &AuthorizationCode<'_>) -> HttpRequest {
     token_post(app)
         .secret_field("code", code)
         .field("redirect_uri", app.redirect_uri().as_str())

@@ -317,11 +317,11 @@ impl Provider for Webex {
         }
     }
 
-    fn interpret(
+    fn interpret<'q>(
         &self,
         state: &VerifiedState,
-        params: &CallbackParams<'_>,
-    ) -> Result<ProviderOutcome, CallbackError> {
+        params: &CallbackParams<'q>,
+    ) -> Result<ProviderOutcome<'q>, CallbackError> {
         // A Webex connect is proven by its token and `people/me`: no proof sign-in.
         if state.purpose() == Purpose::ConnectProof {
             return Err(StateError::from(StateErrorKind::WrongPurpose).into());
@@ -337,7 +337,7 @@ impl Provider for Webex {
         }
         match &params.code {
             Some(code) if !code.is_empty() => Ok(ProviderOutcome::Code {
-                code: AuthorizationCode::new(code.as_ref()),
+                code: AuthorizationCode::new(code.clone()),
             }),
             _ => Err(CallbackError::MissingParameters),
         }

@@ -86,7 +86,7 @@ const MAX_NAME_LEN: usize = 256;
 /// assert!(!shown.contains("NzFkZTc5Y2Et") && !shown.contains("webex-client-secret"));
 /// # Ok::<(), channel_connect::ConfigError>(())
 /// ```
-pub fn access_request(app: &Webex, code: &AuthorizationCode) -> HttpRequest {
+pub fn access_request(app: &Webex, code: &AuthorizationCode<'_>) -> HttpRequest {
     token_post(app, "authorization_code")
         .secret_field("code", code)
         .field("redirect_uri", app.redirect_uri().as_str())

@@ -209,9 +209,13 @@ async fn verify_and_store(
     // From the replay mark on, the code may be spent: the rest runs in a
     // task of its own, so a browser that goes away or a timeout cannot
     // leave a state used with nothing stored or parked.
-    let task = s
-        .tasks
-        .spawn(settle(s.clone(), env.id().to_owned(), verified, parking, now));
+    let task = s.tasks.spawn(settle(
+        s.clone(),
+        env.id().to_owned(),
+        verified.into_owned(),
+        parking,
+        now,
+    ));
     let settled = task
         .await
         .unwrap_or_else(|_| Err(Refusal::plain(500, "Internal error")));

@@ -21,7 +21,7 @@ use crate::store::Saved;
 pub(super) async fn settle(
     s: Arc<AppState>,
     env: String,
-    verified: VerifiedCallback,
+    verified: VerifiedCallback<'static>,
     parking: Option<Vec<u8>>,
     now: OffsetDateTime,
 ) -> Result<Done, Refusal> {
@@ -82,7 +82,7 @@ pub(super) fn parking_key(replay_id: &[u8], code: &str) -> Vec<u8> {
 async fn store(
     s: &AppState,
     env: &str,
-    verified: &VerifiedCallback,
+    verified: &VerifiedCallback<'_>,
     records: &StoredRecords,
     parking: Option<&[u8]>,
     now: OffsetDateTime,
@@ -171,7 +171,7 @@ async fn take_parked(
 /// whose token answer names nobody (Webex), asks who first.
 async fn exchange(
     s: &AppState,
-    verified: &VerifiedCallback,
+    verified: &VerifiedCallback<'_>,
     now: OffsetDateTime,
 ) -> Result<StoredRecords, Refusal> {
     let request = verified
