@@ -82,9 +82,6 @@ pub enum KeyError {
 pub struct SigningKey {
     id: KeyId,
     mac: HmacSha256,
-    /// `mac` with the state label and its 0x00 already absorbed (SPEC.md
-    /// section 3): a state's MAC is a clone of it and one pass over the body.
-    state_mac: HmacSha256,
 }
 
 impl SigningKey {
@@ -111,10 +108,7 @@ impl SigningKey {
             });
         }
         let mac = <HmacSha256 as KeyInit>::new_from_slice(secret).expect("HMAC accepts keys of any length");
-        let mut state_mac = mac.clone();
-        state_mac.update(crate::state::STATE_MAC_LABEL);
-        state_mac.update(&[0]);
-        Ok(SigningKey { id, mac, state_mac })
+        Ok(SigningKey { id, mac })
     }
 
     /// The key's id.
@@ -125,12 +119,6 @@ impl SigningKey {
     /// A fresh HMAC instance keyed with this key (a clone of the pre-keyed state).
     pub(crate) fn mac(&self) -> HmacSha256 {
         self.mac.clone()
-    }
-
-    /// A fresh HMAC instance that has absorbed `channel-connect/state/v1`
-    /// 0x00: update it with a state's body for the state's tag.
-    pub(crate) fn state_mac(&self) -> HmacSha256 {
-        self.state_mac.clone()
     }
 
     /// HMAC-SHA256 over `label || 0x00 || parts...`: one key, many purposes,

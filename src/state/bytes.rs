@@ -5,14 +5,21 @@
 
 use std::ops::Deref;
 
+use super::{MAC_PREFIX_LEN, mac_input_buffer};
+
 /// States up to this many decoded bytes (body and tag) are kept inline.
 const INLINE: usize = 256;
 
+/// Both variants keep the MAC's label prefix in front of the state's bytes,
+/// so the MAC is checked over one slice (see [`mac_input_buffer`]).
 // Inline is the point: the large variant is the common one.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
 pub(super) enum StateBytes {
-    Inline { buf: [u8; INLINE], len: u16 },
+    Inline {
+        buf: [u8; MAC_PREFIX_LEN + INLINE],
+        len: u16,
+    },
     Heap(Vec<u8>),
 }
 
@@ -21,19 +28,21 @@ impl StateBytes {
     pub(super) fn with_capacity(capacity: usize) -> Self {
         if capacity <= INLINE {
             StateBytes::Inline {
-                buf: [0; INLINE],
+                buf: mac_input_buffer(),
                 len: 0,
             }
         } else {
-            StateBytes::Heap(vec![0; capacity])
+            let mut v = vec![0; MAC_PREFIX_LEN + capacity];
+            v[..MAC_PREFIX_LEN].copy_from_slice(&mac_input_buffer::<MAC_PREFIX_LEN>());
+            StateBytes::Heap(v)
         }
     }
 
-    /// The whole buffer, to be written; then [`StateBytes::set_len`].
+    /// The whole buffer after the prefix, to be written; then [`StateBytes::set_len`].
     pub(super) fn buffer_mut(&mut self) -> &mut [u8] {
         match self {
-            StateBytes::Inline { buf, .. } => buf,
-            StateBytes::Heap(v) => v,
+            StateBytes::Inline { buf, .. } => &mut buf[MAC_PREFIX_LEN..],
+            StateBytes::Heap(v) => &mut v[MAC_PREFIX_LEN..],
         }
     }
 
@@ -41,8 +50,18 @@ impl StateBytes {
     pub(super) fn set_len(&mut self, n: usize) {
         match self {
             StateBytes::Inline { len, .. } => *len = u16::try_from(n.min(INLINE)).unwrap_or(0),
-            StateBytes::Heap(v) => v.truncate(n),
+            StateBytes::Heap(v) => v.truncate(MAC_PREFIX_LEN + n),
         }
+    }
+
+    /// The MAC input of a body of `body_len` bytes: the prefix, then the
+    /// body (`body_len` is at most the length).
+    pub(super) fn mac_input(&self, body_len: usize) -> &[u8] {
+        let all = match self {
+            StateBytes::Inline { buf, .. } => &buf[..],
+            StateBytes::Heap(v) => &v[..],
+        };
+        &all[..MAC_PREFIX_LEN + body_len.min(self.len())]
     }
 }
 
@@ -51,8 +70,8 @@ impl Deref for StateBytes {
 
     fn deref(&self) -> &[u8] {
         match self {
-            StateBytes::Inline { buf, len } => &buf[..usize::from(*len)],
-            StateBytes::Heap(b) => b,
+            StateBytes::Inline { buf, len } => &buf[MAC_PREFIX_LEN..][..usize::from(*len)],
+            StateBytes::Heap(b) => &b[MAC_PREFIX_LEN..],
         }
     }
 }
@@ -73,6 +92,12 @@ mod tests {
             b.set_len(cap);
             assert_eq!(b.len(), cap);
             assert!(b.iter().enumerate().all(|(i, &x)| x == i as u8));
+            let mac_input = b.mac_input(cap);
+            assert_eq!(&mac_input[..MAC_PREFIX_LEN - 1], super::super::STATE_MAC_LABEL);
+            assert_eq!(
+                (mac_input[MAC_PREFIX_LEN - 1], &mac_input[MAC_PREFIX_LEN..]),
+                (0, &b[..])
+            );
             b.set_len(cap.saturating_sub(1));
             assert_eq!(b.len(), cap.saturating_sub(1));
         }

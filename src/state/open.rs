@@ -49,8 +49,8 @@ pub(crate) fn open(
     }
     let key = keys.find(KeyId(bytes[1])).ok_or(StateError::new(UnknownKey))?;
     let (body, tag) = bytes.split_at(n - TAG_LEN);
-    let mut mac = key.state_mac();
-    mac.update(body);
+    let mut mac = key.mac();
+    mac.update(state.mac_input(n - TAG_LEN));
     mac.verify_truncated_left(tag)
         .map_err(|_| StateError::new(BadMac))?;
 

@@ -22,7 +22,8 @@ pub(crate) struct StateTooLarge;
 /// 1,344 and 1,792 bytes they are too large to zero for every state, and
 /// each seal overwrites exactly the bytes it reads back.
 pub(crate) struct SealedState {
-    raw: [u8; MAX_STATE_BYTES],
+    /// The MAC input: label, 0x00, body; then the tag.
+    raw: [u8; MAC_PREFIX_LEN + MAX_STATE_BYTES],
     raw_len: usize,
     text: [u8; MAX_STATE_CHARS],
     len: usize,
@@ -35,7 +36,7 @@ thread_local! {
 impl SealedState {
     const fn new() -> Self {
         SealedState {
-            raw: [0; MAX_STATE_BYTES],
+            raw: mac_input_buffer(),
             raw_len: 0,
             text: [0; MAX_STATE_CHARS],
             len: 0,
@@ -65,25 +66,25 @@ impl SealedState {
         self.raw_len
     }
 
-    /// Writes the MAC of the body in `raw[..body_len]` after it, then the
-    /// base64url of both.
+    /// Writes the MAC of the body (the first `body_len` bytes of
+    /// [`SealedState::body_buf`]) after it, then the base64url of both.
     pub(super) fn finish(&mut self, key: &SigningKey, body_len: usize) -> Result<(), StateTooLarge> {
         let end = body_len + TAG_LEN;
         if end > MAX_STATE_BYTES {
             return Err(StateTooLarge);
         }
-        let (body, rest) = self.raw.split_at_mut(body_len);
-        rest[..TAG_LEN].copy_from_slice(&mac_tag(key, body));
+        let (mac_input, rest) = self.raw.split_at_mut(MAC_PREFIX_LEN + body_len);
+        rest[..TAG_LEN].copy_from_slice(&mac_tag(key, mac_input));
         self.raw_len = end;
         self.len = base64url()
-            .encode_slice(&self.raw[..end], &mut self.text)
+            .encode_slice(&self.raw[MAC_PREFIX_LEN..][..end], &mut self.text)
             .expect("MAX_STATE_CHARS holds the base64 of MAX_STATE_BYTES");
         Ok(())
     }
 
     /// The buffer a body is written into.
-    pub(super) fn body_buf(&mut self) -> &mut [u8; MAX_STATE_BYTES] {
-        &mut self.raw
+    pub(super) fn body_buf(&mut self) -> &mut [u8] {
+        &mut self.raw[MAC_PREFIX_LEN..]
     }
 }
 
@@ -178,9 +179,10 @@ pub(crate) fn seal(
     out.finish(key, body_len)
 }
 
-pub(super) fn mac_tag(key: &SigningKey, body: &[u8]) -> [u8; TAG_LEN] {
-    let mut mac = key.state_mac();
-    mac.update(body);
+/// The tag over a MAC input: label, 0x00, body (see [`mac_input_buffer`]).
+pub(super) fn mac_tag(key: &SigningKey, mac_input: &[u8]) -> [u8; TAG_LEN] {
+    let mut mac = key.mac();
+    mac.update(mac_input);
     let full = mac.finalize().into_bytes();
     let mut tag = [0; TAG_LEN];
     tag.copy_from_slice(&full[..TAG_LEN]);

@@ -147,6 +147,11 @@ impl VerifiedState {
         &self.bytes
     }
 
+    /// The label prefix and the first `body_len` bytes: the MAC input.
+    pub(super) fn mac_input(&self, body_len: usize) -> &[u8] {
+        self.bytes.mac_input(body_len)
+    }
+
     pub(super) fn bytes_mut(&mut self) -> &mut StateBytes {
         &mut self.bytes
     }
