@@ -3,6 +3,7 @@
 //! [`VerifiedCallback`], the verified outcome with the provider that reads
 //! the exchange it leads to.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use time::OffsetDateTime;
@@ -145,7 +146,9 @@ pub struct VerifiedCallback<'a> {
     /// Such a callback yields nothing to store; send the browser here.
     /// (Boxed: it is rare, and the answer is moved on every callback.)
     pub next: Option<Box<IssuedUrl>>,
-    pub(crate) provider: ProviderHandle<'a>,
+    /// Borrowed from the configuration while the callback is read (no
+    /// reference count touched), shared once [`VerifiedCallback::into_owned`].
+    pub(crate) provider: Cow<'a, Arc<dyn Provider>>,
     pub(crate) pkce_verifier: Option<PkceVerifier>,
 }
 
@@ -173,7 +176,7 @@ impl VerifiedCallback<'_> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn provider(&self) -> &dyn Provider {
-        self.provider.get()
+        &**self.provider
     }
 
     /// The same callback, owning what it borrowed (the code from the query,
@@ -205,7 +208,7 @@ impl VerifiedCallback<'_> {
             state: self.state,
             outcome: self.outcome.into_owned(),
             next: self.next,
-            provider: ProviderHandle::Owned(self.provider.to_owned_arc()),
+            provider: Cow::Owned(self.provider.into_owned()),
             pkce_verifier: self.pkce_verifier,
         }
     }
@@ -280,7 +283,7 @@ impl VerifiedCallback<'_> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn token_request(&self) -> Result<Option<HttpRequest>, ExchangeError> {
-        self.provider.get().token_request(&self.exchange())
+        self.provider.token_request(&self.exchange())
     }
 
     /// The records the provider's answer to [`VerifiedCallback::token_request`]
@@ -346,7 +349,7 @@ impl VerifiedCallback<'_> {
         response: &HttpResponse<'_>,
         now: OffsetDateTime,
     ) -> Result<StoredRecords, ExchangeError> {
-        self.provider.get().records(&self.exchange(), response, now)
+        self.provider.records(&self.exchange(), response, now)
     }
 
     /// The second request a provider needs before its records, built from
@@ -391,9 +394,7 @@ impl VerifiedCallback<'_> {
         &self,
         token_response: &HttpResponse<'_>,
     ) -> Result<Option<HttpRequest>, ExchangeError> {
-        self.provider
-            .get()
-            .identity_request(&self.exchange(), token_response)
+        self.provider.identity_request(&self.exchange(), token_response)
     }
 
     /// The records from the answer to [`VerifiedCallback::token_request`]
@@ -406,7 +407,7 @@ impl VerifiedCallback<'_> {
         now: OffsetDateTime,
     ) -> Result<StoredRecords, ExchangeError> {
         let exchange = self.exchange().with_identity(identity_response);
-        self.provider.get().records(&exchange, token_response, now)
+        self.provider.records(&exchange, token_response, now)
     }
 }
 
@@ -418,36 +419,5 @@ impl serde::Serialize for VerifiedCallback<'_> {
         st.serialize_field("outcome", &self.outcome)?;
         st.serialize_field("next", &self.next)?;
         st.end()
-    }
-}
-
-/// The provider of a [`VerifiedCallback`]: borrowed from the configuration
-/// while the callback is read (no reference count touched on the hot path),
-/// shared once [`VerifiedCallback::into_owned`] makes it outlive it.
-#[derive(Clone)]
-pub(crate) enum ProviderHandle<'a> {
-    Borrowed(&'a Arc<dyn Provider>),
-    Owned(Arc<dyn Provider>),
-}
-
-impl ProviderHandle<'_> {
-    fn get(&self) -> &dyn Provider {
-        match self {
-            ProviderHandle::Borrowed(p) => p.as_ref(),
-            ProviderHandle::Owned(p) => p.as_ref(),
-        }
-    }
-
-    fn to_owned_arc(&self) -> Arc<dyn Provider> {
-        match self {
-            ProviderHandle::Borrowed(p) => Arc::clone(p),
-            ProviderHandle::Owned(p) => Arc::clone(p),
-        }
-    }
-}
-
-impl std::fmt::Debug for ProviderHandle<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(self.get(), f)
     }
 }

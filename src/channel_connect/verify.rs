@@ -8,6 +8,7 @@
 //! binding, with the platform's keys), then [`ChannelConnect::finish_callback`] on the
 //! environment the state names.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use time::OffsetDateTime;
@@ -20,7 +21,7 @@ use crate::params::VerifyParams;
 use crate::pkce::PkceVerifier;
 use crate::provider::{AuthorizeRequest, Provider};
 use crate::state::{Purpose, SealedState, StateError, StateErrorKind, VerifiedState};
-use crate::verified_callback::{OpenedCallback, ProviderHandle, VerifiedCallback};
+use crate::verified_callback::{OpenedCallback, VerifiedCallback};
 
 impl ChannelConnect {
     /// Opens a state alone: MAC, time window, binding, and that it belongs
@@ -313,7 +314,7 @@ impl<'a> Finished<'a> {
             state,
             outcome: self.outcome,
             next: self.next,
-            provider: ProviderHandle::Borrowed(self.provider),
+            provider: Cow::Borrowed(self.provider),
             pkce_verifier: self.pkce_verifier,
         }
     }

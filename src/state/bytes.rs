@@ -5,7 +5,7 @@
 
 use std::ops::Deref;
 
-use super::{MAC_PREFIX_LEN, mac_input_buffer};
+use super::{MAC_PREFIX_LEN, STATE_MAC_LABEL, mac_input_buffer};
 
 /// States up to this many decoded bytes (body and tag) are kept inline.
 const INLINE: usize = 256;
@@ -33,7 +33,7 @@ impl StateBytes {
             }
         } else {
             let mut v = vec![0; MAC_PREFIX_LEN + capacity];
-            v[..MAC_PREFIX_LEN].copy_from_slice(&mac_input_buffer::<MAC_PREFIX_LEN>());
+            v[..STATE_MAC_LABEL.len()].copy_from_slice(STATE_MAC_LABEL);
             StateBytes::Heap(v)
         }
     }

@@ -299,9 +299,9 @@ async fn update_connection(
     } else {
         &["tokenType"]
     };
+    // The old refresh token's expiry is not a new refresh token's.
+    let other_refresh = record["auth"]["refreshToken"] != old_auth["refreshToken"];
     for field in kept {
-        // The old refresh token's expiry is not a new refresh token's.
-        let other_refresh = record["auth"]["refreshToken"] != old_auth["refreshToken"];
         if *field == "refreshTokenExpiresAt" && other_refresh {
             continue;
         }
