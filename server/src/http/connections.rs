@@ -299,8 +299,11 @@ async fn update_connection(
     } else {
         &["tokenType"]
     };
-    // The old refresh token's expiry is not a new refresh token's.
-    let other_refresh = record["auth"]["refreshToken"] != old_auth["refreshToken"];
+    // The old refresh token's expiry is not a new refresh token's (one sent
+    // and different; an unsent one is the old one, kept below).
+    let other_refresh = record["auth"]
+        .get("refreshToken")
+        .is_some_and(|sent| *sent != old_auth["refreshToken"]);
     for field in kept {
         if *field == "refreshTokenExpiresAt" && other_refresh {
             continue;
