@@ -23,6 +23,8 @@ pub(crate) mod class {
     pub(crate) const TOKEN: u8 = 1 << 2;
     /// Visible ASCII (0x21 to 0x7E) other than `,`: a scope.
     pub(crate) const SCOPE: u8 = 1 << 3;
+    /// RFC 3986 unreserved or `:`: a scope byte a Slack URL keeps as it is.
+    pub(crate) const SCOPE_AS_IS: u8 = 1 << 4;
 
     pub(super) const TABLE: [u8; 256] = {
         let mut t = [0u8; 256];
@@ -38,6 +40,11 @@ pub(crate) mod class {
                 | if word { TOKEN } else { 0 }
                 | if b.is_ascii_graphic() && b != b',' {
                     SCOPE
+                } else {
+                    0
+                }
+                | if crate::encode::is_unreserved(b) || b == b':' {
+                    SCOPE_AS_IS
                 } else {
                     0
                 };

@@ -341,7 +341,12 @@ pub const MAX_SCOPES: usize = 50;
 /// # Ok::<(), ValidationError>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Scopes<'a>(ScopeList<'a>);
+pub struct Scopes<'a> {
+    list: ScopeList<'a>,
+    /// Every byte of every scope is unreserved or `:`: a Slack URL copies
+    /// the list (SPEC.md section 9), learnt by the validation's table pass.
+    as_is: bool,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ScopeList<'a> {
@@ -366,13 +371,21 @@ impl<'a> Scopes<'a> {
     /// # Ok::<(), ValidationError>(())
     /// ```
     pub fn new(list: &'a [String]) -> Result<Self, ValidationError> {
-        let ok_scope = |s: &String| {
-            !s.is_empty() && s.len() <= 100 && crate::ids::classes_of_all(s) & crate::ids::class::SCOPE != 0
-        };
-        if list.is_empty() || list.len() > MAX_SCOPES || !list.iter().all(ok_scope) {
+        use crate::ids::class::{SCOPE, SCOPE_AS_IS};
+        let classes = list
+            .iter()
+            .map(|s| match s.len() {
+                1..=100 => crate::ids::classes_of_all(s),
+                _ => 0,
+            })
+            .fold(SCOPE | SCOPE_AS_IS, |acc, c| acc & c);
+        if list.is_empty() || list.len() > MAX_SCOPES || classes & SCOPE == 0 {
             return Err(ValidationError::ScopeInvalid);
         }
-        Ok(Scopes(ScopeList::Given(list)))
+        Ok(Scopes {
+            list: ScopeList::Given(list),
+            as_is: classes & SCOPE_AS_IS != 0,
+        })
     }
 
     /// A fixed default list.
@@ -385,7 +398,27 @@ impl<'a> Scopes<'a> {
     /// assert!(!USER.contains("identity.email"));
     /// ```
     pub const fn default_list(list: &'static [&'static str]) -> Scopes<'static> {
-        Scopes(ScopeList::Default(list))
+        let mut as_is = true;
+        let mut i = 0;
+        while i < list.len() {
+            let bytes = list[i].as_bytes();
+            let mut j = 0;
+            while j < bytes.len() {
+                as_is &= crate::encode::is_unreserved(bytes[j]) || bytes[j] == b':';
+                j += 1;
+            }
+            i += 1;
+        }
+        Scopes {
+            list: ScopeList::Default(list),
+            as_is,
+        }
+    }
+
+    /// True when a Slack URL writes the list as it is: every byte of every
+    /// scope is RFC 3986 unreserved or `:`.
+    pub(crate) fn written_as_is(&self) -> bool {
+        self.as_is
     }
 
     /// The scopes, in order.
@@ -401,7 +434,7 @@ impl<'a> Scopes<'a> {
     /// # Ok::<(), channel_connect::ValidationError>(())
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
-        let (given, default): (&[String], &[&str]) = match self.0 {
+        let (given, default): (&[String], &[&str]) = match self.list {
             ScopeList::Given(g) => (g, &[]),
             ScopeList::Default(d) => (&[], d),
         };

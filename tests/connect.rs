@@ -23,7 +23,7 @@ fn both_seed_bodies_deserialize_and_give_slack_urls() {
             param(&url, "scope").unwrap(),
             "chat:write,chat:write.public,channels:read"
         );
-        assert!(url.contains("&scope=chat%3Awrite%2Cchat%3Awrite.public%2Cchannels%3Aread"));
+        assert!(url.contains("&scope=chat:write,chat:write.public,channels:read"));
         assert!(url.contains(
             "&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fv1%2Fintegrations%2Fchat%2Foauth%2Fcallback"
         ));

@@ -69,7 +69,7 @@ impl ChannelConnect {
     /// let issued = core.connect_url(&body, &IssueParams::new(now, &Entropy([7; 32])))?;
     /// assert!(issued.url.starts_with("https://slack.com/oauth/v2/authorize?state="));
     /// assert!(issued.url.contains("&client_id=1234567890.1234567890&"));
-    /// assert!(issued.url.ends_with("&scope=chat%3Awrite%2Cchat%3Awrite.public%2Cchannels%3Aread%2Cgroups%3Aread%2Cusers%3Aread%2Cusers%3Aread.email"));
+    /// assert!(issued.url.ends_with("&scope=chat:write,chat:write.public,channels:read,groups:read,users:read,users:read.email"));
     ///
     /// // Neither a subscriber nor a context: nobody to connect for.
     /// let body = ConnectRequestBody::from_json(br#"{"integrationIdentifier":"slack"}"#)?;

@@ -50,7 +50,7 @@ pub mod webex;
 ///     "https://slack.com/oauth/v2/authorize?state=AQEBAAAAAGlVwAABLEBBQkNERUZHSElKS0xNTk8\
 ///      &client_id=1234567890.1234567890\
 ///      &redirect_uri=https%3A%2F%2Fapi.example.com%2Fv1%2Fintegrations%2Fchat%2Foauth%2Fcallback\
-///      &user_scope=identity.basic%2Cidentity.team&team=T9TK3CUKW"
+///      &user_scope=identity.basic,identity.team&team=T9TK3CUKW"
 /// );
 /// # Ok::<(), ConfigError>(())
 /// ```

@@ -248,6 +248,11 @@ def plain_value(v):
     return v
 
 
+def pct_scopes(scopes) -> str:
+    """Section 9: a Slack scope list, joined by a bare `,`, each scope's `:` kept."""
+    return ",".join(pct(x).replace("%3A", ":") for x in scopes)
+
+
 def pct(s: str) -> str:
     """Section 9: RFC 3986 unreserved stays, every other byte %XX upper-case."""
     out = []
@@ -1064,10 +1069,10 @@ def authorize_url(integ, f: dict, state: str, scopes, challenge=None) -> str:
     if integ["provider"] == "slack":
         assert purpose != "connect-proof"
         if purpose == "connect":
-            x = pct(",".join(scopes or SLACK_DEFAULT_SCOPES))
+            x = pct_scopes(scopes or SLACK_DEFAULT_SCOPES)
             url = f"https://slack.com/oauth/v2/authorize?state={state}&client_id={c}&redirect_uri={r}&scope={x}"
         else:
-            x = pct(",".join(scopes or SLACK_DEFAULT_USER_SCOPES))
+            x = pct_scopes(scopes or SLACK_DEFAULT_USER_SCOPES)
             url = f"https://slack.com/oauth/v2/authorize?state={state}&client_id={c}&redirect_uri={r}&user_scope={x}"
         # SPEC reading: "&team=W follows" the whole Slack URL, link-user
         # ("the same with user_scope") included; W percent-encoded like any
@@ -1362,6 +1367,17 @@ add_issue(
         "connectionMode": "shared",
         "autoLinkUser": True,
     },
+)
+add_issue(
+    "slack connect, scopes with bytes a URL must encode: their ':' and the joining ',' stay, the rest is %XX",
+    "connect",
+    SLACK,
+    {
+        "subscriberId": "subscriber-123",
+        "integrationIdentifier": "slack",
+        "scope": ["chat:write", "a&b=c#d%e+f/g?h:~", "x%3Ay"],
+    },
+    note="section 9: only ':' is kept beside the unreserved bytes; a literal %3A is %253A",
 )
 add_issue(
     "slack connect, default scopes",
@@ -1780,11 +1796,12 @@ add_issue(
 # one character when n is not a multiple of 3 and two when it is; no state is
 # 4k+1 characters long. For the "1799 accepted" and "1800 refused" vectors to
 # differ by one byte of request, the rest of the URL must have the right length
-# modulo 4. EDGE_REDIRECT is an ordinary https redirect URI picked for that: with
-# the 57-character loopback REDIRECT the URL goes from 1799 straight to 1801.
+# modulo 4. The edge redirect URIs are ordinary https redirect URIs picked for
+# that: with the 57-character loopback REDIRECT the URL goes from 1799 straight
+# to 1801.
 
 EDGE_REDIRECT = "https://novu.example.com/v1/integrations/chat/oauth/callback"
-SLACK_EDGE = {**SLACK, "redirect_uri": EDGE_REDIRECT}
+SLACK_EDGE = {**SLACK, "redirect_uri": "https://eu.novu.example.com/v1/integrations/chat/oauth/callback"}
 TEAMS_EDGE = {**TEAMS, "redirect_uri": EDGE_REDIRECT}
 EDGE_NOTES = "abcdefghijklmnopqrstuvwxyz" * 20
 EDGE_ENTITIES = ["project", "team", "tenant", "workspace"]
@@ -1829,7 +1846,7 @@ add_issue(
     "connect",
     SLACK_EDGE,
     edge_request(SLACK_SHORT, k, "slack-connection"),
-    note="a 60-character redirect URI; the request's connection identifier and five context keys "
+    note="a 63-character redirect URI; the request's connection identifier and five context keys "
     "(four entities with data) make the authorize URL 1799 characters",
 )
 add_issue(
@@ -1848,7 +1865,7 @@ add_issue(
     "connect",
     TEAMS_EDGE,
     edge_request(TEAMS_SUBSCRIBER_AUTO, k, "teams-connection"),
-    note="a 60-character redirect URI; the request's connection identifier and five context keys "
+    note="a 63-character redirect URI; the request's connection identifier and five context keys "
     "(four entities with data) make the proof follow-up URL (36-character stand-in workspace, "
     "37 more state bytes, scope openid profile User.Read) 1799 characters",
 )
@@ -1875,7 +1892,7 @@ add_issue(
     "connect",
     TEAMS_EDGE,
     req,
-    note="a 60-character redirect URI; the request's connection identifier and five context keys "
+    note="a 63-character redirect URI; the request's connection identifier and five context keys "
     "(four entities with data) make the proof follow-up URL with scope openid%20profile 1799 characters "
     f"(with openid%20profile%20User.Read it would be {link_scope_len})",
 )

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use crate::callback::{CallbackError, CallbackParams, Conflict, ProviderOutcome};
 use crate::config::{BaseUrl, ClientId, ConfigError, RedirectUri};
-use crate::encode::{param, percent_encode_joined};
+use crate::encode::{param, push_scope_list};
 use crate::exchange::{Exchange, ExchangeError, FlowMismatch};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::provider::{AuthorizeRequest, Provider};
@@ -259,12 +259,15 @@ impl Provider for Slack {
         out.push_str(&self.authorize_prefix);
         out.push_str(request.state);
         out.push_str(&self.client_part);
-        let (name, scopes, default) = match request.purpose {
-            Purpose::LinkUser => ("&user_scope=", request.user_scopes, DEFAULT_SLACK_USER_SCOPES),
-            _ => ("&scope=", request.scopes, DEFAULT_SLACK_SCOPES),
+        // Constants, so the default lists' bytes are checked at compile time.
+        const BOT: Scopes<'static> = Scopes::default_list(DEFAULT_SLACK_SCOPES);
+        const USER: Scopes<'static> = Scopes::default_list(DEFAULT_SLACK_USER_SCOPES);
+        let (name, scopes) = match request.purpose {
+            Purpose::LinkUser => ("&user_scope=", request.user_scopes.unwrap_or(USER)),
+            _ => ("&scope=", request.scopes.unwrap_or(BOT)),
         };
         out.push_str(name);
-        percent_encode_joined(out, scopes.unwrap_or(Scopes::default_list(default)).iter(), ",");
+        push_scope_list(out, scopes.iter(), scopes.written_as_is());
         if let Some(team) = request.workspace {
             // A team id is upper-case letters and digits: nothing to encode.
             out.push_str("&team=");
