@@ -290,11 +290,24 @@ impl Platform {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn open_state(&self, token: &str, verify: &VerifyParams<'_>) -> Result<VerifiedState, StateError> {
-        let open = OpenParams {
+        state::open(token, &self.keys, &self.open_params(verify))
+    }
+
+    /// [`Platform::open_state`] into `state`, from [`VerifiedState::for_token`].
+    pub(crate) fn open_state_into(
+        &self,
+        token: &str,
+        verify: &VerifyParams<'_>,
+        state: &mut VerifiedState,
+    ) -> Result<(), StateError> {
+        state::open_into(token, &self.keys, &self.open_params(verify), state)
+    }
+
+    fn open_params<'v>(&self, verify: &VerifyParams<'v>) -> OpenParams<'v> {
+        OpenParams {
             now: verify.now.unix_timestamp(),
             skew: self.skew,
             binding: verify.binding,
-        };
-        state::open(token, &self.keys, &open)
+        }
     }
 }

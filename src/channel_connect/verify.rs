@@ -136,10 +136,11 @@ impl ChannelConnect {
         verify: &VerifyParams<'_>,
     ) -> Result<VerifiedCallback<'a>, CallbackError> {
         // The same steps as open_callback then finish_callback, without the
-        // OpenedCallback between them: the state is opened into a local and
+        // OpenedCallback between them: the state is opened in place and
         // moved once, into the answer (each move copies its inline bytes).
         let token = self.platform.callback_state(params)?;
-        let state = self.platform.open_state(token, verify)?;
+        let mut state = VerifiedState::for_token(token);
+        self.platform.open_state_into(token, verify, &mut state)?;
         let rest = self.finish_parts(params, &state, verify)?;
         Ok(rest.with(state))
     }

@@ -136,9 +136,10 @@ impl fmt::Debug for ReplayId {
 
 impl VerifiedState {
     /// An empty state with room for `capacity` bytes, filled by opening.
-    pub(super) fn with_capacity(capacity: usize) -> Self {
+    /// Empty, with room for the bytes `token` decodes to.
+    pub(crate) fn for_token(token: &str) -> Self {
         VerifiedState {
-            bytes: StateBytes::with_capacity(capacity),
+            bytes: StateBytes::with_capacity(base64::decoded_len_estimate(token.len())),
             layout: Layout::default(),
         }
     }
