@@ -5,7 +5,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 base="${1:-HEAD~1}"
 dir=target/ab-baseline
 rm -rf "$dir" && mkdir -p "$dir"
-git archive "$base" Cargo.toml src README.md SPEC.md | tar -x -C "$dir"
+# `-m`: the files get the time of extraction, not of the commit; with a
+# commit's time, a baseline older than the last one built looks unchanged
+# to Cargo and the old build is measured.
+git archive "$base" Cargo.toml src README.md SPEC.md | tar -x -m -C "$dir"
 # Cargo holds two packages of one name and version only under different
 # names; the baseline is a package of its own (no workspace, benches or
 # dev-dependencies).
