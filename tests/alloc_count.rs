@@ -11,7 +11,7 @@ use std::cell::Cell;
 
 use channel_connect::{
     CallbackParams, ChannelConnect, ClientId, ConnectRequestBody, Entropy, Integration, IssueParams, KeyId,
-    KeyRing, MsTeams, RedirectUri, Secret, SigningKey, Slack, VerifyParams,
+    KeyRing, MsTeams, RedirectUri, Secret, SigningKey, Slack, StateError, StateErrorKind, VerifyParams,
 };
 use time::OffsetDateTime;
 
@@ -139,6 +139,30 @@ fn hot_paths_stay_within_their_allocation_budget() {
         verify_allocs, 0,
         "parse + verify_callback allocated {verify_allocs} times (budget 0)"
     );
+}
+
+/// A state longer than any state can be is refused by its length before
+/// anything is allocated for it: a caller's 10 MB token costs no memory.
+#[test]
+fn an_oversized_state_is_refused_without_allocating() {
+    let core = core();
+    let verify = VerifyParams::at(at(T0 + 20));
+    let huge = "A".repeat(10 << 20);
+    let params = CallbackParams {
+        code: Some("4724369.8123.abc123def".into()),
+        state: Some(huge.as_str().into()),
+        ..CallbackParams::default()
+    };
+    let (callback_allocs, refused) = count(|| core.verify_callback(&params, &verify).err());
+    let (open_allocs, opened) = count(|| core.platform().open_state(&huge, &verify).err());
+    assert_eq!(
+        (refused.map(|e| e.to_string()), opened.map(|e| e.kind())),
+        (
+            Some(StateError::from(StateErrorKind::Oversized).to_string()),
+            Some(StateErrorKind::Oversized)
+        )
+    );
+    assert_eq!((callback_allocs, open_allocs), (0, 0));
 }
 
 #[test]

@@ -32,8 +32,8 @@ pub(crate) fn open(
 
 /// [`open`] into `state` (from [`VerifiedState::for_token`]), where the
 /// caller keeps it: a verified callback opens its state in place instead of
-/// copying its inline bytes out of a `Result` twice (4 copies to 1 per
-/// callback, callgrind).
+/// copying its inline bytes out of a `Result` twice (4 copies of them to 2
+/// per callback, callgrind).
 pub(crate) fn open_into(
     token: &str,
     keys: &KeyRing,

@@ -135,11 +135,17 @@ impl fmt::Debug for ReplayId {
 }
 
 impl VerifiedState {
-    /// An empty state with room for `capacity` bytes, filled by opening.
-    /// Empty, with room for the bytes `token` decodes to.
+    /// An empty state, filled by opening: with room for the bytes `token`
+    /// decodes to, or none (inline, no allocation) when opening will refuse
+    /// it by its length alone, so a huge token costs no memory before the
+    /// refusal.
     pub(crate) fn for_token(token: &str) -> Self {
+        let room = match token.len() {
+            n if n > MAX_STATE_CHARS => 0,
+            n => base64::decoded_len_estimate(n),
+        };
         VerifiedState {
-            bytes: StateBytes::with_capacity(base64::decoded_len_estimate(token.len())),
+            bytes: StateBytes::with_capacity(room),
             layout: Layout::default(),
         }
     }

@@ -1865,7 +1865,7 @@ add_issue(
     "connect",
     TEAMS_EDGE,
     edge_request(TEAMS_SUBSCRIBER_AUTO, k, "teams-connection"),
-    note="a 63-character redirect URI; the request's connection identifier and five context keys "
+    note="a 60-character redirect URI; the request's connection identifier and five context keys "
     "(four entities with data) make the proof follow-up URL (36-character stand-in workspace, "
     "37 more state bytes, scope openid profile User.Read) 1799 characters",
 )
@@ -1892,7 +1892,7 @@ add_issue(
     "connect",
     TEAMS_EDGE,
     req,
-    note="a 63-character redirect URI; the request's connection identifier and five context keys "
+    note="a 60-character redirect URI; the request's connection identifier and five context keys "
     "(four entities with data) make the proof follow-up URL with scope openid%20profile 1799 characters "
     f"(with openid%20profile%20User.Read it would be {link_scope_len})",
 )
