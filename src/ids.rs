@@ -26,7 +26,7 @@ pub(crate) mod class {
     /// RFC 3986 unreserved or `:`: a scope byte a Slack URL keeps as it is.
     pub(crate) const SCOPE_AS_IS: u8 = 1 << 4;
 
-    pub(super) const TABLE: [u8; 256] = {
+    pub(crate) const TABLE: [u8; 256] = {
         let mut t = [0u8; 256];
         let mut i = 0;
         while i < 256 {

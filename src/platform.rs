@@ -290,7 +290,9 @@ impl Platform {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn open_state(&self, token: &str, verify: &VerifyParams<'_>) -> Result<VerifiedState, StateError> {
-        state::open(token, &self.keys, &self.open_params(verify))
+        let mut state = VerifiedState::for_token(token);
+        self.open_state_into(token, verify, &mut state)?;
+        Ok(state)
     }
 
     /// [`Platform::open_state`] into `state`, from [`VerifiedState::for_token`].

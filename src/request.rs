@@ -398,13 +398,15 @@ impl<'a> Scopes<'a> {
     /// assert!(!USER.contains("identity.email"));
     /// ```
     pub const fn default_list(list: &'static [&'static str]) -> Scopes<'static> {
+        use crate::ids::class::{SCOPE_AS_IS, TABLE};
+        // `classes_of_all` by hand: iterators are not `const`.
         let mut as_is = true;
         let mut i = 0;
         while i < list.len() {
             let bytes = list[i].as_bytes();
             let mut j = 0;
             while j < bytes.len() {
-                as_is &= crate::encode::is_unreserved(bytes[j]) || bytes[j] == b':';
+                as_is &= TABLE[bytes[j] as usize] & SCOPE_AS_IS != 0;
                 j += 1;
             }
             i += 1;

@@ -18,7 +18,7 @@ mod seal;
 mod verified;
 
 pub use error::{StateError, StateErrorKind};
-pub(crate) use open::{OpenParams, is_workspace, open, open_into};
+pub(crate) use open::{OpenParams, is_workspace, open_into};
 pub(crate) use seal::{SealedState, seal};
 pub(crate) use verified::unix_to_datetime;
 pub use verified::{ReplayId, StateContextEntry, VerifiedState};

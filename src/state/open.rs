@@ -19,21 +19,11 @@ pub(crate) struct OpenParams<'a> {
     pub binding: Option<&'a [u8]>,
 }
 
-/// Opens a state: size, base64, version, key, MAC, then layout, time and binding.
-pub(crate) fn open(
-    token: &str,
-    keys: &KeyRing,
-    params: &OpenParams<'_>,
-) -> Result<VerifiedState, StateError> {
-    let mut state = VerifiedState::for_token(token);
-    open_into(token, keys, params, &mut state)?;
-    Ok(state)
-}
-
-/// [`open`] into `state` (from [`VerifiedState::for_token`]), where the
-/// caller keeps it: a verified callback opens its state in place instead of
-/// copying its inline bytes out of a `Result` twice (4 copies of them to 2
-/// per callback, callgrind).
+/// Opens a state into `state` (from [`VerifiedState::for_token`]): size,
+/// base64, version, key, MAC, then layout, time and binding. The caller
+/// keeps the state where it will stay: a verified callback opens it in
+/// place instead of copying its inline bytes out of a `Result` twice (4
+/// copies of them to 2 per callback, callgrind).
 pub(crate) fn open_into(
     token: &str,
     keys: &KeyRing,
